@@ -1,0 +1,97 @@
+// Command uscope traces userspace programs with eBPF: uprobes, uretprobes and
+// USDT probes, from one static binary. This package wires the command line to
+// the library packages and internal/session; it holds no tracing logic.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as the CLI contract in ARCHITECTURE.md fixes them.
+const (
+	exitOK     = 0
+	exitUsage  = 1 // usage or program error
+	exitAttach = 2 // attach or kernel error
+)
+
+// exitError carries the exit code of a failed command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks err as the user's mistake (exit 1).
+func usageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: exitUsage, err: err}
+}
+
+// attachError marks err as a failure of the kernel side (exit 2).
+func attachError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: exitAttach, err: err}
+}
+
+// commands registers each subcommand's constructor; every command file adds
+// itself from an init function, so files stay independent.
+var commands []func() *cobra.Command
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "uscope",
+		Short: "Trace userspace programs with eBPF: uprobes, uretprobes and USDT",
+		Long: `uscope traces any userspace program on Linux with eBPF: uprobes,
+uretprobes and USDT probes, from one static binary. Programs in a
+bpftrace-compatible language and bcc trace specs are compiled to BPF at run
+time; no clang, LLVM or kernel headers are needed.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))
+	})
+	for _, mk := range commands {
+		root.AddCommand(mk())
+	}
+	return root
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "uscope: "+errorText(err))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitUsage
+}
+
+// errorText renders err for the terminal; errors that carry a source caret
+// print it on the lines after the message.
+func errorText(err error) string {
+	var d interface{ Detail() string }
+	if errors.As(err, &d) {
+		return d.Detail()
+	}
+	return err.Error()
+}

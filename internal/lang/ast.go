@@ -1,0 +1,349 @@
+// Package lang holds uscope's probe language: its lexer, parser, abstract
+// syntax tree and error reporting. The language follows bpftrace's syntax for
+// userspace probes; bcc's `trace` and `argdist` specs are translated into the
+// same tree, so that one compiler serves every front end.
+package lang
+
+import "fmt"
+
+// Pos is a position in a source text. Line and Col are 1-based; Col counts
+// bytes. Offset is the 0-based byte offset.
+type Pos struct {
+	Line, Col, Offset int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// IsValid reports whether the position was set.
+func (p Pos) IsValid() bool { return p.Line > 0 }
+
+// Node is any node of the tree.
+type Node interface {
+	Position() Pos
+}
+
+// Program is a parsed program: a list of probes.
+type Program struct {
+	// File names the source for messages ("-e" for a one-liner).
+	File string
+	// Source is the whole text, kept for error carets.
+	Source string
+	Probes []*Probe
+}
+
+// Probe is one probe block: attach points sharing a predicate and body.
+type Probe struct {
+	Pos    Pos
+	Points []*AttachPoint
+	// Pred is the predicate between slashes, or nil.
+	Pred Expr
+	Body *Block
+}
+
+// Position implements Node.
+func (p *Probe) Position() Pos { return p.Pos }
+
+// Attach point kinds, in canonical long form.
+const (
+	KindBegin     = "BEGIN"
+	KindEnd       = "END"
+	KindUprobe    = "uprobe"
+	KindUretprobe = "uretprobe"
+	KindUSDT      = "usdt"
+	KindInterval  = "interval"
+)
+
+// AttachPoint is one attach point of a probe, already split into its parts.
+//
+//	uprobe:TARGET:FUNC[+OFF]      Kind=uprobe, Target, Func, Offset/HasOffset
+//	uprobe:TARGET:0xADDR          Kind=uprobe, Target, Addr/HasAddr
+//	uretprobe:TARGET:FUNC         Kind=uretprobe
+//	usdt:TARGET:[PROVIDER:]NAME   Kind=usdt, Target, Provider (may be ""), Func=NAME
+//	interval:s:N / interval:ms:N  Kind=interval, IntervalNanos
+//	BEGIN, END                    Kind=BEGIN / END
+//
+// Short forms (u, ur, U, i) are expanded to the long kind. Target may be empty
+// (with -p, the process's executable), contain '*', or be a library short
+// name; resolving it is the compiler's job, not the parser's.
+type AttachPoint struct {
+	Pos Pos
+	// Raw is the attach point as written.
+	Raw       string
+	Kind      string
+	Target    string
+	Provider  string
+	Func      string
+	Offset    uint64
+	HasOffset bool
+	Addr      uint64
+	HasAddr   bool
+	// IntervalNanos is the period of an interval probe.
+	IntervalNanos uint64
+}
+
+// Position implements Node.
+func (a *AttachPoint) Position() Pos { return a.Pos }
+
+// Block is a braced list of statements.
+type Block struct {
+	Pos   Pos
+	Stmts []Stmt
+}
+
+// Position implements Node.
+func (b *Block) Position() Pos { return b.Pos }
+
+// Stmt is a statement.
+type Stmt interface {
+	Node
+	stmt()
+}
+
+// ExprStmt is an expression evaluated for its effect, usually a call.
+type ExprStmt struct {
+	X Expr
+}
+
+// AssignStmt assigns to a scratch variable ($x) or a map element (@m[k]).
+// Op is "=" or a compound operator ("+=", "-=", "*=", "/=", "%=", "&=",
+// "|=", "^=", "<<=", ">>=").
+type AssignStmt struct {
+	Pos Pos
+	Op  string
+	LHS Expr // *Var or *MapExpr
+	RHS Expr
+}
+
+// IfStmt is if/else. Else is nil, a *Block, or an *IfStmt (else if).
+type IfStmt struct {
+	Pos  Pos
+	Cond Expr
+	Then *Block
+	Else Stmt
+}
+
+// WhileStmt is a bounded loop (the verifier must prove it terminates).
+type WhileStmt struct {
+	Pos  Pos
+	Cond Expr
+	Body *Block
+}
+
+// UnrollStmt repeats its body Count times (bpftrace's unroll(N)).
+type UnrollStmt struct {
+	Pos   Pos
+	Count Expr
+	Body  *Block
+}
+
+// ReturnStmt ends the probe's execution.
+type ReturnStmt struct {
+	Pos Pos
+}
+
+func (*ExprStmt) stmt()   {}
+func (*AssignStmt) stmt() {}
+func (*IfStmt) stmt()     {}
+func (*WhileStmt) stmt()  {}
+func (*UnrollStmt) stmt() {}
+func (*ReturnStmt) stmt() {}
+func (*Block) stmt()      {}
+
+// Position implements Node.
+func (s *ExprStmt) Position() Pos { return s.X.Position() }
+
+// Position implements Node.
+func (s *AssignStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *IfStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *WhileStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *UnrollStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *ReturnStmt) Position() Pos { return s.Pos }
+
+// Expr is an expression.
+type Expr interface {
+	Node
+	expr()
+}
+
+// IntLit is an integer literal: decimal, 0x hex or 0 octal, with optional
+// '_' separators (1_000). Character literals ('a') are IntLit too.
+type IntLit struct {
+	Pos   Pos
+	Value uint64
+	Text  string
+}
+
+// StrLit is a string literal, escapes already decoded.
+type StrLit struct {
+	Pos   Pos
+	Value string
+}
+
+// Var is a scratch variable $name.
+type Var struct {
+	Pos  Pos
+	Name string // without '$'
+}
+
+// Positional is a positional parameter $1, $2 ... (from the command line).
+type Positional struct {
+	Pos Pos
+	N   int
+}
+
+// MapExpr is @name or @name[keys...]. The bare @ is a map named "".
+type MapExpr struct {
+	Pos  Pos
+	Name string // without '@'
+	Keys []Expr // nil when written without brackets
+}
+
+// Ident is a bare identifier: a builtin variable (pid, tid, comm, arg0,
+// retval, nsecs, ...) or the special "args".
+type Ident struct {
+	Pos  Pos
+	Name string
+}
+
+// Call is a function call: printf, str, count, hist, delete, ...
+type Call struct {
+	Pos  Pos
+	Name string
+	Args []Expr
+}
+
+// Unary is a prefix operator: "-", "!", "~", "*" (dereference), "&" (address of).
+type Unary struct {
+	Pos Pos
+	Op  string
+	X   Expr
+}
+
+// IncDec is ++/-- on a variable or map element, prefix or postfix.
+type IncDec struct {
+	Pos  Pos
+	Op   string // "++" or "--"
+	X    Expr
+	Post bool
+}
+
+// Binary is an infix operator: + - * / % & | ^ << >> == != < <= > >= && ||.
+type Binary struct {
+	Pos Pos // position of the operator
+	Op  string
+	X   Expr
+	Y   Expr
+}
+
+// Ternary is cond ? then : else.
+type Ternary struct {
+	Pos  Pos
+	Cond Expr
+	Then Expr
+	Else Expr
+}
+
+// TypeName is a type as written in a cast: a base name (int8 ... uint64,
+// int, char, bool, void, or a struct name) and a pointer depth.
+type TypeName struct {
+	Pos  Pos
+	Name string
+	Ptr  int
+}
+
+// Cast is (type)expr.
+type Cast struct {
+	Pos  Pos
+	Type TypeName
+	X    Expr
+}
+
+// Field is X.Name or X->Name (args.path, args->path).
+type Field struct {
+	Pos   Pos
+	X     Expr
+	Name  string
+	Arrow bool
+}
+
+// Index is X[I] on a pointer or array value (not a map: maps are MapExpr).
+type Index struct {
+	Pos   Pos
+	X     Expr
+	Index Expr
+}
+
+// Tuple is (a, b, ...) with at least two elements.
+type Tuple struct {
+	Pos   Pos
+	Elems []Expr
+}
+
+func (*IntLit) expr()     {}
+func (*StrLit) expr()     {}
+func (*Var) expr()        {}
+func (*Positional) expr() {}
+func (*MapExpr) expr()    {}
+func (*Ident) expr()      {}
+func (*Call) expr()       {}
+func (*Unary) expr()      {}
+func (*IncDec) expr()     {}
+func (*Binary) expr()     {}
+func (*Ternary) expr()    {}
+func (*Cast) expr()       {}
+func (*Field) expr()      {}
+func (*Index) expr()      {}
+func (*Tuple) expr()      {}
+
+// Position implements Node.
+func (e *IntLit) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *StrLit) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Var) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Positional) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *MapExpr) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Ident) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Call) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Unary) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *IncDec) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Binary) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Ternary) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Cast) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Field) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Index) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *Tuple) Position() Pos { return e.Pos }

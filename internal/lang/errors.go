@@ -1,0 +1,92 @@
+package lang
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Error is a mistake in a program, with where it is and what to try.
+type Error struct {
+	File string
+	Pos  Pos
+	// Len is how many bytes of source the caret underlines (at least 1).
+	Len int
+	Msg string
+	// Hint says what would be valid, or is empty.
+	Hint string
+	// Source is the program text, for the caret line; may be empty.
+	Source string
+}
+
+// Error returns the one-line form: "file:line:col: msg (hint)".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Pos.IsValid() {
+		fmt.Fprintf(&b, "%d:%d: ", e.Pos.Line, e.Pos.Col)
+	} else if e.File != "" {
+		b.WriteByte(' ')
+	}
+	b.WriteString(e.Msg)
+	if e.Hint != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Detail returns the one-line form followed by the offending source line and
+// a caret under the offending text.
+func (e *Error) Detail() string {
+	line := sourceLine(e.Source, e.Pos.Line)
+	if line == "" || !e.Pos.IsValid() {
+		return e.Error()
+	}
+	n := e.Len
+	if n < 1 {
+		n = 1
+	}
+	col := e.Pos.Col - 1
+	if col > len(line) {
+		col = len(line)
+	}
+	if col+n > len(line)+1 {
+		n = len(line) + 1 - col
+	}
+	pad := []byte(line[:col])
+	for i, c := range pad {
+		if c != '\t' {
+			pad[i] = ' '
+		}
+	}
+	return e.Error() + "\n" + line + "\n" + string(pad) + "^" + strings.Repeat("~", n-1)
+}
+
+func sourceLine(src string, n int) string {
+	if n < 1 {
+		return ""
+	}
+	for i := 1; i < n; i++ {
+		j := strings.IndexByte(src, '\n')
+		if j < 0 {
+			return ""
+		}
+		src = src[j+1:]
+	}
+	if j := strings.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	return src
+}
+
+// Errorf builds an Error at the position of node n in program p.
+func (p *Program) Errorf(n Node, length int, hint string, format string, args ...any) *Error {
+	e := &Error{Pos: n.Position(), Len: length, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	if p != nil {
+		e.File, e.Source = p.File, p.Source
+	}
+	return e
+}
