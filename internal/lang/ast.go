@@ -38,6 +38,17 @@ type Probe struct {
 	// Pred is the predicate between slashes, or nil.
 	Pred Expr
 	Body *Block
+	// Trace is set when the probe was translated from a bcc trace spec:
+	// its printf calls print as bcc trace rows (PID TID COMM FUNC -).
+	Trace *TraceInfo
+}
+
+// TraceInfo describes a probe that came from a bcc trace spec.
+type TraceInfo struct {
+	// Spec is the spec as written.
+	Spec string
+	// Label is the FUNC column bcc prints (the function or probe name).
+	Label string
 }
 
 // Position implements Node.
@@ -57,6 +68,7 @@ const (
 //
 //	uprobe:TARGET:FUNC[+OFF]      Kind=uprobe, Target, Func, Offset/HasOffset
 //	uprobe:TARGET:0xADDR          Kind=uprobe, Target, Addr/HasAddr
+//	uprobe:TARGET:cpp:FUNC        Kind=uprobe, Lang="cpp" (FUNC is a demangled C++ name)
 //	uretprobe:TARGET:FUNC         Kind=uretprobe
 //	usdt:TARGET:[PROVIDER:]NAME   Kind=usdt, Target, Provider (may be ""), Func=NAME
 //	interval:s:N / interval:ms:N  Kind=interval, IntervalNanos
@@ -68,11 +80,14 @@ const (
 type AttachPoint struct {
 	Pos Pos
 	// Raw is the attach point as written.
-	Raw       string
-	Kind      string
-	Target    string
-	Provider  string
-	Func      string
+	Raw      string
+	Kind     string
+	Target   string
+	Provider string
+	Func     string
+	// Lang is "cpp" when the function was written cpp:NAME (or c++:NAME),
+	// asking to match demangled C++ names; "" otherwise.
+	Lang      string
 	Offset    uint64
 	HasOffset bool
 	Addr      uint64
@@ -253,6 +268,13 @@ type Ternary struct {
 
 // TypeName is a type as written in a cast: a base name (int8 ... uint64,
 // int, char, bool, void, or a struct name) and a pointer depth.
+//
+// The parser normalizes Name: C's combinations fold into one word (unsigned
+// long long -> ulong, unsigned int -> uint, unsigned char -> uchar, short
+// int -> short, signed -> int), kernel and stdint spellings become the
+// language's (u32, __u32, uint32_t -> uint32), qualifiers (const, volatile)
+// are dropped, and struct/union/enum keep their keyword ("struct foo").
+// Other names (size_t, pid_t, a typedef) are kept as written.
 type TypeName struct {
 	Pos  Pos
 	Name string
@@ -266,7 +288,8 @@ type Cast struct {
 	X    Expr
 }
 
-// Field is X.Name or X->Name (args.path, args->path).
+// Field is X.Name or X->Name (args.path, args->path). On a tuple, Name is
+// the element's decimal index ($t.0). Pos is the position of '.' or '->'.
 type Field struct {
 	Pos   Pos
 	X     Expr

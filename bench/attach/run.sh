@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Attach + detach time of uprobes: uscope through uprobe_multi and through one
+# perf event per probe (internal/attach BenchmarkAttachDetach), against
+# bpftrace on the same binaries, all in one run. Rewrites the "## attach"
+# section of bench/RESULTS.md (and nothing else).
+#
+# Needs root, gcc, go; bpftrace for the peer; /usr/bin/redis-server.
+# Runs per case can be set: MULTI_RUNS (10), PERF_RUNS (5), PERF_RUNS_400 (3),
+# PERF_RUNS_3000 (1), BPFTRACE_RUNS (3), BPFTRACE_RUNS_400 (2).
+# A perf-event uprobe costs ~0.2 s to detach on Linux 6.13+, so the whole run
+# takes about 20 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+multi_runs=${MULTI_RUNS:-10}
+perf_runs=${PERF_RUNS:-5}
+perf_runs_400=${PERF_RUNS_400:-3}
+perf_runs_3000=${PERF_RUNS_3000:-1}
+bt_runs=${BPFTRACE_RUNS:-3}
+bt_runs_400=${BPFTRACE_RUNS_400:-2}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The same program as benchSource in internal/attach/bench_test.go.
+for n in 10 100 400 3000; do
+	awk -v n="$n" 'BEGIN {
+		print "volatile unsigned long sink;"
+		for (i = 0; i < n; i++)
+			printf "__attribute__((noinline)) void fn%d(unsigned long x) { sink += x * %d + %d; }\n", i, i + 3, i
+		print "int main(void) { return 0; }"
+	}' >"$work/fn$n.c"
+	gcc -O1 -o "$work/fn$n" "$work/fn$n.c"
+done
+export USCOPE_BENCH_ATTACH_DIR=$work
+go test -c -o "$work/attach.test" ./internal/attach
+
+# stats FILE: min/median/max of the numbers in FILE (one per line), in ms.
+stats() {
+	sort -g "$1" | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "n/a | n/a | n/a"; exit }
+		med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.1f | %.1f | %.1f", v[1], med, v[NR]
+	}'
+}
+
+rows=()
+# uscope MODE CASE RUNS
+uscope() {
+	local mode=$1 case=$2 runs=$3 out="$work/$1-$2.txt"
+	[ "$runs" -gt 0 ] || return 0
+	echo "uscope $mode $case x$runs" >&2
+	"$work/attach.test" -test.run '^$' -test.bench "^BenchmarkAttachDetach\$/^$mode\$/^$case\$" \
+		-test.benchtime 1x -test.count "$runs" >"$out"
+	grep -q '^Benchmark' "$out" || { cat "$out" >&2; exit 1; }
+	# Columns: name 1 NS ns/op A attach-ms D detach-ms P probes
+	awk '/^Benchmark/ { print $3 / 1e6 }' "$out" >"$work/total"
+	awk '/^Benchmark/ { print $5 }' "$out" >"$work/attach"
+	awk '/^Benchmark/ { print $7 }' "$out" >"$work/detach"
+	local probes
+	probes=$(awk '/^Benchmark/ { printf "%d", $9; exit }' "$out")
+	rows+=("| uscope $mode | $case ($probes probes) | $runs | $(stats "$work/total") | $(stats "$work/attach") | $(stats "$work/detach") |")
+}
+
+# bpftrace N RUNS: wall time of attach-all-then-exit, 120 s timeout.
+bpftrace_row() {
+	local n=$1 runs=$2 version
+	[ "$runs" -gt 0 ] || return 0
+	if ! command -v bpftrace >/dev/null; then
+		rows+=("| bpftrace | N=$n | 0 | not installed | | | | | | | | |")
+		return
+	fi
+	version=$(bpftrace --version | awk '{ print $2 }')
+	: >"$work/bt"
+	local timedout=0
+	for _ in $(seq "$runs"); do
+		echo "bpftrace N=$n" >&2
+		local t0 t1 rc=0
+		t0=$(date +%s%N)
+		BPFTRACE_MAX_PROBES=5000 timeout 120 bpftrace \
+			-e "uprobe:$work/fn$n:fn* { @c = count(); } BEGIN { exit(); }" >"$work/bt.log" 2>&1 || rc=$?
+		t1=$(date +%s%N)
+		if [ "$rc" = 124 ]; then
+			timedout=$((timedout + 1))
+			continue
+		fi
+		grep -q "Attaching $((n + 1)) probes" "$work/bt.log" || { cat "$work/bt.log" >&2; exit 1; }
+		awk -v us=$(( (t1 - t0) / 1000 )) 'BEGIN { print us / 1000 }' >>"$work/bt"
+	done
+	local cell
+	cell=$(stats "$work/bt")
+	if [ "$timedout" -gt 0 ]; then
+		cell="$cell ($timedout of $runs timed out at 120 s)"
+		[ "$timedout" = "$runs" ] && cell="timed out (120 s) | | "
+	fi
+	rows+=("| bpftrace $version (perf events) | N=$n ($n probes) | $runs | $cell | | | | | | |")
+}
+
+for n in 10 100 400 3000; do uscope multi "N=$n" "$multi_runs"; done
+uscope multi redis-server "$multi_runs"
+uscope perf N=10 "$perf_runs"
+uscope perf N=100 "$perf_runs"
+uscope perf N=400 "$perf_runs_400"
+bpftrace_row 100 "$bt_runs"
+bpftrace_row 400 "$bt_runs_400"
+uscope perf N=3000 "$perf_runs_3000"
+
+kernel=$(uname -r)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+section="$work/section.md"
+{
+	echo "## attach"
+	echo
+	echo "Attach + detach of uprobes on N noinline functions of a C binary (no process running it)"
+	echo "and on every function of /usr/bin/redis-server, measured by \`bench/attach/run.sh\` on"
+	echo "$(date -u +%Y-%m-%d), Linux $kernel, $cpu, $(nproc) CPUs. Times in ms: min | median | max."
+	echo "uscope times exclude loading the BPF program; bpftrace's are the wall time of"
+	echo "\`BPFTRACE_MAX_PROBES=5000 bpftrace -e 'uprobe:BIN:fn* { @c = count(); } BEGIN { exit(); }'\`"
+	echo "(start, attach N+1 probes, exit, detach)."
+	echo
+	echo "| tool | case | runs | total min | median | max | attach min | median | max | detach min | median | max |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for r in "${rows[@]}"; do echo "$r"; done
+	echo
+	echo "Notes: a perf-event uprobe waits for an RCU grace period when it is detached, under a"
+	echo "global mutex (Linux 6.13+), so closing them concurrently helps little; uprobe_multi pays"
+	echo "that wait once per link. bpftrace 0.17 predates uprobe_multi and attaches one perf event"
+	echo "per probe (tracefs is not mounted here, so it also prints failed-detach warnings)."
+	echo
+} >"$section"
+
+results=$root/bench/RESULTS.md
+[ -f "$results" ] || printf '# Benchmark results\n\n' >"$results"
+# Replace the "## attach" section (up to the next "## " heading), or append it.
+awk -v sec="$section" '
+	BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
+	/^## / { if (skip) skip = 0; if ($0 == "## attach") { printf "%s", body; skip = 1; done = 1; next } }
+	!skip { print }
+	END { if (!done) printf "\n%s", body }
+' "$results" >"$work/results" && cp "$work/results" "$results"
+cat "$section"

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+// uscopeBin is the uscope binary the end-to-end tests run, built once.
+var uscopeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "uscope-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	uscopeBin = filepath.Join(dir, "uscope")
+	cmd := exec.Command("go", "build", "-o", uscopeBin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build uscope: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is what one uscope invocation did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runUscope runs the uscope binary with a time limit and returns its output.
+func runUscope(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, uscopeBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("uscope %q: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("uscope %q did not finish within 60s\nstdout:\n%s\nstderr:\n%s", args, out.String(), errb.String())
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// wantLines checks that each wanted line appears in out, in order.
+func wantLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	i := 0
+	for _, w := range want {
+		for i < len(lines) && lines[i] != w {
+			i++
+		}
+		if i == len(lines) {
+			t.Fatalf("output lacks line %q (in order)\n--- output:\n%s", w, out)
+		}
+		i++
+	}
+}
+
+// argsProgram builds testdata/args.c once per test.
+func argsProgram(t *testing.T, flags ...string) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/args.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testutil.BuildC(t, "args", string(src), append([]string{"-O0", "-fno-omit-frame-pointer"}, flags...)...)
+}
+
+func TestRunArguments(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := argsProgram(t)
+	prog := fmt.Sprintf(`
+uprobe:%[1]s:widths { printf("w %%d %%u %%d %%u %%d %%u %%d %%u\n", (int8)arg0, (uint8)arg1, (int16)arg2, (uint16)arg3, (int32)arg4, (uint32)arg5, (int64)arg6, arg7); }
+uprobe:%[1]s:strs { printf("s %%s %%s %%s\n", str(arg0), str(arg1, arg2), str(arg1)); }
+uretprobe:%[1]s:ret42 { printf("r %%d\n", retval); }
+uprobe:%[1]s:deref { printf("d %%d %%d\n", *(int64*)arg0, *(int32*)(arg0 + 8)); }
+`, bin)
+	r := runUscope(t, "run", "-c", bin+" 2", "-e", prog)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	w := "w -5 250 -1234 65000 -100000 4000000000 -5000000000 18000000000000000000"
+	wantLines(t, r.stdout, w, w)
+	wantLines(t, r.stdout, "s hello world world-and-more", "s hello world world-and-more")
+	wantLines(t, r.stdout, "r 42", "r 44")
+	wantLines(t, r.stdout, "d 77 -3", "d 77 -3")
+	// The program's own output passes through untouched.
+	wantLines(t, r.stdout, "ret42(0) = 42", "ret42(1) = 44", "done")
+}
+
+func TestRunOffsetAndAddress(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := argsProgram(t)
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr uint64
+	for _, s := range syms {
+		if s.Name == "ret42" {
+			addr = s.Value
+		}
+	}
+	if addr == 0 {
+		t.Fatal("ret42 not in the symbol table")
+	}
+	stripped := filepath.Join(t.TempDir(), "args-stripped")
+	if out, err := exec.Command("strip", "-s", "-o", stripped, bin).CombinedOutput(); err != nil {
+		t.Fatalf("strip: %v\n%s", err, out)
+	}
+	// -O0 with frame pointers: ret42 starts with push %rbp (1 byte), so +1
+	// is the next instruction, where the argument is still in %rdi.
+	prog := fmt.Sprintf(`uprobe:%s:ret42+1 { printf("off %%d\n", arg0); }`, bin)
+	r := runUscope(t, "run", "-c", bin, "-e", prog)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "off 0")
+	// The stripped copy is another file: run it too.
+	r = runUscope(t, "run", "-c", stripped+" 3", "-e", fmt.Sprintf(`uprobe:%s:0x%x { printf("addr %%d\n", arg0); }`, stripped, addr))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "addr 0", "addr 1", "addr 2")
+}
+
+func TestRunBadInput(t *testing.T) {
+	bin := argsProgram(t)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"syntax", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"x\" }"}, 1, "-e:1:"},
+		{"unknown builtin", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"%d\", nope); }"}, 1, "unknown identifier"},
+		{"no program", []string{"run"}, 1, "no program"},
+		{"missing file", []string{"run", "-e", "uprobe:/no/such/file:f { }"}, 1, "/no/such/file"},
+		{"no function", []string{"run", "-e", "uprobe:" + bin + ":no_such_function_xyz { }"}, 1, "no_such_function_xyz"},
+		{"retval at entry", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"%d\", retval); }"}, 1, "retval"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runUscope(t, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit code %d, want %d\n%s", r.code, tc.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("stderr %q lacks %q", r.stderr, tc.want)
+			}
+			if strings.Contains(r.stderr, "panic") {
+				t.Fatalf("panic: %s", r.stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/uscope/uscope/internal/attach"
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/session"
+)
+
+func init() { commands = append(commands, newRunCommand) }
+
+// sessionFlags are the flags every tracing command shares.
+type sessionFlags struct {
+	pid      int
+	command  string
+	duration time.Duration
+	strSize  int
+	mapSize  int
+	perf     bool
+}
+
+func (f *sessionFlags) register(c *cobra.Command) {
+	c.Flags().IntVarP(&f.pid, "pid", "p", 0, "trace only process `PID`; stop when it exits")
+	c.Flags().StringVarP(&f.command, "command", "c", "", "run `CMD`, traced from its first instruction; stop when it exits")
+	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
+	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
+}
+
+func (f *sessionFlags) config(prog *lang.Program) session.Config {
+	cfg := session.Config{
+		Program:        prog,
+		PID:            f.pid,
+		Duration:       f.duration,
+		StrSize:        f.strSize,
+		MapSize:        f.mapSize,
+		ForcePerfEvent: f.perf,
+	}
+	if f.command != "" {
+		cfg.Command = strings.Fields(f.command)
+	}
+	return cfg
+}
+
+func newRunCommand() *cobra.Command {
+	var (
+		sf      sessionFlags
+		expr    string
+		format  string
+		outFile string
+		debug   bool
+	)
+	c := &cobra.Command{
+		Use:   "run [flags] (-e PROGRAM | FILE)",
+		Short: "Run a program in uscope's probe language (bpftrace syntax)",
+		Long: `Run compiles a program written in bpftrace's language for userspace probes
+(uprobe, uretprobe, usdt, BEGIN, END, interval) to BPF, attaches it, and
+prints what it reports. Maps are printed when the program ends.`,
+		Example: `  uscope run -e 'uprobe:libc:malloc { @bytes = hist(arg0); }' --duration 5s
+  uscope run -e 'uretprobe:/bin/bash:readline { printf("%s\n", str(retval)); }'
+  uscope run -c ./app -e 'uprobe:./app:work { @[arg0] = count(); }'
+  uscope run -p 1234 -e 'usdt::python:function__entry { printf("%s\n", str(arg1)); }'
+  uscope run trace.bt`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file, src := "-e", expr
+			switch {
+			case expr != "" && len(args) > 0:
+				return usageError(errors.New("give either -e PROGRAM or a FILE, not both"))
+			case expr == "" && len(args) == 0:
+				return usageError(errors.New("no program: give -e 'PROGRAM' or a FILE; see 'uscope run --help'"))
+			case len(args) == 1:
+				b, err := os.ReadFile(args[0])
+				if err != nil {
+					return usageError(fmt.Errorf("read program: %w", err))
+				}
+				file, src = args[0], string(b)
+			}
+			prog, err := lang.Parse(file, src)
+			if err != nil {
+				return usageError(err)
+			}
+			cfg := sf.config(prog)
+			switch format {
+			case "text":
+			case "json":
+				cfg.JSON = true
+			default:
+				return usageError(fmt.Errorf("unknown output format %q; use -f text or -f json", format))
+			}
+			out := cmd.OutOrStdout()
+			if outFile != "" {
+				f, err := os.Create(outFile)
+				if err != nil {
+					return usageError(fmt.Errorf("open output file: %w", err))
+				}
+				defer f.Close()
+				out = f
+			}
+			cfg.Out = out
+			if debug {
+				cfg.Debug = cmd.ErrOrStderr()
+			}
+			return runSession(cmd.Context(), cfg)
+		},
+	}
+	c.Flags().StringVarP(&expr, "expr", "e", "", "the program `PROGRAM` to run")
+	c.Flags().StringVarP(&format, "format", "f", "text", "output format: text or json (one JSON object per line)")
+	c.Flags().StringVarP(&outFile, "output", "o", "", "write output to `FILE`")
+	c.Flags().BoolVarP(&debug, "debug", "d", false, "print the program, its types and the generated BPF instructions")
+	c.Flags().DurationVar(&sf.duration, "duration", 0, "stop after `DURATION` (e.g. 10s)")
+	c.Flags().IntVar(&sf.strSize, "str-size", 64, "bytes read by str(), including the terminating NUL")
+	sf.register(c)
+	return c
+}
+
+// runSession runs a session until Ctrl-C, SIGTERM or its own end, and
+// classifies its error for the exit code.
+func runSession(ctx context.Context, cfg session.Config) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := session.Run(ctx, cfg)
+	if err == nil {
+		return nil
+	}
+	var se *session.Error
+	var ae *attach.Error
+	if errors.As(err, &se) || errors.As(err, &ae) {
+		return attachError(err)
+	}
+	return usageError(err)
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/session"
+)
+
+func init() { commands = append(commands, newTraceCommand) }
+
+func newTraceCommand() *cobra.Command {
+	var (
+		sf      sessionFlags
+		tid     int
+		ts      bool
+		clock   bool
+		maxEv   int
+		verbose bool
+		asJSON  bool
+	)
+	c := &cobra.Command{
+		Use:   "trace [flags] SPEC...",
+		Short: "Print an event per call, with bcc trace's spec syntax",
+		Long: `Trace attaches a probe per SPEC and prints one row per event, as bcc's
+trace tool does. SPEC is
+
+  [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FORMAT"[, ARGS...]]
+
+p: is an entry probe (the default: a bare LIB:FUNC means p:), r: a return
+probe, u: a USDT probe (u:LIB:[PROVIDER:]NAME). Arguments are bcc's 1-based
+arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
+%s reads a string from the traced process (up to -Z bytes).`,
+		Example: `  uscope trace '/usr/bin/redis-server:createStringObject "%s" arg1'
+  uscope trace 'r:/bin/bash:readline "%s" retval'
+  uscope trace -p 1234 'c:malloc "size=%d" arg1'
+  uscope trace 'p:c:open (STRCMP("/etc/passwd", arg1)) "opened by %d" $tgid'
+  uscope trace 'u:/usr/bin/python3.11:function__entry "%s %s" arg2, arg1'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prog, err := lang.ParseTraceSpecs(args, lang.TraceOptions{StrSize: sf.strSize})
+			if err != nil {
+				return usageError(err)
+			}
+			if tid != 0 {
+				filterThread(prog, tid)
+			}
+			cfg := sf.config(prog)
+			cfg.Out = cmd.OutOrStdout()
+			cfg.JSON = asJSON
+			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv}
+			if verbose {
+				cfg.Debug = cmd.ErrOrStderr()
+			}
+			return runSession(cmd.Context(), cfg)
+		},
+	}
+	sf.register(c)
+	c.Flags().IntVarP(&tid, "tid", "L", 0, "trace only thread `TID`")
+	c.Flags().BoolVarP(&ts, "timestamp", "t", false, "print seconds since the first event")
+	c.Flags().BoolVarP(&clock, "time", "T", false, "print the wall-clock time of each event")
+	c.Flags().IntVarP(&maxEv, "max-events", "M", 0, "stop after `N` events")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the translated program and the generated BPF")
+	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event")
+	c.Flags().IntVarP(&sf.strSize, "string-size", "Z", 80, "bytes read for %s arguments")
+	c.Flags().DurationVarP(&sf.duration, "duration", "d", 0, "stop after `DURATION`")
+	return c
+}
+
+// filterThread adds `tid == TID` to every probe's predicate (-L).
+func filterThread(p *lang.Program, tid int) {
+	for _, pr := range p.Probes {
+		cond := &lang.Binary{Pos: pr.Pos, Op: "==", X: &lang.Ident{Pos: pr.Pos, Name: "tid"}, Y: &lang.IntLit{Pos: pr.Pos, Value: uint64(tid)}}
+		if pr.Pred == nil {
+			pr.Pred = cond
+		} else {
+			pr.Pred = &lang.Binary{Pos: pr.Pos, Op: "&&", X: cond, Y: pr.Pred}
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package elfx
+
+import (
+	"fmt"
+	"io"
+	"sort"
+)
+
+// segmentFor returns the PT_LOAD segment whose file-backed part holds addr;
+// with exec set, only executable segments count.
+func (f *File) segmentFor(addr uint64, exec bool) (Segment, bool) {
+	for _, s := range f.loads {
+		if exec && !s.Exec() {
+			continue
+		}
+		if addr >= s.Vaddr && addr-s.Vaddr < s.Filesz {
+			return s, true
+		}
+	}
+	return Segment{}, false
+}
+
+// InExecSegment reports whether addr lies in the file-backed part of an
+// executable PT_LOAD segment, where a uprobe can go.
+func (f *File) InExecSegment(addr uint64) bool {
+	_, ok := f.segmentFor(addr, true)
+	return ok
+}
+
+// AddrToOffset converts a link-time address inside an executable segment to
+// the file offset a uprobe is attached at.
+func (f *File) AddrToOffset(addr uint64) (uint64, error) {
+	s, ok := f.segmentFor(addr, true)
+	if !ok {
+		return 0, fmt.Errorf("address 0x%x is not in an executable segment of %s", addr, f.name())
+	}
+	return addr - s.Vaddr + s.Offset, nil
+}
+
+// DataAddrToOffset converts a link-time address inside any PT_LOAD segment
+// (USDT semaphores live in a writable one) to its file offset. Addresses in
+// the zero-filled tail of a segment (.bss) have no file offset.
+func (f *File) DataAddrToOffset(addr uint64) (uint64, error) {
+	// Prefer a non-executable segment: that is where data lives when
+	// segments overlap in odd layouts.
+	for _, s := range f.loads {
+		if !s.Exec() && addr >= s.Vaddr && addr-s.Vaddr < s.Filesz {
+			return addr - s.Vaddr + s.Offset, nil
+		}
+	}
+	if s, ok := f.segmentFor(addr, false); ok {
+		return addr - s.Vaddr + s.Offset, nil
+	}
+	return 0, fmt.Errorf("address 0x%x is not in a file-backed segment of %s", addr, f.name())
+}
+
+// OffsetToAddr converts a file offset inside a PT_LOAD segment back to its
+// link-time address.
+func (f *File) OffsetToAddr(off uint64) (uint64, bool) {
+	for _, s := range f.loads {
+		if off >= s.Offset && off-s.Offset < s.Filesz {
+			return off - s.Offset + s.Vaddr, true
+		}
+	}
+	return 0, false
+}
+
+func (f *File) name() string {
+	if f.path == "" {
+		return "the object"
+	}
+	return f.path
+}
+
+// ReadAtAddr copies the file bytes at link-time address addr (code for
+// disassembly, initialized data) into p. It reads within one segment's
+// file-backed part and returns io.EOF with a short count at its end.
+func (f *File) ReadAtAddr(p []byte, addr uint64) (n int, err error) {
+	s, ok := f.segmentFor(addr, false)
+	if !ok {
+		return 0, fmt.Errorf("address 0x%x is not in a file-backed segment of %s", addr, f.name())
+	}
+	off := addr - s.Vaddr + s.Offset
+	avail := s.Filesz - (addr - s.Vaddr)
+	want := p
+	if uint64(len(want)) > avail {
+		want = want[:avail]
+	}
+	n, err = f.readAtOffset(want, int64(off))
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// FuncAt returns the function that contains the link-time address addr and
+// addr's offset from its start. Among aliases at one address it prefers a
+// global symbol and then the shortest name. The lookup table is built on the
+// first call.
+func (f *File) FuncAt(addr uint64) (Symbol, uint64, bool) {
+	f.byAddrOnce.Do(f.buildByAddr)
+	idx := f.byAddr
+	funcs := f.funcs
+	// Last function starting at or before addr.
+	i := sort.Search(len(idx), func(i int) bool { return funcs[idx[i]].Addr > addr }) - 1
+	// Walk back over nested or zero-sized symbols a little way.
+	for k := i; k >= 0 && k > i-32; k-- {
+		s := funcs[idx[k]]
+		if addr-s.Addr < s.Size || (s.Size == 0 && k == i) {
+			return s, addr - s.Addr, true
+		}
+	}
+	return Symbol{}, 0, false
+}
+
+// buildByAddr builds the address index: for each start address only the
+// preferred alias is kept.
+func (f *File) buildByAddr() {
+	funcs, err := f.Functions()
+	if err != nil {
+		return
+	}
+	// funcs is sorted by address already.
+	for i := 0; i < len(funcs); {
+		j := i + 1
+		best := i
+		for ; j < len(funcs) && funcs[j].Addr == funcs[i].Addr; j++ {
+			if preferAlias(funcs[j], funcs[best]) {
+				best = j
+			}
+		}
+		f.byAddr = append(f.byAddr, best)
+		i = j
+	}
+}
+
+func preferAlias(a, b Symbol) bool {
+	if (a.Size > 0) != (b.Size > 0) {
+		return a.Size > 0
+	}
+	if ra, rb := bindRank(a.Bind), bindRank(b.Bind); ra != rb {
+		return ra < rb
+	}
+	if len(a.Name) != len(b.Name) {
+		return len(a.Name) < len(b.Name)
+	}
+	return a.Name < b.Name
+}

@@ -1,0 +1,287 @@
+package compile
+
+import (
+	"encoding/binary"
+
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/uscope/uscope/internal/lang"
+)
+
+// place evaluates a value into the scratch area at off, in its storage
+// layout. Scalars are stored as 8 bytes; strings are zero-padded.
+func (g *gen) place(e lang.Expr, off int) error {
+	t, err := g.typeOf(e)
+	if err != nil {
+		return err
+	}
+	if t.IsScalar() {
+		return g.store(e, t, off)
+	}
+	switch e := e.(type) {
+	case *lang.StrLit:
+		g.placeBytes(off, []byte(e.Value), t.StorageSize())
+		return nil
+	case *lang.Var:
+		g.copyScratch(off, g.vars[e.Name].off, t.StorageSize())
+		return nil
+	case *lang.Ident:
+		switch e.Name {
+		case "comm":
+			g.zeroScratch(off, 16)
+			g.scratchPtr(asm.R1, off)
+			g.emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call())
+			return nil
+		case "ustack":
+			return g.placeStack(off)
+		}
+	case *lang.Call:
+		switch e.Name {
+		case "str":
+			return g.placeStr(e, t, off)
+		case "buf":
+			return g.placeBuf(e, t, off)
+		case "ustack":
+			return g.placeStack(off)
+		}
+	case *lang.Tuple:
+		pos := off
+		for _, x := range e.Elems {
+			xt, err := g.typeOf(x)
+			if err != nil {
+				return err
+			}
+			if err := g.store(x, xt, pos); err != nil {
+				return err
+			}
+			pos += xt.StorageSize()
+		}
+		return nil
+	case *lang.MapExpr:
+		return g.mapRead(e, off)
+	case *lang.Ternary:
+		elseLbl, end := g.label("pelse"), g.label("pend")
+		if _, err := g.expr(e.Cond); err != nil {
+			return err
+		}
+		g.emit(asm.JEq.Imm(asm.R0, 0, elseLbl))
+		g.zeroScratch(off, t.StorageSize())
+		if err := g.place(e.Then, off); err != nil {
+			return err
+		}
+		g.emit(asm.Ja.Label(end))
+		g.mark(elseLbl)
+		g.zeroScratch(off, t.StorageSize())
+		if err := g.place(e.Else, off); err != nil {
+			return err
+		}
+		g.mark(end)
+		return nil
+	}
+	return g.c.errorf(e, "", "cannot use %v here", t)
+}
+
+// placeBytes writes constant bytes, zero-padded to n.
+func (g *gen) placeBytes(off int, b []byte, n int) {
+	buf := make([]byte, align8(n))
+	copy(buf, b)
+	for i := 0; i < len(buf); i += 8 {
+		v := binary.LittleEndian.Uint64(buf[i:])
+		if v == 0 {
+			g.emit(storeImm(regScratch, int16(off+i), 0, asm.DWord))
+			continue
+		}
+		g.emit(
+			asm.LoadImm(asm.R1, int64(v), asm.DWord),
+			asm.StoreMem(regScratch, int16(off+i), asm.R1, asm.DWord),
+		)
+	}
+}
+
+// placeStr reads a NUL-terminated user string, or at most len bytes of it
+// for str(p, len), into a zeroed buffer of t.Size bytes.
+func (g *gen) placeStr(e *lang.Call, t *Type, off int) error {
+	g.zeroScratch(off, t.StorageSize())
+	if len(e.Args) == 2 {
+		if _, err := g.expr(e.Args[1]); err != nil {
+			return err
+		}
+		// size = min(len, cap-1) + 1, so that exactly len bytes are read.
+		clamp := g.label("clamp")
+		g.emit(
+			asm.JLE.Imm(asm.R0, int32(t.Size-1), clamp),
+			asm.Mov.Imm(asm.R0, int32(t.Size-1)),
+		)
+		g.mark(clamp)
+		g.emit(asm.Add.Imm(asm.R0, 1))
+		slot, err := g.spill()
+		if err != nil {
+			return g.wrap(e, err)
+		}
+		if _, err := g.expr(e.Args[0]); err != nil {
+			return err
+		}
+		g.emit(
+			asm.Mov.Reg(asm.R3, asm.R0),
+			asm.LoadMem(asm.R2, asm.RFP, slot, asm.DWord),
+		)
+		g.popStack(8)
+		// Re-establish the bound for the verifier after the reload.
+		g.emit(asm.And.Imm(asm.R2, 0x7ff))
+		bound := g.label("bound")
+		g.emit(asm.JLE.Imm(asm.R2, int32(t.Size), bound), asm.Mov.Imm(asm.R2, int32(t.Size)))
+		g.mark(bound)
+	} else {
+		if _, err := g.expr(e.Args[0]); err != nil {
+			return err
+		}
+		g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.Mov.Imm(asm.R2, int32(t.Size)))
+	}
+	g.scratchPtr(asm.R1, off)
+	g.emit(asm.FnProbeReadUserStr.Call())
+	return nil
+}
+
+// placeBuf reads len bytes (at most the buffer's size) of user memory:
+// a u64 length, then the bytes.
+func (g *gen) placeBuf(e *lang.Call, t *Type, off int) error {
+	g.zeroScratch(off, t.StorageSize())
+	if _, err := g.expr(e.Args[1]); err != nil {
+		return err
+	}
+	clamp := g.label("bclamp")
+	g.emit(
+		asm.JLE.Imm(asm.R0, int32(t.Size), clamp),
+		asm.Mov.Imm(asm.R0, int32(t.Size)),
+	)
+	g.mark(clamp)
+	g.emit(asm.StoreMem(regScratch, int16(off), asm.R0, asm.DWord))
+	if _, err := g.expr(e.Args[0]); err != nil {
+		return err
+	}
+	g.emit(
+		asm.Mov.Reg(asm.R3, asm.R0),
+		asm.LoadMem(asm.R2, regScratch, int16(off), asm.DWord),
+	)
+	bound := g.label("bbound")
+	g.emit(
+		asm.And.Imm(asm.R2, 0x7ff),
+		asm.JLE.Imm(asm.R2, int32(t.Size), bound),
+		asm.Mov.Imm(asm.R2, int32(t.Size)),
+	)
+	g.mark(bound)
+	g.scratchPtr(asm.R1, off+8)
+	g.emit(asm.FnProbeReadUser.Call())
+	return nil
+}
+
+// placeStack stores the user stack id and the pid.
+func (g *gen) placeStack(off int) error {
+	g.c.plan.HasStacks = true
+	g.emit(
+		asm.Mov.Reg(asm.R1, regCtx),
+		asm.LoadMapPtr(asm.R2, 0).WithReference(MapStacks),
+		asm.Mov.Imm(asm.R3, 1<<8), // BPF_F_USER_STACK
+		asm.FnGetStackid.Call(),
+		asm.StoreMem(regScratch, int16(off), asm.R0, asm.DWord),
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.StoreMem(regScratch, int16(off+8), asm.R0, asm.DWord),
+	)
+	return nil
+}
+
+// strncmp compares at most n bytes of two strings; 0 means equal, as in C.
+func (g *gen) strncmp(e *lang.Call) error {
+	n := int(e.Args[2].(*lang.IntLit).Value)
+	a, err := g.typeOf(e.Args[0])
+	if err != nil {
+		return err
+	}
+	b, err := g.typeOf(e.Args[1])
+	if err != nil {
+		return err
+	}
+	if a.Kind != KindString || b.Kind != KindString {
+		return g.c.errorf(e, `strncmp(str(arg0), "abc", 3)`, "strncmp() compares strings, got %v and %v", a, b)
+	}
+	if n > a.Size {
+		n = a.Size
+	}
+	if n > b.Size {
+		n = b.Size
+	}
+	offA, err := g.allocScratch(a.StorageSize())
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	offB, err := g.allocScratch(b.StorageSize())
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	if err := g.place(e.Args[0], offA); err != nil {
+		return err
+	}
+	if err := g.place(e.Args[1], offB); err != nil {
+		return err
+	}
+	differ, same, done := g.label("ncne"), g.label("nceq"), g.label("ncdone")
+	for i := 0; i < n; i++ {
+		g.emit(
+			asm.LoadMem(asm.R1, regScratch, int16(offA+i), asm.Byte),
+			asm.LoadMem(asm.R2, regScratch, int16(offB+i), asm.Byte),
+			asm.JNE.Reg(asm.R1, asm.R2, differ),
+			asm.JEq.Imm(asm.R1, 0, same),
+		)
+	}
+	g.emit(asm.Ja.Label(same))
+	g.emit(asm.Mov.Imm(asm.R0, 1).WithSymbol(differ), asm.Ja.Label(done))
+	g.emit(asm.Mov.Imm(asm.R0, 0).WithSymbol(same))
+	g.mark(done)
+	return nil
+}
+
+// strcontains reports whether the second string occurs in the first, with
+// a bounded loop over the haystack and an unrolled match of the needle.
+func (g *gen) strcontains(e *lang.Call) error {
+	a, err := g.typeOf(e.Args[0])
+	if err != nil {
+		return err
+	}
+	lit, ok := e.Args[1].(*lang.StrLit)
+	if a.Kind != KindString || !ok {
+		return g.c.errorf(e, `strcontains(str(arg0), "needle")`, "strcontains() takes a string and a string literal")
+	}
+	offA, err := g.allocScratch(a.StorageSize())
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	if err := g.place(e.Args[0], offA); err != nil {
+		return err
+	}
+	needle := []byte(lit.Value)
+	found, notFound, done := g.label("scyes"), g.label("scno"), g.label("scdone")
+	if len(needle) == 0 {
+		g.emit(asm.Ja.Label(found))
+	}
+	for start := 0; len(needle) > 0 && start+len(needle) <= a.Size; start++ {
+		next := g.label("scnext")
+		for j, ch := range needle {
+			g.emit(
+				asm.LoadMem(asm.R1, regScratch, int16(offA+start+j), asm.Byte),
+				asm.JNE.Imm(asm.R1, int32(ch), next),
+			)
+		}
+		g.emit(asm.Ja.Label(found))
+		g.mark(next)
+		// Stop at the end of the haystack.
+		g.emit(
+			asm.LoadMem(asm.R1, regScratch, int16(offA+start), asm.Byte),
+			asm.JEq.Imm(asm.R1, 0, notFound),
+		)
+	}
+	g.emit(asm.Mov.Imm(asm.R0, 0).WithSymbol(notFound), asm.Ja.Label(done))
+	g.emit(asm.Mov.Imm(asm.R0, 1).WithSymbol(found))
+	g.mark(done)
+	return nil
+}

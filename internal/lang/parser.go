@@ -1,0 +1,756 @@
+package lang
+
+import (
+	"fmt"
+	"strings"
+)
+
+// maxDepth bounds the nesting of blocks and expressions, so that hostile
+// input cannot exhaust the stack.
+const maxDepth = 1000
+
+// Parse parses a program in uscope's bpftrace-compatible language. file names
+// the source in messages ("-e" for a one-liner). The error, if any, is an
+// *Error for the first mistake in the text.
+func Parse(file, src string) (*Program, error) {
+	p := newParser(file, src, 0, len(src))
+	prog := &Program{File: file, Source: src}
+	err := p.run(func() {
+		p.skipShebang()
+		for {
+			p.resync()
+			p.skipSpace()
+			if p.lx.eof() {
+				break
+			}
+			prog.Probes = append(prog.Probes, p.parseProbe())
+		}
+		if len(prog.Probes) == 0 {
+			p.errAt(p.lx.pos(), 1, "write a probe such as: uprobe:libc:malloc { @bytes = hist(arg0); }", "program has no probes")
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return prog, nil
+}
+
+// parser is a recursive-descent parser over a lexer. Attach points are read
+// straight from the source (their syntax differs from the token grammar);
+// everything else goes through tokens, with lookahead kept in la.
+type parser struct {
+	lx    *lexer
+	la    []token
+	last  int // offset just past the last token consumed
+	depth int
+}
+
+// bailout carries the first error up the parser's stack.
+type bailout struct{ err *Error }
+
+func newParser(file, src string, start, end int) *parser {
+	return &parser{lx: newLexer(file, src, start, end)}
+}
+
+// run calls f and turns a bailout into an error. Other panics propagate.
+func (p *parser) run(f func()) (err *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, ok := r.(bailout)
+			if !ok {
+				panic(r)
+			}
+			err = b.err
+		}
+	}()
+	f()
+	return nil
+}
+
+func (p *parser) fail(err *Error) { panic(bailout{err}) }
+
+// errAt stops parsing with an error at pos underlining n bytes.
+func (p *parser) errAt(pos Pos, n int, hint, format string, args ...any) {
+	p.fail(p.lx.errorf(pos, n, hint, format, args...))
+}
+
+// unexpected stops parsing with "unexpected TOKEN; hint".
+func (p *parser) unexpected(t token, hint string) {
+	pos := t.pos
+	if t.kind == tEOF {
+		pos = p.endPos(pos)
+	}
+	p.errAt(pos, t.length(), hint, "unexpected %s", t.describe())
+}
+
+// endPos moves an end-of-input position back over trailing white space, so
+// that the caret shows just after the last text rather than on an empty
+// line.
+func (p *parser) endPos(eof Pos) Pos {
+	src := p.lx.src
+	off := eof.Offset
+	for off > 0 && off <= len(src) && isSpace(src[off-1]) {
+		off--
+	}
+	if off == eof.Offset {
+		return eof
+	}
+	line := eof.Line - strings.Count(src[off:eof.Offset], "\n")
+	start := strings.LastIndexByte(src[:off], '\n') + 1
+	return Pos{Line: line, Col: off - start + 1, Offset: off}
+}
+
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > maxDepth {
+		t := p.peek()
+		p.errAt(t.pos, t.length(), "split the expression or block into smaller parts", "program is nested too deeply")
+	}
+}
+
+func (p *parser) leave() { p.depth-- }
+
+// peekN returns the token n places ahead without consuming it.
+func (p *parser) peekN(n int) token {
+	for len(p.la) <= n {
+		t, err := p.lx.next()
+		if err != nil {
+			p.fail(err)
+		}
+		p.la = append(p.la, t)
+	}
+	return p.la[n]
+}
+
+func (p *parser) peek() token { return p.peekN(0) }
+
+// next consumes and returns the next token.
+func (p *parser) next() token {
+	t := p.peek()
+	p.la = p.la[1:]
+	p.last = t.end
+	return t
+}
+
+// expect consumes the operator op or stops with an error whose hint is hint
+// (or "expected 'op'").
+func (p *parser) expect(op, hint string) token {
+	t := p.peek()
+	if !t.is(op) {
+		if hint == "" {
+			hint = "expected '" + op + "'"
+		}
+		p.unexpected(t, hint)
+	}
+	return p.next()
+}
+
+// resync drops the lookahead and moves the lexer back to the first token not
+// consumed, so that raw scanning of attach points can start there.
+func (p *parser) resync() {
+	if len(p.la) > 0 {
+		p.lx.reset(p.la[0].pos)
+		p.la = p.la[:0]
+	}
+}
+
+func (p *parser) skipSpace() {
+	if err := p.lx.skipSpace(); err != nil {
+		p.fail(err)
+	}
+}
+
+// skipShebang skips a "#!" first line.
+func (p *parser) skipShebang() {
+	if p.lx.off == 0 && p.lx.at(0) == '#' && p.lx.at(1) == '!' {
+		for !p.lx.eof() && p.lx.at(0) != '\n' {
+			p.lx.advance()
+		}
+	}
+}
+
+// parseProbe parses ATTACH[, ATTACH...] [/PRED/] { BODY }. The lexer is at
+// the first attach point and the lookahead is empty.
+func (p *parser) parseProbe() *Probe {
+	probe := &Probe{}
+	for {
+		probe.Points = append(probe.Points, p.parseAttachPoint())
+		p.skipSpace()
+		if p.lx.eof() || p.lx.at(0) != ',' {
+			break
+		}
+		comma := p.lx.pos()
+		p.lx.advance()
+		p.skipSpace()
+		if p.lx.eof() || p.lx.at(0) == '{' || p.lx.at(0) == '/' {
+			p.errAt(comma, 1, "remove the ',' or add another attach point", "expected an attach point after ','")
+		}
+	}
+	probe.Pos = probe.Points[0].Pos
+	last := probe.Points[len(probe.Points)-1]
+	adjacent := p.lx.off == last.Pos.Offset+len(last.Raw)
+
+	t := p.peek()
+	if t.is("/") {
+		p.next()
+		probe.Pred = p.parsePredicate(adjacent)
+		t = p.peek()
+		if !t.is("{") {
+			p.errAt(t.pos, t.length(), "expected '{' after the predicate", "missing '{' after predicate")
+		}
+	} else if !t.is("{") {
+		p.errAt(t.pos, t.length(), fmt.Sprintf("expected '{', ',' or a /predicate/, found %s", t.describe()), "missing '{' after attach point")
+	}
+	probe.Body = p.parseBlock()
+	return probe
+}
+
+// parsePredicate parses the expression between slashes and the closing
+// slash. When the predicate touches the attach point (f/...), a mistake is
+// likely a '/' in an unquoted function name, and the hint says so.
+func (p *parser) parsePredicate(adjacent bool) (pred Expr) {
+	if adjacent {
+		defer func() {
+			if r := recover(); r != nil {
+				if b, ok := r.(bailout); ok && b.err.Hint != "" {
+					b.err.Hint += `; if the function name contains '/', quote it: uprobe:/bin/app:"net/http.Get"`
+				}
+				panic(r)
+			}
+		}()
+	}
+	pred = p.parseExpr()
+	t := p.peek()
+	if !t.is("/") {
+		p.unexpected(t, "expected '/' to end the predicate")
+	}
+	p.next()
+	return pred
+}
+
+// parseBlock parses { statements }.
+func (p *parser) parseBlock() *Block {
+	open := p.peek()
+	if !open.is("{") {
+		p.unexpected(open, "expected '{' to start a block")
+	}
+	p.next()
+	p.enter()
+	defer p.leave()
+	b := &Block{Pos: open.pos}
+	for {
+		t := p.peek()
+		switch {
+		case t.is("}"):
+			p.next()
+			return b
+		case t.is(";"):
+			p.next()
+			continue
+		case t.kind == tEOF:
+			p.errAt(p.endPos(t.pos), 1, fmt.Sprintf("expected '}' to close the block opened at %s", open.pos), "unexpected end of input")
+		}
+		s, needSemi := p.parseStmt()
+		b.Stmts = append(b.Stmts, s)
+		t = p.peek()
+		if t.is(";") {
+			p.next()
+			continue
+		}
+		if needSemi && !t.is("}") {
+			p.unexpected(t, "expected ';' or '}' after statement")
+		}
+	}
+}
+
+// assignOps are the assignment operators.
+var assignOps = map[string]bool{
+	"=": true, "+=": true, "-=": true, "*=": true, "/=": true, "%=": true,
+	"&=": true, "|=": true, "^=": true, "<<=": true, ">>=": true,
+}
+
+// parseStmt parses one statement. needSemi reports whether a ';' or '}'
+// must follow it (block statements need neither).
+func (p *parser) parseStmt() (s Stmt, needSemi bool) {
+	t := p.peek()
+	switch {
+	case t.isWord("if"):
+		return p.parseIf(), false
+	case t.isWord("while"):
+		p.next()
+		cond := p.parseCond("while")
+		return &WhileStmt{Pos: t.pos, Cond: cond, Body: p.parseBlock()}, false
+	case t.isWord("unroll"):
+		p.next()
+		n := p.parseCond("unroll")
+		return &UnrollStmt{Pos: t.pos, Count: n, Body: p.parseBlock()}, false
+	case t.isWord("return"):
+		p.next()
+		return &ReturnStmt{Pos: t.pos}, true
+	case t.isWord("else"):
+		p.errAt(t.pos, t.length(), "else must follow the block of an if", "'else' without 'if'")
+	case t.is("{"):
+		return p.parseBlock(), false
+	case t.isWord("for") && p.peekN(1).is("("):
+		p.errAt(t.pos, t.length(), "use while (...) { ... } or unroll(N) { ... }", "for loops are not supported")
+	case t.isWord("let") && p.peekN(1).kind == tVar:
+		p.errAt(t.pos, t.length(), "assign the variable directly: $x = 0", "let declarations are not supported")
+	}
+	x := p.parseExpr()
+	op := p.peek()
+	if op.kind == tOp && assignOps[op.text] {
+		if !isLvalue(x) {
+			p.errAt(t.pos, p.last-t.pos.Offset, "assign to a $variable or an @map element", "cannot assign to %s", FormatExpr(x))
+		}
+		p.next()
+		rhs := p.parseExpr()
+		return &AssignStmt{Pos: t.pos, Op: op.text, LHS: x, RHS: rhs}, true
+	}
+	return &ExprStmt{X: x}, true
+}
+
+// isLvalue reports whether x can be assigned or incremented.
+func isLvalue(x Expr) bool {
+	switch x.(type) {
+	case *Var, *MapExpr:
+		return true
+	}
+	return false
+}
+
+// parseCond parses the parenthesized condition of if/while or count of
+// unroll.
+func (p *parser) parseCond(kw string) Expr {
+	hint := fmt.Sprintf("write %s (...) { ... }", kw)
+	p.expect("(", hint)
+	x := p.parseExpr()
+	p.expect(")", "expected ')' to close the "+kw+" condition")
+	if t := p.peek(); !t.is("{") {
+		p.unexpected(t, fmt.Sprintf("expected '{' after %s (...)", kw))
+	}
+	return x
+}
+
+func (p *parser) parseIf() *IfStmt {
+	kw := p.next()
+	cond := p.parseCond("if")
+	s := &IfStmt{Pos: kw.pos, Cond: cond, Then: p.parseBlock()}
+	if p.peek().isWord("else") {
+		p.next()
+		if p.peek().isWord("if") {
+			p.enter()
+			s.Else = p.parseIf()
+			p.leave()
+		} else {
+			if t := p.peek(); !t.is("{") {
+				p.unexpected(t, "expected '{' or 'if' after else")
+			}
+			s.Else = p.parseBlock()
+		}
+	}
+	return s
+}
+
+// parseExpr parses a full expression (a ternary).
+func (p *parser) parseExpr() Expr {
+	p.enter()
+	defer p.leave()
+	cond := p.parseBinary(1)
+	t := p.peek()
+	if !t.is("?") {
+		return cond
+	}
+	p.next()
+	then := p.parseExpr()
+	p.expect(":", "expected ':' in cond ? a : b")
+	els := p.parseExpr()
+	return &Ternary{Pos: t.pos, Cond: cond, Then: then, Else: els}
+}
+
+// binPrec gives the precedence of each binary operator; higher binds
+// tighter. All are left-associative.
+var binPrec = map[string]int{
+	"||": 1,
+	"&&": 2,
+	"|":  3,
+	"^":  4,
+	"&":  5,
+	"==": 6, "!=": 6,
+	"<": 7, "<=": 7, ">": 7, ">=": 7,
+	"<<": 8, ">>": 8,
+	"+": 9, "-": 9,
+	"*": 10, "/": 10, "%": 10,
+}
+
+// Precedence levels above the binary operators, for the printer.
+const (
+	precTernary = 0
+	precUnary   = 11
+	precPostfix = 12
+	precPrimary = 13
+)
+
+// parseBinary parses operators of precedence minPrec and above by
+// precedence climbing.
+func (p *parser) parseBinary(minPrec int) Expr {
+	x := p.parseUnary()
+	for {
+		t := p.peek()
+		if t.kind != tOp {
+			return x
+		}
+		prec, ok := binPrec[t.text]
+		if !ok || prec < minPrec {
+			return x
+		}
+		if t.text == "/" && !canStartExpr(p.peekN(1)) {
+			// Not a division: the '/' closes a predicate (/pid == 1/ {).
+			return x
+		}
+		p.next()
+		y := p.parseBinary(prec + 1)
+		x = &Binary{Pos: t.pos, Op: t.text, X: x, Y: y}
+	}
+}
+
+// canStartExpr reports whether an expression can begin with t.
+func canStartExpr(t token) bool {
+	switch t.kind {
+	case tEOF:
+		return false
+	case tOp:
+		switch t.text {
+		case "(", "-", "!", "~", "*", "&", "++", "--":
+			return true
+		}
+		return false
+	case tIdent:
+		return !keywords[t.str] || t.str == "struct" || t.str == "union" || t.str == "enum"
+	}
+	return true
+}
+
+// parseUnary parses prefix operators and casts.
+func (p *parser) parseUnary() Expr {
+	t := p.peek()
+	if t.kind != tOp {
+		return p.parsePostfix()
+	}
+	switch t.text {
+	case "-", "!", "~", "*", "&":
+		p.next()
+		p.enter()
+		x := p.parseUnary()
+		p.leave()
+		return &Unary{Pos: t.pos, Op: t.text, X: x}
+	case "++", "--":
+		p.next()
+		p.enter()
+		start := p.peek()
+		x := p.parseUnary()
+		p.leave()
+		if !isLvalue(x) {
+			p.errAt(start.pos, p.last-start.pos.Offset, "apply "+t.text+" to a $variable or an @map element", "cannot apply %s to %s", t.text, FormatExpr(x))
+		}
+		return &IncDec{Pos: t.pos, Op: t.text, X: x}
+	case "(":
+		if p.castAhead() {
+			p.next()
+			ty := p.parseType()
+			p.expect(")", "expected ')' after the type of a cast")
+			p.enter()
+			x := p.parseUnary()
+			p.leave()
+			return &Cast{Pos: t.pos, Type: ty, X: x}
+		}
+	}
+	return p.parsePostfix()
+}
+
+// typeWords are the single-word type names of casts.
+var typeWords = map[string]bool{
+	"int8": true, "int16": true, "int32": true, "int64": true,
+	"uint8": true, "uint16": true, "uint32": true, "uint64": true,
+	"uchar": true, "ushort": true, "uint": true, "ulong": true, "uintptr": true,
+	"bool": true, "void": true, "float": true, "double": true,
+}
+
+// typeAliases maps kernel and C spellings to the language's type names.
+var typeAliases = map[string]string{
+	"u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64",
+	"s8": "int8", "s16": "int16", "s32": "int32", "s64": "int64",
+	"__u8": "uint8", "__u16": "uint16", "__u32": "uint32", "__u64": "uint64",
+	"__s8": "int8", "__s16": "int16", "__s32": "int32", "__s64": "int64",
+	"int8_t": "int8", "int16_t": "int16", "int32_t": "int32", "int64_t": "int64",
+	"uint8_t": "uint8", "uint16_t": "uint16", "uint32_t": "uint32", "uint64_t": "uint64",
+	"uintptr_t": "uintptr", "_Bool": "bool",
+}
+
+// cWords are C's basic type keywords, which combine (unsigned long long).
+var cWords = map[string]bool{"char": true, "short": true, "int": true, "long": true, "signed": true, "unsigned": true}
+
+// typeQualifiers are accepted in casts and dropped.
+var typeQualifiers = map[string]bool{"const": true, "volatile": true, "restrict": true}
+
+// isTypeWord reports whether an identifier starts a type: a type name, a
+// qualifier, struct/union/enum, or a C typedef ending in _t.
+func isTypeWord(s string) bool {
+	return typeWords[s] || typeAliases[s] != "" || cWords[s] || typeQualifiers[s] ||
+		s == "struct" || s == "union" || s == "enum" || len(s) > 2 && strings.HasSuffix(s, "_t")
+}
+
+// castAhead reports whether the '(' at the head of the lookahead starts a
+// cast: ( TYPEWORD ... ), ( NAME * ... ), or ( NAME ) before an operand.
+func (p *parser) castAhead() bool {
+	t := p.peekN(1)
+	if t.kind != tIdent || keywords[t.str] && t.str != "struct" && t.str != "union" && t.str != "enum" {
+		return false
+	}
+	if isTypeWord(t.str) {
+		return true
+	}
+	i := 2
+	for p.peekN(i).is("*") {
+		i++
+		if i > maxDepth {
+			return false
+		}
+	}
+	if !p.peekN(i).is(")") {
+		return false
+	}
+	if i > 2 {
+		return true // (NAME *) cannot be an expression
+	}
+	// (NAME) is a cast when an operand follows that cannot continue an
+	// expression: (mytype)arg0, but not (pid) - 1.
+	switch n := p.peekN(3); n.kind {
+	case tIdent:
+		return !keywords[n.str] || n.str == "struct" || n.str == "union" || n.str == "enum"
+	case tInt, tString, tVar, tPositional, tMap:
+		return true
+	case tOp:
+		return n.text == "(" || n.text == "!" || n.text == "~"
+	}
+	return false
+}
+
+// cTypeName folds a combination of C's basic type words into one name:
+// unsigned long long -> ulong, short int -> short, unsigned -> uint.
+func cTypeName(words []string) (string, bool) {
+	var signed, unsigned, char, short, int_, long int
+	for _, w := range words {
+		switch w {
+		case "signed":
+			signed++
+		case "unsigned":
+			unsigned++
+		case "char":
+			char++
+		case "short":
+			short++
+		case "int":
+			int_++
+		case "long":
+			long++
+		}
+	}
+	u := ""
+	if unsigned > 0 {
+		u = "u"
+	}
+	switch {
+	case signed+unsigned > 1 || char > 1 || short > 1 || int_ > 1 || long > 2 ||
+		char+short+min(long, 1) > 1 || char > 0 && int_ > 0:
+		return "", false
+	case char > 0:
+		return u + "char", true
+	case short > 0:
+		return u + "short", true
+	case long > 0:
+		return u + "long", true
+	}
+	return u + "int", true
+}
+
+// parseType parses the type of a cast: a name, then '*'s. Type names are
+// normalized: C's combinations fold into one word (unsigned long -> ulong),
+// kernel and stdint spellings become the language's (u32, uint32_t ->
+// uint32), qualifiers (const, volatile) are dropped, and struct, union and
+// enum keep their keyword ("struct foo").
+func (p *parser) parseType() TypeName {
+	start := p.peek()
+	ty := TypeName{Pos: start.pos}
+	for {
+		t := p.peek()
+		if t.kind == tIdent && typeQualifiers[t.str] {
+			p.next()
+			continue
+		}
+		break
+	}
+	t := p.peek()
+	switch {
+	case t.kind != tIdent || keywords[t.str] && t.str != "struct" && t.str != "union" && t.str != "enum":
+		p.unexpected(t, "expected a type name")
+	case t.str == "struct" || t.str == "union" || t.str == "enum":
+		p.next()
+		n := p.peek()
+		if n.kind != tIdent || keywords[n.str] {
+			p.unexpected(n, "expected a name after "+t.str)
+		}
+		p.next()
+		ty.Name = t.str + " " + n.str
+	case cWords[t.str]:
+		var words []string
+		for {
+			w := p.peek()
+			if w.kind == tIdent && typeQualifiers[w.str] {
+				p.next()
+				continue
+			}
+			if w.kind != tIdent || !cWords[w.str] {
+				break
+			}
+			p.next()
+			words = append(words, w.str)
+		}
+		name, ok := cTypeName(words)
+		if !ok {
+			p.errAt(t.pos, p.last-t.pos.Offset, "use a C type such as unsigned long, or int8..int64 and uint8..uint64", "invalid type %q", strings.Join(words, " "))
+		}
+		ty.Name = name
+	default:
+		p.next()
+		ty.Name = t.str
+		if a := typeAliases[t.str]; a != "" {
+			ty.Name = a
+		}
+	}
+	for {
+		t := p.peek()
+		if t.is("*") {
+			p.next()
+			ty.Ptr++
+			continue
+		}
+		if t.kind == tIdent && typeQualifiers[t.str] {
+			p.next()
+			continue
+		}
+		break
+	}
+	return ty
+}
+
+// parsePostfix parses a primary expression and its postfix operators.
+func (p *parser) parsePostfix() Expr {
+	x := p.parsePrimary()
+	for {
+		t := p.peek()
+		switch {
+		case t.is(".") || t.is("->"):
+			p.next()
+			n := p.peek()
+			if n.kind != tIdent && !(n.kind == tInt && t.text == "." && isDigit(n.text[0]) && !strings.ContainsAny(n.text, "xXbB_")) {
+				p.unexpected(n, "expected a field name after '"+t.text+"'")
+			}
+			p.next()
+			x = &Field{Pos: t.pos, X: x, Name: n.text, Arrow: t.text == "->"}
+		case t.is("["):
+			p.next()
+			i := p.parseExpr()
+			p.expect("]", "expected ']' after the index")
+			x = &Index{Pos: t.pos, X: x, Index: i}
+		case t.is("++") || t.is("--"):
+			if !isLvalue(x) {
+				p.errAt(t.pos, t.length(), "apply "+t.text+" to a $variable or an @map element", "cannot apply %s to %s", t.text, FormatExpr(x))
+			}
+			p.next()
+			x = &IncDec{Pos: t.pos, Op: t.text, X: x, Post: true}
+		default:
+			return x
+		}
+	}
+}
+
+// parseList parses comma-separated expressions up to the closing operator,
+// which it consumes.
+func (p *parser) parseList(close, what string) []Expr {
+	var xs []Expr
+	if p.peek().is(close) {
+		p.next()
+		return xs
+	}
+	for {
+		xs = append(xs, p.parseExpr())
+		t := p.peek()
+		if t.is(",") {
+			p.next()
+			continue
+		}
+		if t.is(close) {
+			p.next()
+			return xs
+		}
+		p.unexpected(t, fmt.Sprintf("expected ',' or '%s' in %s", close, what))
+	}
+}
+
+// parsePrimary parses literals, names, calls, maps and parentheses.
+func (p *parser) parsePrimary() Expr {
+	t := p.peek()
+	switch t.kind {
+	case tInt:
+		p.next()
+		return &IntLit{Pos: t.pos, Value: t.val, Text: t.text}
+	case tString:
+		p.next()
+		return &StrLit{Pos: t.pos, Value: t.str}
+	case tVar:
+		p.next()
+		return &Var{Pos: t.pos, Name: t.str}
+	case tPositional:
+		p.next()
+		return &Positional{Pos: t.pos, N: int(t.val)}
+	case tMap:
+		p.next()
+		m := &MapExpr{Pos: t.pos, Name: t.str}
+		if p.peek().is("[") {
+			open := p.next()
+			if p.peek().is("]") {
+				p.errAt(open.pos, 2, "write @name[key] or @name", "empty map key")
+			}
+			m.Keys = p.parseList("]", "map keys")
+		}
+		return m
+	case tIdent:
+		if keywords[t.str] {
+			p.unexpected(t, "expected an expression")
+		}
+		p.next()
+		if p.peek().is("(") {
+			p.next()
+			return &Call{Pos: t.pos, Name: t.str, Args: p.parseList(")", "the arguments of "+t.str+"()")}
+		}
+		return &Ident{Pos: t.pos, Name: t.str}
+	case tOp:
+		if t.is("(") {
+			p.next()
+			first := p.parseExpr()
+			if p.peek().is(",") {
+				elems := []Expr{first}
+				for p.peek().is(",") {
+					p.next()
+					elems = append(elems, p.parseExpr())
+				}
+				p.expect(")", "expected ',' or ')' in a tuple")
+				return &Tuple{Pos: t.pos, Elems: elems}
+			}
+			p.expect(")", fmt.Sprintf("expected ')' to close the '(' at %s", t.pos))
+			return first
+		}
+	}
+	p.unexpected(t, "expected an expression")
+	return nil
+}

@@ -1,0 +1,345 @@
+package resolve
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/uscope/uscope/elfx"
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/usdt"
+)
+
+// Site is one place a probe attaches: a function entry (or FUNC+OFF, or a
+// raw address) for uprobes and uretprobes, a call site for USDT.
+type Site struct {
+	Kind       string // lang.KindUprobe, lang.KindUretprobe, lang.KindUSDT
+	Probe      string // canonical name, e.g. "uprobe:/usr/bin/redis-server:createStringObject"
+	Target     string // canonical object path (display)
+	AttachPath string // path handed to the kernel
+	Func       string // symbol (mangled) name, or USDT probe name
+	Display    string // demangled name shown by `func`
+	Provider   string // USDT provider
+	// FuncAddr is the link-time address of the function start (0 for a raw
+	// address and for USDT).
+	FuncAddr uint64
+	// Addr is the link-time address of the site.
+	Addr uint64
+	// Size is the function's size (0 for USDT and raw addresses).
+	Size uint64
+	// Offset is the file offset where the uprobe goes.
+	Offset uint64
+	// RefCtrOffset is the file offset of the USDT semaphore, 0 if none.
+	RefCtrOffset uint64
+	// USDT is the call site, nil unless Kind is usdt.
+	USDT *usdt.Site
+	// GoBinary is true when the object is a Go binary.
+	GoBinary bool
+}
+
+// ProbeName builds a canonical probe name, pasteable into a program:
+// "uprobe:PATH:FUNC", "usdt:PATH:PROVIDER:NAME". A part that the language
+// would split (it holds ':', white space, ',', '{', '}', '"', or, outside the
+// path, '/' or '+') is written in double quotes:
+// uprobe:/bin/app:"github.com/x/y.F".
+func ProbeName(kind, path string, parts ...string) string {
+	var b strings.Builder
+	b.WriteString(kind)
+	b.WriteByte(':')
+	b.WriteString(quoteField(path, true))
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(quoteField(p, false))
+	}
+	return b.String()
+}
+
+// fieldSpecial marks the bytes that end an attach point field; fieldSlash
+// adds those that end a function field but not a path.
+var fieldSpecial, fieldSlash = func() (a, b [256]bool) {
+	for _, c := range ": \t\n\r\v\f,{}\"\\" {
+		a[c], b[c] = true, true
+	}
+	b['/'], b['+'] = true, true
+	return a, b
+}()
+
+// quoteField quotes one field of an attach point when the language needs it.
+func quoteField(s string, slashOK bool) string {
+	if !needsQuotes(s, slashOK) {
+		return s
+	}
+	return string(appendField(nil, s, slashOK))
+}
+
+func needsQuotes(s string, slashOK bool) bool {
+	tab := &fieldSlash
+	if slashOK {
+		tab = &fieldSpecial
+	}
+	for i := 0; i < len(s); i++ {
+		if tab[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// appendField appends s to b, quoted when the language needs it.
+func appendField(b []byte, s string, slashOK bool) []byte {
+	if !needsQuotes(s, slashOK) {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+// Resolve returns every site an attach point names: for uprobe and
+// uretprobe, the functions whose mangled or demangled name matches the glob
+// in Func (at Offset past their start with FUNC+OFF), or the raw address
+// 0xADDR, which must fall in an executable segment; for usdt, every call
+// site of the matching probes. Targets expand as Targets describes. It is
+// an error when nothing matches.
+func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
+	switch ap.Kind {
+	case lang.KindUprobe, lang.KindUretprobe, lang.KindUSDT:
+	default:
+		return nil, errorf("", nil, "%s probes have no sites to resolve", ap.Kind)
+	}
+	targets, err := r.Targets(ap.Target)
+	if err != nil {
+		return nil, err
+	}
+	var out []Site
+	var firstErr error
+	for _, t := range targets {
+		o, err := r.object(t)
+		if err != nil {
+			if len(targets) == 1 {
+				return nil, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		var sites []Site
+		if ap.Kind == lang.KindUSDT {
+			sites, err = r.usdtSites(o, ap)
+		} else {
+			sites, err = r.funcSites(o, ap)
+		}
+		if err != nil {
+			if len(targets) == 1 {
+				return nil, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		out = append(out, sites...)
+	}
+	if len(out) == 0 {
+		if firstErr != nil {
+			return nil, firstErr
+		}
+		return nil, noMatch(ap, targets)
+	}
+	return out, nil
+}
+
+// noMatch builds the error for an attach point that matched nothing.
+func noMatch(ap *lang.AttachPoint, targets []Target) error {
+	what := ap.Func
+	where := ap.Target
+	if len(targets) == 1 {
+		where = targets[0].Path
+	}
+	kindWord := "function"
+	listKind := "uprobe"
+	if ap.Kind == lang.KindUSDT {
+		kindWord = "USDT probe"
+		listKind = "usdt"
+		if ap.Provider != "" {
+			what = ap.Provider + ":" + ap.Func
+		}
+	}
+	core := strings.Trim(ap.Func, "*")
+	pat := listKind + ":*"
+	if core != "" && !strings.ContainsAny(core, "*'") {
+		pat = listKind + ":*" + core + "*"
+	}
+	hint := fmt.Sprintf("try: uscope list %s '%s'", shellWord(where), pat)
+	return errorf(hint, nil, "no %s matches %q in %s", kindWord, what, where)
+}
+
+// shellWord quotes s for a shell command line when it needs it.
+func shellWord(s string) string {
+	if s != "" && !strings.ContainsAny(s, " '\"*?[]$`\\;&|<>()") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// funcSites resolves a uprobe or uretprobe in one object.
+func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
+	t := o.target
+	isGo := o.goBinary() != nil
+	if ap.HasAddr {
+		if !o.f.InExecSegment(ap.Addr) {
+			return nil, errorf(fmt.Sprintf("give an address of code: uscope list -v %s", shellWord(t.Path)), nil,
+				"address 0x%x is not in an executable segment of %s", ap.Addr, t.Path)
+		}
+		off, _ := o.f.AddrToOffset(ap.Addr)
+		s := Site{
+			Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Path, fmt.Sprintf("0x%x", ap.Addr)),
+			Target: t.Path, AttachPath: t.AttachPath, Addr: ap.Addr, Offset: off, GoBinary: isGo,
+		}
+		if fn, d, ok := o.funcAt(ap.Addr); ok {
+			s.Func = fn.Name
+			s.Display = displayName(fn.Name, isGo)
+			if d != 0 {
+				s.Display += fmt.Sprintf("+0x%x", d)
+			}
+		} else {
+			s.Display = fmt.Sprintf("0x%x", ap.Addr)
+		}
+		return []Site{s}, nil
+	}
+	funcs, err := o.functions()
+	if err != nil {
+		return nil, openError(t, err)
+	}
+	g := CompileGlob(ap.Func)
+	m := newNameMatcher(g, "")
+	type hit struct {
+		fn        Function
+		demangled string
+	}
+	var hits []hit
+	for _, fn := range funcs {
+		if g.Literal() {
+			// Fast path: an exact mangled name, or name@version.
+			if fn.Name == ap.Func || (fn.Version != "" && (fn.Name+"@"+fn.Version == ap.Func || fn.Name+"@@"+fn.Version == ap.Func)) {
+				hits = append(hits, hit{fn: fn})
+				continue
+			}
+		}
+		if ok, d := m.match(fn.Name); ok {
+			hits = append(hits, hit{fn, d})
+		}
+	}
+	if len(hits) == 0 {
+		return nil, noMatch(ap, []Target{t})
+	}
+	if ap.HasOffset && len(hits) > 1 {
+		names := map[string]bool{}
+		for _, h := range hits {
+			names[h.fn.Name] = true
+		}
+		if len(names) > 1 {
+			return nil, errorf("name one function", nil, "%s+%d: an offset needs one function, but %q matches %d in %s",
+				ap.Func, ap.Offset, ap.Func, len(names), t.Path)
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].fn.Name != hits[j].fn.Name {
+			return hits[i].fn.Name < hits[j].fn.Name
+		}
+		return hits[i].fn.Addr < hits[j].fn.Addr
+	})
+	seen := map[uint64]bool{} // one site per address: aliases would fire twice
+	var out []Site
+	for _, h := range hits {
+		fn := h.fn
+		addr := fn.Addr + ap.Offset
+		if ap.HasOffset {
+			if fn.Size != 0 && ap.Offset >= fn.Size {
+				return nil, errorf("", nil, "%s+%d is past the end of %s (%d bytes) in %s", ap.Func, ap.Offset, fn.Name, fn.Size, t.Path)
+			}
+		}
+		off, err := o.f.AddrToOffset(addr)
+		if err != nil {
+			return nil, errorf("", err, "%s in %s is at 0x%x, outside the executable segments", fn.Name, t.Path, addr)
+		}
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		d := h.demangled
+		if d == "" {
+			d = displayName(fn.Name, isGo)
+		}
+		probe := ProbeName(ap.Kind, t.Path, fn.Name)
+		if ap.HasOffset {
+			probe += fmt.Sprintf("+%d", ap.Offset)
+		}
+		out = append(out, Site{
+			Kind: ap.Kind, Probe: probe, Target: t.Path, AttachPath: t.AttachPath,
+			Func: fn.Name, Display: d, FuncAddr: fn.Addr, Addr: addr, Size: fn.Size, Offset: off, GoBinary: isGo,
+		})
+	}
+	return out, nil
+}
+
+// displayName is the name `func` prints: demangled for C++ and Rust.
+func displayName(name string, isGo bool) string {
+	if isGo {
+		return name
+	}
+	return elfx.Demangle(name)
+}
+
+// usdtSites resolves a usdt attach point in one object.
+func (r *Resolver) usdtSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
+	t := o.target
+	all, err := o.usdtSites()
+	if err != nil && len(all) == 0 {
+		return nil, errorf("", err, "%s: cannot read USDT notes: %v", t.Path, err)
+	}
+	gp := CompileGlob(ap.Provider)
+	gn := CompileGlob(ap.Func)
+	isGo := o.goBinary() != nil
+	var out []Site
+	var siteErr error
+	for i := range all {
+		s := &all[i]
+		if (ap.Provider != "" && !gp.Match(s.Provider)) || !gn.Match(s.Name) {
+			continue
+		}
+		if s.Err != nil {
+			if siteErr == nil {
+				siteErr = s.Err
+			}
+			continue
+		}
+		out = append(out, Site{
+			Kind: lang.KindUSDT, Probe: ProbeName(lang.KindUSDT, t.Path, s.Provider, s.Name),
+			Target: t.Path, AttachPath: t.AttachPath, Func: s.Name, Display: s.Name, Provider: s.Provider,
+			Addr: s.Addr, Offset: s.FileOffset, RefCtrOffset: s.SemaphoreOffset, USDT: s, GoBinary: isGo,
+		})
+	}
+	if len(out) == 0 {
+		if siteErr != nil {
+			return nil, errorf("", siteErr, "USDT probe %q in %s cannot be attached: %v", ap.Func, t.Path, siteErr)
+		}
+		return nil, noMatch(ap, []Target{t})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Provider != out[j].Provider {
+			return out[i].Provider < out[j].Provider
+		}
+		if out[i].Func != out[j].Func {
+			return out[i].Func < out[j].Func
+		}
+		return out[i].Addr < out[j].Addr
+	})
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package resolve
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/uscope/uscope/proc"
+)
+
+// mapsRefreshInterval bounds how often Symbolize re-reads the mappings of a
+// process after an address fell outside every known object (a library
+// loaded later, or JIT code that no re-read will explain).
+const mapsRefreshInterval = 250 * time.Millisecond
+
+// symState is the per-process symbolization cache.
+type symState struct {
+	objs     []proc.Object
+	readAt   time.Time
+	lastHit  int
+	haveMaps bool
+}
+
+// Symbolize turns an address in process pid into the function that contains
+// it ("name" demangled, plus the offset from its start) and the path of the
+// object, as the process sees it. ok is false when the address is in no
+// known function; object may still be set then. Objects are opened once and
+// shared across processes that map the same file; mappings are cached per
+// process and re-read when an address falls outside all of them.
+func (r *Resolver) Symbolize(pid int, addr uint64) (name string, off uint64, object string, ok bool) {
+	o := r.processObjectAt(pid, addr)
+	if o == nil {
+		return "", 0, "", false
+	}
+	obj, err := r.symObject(o)
+	if err != nil {
+		return "", 0, o.Path, false
+	}
+	fn, d, found := obj.funcAt(o.LinkAddr(addr))
+	if !found {
+		return "", 0, o.Path, false
+	}
+	return displayName(fn.Name, obj.goBinary() != nil), d, o.Path, true
+}
+
+// processObjectAt finds the mapped object holding addr in pid.
+func (r *Resolver) processObjectAt(pid int, addr uint64) *proc.Object {
+	r.mu.Lock()
+	if r.syms == nil {
+		r.syms = map[int]*symState{}
+	}
+	st := r.syms[pid]
+	if st == nil {
+		st = &symState{}
+		r.syms[pid] = st
+	}
+	find := func() *proc.Object {
+		if st.lastHit < len(st.objs) && st.objs[st.lastHit].Contains(addr) {
+			return &st.objs[st.lastHit]
+		}
+		for i := range st.objs {
+			if st.objs[i].Contains(addr) {
+				st.lastHit = i
+				return &st.objs[i]
+			}
+		}
+		return nil
+	}
+	if o := find(); o != nil {
+		r.mu.Unlock()
+		return o
+	}
+	stale := !st.haveMaps || time.Since(st.readAt) >= mapsRefreshInterval
+	r.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	objs, err := proc.Objects(pid)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.readAt = time.Now()
+	if err == nil {
+		st.objs, st.haveMaps, st.lastHit = objs, true, 0
+	}
+	return find()
+}
+
+// symObject opens a mapped object for symbolization, shared by every
+// process that maps the same file.
+func (r *Resolver) symObject(o *proc.Object) (*object, error) {
+	key := fmt.Sprintf("inode:%d:%d:%d:%s", o.Major, o.Minor, o.Inode, o.Path)
+	r.mu.Lock()
+	if obj, ok := r.objects[key]; ok {
+		r.mu.Unlock()
+		return obj, nil
+	}
+	r.mu.Unlock()
+	obj, err := r.object(Target{Path: o.Path, AttachPath: o.OpenPath})
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if _, ok := r.objects[key]; !ok {
+		r.objects[key] = obj
+	}
+	r.mu.Unlock()
+	return obj, nil
+}

@@ -1,0 +1,403 @@
+// Package session runs a program from start to end: resolve its probes,
+// compile them, load and attach the BPF programs, read the ring buffer and
+// the maps, print, and detach everything on every path.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/uscope/uscope/internal/attach"
+	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/resolve"
+)
+
+// Config describes one tracing session.
+type Config struct {
+	Program *lang.Program
+	// PID limits probes to one process; the session ends when it exits.
+	PID int
+	// Command, when set, is started held before its first instruction,
+	// traced, and released; the session ends when it exits.
+	Command []string
+	// Duration ends the session after this long (0: no limit).
+	Duration time.Duration
+	// JSON selects NDJSON output.
+	JSON bool
+	// Out receives the program's output (default os.Stdout).
+	Out io.Writer
+	// Debug prints the generated programs to Debug before loading.
+	Debug io.Writer
+	// StrSize is the string capacity of str() (default 64).
+	StrSize int
+	// MapSize is the number of keys per map (default 4096).
+	MapSize int
+	// Trace configures bcc trace rows.
+	Trace TraceOptions
+	// ForcePerfEvent attaches perf-event uprobes instead of uprobe_multi.
+	ForcePerfEvent bool
+	// Ready, when set, is called once every probe is attached.
+	Ready func()
+}
+
+// TraceOptions are the output options of `uscope trace`.
+type TraceOptions struct {
+	Timestamp bool // -t: seconds since the first event
+	Time      bool // -T: wall-clock time
+	MaxEvents int  // -M: stop after this many events
+}
+
+// Error is a failure of the kernel side (load or attach): exit code 2.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Run runs a session until the program exits, the duration passes, the
+// traced process ends, or ctx is cancelled. Everything attached is detached
+// before it returns, on every path.
+func Run(ctx context.Context, cfg Config) (err error) {
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	s := &session{cfg: cfg, out: newPrinter(cfg.Out, cfg.JSON)}
+	defer func() {
+		if cerr := s.close(); err == nil {
+			err = cerr
+		}
+	}()
+	return s.run(ctx)
+}
+
+type session struct {
+	cfg      Config
+	out      *printer
+	plan     *compile.Plan
+	coll     *ebpf.Collection
+	links    *attach.Set
+	resolver *resolve.Resolver
+	held     *attach.Held
+	reader   *ringbuf.Reader
+	pid      int
+	events   int
+	exited   bool
+	done     chan struct{}
+	once      sync.Once
+	start     time.Time
+	childExit int
+}
+
+func (s *session) run(ctx context.Context) error {
+	cfg := s.cfg
+	s.pid = cfg.PID
+	if cfg.PID != 0 && cfg.Command != nil {
+		return fmt.Errorf("-p and -c cannot be used together")
+	}
+	if cfg.PID != 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", cfg.PID)); err != nil {
+			return fmt.Errorf("process %d does not exist", cfg.PID)
+		}
+	}
+	if len(cfg.Command) > 0 {
+		h, err := attach.StartHeld(cfg.Command, os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			return fmt.Errorf("start %q: %w", cfg.Command[0], err)
+		}
+		s.held = h
+		s.pid = h.Pid
+	}
+	s.resolver = resolve.New(resolve.Options{PID: s.pid})
+	multi := attach.UsesUprobeMulti(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	trig, err := triggerSite()
+	if err != nil {
+		return &Error{fmt.Errorf("find uscope's own trigger function: %w", err)}
+	}
+	opts := compile.Options{
+		Resolver:         resolverAdapter{s.resolver},
+		StrSize:          cfg.StrSize,
+		MapSize:          cfg.MapSize,
+		StartNanos:       uint64(ts.Nano()),
+		Multi:            multi,
+		TriggerArgOffset: triggerArgOffset,
+	}
+	if s.held != nil {
+		opts.CPID = s.held.Pid
+	}
+	plan, err := compile.Compile(cfg.Program, opts)
+	if err != nil {
+		return err
+	}
+	s.plan = plan
+	if cfg.Debug != nil {
+		fmt.Fprintf(cfg.Debug, "%s\n", lang.Format(cfg.Program))
+		fmt.Fprint(cfg.Debug, plan.Listing())
+	}
+	if err := s.load(); err != nil {
+		return err
+	}
+	rd, err := ringbuf.NewReader(s.coll.Maps[compile.MapEvents])
+	if err != nil {
+		return &Error{fmt.Errorf("open ring buffer: %w", err)}
+	}
+	s.reader = rd
+	s.links = attach.NewSet()
+	aopts := attach.Options{PID: s.pid, ForcePerfEvent: cfg.ForcePerfEvent}
+	// Specials first, so that BEGIN prints before any event.
+	for _, p := range plan.Programs {
+		if p.Special == nil {
+			continue
+		}
+		o := aopts
+		o.PID = os.Getpid()
+		if err := s.links.Attach(s.coll.Programs[p.Name], []attach.Site{trig}, o); err != nil {
+			return &Error{fmt.Errorf("attach %s: %w", p.Kind, err)}
+		}
+	}
+	s.fire(lang.KindBegin)
+	for _, p := range plan.Programs {
+		if p.Special != nil {
+			continue
+		}
+		sites := make([]attach.Site, len(p.Sites))
+		for i, si := range p.Sites {
+			st := plan.Sites[si]
+			sites[i] = attach.Site{Path: st.AttachPath, Offset: st.Offset, RefCtrOffset: st.RefCtrOffset, Cookie: uint64(si)}
+		}
+		o := aopts
+		o.Return = p.Return
+		if err := s.links.Attach(s.coll.Programs[p.Name], sites, o); err != nil {
+			return &Error{err}
+		}
+	}
+	s.start = time.Now()
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	if cfg.JSON {
+		s.out.w.AttachedProbes(s.links.Probes())
+	} else if !plan.Trace && hasProbes(plan) {
+		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", s.links.Probes(), plural(s.links.Probes()))
+	}
+	if plan.Trace {
+		s.out.traceHeader(cfg.Trace)
+	}
+	if s.held != nil {
+		if err := s.held.Release(); err != nil {
+			return &Error{fmt.Errorf("release %q: %w", cfg.Command[0], err)}
+		}
+	}
+	return s.loop(ctx)
+}
+
+func hasProbes(p *compile.Plan) bool {
+	for _, pr := range p.Programs {
+		if pr.Special == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// load creates the maps and programs, translating verifier rejections.
+func (s *session) load() error {
+	coll, err := ebpf.NewCollectionWithOptions(s.plan.Spec, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{LogSizeStart: 1 << 20},
+	})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			msg := fmt.Sprintf("the kernel's verifier rejected the generated program: %v", lastLine(ve))
+			if s.cfg.Debug != nil {
+				fmt.Fprintf(s.cfg.Debug, "%+v\n", ve)
+			} else {
+				msg += " (run with -d for the verifier log)"
+			}
+			return &Error{errors.New(msg)}
+		}
+		if errors.Is(err, unix.EPERM) {
+			return &Error{fmt.Errorf("load BPF programs: %w (run as root, or grant CAP_BPF and CAP_PERFMON)", err)}
+		}
+		return &Error{fmt.Errorf("load BPF programs: %w", err)}
+	}
+	s.coll = coll
+	return nil
+}
+
+func lastLine(ve *ebpf.VerifierError) string {
+	for i := len(ve.Log) - 1; i >= 0; i-- {
+		if l := ve.Log[i]; l != "" && !isStatLine(l) {
+			return l
+		}
+	}
+	return ve.Error()
+}
+
+func isStatLine(l string) bool {
+	return len(l) > 9 && (l[:9] == "processed" || l[:9] == "verificat")
+}
+
+// loop drains the ring buffer on a short timer until the session ends.
+func (s *session) loop(ctx context.Context) error {
+	s.done = make(chan struct{})
+	var timeout <-chan time.Time
+	if s.cfg.Duration > 0 {
+		t := time.NewTimer(s.cfg.Duration)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var procExit <-chan struct{}
+	if s.held != nil {
+		ch := make(chan struct{})
+		go func() {
+			code, _ := s.held.Wait()
+			s.childExit = code
+			close(ch)
+		}()
+		procExit = ch
+	} else if s.pid != 0 {
+		procExit = attach.WaitExit(s.pid)
+	}
+	var intervals []*time.Ticker
+	var tick = make(chan *compile.Special, 16)
+	for _, sp := range s.plan.Specials {
+		if sp.Kind != lang.KindInterval {
+			continue
+		}
+		t := time.NewTicker(time.Duration(sp.IntervalNanos))
+		intervals = append(intervals, t)
+		go func(sp *compile.Special, t *time.Ticker) {
+			for {
+				select {
+				case <-t.C:
+					select {
+					case tick <- sp:
+					case <-s.done:
+						return
+					}
+				case <-s.done:
+					return
+				}
+			}
+		}(sp, t)
+	}
+	defer func() {
+		for _, t := range intervals {
+			t.Stop()
+		}
+		s.once.Do(func() { close(s.done) })
+	}()
+	drain := time.NewTicker(drainPeriod)
+	defer drain.Stop()
+	for {
+		if err := s.drain(); err != nil {
+			return err
+		}
+		if s.exited {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return s.finish()
+		case <-timeout:
+			return s.finish()
+		case <-procExit:
+			return s.finish()
+		case sp := <-tick:
+			trigger(sp.ID)
+		case <-drain.C:
+		}
+	}
+	return s.finish()
+}
+
+// drainPeriod is how often the ring buffer is read: records are written
+// without waking the reader, so this bounds the output latency.
+const drainPeriod = 50 * time.Millisecond
+
+// drain reads every record in the ring buffer now.
+func (s *session) drain() error {
+	defer s.out.flush()
+	s.reader.SetDeadline(time.Now())
+	var rec ringbuf.Record
+	for !s.exited {
+		err := s.reader.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		if err := s.handle(rec.RawSample); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish runs END, prints what is left, and reports losses.
+func (s *session) finish() error {
+	s.fire(lang.KindEnd)
+	if err := s.drain(); err != nil {
+		return err
+	}
+	// Detach before printing maps, so that they no longer change.
+	if s.links != nil {
+		s.links.Close()
+	}
+	s.printAllMaps()
+	s.reportLosses()
+	return nil
+}
+
+// fire runs every special of a kind (BEGIN or END).
+func (s *session) fire(kind string) {
+	for _, sp := range s.plan.Specials {
+		if sp.Kind == kind {
+			trigger(sp.ID)
+		}
+	}
+}
+
+func (s *session) close() error {
+	var errs []error
+	if s.links != nil {
+		errs = append(errs, s.links.Close())
+	}
+	if s.reader != nil {
+		s.reader.Close()
+	}
+	if s.coll != nil {
+		s.coll.Close()
+	}
+	if s.resolver != nil {
+		s.resolver.Close()
+	}
+	if s.held != nil {
+		// A command that was never released must not linger.
+		if !s.released() {
+			s.held.Kill()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *session) released() bool { return s.links != nil && s.start != (time.Time{}) }

@@ -1,0 +1,164 @@
+// Command firer is a test and benchmark target for package stapsdt: a
+// CGO_ENABLED=0 program that declares USDT probes at run time and fires them
+// with known values, so tests can check what tracers read.
+//
+// Build it with
+//
+//	CGO_ENABLED=0 go build -o firer github.com/uscope/uscope/stapsdt/internal/firer
+//
+// It loads provider "myapp" and prints one line per event on stdout:
+//
+//	ready pid=PID path=/proc/PID/fd/N    after Load; PATH is the ELF tracers open
+//	enabled PROBE true|false             whenever a probe's Enabled() changes
+//	unloaded                             after Unload, just before exiting
+//
+// It exits when stdin reaches EOF or on SIGINT/SIGTERM. Probes, fired every
+// -interval:
+//
+//	request__start(String path, Int64 n)   n = 1, 2, 3 ...; path = "/api/items/<n>"
+//	types(Int8, Uint8, Int16, Uint16, Int32, Uint32)
+//	                                       always -8, 200, -1600, 60000, -320000, 4000000000
+//	wide(Int64, Uint64, Pointer, String, Int32, Uint8)
+//	                                       always -1099511627776, 9223372036854775813,
+//	                                       0xdeadbeef, 300 x "w" (longer than Fire's stack
+//	                                       buffer), -7, 1 (passed as bool true)
+//
+// Package stapsdttest holds these values and helpers to build and drive the
+// program from tests.
+//
+// With -bench N it instead declares bench:hit(String, Int64), prints "ready",
+// waits until the probe is enabled (unless -untraced), fires it N times in a
+// tight loop with ("bench", i) and prints "ns/op F", then exits.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/uscope/uscope/stapsdt"
+	"github.com/uscope/uscope/stapsdt/stapsdttest"
+)
+
+func main() {
+	interval := flag.Duration("interval", time.Millisecond, "time between rounds of fires")
+	bench := flag.Int("bench", 0, "fire bench:hit N times in a loop and print ns/op")
+	untraced := flag.Bool("untraced", false, "with -bench: do not wait for a tracer")
+	flag.Parse()
+	var err error
+	if *bench > 0 {
+		err = runBench(*bench, *untraced)
+	} else {
+		err = run(*interval)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "firer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(interval time.Duration) error {
+	p, err := stapsdt.NewProvider(stapsdttest.Provider)
+	if err != nil {
+		return err
+	}
+	req, err := p.AddProbe(stapsdttest.ProbeRequestStart, stapsdt.String, stapsdt.Int64)
+	if err != nil {
+		return err
+	}
+	types, err := p.AddProbe(stapsdttest.ProbeTypes, stapsdt.Int8, stapsdt.Uint8, stapsdt.Int16, stapsdt.Uint16, stapsdt.Int32, stapsdt.Uint32)
+	if err != nil {
+		return err
+	}
+	wide, err := p.AddProbe(stapsdttest.ProbeWide, stapsdt.Int64, stapsdt.Uint64, stapsdt.Pointer, stapsdt.String, stapsdt.Int32, stapsdt.Uint8)
+	if err != nil {
+		return err
+	}
+	if err := p.Load(); err != nil {
+		return err
+	}
+	fmt.Printf("ready pid=%d path=%s\n", os.Getpid(), p.Path())
+
+	stop := make(chan struct{})
+	go func() { // EOF on stdin
+		io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+
+	probes := []*stapsdt.Probe{req, types, wide}
+	enabled := make([]bool, len(probes))
+	ta := stapsdttest.TypesArgs
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for n := int64(1); ; n++ {
+		for i, pr := range probes {
+			if e := pr.Enabled(); e != enabled[i] {
+				enabled[i] = e
+				fmt.Printf("enabled %s %v\n", pr.Name(), e)
+			}
+		}
+		if req.Enabled() {
+			req.Fire(stapsdttest.RequestPathPrefix+strconv.FormatInt(n, 10), n)
+		}
+		// Each argument has its declared type here, except the last two
+		// of wide, which Fire converts (int64 to Int32, bool to Uint8).
+		types.Fire(int8(ta[0]), uint8(ta[1]), int16(ta[2]), uint16(ta[3]), int32(ta[4]), uint32(ta[5]))
+		wide.Fire(stapsdttest.WideInt64, stapsdttest.WideUint64, stapsdttest.WidePointer,
+			stapsdttest.WideString, stapsdttest.WideInt32, true)
+		select {
+		case <-tick.C:
+		case <-stop:
+			return unload(p)
+		case <-sig:
+			return unload(p)
+		}
+	}
+}
+
+func unload(p *stapsdt.Provider) error {
+	if err := p.Unload(); err != nil {
+		return err
+	}
+	fmt.Println("unloaded")
+	return nil
+}
+
+func runBench(n int, untraced bool) error {
+	p, err := stapsdt.NewProvider("bench")
+	if err != nil {
+		return err
+	}
+	hit, err := p.AddProbe("hit", stapsdt.String, stapsdt.Int64)
+	if err != nil {
+		return err
+	}
+	if err := p.Load(); err != nil {
+		return err
+	}
+	defer p.Unload()
+	fmt.Printf("ready pid=%d path=%s\n", os.Getpid(), p.Path())
+	if !untraced {
+		for !hit.Enabled() {
+			time.Sleep(time.Millisecond)
+		}
+		fmt.Println("attached")
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		hit.Fire("bench", int64(i))
+	}
+	d := time.Since(start)
+	fmt.Printf("ns/op %.2f\n", float64(d.Nanoseconds())/float64(n))
+	// Keep the provider loaded until the driver has read the result, so a
+	// tracer does not see the probes vanish mid-run.
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	return nil
+}
