@@ -43,7 +43,7 @@ type Binary struct {
 	// debug/buildinfo reports it, e.g. "go1.26.8".
 	GoVersion string
 	// ModulePath is the path of the main module, e.g. "github.com/x/y";
-	// "command-line-arguments" style builds have none.
+	// empty for programs built outside a module ("go build file.go").
 	ModulePath string
 	// BuildInfo is the complete build information.
 	BuildInfo *debug.BuildInfo
@@ -79,12 +79,24 @@ type Binary struct {
 // A Func is a function from the binary's function table.
 type Func struct {
 	// Name is the function's name as the Go runtime prints it, e.g.
-	// "main.(*Server).handle", "main.main.func1" or "main.Map[...]".
+	// "main.(*Server).handle", "main.main.func1" or, for a generic
+	// function's shape instantiation, "main.Map[go.shape.int]".
 	Name string
 	// Entry is the link-time address of the first instruction; End is the
-	// address just past the function's last byte (the next function's entry
-	// or the end of the text).
+	// next function's entry (or the end of the text), so the function's
+	// code is followed by its alignment padding up to End.
 	Entry, End uint64
+	// DeferReturn is the address of the function's call to
+	// runtime.deferreturn, where it resumes after a deferred call
+	// recovered a panic; 0 if it has none.
+	DeferReturn uint64
+	// Wrapper marks compiler-generated code: ABI wrappers, which share
+	// the name of the function they wrap, method wrappers, hash and
+	// equality functions. Known for Go 1.21 to 1.26; false otherwise.
+	Wrapper bool
+	// Asm marks functions written in assembly, which take their arguments
+	// on the stack (ABI0). Known for Go 1.21 and later.
+	Asm bool
 }
 
 // Size returns the number of bytes of the function's code, End-Entry.
@@ -97,7 +109,7 @@ func OpenFile(path string) (*Binary, io.Closer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("gobin: %w", err)
 	}
-	b, err := Open(f)
+	b, err := open(f)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("gobin: %s: %w", path, err)
@@ -110,8 +122,16 @@ func OpenFile(path string) (*Binary, io.Closer, error) {
 // locates .gopclntab and determines the text start; the function table is
 // decoded on first use by Functions.
 func Open(f *elf.File) (*Binary, error) {
+	b, err := open(f)
+	if err != nil {
+		return nil, fmt.Errorf("gobin: %w", err)
+	}
+	return b, nil
+}
+
+func open(f *elf.File) (*Binary, error) {
 	if f == nil {
-		return nil, errors.New("gobin: nil ELF file")
+		return nil, errors.New("nil ELF file")
 	}
 	b := &Binary{
 		f:       f,
@@ -124,13 +144,16 @@ func Open(f *elf.File) (*Binary, error) {
 	case elf.ELFCLASS32:
 		b.PtrSize = 4
 	default:
-		return nil, fmt.Errorf("gobin: unknown ELF class %v", f.Class)
+		return nil, fmt.Errorf("unknown ELF class %v", f.Class)
 	}
-	b.Stripped = f.Section(".symtab") == nil || f.Section(".symtab").Type != elf.SHT_SYMTAB
+	symtab := f.Section(".symtab")
+	b.Stripped = symtab == nil || symtab.Type != elf.SHT_SYMTAB
 	b.mem = newImage(f, b.PtrSize)
 
 	bi, err := readBuildInfo(f)
 	if err != nil && f.Section(".go.buildinfo") == nil {
+		// No section headers to find it by (or debug/buildinfo
+		// looked in the wrong segment): search the segments.
 		if sbi, serr := scanBuildInfo(b.mem); serr == nil {
 			bi, err = sbi, nil
 		}
@@ -139,7 +162,7 @@ func Open(f *elf.File) (*Binary, error) {
 		if !looksLikeGo(f) {
 			return nil, fmt.Errorf("%w (%v)", ErrNotGo, err)
 		}
-		return nil, fmt.Errorf("gobin: build info: %w", err)
+		return nil, fmt.Errorf("build info: %w", err)
 	}
 	b.BuildInfo = bi
 	b.GoVersion = bi.GoVersion
@@ -147,14 +170,16 @@ func Open(f *elf.File) (*Binary, error) {
 
 	pcln, err := findPclntab(b.mem)
 	if err != nil {
-		return nil, fmt.Errorf("gobin: %w", err)
+		return nil, err
 	}
 	b.pcln = pcln
 	b.PclntabAddr = pcln.addr
+	pcln.wrapperID = funcIDWrapper(b.GoVersion)
+	pcln.flagsKnown = pcln.magic == magic120 && b.GoVersionAtLeast(1, 21)
 	if pcln.needsTextStart() {
 		ts, err := b.findTextStart()
 		if err != nil {
-			return nil, fmt.Errorf("gobin: text start: %w", err)
+			return nil, fmt.Errorf("text start: %w", err)
 		}
 		b.TextStart = ts
 		pcln.textStart = ts
@@ -223,7 +248,7 @@ func (b *Binary) loadFuncs() error {
 		b.funcs = funcs
 		b.byName = make(map[string]int, len(funcs))
 		for i, fn := range funcs {
-			if _, dup := b.byName[fn.Name]; !dup {
+			if j, dup := b.byName[fn.Name]; !dup || funcs[j].Wrapper && !fn.Wrapper {
 				b.byName[fn.Name] = i
 			}
 		}
@@ -232,8 +257,9 @@ func (b *Binary) loadFuncs() error {
 }
 
 // FuncByName returns the function with the given name, e.g.
-// "main.(*Server).handle". When several functions share a name (rare: ABI
-// wrappers), the one with the lowest address is returned.
+// "main.(*Server).handle". When several functions share a name (an ABI
+// wrapper and the function it wraps), the one that is not a wrapper is
+// returned, else the one with the lowest address.
 func (b *Binary) FuncByName(name string) (Func, bool) {
 	if b.loadFuncs() != nil {
 		return Func{}, false

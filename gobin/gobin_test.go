@@ -50,6 +50,8 @@ var buildSpecs = map[string]buildSpec{
 	"static":     {env: []string{"CGO_ENABLED=0"}},
 	"nocompress": {env: []string{"CGO_ENABLED=0"}, flags: []string{"-ldflags=-compressdwarf=false"}},
 	"arm64":      {env: []string{"GOARCH=arm64", "CGO_ENABLED=0"}},
+	// cgo's external linker: .text starts with C code before runtime.text.
+	"pie-external": {flags: []string{"-buildmode=pie", "-ldflags=-linkmode=external"}},
 	"old":        {env: []string{"GOTOOLCHAIN=" + secondToolchain}},
 	"old-stripped": {env: []string{"GOTOOLCHAIN=" + secondToolchain},
 		flags: []string{"-ldflags=-s -w"}},
@@ -85,6 +87,12 @@ func testBinary(t testing.TB, variant string) string {
 	builtMu.Unlock()
 	b.once.Do(func() {
 		done := false
+		if variant == "pie-external" {
+			testutil.RequireTool(t, "gcc")
+		}
+		if variant == "arm64" && testing.Short() {
+			t.Skip("cross-compiling the standard library for arm64 is slow the first time")
+		}
 		defer func() {
 			if !done {
 				b.skipped = t.Skipped()
@@ -305,7 +313,7 @@ func TestOpenNotGo(t *testing.T) {
 func TestFunctions(t *testing.T) {
 	t.Parallel()
 	var plain []Func
-	for _, variant := range []string{"plain", "stripped", "pie", "static"} {
+	for _, variant := range []string{"plain", "stripped", "pie", "static", "pie-external", "arm64"} {
 		t.Run(variant, func(t *testing.T) {
 			path := testBinary(t, variant)
 			b := openBinary(t, path)
@@ -320,7 +328,7 @@ func TestFunctions(t *testing.T) {
 				if f.End <= f.Entry || i > 0 && got[i-1].End > f.Entry {
 					t.Errorf("bad bounds %s %#x-%#x", f.Name, f.Entry, f.End)
 				}
-				if at, ok := b.FuncAt(f.Entry + f.Size()/2); !ok || at != f {
+				if at, ok := b.FuncAt(f.Entry + f.Size()/2); !ok || at.Entry != f.Entry {
 					t.Errorf("FuncAt(%#x) = %v, %v; want %v", f.Entry+f.Size()/2, at, ok, f)
 				}
 			}
@@ -715,7 +723,7 @@ func TestParseGoVersion(t *testing.T) {
 // all agree on the text start.
 func TestModuledata(t *testing.T) {
 	t.Parallel()
-	for _, variant := range []string{"plain", "stripped", "pie"} {
+	for _, variant := range []string{"plain", "stripped", "pie", "pie-external"} {
 		t.Run(variant, func(t *testing.T) {
 			b := openBinary(t, testBinary(t, variant))
 			scanned, err := b.scanModuledata()
@@ -762,7 +770,7 @@ func stripSectionHeaders(t testing.TB, path string) string {
 // pclntab and the moduledata must be found in the segments.
 func TestNoSectionHeaders(t *testing.T) {
 	t.Parallel()
-	for _, variant := range []string{"stripped", "pie"} {
+	for _, variant := range []string{"stripped", "pie", "pie-external"} {
 		t.Run(variant, func(t *testing.T) {
 			orig := openBinary(t, testBinary(t, variant))
 			b := openBinary(t, stripSectionHeaders(t, testBinary(t, variant)))
@@ -818,6 +826,7 @@ func TestSecondToolchain(t *testing.T) {
 	if err != nil || !fromDWARF || terr != nil || off != table {
 		t.Errorf("goid: DWARF %d (%v, %v), table %d (%v)", off, fromDWARF, err, table, terr)
 	}
+	checkFuncDetails(t, b, nm)
 	for _, variant := range []string{"old-stripped", "old-pie"} {
 		v := openBinary(t, testBinary(t, variant))
 		fs := mainFuncs(t, v)
@@ -862,6 +871,7 @@ func TestExtraToolchains(t *testing.T) {
 			if nm["runtime.text"] != b.TextStart {
 				t.Errorf("TextStart %#x, nm %#x", b.TextStart, nm["runtime.text"])
 			}
+			checkFuncDetails(t, b, nm)
 		})
 	}
 }
@@ -889,4 +899,74 @@ func TestOpenFromReader(t *testing.T) {
 	if _, ok := b.FuncByName("main.main"); !ok {
 		t.Error("no main.main")
 	}
+}
+
+// checkFuncDetails checks the Wrapper and Asm flags and FuncByName's choice
+// among functions sharing a name, against `go tool nm`, which tells ABI
+// wrappers apart by a ".abi0" suffix on the assembly side.
+func checkFuncDetails(t *testing.T, b *Binary, nm map[string]uint64) {
+	t.Helper()
+	fs, err := b.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string][]Func{}
+	for _, f := range fs {
+		byName[f.Name] = append(byName[f.Name], f)
+	}
+	dups := 0
+	for name, same := range byName {
+		if len(same) == 1 {
+			continue
+		}
+		dups++
+		wrappers := 0
+		for _, f := range same {
+			if f.Wrapper {
+				wrappers++
+			}
+		}
+		got, _ := b.FuncByName(name)
+		// reflect.callMethod is itself marked a wrapper, so all copies
+		// may be.
+		if wrappers < len(same)-1 || got.Wrapper && wrappers != len(same) {
+			t.Errorf("%s: %d copies, %d wrappers, FuncByName chose %+v", name, len(same), wrappers, got)
+		}
+		// The body is the ABIInternal symbol unless it is assembly.
+		want := nm[name]
+		if got.Asm {
+			want = nm[name+".abi0"]
+		}
+		if got.Entry != want {
+			t.Errorf("%s: FuncByName at %#x, nm says the body is at %#x", name, got.Entry, want)
+		}
+	}
+	if dups < 3 {
+		t.Errorf("only %d names with ABI wrappers", dups)
+	}
+	for name, asm := range map[string]bool{"runtime.memmove": true, "runtime.reflectcall": true, "main.leaf": false, "runtime.goexit1": false} {
+		if f, ok := b.FuncByName(name); !ok || f.Asm != asm {
+			t.Errorf("%s: %+v, want Asm %v", name, f, asm)
+		}
+	}
+}
+
+func TestFuncDetails(t *testing.T) {
+	t.Parallel()
+	path := testBinary(t, "plain")
+	b := openBinary(t, path)
+	checkFuncDetails(t, b, nmText(t, path))
+	f, ok := b.FuncByName("main.withDefer")
+	if !ok || f.DeferReturn == 0 {
+		t.Fatalf("main.withDefer: %+v", f)
+	}
+	for _, in := range goObjdump(t, path)["main.withDefer"] {
+		if in.addr == f.DeferReturn {
+			if in.asm != "CALL runtime.deferreturn(SB)" {
+				t.Errorf("at DeferReturn %#x: %s", in.addr, in.asm)
+			}
+			return
+		}
+	}
+	t.Errorf("DeferReturn %#x is not an instruction of main.withDefer", f.DeferReturn)
 }

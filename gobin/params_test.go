@@ -141,9 +141,6 @@ func TestParamsAgainstDWARFLocations(t *testing.T) {
 	t.Parallel()
 	for _, variant := range []string{"plain", "arm64"} {
 		t.Run(variant, func(t *testing.T) {
-			if variant == "arm64" && testing.Short() {
-				t.Skip("cross-compiling for arm64 is slow the first time")
-			}
 			b := openBinary(t, testBinary(t, variant))
 			compared := 0
 			for _, f := range mainFuncs(t, b) {

@@ -45,6 +45,64 @@ type pclntab struct {
 	hdrTextStart uint64
 	// textStart is the base of function entry offsets (Go 1.18+).
 	textStart uint64
+	// wrapperID is the FuncID of compiler-generated wrappers for the
+	// binary's Go version, 0 when unknown; flagsKnown says whether the
+	// FuncFlag bits are those of Go 1.21 and later.
+	wrapperID  uint8
+	flagsKnown bool
+}
+
+// FuncFlagAsm in internal/abi: the function is written in assembly.
+const funcFlagAsm = 1 << 2
+
+// funcIDWrapper returns the value of internal/abi.FuncIDWrapper, the last
+// FuncID, for a Go version, or 0 when unknown. The FuncID list grows now and
+// then; tests check these against binaries of each release they can build.
+func funcIDWrapper(version string) uint8 {
+	major, minor, ok := parseGoVersion(version)
+	switch {
+	case !ok || major != 1 || minor < 21:
+		return 0
+	case minor == 21:
+		return 21
+	case minor <= 24:
+		return 22
+	case minor <= 26:
+		return 23
+	}
+	return 0
+}
+
+// details fills in the fields of fn that come from its _func record past
+// the name: the deferreturn offset, the FuncID and the flags.
+func (t *pclntab) details(fn *Func, rec, nameOffAt uint64) {
+	n := uint64(len(t.data))
+	if t.magic != magic12 {
+		// args int32, then deferreturn uint32, after nameOff.
+		if at := nameOffAt + 8; at+4 <= n {
+			if d := uint64(t.order.Uint32(t.data[at:])); d != 0 && d < fn.End-fn.Entry {
+				fn.DeferReturn = fn.Entry + d
+			}
+		}
+	}
+	var idAt uint64
+	switch t.magic {
+	case magic120:
+		idAt = rec + 40 // after pcsp, pcfile, pcln, npcdata, cuOffset, startLine
+	case magic118:
+		idAt = rec + 36 // no startLine before Go 1.20
+	default:
+		return
+	}
+	if idAt+2 > n {
+		return
+	}
+	if t.wrapperID != 0 {
+		fn.Wrapper = t.data[idAt] == t.wrapperID
+	}
+	if t.flagsKnown {
+		fn.Asm = t.data[idAt+1]&funcFlagAsm != 0
+	}
 }
 
 // findPclntab locates and parses the pclntab: by section name, or, for files
@@ -66,9 +124,8 @@ func findPclntab(m *image) (*pclntab, error) {
 		return t, nil
 	}
 	if len(m.f.Sections) > 1 {
-		// Section headers present, yet no pclntab section: the
-		// symbols may still name it (external linking on some
-		// platforms folds it into .rodata? not on ELF, but be kind).
+		// Section headers, but no pclntab section: a symbol table may
+		// still say where runtime.pclntab is.
 		if t := pclntabFromSymbols(m); t != nil {
 			return t, nil
 		}
@@ -310,7 +367,9 @@ func (t *pclntab) functions() ([]Func, error) {
 		if entry < base || endAddr < entry {
 			return nil, fmt.Errorf("function %d: address overflow", i)
 		}
-		funcs = append(funcs, Func{Name: string(name[:end]), Entry: entry, End: endAddr})
+		fn := Func{Name: string(name[:end]), Entry: entry, End: endAddr}
+		t.details(&fn, rec, nameOffAt)
+		funcs = append(funcs, fn)
 	}
 	return funcs, nil
 }

@@ -121,6 +121,19 @@ func huge() int {
 func leaf(x int) int { return x * 2 }
 
 //go:noinline
+func withDefer(x int) (r int) {
+	defer func() {
+		if recover() != nil {
+			r = -1
+		}
+	}()
+	if x < 0 {
+		panic("negative")
+	}
+	return x
+}
+
+//go:noinline
 func early(x int) int {
 	if x > 100 {
 		return x
@@ -150,6 +163,7 @@ func main() {
 	fmt.Println(kinds(errors.New("e"), map[string]int{"a": 1}, make(chan int), unsafe.Pointer(s), true, 1, 2, 3))
 	fmt.Println(blank(1, 2, "x", 3.5))
 	fmt.Println(bigResults(1))
+	fmt.Println(withDefer(1), withDefer(-1))
 	fmt.Println(recurse(100), large(3), huge(), leaf(4), early(len(os.Args)), st.items)
 }
 `

@@ -34,3 +34,18 @@ TEXT ·recordArgsAddr(SB), NOSPLIT, $0-8
 	LEAQ ·recordArgs(SB), AX
 	MOVQ AX, ret+0(FP)
 	RET
+
+// recordString is recordArgs that also copies the 16 bytes RDI points at
+// into ·recordedString, for tests whose first argument is a string.
+TEXT ·recordString(SB), NOSPLIT|NOFRAME, $0-0
+	MOVQ 0(DI), AX
+	MOVQ AX, ·recordedString+0(SB)
+	MOVQ 8(DI), AX
+	MOVQ AX, ·recordedString+8(SB)
+	JMP ·recordArgs(SB)
+
+// func recordStringAddr() uintptr
+TEXT ·recordStringAddr(SB), NOSPLIT, $0-8
+	LEAQ ·recordString(SB), AX
+	MOVQ AX, ret+0(FP)
+	RET

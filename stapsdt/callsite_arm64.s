@@ -34,3 +34,19 @@ TEXT ·recordArgsAddr(SB), NOSPLIT, $0-8
 	MOVD $·recordArgs(SB), R0
 	MOVD R0, ret+0(FP)
 	RET
+
+// recordString is recordArgs that also copies the 16 bytes R0 points at
+// into ·recordedString, for tests whose first argument is a string.
+TEXT ·recordString(SB), NOSPLIT|NOFRAME, $0-0
+	MOVD $·recordedString(SB), R9
+	MOVD 0(R0), R10
+	MOVD R10, 0(R9)
+	MOVD 8(R0), R10
+	MOVD R10, 8(R9)
+	JMP ·recordArgs(SB)
+
+// func recordStringAddr() uintptr
+TEXT ·recordStringAddr(SB), NOSPLIT, $0-8
+	MOVD $·recordString(SB), R0
+	MOVD R0, ret+0(FP)
+	RET

@@ -14,5 +14,12 @@ func callSite(site uintptr, regs *[MaxArgs]uint64)
 // probe site that tests use to check what callSite passes.
 var recorded [MaxArgs]uint64
 
+// recordedString receives 16 bytes at the first argument's address from
+// recordString, a stand-in site for tests whose first argument is a string.
+var recordedString [16]byte
+
 // recordArgsAddr returns the address of recordArgs (test support).
 func recordArgsAddr() uintptr
+
+// recordStringAddr returns the address of recordString (test support).
+func recordStringAddr() uintptr

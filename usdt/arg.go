@@ -245,7 +245,8 @@ func ParseArg(s string, machine elf.Machine) Arg {
 	} else {
 		err = a.parseARM64(op)
 	}
-	if a.Err == nil {
+	// A malformed operand outranks an unsupported size.
+	if a.Err == nil || err != nil && errors.Is(err, ErrSyntax) && !errors.Is(a.Err, ErrSyntax) {
 		a.Err = err
 	}
 	if a.Err != nil && errors.Is(a.Err, ErrSyntax) {

@@ -119,6 +119,7 @@ func TestParseArg(t *testing.T) {
 		{"8@(%rax,%rbx,3)", x64, Arg{Size: 8, Reg: regRAX, Index: regRBX, Scale: 1}, ErrSyntax},
 		{"8@(%rax,%rbx,8,1)", x64, Arg{Size: 8}, ErrSyntax},
 		{"8@(%rip,%rax)", x64, Arg{Size: 8}, ErrSyntax},
+		{"16@%bogus", x64, Arg{Size: 16}, ErrSyntax},
 		{"99@%rax", x64, Arg{Size: 99, Reg: regRAX}, ErrSyntax},
 		{"0@%rax", x64, Arg{Reg: regRAX}, ErrSyntax},
 		{"3@%rax", x64, Arg{Size: 3, Reg: regRAX}, ErrSyntax},

@@ -238,3 +238,15 @@ func TestSyntheticMatchReadelf(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSites measures decoding every site of the largest object at hand
+// (libjvm.so: about 500 sites).
+func BenchmarkSites(b *testing.B) {
+	const path = "/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so"
+	testutil.RequireFile(b, path)
+	for b.Loop() {
+		if _, err := ReadSites(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ type Pos struct {
 	Line, Col, Offset int
 }
 
+// String returns the position as "line:col".
 func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
 // IsValid reports whether the position was set.

@@ -123,12 +123,6 @@ func (lx *lexer) pos() Pos {
 	return Pos{Line: lx.line, Col: lx.off - lx.lineStart + 1, Offset: lx.off}
 }
 
-// posAt returns the position of offset off, which must lie on the current
-// line at or before the lexer's position.
-func (lx *lexer) posAt(off int) Pos {
-	return Pos{Line: lx.line, Col: off - lx.lineStart + 1, Offset: off}
-}
-
 // advance steps over one byte.
 func (lx *lexer) advance() {
 	if lx.off >= len(lx.src) {
@@ -489,6 +483,9 @@ func (lx *lexer) char(start Pos) (uint64, *Error) {
 	if lx.at(0) != '\'' {
 		for !lx.eof() && lx.at(0) != '\'' && lx.at(0) != '\n' {
 			lx.advance()
+		}
+		if lx.at(0) != '\'' {
+			return 0, lx.errorf(start, 1, "close it with \"'\"", "unterminated character literal")
 		}
 		return 0, lx.errorf(start, lx.off-start.Offset+1, `write one byte between quotes, like 'a', or use a "string"`, "character literal is longer than one byte")
 	}

@@ -9,6 +9,27 @@ import (
 // input cannot exhaust the stack.
 const maxDepth = 1000
 
+// The grammar, informally (C precedence and associativity for operators):
+//
+//	program    = [ "#!" line ] probe { probe }
+//	probe      = attach { "," attach } [ "/" expr "/" ] block
+//	attach     = BEGIN | END | KIND ":" field { ":" field }   (see AttachPoint)
+//	block      = "{" { stmt [ ";" ] } "}"
+//	stmt       = expr [ assignop expr ] | if | while | unroll | "return" | block
+//	if         = "if" "(" expr ")" block [ "else" ( if | block ) ]
+//	while      = "while" "(" expr ")" block
+//	unroll     = "unroll" "(" expr ")" block
+//	expr       = binary [ "?" expr ":" expr ]
+//	binary     = unary { binop unary }         (|| && | ^ & == != < <= > >= << >> + - * / %)
+//	unary      = ( "-" | "!" | "~" | "*" | "&" | "++" | "--" ) unary | "(" type ")" unary | postfix
+//	postfix    = primary { "." name | "->" name | "[" expr "]" | "++" | "--" }
+//	primary    = INT | CHAR | STRING | $name | $N | @name [ "[" expr { "," expr } "]" ]
+//	           | name [ "(" [ expr { "," expr } ] ")" ] | "(" expr { "," expr } ")"
+//	type       = ( struct|union|enum name | C type words | name ) { "*" }
+//
+// Simple statements are separated by ';' (optional before '}'); a '/' that
+// cannot be followed by an operand ends a predicate.
+
 // Parse parses a program in uscope's bpftrace-compatible language. file names
 // the source in messages ("-e" for a one-liner). The error, if any, is an
 // *Error for the first mistake in the text.

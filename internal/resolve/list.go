@@ -83,6 +83,9 @@ type listPattern struct {
 
 func parseListPattern(p string) (listPattern, error) {
 	var lp listPattern
+	if p == "" {
+		p = "*"
+	}
 	kind, rest, ok := strings.Cut(p, ":")
 	switch kind {
 	case "u":
@@ -97,7 +100,7 @@ func parseListPattern(p string) (listPattern, error) {
 		p = kind + ":" + rest
 		lp.kinds = []string{kind}
 		lp.all = strings.Trim(rest, "*") == ""
-	case p == "" || strings.HasPrefix(p, "*"):
+	case strings.HasPrefix(p, "*"):
 		// Whole lines of uprobes and USDT probes; uretprobe lines would
 		// repeat the uprobe ones.
 		lp.kinds = []string{lang.KindUprobe, lang.KindUSDT}
