@@ -3,6 +3,7 @@ package elfx
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -95,8 +96,8 @@ func (f *File) ReadAtAddr(p []byte, addr uint64) (n int, err error) {
 
 // FuncAt returns the function that contains the link-time address addr and
 // addr's offset from its start. Among aliases at one address it prefers a
-// global symbol and then the shortest name. The lookup table is built on the
-// first call.
+// sized symbol, then a global one, then the shortest name. The address
+// index is built on the first call.
 func (f *File) FuncAt(addr uint64) (Symbol, uint64, bool) {
 	f.byAddrOnce.Do(f.buildByAddr)
 	idx := f.byAddr
@@ -113,25 +114,38 @@ func (f *File) FuncAt(addr uint64) (Symbol, uint64, bool) {
 	return Symbol{}, 0, false
 }
 
-// buildByAddr builds the address index: for each start address only the
-// preferred alias is kept.
+// buildByAddr builds the address index: function indexes sorted by
+// address, one preferred alias per address.
 func (f *File) buildByAddr() {
 	funcs, err := f.Functions()
 	if err != nil {
 		return
 	}
-	// funcs is sorted by address already.
-	for i := 0; i < len(funcs); {
+	f.byAddr = AddrIndex(len(funcs), func(i int) uint64 { return funcs[i].Addr }, func(a, b int) bool { return preferAlias(funcs[a], funcs[b]) })
+}
+
+// AddrIndex sorts n items by address (radix sort of their indexes; no item
+// moves) and keeps, of the items that share an address, the one prefer
+// ranks first. It returns the indexes in address order.
+func AddrIndex(n int, addr func(i int) uint64, prefer func(a, b int) bool) []int32 {
+	keys := make([]addrKey, n)
+	for i := range keys {
+		keys[i] = addrKey{addr(i), int32(i)}
+	}
+	keys = radixSort(keys)
+	out := make([]int32, 0, n)
+	for i := 0; i < len(keys); {
+		best := keys[i].i
 		j := i + 1
-		best := i
-		for ; j < len(funcs) && funcs[j].Addr == funcs[i].Addr; j++ {
-			if preferAlias(funcs[j], funcs[best]) {
-				best = j
+		for ; j < len(keys) && keys[j].addr == keys[i].addr; j++ {
+			if prefer(int(keys[j].i), int(best)) {
+				best = keys[j].i
 			}
 		}
-		f.byAddr = append(f.byAddr, best)
+		out = append(out, best)
 		i = j
 	}
+	return slices.Clip(out)
 }
 
 func preferAlias(a, b Symbol) bool {

@@ -35,11 +35,12 @@ func TestSynthFunctions(t *testing.T) {
 		ifunc         bool
 		src           Source
 	}
+	// Table order: .symtab, then what only .dynsym has.
 	want := []fn{
-		{name: "alias_weak", addr: 0x401000, size: 0x100, offset: 0x1000, src: FromSymtab},
-		{name: "main", addr: 0x401000, size: 0x100, offset: 0x1000, src: FromSymtab | FromDynsym},
 		{name: "local_helper", addr: 0x401100, size: 0x40, offset: 0x1100, src: FromSymtab},
+		{name: "main", addr: 0x401000, size: 0x100, offset: 0x1000, src: FromSymtab | FromDynsym},
 		{name: "resolver", addr: 0x401200, size: 0x10, offset: 0x1200, ifunc: true, src: FromSymtab},
+		{name: "alias_weak", addr: 0x401000, size: 0x100, offset: 0x1000, src: FromSymtab},
 		{name: "_ZN2ns6Widget4frobEi", addr: 0x401300, size: 0x20, offset: 0x1300, src: FromSymtab},
 		{name: "memcpy", version: "V_OLD", hidden: true, addr: 0x401400, size: 0x10, offset: 0x1400, src: FromDynsym},
 		{name: "memcpy", version: "V_NEW", addr: 0x401500, size: 0x10, offset: 0x1500, src: FromDynsym},

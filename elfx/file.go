@@ -104,7 +104,7 @@ type File struct {
 	funcErr  error
 
 	byAddrOnce sync.Once
-	byAddr     []int // indexes into funcs sorted by address
+	byAddr     []int32 // indexes into funcs sorted by address
 
 	lookups   atomic.Int32
 	nameOnce  sync.Once

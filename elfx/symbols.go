@@ -343,8 +343,10 @@ func baseName(name string) string {
 
 // Functions returns every STT_FUNC and STT_GNU_IFUNC symbol defined in the
 // object's .symtab and .dynsym (or, when the object has no .symtab, in its
-// separate debug file), one entry per distinct name and address, sorted by
-// address and then name. The slice is shared: do not modify it.
+// separate debug file), in table order: .symtab first, then the .dynsym
+// functions .symtab lacks. A function found in both tables (same name
+// without version, same address) appears once, with both sources and the
+// .dynsym version. The slice is shared: do not modify it.
 func (f *File) Functions() ([]Symbol, error) {
 	f.funcOnce.Do(func() { f.funcs, f.funcErr = f.loadFunctions() })
 	return f.funcs, f.funcErr
@@ -355,25 +357,84 @@ func (f *File) loadFunctions() ([]Symbol, error) {
 	if err != nil {
 		return nil, err
 	}
-	tabs := []*symbolTable{t.symtab, t.debug, t.dynsym}
+	primary := t.symtab
+	if primary == nil {
+		primary = t.debug
+	}
 	// Count first so that the slice is allocated once.
 	n := 0
-	for _, tab := range tabs {
+	for _, tab := range []*symbolTable{primary, t.dynsym} {
 		if tab != nil {
 			n += tab.count(isFuncType)
 		}
 	}
 	all := make([]Symbol, 0, n)
-	for _, tab := range tabs {
-		if tab == nil {
-			continue
+	if primary != nil {
+		if all, err = primary.collect(isFuncType, all); err != nil {
+			return nil, err
 		}
-		if all, err = tab.collect(isFuncType, all); err != nil {
+	}
+	split := len(all)
+	if t.dynsym != nil {
+		if all, err = t.dynsym.collect(isFuncType, all); err != nil {
 			return nil, err
 		}
 	}
 	f.setOffsets(all)
-	return dedupe(all), nil
+	return mergeTables(all, split), nil
+}
+
+// mergeTables merges the .dynsym functions all[split:] into the .symtab
+// functions all[:split] they duplicate (same base name and address): the
+// .symtab entry gains the .dynsym source bit and the version.
+func mergeTables(all []Symbol, split int) []Symbol {
+	if split == 0 || split == len(all) {
+		return all
+	}
+	// Index .dynsym by address (cheap to hash); aliases chain through next.
+	byAddr := make(map[uint64]int32, len(all)-split)
+	next := make([]int32, len(all)-split)
+	for i := split; i < len(all); i++ {
+		k := int32(i - split)
+		if j, ok := byAddr[all[i].Addr]; ok {
+			next[k] = j
+		} else {
+			next[k] = -1
+		}
+		byAddr[all[i].Addr] = k
+	}
+	dropped := make([]bool, len(all)-split)
+	for i := 0; i < split; i++ {
+		p := &all[i]
+		j, ok := byAddr[p.Addr]
+		if !ok {
+			continue
+		}
+		base := baseName(p.Name)
+		for ; j >= 0; j = next[j] {
+			d := &all[split+int(j)]
+			if dropped[j] || baseName(d.Name) != base {
+				continue
+			}
+			dropped[j] = true
+			p.Source |= d.Source
+			if p.Version == "" && d.Version != "" {
+				p.Version, p.HiddenVersion, p.Name = d.Version, d.HiddenVersion, d.Name
+			}
+			if p.Size == 0 {
+				p.Size = d.Size
+			}
+			break
+		}
+	}
+	out := all[:split]
+	for i := split; i < len(all); i++ {
+		if !dropped[i-split] {
+			out = append(out, all[i])
+		}
+	}
+	clear(all[len(out):])
+	return slices.Clip(out)
 }
 
 // setOffsets fills Offset from the executable segments.
@@ -399,75 +460,6 @@ func (f *File) setOffsets(syms []Symbol) {
 			}
 		}
 	}
-}
-
-// dedupe sorts syms by address and name and merges entries with the same
-// address and base name (the same function seen in .symtab and .dynsym).
-func dedupe(syms []Symbol) []Symbol {
-	// Sort small keys, not the symbols themselves: a radix sort on the
-	// address, then runs of equal addresses by name.
-	keys := make([]addrKey, len(syms))
-	for i := range syms {
-		keys[i] = addrKey{syms[i].Addr, int32(i)}
-	}
-	keys = radixSort(keys)
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j].addr == keys[i].addr {
-			j++
-		}
-		if j-i > 1 {
-			slices.SortFunc(keys[i:j], func(a, b addrKey) int {
-				x, y := &syms[a.i], &syms[b.i]
-				if c := strings.Compare(baseName(x.Name), baseName(y.Name)); c != 0 {
-					return c
-				}
-				if c := int(x.Source) - int(y.Source); c != 0 {
-					return c
-				}
-				return int(a.i - b.i)
-			})
-		}
-		i = j
-	}
-	// Apply the permutation in place, following its cycles, so that no
-	// second array of symbols is needed.
-	for i := range keys {
-		if keys[i].i < 0 {
-			continue
-		}
-		j := i
-		tmp := syms[i]
-		for {
-			k := int(keys[j].i)
-			keys[j].i = -1
-			if k == i {
-				syms[j] = tmp
-				break
-			}
-			syms[j] = syms[k]
-			j = k
-		}
-	}
-	out := syms[:0]
-	for i := range syms {
-		s := syms[i]
-		if n := len(out); n > 0 && out[n-1].Addr == s.Addr && baseName(out[n-1].Name) == baseName(s.Name) {
-			p := &out[n-1]
-			p.Source |= s.Source
-			if p.Version == "" && s.Version != "" {
-				p.Version, p.HiddenVersion = s.Version, s.HiddenVersion
-				p.Name = s.Name
-			}
-			if p.Size == 0 {
-				p.Size = s.Size
-			}
-			continue
-		}
-		out = append(out, s)
-	}
-	clear(syms[len(out):])
-	return slices.Clip(out)
 }
 
 // Symbols returns every defined symbol of any type (functions, objects,

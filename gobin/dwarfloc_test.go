@@ -20,7 +20,7 @@ var dwarfRegAMD64 = map[uint64]string{
 }
 
 // entryLoc describes a piece of a DWARF location at a function's entry:
-// "rax", "x3" (xmm3), "sp+16" (the stack at entry), or "" (unknown), with a
+// "rax", "xmm3", "sp+16" (the stack at entry), or "" (unknown), with a
 // size (0: the whole value).
 type entryLoc struct {
 	where string
@@ -152,7 +152,7 @@ func dwarfRegName(m elf.Machine) func(uint64) string {
 	}
 	return func(n uint64) string {
 		if n >= 17 && n <= 32 {
-			return fmt.Sprintf("x%d", n-17)
+			return fmt.Sprintf("xmm%d", n-17)
 		}
 		if r, ok := dwarfRegAMD64[n]; ok {
 			return r

@@ -79,7 +79,7 @@ type Piece struct {
 	// in a floating-point register.
 	Reg string
 	// FloatReg names the floating-point register holding a Float piece
-	// ("x0" for amd64's X0, "f0" on arm64). Such pieces are unavailable
+	// ("xmm0" on amd64, "f0" on arm64). Such pieces are unavailable
 	// to uprobes, whose register set has no floating-point registers.
 	FloatReg string
 	// StackOffset is, for pieces on the stack, the offset from the stack
@@ -102,7 +102,7 @@ type abiSpec struct {
 var (
 	amd64ABI = abiSpec{
 		ints:   []string{"rax", "rbx", "rcx", "rdi", "rsi", "r8", "r9", "r10", "r11"},
-		floats: regNames("x", 15),
+		floats: regNames("xmm", 15),
 	}
 	arm64ABI = abiSpec{
 		ints:   regNames("x", 16),

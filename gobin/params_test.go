@@ -8,7 +8,7 @@ import (
 )
 
 // fmtParam renders a Param compactly: "name type kind/size[s][r] pieces",
-// where a piece is a register, "x3!" for a float register (unavailable),
+// where a piece is a register, "xmm3!" for a float register (unavailable),
 // or "sp+N" for the stack, with "@offset" when there are several.
 func fmtParam(p Param) string {
 	var pcs []string
@@ -74,10 +74,10 @@ func TestParams(t *testing.T) {
 			"~r0 int int/8sr [rax]", "~r1 string string/16r [rbx@0:8 rcx@8:8]",
 		},
 		"main.floats": {
-			"x float64 float/8 [x0!]", "y float32 float/4 [x1!]", "n int int/8s [rax]",
-			"c complex128 complex/16 [x2!@0:8 x3!@8:8]",
-			"m main.Mixed struct/16 [x4!@0:8 rbx@8:4]",
-			"~r0 float64 float/8r [x0!]",
+			"x float64 float/8 [xmm0!]", "y float32 float/4 [xmm1!]", "n int int/8s [rax]",
+			"c complex128 complex/16 [xmm2!@0:8 xmm3!@8:8]",
+			"m main.Mixed struct/16 [xmm4!@0:8 rbx@8:4]",
+			"~r0 float64 float/8r [xmm0!]",
 		},
 		"main.arrays": {
 			"one [1]int array/8 [rax]", "two [2]int array/16 [sp+8]",
@@ -93,7 +93,7 @@ func TestParams(t *testing.T) {
 		},
 		"main.blank": {
 			"~p0 int int/8s [rax]", "x int int/8s [rbx]", "~p2 string string/16 [rcx@0:8 rdi@8:8]",
-			"unused float64 float/8 [x0!]", "~r0 int int/8sr [rax]",
+			"unused float64 float/8 [xmm0!]", "~r0 int int/8sr [rax]",
 		},
 		"main.bigResults": {
 			"a int int/8s [rax]",
@@ -114,7 +114,7 @@ func TestParams(t *testing.T) {
 			"f func(go.shape.int) go.shape.int func/8 [rsi]",
 			"~r0 []go.shape.int slice/24r [rax@0:8 rbx@8:8 rcx@16:8]",
 		},
-		"main.Adder[go.shape.float64]":       {"x go.shape.float64 float/8 [x0!]", "~r0 func(int) int func/8r [rax]"},
+		"main.Adder[go.shape.float64]":       {"x go.shape.float64 float/8 [xmm0!]", "~r0 func(int) int func/8r [rax]"},
 		"main.Adder[go.shape.float64].func1": {"n int int/8s [rax]", "~r0 int int/8sr [rax]"},
 	} {
 		t.Run(fn, func(t *testing.T) {
@@ -275,14 +275,14 @@ func TestAssign(t *testing.T) {
 		want          []string
 	}{
 		{"nested-struct", amd64ABI, vals(nested), nil,
-			[]string{"p0 N struct/24 [rax@0:1 x0!@8:8 rbx@16:2]"}},
+			[]string{"p0 N struct/24 [rax@0:1 xmm0!@8:8 rbx@16:2]"}},
 		{"struct-with-array-on-stack", amd64ABI, vals(i8, withArr, i8), nil,
 			[]string{"p0 int8 int/1s [rax]", "p1 W struct/3 [sp+8]", "p2 int8 int/1s [rbx]"}},
 		{"float-registers-run-out", amd64ABI, vals(append(many(f64, 16), i64)...), nil,
 			append(func() []string {
 				var s []string
 				for i := range 15 {
-					s = append(s, fmt.Sprintf("p%d float64 float/8 [x%d!]", i, i))
+					s = append(s, fmt.Sprintf("p%d float64 float/8 [xmm%d!]", i, i))
 				}
 				return s
 			}(), "p15 float64 float/8 [sp+8]", "p16 int64 int/8s [rax]")},

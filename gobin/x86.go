@@ -33,9 +33,10 @@ const maxPrologueInsns = 8
 //	jbe <morestack>
 //
 // An entry probe placed after the final branch fires once per call even when
-// the stack grows (the morestack path re-executes the prologue, not the
-// probe's instruction), and usually lands on an instruction the kernel
-// emulates (push %rbp) instead of single-stepping. insn is that instruction
+// the stack grows (a call that must grow it branches away before the probe
+// and comes back through the entry, where the check then passes), and
+// usually lands on an instruction the kernel emulates (push %rbp) instead of
+// single-stepping. insn is that instruction
 // in GNU syntax. ok is false when the function has no stack check (NOSPLIT
 // functions, small leaves): probe the entry then.
 func PrologueEnd(code []byte, entry uint64) (addr uint64, insn string, ok bool) {
@@ -65,7 +66,15 @@ func PrologueEnd(code []byte, entry uint64) (addr uint64, insn string, ok bool) 
 					return 0, "", false
 				}
 			case x86asm.Mem:
-				gRegs[dst] = true
+				switch {
+				case src.Segment == x86asm.FS || src.Segment == x86asm.GS:
+					gRegs[dst] = true // g from thread-local storage
+				case src.Base == x86asm.RIP:
+					// The TLS offset from the GOT, in dynamically
+					// linked code; the load of g follows.
+				default:
+					return 0, "", false
+				}
 			default:
 				return 0, "", false
 			}

@@ -81,11 +81,8 @@ func (g *gen) callType(e *lang.Call) (*Type, error) {
 		}
 		return tU64, nil
 	case "has_key":
-		if err := nargs(1, 1); err != nil {
-			return nil, err
-		}
-		if _, ok := e.Args[0].(*lang.MapExpr); !ok {
-			return nil, g.c.errorf(e, "has_key(@m[key])", "has_key() takes a map element")
+		if _, err := hasKeyElem(e); err != nil {
+			return nil, g.c.errorf(e, "has_key(@m, key) or has_key(@m[key])", "%v", err)
 		}
 		return tU64, nil
 	case "printf", "print", "exit", "clear", "zero", "delete", "time", "join":
@@ -140,7 +137,8 @@ func (g *gen) call(e *lang.Call, asStmt bool) (*Type, error) {
 	case "delete":
 		return t, g.deleteCall(e)
 	case "has_key":
-		return t, g.hasKey(e.Args[0].(*lang.MapExpr))
+		me, _ := hasKeyElem(e)
+		return t, g.hasKey(me)
 	case "reg":
 		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs[e.Args[0].(*lang.StrLit).Value], asm.DWord))
 		return t, nil
@@ -153,6 +151,28 @@ func (g *gen) call(e *lang.Call, asStmt bool) (*Type, error) {
 		return t, err
 	}
 	return nil, g.c.errorf(e, "", "%s() cannot be used here", e.Name)
+}
+
+// hasKeyElem returns the map element has_key() asks about: bpftrace's
+// has_key(@m, k1, k2...) or the element form has_key(@m[k1, k2]).
+func hasKeyElem(e *lang.Call) (*lang.MapExpr, error) {
+	if len(e.Args) == 0 {
+		return nil, errorString("has_key() takes a map and a key")
+	}
+	me, ok := e.Args[0].(*lang.MapExpr)
+	if !ok {
+		return nil, errorString("has_key()'s first argument must be a map")
+	}
+	if len(e.Args) == 1 {
+		if me.Keys == nil {
+			return nil, errorString("has_key() needs a key")
+		}
+		return me, nil
+	}
+	if me.Keys != nil {
+		return nil, errorString("give the key once: has_key(@m, key)")
+	}
+	return &lang.MapExpr{Pos: me.Pos, Name: me.Name, Keys: e.Args[1:]}, nil
 }
 
 func (g *gen) mapArg(e *lang.Call) (*MapDesc, error) {

@@ -33,7 +33,7 @@ type object struct {
 	gob    *gobin.Binary
 
 	funcOnce sync.Once
-	funcs    []Function // sorted by address
+	funcs    []Function // in table order
 	funcErr  error
 
 	byAddrOnce sync.Once
@@ -70,7 +70,8 @@ func (o *object) goInfo() *GoInfo {
 	return &GoInfo{Version: b.GoVersion, Module: b.ModulePath, Stripped: b.Stripped, PIE: b.PIE}
 }
 
-// functions returns the object's functions sorted by address.
+// functions returns the object's functions: for a Go binary in pclntab
+// order, then ELF functions pclntab lacks; else as elfx.Functions.
 func (o *object) functions() ([]Function, error) {
 	o.funcOnce.Do(func() { o.funcs, o.funcErr = o.loadFunctions() })
 	return o.funcs, o.funcErr
@@ -127,12 +128,6 @@ func (o *object) mergeGo(gfs []gobin.Func, syms []elfx.Symbol) []Function {
 			out = append(out, s)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Addr != out[j].Addr {
-			return out[i].Addr < out[j].Addr
-		}
-		return out[i].Name < out[j].Name
-	})
 	return out
 }
 
@@ -168,17 +163,8 @@ func (o *object) funcAt(addr uint64) (Function, uint64, bool) {
 		return Function{}, 0, false
 	}
 	o.byAddrOnce.Do(func() {
-		// The preferred alias per address.
-		for i := 0; i < len(funcs); {
-			j, best := i+1, i
-			for ; j < len(funcs) && funcs[j].Addr == funcs[i].Addr; j++ {
-				if preferAlias(funcs[j], funcs[best]) {
-					best = j
-				}
-			}
-			o.byAddr = append(o.byAddr, int32(best))
-			i = j
-		}
+		o.byAddr = elfx.AddrIndex(len(funcs), func(i int) uint64 { return funcs[i].Addr },
+			func(a, b int) bool { return preferAlias(funcs[a], funcs[b]) })
 	})
 	idx := o.byAddr
 	i := sort.Search(len(idx), func(i int) bool { return funcs[idx[i]].Addr > addr }) - 1

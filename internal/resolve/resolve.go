@@ -37,6 +37,11 @@ type Options struct {
 	// DebugRoot overrides /usr/lib/debug as the root of separate debug
 	// files (tests).
 	DebugRoot string
+	// AtExec says that the process is held at its first instruction (-c):
+	// only the executable and the dynamic loader are mapped yet, so a
+	// library name that is not mapped is looked up in ld.so.cache and
+	// attached through the process's root.
+	AtExec bool
 }
 
 // Error is a target or attach point that cannot be resolved for a reason the
@@ -400,6 +405,15 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		if len(out) > 1 {
 			sort.SliceStable(out, func(i, j int) bool { return len(filepath.Base(out[i].Path)) < len(filepath.Base(out[j].Path)) })
 			out = out[:1]
+		}
+		if len(out) == 0 && r.opts.AtExec {
+			if ts, err := r.nameTargets(target); err == nil {
+				for _, t := range ts {
+					if _, err := os.Stat(proc.Root(pid) + t.Path); err == nil {
+						out = append(out, Target{Path: t.Path, AttachPath: proc.Root(pid) + t.Path})
+					}
+				}
+			}
 		}
 	}
 	if len(out) == 0 {

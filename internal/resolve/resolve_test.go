@@ -468,3 +468,7 @@ func TestSortByName(t *testing.T) {
 		}
 	}
 }
+
+func apFor(kind, target, fn string) *lang.AttachPoint {
+	return &lang.AttachPoint{Kind: kind, Target: target, Func: fn, Raw: kind + ":" + target + ":" + fn}
+}

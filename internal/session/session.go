@@ -116,7 +116,7 @@ func (s *session) run(ctx context.Context) error {
 		s.held = h
 		s.pid = h.Pid
 	}
-	s.resolver = resolve.New(resolve.Options{PID: s.pid})
+	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil})
 	multi := attach.UsesUprobeMulti(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
