@@ -178,7 +178,7 @@ var intTypes = map[string]*Type{
 	"short": {Kind: KindInt, Size: 2, Signed: true}, "ushort": {Kind: KindInt, Size: 2},
 	"int": {Kind: KindInt, Size: 4, Signed: true}, "uint": {Kind: KindInt, Size: 4},
 	"unsigned": {Kind: KindInt, Size: 4},
-	"long": {Kind: KindInt, Size: 8, Signed: true}, "ulong": {Kind: KindInt, Size: 8},
+	"long":     {Kind: KindInt, Size: 8, Signed: true}, "ulong": {Kind: KindInt, Size: 8},
 	"bool": {Kind: KindInt, Size: 1}, "size_t": {Kind: KindInt, Size: 8},
 	"ssize_t": {Kind: KindInt, Size: 8, Signed: true}, "uintptr": {Kind: KindInt, Size: 8},
 	"pid_t": {Kind: KindInt, Size: 4, Signed: true}, "void": {Kind: KindInt, Size: 1},

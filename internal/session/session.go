@@ -80,18 +80,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 }
 
 type session struct {
-	cfg      Config
-	out      *printer
-	plan     *compile.Plan
-	coll     *ebpf.Collection
-	links    *attach.Set
-	resolver *resolve.Resolver
-	held     *attach.Held
-	reader   *ringbuf.Reader
-	pid      int
-	events   int
-	exited   bool
-	done     chan struct{}
+	cfg       Config
+	out       *printer
+	plan      *compile.Plan
+	coll      *ebpf.Collection
+	links     *attach.Set
+	resolver  *resolve.Resolver
+	held      *attach.Held
+	reader    *ringbuf.Reader
+	pid       int
+	events    int
+	exited    bool
+	done      chan struct{}
 	once      sync.Once
 	start     time.Time
 	childExit int
