@@ -87,18 +87,18 @@ func testBinary(t testing.TB, variant string) string {
 	builtMu.Unlock()
 	b.once.Do(func() {
 		done := false
+		defer func() {
+			if !done {
+				b.skipped = t.Skipped()
+				b.err = "build failed or was skipped in an earlier test"
+			}
+		}()
 		if variant == "pie-external" {
 			testutil.RequireTool(t, "gcc")
 		}
 		if variant == "arm64" && testing.Short() {
-			t.Skip("cross-compiling the standard library for arm64 is slow the first time")
+			t.Skip("-short: cross-compiling the standard library for arm64 is slow the first time")
 		}
-		defer func() {
-			if !done {
-				b.skipped = t.Skipped()
-				b.err = "build failed in an earlier test"
-			}
-		}()
 		if slices.ContainsFunc(spec.env, func(e string) bool { return strings.HasPrefix(e, "GOTOOLCHAIN=") }) {
 			requireToolchain(t, secondToolchain)
 		}

@@ -6,7 +6,7 @@
  *   usdt_bench N [untraced]
  *
  * prints "ready pid=PID path=EXE", waits until a tracer sets the semaphore
- * (unless "untraced"), fires bench:hit("bench", i) N times, prints
+ * (unless "untraced") and one more second, fires bench:hit("bench", i) N times, prints
  * "ns/op F" and waits for a line on stdin before exiting.
  */
 #define _SDT_HAS_SEMAPHORES 1
@@ -47,6 +47,9 @@ int main(int argc, char **argv) {
 			usleep(1000);
 		printf("attached\n");
 		fflush(stdout);
+		/* The semaphore is set when the uprobe is installed, before the
+		 * tracer attaches its BPF program: let it settle, as firer does. */
+		sleep(1);
 	}
 	const char *volatile s = "bench";
 	double t0 = now_ns();

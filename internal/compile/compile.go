@@ -148,7 +148,7 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 			return err
 		}
 		c.addProgram(name, insns)
-		c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: sh.kind, Sites: siteIdx, Return: sh.ret})
+		c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: sh.kind, Sites: siteIdx, Return: sh.ret, positions: g.posOf})
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (c *compiler) compileSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint)
 	}
 	c.addProgram(name, insns)
 	c.plan.Specials = append(c.plan.Specials, sp)
-	c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: ap.Kind, Special: sp})
+	c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: ap.Kind, Special: sp, positions: g.posOf})
 	return nil
 }
 
@@ -212,5 +212,38 @@ func (p *Plan) Listing() string {
 	for _, m := range p.Maps {
 		fmt.Fprintf(&b, "map @%s: key %v, value %v (%s)\n", m.Name, m.Key, m.Value, m.Spec)
 	}
+	for i, pf := range p.Printfs {
+		var types []string
+		for _, a := range pf.Args {
+			types = append(types, a.Type.String())
+		}
+		fmt.Fprintf(&b, "printf %d at %v: %q (%s), record %d bytes\n", i, pf.Pos, pf.Format, strings.Join(types, ", "), pf.Size)
+	}
 	return b.String()
+}
+
+// SourceOf returns the source position of the instruction at raw offset
+// rawOff (in 8-byte units, as the verifier counts) of program name.
+func (p *Plan) SourceOf(name string, rawOff int) (lang.Pos, bool) {
+	spec := p.Spec.Programs[name]
+	var prog *Program
+	for _, pg := range p.Programs {
+		if pg.Name == name {
+			prog = pg
+		}
+	}
+	if spec == nil || prog == nil {
+		return lang.Pos{}, false
+	}
+	off := 0
+	for i, ins := range spec.Instructions {
+		if off >= rawOff {
+			if i < len(prog.positions) && prog.positions[i].IsValid() {
+				return prog.positions[i], true
+			}
+			return lang.Pos{}, false
+		}
+		off += int(ins.Size() / 8)
+	}
+	return lang.Pos{}, false
 }

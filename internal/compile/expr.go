@@ -253,6 +253,7 @@ func argIndex(name string) (int, bool) {
 // expr generates code for a scalar expression, leaving its value in R0.
 // Non-scalar values are rejected here; use place.
 func (g *gen) expr(e lang.Expr) (*Type, error) {
+	defer func(p lang.Pos) { g.pos = p }(g.at(e))
 	t, err := g.typeOf(e)
 	if err != nil {
 		return nil, err

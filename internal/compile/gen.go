@@ -46,6 +46,10 @@ type gen struct {
 	special *Special
 
 	insns    []instruction
+	// posOf holds, for each instruction, the source position of the
+	// statement or expression it was generated for.
+	posOf    []lang.Pos
+	pos      lang.Pos
 	labels   int
 	stack    int // bytes of stack in use (grows down from R10)
 	maxStack int
@@ -60,7 +64,22 @@ func newGen(c *compiler, pr *lang.Probe, name string, sh shape, sites []int) *ge
 	return &gen{c: c, probe: pr, name: name, shape: sh, sites: sites, vars: map[string]*variable{}}
 }
 
-func (g *gen) emit(ins ...instruction) { g.insns = append(g.insns, ins...) }
+func (g *gen) emit(ins ...instruction) {
+	g.insns = append(g.insns, ins...)
+	for range ins {
+		g.posOf = append(g.posOf, g.pos)
+	}
+}
+
+// at sets the source position of the instructions emitted next and returns
+// the previous one, to restore.
+func (g *gen) at(n lang.Node) lang.Pos {
+	old := g.pos
+	if p := n.Position(); p.IsValid() {
+		g.pos = p
+	}
+	return old
+}
 
 func (g *gen) label(prefix string) string {
 	g.labels++
@@ -160,6 +179,7 @@ func (g *gen) program() ([]instruction, error) {
 		}
 	}
 	g.insns = append(g.insns[:prologueEnd], append(init, g.insns[prologueEnd:]...)...)
+	g.posOf = append(g.posOf[:prologueEnd], append(make([]lang.Pos, len(init)), g.posOf[prologueEnd:]...)...)
 	return g.insns, nil
 }
 
@@ -176,6 +196,7 @@ func (g *gen) block(b *lang.Block) error {
 }
 
 func (g *gen) stmt(s lang.Stmt) error {
+	defer func(p lang.Pos) { g.pos = p }(g.at(s))
 	switch s := s.(type) {
 	case *lang.Block:
 		return g.block(s)

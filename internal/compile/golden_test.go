@@ -90,3 +90,32 @@ func TestCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceOf maps instructions back to the source they came from, which
+// is how verifier rejections point at an expression.
+func TestSourceOf(t *testing.T) {
+	src := "uprobe:/bin/true:f {\n  $x = arg0;\n  printf(\"%s\\n\", str($x));\n}"
+	prog, err := lang.Parse("t", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Compile(prog, Options{Resolver: fakeResolver{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := plan.Programs[0].Name
+	lines := map[int]bool{}
+	off := 0
+	for _, ins := range plan.Spec.Programs[name].Instructions {
+		if pos, ok := plan.SourceOf(name, off); ok {
+			lines[pos.Line] = true
+			if ins.IsBuiltinCall() && ins.Constant == 114 && pos.Line != 3 { // probe_read_user_str
+				t.Errorf("str() call attributed to line %d", pos.Line)
+			}
+		}
+		off += int(ins.Size() / 8)
+	}
+	if !lines[2] || !lines[3] {
+		t.Fatalf("lines with instructions: %v, want 2 and 3", lines)
+	}
+}

@@ -84,6 +84,8 @@ type Program struct {
 	Sites   []int  // indexes into Plan.Sites; the cookie of each is its index
 	Return  bool   // attach as uretprobe
 	Special *Special
+	// positions maps each instruction to the source it came from.
+	positions []lang.Pos
 }
 
 // Special is a BEGIN, END or interval probe, run by calling the trigger

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -225,13 +227,16 @@ func (s *session) load() error {
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			msg := fmt.Sprintf("the kernel's verifier rejected the generated program: %v", lastLine(ve))
+			hint := "run with -d for the verifier log"
 			if s.cfg.Debug != nil {
 				fmt.Fprintf(s.cfg.Debug, "%+v\n", ve)
-			} else {
-				msg += " (run with -d for the verifier log)"
+				hint = "the verifier log is above"
 			}
-			return &Error{errors.New(msg)}
+			msg := fmt.Sprintf("the kernel's verifier rejected the code generated for this: %v", lastLine(ve))
+			if pos, ok := s.verifierSource(err, ve); ok {
+				return &Error{&lang.Error{File: s.cfg.Program.File, Source: s.cfg.Program.Source, Pos: pos, Len: 1, Msg: msg, Hint: hint}}
+			}
+			return &Error{fmt.Errorf("%s (%s)", msg, hint)}
 		}
 		if errors.Is(err, unix.EPERM) {
 			return &Error{fmt.Errorf("load BPF programs: %w (run as root, or grant CAP_BPF and CAP_PERFMON)", err)}
@@ -240,6 +245,27 @@ func (s *session) load() error {
 	}
 	s.coll = coll
 	return nil
+}
+
+var (
+	progNameRE = regexp.MustCompile(`program (\w+)`)
+	insnLineRE = regexp.MustCompile(`^(\d+): \(`)
+)
+
+// verifierSource finds the source position of the instruction the verifier
+// stopped at: the last numbered instruction in its log.
+func (s *session) verifierSource(err error, ve *ebpf.VerifierError) (lang.Pos, bool) {
+	m := progNameRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return lang.Pos{}, false
+	}
+	for i := len(ve.Log) - 1; i >= 0; i-- {
+		if im := insnLineRE.FindStringSubmatch(ve.Log[i]); im != nil {
+			off, _ := strconv.Atoi(im[1])
+			return s.plan.SourceOf(m[1], off)
+		}
+	}
+	return lang.Pos{}, false
 }
 
 func lastLine(ve *ebpf.VerifierError) string {

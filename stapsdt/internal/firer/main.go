@@ -27,8 +27,9 @@
 // program from tests.
 //
 // With -bench N it instead declares bench:hit(String, Int64), prints "ready",
-// waits until the probe is enabled (unless -untraced), fires it N times in a
-// tight loop with ("bench", i) and prints "ns/op F", then exits.
+// waits until the probe is enabled (unless -untraced) and then for -settle,
+// fires it N times in a tight loop with ("bench", i), prints "ns/op F", and
+// exits at the next line or EOF on stdin.
 package main
 
 import (
@@ -50,10 +51,11 @@ func main() {
 	interval := flag.Duration("interval", time.Millisecond, "time between rounds of fires")
 	bench := flag.Int("bench", 0, "fire bench:hit N times in a loop and print ns/op")
 	untraced := flag.Bool("untraced", false, "with -bench: do not wait for a tracer")
+	settle := flag.Duration("settle", time.Second, "with -bench: pause between the tracer's attach and the loop")
 	flag.Parse()
 	var err error
 	if *bench > 0 {
-		err = runBench(*bench, *untraced)
+		err = runBench(*bench, *untraced, *settle)
 	} else {
 		err = run(*interval)
 	}
@@ -131,7 +133,7 @@ func unload(p *stapsdt.Provider) error {
 	return nil
 }
 
-func runBench(n int, untraced bool) error {
+func runBench(n int, untraced bool, settle time.Duration) error {
 	p, err := stapsdt.NewProvider("bench")
 	if err != nil {
 		return err
@@ -150,6 +152,10 @@ func runBench(n int, untraced bool) error {
 			time.Sleep(time.Millisecond)
 		}
 		fmt.Println("attached")
+		// The kernel sets the semaphore when it installs the uprobe,
+		// before the tracer attaches its BPF program: hits right after
+		// the semaphore flips can be missed. Let the tracer settle.
+		time.Sleep(settle)
 	}
 	start := time.Now()
 	for i := 0; i < n; i++ {
