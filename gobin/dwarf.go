@@ -11,6 +11,7 @@ import (
 // type, and for generic shapes the dictionary index of a type parameter.
 const (
 	attrGoKind      dwarf.Attr = 0x2900
+	attrGoElem      dwarf.Attr = 0x2902
 	attrGoDictIndex dwarf.Attr = 0x2906
 )
 
@@ -202,8 +203,14 @@ type gtype struct {
 	align  int64
 	signed bool
 	fields []gfield // struct fields
-	elem   *gtype   // array element
-	count  int64    // array length
+	// fieldNames are the names of fields, in the same order.
+	fieldNames []string
+	elem       *gtype // array element
+	count      int64  // array length
+	// elemRef is the DWARF entry of a pointer's pointee or a slice's
+	// element, not followed here (types may refer to themselves).
+	elemRef dwarf.Offset
+	hasElem bool
 }
 
 type gfield struct {
@@ -284,6 +291,9 @@ func (tr *typeReader) resolve(off dwarf.Offset, depth int) (*gtype, error) {
 	}
 	word := func(k ParamKind) (*gtype, error) {
 		t.kind, t.size, t.align = k, tr.ptrSize, tr.ptrSize
+		if k == KindPointer && hasUnder {
+			t.elemRef, t.hasElem = under, true
+		}
 		return t, nil
 	}
 
@@ -327,6 +337,7 @@ func (tr *typeReader) resolve(off dwarf.Offset, depth int) (*gtype, error) {
 			return t, nil
 		case goKindSlice:
 			t.kind, t.size, t.align = KindSlice, 3*tr.ptrSize, tr.ptrSize
+			t.elemRef, t.hasElem = e.Val(attrGoElem).(dwarf.Offset)
 			return t, nil
 		case goKindInterface:
 			t.kind, t.size, t.align = KindInterface, 2*tr.ptrSize, tr.ptrSize
@@ -375,8 +386,9 @@ func (tr *typeReader) structure(t *gtype, e *dwarf.Entry, r *dwarf.Reader, depth
 		return nil, fmt.Errorf("struct %q: bad size %d", t.name, t.size)
 	}
 	type member struct {
-		off int64
-		typ dwarf.Offset
+		off  int64
+		typ  dwarf.Offset
+		name string
 	}
 	var members []member
 	if e.Children {
@@ -394,7 +406,8 @@ func (tr *typeReader) structure(t *gtype, e *dwarf.Entry, r *dwarf.Reader, depth
 				if !ok1 || !ok2 || loc < 0 || loc > t.size {
 					return nil, fmt.Errorf("struct %q: member without a usable offset or type", t.name)
 				}
-				members = append(members, member{loc, typ})
+				name, _ := m.Val(dwarf.AttrName).(string)
+				members = append(members, member{loc, typ, name})
 			}
 			if m.Children {
 				r.SkipChildren()
@@ -410,6 +423,7 @@ func (tr *typeReader) structure(t *gtype, e *dwarf.Entry, r *dwarf.Reader, depth
 			return nil, fmt.Errorf("struct %q: member at %d of size %d overflows size %d", t.name, m.off, ft.size, t.size)
 		}
 		t.fields = append(t.fields, gfield{m.off, ft})
+		t.fieldNames = append(t.fieldNames, m.name)
 		t.align = max(t.align, ft.align)
 	}
 	return t, nil

@@ -74,6 +74,9 @@ type Binary struct {
 	dwarfOnce sync.Once
 	dw        *dwarfIndex
 	dwarfErr  error
+
+	typesOnce sync.Once
+	typeCache *typeCache
 }
 
 // A Func is a function from the binary's function table.

@@ -205,6 +205,8 @@ func (p *Provider) Path() string {
 
 // Probe is one probe of a Provider, created by AddProbe.
 type Probe struct {
+	// provider keeps the Provider, and so its open file, reachable while
+	// the probe is: tracers find the probes through that file descriptor.
 	provider *Provider
 	name     string
 	args     []ArgType

@@ -25,15 +25,21 @@ CGO_ENABLED=0 go build -o "$work/uscope" ./cmd/uscope
 uscope=$work/uscope
 
 # measure NAME CMD...: run CMD $runs times (after one warm-up run that brings
-# the file into the page cache), output to /dev/null; append "seconds KB" lines
-# to $work/NAME.
+# the file into the page cache), output to /dev/null, under
+# /usr/bin/time -f '%e %M'; append "milliseconds KB" lines to $work/NAME. The
+# wall time is taken with bash's microsecond clock around /usr/bin/time, whose
+# own %e has a 10 ms resolution (it adds the same fork and exec to every tool).
 measure() {
-	local name=$1
+	local name=$1 t0 t1 e m
 	shift
 	"$@" >/dev/null 2>&1
 	: >"$work/$name"
 	for ((i = 0; i < runs; i++)); do
-		/usr/bin/time -f '%e %M' -a -o "$work/$name" "$@" >/dev/null 2>/dev/null
+		t0=$EPOCHREALTIME
+		/usr/bin/time -f '%e %M' -o "$work/one" "$@" >/dev/null 2>/dev/null
+		t1=$EPOCHREALTIME
+		read -r e m <"$work/one"
+		awk -v a="$t0" -v b="$t1" -v m="$m" 'BEGIN { printf "%.2f %d\n", (b - a) * 1000, m }' >>"$work/$name"
 	done
 }
 
@@ -64,11 +70,17 @@ n_notes=$(lines readelf -n "$target")
 row() { # row CASE TOOL NAME LINES
 	read -r tmin tmed tmax <<<"$(stats "$3" 1)"
 	read -r rmin rmed rmax <<<"$(stats "$3" 2)"
-	printf '| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.1f | %.1f |\n' \
+	printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n' \
 		"$1" "$2" "$4" "$runs" "$tmin" "$tmed" "$tmax" "$(echo "$rmed" | awk '{ print $1 / 1024 }')" "$(echo "$rmax" | awk '{ print $1 / 1024 }')"
 }
-ratio() { # ratio OURS PEER: median wall time ours/peer
-	awk -v a="$(stats "$1" 1 | cut -d' ' -f2)" -v b="$(stats "$2" 1 | cut -d' ' -f2)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+ratio() { # ratio OURS PEER COLUMN: min and median of ours/peer
+	local a b
+	read -r a _ <<<"$(stats "$1" 1)"
+	read -r b _ <<<"$(stats "$2" 1)"
+	local am bm
+	am=$(stats "$1" 1 | cut -d' ' -f2)
+	bm=$(stats "$2" 1 | cut -d' ' -f2)
+	awk -v a="$a" -v b="$b" -v am="$am" -v bm="$bm" 'BEGIN { printf "%.2f (min) / %.2f (median)", a / b, am / bm }'
 }
 
 gobench=$(go test -run '^$' -bench 'ListLibjvm|FunctionsLibjvm' -benchmem -count 5 ./internal/resolve ./elfx 2>/dev/null |
@@ -83,9 +95,10 @@ section=$work/section
 	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the run (the machine is shared;"
 	echo "the tools were run interleaved, case by case). $(readelf --version | head -1)."
 	echo "Object: \`$target\` ($(($(stat -c %s "$target") / 1024 / 1024)) MB,"
-	echo "$n_funcs function probe lines, $n_usdt USDT probe lines). Wall time in seconds and peak RSS in MB"
-	echo "from \`/usr/bin/time -f '%e %M'\`, $runs runs each after a warm-up run; output to /dev/null."
-	echo "(\`/usr/bin/time\` reports wall time with 10 ms resolution.)"
+	echo "$n_funcs function probe lines, $n_usdt USDT probe lines). Each command ran under"
+	echo "\`/usr/bin/time -f '%e %M'\` $runs times after a warm-up run, output to /dev/null. Wall time in ms"
+	echo "is taken around \`/usr/bin/time\` with bash's microsecond clock (\`%e\` has 10 ms resolution);"
+	echo "peak RSS in MB is \`%M\`."
 	echo
 	echo "| case | tool | output lines | runs | wall min | median | max | RSS median | RSS max |"
 	echo "|---|---|---|---|---|---|---|---|---|"
@@ -97,8 +110,9 @@ section=$work/section
 	row "USDT, decoded args" "uscope list -v 'usdt:*'" usdtv_uscope "$(lines "$uscope" list -v "$target" 'usdt:*')"
 	row "USDT" "readelf -n" usdt_readelf "$n_notes"
 	echo
-	echo "Median wall time, ours / peer: functions + USDT $(ratio all_uscope both_readelf),"
-	echo "functions $(ratio funcs_uscope funcs_readelf), USDT $(ratio usdt_uscope usdt_readelf)."
+	echo "Wall time, ours / peer: functions + USDT $(ratio all_uscope both_readelf);"
+	echo "functions $(ratio funcs_uscope funcs_readelf); USDT $(ratio usdt_uscope usdt_readelf);"
+	echo "USDT with decoded arguments $(ratio usdtv_uscope usdt_readelf)."
 	echo
 	echo "Go benchmarks of the same work in one process (no exec, warm page cache):"
 	echo

@@ -19,6 +19,18 @@ func (g *gen) callType(e *lang.Call) (*Type, error) {
 		return nil
 	}
 	switch e.Name {
+	case "goarg":
+		return g.goargType(e)
+	case "str":
+		if t, ok, err := g.goStrType(e); ok {
+			return t, err
+		}
+	case "len":
+		if ok, err := g.goLenCall(e); ok {
+			return tS64, err
+		}
+	}
+	switch e.Name {
 	case "str":
 		if err := nargs(1, 2); err != nil {
 			return nil, err
@@ -85,13 +97,21 @@ func (g *gen) callType(e *lang.Call) (*Type, error) {
 			return nil, g.c.errorf(e, "has_key(@m, key) or has_key(@m[key])", "%v", err)
 		}
 		return tU64, nil
+	case "len":
+		if err := nargs(1, 1); err != nil {
+			return nil, err
+		}
+		if me, ok := e.Args[0].(*lang.MapExpr); !ok || me.Keys != nil {
+			return nil, g.c.errorf(e, "e.g. printf(\"%d keys\\n\", len(@m))", "len() takes a whole map")
+		}
+		return tMapLen, nil
 	case "printf", "print", "exit", "clear", "zero", "delete", "time", "join":
 		return tVoid, nil
 	}
 	if agg, ok := aggNames[e.Name]; ok {
 		return &Type{Kind: KindAgg, Agg: agg}, nil
 	}
-	return nil, g.c.errorf(e, "functions: printf str buf usym ustack reg strncmp strcontains has_key print clear zero delete exit time, and count sum avg min max stats hist lhist", "unknown function %s()", e.Name)
+	return nil, g.c.errorf(e, "functions: printf str buf usym ustack reg strncmp strcontains has_key len print clear zero delete exit time, and count sum avg min max stats hist lhist", "unknown function %s()", e.Name)
 }
 
 // call generates a call. asStmt is set when its value is unused.
@@ -107,6 +127,12 @@ func (g *gen) call(e *lang.Call, asStmt bool) (*Type, error) {
 		return nil, g.c.errorf(e, "", "%s() has no value", e.Name)
 	}
 	switch e.Name {
+	case "goarg":
+		return t, g.goarg(e)
+	case "len":
+		if ok, _ := g.goLenCall(e); ok {
+			return t, g.goLen(e)
+		}
 	case "printf":
 		return t, g.printf(e)
 	case "print":
@@ -278,7 +304,7 @@ func checkDirective(d output.ArgKind, t *Type) error {
 			return nil
 		}
 	default:
-		if t.IsScalar() {
+		if t.IsScalar() || t.Kind == KindMapLen {
 			return nil
 		}
 		return errorString("this directive needs an integer; use %s to print " + t.String())

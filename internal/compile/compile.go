@@ -107,6 +107,9 @@ type shape struct {
 	kind string
 	key  string // distinguishes USDT argument layouts and Go sites
 	ret  bool
+	// atReturn: return semantics at a Go function's RET instructions,
+	// attached as plain uprobes.
+	atReturn bool
 }
 
 func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
@@ -132,6 +135,9 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 			if s.USDT != nil {
 				sh.key = s.USDT.ArgsRaw
 			}
+			if s.GoFunc != "" {
+				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
+			}
 			if _, ok := groups[sh]; !ok {
 				order = append(order, sh)
 			}
@@ -148,7 +154,7 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 			return err
 		}
 		c.addProgram(name, insns)
-		c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: sh.kind, Sites: siteIdx, Return: sh.ret, positions: g.posOf})
+		c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: sh.kind, Sites: siteIdx, Return: sh.ret && !sh.atReturn, positions: g.posOf})
 	}
 	return nil
 }

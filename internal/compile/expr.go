@@ -20,6 +20,9 @@ var builtinTypes = map[string]*Type{
 
 // typeOf computes the type of an expression without generating code.
 func (g *gen) typeOf(e lang.Expr) (*Type, error) {
+	if isGoExpr(e) {
+		return g.goType(e)
+	}
 	switch e := e.(type) {
 	case *lang.IntLit:
 		return tS64, nil
@@ -111,7 +114,7 @@ func (g *gen) typeOf(e lang.Expr) (*Type, error) {
 			if err != nil {
 				return nil, err
 			}
-			if t.Kind == KindTuple || t.Kind == KindVoid || t.Kind == KindAgg {
+			if t.Kind == KindTuple || t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
 				return nil, g.c.errorf(x, "", "a tuple cannot hold %v", t)
 			}
 			tt.Elems = append(tt.Elems, t)
@@ -171,6 +174,9 @@ func (g *gen) binaryType(e *lang.Binary) (*Type, error) {
 		}
 		return tU64, nil
 	}
+	if a.Kind == KindMapLen || b.Kind == KindMapLen {
+		return nil, g.c.errorf(e, lenHint, "len() cannot be computed with")
+	}
 	if !a.IsScalar() || !b.IsScalar() {
 		return nil, g.c.errorf(e, "compare strings with == or strncmp()", "operator %s needs integers, got %v and %v", e.Op, a, b)
 	}
@@ -210,6 +216,9 @@ func (g *gen) castType(e *lang.Cast) (*Type, error) {
 }
 
 func (g *gen) identType(e *lang.Ident) (*Type, error) {
+	if t, ok, err := g.goIdentType(e); ok {
+		return t, err
+	}
 	if t, ok := builtinTypes[e.Name]; ok {
 		switch e.Name {
 		case "retval":
@@ -260,6 +269,9 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 	}
 	if !t.IsScalar() {
 		return nil, g.c.errorf(e, "", "%v cannot be used as a number here", t)
+	}
+	if isGoExpr(e) {
+		return t, g.goScalar(e, t)
 	}
 	switch e := e.(type) {
 	case *lang.IntLit:
@@ -570,6 +582,9 @@ func (g *gen) strEqual(e *lang.Binary, a, b *Type) error {
 
 // ident loads a builtin into R0.
 func (g *gen) ident(e *lang.Ident) error {
+	if ok, err := g.goIdent(e); ok {
+		return err
+	}
 	switch e.Name {
 	case "pid":
 		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.RSh.Imm(asm.R0, 32))

@@ -58,6 +58,8 @@ type gen struct {
 	exitLbl  string
 	// inferring is set while map types are inferred: no code is kept.
 	inferring bool
+	// goParams caches the parameters of the program's Go function.
+	goParams *goParams
 }
 
 func newGen(c *compiler, pr *lang.Probe, name string, sh shape, sites []int) *gen {

@@ -140,6 +140,8 @@ func (g *gen) defineMap(me *lang.MapExpr, s *lang.AssignStmt) (*MapDesc, error) 
 			}
 		} else if t.Kind == KindVoid {
 			return nil, g.c.errorf(s.RHS, "", "cannot store the result of %v in a map", t)
+		} else if t.Kind == KindMapLen {
+			return nil, g.c.errorf(s.RHS, lenHint, "len() cannot be stored in a map")
 		}
 		valT = t
 	}
@@ -163,7 +165,7 @@ func (g *gen) keyType(me *lang.MapExpr) (*Type, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindTuple {
+		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindTuple || t.Kind == KindMapLen {
 			return nil, g.c.errorf(me.Keys[0], "", "%v cannot be a map key", t)
 		}
 		return t, nil
@@ -248,6 +250,11 @@ func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
 	}
 	return m
 }
+
+// lenHint says what len(@m) is for: the number of keys is counted in
+// userspace when the record that carries it is printed, so it can be printed
+// but not computed with in a probe.
+const lenHint = "len(@m) is counted when it is printed: use it in printf() or print()"
 
 // lhistBuckets is the number of buckets of an lhist: below min, one per
 // step, and at or above max.

@@ -18,6 +18,9 @@ func (g *gen) place(e lang.Expr, off int) error {
 	if t.IsScalar() {
 		return g.store(e, t, off)
 	}
+	if isGoExpr(e) {
+		return g.placeGo(e, t, off)
+	}
 	switch e := e.(type) {
 	case *lang.StrLit:
 		g.placeBytes(off, []byte(e.Value), t.StorageSize())
@@ -43,6 +46,13 @@ func (g *gen) place(e lang.Expr, off int) error {
 			return g.placeBuf(e, t, off)
 		case "ustack":
 			return g.placeStack(off)
+		case "len":
+			m, err := g.mapArg(e)
+			if err != nil {
+				return err
+			}
+			g.emit(storeImm(regScratch, int16(off), int64(m.Index), asm.DWord))
+			return nil
 		}
 	case *lang.Tuple:
 		pos := off
@@ -101,6 +111,9 @@ func (g *gen) placeBytes(off int, b []byte, n int) {
 // placeStr reads a NUL-terminated user string, or at most len bytes of it
 // for str(p, len), into a zeroed buffer of t.Size bytes.
 func (g *gen) placeStr(e *lang.Call, t *Type, off int) error {
+	if ok, err := g.placeGoStr(e, t, off); ok {
+		return err
+	}
 	g.zeroScratch(off, t.StorageSize())
 	if len(e.Args) == 2 {
 		if _, err := g.expr(e.Args[1]); err != nil {

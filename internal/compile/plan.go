@@ -7,6 +7,7 @@ package compile
 import (
 	"github.com/cilium/ebpf"
 
+	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/usdt"
 )
@@ -25,6 +26,36 @@ type Site struct {
 	RefCtrOffset uint64 // USDT semaphore file offset
 	USDT         *usdt.Site
 	GoBinary     bool
+	// GoFunc is the Go function (from the binary's pclntab) the site is
+	// in, "" for other sites (C code of a cgo binary, other objects). Go
+	// answers questions about its binary: parameters, types, goid.
+	GoFunc string
+	Go     GoBinary
+	// GoEntry marks the entry of GoFunc, placed after its stack-check
+	// prologue: its parameters are where the calling convention put them.
+	GoEntry bool
+	// GoAsm marks a Go function written in assembly (ABI0): arguments on
+	// the stack, R14 not the goroutine.
+	GoAsm bool
+	// AtReturn marks a RET instruction of a Go function. A uretprobe on a
+	// Go function becomes plain uprobes on its RET instructions; the
+	// program keeps return semantics (retval, results) but is attached as
+	// an entry probe, never as a kernel uretprobe.
+	AtReturn bool
+}
+
+// GoBinary is what the compiler asks of a Go binary; *gobin.Binary
+// implements it.
+type GoBinary interface {
+	// Params places the parameters and results of fn (gobin.Binary.Params).
+	Params(fn string) ([]gobin.Param, error)
+	// ParamType returns the DWARF type of a parameter or result of fn.
+	ParamType(fn, name string) (*gobin.Type, error)
+	// GoidOffset is the offset of the goroutine id in runtime.g.
+	GoidOffset() (off int, fromDWARF bool, err error)
+	// GoVersionAtLeast reports whether the binary was built by Go
+	// major.minor or later.
+	GoVersionAtLeast(major, minor int) bool
 }
 
 // Resolver finds the sites of an attach point.

@@ -21,6 +21,9 @@ const (
 	KindStack       // ustack: a stack id and pid, printed as frames
 	KindTuple       // (a, b, ...)
 	KindAgg         // a map value that is an aggregation (count(), hist() ...)
+	// KindMapLen is len(@m): it carries the map's index, and userspace
+	// prints the map's number of keys when the record is printed.
+	KindMapLen
 )
 
 // AggKind is the aggregation a map holds.
@@ -60,6 +63,9 @@ type Type struct {
 	Signed  bool
 	Pointee *Type   // for pointers: the type pointed to
 	Elems   []*Type // tuple elements
+	// Names are the names of a tuple's elements when it is a record (a Go
+	// struct, args), printed as { .name = value, ... }; nil otherwise.
+	Names []string
 	Agg     AggKind
 	// Lhist parameters.
 	Min, Max, Step int64
@@ -69,15 +75,16 @@ type Type struct {
 
 // Common types.
 var (
-	tVoid  = &Type{Kind: KindVoid}
-	tU64   = &Type{Kind: KindInt, Size: 8}
-	tS64   = &Type{Kind: KindInt, Size: 8, Signed: true}
-	tU32   = &Type{Kind: KindInt, Size: 4}
-	tBool  = &Type{Kind: KindInt, Size: 8}
-	tFunc  = &Type{Kind: KindSym, Size: 8, Builtin: "func"}
-	tProbe = &Type{Kind: KindSym, Size: 8, Builtin: "probe"}
-	tUsym  = &Type{Kind: KindUsym, Size: 8}
-	tStack = &Type{Kind: KindStack, Size: 16}
+	tVoid   = &Type{Kind: KindVoid}
+	tU64    = &Type{Kind: KindInt, Size: 8}
+	tS64    = &Type{Kind: KindInt, Size: 8, Signed: true}
+	tU32    = &Type{Kind: KindInt, Size: 4}
+	tBool   = &Type{Kind: KindInt, Size: 8}
+	tFunc   = &Type{Kind: KindSym, Size: 8, Builtin: "func"}
+	tProbe  = &Type{Kind: KindSym, Size: 8, Builtin: "probe"}
+	tUsym   = &Type{Kind: KindUsym, Size: 8}
+	tStack  = &Type{Kind: KindStack, Size: 16}
+	tMapLen = &Type{Kind: KindMapLen, Size: 8}
 )
 
 func strType(n int) *Type { return &Type{Kind: KindString, Size: n} }
@@ -93,6 +100,8 @@ func (t *Type) StorageSize() int {
 		return 8 + align8(t.Size)
 	case KindStack:
 		return 16
+	case KindMapLen:
+		return 8
 	case KindTuple:
 		n := 0
 		for _, e := range t.Elems {
@@ -138,6 +147,8 @@ func (t *Type) String() string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case KindAgg:
 		return t.Agg.String() + "()"
+	case KindMapLen:
+		return "len(@map)"
 	}
 	return "?"
 }

@@ -337,6 +337,12 @@ func (v Value) JSON() string {
 		for i, e := range v.Elems {
 			parts[i] = e.JSON()
 		}
+		if v.Names != nil && len(v.Names) == len(v.Elems) {
+			for i := range parts {
+				parts[i] = jsonString(v.Names[i]) + ":" + parts[i]
+			}
+			return "{" + strings.Join(parts, ",") + "}"
+		}
 		return "[" + strings.Join(parts, ",") + "]"
 	case KindNone:
 		return "null"

@@ -78,6 +78,9 @@ type Value struct {
 	Truncated bool
 	// Elems holds a tuple's elements.
 	Elems []Value
+	// Names, when set, name a tuple's elements: it is a record (a Go
+	// struct, a function's arguments) and prints as { .a = 1, .b = 2 }.
+	Names []string
 	// Frames holds a stack's formatted frames, innermost first.
 	Frames []string
 }
@@ -247,6 +250,15 @@ func (v Value) text(indent string) string {
 		parts := make([]string, len(v.Elems))
 		for i, e := range v.Elems {
 			parts[i] = e.text(indent)
+			if len(v.Names) == len(v.Elems) {
+				parts[i] = "." + v.Names[i] + " = " + parts[i]
+			}
+		}
+		if len(v.Names) == len(v.Elems) && v.Names != nil {
+			if len(parts) == 0 {
+				return "{}"
+			}
+			return "{ " + strings.Join(parts, ", ") + " }"
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
 	case KindStack:

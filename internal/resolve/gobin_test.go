@@ -31,25 +31,34 @@ func main() {
 }
 `
 
-// goSites returns the main.* sites of a Go binary by function name.
-func goSites(t *testing.T, bin string) map[string]Site {
+// goListing returns what `uscope list -v BIN 'main.*'` shows of a Go binary:
+// each main.* function's site, by name.
+func goListing(t *testing.T, bin string) map[string]Site {
 	t.Helper()
 	r := New(Options{})
 	defer r.Close()
-	sites, err := r.Resolve(&lang.AttachPoint{Kind: lang.KindUprobe, Target: bin, Func: "main.*", Raw: "uprobe:" + bin + ":main.*"})
+	ts, err := r.Targets(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]Site{}
-	for _, s := range sites {
-		if !s.GoBinary || s.Offset == 0 {
+	err = r.List(ts, ListOptions{Pattern: "uprobe:*:main.*", Details: true}, func(l *Listing) error {
+		if len(l.Sites) != 1 {
+			t.Errorf("%s: %s has %d sites", bin, l.Func, len(l.Sites))
+		}
+		s := l.Sites[0]
+		if !s.GoBinary || s.Offset == 0 || s.Addr != s.FuncAddr {
 			t.Errorf("%s: %+v", bin, s)
 		}
 		out[s.Func] = s
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range []string{"main.main", "main.add", "main.(*Counter).Add"} {
 		if _, ok := out[want]; !ok {
-			t.Errorf("%s: %s not found among %v", bin, want, sites)
+			t.Errorf("%s: %s not listed (have %v)", bin, want, out)
 		}
 	}
 	return out
@@ -70,7 +79,7 @@ func TestGoBinaries(t *testing.T) {
 	}
 	f.Close()
 
-	a, b := goSites(t, plain), goSites(t, stripped)
+	a, b := goListing(t, plain), goListing(t, stripped)
 	if len(a) != len(b) {
 		t.Errorf("plain has %d main.* functions, stripped %d", len(a), len(b))
 	}
@@ -81,7 +90,7 @@ func TestGoBinaries(t *testing.T) {
 	}
 	// The PIE is laid out differently; its pclntab offsets must agree with
 	// its own ELF symbols.
-	p := goSites(t, pie)
+	p := goListing(t, pie)
 	pf, err := elfx.Open(pie)
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +102,26 @@ func TestGoBinaries(t *testing.T) {
 	for name, s := range p {
 		sym, ok := pf.Lookup(name)
 		if !ok || sym.Offset != s.Offset {
-			t.Errorf("PIE %s: offset %#x, ELF symbol says %#x (%v)", name, s.Offset, sym.Offset, ok)
+			t.Errorf("PIE %s: listed at offset %#x, ELF symbol says %#x (%v)", name, s.Offset, sym.Offset, ok)
 		}
+	}
+	// Resolved entry probes of Go functions sit after the stack check.
+	rp := New(Options{})
+	defer rp.Close()
+	sites, err := rp.Resolve(&lang.AttachPoint{Kind: lang.KindUprobe, Target: pie, Func: "main.*", Raw: "uprobe:" + pie + ":main.*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]Site{}
+	for _, s := range sites {
+		entries[s.Func] = s
+		sym, ok := pf.Lookup(s.Func)
+		if !ok || sym.Offset+(s.Addr-s.FuncAddr) != s.Offset || !s.GoEntry || s.GoFunc != s.Func {
+			t.Errorf("PIE %s: offset %#x (function +%#x), ELF symbol says %#x (%v)", s.Func, s.Offset, s.Addr-s.FuncAddr, sym.Offset, ok)
+		}
+	}
+	if s := entries["main.main"]; s.Addr == s.FuncAddr {
+		t.Errorf("main.main: entry probe at the function's first instruction, not after its stack check")
 	}
 
 	// List shows the Go version and module path.

@@ -132,10 +132,20 @@ func (r *Resolver) List(targets []Target, opts ListOptions, fn func(*Listing) er
 			return err
 		}
 		ol := &ObjectListing{Target: t, Go: o.goInfo(), qpath: appendField(nil, t.Path, true)}
+		// Read the USDT notes while the symbol tables load.
 		var sites []usdt.Site
+		var wg sync.WaitGroup
 		if lp.has(lang.KindUSDT) {
-			sites, ol.USDTErr = o.usdtSites()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sites, ol.USDTErr = o.usdtSites()
+			}()
 		}
+		if lp.has(lang.KindUprobe) || lp.has(lang.KindUretprobe) {
+			_, _ = o.functions() // errors are reported by listFuncs
+		}
+		wg.Wait()
 		for _, kind := range []string{lang.KindUprobe, lang.KindUretprobe} {
 			if lp.has(kind) {
 				if err := r.listFuncs(o, ol, kind, lp, opts.Details, fn); err != nil {

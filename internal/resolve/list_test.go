@@ -1,6 +1,11 @@
 package resolve
 
 import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -104,5 +109,42 @@ func TestList(t *testing.T) {
 	}
 	if got := collect("*nothing-matches*", false); len(got) != 0 {
 		t.Errorf("unexpected lines %+v", got)
+	}
+}
+
+// TestHostileObjects lists and resolves truncated and corrupted copies of a
+// real binary (with symbols and USDT notes): errors are fine, panics are not.
+func TestHostileObjects(t *testing.T) {
+	bin := probeBinary(t)
+	orig, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var inputs [][]byte
+	for i := 1; i <= 40; i++ {
+		inputs = append(inputs, orig[:len(orig)*i/41])
+	}
+	for i := 0; i < 200; i++ {
+		b := bytes.Clone(orig)
+		for k := 0; k < 1+rng.IntN(16); k++ {
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+		inputs = append(inputs, b)
+	}
+	for i, b := range inputs {
+		p := filepath.Join(dir, fmt.Sprintf("obj%d", i))
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := New(Options{})
+		if ts, err := r.Targets(p); err == nil {
+			_ = r.List(ts, ListOptions{Details: true}, func(*Listing) error { return nil })
+		}
+		_, _ = r.Resolve(apFor(lang.KindUprobe, p, "*"))
+		_, _ = r.Resolve(apFor(lang.KindUSDT, p, "*"))
+		_, _ = r.Resolve(&lang.AttachPoint{Kind: lang.KindUprobe, Target: p, Addr: 0x1130, HasAddr: true, Raw: "x"})
+		r.Close()
 	}
 }

@@ -84,12 +84,26 @@ func (o *object) loadFunctions() ([]Function, error) {
 	}
 	out := syms // shared with elfx, never modified
 	if b := o.goBinary(); b != nil {
-		gfs, gerr := b.Functions()
-		if gerr == nil && len(gfs) > 0 {
+		if gfs := goFunctions(b); len(gfs) > 0 {
 			out = o.mergeGo(gfs, syms)
 		}
 	}
 	return out, nil
+}
+
+// goFunctions reads the pclntab function table; a damaged table yields
+// none (the ELF symbols still list), never a panic.
+func goFunctions(b *gobin.Binary) (fs []gobin.Func) {
+	defer func() {
+		if recover() != nil {
+			fs = nil
+		}
+	}()
+	fs, err := b.Functions()
+	if err != nil {
+		return nil
+	}
+	return fs
 }
 
 // mergeGo makes pclntab the primary source of a Go binary's functions (its

@@ -35,6 +35,15 @@ type Site struct {
 	USDT *usdt.Site
 	// GoBinary is true when the object is a Go binary.
 	GoBinary bool
+	// GoFunc is the Go function (from pclntab) the site is in, "" when it
+	// is not Go code; GoEntry marks its entry (placed after the stack
+	// check), GoAsm a function written in assembly, and AtReturn one of
+	// its RET instructions, where a uretprobe on it is attached as a plain
+	// uprobe (see goSites).
+	GoFunc   string
+	GoEntry  bool
+	GoAsm    bool
+	AtReturn bool
 }
 
 // ProbeName builds a canonical probe name, pasteable into a program:
@@ -211,7 +220,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		} else {
 			s.Display = fmt.Sprintf("0x%x", ap.Addr)
 		}
-		return []Site{s}, nil
+		return r.goSites(o, ap, []Site{s})
 	}
 	funcs, err := o.functions()
 	if err != nil {
@@ -285,6 +294,9 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 			Kind: ap.Kind, Probe: probe, Target: t.Path, AttachPath: t.AttachPath,
 			Func: fn.Name, Display: d, FuncAddr: fn.Addr, Addr: addr, Size: fn.Size, Offset: off, GoBinary: isGo,
 		})
+	}
+	if isGo {
+		return r.goSites(o, ap, out)
 	}
 	return out, nil
 }

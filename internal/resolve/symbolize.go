@@ -1,7 +1,9 @@
 package resolve
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/uscope/uscope/proc"
@@ -18,6 +20,8 @@ type symState struct {
 	readAt   time.Time
 	lastHit  int
 	haveMaps bool
+	// raw is /proc/PID/maps as RememberMaps last read it.
+	raw []byte
 }
 
 // Symbolize turns an address in process pid into the function that contains
@@ -78,7 +82,7 @@ func (r *Resolver) processObjectAt(pid int, addr uint64) *proc.Object {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st.readAt = time.Now()
-	if err == nil {
+	if err == nil && len(objs) > 0 { // an exiting process shows empty maps
 		st.objs, st.haveMaps, st.lastHit = objs, true, 0
 	}
 	return find()
@@ -104,4 +108,40 @@ func (r *Resolver) symObject(o *proc.Object) (*object, error) {
 	}
 	r.mu.Unlock()
 	return obj, nil
+}
+
+// RememberMaps reads the mappings of pid now, when they changed since the
+// last call, and opens the objects they map, so that Symbolize can still
+// name the process's addresses after it has exited (its /proc entry is gone
+// then). A process that cannot be read leaves what was known.
+func (r *Resolver) RememberMaps(pid int) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	if r.syms == nil {
+		r.syms = map[int]*symState{}
+	}
+	st := r.syms[pid]
+	if st == nil {
+		st = &symState{}
+		r.syms[pid] = st
+	}
+	same := st.haveMaps && bytes.Equal(st.raw, raw)
+	r.mu.Unlock()
+	if same {
+		return
+	}
+	objs, err := proc.Objects(pid)
+	if err != nil || len(objs) == 0 {
+		// An exiting process shows empty maps: keep what was known.
+		return
+	}
+	for i := range objs {
+		_, _ = r.symObject(&objs[i])
+	}
+	r.mu.Lock()
+	st.objs, st.haveMaps, st.lastHit, st.readAt, st.raw = objs, true, 0, time.Now(), raw
+	r.mu.Unlock()
 }

@@ -24,6 +24,14 @@ func (a resolverAdapter) Resolve(ap *lang.AttachPoint) ([]compile.Site, error) {
 			Kind: s.Kind, Probe: s.Probe, Target: s.Target, AttachPath: s.AttachPath,
 			Func: name, Provider: s.Provider, FuncAddr: s.FuncAddr, Addr: s.Addr,
 			Offset: s.Offset, RefCtrOffset: s.RefCtrOffset, USDT: s.USDT, GoBinary: s.GoBinary,
+			GoFunc: s.GoFunc, GoEntry: s.GoEntry, GoAsm: s.GoAsm, AtReturn: s.AtReturn,
+		}
+		if s.GoFunc != "" {
+			if b := a.r.GoBinary(s.AttachPath); b != nil {
+				out[i].Go = b
+			} else {
+				out[i].GoFunc = ""
+			}
 		}
 	}
 	return out, nil

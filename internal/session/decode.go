@@ -106,6 +106,9 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 	switch t.Kind {
 	case compile.KindInt:
 		v := le.Uint64(b)
+		if t.Pointee != nil {
+			return output.PointerValue(v)
+		}
 		if t.Signed {
 			return output.IntValue(int64(v), t.Size)
 		}
@@ -140,6 +143,11 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		id := int64(le.Uint64(b))
 		spid := int(le.Uint64(b[8:]))
 		return output.StackValue(s.stack(id, spid))
+	case compile.KindMapLen:
+		if idx := le.Uint64(b); idx < uint64(len(s.plan.Maps)) {
+			return output.UintValue(s.mapLen(s.plan.Maps[idx]), 8)
+		}
+		return output.UintValue(0, 8)
 	case compile.KindTuple:
 		var elems []output.Value
 		off := 0
@@ -147,7 +155,9 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			elems = append(elems, s.decode(e, b[off:], pid))
 			off += e.StorageSize()
 		}
-		return output.TupleValue(elems...)
+		tv := output.TupleValue(elems...)
+		tv.Names = t.Names
+		return tv
 	}
 	return output.Value{}
 }
@@ -185,7 +195,15 @@ func (s *session) stack(id int64, pid int) []string {
 		if pc == 0 {
 			break
 		}
-		frames = append(frames, s.symbolize(pid, pc))
+		if s.cfg.Frame == nil {
+			frames = append(frames, s.symbolize(pid, pc))
+			continue
+		}
+		if pid == 0 {
+			pid = s.pid
+		}
+		name, off, obj, _ := s.resolver.Symbolize(pid, pc)
+		frames = append(frames, s.cfg.Frame(output.Frame{Addr: pc, Sym: name, Off: off, Module: obj}))
 	}
 	return frames
 }

@@ -91,6 +91,11 @@ func (s *session) decodeKey(md *compile.MapDesc, key []byte) []output.Value {
 
 // printMap prints one map now, for print(@m, top, div).
 func (s *session) printMap(md *compile.MapDesc, top, div int) {
+	if s.cfg.Report != nil {
+		s.out.flush()
+		s.cfg.Report([]*output.Map{s.readMap(md)}, false)
+		return
+	}
 	s.out.w.Map(s.readMap(md), output.PrintOptions{Top: top, Div: uint64(div)})
 }
 
@@ -103,8 +108,31 @@ func (s *session) printAllMaps() {
 	for _, md := range s.plan.Maps {
 		maps = append(maps, s.readMap(md))
 	}
-	if len(maps) > 0 {
+	if s.cfg.Report != nil {
+		s.out.flush()
+		s.cfg.Report(maps, true)
+	} else if len(maps) > 0 {
 		s.out.w.MapsAtExit(maps)
 	}
 	s.out.flush()
+}
+
+// mapLen counts the keys of a map now, for len(@m).
+func (s *session) mapLen(md *compile.MapDesc) uint64 {
+	m := s.coll.Maps[md.Spec]
+	if m == nil {
+		return 0
+	}
+	var n uint64
+	key := make([]byte, md.KeySize)
+	next := make([]byte, md.KeySize)
+	var cur any
+	for {
+		if err := m.NextKey(cur, next); err != nil {
+			return n
+		}
+		n++
+		copy(key, next)
+		cur = key
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/resolve"
 )
 
@@ -50,6 +51,17 @@ type Config struct {
 	ForcePerfEvent bool
 	// Ready, when set, is called once every probe is attached.
 	Ready func()
+	// Attached, when set, is called with the number of probes attached, in
+	// place of the "Attached N probes" line on standard error.
+	Attached func(probes int)
+	// Report, when set, takes the maps in place of their printing in
+	// bpftrace's formats: each print(@m) hands over that map (final false),
+	// and the end of the session every map (final true). The built-in tools
+	// print bcc's formats with it.
+	Report func(maps []*output.Map, final bool)
+	// Frame formats one frame of a ustack (default: "sym+off", "sym" at
+	// offset 0, or the address in hex outside every known function).
+	Frame func(output.Frame) string
 }
 
 // TraceOptions are the output options of `uscope trace`.
@@ -187,7 +199,9 @@ func (s *session) run(ctx context.Context) error {
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
-	if cfg.JSON {
+	if cfg.Attached != nil {
+		cfg.Attached(s.links.Probes())
+	} else if cfg.JSON {
 		s.out.w.AttachedProbes(s.links.Probes())
 	} else if !plan.Trace && hasProbes(plan) {
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", s.links.Probes(), plural(s.links.Probes()))
@@ -350,6 +364,11 @@ func (s *session) loop(ctx context.Context) error {
 		case sp := <-tick:
 			trigger(sp.ID)
 		case <-drain.C:
+			if s.plan.HasStacks && s.pid != 0 {
+				// Stacks are named when the maps are printed, maybe after
+				// the process has exited: keep its objects known.
+				s.resolver.RememberMaps(s.pid)
+			}
 		}
 	}
 	return s.finish()

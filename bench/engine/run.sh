@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# Benchmarks of the probe engine (issue 4), each measured side by side with
+# bpftrace in the same run, repetitions interleaved (uscope, bpftrace,
+# baseline, uscope, ...):
+#
+#   A. start-up: wall time and peak RSS of a one-liner from start to attached
+#      to its first event to exit, on a target calling the function every
+#      100 µs; plus where uscope's time and memory go (strace, smaps).
+#   B. per-hit cost: a C loop timing N calls of a probed function, with no
+#      probe, an empty program and a printf program; the emulated (nop,
+#      push), single-stepped (cmp) and 5-byte-nop first instructions.
+#   C. attach + detach of a wildcard over 391 functions of redis-server
+#      (`s*`, 392 probes with BEGIN, as bpftrace counts them).
+#
+# Prints its section of bench/RESULTS.md ("## engine") on stdout, progress
+# on stderr; see bench/README.md. Needs root, gcc, /usr/bin/time, taskset;
+# bpftrace and /usr/bin/redis-server for the peer rows and part C; strace
+# for the start-up breakdown.
+#
+# Knobs (environment): ENGINE_PARTS (startup,perhit,wildcard), ENGINE_RUNS
+# (5), ENGINE_LOOP_N (300000 calls; ENGINE_LOOP_N_XOL 20000 for the
+# single-stepped site), ENGINE_BT_WILDCARD_RUNS (2, each can take minutes),
+# ENGINE_BT_TIMEOUT (150 s).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+
+parts=${ENGINE_PARTS:-startup,perhit,wildcard}
+runs=${ENGINE_RUNS:-5}
+loop_n=${ENGINE_LOOP_N:-300000}
+loop_n_xol=${ENGINE_LOOP_N_XOL:-20000}
+bt_wild_runs=${ENGINE_BT_WILDCARD_RUNS:-2}
+bt_timeout=${ENGINE_BT_TIMEOUT:-150}
+redis=/usr/bin/redis-server
+wild_glob='s*'
+
+work=$(mktemp -d /tmp/uscope-bench-engine.XXXXXX)
+# Background processes are this shell's jobs: `jobs -p` lists only those not
+# yet reaped, so no pid here can have been reused by another process.
+cleanup() {
+	local p
+	for p in $(jobs -p); do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+failed=0
+fail() {
+	failed=1
+	bench_log "FAILED: $*"
+	echo "$*" >>"$work/failures"
+}
+
+uscope=$(bench_uscope) || {
+	echo "## engine"
+	echo
+	echo "Could not build uscope."
+	exit 1
+}
+have_bt=0
+bench_have bpftrace && have_bt=1
+bt_version=$(bench_bpftrace_version)
+bt_name=${bt_version:-bpftrace}
+
+gcc -O2 -Wall -o "$work/target" "$here/target.c" || {
+	echo "## engine"
+	echo
+	echo "Could not compile bench/engine/target.c."
+	exit 1
+}
+target=$work/target
+
+want() { [[ ",$parts," == *",$1,"* ]]; }
+
+# ---------------------------------------------------------------------------
+# A. Start-up.
+
+# startup_once CASE: run one one-liner to its end; append wall ms and peak
+# RSS MiB to $work/A-CASE.{wall,rss}.
+startup_once() {
+	local c=$1 cmd t0 t1 rc
+	case $c in
+	uscope) cmd=("$uscope" run -e "uprobe:$target:f_push { printf(\"hit\\n\"); exit(); }") ;;
+	bpftrace) cmd=(bpftrace -e "uprobe:$target:f_push { printf(\"hit\\n\"); exit(); }") ;;
+	uscope-begin) cmd=("$uscope" run -e 'BEGIN { printf("hit\n"); exit(); }') ;;
+	bpftrace-begin) cmd=(bpftrace -e 'BEGIN { printf("hit\n"); exit(); }') ;;
+	esac
+	t0=$(bench_now_us)
+	timeout -k 5 60 /usr/bin/time -f '%e %M' -o "$work/time.out" \
+		taskset -c 0 "${cmd[@]}" >"$work/a.out" 2>"$work/a.err"
+	rc=$?
+	t1=$(bench_now_us)
+	if [ "$rc" != 0 ] || ! grep -qx hit "$work/a.out"; then
+		fail "start-up $c: exit status $rc: $(tail -3 "$work/a.err" | tr '\n' ' ')"
+		return
+	fi
+	echo "$(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100))" >>"$work/A-$c.wall"
+	tail -1 "$work/time.out" | awk '{ printf "%.1f\n", $2 / 1024 }' >>"$work/A-$c.rss"
+}
+
+# strace_breakdown: one traced run of uscope's one-liner; prints a table of
+# its phases, from the system calls that delimit them.
+strace_breakdown() {
+	bench_have strace || {
+		echo "(strace is not installed: no breakdown)"
+		return
+	}
+	taskset -c 0 strace -f --seccomp-bpf -ttt -T -e trace=execve,bpf,close,exit_group \
+		-o "$work/strace.txt" "$uscope" run \
+		-e "uprobe:$target:f_push { printf(\"hit\\n\"); exit(); }" >/dev/null 2>&1 || {
+		echo "(the strace run failed)"
+		return
+	}
+	awk '
+		function ms(a, b) { return sprintf("%.1f", (b - a) * 1000) }
+		# Join "<unfinished ...>" with its "<... resumed>" line.
+		/<unfinished \.\.\.>$/ { pend[$1] = $0; sub(/ <unfinished \.\.\.>$/, "", pend[$1]); next }
+		/<\.\.\. [a-z_0-9]+ resumed>/ {
+			if (!($1 in pend)) next
+			rest = $0; sub(/^.*resumed>/, "", rest)
+			$0 = pend[$1] rest; delete pend[$1]
+		}
+		{
+			t = $2 + 0; last = t
+			dur = 0; if (match($0, /<[0-9.]+>$/)) dur = substr($0, RSTART + 1, RLENGTH - 2) + 0
+			ret = $0; sub(/^.*\) += /, "", ret); ret = ret + 0
+		}
+		$3 ~ /^execve\(/ && !t0 { t0 = t }
+		$3 ~ /^bpf\(/ && !fb { fb = t }
+		$3 ~ /^bpf\(BPF_LINK_CREATE/ && / = [0-9]+ </ { l0 = t; l1 = t + dur; lfd = ret; c0 = 0 }
+		lfd && $3 ~ ("^close\\(" lfd "\\)") && !c0 && t >= l1 { c0 = t; c1 = t + dur }
+		END {
+			if (!t0 || !fb || !l0 || !c0) { print "(could not find the phases in the strace log)"; exit }
+			print "| phase (one run under strace, ms) | ms |"
+			print "|---|---|"
+			print "| exec to first bpf(): Go runtime, CLI, parse, resolve, codegen | " ms(t0, fb) " |"
+			print "| first bpf() to BPF_LINK_CREATE: feature probes, maps, program load | " ms(fb, l0) " |"
+			print "| BPF_LINK_CREATE (uprobe_multi attach) | " ms(l0, l1) " |"
+			print "| attached to the exit() record read: wait for a hit, ring buffer drain timer | " ms(l1, c0) " |"
+			print "| close(link) (detach) | " ms(c0, c1) " |"
+			print "| after detach to process exit | " ms(c1, last) " |"
+			print "| total | " ms(t0, last) " |"
+		}' "$work/strace.txt"
+}
+
+# rss_breakdown NAME READY-REGEX CMD...: start CMD (a probe printing on every
+# hit, never exiting), wait for READY-REGEX on its stderr, and print a table
+# row splitting its resident memory by mapping kind.
+rss_breakdown() {
+	local name=$1 ready=$2 pid
+	shift 2
+	"$@" >/dev/null 2>"$work/rss.err" &
+	pid=$!
+	if ! bench_wait_line "$work/rss.err" "$ready" 60 "$pid"; then
+		bench_stop "$pid" 10
+		echo "| $name | (did not start) | | | | |"
+		return
+	fi
+	sleep 0.3
+	awk -v name="$name" '
+		$1 ~ /^[0-9a-f]+-[0-9a-f]+$/ {
+			path = $6
+			if (path ~ /bpf-map|bpf_ringbuf/) kind = "bpf"
+			else if (path ~ /^\// ) kind = "file"
+			else kind = "anon"
+			next
+		}
+		$1 == "Rss:" { r[kind] += $2; tot += $2 }
+		END {
+			printf "| %s | %.1f | %.1f | %.1f | %.1f |\n", name, tot / 1024, r["bpf"] / 1024, r["file"] / 1024, r["anon"] / 1024
+		}' "/proc/$pid/smaps"
+	bench_stop "$pid" 30
+}
+
+part_startup() {
+	bench_log "start-up: $runs rounds"
+	taskset -c 1 "$target" tick f_push &
+	local tick=$!
+	sleep 0.2
+	local cases=(uscope uscope-begin)
+	[ "$have_bt" = 1 ] && cases=(uscope bpftrace uscope-begin bpftrace-begin)
+	local i c
+	for ((i = 1; i <= runs; i++)); do
+		for c in "${cases[@]}"; do startup_once "$c"; done
+	done
+	local us_wall bt_wall us_rss bt_rss
+	us_wall=$(bench_median "$work/A-uscope.wall")
+	bt_wall=$(bench_median "$work/A-bpftrace.wall")
+	us_rss=$(bench_median "$work/A-uscope.rss")
+	bt_rss=$(bench_median "$work/A-bpftrace.rss")
+	echo "### A. One-liner start-up: start to attached to first event to exit"
+	echo
+	echo "\`uprobe:TARGET:f_push { printf(\"hit\\n\"); exit(); }\` while TARGET (bench/engine/target.c)"
+	echo "calls f_push every 100 µs on CPU 1; the tool runs on CPU 0. Wall time measured around"
+	echo "\`/usr/bin/time -f '%e %M'\` (whose %e has only 10 ms resolution), peak RSS from its %M."
+	echo "The BEGIN rows run \`BEGIN { printf(\"hit\\n\"); exit(); }\`: the cost without any uprobe."
+	echo "$runs rounds, interleaved. Aim (issue 4): uscope under 50 ms and 20 MiB."
+	echo
+	echo "| tool | program | runs | wall ms min | median | max | peak RSS MiB min | median | max |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for c in "${cases[@]}"; do
+		local tool=${c%-begin} prog='uprobe one-liner'
+		[ "$c" != "$tool" ] && prog='BEGIN only'
+		[ "$tool" = bpftrace ] && tool=$bt_name
+		echo "| $tool | $prog | $(bench_count "$work/A-$c.wall") | $(bench_stats "$work/A-$c.wall") | $(bench_stats "$work/A-$c.rss") |"
+	done
+	echo
+	if [ "$have_bt" = 1 ]; then
+		echo "Ratio uscope / bpftrace (medians): wall $(bench_ratio "$us_wall" "$bt_wall"), peak RSS $(bench_ratio "$us_rss" "$bt_rss")."
+		echo
+	fi
+	bench_log "start-up: breakdown"
+	echo "Where uscope's time goes:"
+	echo
+	strace_breakdown
+	echo
+	echo "Where the memory goes (steady state, attached, program \`{ printf(\"hit\\n\"); }\`; MiB of RSS):"
+	echo
+	echo "| tool | RSS | BPF map mappings (ring/perf buffers) | binary + libraries | anonymous (heap, stacks) |"
+	echo "|---|---|---|---|---|"
+	rss_breakdown uscope '^Attached' taskset -c 0 "$uscope" run -e "uprobe:$target:f_push { printf(\"hit\\n\"); }"
+	if [ "$have_bt" = 1 ]; then
+		rss_breakdown "$bt_name" '__BPFTRACE_NOTIFY_PROBES_ATTACHED' \
+			env __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 taskset -c 0 bpftrace -e "uprobe:$target:f_push { printf(\"hit\\n\"); }"
+	fi
+	echo
+	bench_stop "$tick" 5
+}
+
+# ---------------------------------------------------------------------------
+# B. Per-hit cost.
+
+# loop_once TOOL SITE PROG KEY: time the target's loop on SITE with TOOL
+# (none, uscope or bpftrace) running PROG; append ns/call to $work/B-KEY.ns
+# and the overhead over this round's untraced run to $work/B-KEY.ovh.
+loop_once() {
+	local tool=$1 site=$2 prog=$3 key=$4 n=$loop_n pid="" ready ns
+	[ "$site" = f_cmp ] && n=$loop_n_xol
+	case $tool in
+	uscope)
+		taskset -c 0 "$uscope" run -e "uprobe:$target:$site $prog" >/dev/null 2>"$work/b.err" &
+		pid=$!
+		ready='^Attached'
+		;;
+	bpftrace)
+		__BPFTRACE_NOTIFY_PROBES_ATTACHED=1 taskset -c 0 bpftrace \
+			-e "uprobe:$target:$site $prog" >/dev/null 2>"$work/b.err" &
+		pid=$!
+		ready='__BPFTRACE_NOTIFY_PROBES_ATTACHED'
+		;;
+	esac
+	if [ -n "$pid" ]; then
+			if ! bench_wait_line "$work/b.err" "$ready" 60 "$pid"; then
+			bench_stop "$pid" 10
+			fail "per-hit $key: $tool did not attach: $(tail -3 "$work/b.err" | tr '\n' ' ')"
+			return
+		fi
+	fi
+	ns=$(timeout -k 5 300 taskset -c 1 "$target" loop "$site" "$n")
+	local rc=$?
+	if [ -n "$pid" ]; then
+		bench_stop "$pid" 60
+		grep -ohE 'Lost [0-9]+ events?' "$work/b.err" | awk '{ s += $2 } END { print s + 0 }' >>"$work/B-$key.lost"
+	fi
+	if [ "$rc" != 0 ] || [ -z "$ns" ]; then
+		fail "per-hit $key: target exited with status $rc"
+		return
+	fi
+	echo "$ns" >>"$work/B-$key.ns"
+	if [ "$tool" = none ]; then
+		echo "$ns" >"$work/B-base-$site"
+	elif [ -s "$work/B-base-$site" ]; then
+		awk -v a="$ns" -v b="$(cat "$work/B-base-$site")" 'BEGIN { printf "%.1f\n", a - b }' >>"$work/B-$key.ovh"
+	fi
+}
+
+part_perhit() {
+	local sites=(f_push f_nop f_nop5 f_cmp) i s
+	bench_log "per-hit: $runs rounds"
+	for ((i = 1; i <= runs; i++)); do
+		bench_log "per-hit: round $i"
+		local floor
+		floor=$(taskset -c 1 "$target" getpgid 1000000) && echo "$floor" >>"$work/B-getpgid.ns"
+		for s in "${sites[@]}"; do
+			rm -f "$work/B-base-$s"
+			loop_once none "$s" "" "none-$s"
+			loop_once uscope "$s" '{ }' "uscope-empty-$s"
+			[ "$have_bt" = 1 ] && loop_once bpftrace "$s" '{ }' "bpftrace-empty-$s"
+			if [ "$s" = f_push ]; then
+				loop_once uscope "$s" '{ printf("%d\n", arg0); }' "uscope-printf-$s"
+				[ "$have_bt" = 1 ] && loop_once bpftrace "$s" '{ printf("%d\n", arg0); }' "bpftrace-printf-$s"
+			fi
+		done
+	done
+	local sys
+	sys=$(bench_median "$work/B-getpgid.ns")
+	echo "### B. Per-hit cost"
+	echo
+	echo "TARGET (bench/engine/target.c, on CPU 1) calls a function $loop_n times ($loop_n_xol for f_cmp)"
+	echo "after a tenth as many warm-up calls, and prints the mean ns per call (clock_gettime). The tool"
+	echo "runs on CPU 0, attached before TARGET starts; printf output goes to /dev/null. Overhead ="
+	echo "traced − untraced ns/call of the same round; \"× syscall\" divides the median overhead by"
+	echo "the syscall floor of this machine: getpgid(0) took $(bench_stats "$work/B-getpgid.ns") ns (min | median | max)."
+	echo "First instructions: f_push \`push %rbp\` and f_nop \`nop\` are emulated by the kernel (one trap),"
+	echo "f_cmp \`cmp \$0,%rdi\` is single-stepped out of line (a second trap), f_nop5 is a 5-byte nop."
+	echo "$runs rounds, interleaved. Aim (issue 4): uscope's printf within 10% of its empty program."
+	echo
+	echo "| function | tool | program | runs | ns/call min | median | max | overhead ns/hit min | median | max | × syscall | lost events |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	local row key tool prog med lost
+	for s in "${sites[@]}"; do
+		for row in none uscope-empty bpftrace-empty uscope-printf bpftrace-printf; do
+			key=$row-$s
+			[ -f "$work/B-$key.ns" ] || continue
+			tool=${row%%-*} prog=${row#*-}
+			[ "$row" = none ] && tool='—' prog='no probe'
+			[ "$prog" = empty ] && prog='`{ }`'
+			[ "$prog" = printf ] && prog='`{ printf("%d\n", arg0); }`'
+			[ "$tool" = bpftrace ] && tool=$bt_name
+			med=$(bench_median "$work/B-$key.ovh")
+			lost='—'
+			[ -f "$work/B-$key.lost" ] && lost=$(awk '{ s += $1 } END { print s + 0 }' "$work/B-$key.lost")
+			if [ "$row" = none ]; then
+				echo "| $s | $tool | $prog | $(bench_count "$work/B-$key.ns") | $(bench_stats "$work/B-$key.ns") | | | | | |"
+			else
+				echo "| $s | $tool | $prog | $(bench_count "$work/B-$key.ns") | $(bench_stats "$work/B-$key.ns") | $(bench_stats "$work/B-$key.ovh") | $(bench_ratio "$med" "$sys" 1) | $lost |"
+			fi
+		done
+	done
+	echo
+	local us_e us_p bt_e bt_p
+	us_e=$(bench_median "$work/B-uscope-empty-f_push.ovh")
+	us_p=$(bench_median "$work/B-uscope-printf-f_push.ovh")
+	bt_e=$(bench_median "$work/B-bpftrace-empty-f_push.ovh")
+	bt_p=$(bench_median "$work/B-bpftrace-printf-f_push.ovh")
+	echo "Ratios of median overheads on f_push: uscope printf / uscope empty = $(bench_ratio "$us_p" "$us_e") (aim ≤ 1.10);"
+	echo "uscope printf / bpftrace printf = $(bench_ratio "$us_p" "$bt_p"); uscope empty / bpftrace empty = $(bench_ratio "$us_e" "$bt_e")."
+	for s in f_nop f_nop5 f_cmp; do
+		echo "Empty program on $s, uscope / bpftrace = $(bench_ratio "$(bench_median "$work/B-uscope-empty-$s.ovh")" "$(bench_median "$work/B-bpftrace-empty-$s.ovh")")."
+	done
+	echo
+}
+
+# ---------------------------------------------------------------------------
+# C. Wildcard attach + detach.
+
+# wild_once TOOL: run the attach-everything-then-exit program; append total,
+# start→attached and attached→end (ms) to $work/C-TOOL.{total,attach,detach}.
+wild_once() {
+	local tool=$1 prog cmd marker limit=60 t0 t1 rc
+	prog="uprobe:$redis:$wild_glob { @c = count(); } BEGIN { exit(); }"
+	case $tool in
+	uscope)
+		cmd=("$uscope" run -e "$prog")
+		marker='^Attached [0-9]+ probes'
+		;;
+	bpftrace)
+		cmd=(env BPFTRACE_MAX_PROBES=1000 __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 bpftrace -e "$prog")
+		marker='__BPFTRACE_NOTIFY_PROBES_ATTACHED'
+		limit=$bt_timeout
+		;;
+	esac
+	bench_log "wildcard: $tool"
+	t0=$(bench_now_us)
+	# stderr lines are stamped as they arrive, to split attach from detach.
+	timeout -k 10 "$limit" "${cmd[@]}" >"$work/c.out" \
+		2> >(while IFS= read -r l; do printf '%s %s\n' "$(bench_now_us)" "$l"; done >"$work/c.err")
+	rc=$?
+	t1=$(bench_now_us)
+	wait $! 2>/dev/null
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo 1 >>"$work/C-$tool.timeouts"
+		return
+	fi
+	local ta
+	ta=$(grep -E "^[0-9]+ $marker" "$work/c.err" | head -1 | cut -d' ' -f1)
+	if [ "$rc" != 0 ] || [ -z "$ta" ]; then
+		fail "wildcard $tool: exit status $rc: $(tail -3 "$work/c.err" | cut -d' ' -f2- | tr '\n' ' ')"
+		return
+	fi
+	grep -ohE '(Attached|Attaching) [0-9]+ probes' "$work/c.err" "$work/c.out" | head -1 | awk '{ print $2 }' >"$work/C-$tool.probes"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.total"
+	awk -v a="$t0" -v b="$ta" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.attach"
+	awk -v a="$ta" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.detach"
+}
+
+part_wildcard() {
+	echo "### C. Attach + detach of a 392-probe wildcard on redis-server"
+	echo
+	if [ ! -x "$redis" ]; then
+		echo "$redis is not installed: skipped."
+		echo
+		return
+	fi
+	local nfuncs
+	nfuncs=$("$uscope" list "$redis" "$wild_glob" 2>/dev/null | grep -c '^uprobe:')
+	local i max=$runs
+	[ "$have_bt" = 1 ] && [ "$bt_wild_runs" -gt "$max" ] && max=$bt_wild_runs
+	for ((i = 1; i <= max; i++)); do
+		[ "$i" -le "$runs" ] && wild_once uscope
+		[ "$have_bt" = 1 ] && [ "$i" -le "$bt_wild_runs" ] && wild_once bpftrace
+	done
+	echo "\`uprobe:$redis:$wild_glob { @c = count(); } BEGIN { exit(); }\`: $nfuncs functions match \`$wild_glob\`"
+	echo "(\`uscope list\`), 392 probes with BEGIN as bpftrace counts them. Both tools attach every"
+	echo "probe, then see exit() and detach. Split at the line each prints once attached (uscope"
+	echo "\"Attached N probes\", bpftrace \`__BPFTRACE_NOTIFY_PROBES_ATTACHED\`). bpftrace is capped at"
+	echo "${bt_timeout} s per run. Aim (issue 4): uscope under 500 ms."
+	echo
+	echo "| tool | probes | runs | total ms min | median | max | start → attached min | median | max | attached → exit min | median | max |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	local tool name cnt to
+	for tool in uscope bpftrace; do
+		[ "$tool" = bpftrace ] && [ "$have_bt" = 0 ] && continue
+		name=$tool
+		[ "$tool" = bpftrace ] && name="$bt_name (perf events)"
+		cnt=$(bench_count "$work/C-$tool.total")
+		to=$(bench_count "$work/C-$tool.timeouts")
+		if [ "$cnt" = 0 ] && [ "$to" -gt 0 ]; then
+			echo "| $name | | $to | timed out (${bt_timeout} s) | | | | | | | | |"
+			continue
+		fi
+		local extra=""
+		[ "$to" -gt 0 ] && extra=" (+$to timed out)"
+		echo "| $name | $(cat "$work/C-$tool.probes" 2>/dev/null) | $cnt$extra | $(bench_stats "$work/C-$tool.total") | $(bench_stats "$work/C-$tool.attach") | $(bench_stats "$work/C-$tool.detach") |"
+	done
+	echo
+	if [ "$have_bt" = 1 ]; then
+		local bt_med
+		bt_med=$(bench_median "$work/C-bpftrace.total")
+		if [ -z "$bt_med" ] && [ "$(bench_count "$work/C-bpftrace.timeouts")" -gt 0 ]; then
+			echo "Ratio uscope / bpftrace (total, medians): < $(bench_ratio "$(bench_median "$work/C-uscope.total")" "$((bt_timeout * 1000))" 4) (bpftrace timed out)."
+		else
+			echo "Ratio uscope / bpftrace (total, medians): $(bench_ratio "$(bench_median "$work/C-uscope.total")" "$bt_med" 4)."
+		fi
+		echo
+	fi
+}
+
+# ---------------------------------------------------------------------------
+
+{
+	echo "## engine"
+	echo
+	echo "Probe engine benchmarks (issue 4), \`bench/engine/run.sh\`, $(date -u +%Y-%m-%d), peer: ${bt_version:-bpftrace not installed}."
+	echo "Each figure is min | median | max over the runs; ratios compare medians."
+	echo
+} >"$work/section.md"
+want startup && part_startup >>"$work/section.md"
+want perhit && part_perhit >>"$work/section.md"
+want wildcard && part_wildcard >>"$work/section.md"
+if [ -s "$work/failures" ]; then
+	{
+		echo "Failures in this run:"
+		echo
+		sed 's/^/- /' "$work/failures"
+		echo
+	} >>"$work/section.md"
+fi
+cat "$work/section.md"
+exit "$failed"

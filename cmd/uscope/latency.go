@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/uscope/uscope/internal/tools"
+)
+
+func init() { commands = append(commands, newLatencyCommand) }
+
+func newLatencyCommand() *cobra.Command {
+	var (
+		f            toolFlags
+		micro, milli bool
+		perFunction  bool
+	)
+	c := &cobra.Command{
+		Use:   "latency [-p PID] [-i SEC] [-d DURATION] [-u|-m] [-F] PATTERN",
+		Short: "Time function calls as a histogram (bcc's funclatency)",
+		Long: `Latency times every call of the functions PATTERN matches, from entry to
+return, and prints bcc funclatency's log2 histogram of the times in
+nanoseconds (-u microseconds, -m milliseconds), then the average, total and
+count: at the end, or every -i seconds. -F prints one histogram per function
+and process.
+
+PATTERN is that of 'uscope count' (functions only). The times are measured
+in the kernel and kept per thread and call depth, so nested and recursive
+calls each pair with their own return; calls already running when the probes
+attach are not counted. The tool is a program in uscope's language;
+--program prints it.`,
+		Example: `  uscope latency c:read                    # time read() in libc, system-wide
+  uscope latency -u -p 1234 'c:*printf'    # the printf family in process 1234, in microseconds
+  uscope latency -m -i 5 -d 60 /usr/bin/redis-server:processCommand
+  uscope latency -F '/usr/bin/redis-server:*Command'
+  uscope latency -c ./app ./app:work       # run ./app and time work()`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			unit := "nsecs"
+			switch {
+			case micro && milli:
+				return toolError(cmd, errors.New("-u and -m exclude each other"))
+			case micro:
+				unit = "usecs"
+			case milli:
+				unit = "msecs"
+			}
+			tool, err := tools.Latency(tools.LatencyOptions{
+				Options: f.options(cmd.OutOrStdout()), Pattern: args[0], Unit: unit, PerFunction: perFunction,
+			})
+			if err != nil {
+				return toolError(cmd, err)
+			}
+			return runTool(cmd, "latency", &f, tool)
+		},
+	}
+	f.register(c, true)
+	c.Flags().BoolVarP(&micro, "microseconds", "u", false, "histogram in microseconds")
+	c.Flags().BoolVarP(&milli, "milliseconds", "m", false, "histogram in milliseconds")
+	c.Flags().BoolVarP(&perFunction, "function", "F", false, "one histogram per function (and process)")
+	return c
+}

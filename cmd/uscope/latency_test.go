@@ -1,0 +1,80 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+var bccHistRow = regexp.MustCompile(`^\s+(\d+) -> (\d+)\s+: (\d+)\s+\|\**\s*\|$`)
+
+// bccHist parses bcc's log2 histograms in out: the count of each bucket
+// by its low bound, added up over every histogram.
+func bccHist(t *testing.T, out string) map[uint64]int {
+	t.Helper()
+	got := map[uint64]int{}
+	for _, l := range strings.Split(out, "\n") {
+		if m := bccHistRow.FindStringSubmatch(l); m != nil {
+			lo, _ := strconv.ParseUint(m[1], 10, 64)
+			n, _ := strconv.Atoi(m[3])
+			if n > 0 {
+				got[lo] += n
+			}
+		}
+	}
+	return got
+}
+
+// bucketOf is the low bound of the bcc bucket holding v.
+func bucketOf(v uint64) uint64 {
+	lo := uint64(1)
+	for lo*2 <= v {
+		lo *= 2
+	}
+	if lo == 1 {
+		return 0
+	}
+	return lo
+}
+
+func TestLatencyBuckets(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := toolsProgram(t)
+	out := runOK(t, "latency", "-c", bin+" l", bin+":nap")
+	if !strings.Contains(out, "     nsecs               : count     distribution\n") {
+		t.Errorf("no funclatency header:\n%s", out)
+	}
+	got := bccHist(t, out)
+	want := map[uint64]int{bucketOf(1e6): 1, bucketOf(1e7): 1, bucketOf(1e8): 1}
+	if len(got) != len(want) {
+		t.Errorf("buckets %v, want %v\n%s", got, want, out)
+	}
+	for b, n := range want {
+		if got[b] != n {
+			t.Errorf("bucket %d: %d calls, want %d\n%s", b, got[b], n, out)
+		}
+	}
+	if !regexp.MustCompile(`\navg = \d+ nsecs, total: \d+ nsecs, count: 3\n`).MatchString(out) {
+		t.Errorf("no average line for 3 calls:\n%s", out)
+	}
+}
+
+func TestLatencyRecursion(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := toolsProgram(t)
+	// nest(3) holds 1.5 ms at each of three nested levels: 4.5, 3 and
+	// 1.5 ms. Keyed on the thread alone, the inner calls' start times
+	// would overwrite the outer ones.
+	out := runOK(t, "latency", "-u", "-F", "-c", bin+" l", bin+":nest")
+	if !regexp.MustCompile(`\n\nFunction = nest \[\d+\]\n     usecs `).MatchString(out) {
+		t.Errorf("no -F section for nest:\n%s", out)
+	}
+	got := bccHist(t, out)
+	want := map[uint64]int{bucketOf(1500): 1, bucketOf(3000): 1, bucketOf(4500): 1}
+	if len(got) != 3 || got[1024] != 1 || got[2048] != 1 || got[4096] != 1 {
+		t.Errorf("buckets %v, want %v\n%s", got, want, out)
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/tools"
+)
+
+// The flags and the running shared by count, latency, argdist and stack,
+// the tools after bcc's funccount, funclatency, argdist and stackcount.
+
+// seconds is a flag value in seconds, as bcc's tools take it ("5"), or a
+// Go duration ("1.5s", "500ms"). It remembers whether it was given, so
+// that -d 0 (stop as soon as everything is attached) differs from no -d.
+type seconds struct {
+	d   time.Duration
+	set bool
+}
+
+func (s *seconds) String() string {
+	if !s.set {
+		return ""
+	}
+	return s.d.String()
+}
+
+func (s *seconds) Set(v string) error {
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n < 0 || n > math.MaxInt64/float64(time.Second) {
+			return fmt.Errorf("%q is out of range", v)
+		}
+		s.d, s.set = time.Duration(n*float64(time.Second)), true
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is neither seconds nor a duration like 500ms", v)
+	}
+	s.d, s.set = d, true
+	return nil
+}
+
+func (s *seconds) Type() string { return "seconds" }
+
+// toolFlags are the flags every tool takes.
+type toolFlags struct {
+	sf          sessionFlags
+	interval    seconds
+	duration    seconds
+	timestamp   bool
+	showProgram bool
+}
+
+func (f *toolFlags) register(c *cobra.Command, withTimestamp bool) {
+	f.sf.register(c)
+	c.Flags().VarP(&f.interval, "interval", "i", "print every `SEC` seconds (or a duration: 500ms), and clear the counts")
+	if withTimestamp {
+		c.Flags().BoolVarP(&f.timestamp, "timestamp", "T", false, "print the time before each output")
+	}
+	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m); -d 0 stops once everything is attached")
+	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
+}
+
+// timing turns -i and -d into a tool's timing: with both, the program
+// itself ends after the interval that reaches the duration, so that the
+// last interval is printed whole and once.
+func (f *toolFlags) timing() tools.Timing {
+	t := tools.Timing{Interval: f.interval.d, Timestamp: f.timestamp}
+	if f.interval.d > 0 && f.duration.set && f.duration.d > 0 {
+		t.Ticks = int((f.duration.d + f.interval.d - 1) / f.interval.d)
+	}
+	return t
+}
+
+// options returns the options every tool takes.
+func (f *toolFlags) options(out io.Writer) tools.Options {
+	return tools.Options{Out: out, Timing: f.timing()}
+}
+
+// oneProcess reports whether the tool traces one process (-p or -c).
+func (f *toolFlags) oneProcess() bool { return f.sf.pid != 0 || f.sf.command != "" }
+
+// runTool runs a tool's program in a session, or prints it (--program).
+func runTool(cmd *cobra.Command, name string, f *toolFlags, tool *tools.Tool) error {
+	if f.showProgram {
+		fmt.Fprint(cmd.OutOrStdout(), lang.Format(tool.Program))
+		return nil
+	}
+	cfg := f.sf.config(tool.Program)
+	cfg.Out = cmd.OutOrStdout()
+	cfg.Attached, cfg.Report, cfg.Frame = tool.Attached, tool.Report, tool.Frame
+	if cfg.Attached == nil {
+		cfg.Attached = func(int) {}
+	}
+	switch {
+	case !f.duration.set:
+	case f.duration.d == 0:
+		cfg.Duration = time.Nanosecond // stop once attached
+	case f.timing().Ticks > 0:
+		// The program exits after its last interval; the timer is only a
+		// backstop.
+		cfg.Duration = f.duration.d + f.interval.d + time.Second
+	default:
+		cfg.Duration = f.duration.d
+	}
+	return plainToolError(runSession(cmd.Context(), cfg), tools.ProgramFile(name))
+}
+
+// plainToolError drops the caret and the source line of errors that point
+// into a tool's generated program: the user did not write it, and the
+// message (a function that does not exist, say) stands on its own.
+func plainToolError(err error, file string) error {
+	var le *lang.Error
+	if err == nil || !errors.As(err, &le) || le.File != file {
+		return err
+	}
+	plain := *le
+	plain.File, plain.Pos, plain.Source = "", lang.Pos{}, ""
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return &exitError{code: ee.code, err: &plain}
+	}
+	return usageError(&plain)
+}
+
+// toolError marks an error in a tool's arguments (exit 1).
+func toolError(cmd *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "--help") && !strings.Contains(msg, "\n") {
+		var le *lang.Error
+		if !errors.As(err, &le) {
+			err = fmt.Errorf("%w; see 'uscope %s --help'", err, cmd.Name())
+		}
+	}
+	return usageError(err)
+}

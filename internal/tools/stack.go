@@ -1,0 +1,125 @@
+package tools
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/uscope/uscope/internal/output"
+)
+
+// StackOptions configure `uscope stack`.
+type StackOptions struct {
+	Options
+	// Pattern is stackcount's pattern (see Pattern).
+	Pattern string
+	// Folded prints one line per stack, "comm;outer;...;inner count", for
+	// flame graphs (-f).
+	Folded bool
+	// Offset prints frames as sym+0xoff (-s).
+	Offset bool
+	// OneProcess leaves out the "comm [pid]" line of each stack, as
+	// stackcount does when it traces one process (-p, -c).
+	OneProcess bool
+}
+
+// Stack builds bcc's stackcount: the user stacks that reach the matched
+// functions, counted in the kernel in @stacks[comm, pid, ustack] (a stack
+// map holds each distinct stack once) and symbolized in userspace when
+// printed. Stacks are walked through frame pointers: code built without
+// them (-fomit-frame-pointer, the default of most distributions' -O2)
+// shows short or broken stacks.
+func Stack(o StackOptions) (*Tool, error) {
+	ap, err := Pattern(o.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := render("stack", struct {
+		Probe string
+		intervalData
+	}{ap.String(), o.data("stacks")})
+	if err != nil {
+		return nil, err
+	}
+	return &Tool{
+		Program: prog,
+		Attached: func(probes int) {
+			if !o.Folded {
+				o.printf("%s", output.BCCTracing(probes, o.Pattern))
+			}
+		},
+		Frame: func(f output.Frame) string { return output.BCCFrame(f, o.Offset) },
+		Report: func(maps []*output.Map, final bool) {
+			m := find(maps, "@stacks")
+			if m == nil {
+				return
+			}
+			if !final || o.Interval == 0 || !empty([]*output.Map{m}) {
+				o.printf("%s", o.stacksText(m))
+			}
+			if final && !o.Folded {
+				o.printf("Detaching...\n")
+			}
+		},
+	}, nil
+}
+
+// stackEntry is one counted stack.
+type stackEntry struct {
+	comm   string
+	pid    int
+	frames []string
+	count  uint64
+}
+
+// stacksText prints the stacks of one interval, by ascending count.
+func (o *StackOptions) stacksText(m *output.Map) string {
+	var stacks []stackEntry
+	index := map[string]int{}
+	for _, e := range m.Entries {
+		if len(e.Key) != 3 {
+			continue
+		}
+		s := stackEntry{comm: keyText(e.Key[0]), pid: int(intOf(e.Key[1])), frames: e.Key[2].Frames, count: intOf(e.Value)}
+		if o.Folded {
+			// Flame graphs merge the stacks of processes of one name.
+			k := output.Folded(s.comm, s.frames)
+			if i, ok := index[k]; ok {
+				stacks[i].count += s.count
+				continue
+			}
+			index[k] = len(stacks)
+		}
+		stacks = append(stacks, s)
+	}
+	slices.SortFunc(stacks, func(a, b stackEntry) int {
+		if a.count != b.count {
+			if a.count < b.count {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(output.Folded(a.comm, a.frames), output.Folded(b.comm, b.frames)); c != 0 {
+			return c
+		}
+		return a.pid - b.pid
+	})
+	var sb strings.Builder
+	if !o.Folded {
+		sb.WriteString("\n")
+	}
+	if o.Timestamp {
+		sb.WriteString(output.BCCTimestamp(o.now().Format("15:04:05")))
+	}
+	for _, s := range stacks {
+		if o.Folded {
+			sb.WriteString(output.FoldedLine(s.comm, s.frames, s.count))
+			continue
+		}
+		comm := s.comm
+		if o.OneProcess {
+			comm = ""
+		}
+		sb.WriteString(output.BCCStack(s.frames, comm, s.pid, s.count))
+	}
+	return sb.String()
+}
