@@ -68,6 +68,17 @@
 // when the probe is enabled. Values of other types, including named types
 // such as time.Duration, are passed as 0: convert them to a basic type.
 //
+// # Tracers
+//
+// Tracers find the probes by scanning the process's mappings: bcc and
+// bpftrace resolve the "/memfd:stapsdt-PROVIDER (deleted)" mapping through
+// the process's open file descriptors, so they need the PID (bpftrace -p
+// PID, with the probe written usdt:/proc/PID/fd/N:PROVIDER:NAME; bpftrace -p
+// PID -l 'usdt:*' lists them). Tools that take a path can use Path. The
+// kernel sets a probe's semaphore when it installs the uprobe, which can be
+// a moment before the tracer's BPF program runs on hits: the first hits
+// after Enabled turns true may go unseen.
+//
 // # Concurrency
 //
 // [Probe.Enabled] and [Probe.Fire] may be called from any number of

@@ -112,16 +112,22 @@ echo
 echo "## traced by bpftrace @c = count(): N=$N_TRACED hits per run, $ROUNDS rounds"
 printf '%-6s %-5s %14s %14s %14s %10s\n' round kind untraced_ns traced_ns per_hit_ns count
 declare -A per
+ratios=""
 for ((r = 1; r <= ROUNDS; r++)); do
+	declare -A this
 	for kind in go c; do
 		u=$(untraced "$kind")
 		read -r t c < <(traced "$kind")
 		p=$(awk -v t="$t" -v u="$u" 'BEGIN {printf "%.1f", t - u}')
 		per[$kind]+="$p "
+		this[$kind]=$p
 		printf '%-6s %-5s %14s %14s %14s %10s\n' "$r" "$kind" "$u" "$t" "$p" "$c"
 	done
+	ratios+="$(awk -v g="${this[go]}" -v c="${this[c]}" 'BEGIN {printf "%.2f", c / g}') "
 done
 echo
 for kind in go c; do
 	echo "median per-hit $kind: $(tr ' ' '\n' <<<"${per[$kind]}" | grep . | median) ns"
 done
+echo "per-round ratio c/go: $ratios(median $(tr ' ' '\n' <<<"$ratios" | grep . | median))"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -183,3 +183,18 @@ func TestRunBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceUserStack prints the user stack below each trace row (-U).
+func TestTraceUserStack(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := argsProgram(t)
+	r := runUscope(t, "trace", "-U", "-c", bin, fmt.Sprintf(`p:%s:ret42 "x=%%d" arg1`, bin))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "PID     TID     COMM            FUNC             -")
+	if !strings.Contains(r.stdout, "ret42            x=0") ||
+		!strings.Contains(r.stdout, "        ret42+0x0 [args]") || !strings.Contains(r.stdout, "        main+0x") {
+		t.Fatalf("no symbolized stack\n%s", r.stdout)
+	}
+}

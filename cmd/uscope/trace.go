@@ -17,6 +17,7 @@ func newTraceCommand() *cobra.Command {
 		clock   bool
 		maxEv   int
 		verbose bool
+		ustack  bool
 		asJSON  bool
 	)
 	c := &cobra.Command{
@@ -48,7 +49,7 @@ arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
 			cfg := sf.config(prog)
 			cfg.Out = cmd.OutOrStdout()
 			cfg.JSON = asJSON
-			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv}
+			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack}
 			if verbose {
 				cfg.Debug = cmd.ErrOrStderr()
 			}
@@ -62,6 +63,7 @@ arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
 	c.Flags().IntVarP(&maxEv, "max-events", "M", 0, "stop after `N` events")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the translated program and the generated BPF")
 	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event")
+	c.Flags().BoolVarP(&ustack, "user-stack", "U", false, "print the user stack of each event (the target needs frame pointers)")
 	c.Flags().IntVarP(&sf.strSize, "string-size", "Z", 80, "bytes read for %s arguments")
 	c.Flags().DurationVarP(&sf.duration, "duration", "d", 0, "stop after `DURATION`")
 	return c

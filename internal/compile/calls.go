@@ -237,7 +237,7 @@ func (g *gen) printf(e *lang.Call) error {
 	desc := &PrintfDesc{Format: lit.Value, Pos: e.Pos}
 	size := 8
 	if g.c.plan.Trace {
-		size += traceHeaderSize
+		size += g.c.traceHeaderSize()
 	}
 	var types []*Type
 	for i, a := range args {
@@ -275,8 +275,17 @@ func (g *gen) printf(e *lang.Call) error {
 }
 
 // traceHeaderSize is the size of the fields a bcc trace row carries before
-// the printf arguments: time, pid_tgid, comm, cookie.
-const traceHeaderSize = 8 + 8 + 16 + 8
+// the printf arguments: time, pid_tgid, comm, cookie, and with -U the user
+// stack id and pid.
+func (c *compiler) traceHeaderSize() int {
+	if c.opts.TraceUserStack {
+		return TraceHeaderSize + 16
+	}
+	return TraceHeaderSize
+}
+
+// TraceHeaderSize is the size of a trace row's fixed fields.
+const TraceHeaderSize = 8 + 8 + 16 + 8
 
 func (g *gen) traceHeader(off int) {
 	g.emit(asm.FnKtimeGetNs.Call(), asm.StoreMem(regScratch, int16(off), asm.R0, asm.DWord))
@@ -289,6 +298,9 @@ func (g *gen) traceHeader(off int) {
 		g.emit(asm.Mov.Imm(asm.R0, -1))
 	}
 	g.emit(asm.StoreMem(regScratch, int16(off+32), asm.R0, asm.DWord))
+	if g.c.opts.TraceUserStack {
+		g.placeStack(off + TraceHeaderSize)
+	}
 }
 
 // checkDirective checks that a printf argument fits its directive.

@@ -77,6 +77,8 @@ type Options struct {
 	StartNanos uint64
 	// Multi selects uprobe_multi links (programs are loaded for them).
 	Multi bool
+	// TraceUserStack adds the user stack to every bcc trace row (-U).
+	TraceUserStack bool
 	// TriggerArgOffset is the pt_regs offset of the register holding the
 	// first argument of the trigger function that runs BEGIN, END and
 	// interval probes.

@@ -81,10 +81,15 @@ func (s *session) printf(d *compile.PrintfDesc, rec []byte) {
 	if cookie < uint64(len(s.plan.Sites)) {
 		label = s.plan.Sites[cookie].Func
 	}
-	s.out.traceRow(traceRow{
+	row := traceRow{
 		Nanos: ts, PID: int(pidTgid >> 32), TID: int(uint32(pidTgid)), Comm: comm,
 		Func: label, Msg: msg,
-	}, s.cfg.Trace)
+	}
+	if s.cfg.Trace.UserStack && len(h) >= compile.TraceHeaderSize+16 {
+		id := int64(le.Uint64(h[compile.TraceHeaderSize:]))
+		row.Stack, row.StackErr = s.frames(id, row.PID)
+	}
+	s.out.traceRow(row, s.cfg.Trace)
 	s.events++
 	if s.cfg.Trace.MaxEvents > 0 && s.events >= s.cfg.Trace.MaxEvents {
 		s.exited = true
@@ -176,36 +181,59 @@ func (s *session) symbolize(pid int, addr uint64) string {
 	return fmt.Sprintf("0x%x", addr)
 }
 
-// stack reads a user stack from the stack map and symbolizes its frames.
+// stack reads a user stack and formats its frames: as bpftrace does, or
+// with Config.Frame when set.
 func (s *session) stack(id int64, pid int) []string {
+	frames, errno := s.frames(id, pid)
+	if errno != 0 {
+		return []string{fmt.Sprintf("[unknown: stack not captured: error %d]", errno)}
+	}
+	out := make([]string, len(frames))
+	for i, f := range frames {
+		switch {
+		case s.cfg.Frame != nil:
+			out[i] = s.cfg.Frame(f)
+		case f.Sym == "":
+			out[i] = fmt.Sprintf("0x%x", f.Addr)
+		case f.Off == 0:
+			out[i] = f.Sym
+		default:
+			out[i] = fmt.Sprintf("%s+%d", f.Sym, f.Off)
+		}
+	}
+	return out
+}
+
+// frames reads a user stack from the stack map and symbolizes it; a
+// negative id is the error bpf_get_stackid returned.
+func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
 	if id < 0 {
-		return []string{"[unknown: stack not captured]"}
+		return nil, int(id)
 	}
 	m := s.coll.Maps[compile.MapStacks]
 	if m == nil {
-		return nil
+		return nil, 0
 	}
 	raw, err := m.LookupBytes(uint32(id))
 	if err != nil || raw == nil {
-		return nil
+		return nil, 0
 	}
-	var frames []string
+	if pid == 0 {
+		pid = s.pid
+	}
+	var frames []output.Frame
 	for i := 0; i+8 <= len(raw); i += 8 {
 		pc := le.Uint64(raw[i:])
 		if pc == 0 {
 			break
 		}
-		if s.cfg.Frame == nil {
-			frames = append(frames, s.symbolize(pid, pc))
-			continue
+		f := output.Frame{Addr: pc}
+		if name, off, obj, ok := s.resolver.Symbolize(pid, pc); ok {
+			f.Sym, f.Off, f.Module = name, off, obj
 		}
-		if pid == 0 {
-			pid = s.pid
-		}
-		name, off, obj, _ := s.resolver.Symbolize(pid, pc)
-		frames = append(frames, s.cfg.Frame(output.Frame{Addr: pc, Sym: name, Off: off, Module: obj}))
+		frames = append(frames, f)
 	}
-	return frames
+	return frames, 0
 }
 
 // reportLosses prints records the ring buffer refused and updates full maps

@@ -44,10 +44,12 @@ type traceRow struct {
 	Comm     string
 	Func     string
 	Msg      string
+	Stack    []output.Frame
+	StackErr int
 }
 
 func traceOpts(o TraceOptions) output.TraceOptions {
-	return output.TraceOptions{Timestamp: o.Timestamp, Time: o.Time}
+	return output.TraceOptions{Timestamp: o.Timestamp, Time: o.Time, UserStack: o.UserStack}
 }
 
 func (p *printer) traceHeader(o TraceOptions) {
@@ -65,6 +67,7 @@ func (p *printer) traceRow(r traceRow, o TraceOptions) {
 	ev := &output.TraceEvent{
 		Time: time.Now(), Elapsed: time.Duration(r.Nanos - p.first),
 		PID: r.PID, TID: r.TID, Comm: r.Comm, Func: r.Func, Msg: strings.TrimSuffix(r.Msg, "\n"),
+		UserStack: r.Stack, UserStackErr: r.StackErr,
 	}
 	if p.json {
 		output.TraceRowJSON(p.buf, traceOpts(o), ev)

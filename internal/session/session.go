@@ -69,6 +69,7 @@ type TraceOptions struct {
 	Timestamp bool // -t: seconds since the first event
 	Time      bool // -T: wall-clock time
 	MaxEvents int  // -M: stop after this many events
+	UserStack bool // -U: print the user stack below each row
 }
 
 // Error is a failure of the kernel side (load or attach): exit code 2.
@@ -145,6 +146,7 @@ func (s *session) run(ctx context.Context) error {
 		StartNanos:       uint64(ts.Nano()),
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
+		TraceUserStack:   cfg.Trace.UserStack,
 	}
 	if s.held != nil {
 		opts.CPID = s.held.Pid
@@ -208,6 +210,11 @@ func (s *session) run(ctx context.Context) error {
 	}
 	if plan.Trace {
 		s.out.traceHeader(cfg.Trace)
+	}
+	if s.plan.HasStacks && s.pid != 0 {
+		// Know the traced process's objects before it can exit; the drain
+		// loop refreshes this as it maps more.
+		s.resolver.RememberMaps(s.pid)
 	}
 	if s.held != nil {
 		if err := s.held.Release(); err != nil {
