@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the benchmark scripts; source it from bench/NAME/run.sh:
 #
 #	. "$(dirname "$0")/../lib.sh"
@@ -24,8 +25,8 @@ bench_uscope() {
 
 # bench_now_us: the current time in µs since the epoch, without forking.
 bench_now_us() {
-	local t=${EPOCHREALTIME/,/.}
-	echo $((${t%.*} * 1000000 + 10#${t#*.}))
+	# EPOCHREALTIME always has six decimals.
+	echo "${EPOCHREALTIME/[.,]/}"
 }
 
 # bench_stats FILE [DECIMALS]: "min | median | max" of the numbers in FILE

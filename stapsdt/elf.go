@@ -87,7 +87,7 @@ func archFor(goarch string) (*arch, error) {
 	case "arm64":
 		return archARM64, nil
 	}
-	return nil, fmt.Errorf("stapsdt: GOARCH %s: %w", goarch, errUnsupportedArch)
+	return nil, fmt.Errorf("GOARCH %s: %w", goarch, errUnsupportedArch)
 }
 
 // argSpec returns the note's argument string for a probe, such as
@@ -180,10 +180,10 @@ func (s *strtab) add(name string) uint32 {
 // file is padded to a whole number of pages, so every mapped byte is backed.
 func buildImage(a *arch, provider string, probes []probeDef, pageSize int) (*image, error) {
 	if pageSize <= 0 || pageSize&(pageSize-1) != 0 {
-		return nil, fmt.Errorf("stapsdt: page size %d is not a power of two", pageSize)
+		return nil, fmt.Errorf("page size %d is not a power of two", pageSize)
 	}
 	if len(a.site) > siteSlot {
-		return nil, fmt.Errorf("stapsdt: %v site of %d bytes exceeds its %d-byte slot", a.machine, len(a.site), siteSlot)
+		return nil, fmt.Errorf("%v site of %d bytes exceeds its %d-byte slot", a.machine, len(a.site), siteSlot)
 	}
 	if err := checkName("provider", provider); err != nil {
 		return nil, err
@@ -193,11 +193,11 @@ func buildImage(a *arch, provider string, probes []probeDef, pageSize int) (*ima
 			return nil, err
 		}
 		if len(p.args) > MaxArgs {
-			return nil, fmt.Errorf("stapsdt: probe %s: %d arguments, at most %d", p.name, len(p.args), MaxArgs)
+			return nil, fmt.Errorf("probe %s: %d arguments, at most %d", p.name, len(p.args), MaxArgs)
 		}
 		for i, t := range p.args {
 			if !t.valid() {
-				return nil, fmt.Errorf("stapsdt: probe %s: argument %d: invalid type %v", p.name, i, t)
+				return nil, fmt.Errorf("probe %s: argument %d: invalid type %v", p.name, i, t)
 			}
 		}
 	}
@@ -316,7 +316,7 @@ func buildImage(a *arch, provider string, probes []probeDef, pageSize int) (*ima
 		out = pad(out, uint64(start)+alignUp(uint64(len(out)-start), 4), 0)
 	}
 	if uint64(len(out)) != noteOff+notesSize {
-		return nil, fmt.Errorf("stapsdt: internal error: notes take %d bytes, %d planned", uint64(len(out))-noteOff, notesSize)
+		return nil, fmt.Errorf("internal error: notes take %d bytes, %d planned", uint64(len(out))-noteOff, notesSize)
 	}
 
 	// .symtab: locals first, then one FUNC per site and one OBJECT per
@@ -363,7 +363,7 @@ func buildImage(a *arch, provider string, probes []probeDef, pageSize int) (*ima
 	// .probes: zeroed semaphores, then zeros to the end of the page.
 	out = pad(out, fileSize, 0)
 	if uint64(len(out)) != fileSize {
-		return nil, fmt.Errorf("stapsdt: internal error: image is %d bytes, %d planned", len(out), fileSize)
+		return nil, fmt.Errorf("internal error: image is %d bytes, %d planned", len(out), fileSize)
 	}
 	img.data = out
 	return img, nil

@@ -21,9 +21,11 @@
 # (5), ENGINE_LOOP_N (300000 calls; ENGINE_LOOP_N_XOL 20000 for the
 # single-stepped site), ENGINE_BT_WILDCARD_RUNS (2, each can take minutes),
 # ENGINE_BT_TIMEOUT (150 s).
+# Markdown with backquotes and \n is printed on purpose; cleanup runs from a trap.
+# shellcheck disable=SC2016,SC2028,SC2317
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../lib.sh
+# shellcheck source=bench/lib.sh
 . "$here/../lib.sh"
 
 parts=${ENGINE_PARTS:-startup,perhit,wildcard}
@@ -154,6 +156,7 @@ strace_breakdown() {
 rss_breakdown() {
 	local name=$1 ready=$2 pid
 	shift 2
+	: >"$work/rss.err"
 	"$@" >/dev/null 2>"$work/rss.err" &
 	pid=$!
 	if ! bench_wait_line "$work/rss.err" "$ready" 60 "$pid"; then
@@ -235,57 +238,88 @@ part_startup() {
 # ---------------------------------------------------------------------------
 # B. Per-hit cost.
 
-# loop_once TOOL SITE PROG KEY: time the target's loop on SITE with TOOL
-# (none, uscope or bpftrace) running PROG; append ns/call to $work/B-KEY.ns
-# and the overhead over this round's untraced run to $work/B-KEY.ovh.
-loop_once() {
-	local tool=$1 site=$2 prog=$3 key=$4 n=$loop_n pid="" ready ns
-	[ "$site" = f_cmp ] && n=$loop_n_xol
+# start_tool TOOL PROG SITE LOG: start TOOL (uscope or bpftrace) with
+# PROG on SITE of the target, output to /dev/null, stderr to LOG, and wait
+# until it is attached. Sets tool_pid; fails if it did not attach.
+start_tool() {
+	local tool=$1 prog=$2 site=$3 log=$4 ready
+	# Empty the log first: the child truncates it only once it runs, and the
+	# wait below must not see the previous run's ready line.
+	: >"$log"
 	case $tool in
 	uscope)
-		taskset -c 0 "$uscope" run -e "uprobe:$target:$site $prog" >/dev/null 2>"$work/b.err" &
-		pid=$!
+		taskset -c 0 "$uscope" run -e "uprobe:$target:$site $prog" >/dev/null 2>"$log" &
 		ready='^Attached'
 		;;
 	bpftrace)
 		__BPFTRACE_NOTIFY_PROBES_ATTACHED=1 taskset -c 0 bpftrace \
-			-e "uprobe:$target:$site $prog" >/dev/null 2>"$work/b.err" &
-		pid=$!
+			-e "uprobe:$target:$site $prog" >/dev/null 2>"$log" &
 		ready='__BPFTRACE_NOTIFY_PROBES_ATTACHED'
 		;;
 	esac
-	if [ -n "$pid" ]; then
-			if ! bench_wait_line "$work/b.err" "$ready" 60 "$pid"; then
-			bench_stop "$pid" 10
-			fail "per-hit $key: $tool did not attach: $(tail -3 "$work/b.err" | tr '\n' ' ')"
-			return
-		fi
+	tool_pid=$!
+	bench_wait_line "$log" "$ready" 60 "$tool_pid" && return 0
+	bench_stop "$tool_pid" 10
+	return 1
+}
+
+# loop_once TOOL SITE PROG KEY: time the target's loop on SITE with TOOL
+# (none, uscope or bpftrace) running PROG. Appends CPU and wall ns/call to
+# $work/B-KEY.{cpu,wall}, the CPU-time overhead over this round's untraced
+# run to $work/B-KEY.ovh, and the events the tool reported lost.
+loop_once() {
+	local tool=$1 site=$2 prog=$3 key=$4 n=$loop_n out rc
+	[ "$site" = f_cmp ] && n=$loop_n_xol
+	if [ "$tool" != none ] && ! start_tool "$tool" "$prog" "$site" "$work/b.err"; then
+		fail "per-hit $key: $tool did not attach: $(tail -3 "$work/b.err" | tr '\n' ' ')"
+		return
 	fi
-	ns=$(timeout -k 5 300 taskset -c 1 "$target" loop "$site" "$n")
-	local rc=$?
-	if [ -n "$pid" ]; then
-		bench_stop "$pid" 60
+	out=$(timeout -k 5 300 taskset -c 1 "$target" loop "$site" "$n")
+	rc=$?
+	if [ "$tool" != none ]; then
+		bench_stop "$tool_pid" 60
 		grep -ohE 'Lost [0-9]+ events?' "$work/b.err" | awk '{ s += $2 } END { print s + 0 }' >>"$work/B-$key.lost"
 	fi
-	if [ "$rc" != 0 ] || [ -z "$ns" ]; then
+	if [ "$rc" != 0 ] || [ -z "$out" ]; then
 		fail "per-hit $key: target exited with status $rc"
 		return
 	fi
-	echo "$ns" >>"$work/B-$key.ns"
+	local cpu=${out% *} wall=${out#* }
+	echo "$cpu" >>"$work/B-$key.cpu"
+	echo "$wall" >>"$work/B-$key.wall"
 	if [ "$tool" = none ]; then
-		echo "$ns" >"$work/B-base-$site"
+		echo "$cpu" >"$work/B-base-$site"
 	elif [ -s "$work/B-base-$site" ]; then
-		awk -v a="$ns" -v b="$(cat "$work/B-base-$site")" 'BEGIN { printf "%.1f\n", a - b }' >>"$work/B-$key.ovh"
+		awk -v a="$cpu" -v b="$(cat "$work/B-base-$site")" 'BEGIN { printf "%.1f\n", a - b }' >>"$work/B-$key.ovh"
 	fi
+}
+
+# bpf_stats_once TOOL PROG KEY: with kernel.bpf_stats_enabled on, run the
+# loop on f_push under TOOL and append the mean run time of the tool's BPF
+# programs (ns per run, as the kernel accounts it) to $work/S-KEY.
+bpf_stats_once() {
+	local tool=$1 prog=$2 key=$3
+	if ! start_tool "$tool" "$prog" f_push "$work/s.err"; then
+		fail "BPF run time $key: $tool did not attach"
+		return
+	fi
+	taskset -c 1 "$target" loop f_push "$loop_n" >/dev/null
+	# A BPF program's fdinfo carries the kernel's run_time_ns and run_cnt.
+	cat /proc/"$tool_pid"/fdinfo/* 2>/dev/null | awk '
+		/^prog_jited:/ { prog = 1 }
+		/^pos:/ { prog = 0 }
+		prog && $1 == "run_time_ns:" { t += $2 }
+		prog && $1 == "run_cnt:" { n += $2 }
+		END { if (n > 0) printf "%.1f\n", t / n }' >>"$work/S-$key"
+	bench_stop "$tool_pid" 60
 }
 
 part_perhit() {
 	local sites=(f_push f_nop f_nop5 f_cmp) i s
-	bench_log "per-hit: $runs rounds"
 	for ((i = 1; i <= runs; i++)); do
-		bench_log "per-hit: round $i"
-		local floor
-		floor=$(taskset -c 1 "$target" getpgid 1000000) && echo "$floor" >>"$work/B-getpgid.ns"
+		bench_log "per-hit: round $i of $runs"
+		taskset -c 1 "$target" getpgid 1000000 >"$work/getpgid" &&
+			cut -d' ' -f1 "$work/getpgid" >>"$work/B-getpgid.cpu"
 		for s in "${sites[@]}"; do
 			rm -f "$work/B-base-$s"
 			loop_once none "$s" "" "none-$s"
@@ -297,26 +331,45 @@ part_perhit() {
 			fi
 		done
 	done
+	# The kernel's own accounting of time inside the BPF programs: the
+	# sysctl is global, so it is on only for these runs and restored after.
+	local stats_old="" stats_rounds=$(((runs + 1) / 2))
+	if [ -w /proc/sys/kernel/bpf_stats_enabled ]; then
+		stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
+		echo 1 >/proc/sys/kernel/bpf_stats_enabled
+		for ((i = 1; i <= stats_rounds; i++)); do
+			bench_log "per-hit: BPF run time, round $i of $stats_rounds"
+			bpf_stats_once uscope '{ }' uscope-empty
+			bpf_stats_once uscope '{ printf("%d\n", arg0); }' uscope-printf
+			if [ "$have_bt" = 1 ]; then
+				bpf_stats_once bpftrace '{ }' bpftrace-empty
+				bpf_stats_once bpftrace '{ printf("%d\n", arg0); }' bpftrace-printf
+			fi
+		done
+		echo "$stats_old" >/proc/sys/kernel/bpf_stats_enabled
+	fi
 	local sys
-	sys=$(bench_median "$work/B-getpgid.ns")
+	sys=$(bench_median "$work/B-getpgid.cpu")
 	echo "### B. Per-hit cost"
 	echo
 	echo "TARGET (bench/engine/target.c, on CPU 1) calls a function $loop_n times ($loop_n_xol for f_cmp)"
-	echo "after a tenth as many warm-up calls, and prints the mean ns per call (clock_gettime). The tool"
-	echo "runs on CPU 0, attached before TARGET starts; printf output goes to /dev/null. Overhead ="
-	echo "traced − untraced ns/call of the same round; \"× syscall\" divides the median overhead by"
-	echo "the syscall floor of this machine: getpgid(0) took $(bench_stats "$work/B-getpgid.ns") ns (min | median | max)."
+	echo "after a tenth as many warm-up calls and prints the mean ns per call, in thread CPU time"
+	echo "(\`CLOCK_THREAD_CPUTIME_ID\`: it includes the kernel's probe work, done in the thread, and"
+	echo "leaves out time spent waiting for the CPU) and in wall time. The tool runs on CPU 0,"
+	echo "attached before TARGET starts; printf output goes to /dev/null. Overhead = traced − untraced"
+	echo "CPU ns/call of the same round. \"× syscall\" divides the median overhead by this machine's"
+	echo "syscall floor, getpgid(0): $(bench_stats "$work/B-getpgid.cpu") ns (min | median | max)."
 	echo "First instructions: f_push \`push %rbp\` and f_nop \`nop\` are emulated by the kernel (one trap),"
 	echo "f_cmp \`cmp \$0,%rdi\` is single-stepped out of line (a second trap), f_nop5 is a 5-byte nop."
 	echo "$runs rounds, interleaved. Aim (issue 4): uscope's printf within 10% of its empty program."
 	echo
-	echo "| function | tool | program | runs | ns/call min | median | max | overhead ns/hit min | median | max | × syscall | lost events |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| function | tool | program | runs | CPU ns/call min | median | max | overhead ns/hit min | median | max | × syscall | wall ns/call median | lost events |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	local row key tool prog med lost
 	for s in "${sites[@]}"; do
 		for row in none uscope-empty bpftrace-empty uscope-printf bpftrace-printf; do
 			key=$row-$s
-			[ -f "$work/B-$key.ns" ] || continue
+			[ -f "$work/B-$key.cpu" ] || continue
 			tool=${row%%-*} prog=${row#*-}
 			[ "$row" = none ] && tool='—' prog='no probe'
 			[ "$prog" = empty ] && prog='`{ }`'
@@ -326,9 +379,9 @@ part_perhit() {
 			lost='—'
 			[ -f "$work/B-$key.lost" ] && lost=$(awk '{ s += $1 } END { print s + 0 }' "$work/B-$key.lost")
 			if [ "$row" = none ]; then
-				echo "| $s | $tool | $prog | $(bench_count "$work/B-$key.ns") | $(bench_stats "$work/B-$key.ns") | | | | | |"
+				echo "| $s | $tool | $prog | $(bench_count "$work/B-$key.cpu") | $(bench_stats "$work/B-$key.cpu") | | | | | $(bench_median "$work/B-$key.wall") | |"
 			else
-				echo "| $s | $tool | $prog | $(bench_count "$work/B-$key.ns") | $(bench_stats "$work/B-$key.ns") | $(bench_stats "$work/B-$key.ovh") | $(bench_ratio "$med" "$sys" 1) | $lost |"
+				echo "| $s | $tool | $prog | $(bench_count "$work/B-$key.cpu") | $(bench_stats "$work/B-$key.cpu") | $(bench_stats "$work/B-$key.ovh") | $(bench_ratio "$med" "$sys" 1) | $(bench_median "$work/B-$key.wall") | $lost |"
 			fi
 		done
 	done
@@ -338,12 +391,29 @@ part_perhit() {
 	us_p=$(bench_median "$work/B-uscope-printf-f_push.ovh")
 	bt_e=$(bench_median "$work/B-bpftrace-empty-f_push.ovh")
 	bt_p=$(bench_median "$work/B-bpftrace-printf-f_push.ovh")
-	echo "Ratios of median overheads on f_push: uscope printf / uscope empty = $(bench_ratio "$us_p" "$us_e") (aim ≤ 1.10);"
-	echo "uscope printf / bpftrace printf = $(bench_ratio "$us_p" "$bt_p"); uscope empty / bpftrace empty = $(bench_ratio "$us_e" "$bt_e")."
+	echo "Ratios of median overheads on f_push: uscope printf / uscope empty = **$(bench_ratio "$us_p" "$us_e")** (aim ≤ 1.10);"
+	echo "uscope printf / bpftrace printf = **$(bench_ratio "$us_p" "$bt_p")**; uscope empty / bpftrace empty = $(bench_ratio "$us_e" "$bt_e")."
 	for s in f_nop f_nop5 f_cmp; do
 		echo "Empty program on $s, uscope / bpftrace = $(bench_ratio "$(bench_median "$work/B-uscope-empty-$s.ovh")" "$(bench_median "$work/B-bpftrace-empty-$s.ovh")")."
 	done
 	echo
+	if [ -n "$stats_old" ]; then
+		echo "Time inside the BPF program per hit on f_push, as the kernel accounts it"
+		echo "(\`kernel.bpf_stats_enabled\`, run_time_ns / run_cnt from the programs' fdinfo; $stats_rounds rounds"
+		echo "after the others; the accounting itself adds a little to every figure):"
+		echo
+		echo "| tool | program | runs | ns/run min | median | max |"
+		echo "|---|---|---|---|---|---|"
+		for row in uscope-empty uscope-printf bpftrace-empty bpftrace-printf; do
+			[ -s "$work/S-$row" ] || continue
+			tool=${row%%-*} prog=${row#*-}
+			[ "$prog" = empty ] && prog='`{ }`'
+			[ "$prog" = printf ] && prog='`{ printf("%d\n", arg0); }`'
+			[ "$tool" = bpftrace ] && tool=$bt_name
+			echo "| $tool | $prog | $(bench_count "$work/S-$row") | $(bench_stats "$work/S-$row") |"
+		done
+		echo
+	fi
 }
 
 # ---------------------------------------------------------------------------
@@ -357,7 +427,7 @@ wild_once() {
 	case $tool in
 	uscope)
 		cmd=("$uscope" run -e "$prog")
-		marker='^Attached [0-9]+ probes'
+		marker='Attached [0-9]+ probes'
 		;;
 	bpftrace)
 		cmd=(env BPFTRACE_MAX_PROBES=1000 __BPFTRACE_NOTIFY_PROBES_ATTACHED=1 bpftrace -e "$prog")
@@ -366,13 +436,16 @@ wild_once() {
 		;;
 	esac
 	bench_log "wildcard: $tool"
-	t0=$(bench_now_us)
 	# stderr lines are stamped as they arrive, to split attach from detach.
-	timeout -k 10 "$limit" "${cmd[@]}" >"$work/c.out" \
-		2> >(while IFS= read -r l; do printf '%s %s\n' "$(bench_now_us)" "$l"; done >"$work/c.err")
+	rm -f "$work/c.fifo"
+	mkfifo "$work/c.fifo"
+	while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALTIME/[.,]/}" "$l"; done <"$work/c.fifo" >"$work/c.err" &
+	local stamper=$!
+	t0=$(bench_now_us)
+	timeout -k 10 "$limit" "${cmd[@]}" >"$work/c.out" 2>"$work/c.fifo"
 	rc=$?
 	t1=$(bench_now_us)
-	wait $! 2>/dev/null
+	wait "$stamper"
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		echo 1 >>"$work/C-$tool.timeouts"
 		return
@@ -415,7 +488,7 @@ part_wildcard() {
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	local tool name cnt to
 	for tool in uscope bpftrace; do
-		[ "$tool" = bpftrace ] && [ "$have_bt" = 0 ] && continue
+		[ "$tool" = bpftrace ] && { [ "$have_bt" = 0 ] || [ "$bt_wild_runs" = 0 ]; } && continue
 		name=$tool
 		[ "$tool" = bpftrace ] && name="$bt_name (perf events)"
 		cnt=$(bench_count "$work/C-$tool.total")
@@ -429,7 +502,7 @@ part_wildcard() {
 		echo "| $name | $(cat "$work/C-$tool.probes" 2>/dev/null) | $cnt$extra | $(bench_stats "$work/C-$tool.total") | $(bench_stats "$work/C-$tool.attach") | $(bench_stats "$work/C-$tool.detach") |"
 	done
 	echo
-	if [ "$have_bt" = 1 ]; then
+	if [ "$have_bt" = 1 ] && [ "$bt_wild_runs" -gt 0 ]; then
 		local bt_med
 		bt_med=$(bench_median "$work/C-bpftrace.total")
 		if [ -z "$bt_med" ] && [ "$(bench_count "$work/C-bpftrace.timeouts")" -gt 0 ]; then

@@ -2,8 +2,14 @@
 //
 //   target tick FUNC        call FUNC every 100 us until killed
 //   target loop FUNC N      call FUNC N times (after N/10 warm-up calls) and
-//                           print the mean ns per call
-//   target getpgid N        the syscall floor: ns per getpgid(0)
+//                           print the mean ns per call: thread CPU time, then
+//                           wall time
+//   target getpgid N        the syscall floor: ns per getpgid(0), likewise
+//
+// Thread CPU time (CLOCK_THREAD_CPUTIME_ID) includes the kernel's work for
+// the probe, which runs in the thread, and leaves out the time the thread
+// waits for the CPU, so other load on the machine blurs it less than wall
+// time.
 //
 // The probed functions are written in assembly so that their first
 // instruction is fixed whatever the compiler does:
@@ -70,11 +76,26 @@ static const struct {
 
 volatile long sink;
 
-static double now_ns(void)
+static double now_ns(clockid_t clk)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+struct span {
+	double cpu, wall;
+};
+
+static struct span span_start(void)
+{
+	return (struct span){now_ns(CLOCK_THREAD_CPUTIME_ID), now_ns(CLOCK_MONOTONIC)};
+}
+
+static void span_print(struct span s, long n)
+{
+	double cpu = now_ns(CLOCK_THREAD_CPUTIME_ID), wall = now_ns(CLOCK_MONOTONIC);
+	printf("%.1f %.1f\n", (cpu - s.cpu) / n, (wall - s.wall) / n);
 }
 
 static long (*lookup(const char *name))(long)
@@ -98,25 +119,23 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && strcmp(argv[1], "loop") == 0) {
 		long (*fn)(long) = lookup(argv[2]);
-		long n = atol(argv[3]);
+		long n = atol(argv[3]) > 0 ? atol(argv[3]) : 1;
 		for (long i = 0; i < n / 10; i++)
 			sink = fn(i);
-		double t0 = now_ns();
+		struct span s = span_start();
 		for (long i = 0; i < n; i++)
 			sink = fn(i);
-		double t1 = now_ns();
-		printf("%.1f\n", (t1 - t0) / n);
+		span_print(s, n);
 		return 0;
 	}
 	if (argc == 3 && strcmp(argv[1], "getpgid") == 0) {
-		long n = atol(argv[2]);
+		long n = atol(argv[2]) > 0 ? atol(argv[2]) : 1;
 		for (long i = 0; i < n / 10; i++)
 			sink = getpgid(0);
-		double t0 = now_ns();
+		struct span s = span_start();
 		for (long i = 0; i < n; i++)
 			sink = getpgid(0);
-		double t1 = now_ns();
-		printf("%.1f\n", (t1 - t0) / n);
+		span_print(s, n);
 		return 0;
 	}
 	fprintf(stderr, "usage: target tick FUNC | loop FUNC N | getpgid N\n");

@@ -22,6 +22,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 . bench/lib.sh
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 runs=${RUNS:-7}
 calls=${CALLS:-1000000}
 attach_runs=${ATTACH_RUNS:-5}
@@ -106,7 +107,8 @@ section=$work/section
 	echo "## tools"
 	echo
 	echo "Measured by \`bench/tools/run.sh\` on $(date -u +%Y-%m-%d), Linux $kernel, $cpu, $(nproc) CPUs;"
-	echo "peer: $(bench_bpftrace_version || echo 'bpftrace not installed')."
+	echo "peer: $(bench_bpftrace_version || echo 'bpftrace not installed'). Load average at the start: $load0"
+	echo "(other jobs share the machine, so the spread between min and max is noise)."
 	echo
 	echo "### Per-hit cost"
 	echo
@@ -145,7 +147,6 @@ section=$work/section
 	if [ -s "$work/bt_s" ]; then
 		echo "| bpftrace | $bt_s_n (s*) | $(wc -l <"$work/bt_s") | $(walls "$work/bt_s") |"
 	fi
-	echo
 } >"$section"
 
 results=$root/bench/RESULTS.md
@@ -153,7 +154,7 @@ results=$root/bench/RESULTS.md
 # Replace the "## tools" section (up to the next "## " heading), or append it.
 awk -v sec="$section" '
 	BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
-	/^## / { if (skip) skip = 0; if ($0 == "## tools") { printf "%s", body; skip = 1; done = 1; next } }
+	/^## / { if (skip) skip = 0; if ($0 == "## tools") { printf "%s\n", body; skip = 1; done = 1; next } }
 	!skip { print }
 	END { if (!done) printf "\n%s", body }
 ' "$results" >"$work/results" && cp "$work/results" "$results"

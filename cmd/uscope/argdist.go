@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/tools"
@@ -46,15 +48,13 @@ The tool is a program in uscope's language; --program prints it.`,
   uscope argdist -c ./app -C 'p:c:malloc(size_t size):size_t:size:size > 100'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := f.options(cmd.OutOrStdout())
-			if !f.interval.set {
-				o.Interval = 1e9 // argdist prints every second
+			if !f.interval.set || f.interval.d == 0 {
+				f.interval.d = time.Second // argdist prints every second
 			}
+			o := f.options(cmd.OutOrStdout())
 			o.Cumulative = cumulative
 			if number > 0 {
 				o.Ticks = number
-			} else if o.Ticks == 0 && f.duration.set && f.duration.d > 0 && o.Interval > 0 {
-				o.Ticks = int((f.duration.d + o.Interval - 1) / o.Interval)
 			}
 			tool, err := tools.Argdist(tools.ArgdistOptions{
 				Options: o, Counts: counts, Hists: hists, Top: top, StrSize: f.sf.strSize,

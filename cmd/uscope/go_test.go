@@ -288,3 +288,29 @@ func TestGoErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGoLatency times a Go function that sleeps known durations in many
+// goroutines at once: calls pair by goroutine (a sleeping goroutine leaves
+// its thread to others), so each lands in its bucket.
+func TestGoLatency(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, b := range []goBuild{goBuilds[0], goBuilds[1]} {
+		t.Run(b.name, func(t *testing.T) {
+			bin := goProgram(t, b)
+			out := runOK(t, "latency", "-u", "-c", bin+" nap", bin+":main.nap")
+			if !strings.Contains(out, "Tracing 1 functions for") {
+				t.Errorf("header does not count one function:\n%s", out)
+			}
+			got := bccHist(t, out)
+			want := map[uint64]int{bucketOf(2200): 4, bucketOf(9000): 4, bucketOf(40000): 4}
+			if len(got) != len(want) {
+				t.Errorf("buckets %v, want %v\n%s", got, want, out)
+			}
+			for b, n := range want {
+				if got[b] != n {
+					t.Errorf("bucket %d: %d calls, want %d\n%s", b, got[b], n, out)
+				}
+			}
+		})
+	}
+}

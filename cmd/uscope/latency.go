@@ -28,7 +28,9 @@ and process.
 PATTERN is that of 'uscope count' (functions only). The times are measured
 in the kernel and kept per thread and call depth, so nested and recursive
 calls each pair with their own return; calls already running when the probes
-attach are not counted. The tool is a program in uscope's language;
+attach are not counted. Go functions are keyed per goroutine instead of per
+thread (goroutines move between threads while a call runs), and their
+returns are probed at their RET instructions, never with a uretprobe. The tool is a program in uscope's language;
 --program prints it.`,
 		Example: `  uscope latency c:read                    # time read() in libc, system-wide
   uscope latency -u -p 1234 'c:*printf'    # the printf family in process 1234, in microseconds
@@ -46,8 +48,11 @@ attach are not counted. The tool is a program in uscope's language;
 			case milli:
 				unit = "msecs"
 			}
+			// Go functions pair calls by goroutine, not by thread.
+			key, funcs := tools.GoKey(args[0], f.sf.pid)
 			tool, err := tools.Latency(tools.LatencyOptions{
 				Options: f.options(cmd.OutOrStdout()), Pattern: args[0], Unit: unit, PerFunction: perFunction,
+				Key: key, Functions: funcs,
 			})
 			if err != nil {
 				return toolError(cmd, err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -132,17 +131,13 @@ func plainToolError(err error, file string) error {
 	return usageError(&plain)
 }
 
-// toolError marks an error in a tool's arguments (exit 1).
+// toolError marks an error in a tool's arguments (exit 1). Errors that
+// point into a spec the user wrote keep their caret; others get a pointer
+// to --help.
 func toolError(cmd *cobra.Command, err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, "--help") && !strings.Contains(msg, "\n") {
-		var le *lang.Error
-		if !errors.As(err, &le) {
-			err = fmt.Errorf("%w; see 'uscope %s --help'", err, cmd.Name())
-		}
+	var le *lang.Error
+	if !errors.As(err, &le) {
+		err = fmt.Errorf("%w; see 'uscope %s --help'", err, cmd.Name())
 	}
 	return usageError(err)
 }

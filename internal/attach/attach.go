@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -39,6 +40,17 @@ type Options struct {
 	// ForcePerfEvent skips uprobe_multi and attaches one perf-event uprobe
 	// per site, as on kernels older than 6.6 (used by tests and benchmarks).
 	ForcePerfEvent bool
+	// SkipRefused leaves out the sites the kernel refuses on their own (an
+	// instruction it cannot probe, such as a lock-prefixed one) and attaches
+	// the others; [Set.Refused] lists what was left out. For wildcards:
+	// 'c:*' should not fail for libc's pthread_spin_lock.
+	SkipRefused bool
+}
+
+// Refused is a site that [Set.Attach] left out with [Options.SkipRefused].
+type Refused struct {
+	Site Site
+	Err  *Error
 }
 
 // maxCloseWorkers bounds how many links are detached at once. Each detach of
@@ -72,9 +84,18 @@ func ProgramAttachType(opts Options) ebpf.AttachType {
 // Set is everything one session attached. Its zero value is not usable; call
 // [NewSet]. A Set is safe for concurrent use.
 type Set struct {
-	mu     sync.Mutex
-	links  []link.Link
-	probes int
+	mu      sync.Mutex
+	links   []link.Link
+	probes  int
+	refused []Refused
+}
+
+// Refused returns the sites left out because the kernel refused them, with
+// [Options.SkipRefused].
+func (s *Set) Refused() []Refused {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Refused(nil), s.refused...)
 }
 
 // NewSet returns an empty Set.
@@ -115,6 +136,8 @@ func (s *Set) Attach(prog *ebpf.Program, sites []Site, opts Options) error {
 		return nil
 	}
 	multi := UsesUprobeMulti(opts)
+	all := len(sites)
+	sites, refused := prefilter(sites, opts)
 	groups, err := checkSites(sites, multi)
 	if err != nil {
 		return err
@@ -123,23 +146,27 @@ func (s *Set) Attach(prog *ebpf.Program, sites []Site, opts Options) error {
 	var links []link.Link
 	if multi {
 		for _, g := range groups {
-			l, err := attachMulti(prog, g.path, g.sites, opts)
+			l, ref, err := attachMulti(prog, g.path, g.sites, opts)
 			if err != nil {
 				_ = closeLinks(links)
 				return err
 			}
 			links = append(links, l)
+			refused = append(refused, ref...)
 		}
 	} else {
-		links, err = attachPerf(prog, sites, opts)
+		var ref []Refused
+		links, ref, err = attachPerf(prog, sites, opts)
 		if err != nil {
 			return err
 		}
+		refused = append(refused, ref...)
 	}
 
 	s.mu.Lock()
 	s.links = append(s.links, links...)
-	s.probes += len(sites)
+	s.probes += all - len(refused)
+	s.refused = append(s.refused, refused...)
 	s.mu.Unlock()
 	return nil
 }
@@ -342,25 +369,34 @@ func (m multiAttacher) attach(sites []Site) (link.Link, error) {
 	return m.ex.UprobeMulti(nil, m.prog, mo)
 }
 
-func attachMulti(prog *ebpf.Program, path string, sites []Site, opts Options) (link.Link, error) {
+func attachMulti(prog *ebpf.Program, path string, sites []Site, opts Options) (link.Link, []Refused, error) {
 	ex, err := link.OpenExecutable(path)
 	if err != nil {
-		return nil, explain(err, path, nil, opts)
+		return nil, nil, explain(err, path, nil, opts)
 	}
 	m := multiAttacher{ex, prog, opts}
-	l, err := m.attach(sites)
-	if err == nil {
-		return l, nil
-	}
-	if len(sites) > 1 && siteSpecific(err) {
-		if st, serr, ok := m.locate(sites); ok {
-			return nil, explain(serr, path, &st, opts)
+	var refused []Refused
+	for {
+		l, err := m.attach(sites)
+		if err == nil {
+			return l, refused, nil
 		}
+		if len(sites) > 1 && siteSpecific(err) {
+			if opts.SkipRefused {
+				if i, serr, ok := m.bisect(sites); ok {
+					refused = append(refused, Refused{sites[i], explain(serr, path, &sites[i], opts)})
+					sites = slices.Delete(slices.Clone(sites), i, i+1)
+					continue
+				}
+			} else if st, serr, ok := m.locate(sites); ok {
+				return nil, nil, explain(serr, path, &st, opts)
+			}
+		}
+		if len(sites) == 1 {
+			return nil, nil, explain(err, path, &sites[0], opts)
+		}
+		return nil, nil, explain(err, path, nil, opts)
 	}
-	if len(sites) == 1 {
-		return nil, explain(err, path, &sites[0], opts)
-	}
-	return nil, explain(err, path, nil, opts)
 }
 
 // locate finds a site the kernel refuses on its own while the rest of the
@@ -368,6 +404,24 @@ func attachMulti(prog *ebpf.Program, path string, sites []Site, opts Options) (l
 // each detached at once. ok is false when the failure is not caused by one
 // site (it is about the program, the process, or several sites at once).
 func (m multiAttacher) locate(sites []Site) (Site, error, bool) {
+	i, err, ok := m.bisect(sites)
+	if !ok {
+		return Site{}, nil, false
+	}
+	rest := make([]Site, 0, len(sites)-1)
+	rest = append(append(rest, sites[:i]...), sites[i+1:]...)
+	l, rerr := m.attach(rest)
+	if rerr != nil {
+		return Site{}, nil, false
+	}
+	_ = l.Close()
+	return sites[i], err, true
+}
+
+// bisect finds the first site of a refused batch that the kernel refuses on
+// its own: the index and the kernel's error, or ok false when no single
+// site is refused.
+func (m multiAttacher) bisect(sites []Site) (int, error, bool) {
 	lo, base := sites, 0
 	for len(lo) > 1 {
 		half := len(lo) / 2
@@ -382,26 +436,20 @@ func (m multiAttacher) locate(sites []Site) (Site, error, bool) {
 	l, err := m.attach(lo)
 	if err == nil {
 		_ = l.Close()
-		return Site{}, nil, false
+		return 0, nil, false
 	}
-	rest := make([]Site, 0, len(sites)-1)
-	rest = append(append(rest, sites[:base]...), sites[base+1:]...)
-	l, rerr := m.attach(rest)
-	if rerr != nil {
-		return Site{}, nil, false
-	}
-	_ = l.Close()
-	return lo[0], err, true
+	return base, err, true
 }
 
 // attachPerf attaches one perf-event uprobe per site, in order. On error it
 // detaches what it attached.
-func attachPerf(prog *ebpf.Program, sites []Site, opts Options) ([]link.Link, error) {
+func attachPerf(prog *ebpf.Program, sites []Site, opts Options) ([]link.Link, []Refused, error) {
 	execs := map[string]*link.Executable{}
 	links := make([]link.Link, 0, len(sites))
-	fail := func(err error, path string, st *Site) ([]link.Link, error) {
+	var refused []Refused
+	fail := func(err error, path string, st *Site) ([]link.Link, []Refused, error) {
 		_ = closeLinks(links)
-		return nil, explain(err, path, st, opts)
+		return nil, nil, explain(err, path, st, opts)
 	}
 	for i := range sites {
 		st := &sites[i]
@@ -428,10 +476,14 @@ func attachPerf(prog *ebpf.Program, sites []Site, opts Options) ([]link.Link, er
 		} else {
 			l, err = ex.Uprobe("", prog, uo)
 		}
+		if err != nil && opts.SkipRefused && len(sites) > 1 && siteSpecific(err) {
+			refused = append(refused, Refused{*st, explain(err, st.Path, st, opts)})
+			continue
+		}
 		if err != nil {
 			return fail(err, st.Path, st)
 		}
 		links = append(links, l)
 	}
-	return links, nil
+	return links, refused, nil
 }

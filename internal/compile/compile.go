@@ -133,7 +133,7 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 		for _, s := range sites {
 			sh := shape{kind: ap.Kind, ret: ap.Kind == lang.KindUretprobe}
 			if s.USDT != nil {
-				sh.key = s.USDT.ArgsRaw
+				sh.key = usdtShapeKey(s)
 			}
 			if s.GoFunc != "" {
 				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn

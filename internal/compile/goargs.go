@@ -802,6 +802,9 @@ func (g *gen) goLen(e *lang.Call) error {
 func (g *gen) goIdentType(e *lang.Ident) (t *Type, ok bool, err error) {
 	switch e.Name {
 	case "goid":
+		if g.inferring {
+			return tU64, true, nil // map types are inferred before sites are known
+		}
 		s := g.goSite()
 		if s == nil {
 			return nil, true, g.c.errorf(e, "", "goid is only available in probes on Go functions")
@@ -872,6 +875,9 @@ func (g *gen) goargType(e *lang.Call) (*Type, error) {
 	lit, ok := e.Args[0].(*lang.IntLit)
 	if !ok || lit.Value >= uint64(len(goIntRegs)) {
 		return nil, g.c.errorf(e, goRegsHint, "goarg() takes a constant from 0 to %d", len(goIntRegs)-1)
+	}
+	if g.inferring {
+		return tU64, nil
 	}
 	s := g.goSite()
 	if s == nil {

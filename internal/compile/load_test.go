@@ -20,6 +20,9 @@ func (fakeResolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 		s.USDT = &usdt.Site{Provider: "p", Name: ap.Func, ArgsRaw: "-4@%edi 8@-8(%rbp) 8@(%rax,%rbx,8) -2@$5",
 			Args: usdt.ParseArgs("-4@%edi 8@-8(%rbp) 8@(%rax,%rbx,8) -2@$5", 62)}
 	}
+	if ap.Target == "/bin/app" {
+		s = goSite(s, ap)
+	}
 	return []Site{s}, nil
 }
 
@@ -35,6 +38,8 @@ var loadCases = []string{
 	`uprobe:/bin/true:f { printf("%d %d %d\n", arg6, arg7, reg("rsp")); @x++; @y[pid, comm] += 5; @t[1, "a"] = 3; }`,
 	`uprobe:/bin/true:f /strcontains(str(arg0), "needle")/ { printf("%s %d\n", comm, elapsed); }`,
 	`usdt:/bin/true:p:n { printf("%d %d %d %d\n", arg0, arg1, arg2, arg3); }`,
+	`uprobe:/bin/app:main.f { printf("%d %s %d %d %s %d\n", args.a, args.s, len(args.sl), args.sl[arg0 & 3], args.p.Next.B, args.arr[1]); print(args); print(*args.p); @g[goid] = count(); }`,
+	`uretprobe:/bin/app:main.f { printf("%d %s %d %d\n", args.n, str(args.msg), retval, goarg(1)); @m[args.msg] = count(); }`,
 	`BEGIN { printf("hello\n"); } interval:ms:100 { print(@c); clear(@c); } uprobe:/bin/true:f { @c[tid] = count(); } END { time(); }`,
 }
 

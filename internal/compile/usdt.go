@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"fmt"
+
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -26,7 +28,7 @@ func (g *gen) usdtArgType(e *lang.Ident, n int) (*Type, error) {
 	}
 	a := site.Args[n]
 	if a.Err != nil {
-		return nil, g.c.errorf(e, "", "%s of %s:%s at 0x%x cannot be read: %v", e.Name, site.Provider, site.Name, site.Addr, a.Err)
+		return nil, g.c.errorf(e, "use only the arguments this site provides, or name another probe", "%s of USDT probe %s:%s cannot be fetched at its site 0x%x in %s: %v", e.Name, site.Provider, site.Name, site.Addr, g.c.plan.Sites[g.sites[0]].Target, a.Err)
 	}
 	size := a.Size
 	if size != 1 && size != 2 && size != 4 && size != 8 {
@@ -53,24 +55,36 @@ func (g *gen) usdtArg(e *lang.Ident, n int) error {
 		g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
 		g.truncate(asm.R0, t)
 		return nil
-	case usdt.ArgMem:
-		g.emit(
-			asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord),
-			asm.Add.Imm(asm.R0, int32(a.Offset)),
-		)
-	case usdt.ArgMemIndex:
-		g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
-		if a.Index.Name != "" {
+	case usdt.ArgMem, usdt.ArgMemIndex:
+		// base + index*scale + displacement; a non-PIE operand may have no
+		// base (arr(,%rax,4)) and a symbol as its displacement.
+		disp := a.Offset
+		if a.Symbol != "" {
+			if !a.Resolved {
+				return g.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
+			}
+			disp = int64(a.SymbolAddr)
+		}
+		if a.Reg.Name != "" {
+			g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
+		} else {
+			g.emit(asm.Mov.Imm(asm.R0, 0))
+		}
+		if a.Kind == usdt.ArgMemIndex && a.Index.Name != "" {
 			g.emit(asm.LoadMem(asm.R1, regCtx, int16(a.Index.PtRegsOffset), asm.DWord))
 			if a.Scale > 1 {
 				g.emit(asm.Mul.Imm(asm.R1, int32(a.Scale)))
 			}
 			g.emit(asm.Add.Reg(asm.R0, asm.R1))
 		}
-		g.emit(asm.Add.Imm(asm.R0, int32(a.Offset)))
+		if disp == int64(int32(disp)) {
+			g.emit(asm.Add.Imm(asm.R0, int32(disp)))
+		} else {
+			g.emit(asm.LoadImm(asm.R1, disp, asm.DWord), asm.Add.Reg(asm.R0, asm.R1))
+		}
 	case usdt.ArgRIP:
 		if !a.Resolved {
-			return g.c.errorf(e, "", "%s of %s:%s refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, a.Symbol)
+			return g.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
 		}
 		// The runtime address of the global: the probe's ip, minus the
 		// probe's link-time address, plus the symbol's.
@@ -83,4 +97,16 @@ func (g *gen) usdtArg(e *lang.Ident, n int) error {
 		return g.c.errorf(e, "", "%s of %s:%s has an unsupported form %q", e.Name, site.Provider, site.Name, a.Raw)
 	}
 	return g.wrap(e, g.readUser(t))
+}
+
+// usdtShapeKey groups the USDT sites one program can serve: those with the
+// same argument specs. A RIP-relative argument is fetched relative to the
+// site's own address, so a site with one gets a program of its own.
+func usdtShapeKey(s Site) string {
+	for _, a := range s.USDT.Args {
+		if a.Kind == usdt.ArgRIP {
+			return fmt.Sprintf("%s@%s+%#x", s.USDT.ArgsRaw, s.AttachPath, s.Addr)
+		}
+	}
+	return s.USDT.ArgsRaw
 }

@@ -47,9 +47,9 @@ func bccStars(val, peak uint64, width int) string {
 // bcc's print_log2_hist prints it, with valType ("nsecs", "usecs", an
 // expression) heading the value column:
 //
-//	     nsecs               : count     distribution
-//	         0 -> 1          : 0        |                                        |
-//	   1048576 -> 2097151    : 1        |****************************************|
+//	  nsecs               : count     distribution
+//	      0 -> 1          : 0        |                                        |
+//	1048576 -> 2097151    : 1        |****************************************|
 //
 // Rows run from bucket 1 to the last non-zero bucket; histograms whose
 // values reach 2^32 use bcc's wide layout. An empty histogram is "".

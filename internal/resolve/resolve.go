@@ -374,6 +374,12 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		}
 	case strings.ContainsRune(target, '/'):
 		clean := filepath.Clean(target)
+		if !filepath.IsAbs(clean) {
+			// Relative to the user's directory, as without a PID.
+			if abs, err := filepath.Abs(clean); err == nil {
+				clean = abs
+			}
+		}
 		var ino uint64
 		if st, err := os.Stat(proc.Root(pid) + clean); err == nil {
 			if s, ok := st.Sys().(*syscall.Stat_t); ok {

@@ -1,12 +1,14 @@
 package resolve
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/proc"
 	"github.com/uscope/uscope/usdt"
 )
 
@@ -121,7 +123,17 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 	default:
 		return nil, errorf("", nil, "%s probes have no sites to resolve", ap.Kind)
 	}
-	targets, err := r.Targets(ap.Target)
+	// usdt::[PROVIDER:]NAME with -p searches every object the process maps:
+	// its libraries and objects it created at run time (memfds), not only
+	// its executable.
+	everyObject := ap.Kind == lang.KindUSDT && ap.Target == "" && r.opts.PID != 0
+	var targets []Target
+	var err error
+	if everyObject {
+		targets, err = r.processObjectTargets()
+	} else {
+		targets, err = r.Targets(ap.Target)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -156,10 +168,42 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 		out = append(out, sites...)
 	}
 	if len(out) == 0 {
+		if everyObject && (firstErr == nil || errors.Is(firstErr, errNoMatch)) {
+			what := ap.Func
+			if ap.Provider != "" {
+				what = ap.Provider + ":" + ap.Func
+			}
+			return nil, errorf(fmt.Sprintf("try: uscope list -p %d 'usdt:*'", r.opts.PID), nil,
+				"no USDT probe matches %q in any object mapped in process %d", what, r.opts.PID)
+		}
 		if firstErr != nil {
 			return nil, firstErr
 		}
 		return nil, noMatch(ap, targets)
+	}
+	return out, nil
+}
+
+// errNoMatch is the cause of noMatch's error: the object was read, and
+// nothing in it matched.
+var errNoMatch = errors.New("nothing matches")
+
+// processObjectTargets returns every object mapped in the Resolver's process.
+func (r *Resolver) processObjectTargets() ([]Target, error) {
+	pid := r.opts.PID
+	if !proc.Exists(pid) {
+		return nil, errorf("", proc.ErrNoProcess, "process %d does not exist", pid)
+	}
+	objs, err := r.processObjects(pid)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, errorf("", nil, "process %d maps no ELF objects", pid)
+	}
+	out := make([]Target, len(objs))
+	for i, o := range objs {
+		out[i] = Target{Path: o.Path, AttachPath: o.OpenPath}
 	}
 	return out, nil
 }
@@ -186,7 +230,7 @@ func noMatch(ap *lang.AttachPoint, targets []Target) error {
 		pat = listKind + ":*" + core + "*"
 	}
 	hint := fmt.Sprintf("try: uscope list %s '%s'", shellWord(where), pat)
-	return errorf(hint, nil, "no %s matches %q in %s", kindWord, what, where)
+	return errorf(hint, errNoMatch, "no %s matches %q in %s", kindWord, what, where)
 }
 
 // shellWord quotes s for a shell command line when it needs it.
@@ -344,6 +388,11 @@ func (r *Resolver) usdtSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 		return nil, noMatch(ap, []Target{t})
 	}
+	if ap.Provider == "" && !IsGlob(ap.Func) {
+		if err := ambiguousProvider(ap, t, out); err != nil {
+			return nil, err
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Provider != out[j].Provider {
 			return out[i].Provider < out[j].Provider
@@ -354,4 +403,29 @@ func (r *Resolver) usdtSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		return out[i].Addr < out[j].Addr
 	})
 	return out, nil
+}
+
+// ambiguousProvider returns an error when a probe name written without its
+// provider is defined by several providers of one object: the user must say
+// which one (a glob in the name, like usdt:T:*:NAME, takes them all).
+func ambiguousProvider(ap *lang.AttachPoint, t Target, sites []Site) error {
+	var provs []string
+	seen := map[string]bool{}
+	for _, s := range sites {
+		if !seen[s.Provider] {
+			seen[s.Provider] = true
+			provs = append(provs, s.Provider)
+		}
+	}
+	if len(provs) < 2 {
+		return nil
+	}
+	sort.Strings(provs)
+	kind := ap.Kind
+	if k, _, ok := strings.Cut(ap.Raw, ":"); ok && k != "" {
+		kind = k
+	}
+	hint := fmt.Sprintf("name one, like %s", ProbeName(kind, t.Path, provs[0], ap.Func))
+	return errorf(hint, nil, "USDT probe %q is defined by %d providers in %s: %s",
+		ap.Func, len(provs), t.Path, strings.Join(provs, ", "))
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,10 +194,14 @@ func (s *session) run(ctx context.Context) error {
 		}
 		o := aopts
 		o.Return = p.Return
+		// A wildcard leaves out the functions the kernel cannot probe;
+		// a single site is an error.
+		o.SkipRefused = len(sites) > 1
 		if err := s.links.Attach(s.coll.Programs[p.Name], sites, o); err != nil {
 			return &Error{err}
 		}
 	}
+	s.warnRefused()
 	s.start = time.Now()
 	if cfg.Ready != nil {
 		cfg.Ready()
@@ -453,3 +458,33 @@ func (s *session) close() error {
 }
 
 func (s *session) released() bool { return s.links != nil && s.start != (time.Time{}) }
+
+// warnRefused reports the sites of wildcards that the kernel refused and
+// that were left out.
+func (s *session) warnRefused() {
+	refused := s.links.Refused()
+	if len(refused) == 0 {
+		return
+	}
+	var names []string
+	for i, r := range refused {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("and %d more", len(refused)-3))
+			break
+		}
+		name := fmt.Sprintf("offset 0x%x", r.Site.Offset)
+		if c := r.Site.Cookie; c < uint64(len(s.plan.Sites)) {
+			name = s.plan.Sites[c].Probe
+		}
+		names = append(names, name)
+	}
+	s.out.warn(fmt.Sprintf("%d probe%s left out, the kernel cannot probe %s: %s (%v)",
+		len(refused), plural(len(refused)), pick(len(refused) == 1, "it", "them"), strings.Join(names, ", "), refused[0].Err.Err))
+}
+
+func pick(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/resolve"
 )
 
 // LatencyOptions configure `uscope latency`.
@@ -20,9 +21,39 @@ type LatencyOptions struct {
 	// PerFunction prints one histogram per function and process (-F).
 	PerFunction bool
 	// Key is the expression that tells apart the callers whose calls are
-	// timed (default tid). Go functions will key on the goroutine instead
-	// (goid), as goroutines move between threads while a call runs.
+	// timed (default tid). Go functions key on the goroutine instead
+	// ("pid, goid", see GoKey), as goroutines move between threads while a
+	// call runs.
 	Key string
+	// Functions, when non-zero, is the number of functions traced, for the
+	// header: return probes of Go functions attach at every RET
+	// instruction, so the number of probes does not tell.
+	Functions int
+}
+
+// GoKey returns the key latency pairs the calls of the functions pattern
+// matches by, in process pid (0: any): "pid, goid" when every one is a Go
+// function, since a goroutine may move to another thread during a call and
+// another goroutine may run on the first one; "" (the thread) otherwise, or
+// when the pattern does not resolve (the session reports why). functions
+// is the number of functions matched.
+func GoKey(pattern string, pid int) (key string, functions int) {
+	ap, err := Pattern(pattern)
+	if err != nil || ap.Kind != lang.KindUprobe {
+		return "", 0
+	}
+	r := resolve.New(resolve.Options{PID: pid})
+	defer r.Close()
+	sites, err := r.Resolve(ap)
+	if err != nil || len(sites) == 0 {
+		return "", 0
+	}
+	for _, s := range sites {
+		if s.GoFunc == "" || s.GoAsm {
+			return "", 0
+		}
+	}
+	return "pid, goid", len(sites)
 }
 
 // latencyUnits are the units of -u and -m, as bcc names them, and their
@@ -69,6 +100,9 @@ func Latency(o LatencyOptions) (*Tool, error) {
 	return &Tool{
 		Program: prog,
 		Attached: func(probes int) {
+			if o.Functions > 0 {
+				probes = 2 * o.Functions
+			}
 			o.printf("%s", output.BCCTracing(probes/2, o.Pattern))
 		},
 		Report: func(maps []*output.Map, final bool) {
