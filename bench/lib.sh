@@ -105,3 +105,20 @@ bench_bpftrace_version() {
 
 # bench_log MSG...: progress on stderr (stdout carries the section).
 bench_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# bench_write_section NAME FILE: put FILE, a section that starts with the
+# heading "## NAME", into bench/RESULTS.md in place of the section of that
+# name (up to the next "## " heading), or at the end; other sections stay.
+bench_write_section() {
+	local name=$1 file=$2 results tmp
+	results=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/RESULTS.md
+	[ -f "$results" ] || printf '# Benchmark results\n\n' >"$results"
+	tmp=$(mktemp)
+	awk -v sec="$file" -v head="## $name" '
+		BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
+		/^## / { if (skip) skip = 0; if ($0 == head) { printf "%s\n", body; skip = 1; done = 1; next } }
+		!skip { print }
+		END { if (!done) printf "\n%s", body }
+	' "$results" >"$tmp" && cp "$tmp" "$results"
+	rm -f "$tmp"
+}

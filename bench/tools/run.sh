@@ -19,7 +19,6 @@
 # (1), BPFTRACE_CAP (120).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 . bench/lib.sh
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -149,13 +148,5 @@ section=$work/section
 	fi
 } >"$section"
 
-results=$root/bench/RESULTS.md
-[ -f "$results" ] || printf '# Benchmark results\n\n' >"$results"
-# Replace the "## tools" section (up to the next "## " heading), or append it.
-awk -v sec="$section" '
-	BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
-	/^## / { if (skip) skip = 0; if ($0 == "## tools") { printf "%s\n", body; skip = 1; done = 1; next } }
-	!skip { print }
-	END { if (!done) printf "\n%s", body }
-' "$results" >"$work/results" && cp "$work/results" "$results"
+bench_write_section tools "$section"
 cat "$section"

@@ -198,3 +198,26 @@ func TestTraceUserStack(t *testing.T) {
 		t.Fatalf("no symbolized stack\n%s", r.stdout)
 	}
 }
+
+// TestDemo runs `uscope demo` as a new user would: it must exit 0 and show
+// events from every probe kind and the histogram.
+func TestDemo(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := runUscope(t, "demo", "--requests", "40")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"  usdt       request__start  path=/api/users n=0",
+		"  uprobe     main.demoHandle(path=/api/users, size=64)",
+		"  uretprobe  main.demoHandle returned 200",
+		"  uretprobe  main.demoHandle returned 304",
+		"@latency_us: ",
+		"@requests[/api/users]: 10",
+		"Traced 40 requests",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("demo output lacks %q\n%s", want, r.stdout)
+		}
+	}
+}

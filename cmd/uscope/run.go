@@ -64,10 +64,18 @@ func newRunCommand() *cobra.Command {
 		Short: "Run a program in uscope's probe language (bpftrace syntax)",
 		Long: `Run compiles a program written in bpftrace's language for userspace probes
 (uprobe, uretprobe, usdt, BEGIN, END, interval) to BPF, attaches it, and
-prints what it reports. Maps are printed when the program ends.`,
+prints what it reports. Maps are printed when the program ends.
+
+In Go functions, args.NAME reads a parameter by name from DWARF (fields
+through pointers: args.r.URL.Path; str(args.s), len(args.sl), args.sl[i];
+print(args) prints them all), goarg(N) and argN read the N-th register of
+Go's ABI (rax rbx rcx rdi rsi r8 r9 r10 r11; stripped binaries), goid is the
+goroutine id. A uretprobe on a Go function probes its RET instructions, where
+retval and args (the results) are available.`,
 		Example: `  uscope run -e 'uprobe:libc:malloc { @bytes = hist(arg0); }' --duration 5s
   uscope run -e 'uretprobe:/bin/bash:readline { printf("%s\n", str(retval)); }'
   uscope run -c ./app -e 'uprobe:./app:work { @[arg0] = count(); }'
+  uscope run -p 1234 -e 'uprobe:/srv/app:main.handler { printf("%d %s\n", goid, str(args.r.URL.Path)); }'
   uscope run -p 1234 -e 'usdt::python:function__entry { printf("%s\n", str(arg1)); }'
   uscope run trace.bt`,
 		Args: cobra.MaximumNArgs(1),

@@ -326,25 +326,16 @@ func (c *argdistConv) node(e Expr) Expr {
 			case !ok:
 				p.errAt(x.Pos, n, "declare it in the signature, like r:c:read(int fd, void *buf, size_t count)", "$entry(%s): no such parameter", name)
 			}
-			ty := prm.typ
-			ty.Pos = x.Pos
-			m := c.save(fmt.Sprintf("__entry%d_%s", c.index, name), &Cast{Pos: x.Pos, Type: ty, X: &Ident{Pos: x.Pos, Name: prm.arg}})
+			m := c.save(fmt.Sprintf("__entry%d_%s", c.index, name), prm.cast(x.Pos))
 			return perThread(x.Pos, m)
 		}
 		if prm, ok := c.params[x.Name]; ok {
 			if ret {
 				p.errAt(x.Pos, len(x.Name), fmt.Sprintf("write $entry(%s)", x.Name), "parameter %q is not known at the return; its value at the entry is $entry(%s)", x.Name, x.Name)
 			}
-			ty := prm.typ
-			ty.Pos = x.Pos
-			return &Cast{Pos: x.Pos, Type: ty, X: &Ident{Pos: x.Pos, Name: prm.arg}}
+			return prm.cast(x.Pos)
 		}
-		if n, ok := bccArgNum(x.Name); ok {
-			if n == 0 {
-				p.errAt(x.Pos, len(x.Name), "use arg1 for the first argument", "bcc numbers arguments from arg1")
-			}
-			x.Name = "arg" + strconv.Itoa(n-1)
-		}
+		p.bccArg(x)
 	case *Var:
 		switch x.Name {
 		case "retval":

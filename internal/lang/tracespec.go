@@ -313,22 +313,32 @@ func bccArgNum(name string) (int, bool) {
 	return n, true
 }
 
+// cast is the parameter's value: a cast of its argument to its type.
+func (prm traceParam) cast(pos Pos) Expr {
+	ty := prm.typ
+	ty.Pos = pos
+	return &Cast{Pos: pos, Type: ty, X: &Ident{Pos: pos, Name: prm.arg}}
+}
+
+// bccArg renames bcc's 1-based argN to the language's arg(N-1).
+func (p *parser) bccArg(x *Ident) {
+	if n, ok := bccArgNum(x.Name); ok {
+		if n == 0 {
+			p.errAt(x.Pos, len(x.Name), "use arg1 for the first argument", "bcc numbers arguments from arg1")
+		}
+		x.Name = "arg" + strconv.Itoa(n-1)
+	}
+}
+
 // bccExpr rewrites a bcc filter or argument into the language's terms.
 func (p *parser) bccExpr(e Expr, params map[string]traceParam) Expr {
 	return rewrite(e, func(e Expr) Expr {
 		switch x := e.(type) {
 		case *Ident:
 			if prm, ok := params[x.Name]; ok {
-				ty := prm.typ
-				ty.Pos = x.Pos
-				return &Cast{Pos: x.Pos, Type: ty, X: &Ident{Pos: x.Pos, Name: prm.arg}}
+				return prm.cast(x.Pos)
 			}
-			if n, ok := bccArgNum(x.Name); ok {
-				if n == 0 {
-					p.errAt(x.Pos, len(x.Name), "use arg1 for the first argument", "bcc numbers arguments from arg1")
-				}
-				x.Name = "arg" + strconv.Itoa(n-1)
-			}
+			p.bccArg(x)
 		case *Var:
 			name, ok := bccVars[x.Name]
 			if !ok {
