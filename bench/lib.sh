@@ -25,8 +25,10 @@ bench_uscope() {
 
 # bench_now_us: the current time in µs since the epoch, without forking.
 bench_now_us() {
-	# EPOCHREALTIME always has six decimals.
-	echo "${EPOCHREALTIME/[.,]/}"
+	# EPOCHREALTIME always has six decimals. (Substituting in it directly
+	# confuses bash 5.2: copy it first.)
+	local t=$EPOCHREALTIME
+	echo "${t/[.,]/}"
 }
 
 # bench_stats FILE [DECIMALS]: "min | median | max" of the numbers in FILE

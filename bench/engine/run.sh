@@ -439,7 +439,10 @@ wild_once() {
 	# stderr lines are stamped as they arrive, to split attach from detach.
 	rm -f "$work/c.fifo"
 	mkfifo "$work/c.fifo"
-	while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALTIME/[.,]/}" "$l"; done <"$work/c.fifo" >"$work/c.err" &
+	while IFS= read -r l; do
+		t=$EPOCHREALTIME
+		printf '%s %s\n' "${t/[.,]/}" "$l"
+	done <"$work/c.fifo" >"$work/c.err" &
 	local stamper=$!
 	t0=$(bench_now_us)
 	timeout -k 10 "$limit" "${cmd[@]}" >"$work/c.out" 2>"$work/c.fifo"

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +35,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 }
 
-func (f *sessionFlags) config(prog *lang.Program) session.Config {
+func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 	cfg := session.Config{
 		Program:        prog,
 		PID:            f.pid,
@@ -46,9 +45,13 @@ func (f *sessionFlags) config(prog *lang.Program) session.Config {
 		ForcePerfEvent: f.perf,
 	}
 	if f.command != "" {
-		cfg.Command = strings.Fields(f.command)
+		words, err := splitCommand(f.command)
+		if err != nil {
+			return cfg, usageError(fmt.Errorf("-c %q: %w", f.command, err))
+		}
+		cfg.Command = words
 	}
-	return cfg
+	return cfg, nil
 }
 
 func newRunCommand() *cobra.Command {
@@ -97,7 +100,10 @@ retval and args (the results) are available.`,
 			if err != nil {
 				return usageError(err)
 			}
-			cfg := sf.config(prog)
+			cfg, err := sf.config(prog)
+			if err != nil {
+				return err
+			}
 			switch format {
 			case "text":
 			case "json":

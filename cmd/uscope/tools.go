@@ -94,7 +94,10 @@ func runTool(cmd *cobra.Command, name string, f *toolFlags, tool *tools.Tool) er
 		fmt.Fprint(cmd.OutOrStdout(), lang.Format(tool.Program))
 		return nil
 	}
-	cfg := f.sf.config(tool.Program)
+	cfg, err := f.sf.config(tool.Program)
+	if err != nil {
+		return err
+	}
 	cfg.Out = cmd.OutOrStdout()
 	cfg.Attached, cfg.Report, cfg.Frame = tool.Attached, tool.Report, tool.Frame
 	if cfg.Attached == nil {

@@ -46,7 +46,10 @@ arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
 			if tid != 0 {
 				filterThread(prog, tid)
 			}
-			cfg := sf.config(prog)
+			cfg, err := sf.config(prog)
+			if err != nil {
+				return err
+			}
 			cfg.Out = cmd.OutOrStdout()
 			cfg.JSON = asJSON
 			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack}

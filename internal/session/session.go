@@ -183,6 +183,7 @@ func (s *session) run(ctx context.Context) error {
 		}
 	}
 	s.fire(lang.KindBegin)
+	cookies := siteCookies(plan)
 	for _, p := range plan.Programs {
 		if p.Special != nil {
 			continue
@@ -190,7 +191,7 @@ func (s *session) run(ctx context.Context) error {
 		sites := make([]attach.Site, len(p.Sites))
 		for i, si := range p.Sites {
 			st := plan.Sites[si]
-			sites[i] = attach.Site{Path: st.AttachPath, Offset: st.Offset, RefCtrOffset: st.RefCtrOffset, Cookie: uint64(si)}
+			sites[i] = attach.Site{Path: st.AttachPath, Offset: st.Offset, RefCtrOffset: st.RefCtrOffset, Cookie: cookies[si]}
 		}
 		o := aopts
 		o.Return = p.Return
