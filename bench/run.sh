@@ -10,7 +10,7 @@
 # a directory to keep each script's stderr in (default: a temporary one,
 # removed at the end unless a script failed).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
@@ -62,20 +62,26 @@ if ! (CGO_ENABLED=0 go build -o "$USCOPE" ./cmd/uscope); then
 fi
 export BENCH_WORK=$work
 
-# The sections of the current RESULTS.md, one file each: $work/old/NAME.md
-# holds "## NAME" and its body, up to the next "## " heading; $work/old/order
-# lists the names in order.
-mkdir -p "$work/old"
-: >"$work/old/order"
-if [ -f "$results" ]; then
-	awk -v dir="$work/old" '
+# split_sections DIR: cut RESULTS.md into its sections, one file each:
+# DIR/NAME.md holds "## NAME" and its body up to the next "## " heading;
+# DIR/order lists the names in order.
+split_sections() {
+	local dir=$1
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	: >"$dir/order"
+	[ -f "$results" ] || return 0
+	awk -v dir="$dir" '
 		/^## / {
 			name = substr($0, 4); gsub(/[^A-Za-z0-9_.-]/, "_", name)
 			out = dir "/" name ".md"; print name >> (dir "/order"); printf "" > out
 		}
 		out { print >> out }
 	' "$results"
-fi
+}
+# The sections as they are before this run, for the previous results of a
+# benchmark that fails now.
+split_sections "$work/old"
 
 in_list() {
 	local x=$1
@@ -89,8 +95,8 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 status_rows=()
 
-# previous_body NAME: the body of the last successful section NAME (without
-# its heading and without a failure note added by this script).
+# previous_body NAME: the body of the last successful section NAME before
+# this run (without its heading and without a failure note of this script).
 previous_body() {
 	local f=$work/old/$1.md
 	[ -f "$f" ] || return 0
@@ -109,25 +115,29 @@ for name in "${selected[@]}"; do
 	t1=$(bench_now_us)
 	secs=$(((t1 - t0) / 1000000))
 	out=$work/$name.out
+	body=$work/$name.body
 	new=$work/$name.new
-	# The section starts with "## NAME"; further "## " lines would split it
-	# when RESULTS.md is read back, so they become "### ".
-	{
-		echo "## $name"
-		awk -v h="## $name" '
-			!started && NF == 0 { next }
-			!started { started = 1; if ($0 == h) next }
-			/^## / { $0 = "#" $0 }
-			{ print }
-		' "$out"
-	} >"$new"
-	if [ "$rc" = 0 ] && [ -s "$out" ]; then
+	# The body: what the script printed, without its "## NAME" heading and
+	# leading blank lines; further "## " lines would split the section when
+	# RESULTS.md is read back, so they become "### ".
+	awk -v h="## $name" '
+		!started && NF == 0 { next }
+		!started { started = 1; if ($0 == h) next }
+		/^## / { $0 = "#" $0 }
+		{ print }
+	' "$out" | sed '/./,$!d' >"$body"
+	if [ "$rc" = 0 ] && [ -s "$body" ]; then
 		status_rows+=("| $name | ok | $secs s |")
+		{
+			echo "## $name"
+			echo
+			cat "$body"
+		} >"$new"
 	else
 		keep_logs=1
 		why="exited with status $rc"
 		[ "$rc" = 124 ] || [ "$rc" = 137 ] && why="was stopped after ${limit} s"
-		[ -s "$out" ] || why="$why and printed nothing"
+		[ -s "$body" ] || why="$why and printed nothing"
 		status_rows+=("| $name | **failed** ($why) | $secs s |")
 		{
 			echo "## $name"
@@ -139,20 +149,20 @@ for name in "${selected[@]}"; do
 			tail -n 15 "$logs/$name.log"
 			echo '```'
 			echo
-			if [ -s "$out" ]; then
+			if [ -s "$body" ]; then
 				echo "What it printed:"
 				echo
-				sed '1d' "$new"
+				cat "$body"
+				echo
 			fi
-			prev=$(previous_body "$name")
+			prev=$(previous_body "$name" | sed '/./,$!d')
 			if [ -n "$prev" ]; then
 				echo "Results of the previous successful run:"
 				echo
 				echo "<!-- bench:previous -->"
 				printf '%s\n' "$prev"
 			fi
-		} >"$work/$name.failed"
-		mv "$work/$name.failed" "$new"
+		} >"$new"
 	fi
 	# Ensure exactly one blank line at the end.
 	sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$new" >"$new.t" && mv "$new.t" "$new"
@@ -160,7 +170,9 @@ for name in "${selected[@]}"; do
 done
 
 # Assemble: the header, the sections of bench/*/run.sh in order (new, or
-# kept from the old file when not run), then any other old sections.
+# kept as they are now when not run), then any other sections. RESULTS.md is
+# read again here: a script run on its own meanwhile may have updated it.
+split_sections "$work/cur"
 {
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -191,13 +203,13 @@ done
 	for name in "${all[@]}"; do
 		if in_list "$name" "${selected[@]}"; then
 			cat "$work/$name.new"
-		elif [ -f "$work/old/$name.md" ]; then
-			cat "$work/old/$name.md"
+		elif [ -f "$work/cur/$name.md" ]; then
+			cat "$work/cur/$name.md"
 		fi
 	done
 	while read -r name; do
-		in_list "$name" "${all[@]}" || cat "$work/old/$name.md"
-	done <"$work/old/order"
+		in_list "$name" "${all[@]}" || cat "$work/cur/$name.md"
+	done <"$work/cur/order"
 } >"$work/RESULTS.md"
 cp "$work/RESULTS.md" "$results"
 bench_log "wrote $results"

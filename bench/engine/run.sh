@@ -119,7 +119,7 @@ strace_breakdown() {
 		return
 	}
 	awk '
-		function ms(a, b) { return sprintf("%.1f", (b - a) * 1000) }
+		function ms(a, b) { return sprintf("%.2f", (b - a) * 1000) }
 		# Join "<unfinished ...>" with its "<... resumed>" line.
 		/<unfinished \.\.\.>$/ { pend[$1] = $0; sub(/ <unfinished \.\.\.>$/, "", pend[$1]); next }
 		/<\.\.\. [a-z_0-9]+ resumed>/ {
@@ -449,17 +449,18 @@ wild_once() {
 	rc=$?
 	t1=$(bench_now_us)
 	wait "$stamper"
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo 1 >>"$work/C-$tool.timeouts"
-		return
-	fi
 	local ta
 	ta=$(grep -E "^[0-9]+ $marker" "$work/c.err" | head -1 | cut -d' ' -f1)
+	grep -ohE '(Attached|Attaching) [0-9]+ probes' "$work/c.err" "$work/c.out" | head -1 | awk '{ print $2 }' >"$work/C-$tool.probes"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo 1 >>"$work/C-$tool.timeouts"
+		[ -n "$ta" ] && awk -v a="$t0" -v b="$ta" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.attach-timedout"
+		return
+	fi
 	if [ "$rc" != 0 ] || [ -z "$ta" ]; then
 		fail "wildcard $tool: exit status $rc: $(tail -3 "$work/c.err" | cut -d' ' -f2- | tr '\n' ' ')"
 		return
 	fi
-	grep -ohE '(Attached|Attaching) [0-9]+ probes' "$work/c.err" "$work/c.out" | head -1 | awk '{ print $2 }' >"$work/C-$tool.probes"
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.total"
 	awk -v a="$t0" -v b="$ta" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.attach"
 	awk -v a="$ta" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$work/C-$tool.detach"
@@ -479,7 +480,9 @@ part_wildcard() {
 	[ "$have_bt" = 1 ] && [ "$bt_wild_runs" -gt "$max" ] && max=$bt_wild_runs
 	for ((i = 1; i <= max; i++)); do
 		[ "$i" -le "$runs" ] && wild_once uscope
-		[ "$have_bt" = 1 ] && [ "$i" -le "$bt_wild_runs" ] && wild_once bpftrace
+		# A run that timed out would time out again: one is enough.
+		[ "$have_bt" = 1 ] && [ "$i" -le "$bt_wild_runs" ] && [ ! -s "$work/C-bpftrace.timeouts" ] &&
+			wild_once bpftrace
 	done
 	echo "\`uprobe:$redis:$wild_glob { @c = count(); } BEGIN { exit(); }\`: $nfuncs functions match \`$wild_glob\`"
 	echo "(\`uscope list\`), 392 probes with BEGIN as bpftrace counts them. Both tools attach every"
@@ -497,7 +500,10 @@ part_wildcard() {
 		cnt=$(bench_count "$work/C-$tool.total")
 		to=$(bench_count "$work/C-$tool.timeouts")
 		if [ "$cnt" = 0 ] && [ "$to" -gt 0 ]; then
-			echo "| $name | | $to | timed out (${bt_timeout} s) | | | | | | | | |"
+			local att="did not finish attaching"
+			[ -s "$work/C-$tool.attach-timedout" ] && att=$(bench_stats "$work/C-$tool.attach-timedout")
+			[ -s "$work/C-$tool.attach-timedout" ] || att="$att | |"
+			echo "| $name | $(cat "$work/C-$tool.probes" 2>/dev/null) | $to | timed out (${bt_timeout} s) | | | $att | | | |"
 			continue
 		fi
 		local extra=""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Per-hit cost of probes on a Go function, uscope against bpftrace in the
-# same run. Rewrites the "## go" section of bench/RESULTS.md (and nothing
-# else) and prints it.
+# same run. Prints the "## go" section of bench/RESULTS.md (bench/run.sh go
+# puts it there).
 #
 # bench/go/hit.go calls the noinline main.hit CALLS times and prints its own
 # ns per call. main.hit starts with the stack check `cmp 0x10(%r14),%rsp;
@@ -21,7 +21,6 @@
 # Needs root, go; bpftrace for the peer. Knobs: RUNS (5), CALLS (200000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 . bench/lib.sh
 
 runs=${RUNS:-5}
@@ -123,13 +122,4 @@ section=$work/section
 	echo
 } >"$section"
 
-results=$root/bench/RESULTS.md
-[ -f "$results" ] || printf '# Benchmark results\n\n' >"$results"
-# Replace the "## go" section (up to the next "## " heading), or append it.
-awk -v sec="$section" '
-	BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
-	/^## / { if (skip) skip = 0; if ($0 == "## go") { printf "%s", body; skip = 1; done = 1; next } }
-	!skip { print }
-	END { if (!done) printf "\n%s", body }
-' "$results" >"$work/results" && cp "$work/results" "$results"
 cat "$section"

@@ -166,6 +166,8 @@ func TestRunBadInput(t *testing.T) {
 		{"no program", []string{"run"}, 1, "no program"},
 		{"missing file", []string{"run", "-e", "uprobe:/no/such/file:f { }"}, 1, "/no/such/file"},
 		{"no function", []string{"run", "-e", "uprobe:" + bin + ":no_such_function_xyz { }"}, 1, "no_such_function_xyz"},
+		{"offset inside an instruction", []string{"run", "-e", "uprobe:" + bin + ":ret42+2 { }"}, 1, "ret42+2 is inside an instruction"},
+		{"address outside code", []string{"run", "-e", "uprobe:" + bin + ":0x1 { }"}, 1, "not in an executable segment"},
 		{"retval at entry", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"%d\", retval); }"}, 1, "retval"},
 	}
 	for _, tc := range cases {
@@ -219,5 +221,45 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("demo output lacks %q\n%s", want, r.stdout)
 		}
+	}
+}
+
+// TestTracedProgramUnchanged checks that a program traced with -p prints
+// exactly what it prints untraced and exits with the same code.
+func TestTracedProgramUnchanged(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := argsProgram(t)
+	run := func(traced bool) (string, int) {
+		cmd := exec.Command(bin, "3", "wait")
+		stdin, _ := cmd.StdinPipe()
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		var tr *tracer
+		if traced {
+			tr = startUscope(t, "run", "-p", fmt.Sprint(cmd.Process.Pid), "-e", fmt.Sprintf(
+				`uprobe:%[1]s:widths,uprobe:%[1]s:strs { @[func] = count(); } uretprobe:%[1]s:ret42 { @r = sum(retval); }`, bin))
+		}
+		stdin.Write([]byte("go\n"))
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if traced {
+			<-tr.done
+			wantLines(t, tr.output(), "@[strs]: 3", "@[widths]: 3", "@r: 132")
+		}
+		return out.String(), code
+	}
+	plainOut, plainCode := run(false)
+	tracedOut, tracedCode := run(true)
+	if plainCode != 3 || tracedCode != plainCode || tracedOut != plainOut {
+		t.Fatalf("untraced: exit %d, %q\ntraced: exit %d, %q", plainCode, plainOut, tracedCode, tracedOut)
 	}
 }

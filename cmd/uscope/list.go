@@ -191,6 +191,9 @@ func writeVerbose(w *bufio.Writer, p *resolve.Listing) {
 			if i < len(p.Funcs) {
 				writeFuncFacts(w, &p.Funcs[i])
 			}
+			if s.Placement != "" {
+				fmt.Fprintf(w, " entry probe %s", s.Placement)
+			}
 			w.WriteByte('\n')
 		}
 		return

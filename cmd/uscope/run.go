@@ -26,6 +26,8 @@ type sessionFlags struct {
 	strSize  int
 	mapSize  int
 	perf     bool
+	// exactEntry keeps entry probes at the first instruction.
+	exactEntry bool
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -33,6 +35,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.command, "command", "c", "", "run `CMD`, traced from its first instruction; stop when it exits")
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
+	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
@@ -43,6 +46,7 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 		StrSize:        f.strSize,
 		MapSize:        f.mapSize,
 		ForcePerfEvent: f.perf,
+		ExactEntry:     f.exactEntry,
 	}
 	if f.command != "" {
 		words, err := splitCommand(f.command)

@@ -166,7 +166,11 @@ func (g *gen) call(e *lang.Call, asStmt bool) (*Type, error) {
 		me, _ := hasKeyElem(e)
 		return t, g.hasKey(me)
 	case "reg":
-		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs[e.Args[0].(*lang.StrLit).Value], asm.DWord))
+		name := e.Args[0].(*lang.StrLit).Value
+		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs[name], asm.DWord))
+		if name == "ip" || name == "rip" {
+			g.unmoveIP()
+		}
 		return t, nil
 	case "strncmp":
 		return t, g.strncmp(e)

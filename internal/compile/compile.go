@@ -110,6 +110,11 @@ type shape struct {
 	// atReturn: return semantics at a Go function's RET instructions,
 	// attached as plain uprobes.
 	atReturn bool
+	// moved: the distance every site of the program was moved past its
+	// function's entry (Site.Moved), subtracted from ip. Set only when the
+	// probe reads ip: sites moved by different distances then get programs
+	// of their own.
+	moved uint64
 }
 
 func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
@@ -137,6 +142,9 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 			}
 			if s.GoFunc != "" {
 				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
+			}
+			if s.Moved != 0 && readsIP(pr) {
+				sh.moved = s.Moved
 			}
 			if _, ok := groups[sh]; !ok {
 				order = append(order, sh)
@@ -211,7 +219,11 @@ func (p *Plan) Listing() string {
 				break
 			}
 			s := p.Sites[si]
-			fmt.Fprintf(&b, "  site %d: %s at %s+0x%x\n", si, s.Probe, s.AttachPath, s.Offset)
+			fmt.Fprintf(&b, "  site %d: %s at %s+0x%x", si, s.Probe, s.AttachPath, s.Offset)
+			if s.Placement != "" {
+				fmt.Fprintf(&b, " entry %s", s.Placement)
+			}
+			b.WriteByte('\n')
 		}
 		fmt.Fprintf(&b, "%v\n", p.Spec.Programs[pg.Name].Instructions)
 	}

@@ -610,6 +610,7 @@ func (g *gen) ident(e *lang.Ident) error {
 		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs["sp"], asm.DWord))
 	case "ip":
 		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs["ip"], asm.DWord))
+		g.unmoveIP()
 	case "func", "probe":
 		if g.special != nil {
 			g.emit(asm.Mov.Imm(asm.R0, -1))

@@ -508,7 +508,7 @@ func (g *gen) goLayoutTry(n lang.Node, r *goRef, depth int) (*goLayout, error) {
 		return l, nil
 	}
 	if r.all != nil {
-		var names []string
+		names := []string{}
 		var parts []*goRef
 		args := &lang.Ident{Pos: n.Position(), Name: "args"}
 		for _, p := range r.all {

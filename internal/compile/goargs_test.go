@@ -65,7 +65,7 @@ func (fakeGo) ParamType(fn, name string) (*gobin.Type, error) {
 	return nil, gobin.ErrNoDWARF
 }
 
-func (fakeGo) GoidOffset() (int, bool, error)        { return 152, false, nil }
+func (fakeGo) GoidOffset() (int, bool, error)         { return 152, false, nil }
 func (fakeGo) GoVersionAtLeast(major, minor int) bool { return true }
 
 // goSite makes the site of a Go function for the fake resolver.

@@ -42,6 +42,12 @@ type Site struct {
 	// program keeps return semantics (retval, results) but is attached as
 	// an entry probe, never as a kernel uretprobe.
 	AtReturn bool
+	// Moved is how far an entry probe on a C or C++ function was moved
+	// past the first instruction (internal/placement); programs still see
+	// the function's address in ip and reg("ip"). Placement describes the
+	// choice for -d ("+4 (jcc, emulated; skipped cmp)").
+	Moved     uint64
+	Placement string
 }
 
 // GoBinary is what the compiler asks of a Go binary; *gobin.Binary

@@ -66,7 +66,7 @@ type Type struct {
 	// Names are the names of a tuple's elements when it is a record (a Go
 	// struct, args), printed as { .name = value, ... }; nil otherwise.
 	Names []string
-	Agg     AggKind
+	Agg   AggKind
 	// Lhist parameters.
 	Min, Max, Step int64
 	// Builtin names what a KindSym value identifies: "func" or "probe".

@@ -193,6 +193,7 @@ func Run(env Env) Report {
 		checkCookies,
 		checkBTF,
 		checkOptimizedUprobes,
+		checkPlacement,
 		checkTracefs,
 		checkLockdown,
 		checkUnprivilegedBPF,

@@ -377,8 +377,8 @@ func TestRunSimulated(t *testing.T) {
 				tt.change(s)
 			}
 			r := Run(s.env(t))
-			if len(r.Checks) != 14 {
-				t.Errorf("got %d checks, want 14", len(r.Checks))
+			if len(r.Checks) != 15 {
+				t.Errorf("got %d checks, want 15", len(r.Checks))
 			}
 			for name, w := range tt.want {
 				c, ok := r.Find(name)

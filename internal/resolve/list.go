@@ -218,6 +218,7 @@ func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listP
 				Kind: kind, Probe: string(probe), Target: t.Path, AttachPath: t.AttachPath, Func: f.Name,
 				Display: display[j], FuncAddr: f.Addr, Addr: f.Addr, Size: f.Size, Offset: f.Offset, GoBinary: isGo,
 			})
+			r.describeEntry(o, &l.Sites[len(l.Sites)-1])
 			l.Funcs = append(l.Funcs, *f)
 		}
 		if err := fn(&l); err != nil {

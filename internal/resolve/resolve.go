@@ -42,6 +42,14 @@ type Options struct {
 	// library name that is not mapped is looked up in ld.so.cache and
 	// attached through the process's root.
 	AtExec bool
+	// ExactEntry keeps entry probes on C and C++ functions at their first
+	// instruction (--exact-entry). Otherwise each moves to the first
+	// instruction the kernel emulates when the instructions before it
+	// cannot change what the probe sees (internal/placement).
+	ExactEntry bool
+	// ReadRegs names registers the programs read with reg(), besides the
+	// argument registers: an entry probe never moves past a write to them.
+	ReadRegs []string
 }
 
 // Error is a target or attach point that cannot be resolved for a reason the

@@ -107,7 +107,7 @@ func elfFunc(t *testing.T, path, name string) elfx.Symbol {
 
 func TestResolveFunctions(t *testing.T) {
 	bin := probeBinary(t)
-	r := New(Options{})
+	r := New(Options{ExactEntry: true}) // placement: internal/placement, TestPlacement*
 	defer r.Close()
 	work := elfFunc(t, bin, "work")
 	other := elfFunc(t, bin, "work_other")

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"sort"
@@ -46,6 +47,12 @@ type Site struct {
 	GoEntry  bool
 	GoAsm    bool
 	AtReturn bool
+	// Moved is how far an entry probe on a C or C++ function was moved
+	// past the function's first instruction (Addr - FuncAddr), to an
+	// instruction the kernel emulates; Placement says where and why, as
+	// "+4 (jcc, emulated; skipped cmp)" ("" when not considered).
+	Moved     uint64
+	Placement string
 }
 
 // ProbeName builds a canonical probe name, pasteable into a program:
@@ -317,6 +324,11 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 			if fn.Size != 0 && ap.Offset >= fn.Size {
 				return nil, errorf("", nil, "%s+%d is past the end of %s (%d bytes) in %s", ap.Func, ap.Offset, fn.Name, fn.Size, t.Path)
 			}
+			if o.f.Machine() == elf.EM_X86_64 {
+				if err := o.checkBoundary(fn.Name, fn.Addr, ap.Offset); err != nil {
+					return nil, err
+				}
+			}
 		}
 		off, err := o.f.AddrToOffset(addr)
 		if err != nil {
@@ -334,10 +346,14 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		if ap.HasOffset {
 			probe += fmt.Sprintf("+%d", ap.Offset)
 		}
-		out = append(out, Site{
+		s := Site{
 			Kind: ap.Kind, Probe: probe, Target: t.Path, AttachPath: t.AttachPath,
 			Func: fn.Name, Display: d, FuncAddr: fn.Addr, Addr: addr, Size: fn.Size, Offset: off, GoBinary: isGo,
-		})
+		}
+		if !ap.HasOffset {
+			r.placeEntry(o, &s)
+		}
+		out = append(out, s)
 	}
 	if isGo {
 		return r.goSites(o, ap, out)

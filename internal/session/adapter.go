@@ -25,6 +25,7 @@ func (a resolverAdapter) Resolve(ap *lang.AttachPoint) ([]compile.Site, error) {
 			Func: name, Provider: s.Provider, FuncAddr: s.FuncAddr, Addr: s.Addr,
 			Offset: s.Offset, RefCtrOffset: s.RefCtrOffset, USDT: s.USDT, GoBinary: s.GoBinary,
 			GoFunc: s.GoFunc, GoEntry: s.GoEntry, GoAsm: s.GoAsm, AtReturn: s.AtReturn,
+			Moved: s.Moved, Placement: s.Placement,
 		}
 		if s.GoFunc != "" {
 			if b := a.r.GoBinary(s.AttachPath); b != nil {

@@ -231,6 +231,9 @@ func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
 		if name, off, obj, ok := s.resolver.Symbolize(pid, pc); ok {
 			f.Sym, f.Off, f.Module = name, off, obj
 		}
+		if i == 0 {
+			s.unmoveFrame(&f)
+		}
 		frames = append(frames, f)
 	}
 	return frames, 0

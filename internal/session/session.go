@@ -50,6 +50,9 @@ type Config struct {
 	Trace TraceOptions
 	// ForcePerfEvent attaches perf-event uprobes instead of uprobe_multi.
 	ForcePerfEvent bool
+	// ExactEntry keeps entry probes on C and C++ functions at their first
+	// instruction instead of the cheaper equivalent one placement picks.
+	ExactEntry bool
 	// Ready, when set, is called once every probe is attached.
 	Ready func()
 	// Attached, when set, is called with the number of probes attached, in
@@ -132,7 +135,8 @@ func (s *session) run(ctx context.Context) error {
 		s.held = h
 		s.pid = h.Pid
 	}
-	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil})
+	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil,
+		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program)})
 	multi := attach.UsesUprobeMulti(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)

@@ -31,6 +31,12 @@ __attribute__((noinline)) int64_t deref(struct pair *p) {
 
 int main(int argc, char **argv) {
 	int n = argc > 1 ? atoi(argv[1]) : 1;
+	if (argc > 2 && strcmp(argv[2], "wait") == 0) {
+		/* Wait for a line on stdin, so that a tracer can attach with -p. */
+		char line[16];
+		if (!fgets(line, sizeof line, stdin))
+			return 1;
+	}
 	struct pair pr = { 77, -3 };
 	/* Touch the string literals first: a BPF program cannot fault in a page
 	 * the process has never used, so str() of an untouched literal reads

@@ -1,0 +1,66 @@
+package resolve
+
+import (
+	"debug/elf"
+	"sync"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/placement"
+)
+
+// runningKernel is the emulation table of the running kernel, read once.
+var runningKernel = sync.OnceValue(placement.Running)
+
+// maxPlacedFunc bounds the size of a function whose entry probe may move:
+// the whole function is decoded to find branches into its first
+// instructions.
+const maxPlacedFunc = 1 << 20
+
+// chooseEntry returns where placement puts the entry probe of the C or C++
+// function of s (an entry site, s.Addr == s.FuncAddr), and whether it
+// applies: not for Go binaries (goSites places those), other kinds, sites
+// inside a function, functions of unknown size, or other architectures.
+func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
+	if s.Kind != lang.KindUprobe || s.GoBinary || s.FuncAddr == 0 || s.Addr != s.FuncAddr ||
+		s.Size == 0 || s.Size > maxPlacedFunc || o.f.Machine() != elf.EM_X86_64 {
+		return placement.Choice{}, false
+	}
+	code := make([]byte, s.Size)
+	if n, err := o.f.ReadAtAddr(code, s.FuncAddr); err != nil || n != len(code) {
+		return placement.Choice{}, false
+	}
+	keep := placement.SysVArgs.Union(r.opts.ReadRegs...)
+	return placement.Choose(code, keep, runningKernel()), true
+}
+
+// placeEntry moves the entry site s of a C or C++ function to the
+// instruction chooseEntry picks, unless Options.ExactEntry is set, and
+// records the choice in s.Placement and s.Moved.
+func (r *Resolver) placeEntry(o *object, s *Site) {
+	if r.opts.ExactEntry {
+		return
+	}
+	c, ok := r.chooseEntry(o, s)
+	if !ok {
+		return
+	}
+	if c.Offset != 0 {
+		off, err := o.f.AddrToOffset(s.FuncAddr + c.Offset)
+		if err != nil {
+			return
+		}
+		s.Addr, s.Offset, s.Moved = s.FuncAddr+c.Offset, off, c.Offset
+	}
+	s.Placement = c.String()
+}
+
+// describeEntry records in s.Placement where placeEntry would put the
+// entry probe of s, leaving the site itself unmoved (uscope list -v).
+func (r *Resolver) describeEntry(o *object, s *Site) {
+	if r.opts.ExactEntry {
+		return
+	}
+	if c, ok := r.chooseEntry(o, s); ok {
+		s.Placement = c.String()
+	}
+}

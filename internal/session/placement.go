@@ -1,0 +1,45 @@
+package session
+
+import (
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
+)
+
+// programRegs returns the registers a program reads with reg(): an entry
+// probe must not move past an instruction that writes one of them.
+func programRegs(prog *lang.Program) []string {
+	if prog == nil {
+		return nil
+	}
+	var regs []string
+	for _, pr := range prog.Probes {
+		lang.Inspect(pr, func(n lang.Node) bool {
+			if c, ok := n.(*lang.Call); ok && c.Name == "reg" && len(c.Args) == 1 {
+				if s, ok := c.Args[0].(*lang.StrLit); ok {
+					regs = append(regs, s.Value)
+				}
+			}
+			return true
+		})
+	}
+	return regs
+}
+
+// unmoveFrame rewrites the first frame of a user stack taken at an entry
+// probe that placement moved forward (compile.Site.Moved): the frame is
+// then the function's first instruction, as at an unmoved probe. The
+// first frame of a stack taken by a uprobe program is the probe's address;
+// it is recognized as FUNC+Moved of a moved site.
+func (s *session) unmoveFrame(f *output.Frame) {
+	if f.Off == 0 || f.Sym == "" {
+		return
+	}
+	for i := range s.plan.Sites {
+		site := &s.plan.Sites[i]
+		if site.Moved == f.Off && site.Func == f.Sym {
+			f.Addr -= f.Off
+			f.Off = 0
+			return
+		}
+	}
+}
