@@ -105,49 +105,62 @@ startup_once() {
 	tail -1 "$work/time.out" | awk '{ printf "%.1f\n", $2 / 1024 }' >>"$work/A-$c.rss"
 }
 
-# strace_breakdown: one traced run of uscope's one-liner; prints a table of
-# its phases, from the system calls that delimit them.
+# strace_breakdown: runs of uscope's one-liner under strace; prints a table
+# of its phases, delimited by system calls, min | median | max over the runs.
 strace_breakdown() {
 	bench_have strace || {
 		echo "(strace is not installed: no breakdown)"
 		return
 	}
-	taskset -c 0 strace -f --seccomp-bpf -ttt -T -e trace=execve,bpf,close,exit_group \
-		-o "$work/strace.txt" "$uscope" run \
-		-e "uprobe:$target:f_push { printf(\"hit\\n\"); exit(); }" >/dev/null 2>&1 || {
-		echo "(the strace run failed)"
+	local i n=$runs
+	: >"$work/A-phases"
+	for ((i = 1; i <= n; i++)); do
+		taskset -c 0 strace -f --seccomp-bpf -ttt -T -e trace=execve,bpf,close,exit_group \
+			-o "$work/strace.txt" "$uscope" run \
+			-e "uprobe:$target:f_push { printf(\"hit\\n\"); exit(); }" >/dev/null 2>&1 || continue
+		# One line per run: the seven phase durations in ms.
+		awk '
+			function ms(a, b) { return sprintf("%.2f", (b - a) * 1000) }
+			# Join "<unfinished ...>" with its "<... resumed>" line.
+			/<unfinished \.\.\.>$/ { pend[$1] = $0; sub(/ <unfinished \.\.\.>$/, "", pend[$1]); next }
+			/<\.\.\. [a-z_0-9]+ resumed>/ {
+				if (!($1 in pend)) next
+				rest = $0; sub(/^.*resumed>/, "", rest)
+				$0 = pend[$1] rest; delete pend[$1]
+			}
+			{
+				t = $2 + 0; last = t
+				dur = 0; if (match($0, /<[0-9.]+>$/)) dur = substr($0, RSTART + 1, RLENGTH - 2) + 0
+				ret = $0; sub(/^.*\) += /, "", ret); ret = ret + 0
+			}
+			$3 ~ /^execve\(/ && !t0 { t0 = t }
+			$3 ~ /^bpf\(/ && !fb { fb = t }
+			$3 ~ /^bpf\(BPF_LINK_CREATE/ && / = [0-9]+ </ { l0 = t; l1 = t + dur; lfd = ret; c0 = 0 }
+			lfd && $3 ~ ("^close\\(" lfd "\\)") && !c0 && t >= l1 { c0 = t; c1 = t + dur }
+			END {
+				if (t0 && fb && l0 && c0)
+					print ms(t0, fb), ms(fb, l0), ms(l0, l1), ms(l1, c0), ms(c0, c1), ms(c1, last), ms(t0, last)
+			}' "$work/strace.txt" >>"$work/A-phases"
+	done
+	if [ ! -s "$work/A-phases" ]; then
+		echo "(no usable strace run)"
 		return
-	}
-	awk '
-		function ms(a, b) { return sprintf("%.2f", (b - a) * 1000) }
-		# Join "<unfinished ...>" with its "<... resumed>" line.
-		/<unfinished \.\.\.>$/ { pend[$1] = $0; sub(/ <unfinished \.\.\.>$/, "", pend[$1]); next }
-		/<\.\.\. [a-z_0-9]+ resumed>/ {
-			if (!($1 in pend)) next
-			rest = $0; sub(/^.*resumed>/, "", rest)
-			$0 = pend[$1] rest; delete pend[$1]
-		}
-		{
-			t = $2 + 0; last = t
-			dur = 0; if (match($0, /<[0-9.]+>$/)) dur = substr($0, RSTART + 1, RLENGTH - 2) + 0
-			ret = $0; sub(/^.*\) += /, "", ret); ret = ret + 0
-		}
-		$3 ~ /^execve\(/ && !t0 { t0 = t }
-		$3 ~ /^bpf\(/ && !fb { fb = t }
-		$3 ~ /^bpf\(BPF_LINK_CREATE/ && / = [0-9]+ </ { l0 = t; l1 = t + dur; lfd = ret; c0 = 0 }
-		lfd && $3 ~ ("^close\\(" lfd "\\)") && !c0 && t >= l1 { c0 = t; c1 = t + dur }
-		END {
-			if (!t0 || !fb || !l0 || !c0) { print "(could not find the phases in the strace log)"; exit }
-			print "| phase (one run under strace, ms) | ms |"
-			print "|---|---|"
-			print "| exec to first bpf(): Go runtime, CLI, parse, resolve, codegen | " ms(t0, fb) " |"
-			print "| first bpf() to BPF_LINK_CREATE: feature probes, maps, program load | " ms(fb, l0) " |"
-			print "| BPF_LINK_CREATE (uprobe_multi attach) | " ms(l0, l1) " |"
-			print "| attached to the exit() record read: wait for a hit, ring buffer drain timer | " ms(l1, c0) " |"
-			print "| close(link) (detach) | " ms(c0, c1) " |"
-			print "| after detach to process exit | " ms(c1, last) " |"
-			print "| total | " ms(t0, last) " |"
-		}' "$work/strace.txt"
+	fi
+	local names=(
+		"exec to first bpf(): Go runtime, CLI, parse, resolve, codegen"
+		"first bpf() to BPF_LINK_CREATE: feature probes, maps, program load"
+		"BPF_LINK_CREATE (uprobe_multi attach)"
+		"attached to the exit() record read: wait for a hit (≤ 0.1 ms), ring buffer drain timer (≤ 50 ms)"
+		"close(link): detach"
+		"after detach to process exit"
+		"total (under strace)"
+	)
+	echo "| phase ($(bench_count "$work/A-phases") runs under \`strace -f -T\`) | ms min | median | max |"
+	echo "|---|---|---|---|"
+	for ((i = 0; i < 7; i++)); do
+		awk -v c=$((i + 1)) '{ print $c }' "$work/A-phases" >"$work/A-phase"
+		echo "| ${names[i]} | $(bench_stats "$work/A-phase" 2) |"
+	done
 }
 
 # rss_breakdown NAME READY-REGEX CMD...: start CMD (a probe printing on every
@@ -214,9 +227,15 @@ part_startup() {
 	done
 	echo
 	if [ "$have_bt" = 1 ]; then
-		echo "Ratio uscope / bpftrace (medians): wall $(bench_ratio "$us_wall" "$bt_wall"), peak RSS $(bench_ratio "$us_rss" "$bt_rss")."
+		echo "Ratio uscope / bpftrace (medians): wall $(bench_ratio "$us_wall" "$bt_wall"), peak RSS $(bench_ratio "$us_rss" "$bt_rss");"
+		echo "(minima): wall $(bench_ratio "$(sort -g "$work/A-uscope.wall" | head -1)" "$(sort -g "$work/A-bpftrace.wall" | head -1)")."
 		echo
 	fi
+	echo "Each uprobe row ends by detaching one uprobe; bpftrace 0.17 uses a perf event, whose close"
+	echo "waits for RCU grace periods under global locks (Linux 6.13+), so other jobs attaching or"
+	echo "detaching uprobes at the same time stretch it (its max). uscope's BEGIN row also attaches"
+	echo "and detaches a uprobe: on uscope's own trigger function, which BEGIN and END fire."
+	echo
 	bench_log "start-up: breakdown"
 	echo "Where uscope's time goes:"
 	echo
@@ -529,7 +548,8 @@ part_wildcard() {
 	echo "## engine"
 	echo
 	echo "Probe engine benchmarks (issue 4), \`bench/engine/run.sh\`, $(date -u +%Y-%m-%d), peer: ${bt_version:-bpftrace not installed}."
-	echo "Each figure is min | median | max over the runs; ratios compare medians."
+	echo "Each figure is min | median | max over the runs; ratios compare medians. Load average at the"
+	echo "start: $(cut -d' ' -f1-3 /proc/loadavg) (on a shared machine, max and median carry other jobs' noise)."
 	echo
 } >"$work/section.md"
 want startup && part_startup >>"$work/section.md"

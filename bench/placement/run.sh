@@ -70,7 +70,9 @@ for ((i = 0; i < 200; i++)); do
 	[ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
 	sleep 0.05
 done
-drive() { redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -P 16 -c 1 -q >/dev/null 2>&1; }
+# drive: one bounded redis-benchmark run (it can hang waiting for replies:
+# a stuck run fails after 120 s and is not counted).
+drive() { timeout -k 5 120 redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -P 16 -c 1 -q >/dev/null 2>&1; }
 # traced NAME READY-REGEX CMD...: start CMD, wait for READY on its output,
 # drive redis, stop it; append the wall time (µs) and the count it printed.
 traced() {
@@ -84,7 +86,11 @@ traced() {
 		return
 	fi
 	t0=$(bench_now_us)
-	drive
+	if ! drive; then
+		bench_log "$name: redis-benchmark failed or hung; run not counted"
+		bench_stop "$pid" || true
+		return
+	fi
 	t1=$(bench_now_us)
 	bench_stop "$pid" || true
 	local hits
@@ -93,16 +99,17 @@ traced() {
 	echo "$((t1 - t0)) $hits" >>"$work/$name.runs"
 }
 prog="uprobe:$redis:createStringObject { @ = count(); }"
-drive # warm up
+drive || true # warm up
 for ((r = 1; r <= runs; r++)); do
 	bench_log "redis run $r/$runs"
 	t0=$(bench_now_us)
-	drive
-	t1=$(bench_now_us)
-	echo $((t1 - t0)) >>"$work/redis_base"
+	if drive; then
+		t1=$(bench_now_us)
+		echo $((t1 - t0)) >>"$work/redis_base"
+	fi
 	traced us_placed 'Attached' "$uscope" run -p "$server_pid" -e "$prog"
 	traced us_exact 'Attached' "$uscope" run --exact-entry -p "$server_pid" -e "$prog"
-	[ $have_bt = 1 ] && traced bt 'Attaching' bpftrace -p "$server_pid" -e "$prog"
+	if [ $have_bt = 1 ]; then traced bt 'Attaching' bpftrace -p "$server_pid" -e "$prog"; fi
 done
 rbase=$(bench_median "$work/redis_base")
 # perhit NAME: per-hit added ns of each run, then "min | median | max".
@@ -126,8 +133,8 @@ peer: $(bench_bpftrace_version || echo 'bpftrace not installed'). Load average a
 \`bench/placement/floor.c\` calls \`class_NAME\` $calls times; \`uscope run -c\` with \`@ = count()\`
 on it. Cost per hit = traced ns/call − untraced median; $runs runs each, ns, min | median | max.
 
-| probed instruction | kernel path | cost per hit (ns) |
-|---|---|---|
+| probed instruction | kernel path | ns per hit: min | median | max |
+|---|---|---|---|---|
 | \`push %rbx\` (--exact-entry) | emulated | $(cost "$work/exact_push" "$work/base_push") |
 | \`nop5\` (--exact-entry) | emulated; optimized to a call on 6.18 | $(cost "$work/exact_nop5" "$work/base_nop5") |
 | \`cmp \$0x2c,%rsi; xor\` (--exact-entry) | single-stepped | $(cost "$work/exact_cmp" "$work/base_cmp") |
@@ -141,11 +148,11 @@ $((rbase / 1000)) ms per benchmark. The probe: \`$prog\`, attached with -p; usco
 \`$placed\`. Added ns per hit = (traced wall − untraced median) / hits; $runs runs each, interleaved.
 
 | tracer | hits per run | added ns per hit: min | median | max |
-|---|---|---|
+|---|---|---|---|---|
 | uscope (placement) | $(hits_of us_placed) | $(perhit us_placed) |
 | uscope --exact-entry | $(hits_of us_exact) | $(perhit us_exact) |
 | $(bench_bpftrace_version || echo bpftrace) | $(hits_of bt) | $(perhit bt) |
 
-uscope (placement) / bpftrace, median added cost per hit: $(bench_ratio "$(bench_median "$work/us_placed.ns" 2>/dev/null)" "$(bench_median "$work/bt.ns" 2>/dev/null)");
+The aim is uscope ≤ 0.3× bpftrace. uscope (placement) / bpftrace, median added cost per hit: $(bench_ratio "$(bench_median "$work/us_placed.ns" 2>/dev/null)" "$(bench_median "$work/bt.ns" 2>/dev/null)");
 uscope --exact-entry / bpftrace: $(bench_ratio "$(bench_median "$work/us_exact.ns" 2>/dev/null)" "$(bench_median "$work/bt.ns" 2>/dev/null)").
 EOF2

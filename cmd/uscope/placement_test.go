@@ -227,3 +227,40 @@ func TestPlacementStack(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacementReturn: a uretprobe's entry hook moves too (it reads the
+// return address at (%rsp), which skipped instructions leave alone); every
+// return value and count is as with the hook at the first instruction.
+func TestPlacementReturn(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := placementProgram(t)
+	const n = 4
+	want := []string{}
+	for _, c := range []struct {
+		fn   string
+		b, c int
+	}{{"f_cmpjcc", 7, 100}, {"f_testje", 8, 200}, {"f_movr11", 9, 300}, {"f_learax", 10, 400}, {"f_push", 11, 500}, {"f_writearg", 13, 700}, {"f_endbr", 14, 800}} {
+		sum := 0
+		for i := 0; i < n; i++ {
+			a := i
+			if c.fn == "f_testje" {
+				a = i + 1
+			}
+			sum += a + c.b + c.c
+			if c.fn == "f_movr11" {
+				sum += 7
+			}
+		}
+		want = append(want, fmt.Sprintf("@r[%s]: %d", c.fn, sum), fmt.Sprintf("@n[%s]: %d", c.fn, n))
+	}
+	for _, mode := range [][]string{nil, {"--exact-entry"}} {
+		r := runUscope(t, append([]string{"run", "-c", fmt.Sprintf("%s %d", bin, n), "-e",
+			fmt.Sprintf(`uretprobe:%s:f_* { @r[func] = sum(retval); @n[func] = count(); }`, bin)}, mode...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", mode, r.code, r.stderr)
+		}
+		for _, w := range want {
+			wantLines(t, r.stdout, w)
+		}
+	}
+}

@@ -127,8 +127,9 @@ func TestUSDTArgumentForms(t *testing.T) {
 
 // TestUSDTProbeNames covers how USDT probes are named: the short U:, the
 // provider left out, '*' in the name and the provider, bcc's trace spec
-// u:LIB:[PROVIDER:]NAME; and the errors: an ambiguous name, an argument in
-// an SSE register (an error only when the program reads it), no such probe.
+// u:LIB:[PROVIDER:]NAME, the target left out (with -c: the objects mapped
+// at exec); and the errors: an ambiguous name, an argument in an SSE
+// register (an error only when the program reads it), no such probe.
 func TestUSDTProbeNames(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := usdtArgsBinary(t, "-O2")
@@ -143,6 +144,10 @@ func TestUSDTProbeNames(t *testing.T) {
 			stdout: []string{"c -5", "c -5"}},
 		{name: "provider omitted", args: []string{"run", "-e", `usdt:` + bin + `:sibstack { printf("s %d\n", arg0); }`},
 			stdout: []string{"s -40", "s -39"}},
+		{name: "target omitted", args: []string{"run", "-e", `usdt::test:sibstack { printf("s %d\n", arg0); }`},
+			stdout: []string{"s -40", "s -39"}},
+		{name: "target omitted, library probe", args: []string{"run", "-e", `usdt::libstdcxx:throw { }`},
+			code: 1, errWant: []string{`no USDT probe matches "libstdcxx:throw" in any object mapped in process`, "with -c, libraries are not loaded yet"}},
 		{name: "glob in name", args: []string{"run", "-e", `usdt:` + bin + `:test:rip* { @[probe] = count(); }`},
 			stdout: []string{"@[usdt:" + bin + ":test:rip]: 2", "@[usdt:" + bin + ":test:rip2]: 4"}},
 		{name: "glob in provider", args: []string{"run", "-e", `usdt:` + bin + `:*:dup { @[probe] = count(); }`},

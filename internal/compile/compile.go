@@ -143,7 +143,7 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 			if s.GoFunc != "" {
 				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
 			}
-			if s.Moved != 0 && readsIP(pr) {
+			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
 				sh.moved = s.Moved
 			}
 			if _, ok := groups[sh]; !ok {

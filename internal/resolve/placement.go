@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"debug/elf"
+	"os"
 	"sync"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -18,15 +19,17 @@ const maxPlacedFunc = 1 << 20
 
 // chooseEntry returns where placement puts the entry probe of the C or C++
 // function of s (an entry site, s.Addr == s.FuncAddr), and whether it
-// applies: not for Go binaries (goSites places those), other kinds, sites
-// inside a function, functions of unknown size, or other architectures.
+// applies: not for Go binaries (goSites places those), USDT, sites inside a
+// function, functions of unknown size, or other architectures. A
+// uretprobe's entry hook moves too: it takes the return address at (%rsp),
+// which the skipped instructions leave alone.
 func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
-	if s.Kind != lang.KindUprobe || s.GoBinary || s.FuncAddr == 0 || s.Addr != s.FuncAddr ||
+	if (s.Kind != lang.KindUprobe && s.Kind != lang.KindUretprobe) || s.GoBinary || s.FuncAddr == 0 || s.Addr != s.FuncAddr ||
 		s.Size == 0 || s.Size > maxPlacedFunc || o.f.Machine() != elf.EM_X86_64 {
 		return placement.Choice{}, false
 	}
-	code := make([]byte, s.Size)
-	if n, err := o.f.ReadAtAddr(code, s.FuncAddr); err != nil || n != len(code) {
+	code, ok := readCode(o, s.FuncAddr, s.Size)
+	if !ok {
 		return placement.Choice{}, false
 	}
 	keep := placement.SysVArgs.Union(r.opts.ReadRegs...)
@@ -63,4 +66,25 @@ func (r *Resolver) describeEntry(o *object, s *Site) {
 	if c, ok := r.chooseEntry(o, s); ok {
 		s.Placement = c.String()
 	}
+}
+
+// readCode reads size bytes of machine code at link-time address addr from
+// the object's file with pread, not through a mapping: while a uprobe is
+// registered on the file, the kernel writes its int3 into every new
+// mapping of it that may execute, a read-only one of ours included.
+func readCode(o *object, addr, size uint64) ([]byte, bool) {
+	off, err := o.f.AddrToOffset(addr)
+	if err != nil {
+		return nil, false
+	}
+	f, err := os.Open(o.f.Path())
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	code := make([]byte, size)
+	if n, err := f.ReadAt(code, int64(off)); err != nil || n != len(code) {
+		return nil, false
+	}
+	return code, true
 }

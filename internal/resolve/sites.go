@@ -180,8 +180,13 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 			if ap.Provider != "" {
 				what = ap.Provider + ":" + ap.Func
 			}
-			return nil, errorf(fmt.Sprintf("try: uscope list -p %d 'usdt:*'", r.opts.PID), nil,
-				"no USDT probe matches %q in any object mapped in process %d", what, r.opts.PID)
+			hint := fmt.Sprintf("try: uscope list -p %d 'usdt:*'", r.opts.PID)
+			if r.opts.AtExec {
+				// Held at its first instruction, the command has mapped
+				// only its executable and the dynamic loader.
+				hint = "name the library that defines it: usdt:LIBRARY:[PROVIDER:]NAME (with -c, libraries are not loaded yet)"
+			}
+			return nil, errorf(hint, nil, "no USDT probe matches %q in any object mapped in process %d", what, r.opts.PID)
 		}
 		if firstErr != nil {
 			return nil, firstErr

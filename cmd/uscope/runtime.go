@@ -1,0 +1,294 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/runtimes"
+	"github.com/uscope/uscope/internal/session"
+)
+
+// The language-runtime tools, after bcc's ugc and ucalls: programs built
+// from internal/runtimes' catalog for the probes of the traced process.
+
+func init() { commands = append(commands, newGCCommand, newCallsCommand) }
+
+// runtimeFlags are the flags of every language tool.
+type runtimeFlags struct {
+	lang        string
+	showProgram bool
+}
+
+func (f *runtimeFlags) register(c *cobra.Command) {
+	c.Flags().StringVarP(&f.lang, "language", "l", "", "the process's language: "+strings.Join(runtimes.Languages, ", ")+" (default: detected)")
+	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
+}
+
+// runtimeProcess finds the language of process arg (a PID) and the probes
+// of the events a tool needs; every reason they cannot fire is one line.
+func runtimeProcess(cmd *cobra.Command, f *runtimeFlags, arg string, required, optional []runtimes.Event) (*runtimes.Process, map[runtimes.Event]runtimes.Probe, error) {
+	pid, err := strconv.Atoi(arg)
+	if err != nil || pid <= 0 {
+		return nil, nil, toolError(cmd, fmt.Errorf("%q is not a process id", arg))
+	}
+	if f.lang != "" && !slices.Contains(runtimes.Languages, f.lang) {
+		return nil, nil, toolError(cmd, fmt.Errorf("unknown language %q; -l takes %s", f.lang, strings.Join(runtimes.Languages, ", ")))
+	}
+	p, err := runtimes.Detect(pid, f.lang)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	if p.Lang == "" {
+		return nil, nil, usageError(fmt.Errorf("cannot tell the language of process %d; give it with -l", pid))
+	}
+	probes, notes, err := p.Probes(required, optional)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(cmd.ErrOrStderr(), "uscope: note: %s\n", n)
+	}
+	return p, probes, nil
+}
+
+// runRuntimeTool parses and runs a tool's program on process p.
+func runRuntimeTool(cmd *cobra.Command, f *runtimeFlags, name string, p *runtimes.Process, src string, hooks session.Config) error {
+	prog, err := lang.Parse("uscope-"+name, src)
+	if err != nil {
+		return fmt.Errorf("internal error: uscope %s made a program that does not parse: %w\n%s", name, err, src)
+	}
+	if f.showProgram {
+		fmt.Fprint(cmd.OutOrStdout(), lang.Format(prog))
+		return nil
+	}
+	cfg := hooks
+	cfg.Program, cfg.PID, cfg.Out = prog, p.PID, cmd.OutOrStdout()
+	cfg.StrSize, cfg.MapSize = 128, 4096
+	if cfg.Attached == nil {
+		cfg.Attached = func(int) {}
+	}
+	return plainToolError(runSession(cmd.Context(), cfg), "uscope-"+name)
+}
+
+func newGCCommand() *cobra.Command {
+	var (
+		f      runtimeFlags
+		millis bool
+		minMS  float64
+	)
+	c := &cobra.Command{
+		Use:   "gc [-l LANG] [-m] [-M MSEC] PID",
+		Short: "Print the garbage collections of a Java, Python, Ruby or Node process (bcc's ugc)",
+		Long: `Gc prints each garbage collection of process PID when it ends: the
+seconds since tracing started, how long it took, and what it was (for
+Python the generation and the number of objects collected; for the JVM
+whether it was a full collection).
+
+The language is detected from the process (its executable and the runtime
+libraries it maps); -l overrides it. A runtime built without probes says so.`,
+		Example: `  uscope gc $(pgrep -f myscript.py)
+  uscope gc -m -M 10 $(pgrep java)    # collections of 10 ms or more`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, probes, err := runtimeProcess(cmd, &f, args[0], []runtimes.Event{runtimes.GCStart, runtimes.GCDone}, nil)
+			if err != nil {
+				return err
+			}
+			src := runtimes.GCProgram(p, probes, runtimes.GCOptions{Millis: millis, MinNanos: int64(minMS * 1e6)})
+			unit := "us"
+			if millis {
+				unit = "ms"
+			}
+			out := cmd.OutOrStdout()
+			return runRuntimeTool(cmd, &f, "gc", p, src, session.Config{Report: func([]*output.Map, bool) {}, Attached: func(int) {
+				fmt.Fprintf(out, "Tracing garbage collections in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
+				fmt.Fprintf(out, "%-8s %-12s %s\n", "START", "TIME ("+unit+")", "DESCRIPTION")
+			}})
+		},
+	}
+	f.register(c)
+	c.Flags().BoolVarP(&millis, "milliseconds", "m", false, "print durations in milliseconds (default microseconds)")
+	c.Flags().Float64VarP(&minMS, "minimum", "M", 0, "print only collections that took at least `MSEC` milliseconds")
+	return c
+}
+
+func newCallsCommand() *cobra.Command {
+	var (
+		f       runtimeFlags
+		top     int
+		latency bool
+		millis  bool
+	)
+	c := &cobra.Command{
+		Use:   "calls [-l LANG] [-T TOP] [-L] [-m] PID [interval]",
+		Short: "Count the method calls of a Java, Python, Ruby, PHP, Perl or Tcl process (bcc's ucalls)",
+		Long: `Calls counts the calls of each method (class.method; for Python
+file.function) of process PID, in the kernel, and prints them at Ctrl-C, or
+every interval seconds. With -L it also sums the time spent in each.
+
+Java needs -XX:+ExtendedDTraceProbes (JDK 20 and later:
+-XX:+DTraceMethodProbes) on the java command line; PHP needs
+USE_ZEND_DTRACE=1 in its environment; CPython 3.12 to 3.14 have no call
+probes. uscope says so instead of printing nothing.`,
+		Example: `  uscope calls $(pgrep -f myscript.py)
+  uscope calls -L -T 10 $(pgrep java) 5`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var interval int64
+			if len(args) == 2 {
+				var s seconds
+				if err := s.Set(args[1]); err != nil || s.d <= 0 {
+					return toolError(cmd, fmt.Errorf("interval %q must be a positive number of seconds", args[1]))
+				}
+				interval = max(1, s.d.Milliseconds())
+			}
+			required := []runtimes.Event{runtimes.MethodReturn}
+			if latency {
+				required = append(required, runtimes.MethodEntry)
+			}
+			p, probes, err := runtimeProcess(cmd, &f, args[0], required, nil)
+			if err != nil {
+				return err
+			}
+			src := runtimes.CallsProgram(p, probes, runtimes.CallsOptions{Latency: latency, IntervalMS: interval})
+			out := cmd.OutOrStdout()
+			var calls *output.Map
+			return runRuntimeTool(cmd, &f, "calls", p, src, session.Config{
+				Attached: func(int) {
+					fmt.Fprintf(out, "Tracing calls in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
+				},
+				Report: func(maps []*output.Map, final bool) {
+					for _, m := range maps {
+						switch m.Name {
+						case "@calls":
+							calls = m
+							if latency && !final {
+								continue // @times comes next
+							}
+						case "@times":
+						default:
+							continue
+						}
+						if m.Name == "@times" || !latency {
+							var times *output.Map
+							if latency {
+								times = findMap(maps, "@times")
+								if times == nil {
+									times = m
+								}
+							}
+							if calls != nil && (!final || interval == 0) {
+								writeCalls(out, p.Lang, calls, times, top, millis)
+							}
+							calls = nil
+							if final {
+								return
+							}
+						}
+					}
+				},
+			})
+		},
+	}
+	f.register(c)
+	c.Flags().IntVarP(&top, "top", "T", 0, "print only the `TOP` methods with the most calls (or time, with -L)")
+	c.Flags().BoolVarP(&latency, "latency", "L", false, "also time each call")
+	c.Flags().BoolVarP(&millis, "milliseconds", "m", false, "print times in milliseconds (default microseconds)")
+	return c
+}
+
+func findMap(maps []*output.Map, name string) *output.Map {
+	for _, m := range maps {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// methodName is class.method, or method alone when the runtime gives no
+// class.
+func methodName(lang string, key []output.Value) string {
+	if len(key) != 2 {
+		return ""
+	}
+	class, method := key[0].Str, key[1].Str
+	if class == "" {
+		return method
+	}
+	if lang == "python" {
+		return class + ":" + method
+	}
+	return class + "." + method
+}
+
+func valueInt(v output.Value) int64 {
+	if v.Signed {
+		return v.Int
+	}
+	return int64(v.Uint)
+}
+
+// writeCalls prints ucalls' table: METHOD, # CALLS and, with times,
+// TIME, sorted ascending by time (or calls), so the largest is last.
+func writeCalls(w io.Writer, lang string, calls, times *output.Map, top int, millis bool) {
+	type row struct {
+		name  string
+		n, ns int64
+	}
+	rows := map[string]*row{}
+	for _, e := range calls.Entries {
+		n := methodName(lang, e.Key)
+		rows[n] = &row{name: n, n: valueInt(e.Value)}
+	}
+	if times != nil {
+		for _, e := range times.Entries {
+			if r := rows[methodName(lang, e.Key)]; r != nil {
+				r.ns = valueInt(e.Value)
+			}
+		}
+	}
+	var list []*row
+	for _, r := range rows {
+		list = append(list, r)
+	}
+	slices.SortFunc(list, func(a, b *row) int {
+		if times != nil && a.ns != b.ns {
+			return int(a.ns - b.ns)
+		}
+		if a.n != b.n {
+			return int(a.n - b.n)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	if top > 0 && len(list) > top {
+		list = list[len(list)-top:]
+	}
+	if times == nil {
+		fmt.Fprintf(w, "%-50s %8s\n", "METHOD", "# CALLS")
+		for _, r := range list {
+			fmt.Fprintf(w, "%-50s %8d\n", r.name, r.n)
+		}
+		return
+	}
+	unit, div := "us", 1000.0
+	if millis {
+		unit, div = "ms", 1e6
+	}
+	fmt.Fprintf(w, "%-50s %8s %16s\n", "METHOD", "# CALLS", "TIME ("+unit+")")
+	for _, r := range list {
+		fmt.Fprintf(w, "%-50s %8d %16.2f\n", r.name, r.n, float64(r.ns)/div)
+	}
+}
+
+var _ = errors.New
+var _ = os.Getpid

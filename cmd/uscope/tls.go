@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/uscope/uscope/elfx"
+	"github.com/uscope/uscope/gobin"
+	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/tools"
+	"github.com/uscope/uscope/proc"
+)
+
+func init() { commands = append(commands, newTLSCommand) }
+
+// tlsSonames are the libraries traced system-wide when no process is named.
+var tlsSonames = []struct {
+	soname string
+	lib    tools.TLSLibrary
+}{
+	{"libssl.so.3", tools.OpenSSL},
+	{"libssl.so.1.1", tools.OpenSSL},
+	{"libgnutls.so.30", tools.GnuTLS},
+	{"libnspr4.so", tools.NSS},
+}
+
+// maxTLSBytes is the largest capture of one read or write.
+const maxTLSBytes = 1024
+
+type tlsFlags struct {
+	sf       sessionFlags
+	libs     []string
+	comm     string
+	hex      bool
+	maxBytes int
+	latency  bool
+	json     bool
+	program  bool
+	duration seconds
+}
+
+func newTLSCommand() *cobra.Command {
+	var f tlsFlags
+	c := &cobra.Command{
+		Use:   "tls [-p PID] [-c CMD] [--comm NAME] [--lib PATH] [--hex] [--max-bytes N] [-l] [--json]",
+		Short: "Print the plaintext of TLS reads and writes (OpenSSL, GnuTLS, NSS, Go crypto/tls)",
+		Long: `Tls prints the plaintext that programs hand to their TLS library and get
+back from it, one entry per call: the time (seconds since the start), the
+function, the process, the thread, the length, the latency with -l, and the
+data (at most --max-bytes; longer data is marked truncated with its full
+length). Writes are captured when the call starts, reads when it returns,
+with the length it returned.
+
+Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex),
+GnuTLS (gnutls_record_send, gnutls_record_recv), NSS (NSPR's PR_Write,
+PR_Read, PR_Send, PR_Recv) and Go's crypto/tls ((*Conn).Write and Read; the
+arguments from Go's register ABI, returns at every RET instruction; plain and
+stripped binaries).
+
+Where: with -p, the libraries the process has mapped and its executable
+(statically linked OpenSSL or GnuTLS, or a Go program); otherwise the shared
+libraries in the dynamic loader's cache, system-wide, so processes started
+later are covered too; with -c, also the command's executable. --lib names a
+library or executable explicitly (repeatable); the implementation is found
+by its symbols.`,
+		Example: `  uscope tls                                  # every process using OpenSSL, GnuTLS or NSS
+  uscope tls -p 1234 -l                       # one process, with latencies
+  uscope tls -c 'curl -s https://127.0.0.1:8443/'
+  uscope tls --lib /srv/bin/api --max-bytes 512 --json   # a Go server`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTLS(cmd, &f)
+		},
+	}
+	f.sf.register(c)
+	c.Flags().StringArrayVar(&f.libs, "lib", nil, "trace the TLS library or executable at `PATH` (repeatable)")
+	c.Flags().StringVar(&f.comm, "comm", "", "only processes whose name (comm) is `NAME`")
+	c.Flags().BoolVar(&f.hex, "hex", false, "print the data as a hex dump")
+	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", maxTLSBytes))
+	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took (writes are then printed at their return)")
+	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write")
+	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
+	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m)")
+	return c
+}
+
+func runTLS(cmd *cobra.Command, f *tlsFlags) error {
+	if f.maxBytes < 1 || f.maxBytes > maxTLSBytes {
+		return toolError(cmd, fmt.Errorf("--max-bytes %d is out of range: give 1 to %d", f.maxBytes, maxTLSBytes))
+	}
+	targets, err := tlsTargets(f)
+	if err != nil {
+		return toolError(cmd, err)
+	}
+	tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Latency: f.latency, Has: tlsHas})
+	if err != nil {
+		return toolError(cmd, err)
+	}
+	if f.program {
+		return runTool(cmd, "tls", &toolFlags{showProgram: true}, tool)
+	}
+	cfg, err := f.sf.config(tool.Program)
+	if err != nil {
+		return err
+	}
+	cfg.StrSize = f.maxBytes
+	if f.duration.set {
+		cfg.Duration = max(f.duration.d, time.Nanosecond)
+	}
+	stderr := cmd.ErrOrStderr()
+	p := newTLSPrinter(cmd.OutOrStdout(), f)
+	cfg.Out = p
+	cfg.Attached = func(probes int) {
+		var names []string
+		for _, t := range targets {
+			names = append(names, fmt.Sprintf("%s (%s)", t.Path, t.Library))
+		}
+		fmt.Fprintf(stderr, "Attached %d probes: TLS in %s. Ctrl-C to end.\n", probes, strings.Join(names, ", "))
+		p.header()
+	}
+	cfg.Report = func([]*output.Map, bool) {}
+	err = runSession(cmd.Context(), cfg)
+	p.flush()
+	return plainToolError(err, tools.ProgramFile("tls"))
+}
+
+// tlsTargets finds what to trace: --lib paths, or the objects of -p's
+// process, or the libraries in ld.so.cache (and -c's executable).
+func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
+	var out []tools.TLSTarget
+	seen := map[string]bool{}
+	add := func(path string, must bool) error {
+		if seen[path] {
+			return nil
+		}
+		seen[path] = true
+		lib, ok := tlsClassify(path)
+		if !ok {
+			if must {
+				return fmt.Errorf("%s holds none of the TLS functions uscope traces (SSL_write, gnutls_record_send, PR_Write, crypto/tls.(*Conn).Write)", path)
+			}
+			return nil
+		}
+		out = append(out, tools.TLSTarget{Library: lib, Path: path})
+		return nil
+	}
+	for _, l := range f.libs {
+		path := l
+		if !strings.ContainsRune(l, '/') {
+			if c, err := proc.ReadLDCache(proc.DefaultLDCachePath); err == nil {
+				if e, ok := c.Lookup(l); ok {
+					path = e.Path
+				}
+			}
+			if path == l {
+				if p, err := proc.LookPath(l); err == nil {
+					path = p
+				}
+			}
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("--lib %s: %w", l, errors.Unwrap(err))
+		}
+		if err := add(path, true); err != nil {
+			return nil, err
+		}
+	}
+	if len(f.libs) > 0 {
+		return out, nil
+	}
+	if f.sf.pid != 0 {
+		objs, err := proc.Objects(f.sf.pid)
+		if err != nil {
+			return nil, fmt.Errorf("process %d: %w", f.sf.pid, err)
+		}
+		for _, o := range objs {
+			if o.Deleted || o.Memfd || !strings.HasPrefix(o.Path, "/") {
+				continue
+			}
+			add(o.Path, false)
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("process %d uses none of OpenSSL, GnuTLS, NSS or Go's crypto/tls (in its mappings or its executable); name the library with --lib", f.sf.pid)
+		}
+		return out, nil
+	}
+	if f.sf.command != "" {
+		words, err := splitCommand(f.sf.command)
+		if err == nil && len(words) > 0 {
+			if p, err := proc.LookPath(words[0]); err == nil {
+				add(p, false)
+			}
+		}
+	}
+	if c, err := proc.ReadLDCache(proc.DefaultLDCachePath); err == nil {
+		for _, s := range tlsSonames {
+			if e, ok := c.Lookup(s.soname); ok {
+				add(e.Path, false)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("found no TLS library (libssl, libgnutls, libnspr4) in the dynamic loader's cache; name one with --lib")
+	}
+	return out, nil
+}
+
+// tlsClassify says which TLS implementation the ELF file at path holds.
+func tlsClassify(path string) (tools.TLSLibrary, bool) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if b, c, err := gobin.OpenFile(path); err == nil {
+		defer c.Close()
+		if _, ok := b.FuncByName("crypto/tls.(*Conn).Write"); ok {
+			return tools.GoTLS, true
+		}
+		return "", false
+	}
+	f, err := elfx.Open(path, elfx.WithoutDebugFile())
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	for _, c := range []struct {
+		sym string
+		lib tools.TLSLibrary
+	}{{"SSL_write", tools.OpenSSL}, {"gnutls_record_send", tools.GnuTLS}, {"PR_Write", tools.NSS}} {
+		if s, ok := f.Lookup(c.sym); ok && s.IsFunc() && s.Addr != 0 {
+			return c.lib, true
+		}
+	}
+	return "", false
+}
+
+// tlsHas reports whether the target defines the function name.
+func tlsHas(t tools.TLSTarget, name string) bool {
+	if t.Library == tools.GoTLS {
+		b, c, err := gobin.OpenFile(t.Path)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_, ok := b.FuncByName(name)
+		return ok
+	}
+	f, err := elfx.Open(t.Path, elfx.WithoutDebugFile())
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	s, ok := f.Lookup(name)
+	return ok && s.IsFunc() && s.Addr != 0
+}
+
+// tlsPrinter receives the session's output, turns the tls program's record
+// lines into entries, and passes any other line through.
+type tlsPrinter struct {
+	mu    sync.Mutex
+	out   io.Writer
+	f     *tlsFlags
+	pend  []byte
+	start uint64 // CLOCK_MONOTONIC at the start, in ns
+	wall  time.Time
+}
+
+func newTLSPrinter(out io.Writer, f *tlsFlags) *tlsPrinter {
+	return &tlsPrinter{out: out, f: f, start: monotonicNow(), wall: time.Now()}
+}
+
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
+}
+
+func (p *tlsPrinter) header() {
+	if p.f.json {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lat := ""
+	if p.f.latency {
+		lat = fmt.Sprintf(" %10s", "LAT(us)")
+	}
+	fmt.Fprintf(p.out, "%-12s %-18s %-16s %7s %7s %7s%s\n", "TIME(s)", "FUNC", "COMM", "PID", "TID", "LEN", lat)
+}
+
+func (p *tlsPrinter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pend = append(p.pend, b...)
+	for {
+		i := bytes.IndexByte(p.pend, '\n')
+		if i < 0 {
+			break
+		}
+		p.line(string(p.pend[:i]))
+		p.pend = p.pend[i+1:]
+	}
+	return len(b), nil
+}
+
+func (p *tlsPrinter) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pend) > 0 {
+		p.line(string(p.pend))
+		p.pend = nil
+	}
+}
+
+// tlsJSON is one entry of --json.
+type tlsJSON struct {
+	Time      string `json:"time"`
+	Func      string `json:"func"`
+	Direction string `json:"direction"`
+	PID       int    `json:"pid"`
+	TID       int    `json:"tid"`
+	Comm      string `json:"comm"`
+	Len       int64  `json:"len"`
+	LatencyNS uint64 `json:"latency_ns,omitempty"`
+	Truncated bool   `json:"truncated"`
+	Data      string `json:"data"`
+	Hex       string `json:"hex,omitempty"`
+}
+
+func (p *tlsPrinter) line(s string) {
+	r, ok := tools.ParseTLSRecord(s)
+	if !ok {
+		fmt.Fprintln(p.out, s)
+		return
+	}
+	if p.f.comm != "" && r.Comm != p.f.comm {
+		return
+	}
+	if p.f.json {
+		dir := "read"
+		if r.Write {
+			dir = "write"
+		}
+		j := tlsJSON{
+			Time: p.wall.Add(time.Duration(int64(r.Nsecs - p.start))).UTC().Format(time.RFC3339Nano),
+			Func: r.Func, Direction: dir, PID: r.PID, TID: r.TID, Comm: r.Comm, Len: r.Len,
+			LatencyNS: r.Latency, Truncated: r.Truncated(), Data: string(r.Data),
+		}
+		if p.f.hex {
+			j.Hex = hex.EncodeToString(r.Data)
+		}
+		b, _ := json.Marshal(j)
+		fmt.Fprintf(p.out, "%s\n", b)
+		return
+	}
+	secs := float64(int64(r.Nsecs-p.start)) / 1e9
+	lat := ""
+	if p.f.latency {
+		lat = fmt.Sprintf(" %10.3f", float64(r.Latency)/1e3)
+	}
+	fmt.Fprintf(p.out, "%-12.6f %-18s %-16s %7d %7d %7d%s\n", secs, r.Func, r.Comm, r.PID, r.TID, r.Len, lat)
+	if p.f.hex {
+		p.out.Write([]byte(indentDump(r.Data)))
+	} else {
+		p.out.Write([]byte(tlsText(r.Data)))
+	}
+	if r.Truncated() {
+		fmt.Fprintf(p.out, "    [truncated: %d of %d bytes shown]\n", len(r.Data), r.Len)
+	}
+}
+
+// tlsText prints data as text, each line indented: printable bytes, tabs
+// and line ends as they are, other bytes as \xNN.
+func tlsText(data []byte) string {
+	var b strings.Builder
+	b.WriteString("    ")
+	for i, c := range data {
+		switch {
+		case c == '\n':
+			b.WriteByte('\n')
+			if i < len(data)-1 {
+				b.WriteString("    ")
+			}
+		case c == '\r' && i+1 < len(data) && data[i+1] == '\n':
+		case c == '\t' || (c >= 32 && c < 127):
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// indentDump is a hex dump with each line indented.
+func indentDump(data []byte) string {
+	d := hex.Dump(data)
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(d, "\n"), "\n", "\n    ") + "\n"
+}

@@ -1,0 +1,117 @@
+package runtimes
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The programs of the language tools, in uscope's language, built from a
+// process's probes. Each takes the object that holds the probes.
+
+// GCOptions configure the gc tool's program.
+type GCOptions struct {
+	// Millis prints durations in milliseconds (-m), else microseconds.
+	Millis bool
+	// MinNanos leaves out collections shorter than this (-M).
+	MinNanos int64
+}
+
+// GCProgram prints each collection when it ends: seconds since the
+// start, its duration, and what it was (the generation and the number
+// of objects collected for Python, full or not for the JVM).
+func GCProgram(p *Process, probes map[Event]Probe, o GCOptions) string {
+	start, done := probes[GCStart], probes[GCDone]
+	div := int64(1000)
+	if o.Millis {
+		div = 1000000
+	}
+	key := "tid"
+	var save, desc, descArgs string
+	switch p.Lang {
+	case "python":
+		save = fmt.Sprintf("\t@gcgen[tid] = %s;\n", start.Args["gen"])
+		desc = "gen %d GC collected %d objects"
+		descArgs = fmt.Sprintf("@gcgen[tid], %s", done.Args["collected"])
+	case "java":
+		// gc__begin and gc__end fire in the VM thread of the process.
+		key = "pid"
+		save = fmt.Sprintf("\t@gcfull[pid] = %s;\n", start.Args["full"])
+		desc = "%s collection"
+		descArgs = `@gcfull[pid] ? "full" : "young"`
+	case "node":
+		save = fmt.Sprintf("\t@gctype[tid] = %s;\n", start.Args["type"])
+		desc = "GC type 0x%x (1 scavenge, 2 mark-sweep-compact, 4 incremental marking, 8 weak callbacks)"
+		descArgs = "@gctype[tid]"
+	default:
+		desc = "%s"
+		descArgs = `"collection"`
+	}
+	var b strings.Builder
+	// Written plainly: fixed columns START (s) TIME (unit) DESCRIPTION.
+	fmt.Fprintf(&b, "%s {\n\t@gcstart[%s] = nsecs;\n%s}\n\n", start.Point(p.Object), key, save)
+	fmt.Fprintf(&b, "%s {\n\t$start = @gcstart[%s];\n\tif ($start > 0 && nsecs - $start >= %d) {\n", done.Point(p.Object), key, o.MinNanos)
+	fmt.Fprintf(&b, "\t\t$ns = nsecs - $start;\n\t\t$t = elapsed / 1000000;\n")
+	fmt.Fprintf(&b, "\t\tprintf(\"%%4d.%%03d %%8d.%%03d "+strings.ReplaceAll(desc, "%", "%%")+"\\n\", $t / 1000, $t %% 1000, $ns / %d, ($ns %% %d) / %d, %s);\n", div, div, div/1000, descArgs)
+	fmt.Fprintf(&b, "\t}\n\tdelete(@gcstart[%s]);\n", key)
+	for _, m := range []string{"gcgen", "gcfull", "gctype"} {
+		if strings.Contains(save, "@"+m) {
+			fmt.Fprintf(&b, "\tdelete(@%s[%s]);\n", m, key)
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// CallsOptions configure the calls tool's program.
+type CallsOptions struct {
+	// Latency times each call (-L).
+	Latency bool
+	// IntervalMS prints and clears the counts every so many milliseconds.
+	IntervalMS int64
+}
+
+// methodKey is the key of a method in maps: class and method.
+func methodKey(p Probe) string {
+	class := p.Args["class"]
+	if class == "" {
+		class = `""`
+	}
+	return class + ", " + p.Args["method"]
+}
+
+// CallsProgram counts calls per class (Python: file) and method in
+// @calls and, with Latency, sums their time in @times (nanoseconds).
+// Without Latency, calls are counted at their return where the entry
+// probe misses some calls (CPython 3.11 fires function__entry only for
+// calls that are not inlined, but function__return for all of them).
+func CallsProgram(p *Process, probes map[Event]Probe, o CallsOptions) string {
+	entry, ret := probes[MethodEntry], probes[MethodReturn]
+	var b strings.Builder
+	if !o.Latency {
+		counted := entry
+		if entry.Note != "" || entry.Name == "" {
+			counted = ret
+		}
+		fmt.Fprintf(&b, "%s {\n\t@calls[%s] = count();\n}\n", counted.Point(p.Object), methodKey(counted))
+	} else {
+		fmt.Fprintf(&b, "%s {\n\t$depth = @depth[tid];\n\t@start[tid, $depth] = nsecs;\n\t@depth[tid]++;\n}\n\n", entry.Point(p.Object))
+		fmt.Fprintf(&b, "%s {\n\t$depth = @depth[tid];\n\tif ($depth > 0) {\n\t\t@depth[tid]--;\n\t\t$depth = $depth - 1;\n", ret.Point(p.Object))
+		fmt.Fprintf(&b, "\t\t$start = @start[tid, $depth];\n\t\tdelete(@start[tid, $depth]);\n\t\tif ($start > 0) {\n")
+		fmt.Fprintf(&b, "\t\t\t@calls[%[1]s] = count();\n\t\t\t@times[%[1]s] = sum(nsecs - $start);\n\t\t}\n\t}\n}\n", methodKey(ret))
+	}
+	if o.IntervalMS > 0 {
+		maps := []string{"calls"}
+		if o.Latency {
+			maps = append(maps, "times")
+		}
+		fmt.Fprintf(&b, "\ninterval:ms:%d {\n", o.IntervalMS)
+		for _, m := range maps {
+			fmt.Fprintf(&b, "\tprint(@%s);\n", m)
+		}
+		for _, m := range maps {
+			fmt.Fprintf(&b, "\tclear(@%s);\n", m)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}

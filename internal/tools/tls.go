@@ -1,0 +1,182 @@
+package tools
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// TLSLibrary names the TLS implementations `uscope tls` knows.
+type TLSLibrary string
+
+// The TLS implementations `uscope tls` traces.
+const (
+	OpenSSL TLSLibrary = "openssl" // SSL_read, SSL_write and their _ex forms
+	GnuTLS  TLSLibrary = "gnutls"  // gnutls_record_recv, gnutls_record_send
+	NSS     TLSLibrary = "nss"     // NSPR's PR_Read, PR_Write, PR_Recv, PR_Send
+	GoTLS   TLSLibrary = "go"      // crypto/tls.(*Conn).Read and Write
+)
+
+// TLSTarget is one object to trace: a library or an executable that holds
+// one of the implementations (statically linked, or a Go program).
+type TLSTarget struct {
+	Library TLSLibrary
+	Path    string
+}
+
+// tlsFunc is one traced function in the template programs/tls.bt.
+type tlsFunc struct {
+	ID     int
+	Target string
+	Name   string // the symbol
+	Label  string // the name printed
+	Read   bool   // data flows in: captured at the return
+	Buf    string // the buffer, at the entry
+	Len    string // the length asked for, at the entry (writes)
+	Ret    string // the length done, at the return
+	LenPtr string // _ex functions: where the length done is stored
+	Key    string // what pairs an entry with its return
+}
+
+// TLSTag starts every record line of the tls program, so that the lines
+// are told from anything else the session prints.
+const TLSTag = "@uscope-tls"
+
+// tlsFuncs lists the functions of a library, with how to read the buffer
+// and the lengths in the C or Go calling convention.
+func tlsFuncs(lib TLSLibrary) []tlsFunc {
+	const tid = "tid"
+	switch lib {
+	case OpenSSL:
+		return []tlsFunc{
+			{Name: "SSL_write", Buf: "arg1", Len: "(int64)(int32)arg2", Ret: "(int64)(int32)retval", Key: tid},
+			{Name: "SSL_read", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: tid},
+			{Name: "SSL_write_ex", Buf: "arg1", Len: "(int64)arg2", LenPtr: "arg3", Key: tid},
+			{Name: "SSL_read_ex", Read: true, Buf: "arg1", LenPtr: "arg3", Key: tid},
+		}
+	case GnuTLS:
+		return []tlsFunc{
+			{Name: "gnutls_record_send", Buf: "arg1", Len: "(int64)arg2", Ret: "(int64)retval", Key: tid},
+			{Name: "gnutls_record_recv", Read: true, Buf: "arg1", Ret: "(int64)retval", Key: tid},
+		}
+	case NSS:
+		return []tlsFunc{
+			{Name: "PR_Write", Buf: "arg1", Len: "(int64)(int32)arg2", Ret: "(int64)(int32)retval", Key: tid},
+			{Name: "PR_Send", Buf: "arg1", Len: "(int64)(int32)arg2", Ret: "(int64)(int32)retval", Key: tid},
+			{Name: "PR_Read", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: tid},
+			{Name: "PR_Recv", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: tid},
+		}
+	case GoTLS:
+		// func (c *Conn) Write(b []byte) (int, error): c in RAX, b in RBX
+		// (ptr), RCX (len), RDI (cap); n in RAX at each RET. A goroutine
+		// may move between threads while it blocks: pair by goroutine.
+		const key = "pid, goid"
+		return []tlsFunc{
+			{Name: "crypto/tls.(*Conn).Write", Label: "Conn.Write", Buf: "goarg(1)", Len: "(int64)goarg(2)", Ret: "(int64)retval", Key: key},
+			{Name: "crypto/tls.(*Conn).Read", Label: "Conn.Read", Read: true, Buf: "goarg(1)", Ret: "(int64)retval", Key: key},
+		}
+	}
+	return nil
+}
+
+// TLSFunctions returns the names of the functions traced in lib.
+func TLSFunctions(lib TLSLibrary) []string {
+	var names []string
+	for _, f := range tlsFuncs(lib) {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// TLSOptions configure `uscope tls`.
+type TLSOptions struct {
+	// Targets are the objects to trace, with the implementation each holds.
+	Targets []TLSTarget
+	// Latency prints writes at their return too, with the time taken.
+	Latency bool
+	// Has reports whether a target defines a function; functions it lacks
+	// (SSL_read_ex in OpenSSL 1.1.0) are left out. Nil: all are traced.
+	Has func(t TLSTarget, name string) bool
+}
+
+// TLS builds the program of `uscope tls`: one record line per read or write
+// (TLSTag first), which ParseTLSRecord reads back.
+func TLS(o TLSOptions) (*Tool, error) {
+	var funcs []tlsFunc
+	for _, t := range o.Targets {
+		for _, f := range tlsFuncs(t.Library) {
+			if o.Has != nil && !o.Has(t, f.Name) {
+				continue
+			}
+			f.ID = len(funcs)
+			f.Target = t.Path
+			if f.Label == "" {
+				f.Label = f.Name
+			}
+			funcs = append(funcs, f)
+		}
+	}
+	if len(funcs) == 0 {
+		return nil, fmt.Errorf("no TLS functions to trace")
+	}
+	prog, err := render("tls", struct {
+		Tag     string
+		Latency bool
+		Funcs   []tlsFunc
+	}{TLSTag, o.Latency, funcs})
+	if err != nil {
+		return nil, err
+	}
+	return &Tool{Program: prog}, nil
+}
+
+// TLSRecord is one read or write of plaintext.
+type TLSRecord struct {
+	Func    string
+	Write   bool
+	Nsecs   uint64 // CLOCK_MONOTONIC at the probe
+	PID     int
+	TID     int
+	Len     int64  // the length read or written
+	Latency uint64 // nanoseconds, with -l (0 otherwise)
+	Comm    string
+	Data    []byte // at most the capture size: Truncated when < Len
+}
+
+// Truncated reports whether the data captured is shorter than the call's.
+func (r *TLSRecord) Truncated() bool { return int64(len(r.Data)) < r.Len }
+
+// ParseTLSRecord reads one record line of the tls program (without its
+// newline). ok is false for lines that are not records.
+func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
+	f := strings.SplitN(line, "\t", 9)
+	if len(f) != 9 || f[0] != TLSTag {
+		return r, false
+	}
+	r.Func = f[1]
+	r.Write = strings.Contains(f[1], "Write") || strings.Contains(f[1], "write") || strings.Contains(f[1], "send") || strings.Contains(f[1], "Send")
+	var err error
+	if r.Nsecs, err = strconv.ParseUint(f[2], 10, 64); err != nil {
+		return r, false
+	}
+	if r.PID, err = strconv.Atoi(f[3]); err != nil {
+		return r, false
+	}
+	if r.TID, err = strconv.Atoi(f[4]); err != nil {
+		return r, false
+	}
+	if r.Len, err = strconv.ParseInt(f[5], 10, 64); err != nil {
+		return r, false
+	}
+	if r.Latency, err = strconv.ParseUint(f[6], 10, 64); err != nil {
+		return r, false
+	}
+	r.Comm = f[7]
+	h := strings.TrimSuffix(f[8], "...")
+	h = strings.ReplaceAll(h, " ", "")
+	if r.Data, err = hex.DecodeString(h); err != nil {
+		return r, false
+	}
+	return r, true
+}
