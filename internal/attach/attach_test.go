@@ -206,7 +206,7 @@ func TestAttachKernelErrors(t *testing.T) {
 			name:     "ref_ctr mismatch, we have the semaphore",
 			holder:   []Site{usdtNoSema},
 			sites:    withSite(usdt),
-			contains: []string{fmt.Sprintf("another tracer has a uprobe at %s+%#x with a different USDT semaphore offset (ref_ctr_offset mismatch); stop it or attach without the semaphore", bi.path, bi.usdt)},
+			contains: []string{fmt.Sprintf("another tracer has a uprobe at %s+%#x with a different USDT semaphore offset (ref_ctr_offset mismatch); stop that tracer (bpftrace, bcc, perf probe...) and try again", bi.path, bi.usdt)},
 			offset:   bi.usdt,
 		},
 		{

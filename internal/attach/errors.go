@@ -122,7 +122,7 @@ func explain(err error, path string, st *Site, opts Options) *Error {
 		}
 		return notSite("the kernel refused to attach the BPF program to the perf event; it must be a Kprobe program loaded with attach.ProgramAttachType")
 	case errno == syscall.EINVAL && st != nil && st.RefCtrOffset != 0:
-		e.Msg = fmt.Sprintf("another tracer has a uprobe at %s with a different USDT semaphore offset (ref_ctr_offset mismatch); stop it or attach without the semaphore", where)
+		e.Msg = fmt.Sprintf("another tracer has a uprobe at %s with a different USDT semaphore offset (ref_ctr_offset mismatch); stop that tracer (bpftrace, bcc, perf probe...) and try again", where)
 	case errno == syscall.EINVAL && st != nil:
 		e.Msg = what + ": the kernel refused it; another tracer may have a uprobe there with a USDT semaphore (ref_ctr_offset mismatch: stop that tracer), or the BPF program was not loaded with attach.ProgramAttachType"
 	case errno == syscall.EINVAL:
