@@ -8,16 +8,23 @@
 
 # bench_uscope: print the path of a uscope binary built from this tree. The
 # master script (bench/run.sh) builds one and exports USCOPE; a script run on
-# its own builds it into BENCH_WORK (or a temporary directory) once.
+# its own builds it into BENCH_WORK, or else into /tmp/uscope-bench-bin
+# (replaced atomically, so scripts running at once do not see a torn file).
 bench_uscope() {
 	if [ -n "${USCOPE:-}" ] && [ -x "$USCOPE" ]; then
 		echo "$USCOPE"
 		return
 	fi
-	local root dir
+	local root dir tmp
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-	dir=${BENCH_WORK:-$(mktemp -d /tmp/uscope-bench-bin.XXXXXX)}
-	(cd "$root" && CGO_ENABLED=0 go build -o "$dir/uscope" ./cmd/uscope) >&2 || return 1
+	dir=${BENCH_WORK:-/tmp/uscope-bench-bin}
+	mkdir -p "$dir" || return 1
+	tmp=$(mktemp "$dir/uscope.XXXXXX") || return 1
+	if ! (cd "$root" && CGO_ENABLED=0 go build -o "$tmp" ./cmd/uscope) >&2; then
+		rm -f "$tmp"
+		return 1
+	fi
+	mv -f "$tmp" "$dir/uscope" || return 1
 	USCOPE=$dir/uscope
 	export USCOPE
 	echo "$USCOPE"

@@ -40,12 +40,16 @@ wild_glob='s*'
 work=$(mktemp -d /tmp/uscope-bench-engine.XXXXXX)
 # Background processes are this shell's jobs: `jobs -p` lists only those not
 # yet reaped, so no pid here can have been reused by another process.
+# stats_restore is the value of kernel.bpf_stats_enabled to put back, while
+# part B has it switched on.
+stats_restore=""
 cleanup() {
 	local p
 	for p in $(jobs -p); do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	[ -n "$stats_restore" ] && echo "$stats_restore" >/proc/sys/kernel/bpf_stats_enabled
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -354,7 +358,9 @@ part_perhit() {
 	# sysctl is global, so it is on only for these runs and restored after.
 	local stats_old="" stats_rounds=$(((runs + 1) / 2))
 	if [ -w /proc/sys/kernel/bpf_stats_enabled ]; then
-		stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
+		stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null)
+		[ "$stats_old" = 1 ] || stats_old=0
+		stats_restore=$stats_old
 		echo 1 >/proc/sys/kernel/bpf_stats_enabled
 		for ((i = 1; i <= stats_rounds; i++)); do
 			bench_log "per-hit: BPF run time, round $i of $stats_rounds"
@@ -366,6 +372,7 @@ part_perhit() {
 			fi
 		done
 		echo "$stats_old" >/proc/sys/kernel/bpf_stats_enabled
+		stats_restore=""
 	fi
 	local sys
 	sys=$(bench_median "$work/B-getpgid.cpu")

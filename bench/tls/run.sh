@@ -58,7 +58,7 @@ curl_load() {
 	awk -v a="$t0" -v b="$t1" -v n="$curl_n" 'BEGIN { printf "%.1f\n", (b - a) / n }'
 }
 
-# traced CMD...: runs CMD with `uscope tls ARGS` attached; ARGS end at "--".
+# traced ARGS -- CMD...: runs CMD while `uscope ARGS` is attached.
 traced() {
 	local args=() pid out=$work/tls.out
 	while [ "$1" != "--" ]; do args+=("$1"); shift; done
@@ -66,30 +66,38 @@ traced() {
 	# Emptied here, not by the redirection below: that runs in the child,
 	# and the wait could see the last run's "Attached" line first.
 	: >"$work/tls.err"
-	"$uscope" tls "${args[@]}" >"$out" 2>"$work/tls.err" &
+	"$uscope" "${args[@]}" >"$out" 2>"$work/tls.err" &
 	pid=$!
 	bench_wait_line "$work/tls.err" '^Attached' 30 "$pid" || { bench_log "uscope tls did not attach: $(cat "$work/tls.err")"; return 1; }
 	"$@" || { bench_log "failed: $*"; bench_stop "$pid"; return 1; }
 	bench_stop "$pid"
+	[ "${args[0]}" = tls ] || return 0
 	printf '%s writes, %s reads, %s lost; ' "$(grep -cE '^[0-9.]+ +[A-Za-z_.]*(write|Write|send)' "$out")" \
 		"$(grep -cE '^[0-9.]+ +[A-Za-z_.]*(read|Read|recv)' "$out")" \
 		"$(awk '/^Lost [0-9]+ events/ { n += $2 } END { print n + 0 }' "$out")" >>"$work/events"
 	grep -v '^Attached' "$work/tls.err" >&2 || true
 }
 
+# The same probes as `uscope tls --lib load`, doing nothing: the cost of
+# the traps alone.
+empty="uprobe:$work/load:\"crypto/tls.(*Conn).Write\" { }
+uprobe:$work/load:\"crypto/tls.(*Conn).Read\" { }
+uretprobe:$work/load:\"crypto/tls.(*Conn).Read\" { }"
+
 failed=0
 for ((r = 1; r <= runs; r++)); do
 	bench_log "run $r/$runs"
 	curl_load >>"$work/curl.base" || { bench_log "untraced curl load failed"; failed=1; }
-	traced -- curl_load >>"$work/curl.traced" || failed=1
+	traced tls -- curl_load >>"$work/curl.traced" || failed=1
 	"$work/load" "$go_n" >>"$work/go.base" || { bench_log "untraced Go load failed"; failed=1; }
-	traced --lib "$work/load" -- "$work/load" "$go_n" >>"$work/go.traced" || failed=1
+	traced tls --lib "$work/load" -- "$work/load" "$go_n" >>"$work/go.traced" || failed=1
+	traced run -e "$empty" -- "$work/load" "$go_n" >>"$work/go.empty" || failed=1
 done
 kill "$srv" 2>/dev/null
 wait "$srv" 2>/dev/null
 
 cb=$(bench_median "$work/curl.base") ct=$(bench_median "$work/curl.traced")
-gb=$(bench_median "$work/go.base") gt=$(bench_median "$work/go.traced")
+gb=$(bench_median "$work/go.base") gt=$(bench_median "$work/go.traced") ge=$(bench_median "$work/go.empty")
 cat <<MD
 ## tls
 
@@ -99,8 +107,11 @@ Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 
 | load | untraced min | median | max | traced min | median | max | overhead µs/request | ratio |
 |---|---|---|---|---|---|---|---|---|
-| curl → openssl s_server, $curl_n requests, a handshake each (SSL_write/SSL_read probes, system-wide) | $(bench_stats "$work/curl.base") | $(bench_stats "$work/curl.traced") | $(awk -v a="$ct" -v b="$cb" 'BEGIN { printf "%.1f", a - b }') | $(bench_ratio "$ct" "$cb") |
+| curl → openssl s_server, $curl_n requests, a handshake each (\`uscope tls\`, system-wide: SSL_* and the other libraries' probes) | $(bench_stats "$work/curl.base") | $(bench_stats "$work/curl.traced") | $(awk -v a="$ct" -v b="$cb" 'BEGIN { printf "%.1f", a - b }') | $(bench_ratio "$ct" "$cb") |
 | Go client → Go server in one process, $go_n requests on one connection (Conn.Write/Read: entry + RET probes, both ends) | $(bench_stats "$work/go.base") | $(bench_stats "$work/go.traced") | $(awk -v a="$gt" -v b="$gb" 'BEGIN { printf "%.1f", a - b }') | $(bench_ratio "$gt" "$gb") |
+| the same Go load under an empty program on the same three probes (the traps alone) | $(bench_stats "$work/go.base") | $(bench_stats "$work/go.empty") | $(awk -v a="$ge" -v b="$gb" 'BEGIN { printf "%.1f", a - b }') | $(bench_ratio "$ge" "$gb") |
+
+Per Go request the probes fire 6 times (client and server each: Write entry, Read entry and RET) and print 4 entries.
 
 Entries printed per traced run (each a read or a write with its plaintext; expected: curl $curl_n writes and $curl_n reads; Go $((2 * go_n + 2)) writes and at least as many reads, as a reader may take a message in pieces):
 $(cat "$work/events")

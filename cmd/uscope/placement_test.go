@@ -48,6 +48,15 @@ func TestPlacementList(t *testing.T) {
 			t.Errorf("%s: want entry probe %s\n%s", w.fn, w.want, r.stdout)
 		}
 	}
+	for _, w := range []struct{ fn, want string }{
+		{"f_alias", "+0 (cmp, single-stepped; kept: symbol f_alias_inner starts at +4)"},
+		{"f_alias_inner", "+0 (jcc, emulated)"},
+	} {
+		re := regexp.MustCompile(`(?m)^uprobe:\S+:` + w.fn + `\n    addr .* entry probe ` + regexp.QuoteMeta(w.want) + `$`)
+		if !re.MatchString(r.stdout) {
+			t.Errorf("%s: want entry probe %s\n%s", w.fn, w.want, r.stdout)
+		}
+	}
 	// The same for the functions of the issue, where they are installed.
 	for _, c := range []struct{ target, fn, want string }{
 		{"/usr/bin/redis-server", "createStringObject", "entry probe +4 (jcc, emulated; skipped cmp)"},

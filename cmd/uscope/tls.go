@@ -63,11 +63,12 @@ data (at most --max-bytes; longer data is marked truncated with its full
 length). Writes are captured when the call starts, reads when it returns,
 with the length it returned.
 
-Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex),
-GnuTLS (gnutls_record_send, gnutls_record_recv), NSS (NSPR's PR_Write,
-PR_Read, PR_Send, PR_Recv) and Go's crypto/tls ((*Conn).Write and Read; the
-arguments from Go's register ABI, returns at every RET instruction; plain and
-stripped binaries).
+Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex;
+SSL_do_handshake: one line when a handshake ends, with the time since its
+first call), GnuTLS (gnutls_record_send, gnutls_record_recv, gnutls_handshake),
+NSS (NSPR's PR_Write, PR_Read, PR_Send, PR_Recv) and Go's crypto/tls
+((*Conn).Write and Read; the arguments from Go's register ABI, returns at
+every RET instruction; plain and stripped binaries).
 
 Where: with -p, the libraries the process has mapped and its executable
 (statically linked OpenSSL or GnuTLS, or a Go program); otherwise the shared
@@ -351,8 +352,11 @@ func (p *tlsPrinter) line(s string) {
 	}
 	if p.f.json {
 		dir := "read"
-		if r.Write {
+		switch {
+		case r.Write:
 			dir = "write"
+		case r.Handshake:
+			dir = "handshake"
 		}
 		j := tlsJSON{
 			Time: p.wall.Add(time.Duration(int64(r.Nsecs - p.start))).UTC().Format(time.RFC3339Nano),
@@ -372,9 +376,12 @@ func (p *tlsPrinter) line(s string) {
 		lat = fmt.Sprintf(" %10.3f", float64(r.Latency)/1e3)
 	}
 	fmt.Fprintf(p.out, "%-12.6f %-18s %-16s %7d %7d %7d%s\n", secs, r.Func, r.Comm, r.PID, r.TID, r.Len, lat)
-	if p.f.hex {
+	switch {
+	case r.Handshake:
+		fmt.Fprintf(p.out, "    (handshake done after %.3f ms)\n", float64(r.Latency)/1e6)
+	case p.f.hex:
 		p.out.Write([]byte(indentDump(r.Data)))
-	} else {
+	default:
 		p.out.Write([]byte(tlsText(r.Data)))
 	}
 	if r.Truncated() {

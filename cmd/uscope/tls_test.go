@@ -49,6 +49,8 @@ func TestTLSPrinter(t *testing.T) {
 			"1.000000     SSL_read           curl                  10      11       1      1.500\n    z\n"},
 		{"hex", tlsFlags{hex: true}, fmt.Sprintf(rec, 1_000_000_000, 2, 0, "00 41"),
 			"1.000000     SSL_read           curl                  10      11       2\n    00000000  00 41                                             |.A|\n"},
+		{"handshake", tlsFlags{}, tools.TLSTag + "\tSSL_do_handshake\t1000000000\t10\t11\t0\t2500000\tcurl\t\n",
+			"1.000000     SSL_do_handshake   curl                  10      11       0\n    (handshake done after 2.500 ms)\n"},
 		{"comm filtered", tlsFlags{comm: "wget"}, fmt.Sprintf(rec, 1, 1, 0, "7a"), ""},
 		{"other lines pass", tlsFlags{}, "warning: something\n", "warning: something\n"},
 		{"json", tlsFlags{json: true}, fmt.Sprintf(rec, 1_000_000_000, 5, 7, "68 69"),
@@ -151,13 +153,15 @@ func TestTLSClients(t *testing.T) {
 	testutil.RequireRoot(t)
 	tests := []struct {
 		name, tool, comm, fn string
+		handshake            string                    // the handshake function, if traced
+		lib                  bool                      // trace the client itself with --lib
 		build                func(t *testing.T) string // builds the client (else tool is on PATH)
 		args                 func(port int) []string
 		stdin                string
 		request              func(port int) (prefix, suffix string)
 	}{
 		{
-			name: "openssl curl", tool: "curl", comm: "curl", fn: "SSL_",
+			name: "openssl curl", tool: "curl", comm: "curl", fn: "SSL_", handshake: "SSL_do_handshake",
 			args: func(port int) []string {
 				return []string{"-sk", fmt.Sprintf("https://127.0.0.1:%d/index.html", port)}
 			},
@@ -166,11 +170,26 @@ func TestTLSClients(t *testing.T) {
 			},
 		},
 		{
-			name: "gnutls gnutls-cli", tool: "gnutls-cli", comm: "gnutls-cli", fn: "gnutls_record_",
+			name: "gnutls gnutls-cli", tool: "gnutls-cli", comm: "gnutls-cli", fn: "gnutls_", handshake: "gnutls_handshake",
 			args: func(port int) []string {
 				return []string{"--insecure", "--logfile=/dev/null", "-p", fmt.Sprint(port), "127.0.0.1"}
 			},
 			stdin: "GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+			request: func(port int) (string, string) {
+				return "GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", ""
+			},
+		},
+		{
+			name: "openssl static", comm: "sslget", fn: "SSL_", handshake: "SSL_do_handshake", lib: true,
+			build: func(t *testing.T) string {
+				testutil.RequireFile(t, "/usr/lib/x86_64-linux-gnu/libssl.a")
+				src, err := os.ReadFile("testdata/tls/sslget.c")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return testutil.BuildC(t, "sslget", string(src), "-Wl,-Bstatic", "-lssl", "-lcrypto", "-Wl,-Bdynamic")
+			},
+			args: func(port int) []string { return []string{fmt.Sprint(port), "/index.html"} },
 			request: func(port int) (string, string) {
 				return "GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", ""
 			},
@@ -200,17 +219,31 @@ func TestTLSClients(t *testing.T) {
 				client = testutil.RequireTool(t, tt.tool)
 			}
 			port, body := startTLSServer(t)
-			tr := startUscope(t, "tls", "--json", "--max-bytes", "1024", "--comm", tt.comm)
+			args := []string{"tls", "--json", "--max-bytes", "1024", "--comm", tt.comm}
+			if tt.lib {
+				args = append(args, "--lib", client)
+			}
+			tr := startUscope(t, args...)
 			out := runClient(t, tt.stdin, client, tt.args(port)...)
 			if !strings.Contains(out, body) {
 				t.Fatalf("%s printed %q, want the body %q", tt.tool, out, body)
 			}
 			tr.waitLine(strings.TrimSuffix(body, "\n"))
 			es := tlsEntries(tr.stop())
+			handshakes := 0
 			for _, e := range es {
 				if !strings.HasPrefix(e.Func, tt.fn) || e.Truncated || int64(len(e.Data)) != e.Len {
 					t.Errorf("entry %+v: want a whole capture of %s*", e, tt.fn)
 				}
+				if e.Direction == "handshake" {
+					handshakes++
+					if e.Func != tt.handshake || e.LatencyNS == 0 {
+						t.Errorf("entry %+v: want %s with its duration", e, tt.handshake)
+					}
+				}
+			}
+			if want := min(len(tt.handshake), 1); handshakes != want {
+				t.Errorf("%d handshakes, want %d", handshakes, want)
 			}
 			prefix, suffix := tt.request(port)
 			if w := tlsData(es, tt.comm, "write"); !strings.HasPrefix(w, prefix) || !strings.HasSuffix(w, suffix) {
@@ -290,6 +323,29 @@ func TestTLSGo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTLSTruncated: data longer than --max-bytes is cut there, and the
+// entry keeps the whole length.
+func TestTLSTruncated(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildGo(t, "gotls", gotlsProgram, []string{"CGO_ENABLED=0"})
+	r := runUscope(t, "tls", "--json", "--max-bytes", "16", "--lib", bin, "-c", bin)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	es := tlsEntries(r.stdout)
+	if len(es) == 0 {
+		t.Fatalf("no entries\n%s", r.stdout)
+	}
+	for _, e := range es {
+		if e.Len > 16 && (!e.Truncated || len(e.Data) != 16) || e.Len <= 16 && (e.Truncated || int64(len(e.Data)) != e.Len) {
+			t.Errorf("entry %+v: want at most 16 bytes, truncated when longer", e)
+		}
+		if e.Func == "Conn.Write" && strings.HasPrefix(e.Data, "POST") && e.Data != "POST /echo HTTP/" {
+			t.Errorf("request cut to %q, want %q", e.Data, "POST /echo HTTP/")
+		}
 	}
 }
 

@@ -332,3 +332,14 @@ func branchesInto(code []byte, off uint64) string {
 func isEndbr64(code []byte) bool {
 	return len(code) >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa
 }
+
+// Keep returns the choice of the function's first instruction, for a
+// reason found outside the function's code (why), such as another symbol
+// starting inside the instructions Choose would skip.
+func Keep(code []byte, k Kernel, why string) Choice {
+	cls, _, ok := classify(code, k)
+	if !ok {
+		cls = "?"
+	}
+	return Choice{Insn: cls, Emulated: ok && k.Emulates(cls), Why: why}
+}

@@ -99,3 +99,15 @@ func TestForRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestKeep(t *testing.T) {
+	tests := []struct{ code, want string }{
+		{"48 85 ff 74 01 c3 c3", "+0 (test, single-stepped; kept: symbol g starts at +3)"},
+		{"55 c3", "+0 (push, emulated; kept: symbol g starts at +3)"},
+	}
+	for _, tt := range tests {
+		if got := Keep(code(t, tt.code), ForRelease("6.18"), "symbol g starts at +3").String(); got != tt.want {
+			t.Errorf("Keep(%s) = %s, want %s", tt.code, got, tt.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"debug/elf"
+	"fmt"
 	"os"
 	"sync"
 
@@ -33,7 +34,16 @@ func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
 		return placement.Choice{}, false
 	}
 	keep := placement.SysVArgs.Union(r.opts.ReadRegs...)
-	return placement.Choose(code, keep, runningKernel()), true
+	k := runningKernel()
+	c := placement.Choose(code, keep, k)
+	// Code elsewhere may enter at another symbol that starts inside the
+	// skipped instructions or at the new site.
+	for d := uint64(1); d <= c.Offset; d++ {
+		if fn, off, ok := o.funcAt(s.FuncAddr + d); ok && off == 0 {
+			return placement.Keep(code, k, fmt.Sprintf("symbol %s starts at +%d", fn.Name, d)), true
+		}
+	}
+	return c, true
 }
 
 // placeEntry moves the entry site s of a C or C++ function to the

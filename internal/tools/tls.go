@@ -37,6 +37,10 @@ type tlsFunc struct {
 	Ret    string // the length done, at the return
 	LenPtr string // _ex functions: where the length done is stored
 	Key    string // what pairs an entry with its return
+	// Done, for a handshake function, is true at a return that ends the
+	// handshake; the time is taken from the first call on the connection
+	// (arg0), as non-blocking programs call again until it is done.
+	Done string
 }
 
 // TLSTag starts every record line of the tls program, so that the lines
@@ -54,11 +58,13 @@ func tlsFuncs(lib TLSLibrary) []tlsFunc {
 			{Name: "SSL_read", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: tid},
 			{Name: "SSL_write_ex", Buf: "arg1", Len: "(int64)arg2", LenPtr: "arg3", Key: tid},
 			{Name: "SSL_read_ex", Read: true, Buf: "arg1", LenPtr: "arg3", Key: tid},
+			{Name: "SSL_do_handshake", Done: "(int32)retval >= 0"},
 		}
 	case GnuTLS:
 		return []tlsFunc{
 			{Name: "gnutls_record_send", Buf: "arg1", Len: "(int64)arg2", Ret: "(int64)retval", Key: tid},
 			{Name: "gnutls_record_recv", Read: true, Buf: "arg1", Ret: "(int64)retval", Key: tid},
+			{Name: "gnutls_handshake", Done: "(int32)retval != -28 && (int32)retval != -52"},
 		}
 	case NSS:
 		return []tlsFunc{
@@ -133,15 +139,16 @@ func TLS(o TLSOptions) (*Tool, error) {
 
 // TLSRecord is one read or write of plaintext.
 type TLSRecord struct {
-	Func    string
-	Write   bool
-	Nsecs   uint64 // CLOCK_MONOTONIC at the probe
-	PID     int
-	TID     int
-	Len     int64  // the length read or written
-	Latency uint64 // nanoseconds, with -l (0 otherwise)
-	Comm    string
-	Data    []byte // at most the capture size: Truncated when < Len
+	Func      string
+	Write     bool
+	Handshake bool   // a handshake ended (Len 0, Latency since it started)
+	Nsecs     uint64 // CLOCK_MONOTONIC at the probe
+	PID       int
+	TID       int
+	Len       int64  // the length read or written
+	Latency   uint64 // nanoseconds, with -l (0 otherwise)
+	Comm      string
+	Data      []byte // at most the capture size: Truncated when < Len
 }
 
 // Truncated reports whether the data captured is shorter than the call's.
@@ -155,6 +162,7 @@ func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
 		return r, false
 	}
 	r.Func = f[1]
+	r.Handshake = strings.Contains(f[1], "handshake")
 	r.Write = strings.Contains(f[1], "Write") || strings.Contains(f[1], "write") || strings.Contains(f[1], "send") || strings.Contains(f[1], "Send")
 	var err error
 	if r.Nsecs, err = strconv.ParseUint(f[2], 10, 64); err != nil {
