@@ -313,7 +313,9 @@ func TestTLSGo(t *testing.T) {
 				if !strings.Contains(d.data, req) || !strings.Contains(d.data, "\r\n\r\nping-uscope-42") {
 					t.Errorf("%s: %q, want the request with body ping-uscope-42", d.dir, d.data)
 				}
-				if !strings.Contains(d.data, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(d.data, "\r\n\r\npong-ping-uscope-42") {
+				// With -l, a write is printed when it returns, which may be
+				// after the peer has answered: check content, not order.
+				if !strings.Contains(d.data, "HTTP/1.1 200 OK\r\n") || !strings.Contains(d.data, "\r\n\r\npong-ping-uscope-42") {
 					t.Errorf("%s: %q, want the response with body pong-ping-uscope-42", d.dir, d.data)
 				}
 			}

@@ -33,7 +33,8 @@ func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
 	if !ok {
 		return placement.Choice{}, false
 	}
-	keep := placement.SysVArgs.Union(r.opts.ReadRegs...)
+	// rbp too: user stacks are walked through the frame pointer chain.
+	keep := placement.SysVArgs.Union(append([]string{"rbp"}, r.opts.ReadRegs...)...)
 	k := runningKernel()
 	c := placement.Choose(code, keep, k)
 	// Code elsewhere may enter at another symbol that starts inside the
