@@ -71,8 +71,8 @@ for ((i = 0; i < 200; i++)); do
 	sleep 0.05
 done
 # drive: one bounded redis-benchmark run (it can hang waiting for replies:
-# a stuck run fails after 120 s and is not counted).
-drive() { timeout -k 5 120 redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -P 16 -c 1 -q >/dev/null 2>&1; }
+# a stuck run fails after 60 s and is not counted).
+drive() { timeout -k 5 60 redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$requests" -P 16 -c 1 -q >/dev/null 2>&1; }
 # traced NAME READY-REGEX CMD...: start CMD, wait for READY on its output,
 # drive redis, stop it; append the wall time (µs) and the count it printed.
 traced() {

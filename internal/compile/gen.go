@@ -45,7 +45,7 @@ type gen struct {
 	sites   []int
 	special *Special
 
-	insns    []instruction
+	insns []instruction
 	// posOf holds, for each instruction, the source position of the
 	// statement or expression it was generated for.
 	posOf    []lang.Pos
@@ -374,15 +374,24 @@ func (g *gen) scratchPtr(reg asm.Register, off int) {
 	g.emit(asm.Mov.Reg(reg, regScratch), asm.Add.Imm(reg, int32(off)))
 }
 
+// Ring buffer output flags.
+const (
+	rbNoWakeup    = 1 // BPF_RB_NO_WAKEUP: the reader drains on a timer
+	rbForceWakeup = 2 // BPF_RB_FORCE_WAKEUP: exit() ends the session now
+)
+
 // emitRecord sends size bytes at scratch offset off to the ring buffer,
 // without waking the reader, and counts the record as lost if it does not fit.
-func (g *gen) emitRecord(off, size int) {
+func (g *gen) emitRecord(off, size int) { g.emitRecordFlags(off, size, rbNoWakeup) }
+
+// emitRecordFlags is emitRecord with explicit ring buffer flags.
+func (g *gen) emitRecordFlags(off, size int, flags int32) {
 	ok := g.label("sent")
 	g.emit(asm.LoadMapPtr(asm.R1, 0).WithReference(MapEvents))
 	g.scratchPtr(asm.R2, off)
 	g.emit(
 		asm.Mov.Imm(asm.R3, int32(size)),
-		asm.Mov.Imm(asm.R4, 1), // BPF_RB_NO_WAKEUP
+		asm.Mov.Imm(asm.R4, flags),
 		asm.FnRingbufOutput.Call(),
 		asm.JEq.Imm(asm.R0, 0, ok),
 	)
@@ -428,7 +437,11 @@ func (g *gen) simpleRecord(kind uint64, index int, extra *int64) error {
 			asm.StoreMem(regScratch, int16(off+8), asm.R1, asm.DWord),
 		)
 	}
-	g.emitRecord(off, size)
+	flags := int32(rbNoWakeup)
+	if kind == RecExit {
+		flags = rbForceWakeup
+	}
+	g.emitRecordFlags(off, size, flags)
 	return nil
 }
 

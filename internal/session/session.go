@@ -362,14 +362,19 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		s.once.Do(func() { close(s.done) })
 	}()
-	drain := time.NewTicker(drainPeriod)
-	defer drain.Stop()
 	for {
-		if err := s.drain(); err != nil {
+		// Wait up to one period: records are written without waking the
+		// reader, except exit()'s, which ends the wait at once.
+		if err := s.drainFor(drainPeriod); err != nil {
 			return err
 		}
 		if s.exited {
 			break
+		}
+		if s.plan.HasStacks && s.pid != 0 {
+			// Stacks are named when the maps are printed, maybe after
+			// the process has exited: keep its objects known.
+			s.resolver.RememberMaps(s.pid)
 		}
 		select {
 		case <-ctx.Done():
@@ -380,12 +385,7 @@ func (s *session) loop(ctx context.Context) error {
 			return s.finish()
 		case sp := <-tick:
 			trigger(sp.ID)
-		case <-drain.C:
-			if s.plan.HasStacks && s.pid != 0 {
-				// Stacks are named when the maps are printed, maybe after
-				// the process has exited: keep its objects known.
-				s.resolver.RememberMaps(s.pid)
-			}
+		default:
 		}
 	}
 	return s.finish()
@@ -396,9 +396,12 @@ func (s *session) loop(ctx context.Context) error {
 const drainPeriod = 50 * time.Millisecond
 
 // drain reads every record in the ring buffer now.
-func (s *session) drain() error {
+func (s *session) drain() error { return s.drainFor(0) }
+
+// drainFor reads records for up to d, or until exit() ends the session.
+func (s *session) drainFor(d time.Duration) error {
 	defer s.out.flush()
-	s.reader.SetDeadline(time.Now())
+	s.reader.SetDeadline(time.Now().Add(d))
 	var rec ringbuf.Record
 	for !s.exited {
 		err := s.reader.ReadInto(&rec)
