@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +18,9 @@ import (
 // The language-runtime tools, after bcc's ugc and ucalls: programs built
 // from internal/runtimes' catalog for the probes of the traced process.
 
-func init() { commands = append(commands, newGCCommand, newCallsCommand) }
+func init() {
+	commands = append(commands, newGCCommand, newCallsCommand, newThreadsCommand, newObjNewCommand)
+}
 
 // runtimeFlags are the flags of every language tool.
 type runtimeFlags struct {
@@ -35,7 +35,7 @@ func (f *runtimeFlags) register(c *cobra.Command) {
 
 // runtimeProcess finds the language of process arg (a PID) and the probes
 // of the events a tool needs; every reason they cannot fire is one line.
-func runtimeProcess(cmd *cobra.Command, f *runtimeFlags, arg string, required, optional []runtimes.Event) (*runtimes.Process, map[runtimes.Event]runtimes.Probe, error) {
+func runtimeProcess(cmd *cobra.Command, f *runtimeFlags, arg string, cOK bool, required, optional []runtimes.Event) (*runtimes.Process, map[runtimes.Event]runtimes.Probe, error) {
 	pid, err := strconv.Atoi(arg)
 	if err != nil || pid <= 0 {
 		return nil, nil, toolError(cmd, fmt.Errorf("%q is not a process id", arg))
@@ -49,6 +49,9 @@ func runtimeProcess(cmd *cobra.Command, f *runtimeFlags, arg string, required, o
 	}
 	if p.Lang == "" {
 		return nil, nil, usageError(fmt.Errorf("cannot tell the language of process %d; give it with -l", pid))
+	}
+	if p.Lang == "c" && cOK {
+		return p, nil, nil
 	}
 	probes, notes, err := p.Probes(required, optional)
 	if err != nil {
@@ -99,7 +102,7 @@ libraries it maps); -l overrides it. A runtime built without probes says so.`,
   uscope gc -m -M 10 $(pgrep java)    # collections of 10 ms or more`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, probes, err := runtimeProcess(cmd, &f, args[0], []runtimes.Event{runtimes.GCStart, runtimes.GCDone}, nil)
+			p, probes, err := runtimeProcess(cmd, &f, args[0], false, []runtimes.Event{runtimes.GCStart, runtimes.GCDone}, nil)
 			if err != nil {
 				return err
 			}
@@ -155,47 +158,19 @@ probes. uscope says so instead of printing nothing.`,
 			if latency {
 				required = append(required, runtimes.MethodEntry)
 			}
-			p, probes, err := runtimeProcess(cmd, &f, args[0], required, nil)
+			p, probes, err := runtimeProcess(cmd, &f, args[0], false, required, nil)
 			if err != nil {
 				return err
 			}
 			src := runtimes.CallsProgram(p, probes, runtimes.CallsOptions{Latency: latency, IntervalMS: interval})
 			out := cmd.OutOrStdout()
-			var calls *output.Map
 			return runRuntimeTool(cmd, &f, "calls", p, src, session.Config{
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing calls in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
-				Report: func(maps []*output.Map, final bool) {
-					for _, m := range maps {
-						switch m.Name {
-						case "@calls":
-							calls = m
-							if latency && !final {
-								continue // @times comes next
-							}
-						case "@times":
-						default:
-							continue
-						}
-						if m.Name == "@times" || !latency {
-							var times *output.Map
-							if latency {
-								times = findMap(maps, "@times")
-								if times == nil {
-									times = m
-								}
-							}
-							if calls != nil && (!final || interval == 0) {
-								writeCalls(out, p.Lang, calls, times, top, millis)
-							}
-							calls = nil
-							if final {
-								return
-							}
-						}
-					}
-				},
+				Report: pairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
+					writeCalls(out, p.Lang, calls, times, top, millis)
+				}),
 			})
 		},
 	}
@@ -290,5 +265,161 @@ func writeCalls(w io.Writer, lang string, calls, times *output.Map, top int, mil
 	}
 }
 
-var _ = errors.New
-var _ = os.Getpid
+// pairReport is a Report hook for a tool that keeps two maps, first and
+// (when paired) second, printed one after the other each interval, or
+// at the end when there is no interval.
+func pairReport(first, second string, paired, intervals bool, write func(a, b *output.Map)) func([]*output.Map, bool) {
+	var stash *output.Map
+	return func(maps []*output.Map, final bool) {
+		if final {
+			if !intervals {
+				a, b := findMap(maps, first), findMap(maps, second)
+				if a == nil {
+					a = &output.Map{Name: first}
+				}
+				if paired && b == nil {
+					b = &output.Map{Name: second}
+				}
+				write(a, b)
+			}
+			return
+		}
+		for _, m := range maps {
+			switch {
+			case m.Name == first && !paired:
+				write(m, nil)
+			case m.Name == first:
+				stash = m
+			case m.Name == second && stash != nil:
+				write(stash, m)
+				stash = nil
+			}
+		}
+	}
+}
+
+func newThreadsCommand() *cobra.Command {
+	var f runtimeFlags
+	c := &cobra.Command{
+		Use:   "threads [-l LANG] PID",
+		Short: "Print the thread starts and stops of a Java or C process (bcc's uthreads)",
+		Long: `Threads prints each thread that process PID starts or stops: for the JVM
+its Java name and native thread id (hotspot thread__start/stop), for C and
+every other process (-l c) the start routine given to pthread_create, by
+name.`,
+		Example: `  uscope threads $(pgrep java)
+  uscope threads -l c $(pgrep myserver)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, probes, err := runtimeProcess(cmd, &f, args[0], true, []runtimes.Event{runtimes.ThreadStart}, []runtimes.Event{runtimes.ThreadStop})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			return runRuntimeTool(cmd, &f, "threads", p, runtimes.ThreadsProgram(p, probes), session.Config{
+				Report: func([]*output.Map, bool) {},
+				Attached: func(int) {
+					fmt.Fprintf(out, "Tracing thread events in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
+					fmt.Fprintf(out, "%-10s %-8s %s\n", "TID", "TYPE", "DESCRIPTION")
+				},
+			})
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func newObjNewCommand() *cobra.Command {
+	var (
+		f        runtimeFlags
+		topCount int
+		topBytes int
+	)
+	c := &cobra.Command{
+		Use:   "objnew [-l LANG] [-C TOP] [-S TOP] PID [interval]",
+		Short: "Count the allocations of a Java or C process by type (bcc's uobjnew)",
+		Long: `Objnew counts the objects process PID allocates and their bytes: by class
+for the JVM (hotspot object__alloc; needs -XX:+ExtendedDTraceProbes, on JDK
+20 and later -XX:+DTraceAllocProbes), by requested size of malloc for C
+(-l c). It prints at Ctrl-C, or every interval seconds.`,
+		Example: `  uscope objnew -C 10 $(pgrep java)
+  uscope objnew -l c $(pgrep myserver) 5`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var interval int64
+			if len(args) == 2 {
+				var s seconds
+				if err := s.Set(args[1]); err != nil || s.d <= 0 {
+					return toolError(cmd, fmt.Errorf("interval %q must be a positive number of seconds", args[1]))
+				}
+				interval = max(1, s.d.Milliseconds())
+			}
+			p, probes, err := runtimeProcess(cmd, &f, args[0], true, []runtimes.Event{runtimes.ObjNew}, nil)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			return runRuntimeTool(cmd, &f, "objnew", p, runtimes.ObjNewProgram(p, probes, interval), session.Config{
+				Attached: func(int) {
+					fmt.Fprintf(out, "Tracing allocations in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
+				},
+				Report: pairReport("@objs", "@bytes", true, interval > 0, func(objs, bytes *output.Map) {
+					writeObjNew(out, p.Lang, objs, bytes, topCount, topBytes)
+				}),
+			})
+		},
+	}
+	f.register(c)
+	c.Flags().IntVarP(&topCount, "top-count", "C", 0, "print only the `TOP` types with the most allocations")
+	c.Flags().IntVarP(&topBytes, "top-size", "S", 0, "print only the `TOP` types with the most bytes")
+	return c
+}
+
+// writeObjNew prints uobjnew's table: TYPE, ALLOCS, BYTES, ascending.
+func writeObjNew(w io.Writer, lang string, objs, bytes *output.Map, topCount, topBytes int) {
+	type row struct {
+		name     string
+		n, bytes int64
+	}
+	rows := map[string]*row{}
+	name := func(k []output.Value) string {
+		if len(k) != 1 {
+			return ""
+		}
+		if lang == "c" {
+			return fmt.Sprintf("block size %d", valueInt(k[0]))
+		}
+		return k[0].Str
+	}
+	for _, e := range objs.Entries {
+		rows[name(e.Key)] = &row{name: name(e.Key), n: valueInt(e.Value)}
+	}
+	if bytes != nil {
+		for _, e := range bytes.Entries {
+			if r := rows[name(e.Key)]; r != nil {
+				r.bytes = valueInt(e.Value)
+			}
+		}
+	}
+	var list []*row
+	for _, r := range rows {
+		list = append(list, r)
+	}
+	slices.SortFunc(list, func(a, b *row) int {
+		if topBytes > 0 && a.bytes != b.bytes {
+			return int(a.bytes - b.bytes)
+		}
+		if a.n != b.n {
+			return int(a.n - b.n)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	top := max(topCount, topBytes)
+	if top > 0 && len(list) > top {
+		list = list[len(list)-top:]
+	}
+	fmt.Fprintf(w, "%-40s %10s %12s\n", "TYPE", "ALLOCS", "BYTES")
+	for _, r := range list {
+		fmt.Fprintf(w, "%-40s %10d %12d\n", r.name, r.n, r.bytes)
+	}
+}

@@ -137,7 +137,10 @@ func (s *Set) Attach(prog *ebpf.Program, sites []Site, opts Options) error {
 	}
 	multi := UsesUprobeMulti(opts)
 	all := len(sites)
-	sites, refused := prefilter(sites, opts)
+	sites, refused, err := prefilter(sites, opts)
+	if err != nil {
+		return err
+	}
 	groups, err := checkSites(sites, multi)
 	if err != nil {
 		return err

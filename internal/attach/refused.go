@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"syscall"
@@ -32,13 +33,41 @@ func refusedInsn(code []byte) bool {
 	return false
 }
 
-// prefilter splits sites into those to attach and those the kernel would
-// refuse, judged from their first instruction (x86-64 only; elsewhere, and
-// for files it cannot read, every site is kept).
-func prefilter(sites []Site, opts Options) (keep []Site, refused []Refused) {
-	if runtime.GOARCH != "amd64" || !opts.SkipRefused || len(sites) < 2 {
-		return sites, nil
+// evexInsn reports whether the x86-64 instruction that code starts with is
+// EVEX-encoded (AVX-512: opcode byte 62 after legacy prefixes; in 64-bit
+// mode 62 is nothing else). Linux 6.18 accepts uprobes on such instructions
+// but executes them wrongly out of line, and every process that runs the
+// probed instruction misbehaves: with glibc's __strchr_evex probed, printf
+// printed its format strings raw and gcc crashed, system-wide. uscope never
+// puts a probe on one.
+func evexInsn(code []byte) bool {
+	for _, b := range code {
+		switch b {
+		case 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3:
+			continue
+		}
+		return b == 0x62
 	}
+	return false
+}
+
+// evexError explains why a site on an EVEX instruction is refused.
+func evexError(st Site) *Error {
+	return &Error{Path: st.Path, Offset: st.Offset, Msg: fmt.Sprintf(
+		"will not probe %s+%#x: its instruction is EVEX-encoded (AVX-512), which the kernel executes wrongly when probed, breaking the traced program; probe another instruction (FUNC+OFF) or another function",
+		st.Path, st.Offset)}
+}
+
+// prefilter splits sites into those to attach and those left out, judged
+// from their first instruction (x86-64 only; elsewhere, and for files it
+// cannot read, every site is kept): with opts.SkipRefused, sites the kernel
+// would refuse; always, sites on EVEX instructions, which are unsafe — a
+// lone one is an error.
+func prefilter(sites []Site, opts Options) (keep []Site, refused []Refused, err error) {
+	if runtime.GOARCH != "amd64" {
+		return sites, nil, nil
+	}
+	skip := opts.SkipRefused && len(sites) > 1
 	files := map[string]*os.File{}
 	defer func() {
 		for _, f := range files {
@@ -53,16 +82,23 @@ func prefilter(sites []Site, opts Options) (keep []Site, refused []Refused) {
 			files[st.Path] = f
 		}
 		if f != nil {
-			if n, _ := f.ReadAt(buf[:], int64(st.Offset)); n > 0 && refusedInsn(buf[:n]) {
+			n, _ := f.ReadAt(buf[:], int64(st.Offset))
+			switch {
+			case n > 0 && evexInsn(buf[:n]):
+				if !skip {
+					return nil, nil, evexError(st)
+				}
+				refused = append(refused, Refused{st, evexError(st)})
+				continue
+			case skip && n > 0 && refusedInsn(buf[:n]):
 				refused = append(refused, Refused{st, explain(syscall.EOPNOTSUPP, st.Path, &st, opts)})
 				continue
 			}
 		}
 		keep = append(keep, st)
 	}
-	if len(keep) == 0 {
-		// Let the kernel say why about a site of its own.
-		return sites, nil
+	if len(keep) == 0 && len(refused) > 0 {
+		return nil, nil, refused[0].Err
 	}
-	return keep, refused
+	return keep, refused, nil
 }

@@ -115,3 +115,50 @@ func CallsProgram(p *Process, probes map[Event]Probe, o CallsOptions) string {
 	}
 	return b.String()
 }
+
+// ThreadsProgram prints each thread start and stop: for the JVM from its
+// thread__start/stop probes with the thread's name and native id, for C
+// (lang "c") from pthread_create with the start routine's name.
+func ThreadsProgram(p *Process, probes map[Event]Probe) string {
+	if p.Lang == "c" {
+		return "uprobe:libc:pthread_create {\n\tprintf(\"%-10d %-8s %s\\n\", tid, \"create\", usym(arg2));\n}\n"
+	}
+	var b strings.Builder
+	for _, ev := range []Event{ThreadStart, ThreadStop} {
+		pr, ok := probes[ev]
+		if !ok {
+			continue
+		}
+		kind := "start"
+		if ev == ThreadStop {
+			kind = "stop"
+		}
+		tid := pr.Args["native"]
+		if tid == "" {
+			tid = "tid"
+		}
+		fmt.Fprintf(&b, "%s {\n\tprintf(\"%%-10d %%-8s %%s\\n\", %s, \"%s\", %s);\n}\n\n", pr.Point(p.Object), tid, kind, pr.Args["name"])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// ObjNewProgram counts allocations and their bytes by type in @objs and
+// @bytes: by class for the JVM, by requested size for C's malloc.
+func ObjNewProgram(p *Process, probes map[Event]Probe, intervalMS int64) string {
+	var b strings.Builder
+	if p.Lang == "c" {
+		b.WriteString("uprobe:libc:malloc {\n\t@objs[arg0] = count();\n\t@bytes[arg0] = sum(arg0);\n}\n")
+	} else {
+		pr := probes[ObjNew]
+		key := pr.Args["class"]
+		fmt.Fprintf(&b, "%s {\n\t@objs[%s] = count();\n", pr.Point(p.Object), key)
+		if size := pr.Args["size"]; size != "" {
+			fmt.Fprintf(&b, "\t@bytes[%s] = sum(%s);\n", key, size)
+		}
+		b.WriteString("}\n")
+	}
+	if intervalMS > 0 {
+		fmt.Fprintf(&b, "\ninterval:ms:%d {\n\tprint(@objs);\n\tprint(@bytes);\n\tclear(@objs);\n\tclear(@bytes);\n}\n", intervalMS)
+	}
+	return b.String()
+}
