@@ -53,6 +53,9 @@ func runtimeProcess(cmd *cobra.Command, f *runtimeFlags, arg string, cOK bool, r
 	if p.Lang == "c" && cOK {
 		return p, nil, nil
 	}
+	if p.Lang == "c" && f.lang == "" {
+		return nil, nil, usageError(fmt.Errorf("process %d (%s) runs no language runtime that uscope knows; if it does, give its language with -l", pid, p.Object))
+	}
 	probes, notes, err := p.Probes(required, optional)
 	if err != nil {
 		return nil, nil, usageError(err)
@@ -74,7 +77,10 @@ func runRuntimeTool(cmd *cobra.Command, f *runtimeFlags, name string, p *runtime
 		return nil
 	}
 	cfg := hooks
-	cfg.Program, cfg.PID, cfg.Out = prog, p.PID, cmd.OutOrStdout()
+	cfg.Program, cfg.PID = prog, p.PID
+	if cfg.Out == nil {
+		cfg.Out = cmd.OutOrStdout()
+	}
 	cfg.StrSize, cfg.MapSize = 128, 4096
 	if cfg.Attached == nil {
 		cfg.Attached = func(int) {}
@@ -340,8 +346,8 @@ func newObjNewCommand() *cobra.Command {
 		Short: "Count the allocations of a Java or C process by type (bcc's uobjnew)",
 		Long: `Objnew counts the objects process PID allocates and their bytes: by class
 for the JVM (hotspot object__alloc; needs -XX:+ExtendedDTraceProbes, on JDK
-20 and later -XX:+DTraceAllocProbes), by requested size of malloc for C
-(-l c). It prints at Ctrl-C, or every interval seconds.`,
+20 and later -XX:+DTraceAllocProbes; counts only, as the probe's size
+argument is unreliable), by requested size of malloc for C (-l c). It prints at Ctrl-C, or every interval seconds.`,
 		Example: `  uscope objnew -C 10 $(pgrep java)
   uscope objnew -l c $(pgrep myserver) 5`,
 		Args: cobra.RangeArgs(1, 2),
@@ -363,7 +369,7 @@ for the JVM (hotspot object__alloc; needs -XX:+ExtendedDTraceProbes, on JDK
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing allocations in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
-				Report: pairReport("@objs", "@bytes", true, interval > 0, func(objs, bytes *output.Map) {
+				Report: pairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
 					writeObjNew(out, p.Lang, objs, bytes, topCount, topBytes)
 				}),
 			})
@@ -418,8 +424,15 @@ func writeObjNew(w io.Writer, lang string, objs, bytes *output.Map, topCount, to
 	if top > 0 && len(list) > top {
 		list = list[len(list)-top:]
 	}
-	fmt.Fprintf(w, "%-40s %10s %12s\n", "TYPE", "ALLOCS", "BYTES")
+	if bytes == nil {
+		fmt.Fprintf(w, "%-50s %10s\n", "TYPE", "ALLOCS")
+		for _, r := range list {
+			fmt.Fprintf(w, "%-50s %10d\n", r.name, r.n)
+		}
+		return
+	}
+	fmt.Fprintf(w, "%-50s %10s %12s\n", "TYPE", "ALLOCS", "BYTES")
 	for _, r := range list {
-		fmt.Fprintf(w, "%-40s %10d %12d\n", r.name, r.n, r.bytes)
+		fmt.Fprintf(w, "%-50s %10d %12d\n", r.name, r.n, r.bytes)
 	}
 }

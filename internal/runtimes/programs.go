@@ -142,6 +142,11 @@ func ThreadsProgram(p *Process, probes map[Event]Probe) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// ObjNewBytes reports whether ObjNewProgram counts bytes (@bytes) for p.
+func ObjNewBytes(p *Process, probes map[Event]Probe) bool {
+	return p.Lang == "c" || probes[ObjNew].Args["size"] != ""
+}
+
 // ObjNewProgram counts allocations and their bytes by type in @objs and
 // @bytes: by class for the JVM, by requested size for C's malloc.
 func ObjNewProgram(p *Process, probes map[Event]Probe, intervalMS int64) string {
@@ -158,7 +163,60 @@ func ObjNewProgram(p *Process, probes map[Event]Probe, intervalMS int64) string 
 		b.WriteString("}\n")
 	}
 	if intervalMS > 0 {
-		fmt.Fprintf(&b, "\ninterval:ms:%d {\n\tprint(@objs);\n\tprint(@bytes);\n\tclear(@objs);\n\tclear(@bytes);\n}\n", intervalMS)
+		if ObjNewBytes(p, probes) {
+			fmt.Fprintf(&b, "\ninterval:ms:%d {\n\tprint(@objs);\n\tprint(@bytes);\n\tclear(@objs);\n\tclear(@bytes);\n}\n", intervalMS)
+		} else {
+			fmt.Fprintf(&b, "\ninterval:ms:%d {\n\tprint(@objs);\n\tclear(@objs);\n}\n", intervalMS)
+		}
 	}
 	return b.String()
+}
+
+// FlowOptions configure the flow tool's program.
+type FlowOptions struct {
+	// Class and Method keep only the calls whose class (Python: file) or
+	// method starts with them.
+	Class, Method string
+}
+
+// FlowProgram prints each method entry and return with the thread's call
+// depth: "CPU PID TID TIME(us) DEPTH -> class.method" (or "<-"); the
+// tool turns the depth into indentation. A return without a traced entry
+// (CPython 3.11's inlined calls; calls begun before tracing), told by its
+// method not being the one entered last, is printed at its thread's
+// current depth and leaves it alone.
+func FlowProgram(p *Process, probes map[Event]Probe, o FlowOptions) string {
+	entry, ret := probes[MethodEntry], probes[MethodReturn]
+	var b strings.Builder
+	for _, side := range []struct {
+		pr    Probe
+		arrow string
+	}{{entry, "->"}, {ret, "<-"}} {
+		pr := side.pr
+		var conds []string
+		if o.Class != "" && pr.Args["class"] != "" {
+			conds = append(conds, fmt.Sprintf("strncmp(%s, %q, %d) == 0", pr.Args["class"], o.Class, len(o.Class)))
+		}
+		if o.Method != "" {
+			conds = append(conds, fmt.Sprintf("strncmp(%s, %q, %d) == 0", pr.Args["method"], o.Method, len(o.Method)))
+		}
+		filter := ""
+		if len(conds) > 0 {
+			filter = " /" + strings.Join(conds, " && ") + "/"
+		}
+		class := pr.Args["class"]
+		if class == "" {
+			class = `""`
+		}
+		fmt.Fprintf(&b, "%s%s {\n", pr.Point(p.Object), filter)
+		// The method entered at each depth is kept, so that a return
+		// without a traced entry leaves the depth alone.
+		if side.arrow == "->" {
+			fmt.Fprintf(&b, "\t$depth = @depth[tid];\n\t@depth[tid]++;\n\t@entered[tid, $depth] = %s;\n", pr.Args["method"])
+		} else {
+			fmt.Fprintf(&b, "\t$depth = @depth[tid];\n\tif ($depth > 0 && @entered[tid, $depth - 1] == %s) {\n\t\t@depth[tid]--;\n\t\t$depth = $depth - 1;\n\t\tdelete(@entered[tid, $depth]);\n\t}\n", pr.Args["method"])
+		}
+		fmt.Fprintf(&b, "\tprintf(\"%%d %%d %%d %%d %%d %s %%s %%s\\n\", cpu, pid, tid, elapsed / 1000, $depth, %s, %s);\n}\n\n", side.arrow, class, pr.Args["method"])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/usdt"
 )
 
@@ -164,6 +165,44 @@ func TestCatalogProbes(t *testing.T) {
 			}
 			if (ev == MethodEntry || ev == MethodReturn) && p.Args["method"] == "" {
 				t.Errorf("%s: %s reads no method", rt.Lang, ev)
+			}
+		}
+	}
+}
+
+// TestPrograms checks that the tools' programs parse, for every runtime
+// whose probes they use.
+func TestPrograms(t *testing.T) {
+	java := &Process{PID: 1, Lang: "java", Version: Version{17, 0}, Object: "/jdk/lib/server/libjvm.so"}
+	python := &Process{PID: 1, Lang: "python", Version: Version{3, 11}, Object: "/usr/bin/python3.11"}
+	c := &Process{PID: 1, Lang: "c", Object: "/bin/app"}
+	probesOf := func(p *Process) map[Event]Probe {
+		rt, err := Find(p.Lang, p.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rt.Probes
+	}
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"gc python", GCProgram(python, probesOf(python), GCOptions{}), []string{"python:gc__start", "@gcgen[tid] = arg0", "collected %d objects"}},
+		{"gc java ms", GCProgram(java, probesOf(java), GCOptions{Millis: true, MinNanos: 5e6}), []string{"hotspot:gc__begin", ">= 5000000", "$ns / 1000000"}},
+		{"calls python 3.11 counts returns", CallsProgram(python, probesOf(python), CallsOptions{}), []string{"python:function__return", "@calls[str(arg0), str(arg1)] = count()"}},
+		{"calls java latency", CallsProgram(java, probesOf(java), CallsOptions{Latency: true, IntervalMS: 1000}), []string{"hotspot:method__entry", "@times[str(arg1, arg2), str(arg3, arg4)] = sum(", "interval:ms:1000"}},
+		{"flow java", FlowProgram(java, probesOf(java), FlowOptions{Class: "com/x", Method: "run"}), []string{`strncmp(str(arg1, arg2), "com/x", 5) == 0`, "@entered[tid, $depth]"}},
+		{"threads java", ThreadsProgram(java, probesOf(java)), []string{"hotspot:thread__start", "str(arg0, arg1)", `"stop"`}},
+		{"threads c", ThreadsProgram(c, nil), []string{"uprobe:libc:pthread_create", "usym(arg2)"}},
+		{"objnew java", ObjNewProgram(java, probesOf(java), 0), []string{"hotspot:object__alloc", "@objs[str(arg1, arg2)] = count()"}},
+		{"objnew c", ObjNewProgram(c, nil, 500), []string{"uprobe:libc:malloc", "@objs[arg0] = count()", "interval:ms:500"}},
+	} {
+		if _, err := lang.Parse(tc.name, tc.src); err != nil {
+			t.Errorf("%s: %v\n%s", tc.name, err, tc.src)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(tc.src, w) {
+				t.Errorf("%s: no %q in\n%s", tc.name, w, tc.src)
 			}
 		}
 	}

@@ -3,7 +3,9 @@
 # is attached by then), does its work and prints what it did, one fact a
 # line, then exits:
 #
-#   outer() called N times, each calling leaf() once
+#   outer() called N times, each calling leaf() once, then once more under
+#   sys.setprofile (CPython 3.11 fires function__entry for calls there,
+#   not for the inlined plain calls)
 #   gc.collect(G) for G in 0, 1, 2 with automatic collection off: "gc G COLLECTED"
 import gc
 import sys
@@ -24,6 +26,9 @@ def main():
     gc.disable()
     for i in range(calls):
         outer(i)
+    sys.setprofile(lambda *a: None)
+    outer(100)
+    sys.setprofile(None)
     for generation in (0, 1, 2):
         for _ in range(50):
             a = []

@@ -1,0 +1,30 @@
+// runtime_c.c: the C workload of objnew -l c and threads -l c. It prints
+// "ready", waits for a line on stdin, then mallocs 3 blocks of 4242 bytes
+// and 2 of 4343, runs uscope_worker in a new thread, prints "done", and
+// exits at the end of its input.
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *volatile keep[5];
+
+void *uscope_worker(void *arg) { return arg; }
+
+int main(void) {
+	char line[16];
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	for (int i = 0; i < 3; i++)
+		keep[i] = malloc(4242);
+	for (int i = 3; i < 5; i++)
+		keep[i] = malloc(4343);
+	pthread_t t;
+	pthread_create(&t, NULL, uscope_worker, NULL);
+	pthread_join(t, NULL);
+	printf("done\n");
+	fflush(stdout);
+	fgets(line, sizeof line, stdin); /* until the test has seen the thread */
+	return 0;
+}
