@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"bufio"
 	"context"
 	"errors"
@@ -29,7 +30,7 @@ const demoProgram = `usdt::uscope_demo:request__start /@shown[1] < 3/ {
 }
 uprobe:%[1]s:main.demoHandle /@shown[2] < 3/ {
   @shown[2]++;
-  printf("  uprobe     main.demoHandle(path=%%s, size=%%d)\n", str(args.path), args.size);
+  printf("  uprobe     main.demoHandle(path=%%s, size=%%d)\n", %[2]s);
 }
 uretprobe:%[1]s:main.demoHandle /@shown[3] < 3/ {
   @shown[3]++;
@@ -93,7 +94,13 @@ func runDemo(ctx context.Context, out io.Writer, rounds int) error {
 		return errors.New("the demo workload did not start")
 	}
 	pid := child.Process.Pid
-	src := fmt.Sprintf(demoProgram, exe)
+	// Arguments by name need DWARF; `go run` builds without it, and then
+	// the demo reads them by position in Go's register ABI instead.
+	args := "str(args.path), args.size"
+	if !hasDWARF(exe) {
+		args = "str(goarg(0), goarg(1)), goarg(2)"
+	}
+	src := fmt.Sprintf(demoProgram, exe, args)
 	prog, err := lang.Parse("demo", src)
 	if err != nil {
 		return fmt.Errorf("demo program: %w", err)
@@ -107,8 +114,9 @@ func runDemo(ctx context.Context, out io.Writer, rounds int) error {
 	fmt.Fprintf(out, "  '\n\nWhat each probe is:\n")
 	fmt.Fprintf(out, "  usdt       a USDT probe the Go workload declared at run time (package stapsdt, no cgo);\n")
 	fmt.Fprintf(out, "             its semaphore is switched on by the kernel while uscope is attached\n")
-	fmt.Fprintf(out, "  uprobe     entry of a Go function, after its stack check; arguments by name from\n")
-	fmt.Fprintf(out, "             DWARF and Go's register ABI (a string is a pointer and a length)\n")
+	fmt.Fprintf(out, "  uprobe     entry of a Go function, after its stack check; arguments placed by Go's\n")
+	fmt.Fprintf(out, "             register ABI, by name when the binary has DWARF (a string is a pointer\n")
+	fmt.Fprintf(out, "             and a length: goarg(0), goarg(1))\n")
 	fmt.Fprintf(out, "  uretprobe  return of a Go function, probed at each RET instruction: never a kernel\n")
 	fmt.Fprintf(out, "             uretprobe, which crashes Go programs when their stacks move\n")
 	fmt.Fprintf(out, "  hist()     request latency from the usdt probe's argument, aggregated in the kernel;\n")
@@ -191,4 +199,14 @@ func demoHandle(path string, size int) int {
 		return 304
 	}
 	return 200
+}
+
+// hasDWARF reports whether the executable at path carries DWARF.
+func hasDWARF(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.Section(".debug_info") != nil
 }
