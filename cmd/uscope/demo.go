@@ -1,9 +1,9 @@
 package main
 
 import (
-	"debug/elf"
 	"bufio"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"

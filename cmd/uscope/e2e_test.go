@@ -206,6 +206,28 @@ func TestTraceUserStack(t *testing.T) {
 func TestDemo(t *testing.T) {
 	testutil.RequireRoot(t)
 	r := runUscope(t, "demo", "--requests", "40")
+	checkDemo(t, r)
+	// `go run` builds without DWARF: the demo then reads arguments by
+	// position. Check that build too.
+	stripped := filepath.Join(t.TempDir(), "uscope-nodwarf")
+	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", stripped, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(stripped, "demo", "--requests", "40")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	checkDemo(t, result{out.String(), errb.String(), code})
+}
+
+func checkDemo(t *testing.T, r result) {
+	t.Helper()
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
