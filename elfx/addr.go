@@ -100,18 +100,26 @@ func (f *File) ReadAtAddr(p []byte, addr uint64) (n int, err error) {
 // index is built on the first call.
 func (f *File) FuncAt(addr uint64) (Symbol, uint64, bool) {
 	f.byAddrOnce.Do(f.buildByAddr)
-	idx := f.byAddr
 	funcs := f.funcs
-	// Last function starting at or before addr.
-	i := sort.Search(len(idx), func(i int) bool { return funcs[idx[i]].Addr > addr }) - 1
-	// Walk back over nested or zero-sized symbols a little way.
-	for k := i; k >= 0 && k > i-32; k-- {
-		s := funcs[idx[k]]
-		if addr-s.Addr < s.Size || (s.Size == 0 && k == i) {
-			return s, addr - s.Addr, true
-		}
+	if i, ok := Containing(f.byAddr, addr, func(i int) (uint64, uint64) { return funcs[i].Addr, funcs[i].Size }); ok {
+		return funcs[i], addr - funcs[i].Addr, true
 	}
 	return Symbol{}, 0, false
+}
+
+// Containing searches an index made by AddrIndex for the item that contains
+// addr: the last one starting at or before addr whose span (start, size)
+// covers it, walking back a little over nested symbols; a zero-sized item
+// contains the addresses up to the next item. It returns the item's index.
+func Containing(idx []int32, addr uint64, span func(i int) (start, size uint64)) (int, bool) {
+	i := sort.Search(len(idx), func(i int) bool { start, _ := span(int(idx[i])); return start > addr }) - 1
+	for k := i; k >= 0 && k > i-32; k-- {
+		start, size := span(int(idx[k]))
+		if addr-start < size || (size == 0 && k == i) {
+			return int(idx[k]), true
+		}
+	}
+	return 0, false
 }
 
 // buildByAddr builds the address index: function indexes sorted by

@@ -3,7 +3,6 @@ package resolve
 import (
 	"debug/elf"
 	"errors"
-	"sort"
 	"sync"
 
 	"github.com/uscope/uscope/elfx"
@@ -180,13 +179,8 @@ func (o *object) funcAt(addr uint64) (Function, uint64, bool) {
 		o.byAddr = elfx.AddrIndex(len(funcs), func(i int) uint64 { return funcs[i].Addr },
 			func(a, b int) bool { return preferAlias(funcs[a], funcs[b]) })
 	})
-	idx := o.byAddr
-	i := sort.Search(len(idx), func(i int) bool { return funcs[idx[i]].Addr > addr }) - 1
-	for k := i; k >= 0 && k > i-32; k-- {
-		f := funcs[idx[k]]
-		if addr-f.Addr < f.Size || (f.Size == 0 && k == i) {
-			return f, addr - f.Addr, true
-		}
+	if i, ok := elfx.Containing(o.byAddr, addr, func(i int) (uint64, uint64) { return funcs[i].Addr, funcs[i].Size }); ok {
+		return funcs[i], addr - funcs[i].Addr, true
 	}
 	return Function{}, 0, false
 }
