@@ -1,7 +1,6 @@
 package main
 
 import (
-	"debug/elf"
 	"fmt"
 	"net/http"
 	"os"
@@ -248,22 +247,7 @@ func TestGoHTTPPath(t *testing.T) {
 // symbolAddr returns the address of a symbol of an ELF file.
 func symbolAddr(t *testing.T, path, name string) uint64 {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range syms {
-		if s.Name == name {
-			return s.Value
-		}
-	}
-	t.Fatalf("%s: no symbol %s", path, name)
-	return 0
+	return testutil.SymbolValue(t, path, name)
 }
 
 // TestGoErrors checks what uscope says when a Go value cannot be read.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"debug/elf"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -274,24 +272,7 @@ func (c *child) poke(want string) {
 // executable of process pid.
 func semaphoreAddr(t *testing.T, pid int, bin, sym string) uint64 {
 	t.Helper()
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var link uint64
-	for _, s := range syms {
-		if s.Name == sym {
-			link = s.Value
-		}
-	}
-	if link == 0 {
-		t.Fatalf("%s has no symbol %s", bin, sym)
-	}
+	link := testutil.SymbolValue(t, bin, sym)
 	objs, err := proc.Objects(pid)
 	if err != nil {
 		t.Fatal(err)
@@ -309,16 +290,7 @@ func semaphoreAddr(t *testing.T, pid int, bin, sym string) uint64 {
 // /proc/PID/mem as a tracer without kernel ref_ctr would.
 func readSemaphore(t *testing.T, pid int, addr uint64) uint16 {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [2]byte
-	if _, err := f.ReadAt(b[:], int64(addr)); err != nil {
-		t.Fatalf("read semaphore of process %d at %#x: %v", pid, addr, err)
-	}
-	return binary.LittleEndian.Uint16(b[:])
+	return testutil.ReadUint16(t, pid, addr)
 }
 
 // waitExit waits until uscope exits by itself.
