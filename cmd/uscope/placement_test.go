@@ -48,9 +48,10 @@ func TestPlacementList(t *testing.T) {
 			t.Errorf("%s: want entry probe %s\n%s", w.fn, w.want, r.stdout)
 		}
 	}
+	r = runUscope(t, "list", "-v", bin, "g_*")
 	for _, w := range []struct{ fn, want string }{
-		{"f_alias", "+0 (cmp, single-stepped; kept: symbol f_alias_inner starts at +4)"},
-		{"f_alias_inner", "+0 (jcc, emulated)"},
+		{"g_alias", "+0 (cmp, single-stepped; kept: symbol g_alias_inner starts at +4)"},
+		{"g_alias_inner", "+0 (jcc, emulated)"},
 	} {
 		re := regexp.MustCompile(`(?m)^uprobe:\S+:` + w.fn + `\n    addr .* entry probe ` + regexp.QuoteMeta(w.want) + `$`)
 		if !re.MatchString(r.stdout) {

@@ -51,13 +51,13 @@ __asm__(
 	"  endbr64\n  test %rsi, %rsi\n  jne 1f\n  mov %rdi, %rax\n  ret\n1: lea (%rdi,%rsi), %rax\n  add %rdx, %rax\n  ret\n"
 	".size f_endbr, .-f_endbr\n"
 	// another symbol starts at the instruction the probe would move to
-	// (listed only: code elsewhere may jump to f_alias_inner)
-	".globl f_alias\n.type f_alias,@function\nf_alias:\n"
+	// (listed only: code elsewhere may jump to g_alias_inner)
+	".globl g_alias\n.type g_alias,@function\ng_alias:\n"
 	"  cmp $0x2c, %rsi\n"
-	".globl f_alias_inner\n.type f_alias_inner,@function\nf_alias_inner:\n"
+	".globl g_alias_inner\n.type g_alias_inner,@function\ng_alias_inner:\n"
 	"  ja 1f\n  mov %rdi, %rax\n  ret\n1: xor %eax, %eax\n  ret\n"
-	".size f_alias_inner, .-f_alias_inner\n"
-	".size f_alias, .-f_alias\n");
+	".size g_alias_inner, .-g_alias_inner\n"
+	".size g_alias, .-g_alias\n");
 
 int main(int argc, char **argv) {
 	long n = argc > 1 ? atol(argv[1]) : 3;
