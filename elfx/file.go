@@ -86,6 +86,12 @@ type File struct {
 
 	data   []byte // the whole file (mmap or caller's bytes)
 	mapped bool
+	// fd is the open file behind a mapping. Reads through debug/elf and of
+	// code (ReadAtAddr) use pread on it, not the mapping: while a uprobe is
+	// registered on a file, the kernel writes its int3 into every new
+	// private mapping of the file that may execute, read-only ones like
+	// ours included, so code read from the mapping would show breakpoints.
+	fd     *os.File
 	closed atomic.Bool
 	// mu guards against Close racing a read of data.
 	mu sync.RWMutex
@@ -122,7 +128,12 @@ func Open(path string, opts ...Option) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer fd.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			fd.Close()
+		}
+	}()
 	st, err := fd.Stat()
 	if err != nil {
 		return nil, err
@@ -148,12 +159,13 @@ func Open(path string, opts ...Option) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", path, err)
 	}
-	f, err := newFile(path, data, opts)
+	f, err := newFile(path, data, opts, fd)
 	if err != nil {
 		_ = unix.Munmap(data)
 		return nil, err
 	}
 	f.mapped = true
+	keep = true
 	return f, nil
 }
 
@@ -167,11 +179,11 @@ func OpenBytes(name string, b []byte, opts ...Option) (*File, error) {
 		}
 		return nil, fmt.Errorf("%s is %w", name, ErrNotELF)
 	}
-	return newFile(name, b, opts)
+	return newFile(name, b, opts, nil)
 }
 
-func newFile(path string, data []byte, opts []Option) (f *File, err error) {
-	f = &File{path: path, data: data}
+func newFile(path string, data []byte, opts []Option, fd *os.File) (f *File, err error) {
+	f = &File{path: path, data: data, fd: fd}
 	f.cfg.debugRoot = DefaultDebugRoot
 	for _, o := range opts {
 		o(&f.cfg)
@@ -232,6 +244,17 @@ func (f *File) readAtOffset(p []byte, off int64) (n int, err error) {
 	if off < 0 || off >= int64(len(f.data)) {
 		return 0, io.EOF
 	}
+	if f.fd != nil {
+		if rest := int64(len(f.data)) - off; int64(len(p)) > rest {
+			p = p[:rest]
+			n, err = f.fd.ReadAt(p, off)
+			if err == nil {
+				err = io.EOF
+			}
+			return n, err
+		}
+		return f.fd.ReadAt(p, off)
+	}
 	if f.mapped {
 		old := debug.SetPanicOnFault(true)
 		defer debug.SetPanicOnFault(old)
@@ -290,6 +313,9 @@ func (f *File) Close() error {
 		if e := unix.Munmap(f.data); e != nil && err == nil {
 			err = e
 		}
+	}
+	if f.fd != nil {
+		f.fd.Close()
 	}
 	f.data = nil
 	return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/internal/testutil"
 )
 
@@ -284,4 +285,27 @@ func TestTracedProgramUnchanged(t *testing.T) {
 	if plainCode != 3 || tracedCode != plainCode || tracedOut != plainOut {
 		t.Fatalf("untraced: exit %d, %q\ntraced: exit %d, %q", plainCode, plainOut, tracedCode, tracedOut)
 	}
+}
+
+// TestCodeReadsIgnoreBreakpoints checks that code read for decoding (entry
+// placement, instruction boundaries, Go RET sites) is the file's, not a
+// mapping into which the kernel wrote the int3 of a registered uprobe.
+func TestCodeReadsIgnoreBreakpoints(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := argsProgram(t)
+	addr := testutil.SymbolValue(t, bin, "ret42")
+	tr := startUscope(t, "run", "--exact-entry", "-e", fmt.Sprintf(`uprobe:%s:ret42 { }`, bin))
+	f, err := elfx.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [1]byte
+	if _, err := f.ReadAtAddr(b[:], addr); err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0x55 { // push %rbp, as gcc -O0 starts ret42
+		t.Fatalf("ret42 starts with %#x through elfx while probed, want 0x55", b[0])
+	}
+	tr.stop()
 }
