@@ -309,3 +309,20 @@ func TestCodeReadsIgnoreBreakpoints(t *testing.T) {
 	}
 	tr.stop()
 }
+
+// TestUstackFrames prints a user stack, whole and limited with ustack(N).
+func TestUstackFrames(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := argsProgram(t, "-g")
+	r := runUscope(t, "run", "-c", bin, "-e", fmt.Sprintf(`uprobe:%s:ret42 { print(ustack(1)); print(ustack); }`, bin))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "        ret42+0", "", "", "        ret42+0")
+	if !strings.Contains(r.stdout, "        main+") {
+		t.Fatalf("whole stack lacks main\n%s", r.stdout)
+	}
+	if i := strings.Index(r.stdout, "ret42+0"); strings.Contains(r.stdout[i:strings.Index(r.stdout[i:], "\n\n")+i], "main+") {
+		t.Fatalf("ustack(1) printed more than one frame\n%s", r.stdout)
+	}
+}

@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"fmt"
+
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -66,6 +68,14 @@ func (g *gen) callType(e *lang.Call) (*Type, error) {
 			return nil, err
 		}
 		g.c.plan.HasStacks = true
+		if len(e.Args) == 1 {
+			lit, ok := e.Args[0].(*lang.IntLit)
+			if !ok || lit.Value < 1 || lit.Value > maxStackDeep {
+				return nil, g.c.errorf(e, fmt.Sprintf("e.g. ustack(5); at most %d", maxStackDeep), "ustack() takes a constant number of frames")
+			}
+			// Max limits the frames printed; the kernel collects them all.
+			return &Type{Kind: KindStack, Size: 16, Max: int64(lit.Value)}, nil
+		}
 		return tStack, nil
 	case "reg":
 		if err := nargs(1, 1); err != nil {

@@ -147,7 +147,11 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 	case compile.KindStack:
 		id := int64(le.Uint64(b))
 		spid := int(le.Uint64(b[8:]))
-		return output.StackValue(s.stack(id, spid))
+		frames := s.stack(id, spid)
+		if t.Max > 0 && int64(len(frames)) > t.Max {
+			frames = frames[:t.Max] // ustack(N)
+		}
+		return output.StackValue(frames)
 	case compile.KindMapLen:
 		if idx := le.Uint64(b); idx < uint64(len(s.plan.Maps)) {
 			return output.UintValue(s.mapLen(s.plan.Maps[idx]), 8)
@@ -190,15 +194,10 @@ func (s *session) stack(id int64, pid int) []string {
 	}
 	out := make([]string, len(frames))
 	for i, f := range frames {
-		switch {
-		case s.cfg.Frame != nil:
+		if s.cfg.Frame != nil {
 			out[i] = s.cfg.Frame(f)
-		case f.Sym == "":
-			out[i] = fmt.Sprintf("0x%x", f.Addr)
-		case f.Off == 0:
-			out[i] = f.Sym
-		default:
-			out[i] = fmt.Sprintf("%s+%d", f.Sym, f.Off)
+		} else {
+			out[i] = f.Bpftrace()
 		}
 	}
 	return out
