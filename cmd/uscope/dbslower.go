@@ -20,6 +20,32 @@ func init() { commands = append(commands, newDBSlowerCommand) }
 // dbServer finds the executable of a database server (postgres, mysql):
 // that of the processes given, else of a running server, else the newest
 // installed one. It checks that it has the query probes.
+// dbQueryProbes finds the server of database arg (postgres or mysql) and
+// its query__start and query__done probes, and builds the predicate that
+// limits them to pids (empty without pids). db is the database's name as
+// the runtime catalog knows it.
+func dbQueryProbes(cmd *cobra.Command, arg string, pids []int) (db, exe string, start, done runtimes.Probe, filter string, err error) {
+	db = arg
+	if db == "postgresql" {
+		db = "postgres"
+	}
+	if !slices.Contains([]string{"postgres", "mysql"}, db) {
+		return "", "", start, done, "", toolError(cmd, fmt.Errorf("unknown database %q; give postgres or mysql", arg))
+	}
+	exe, probes, err := dbServer(db, pids)
+	if err != nil {
+		return "", "", start, done, "", usageError(err)
+	}
+	if len(pids) > 0 {
+		var conds []string
+		for _, p := range pids {
+			conds = append(conds, fmt.Sprintf("pid == %d", p))
+		}
+		filter = " /" + strings.Join(conds, " || ") + "/"
+	}
+	return db, exe, probes[runtimes.QueryStart], probes[runtimes.QueryDone], filter, nil
+}
+
 func dbServer(db string, pids []int) (string, map[runtimes.Event]runtimes.Probe, error) {
 	var exe string
 	for _, pid := range pids {
@@ -85,25 +111,9 @@ including backends started later.`,
   uscope dbslower mysql -p $(pgrep mysqld)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db := args[0]
-			if db == "postgresql" {
-				db = "postgres"
-			}
-			if !slices.Contains([]string{"postgres", "mysql"}, db) {
-				return toolError(cmd, fmt.Errorf("unknown database %q; give postgres or mysql", args[0]))
-			}
-			exe, probes, err := dbServer(db, pids)
+			db, exe, start, done, filter, err := dbQueryProbes(cmd, args[0], pids)
 			if err != nil {
-				return usageError(err)
-			}
-			start, done := probes[runtimes.QueryStart], probes[runtimes.QueryDone]
-			filter := ""
-			if len(pids) > 0 {
-				var conds []string
-				for _, p := range pids {
-					conds = append(conds, fmt.Sprintf("pid == %d", p))
-				}
-				filter = " /" + strings.Join(conds, " || ") + "/"
+				return err
 			}
 			query := done.Args["query"]
 			save := ""
@@ -161,25 +171,9 @@ than MS milliseconds.`,
   uscope dbstat -i 5 mysql`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db := args[0]
-			if db == "postgresql" {
-				db = "postgres"
-			}
-			if !slices.Contains([]string{"postgres", "mysql"}, db) {
-				return toolError(cmd, fmt.Errorf("unknown database %q; give postgres or mysql", args[0]))
-			}
-			exe, probes, err := dbServer(db, pids)
+			db, exe, start, done, filter, err := dbQueryProbes(cmd, args[0], pids)
 			if err != nil {
-				return usageError(err)
-			}
-			start, done := probes[runtimes.QueryStart], probes[runtimes.QueryDone]
-			filter := ""
-			if len(pids) > 0 {
-				var conds []string
-				for _, p := range pids {
-					conds = append(conds, fmt.Sprintf("pid == %d", p))
-				}
-				filter = " /" + strings.Join(conds, " || ") + "/"
+				return err
 			}
 			src := fmt.Sprintf(`%s%s {
 	@qstart[tid] = nsecs;
