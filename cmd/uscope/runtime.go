@@ -152,13 +152,9 @@ probes. uscope says so instead of printing nothing.`,
   uscope calls -L -T 10 $(pgrep java) 5`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var interval int64
-			if len(args) == 2 {
-				var s seconds
-				if err := s.Set(args[1]); err != nil || s.d <= 0 {
-					return toolError(cmd, fmt.Errorf("interval %q must be a positive number of seconds", args[1]))
-				}
-				interval = max(1, s.d.Milliseconds())
+			interval, err := intervalArg(cmd, args)
+			if err != nil {
+				return err
 			}
 			required := []runtimes.Event{runtimes.MethodReturn}
 			if latency {
@@ -352,13 +348,9 @@ argument is unreliable), by requested size of malloc for C (-l c). It prints at 
   uscope objnew -l c $(pgrep myserver) 5`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var interval int64
-			if len(args) == 2 {
-				var s seconds
-				if err := s.Set(args[1]); err != nil || s.d <= 0 {
-					return toolError(cmd, fmt.Errorf("interval %q must be a positive number of seconds", args[1]))
-				}
-				interval = max(1, s.d.Milliseconds())
+			interval, err := intervalArg(cmd, args)
+			if err != nil {
+				return err
 			}
 			p, probes, err := runtimeProcess(cmd, &f, args[0], true, []runtimes.Event{runtimes.ObjNew}, nil)
 			if err != nil {
@@ -435,4 +427,17 @@ func writeObjNew(w io.Writer, lang string, objs, bytes *output.Map, topCount, to
 	for _, r := range list {
 		fmt.Fprintf(w, "%-50s %10d %12d\n", r.name, r.n, r.bytes)
 	}
+}
+
+// intervalArg reads the optional second argument of the runtime tools, an
+// interval in seconds, as milliseconds (0 when absent).
+func intervalArg(cmd *cobra.Command, args []string) (int64, error) {
+	if len(args) < 2 {
+		return 0, nil
+	}
+	var s seconds
+	if err := s.Set(args[1]); err != nil || s.d <= 0 {
+		return 0, toolError(cmd, fmt.Errorf("interval %q must be a positive number of seconds", args[1]))
+	}
+	return max(1, s.d.Milliseconds()), nil
 }
