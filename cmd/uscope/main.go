@@ -55,6 +55,11 @@ func newRootCommand() *cobra.Command {
 uretprobes and USDT probes, from one static binary. Programs in a
 bpftrace-compatible language and bcc trace specs are compiled to BPF at run
 time; no clang, LLVM or kernel headers are needed.`,
+		Example: `  sudo uscope demo                                  # a guided first run
+  uscope list /usr/bin/python3.11 'usdt:*'          # every probe of a binary
+  uscope trace '/usr/bin/redis-server:createStringObject "%s" arg1'
+  uscope run -e 'uprobe:libc:malloc { @bytes = hist(arg0); }' --duration 5s
+  uscope count -p 1234 'c:str*'`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
