@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ const maxTLSBytes = 1024
 type tlsFlags struct {
 	sf       sessionFlags
 	libs     []string
+	addrs    []string
 	comm     string
 	hex      bool
 	maxBytes int
@@ -75,11 +77,14 @@ Where: with -p, the libraries the process has mapped and its executable
 libraries in the dynamic loader's cache, system-wide, so processes started
 later are covered too; with -c, also the command's executable. --lib names a
 library or executable explicitly (repeatable); the implementation is found
-by its symbols.`,
+by its symbols. For a stripped C library or program, give the functions by
+address with --addr NAME=0xADDR (link-time addresses, as a disassembler
+shows them) and one --lib.`,
 		Example: `  uscope tls                                  # every process using OpenSSL, GnuTLS or NSS
   uscope tls -p 1234 -l                       # one process, with latencies
   uscope tls -c 'curl -s https://127.0.0.1:8443/'
-  uscope tls --lib /srv/bin/api --max-bytes 512 --json   # a Go server`,
+  uscope tls --lib /srv/bin/api --max-bytes 512 --json   # a Go server
+  uscope tls --lib ./stripped-client --addr SSL_write=0x4a2f0 --addr SSL_read=0x4a190`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTLS(cmd, &f)
@@ -87,6 +92,7 @@ by its symbols.`,
 	}
 	f.sf.register(c)
 	c.Flags().StringArrayVar(&f.libs, "lib", nil, "trace the TLS library or executable at `PATH` (repeatable)")
+	c.Flags().StringArrayVar(&f.addrs, "addr", nil, "with one --lib of a stripped library: trace function `NAME=0xADDR` (e.g. SSL_write=0x3a2f0; repeatable)")
 	c.Flags().StringVar(&f.comm, "comm", "", "only processes whose name (comm) is `NAME`")
 	c.Flags().BoolVar(&f.hex, "hex", false, "print the data as a hex dump")
 	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", maxTLSBytes))
@@ -157,6 +163,9 @@ func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 		out = append(out, tools.TLSTarget{Library: lib, Path: path})
 		return nil
 	}
+	if len(f.addrs) > 0 {
+		return tlsAddrTarget(f)
+	}
 	for _, l := range f.libs {
 		path := l
 		if !strings.ContainsRune(l, '/') {
@@ -216,6 +225,37 @@ func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 		return nil, errors.New("found no TLS library (libssl, libgnutls, libnspr4) in the dynamic loader's cache; name one with --lib")
 	}
 	return out, nil
+}
+
+// tlsAddrTarget is the target of --addr: the functions of a stripped
+// library, by address, in the one file --lib names.
+func tlsAddrTarget(f *tlsFlags) ([]tools.TLSTarget, error) {
+	if len(f.libs) != 1 || !strings.ContainsRune(f.libs[0], '/') {
+		return nil, errors.New("--addr needs exactly one --lib with the path of the stripped library or program")
+	}
+	t := tools.TLSTarget{Path: f.libs[0], Addrs: map[string]uint64{}}
+	if _, err := os.Stat(t.Path); err != nil {
+		return nil, fmt.Errorf("--lib %s: %w", t.Path, errors.Unwrap(err))
+	}
+	for _, a := range f.addrs {
+		name, num, ok := strings.Cut(a, "=")
+		addr, err := strconv.ParseUint(strings.TrimPrefix(num, "0x"), 16, 64)
+		if !ok || err != nil || !strings.HasPrefix(num, "0x") {
+			return nil, fmt.Errorf("--addr %q: give NAME=0xADDR, e.g. SSL_write=0x3a2f0", a)
+		}
+		lib, ok := tools.TLSLibraryOf(name)
+		if !ok {
+			return nil, fmt.Errorf("--addr %q: %s is not a function uscope tls traces (%s, %s, %s)", a, name,
+				strings.Join(tools.TLSFunctions(tools.OpenSSL), " "), strings.Join(tools.TLSFunctions(tools.GnuTLS), " "),
+				strings.Join(tools.TLSFunctions(tools.NSS), " "))
+		}
+		if t.Library != "" && t.Library != lib {
+			return nil, fmt.Errorf("--addr: %s is %s, but other functions given are %s", name, lib, t.Library)
+		}
+		t.Library = lib
+		t.Addrs[name] = addr
+	}
+	return []tools.TLSTarget{t}, nil
 }
 
 // tlsClassify says which TLS implementation the ELF file at path holds.

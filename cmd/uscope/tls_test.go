@@ -445,3 +445,41 @@ func TestTLSGoServerPID(t *testing.T) {
 		t.Errorf("written: %q, want the response", w)
 	}
 }
+
+// TestTLSStrippedByAddress traces a statically linked OpenSSL client whose
+// symbols were stripped: the functions are given by address (--addr), as a
+// disassembler would find them, and the plaintext still appears.
+func TestTLSStrippedByAddress(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireFile(t, "/usr/lib/x86_64-linux-gnu/libssl.a")
+	src, err := os.ReadFile("testdata/tls/sslget.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := testutil.BuildC(t, "sslget", string(src), "-Wl,-Bstatic", "-lssl", "-lcrypto", "-Wl,-Bdynamic")
+	write, read := testutil.SymbolValue(t, bin, "SSL_write"), testutil.SymbolValue(t, bin, "SSL_read")
+	stripped := filepath.Join(t.TempDir(), "sslget")
+	if out, err := exec.Command(testutil.RequireTool(t, "strip"), "-s", "-o", stripped, bin).CombinedOutput(); err != nil {
+		t.Fatalf("strip: %v\n%s", err, out)
+	}
+	port, body := startTLSServer(t)
+	tr := startUscope(t, "tls", "--json", "--max-bytes", "1024", "--lib", stripped,
+		"--addr", fmt.Sprintf("SSL_write=0x%x", write), "--addr", fmt.Sprintf("SSL_read=0x%x", read))
+	out := runClient(t, "", stripped, fmt.Sprint(port), "/index.html")
+	if !strings.Contains(out, body) {
+		t.Fatalf("client printed %q, want the body %q", out, body)
+	}
+	tr.waitLine(strings.TrimSuffix(body, "\n"))
+	es := tlsEntries(tr.stop())
+	if w := tlsData(es, "sslget", "write"); !strings.HasPrefix(w, "GET /index.html HTTP/1.0\r\n") {
+		t.Errorf("written: %q, want the request", w)
+	}
+	if r := tlsData(es, "sslget", "read"); !strings.HasSuffix(r, "\r\n\r\n"+body) {
+		t.Errorf("read: %q, want the response with body %q", r, body)
+	}
+	for _, e := range es {
+		if e.Func != "SSL_write" && e.Func != "SSL_read" {
+			t.Errorf("unexpected entry %+v", e)
+		}
+	}
+}

@@ -23,6 +23,9 @@ const (
 type TLSTarget struct {
 	Library TLSLibrary
 	Path    string
+	// Addrs, for a stripped object, gives the link-time address of each
+	// function to trace by name; only these are traced then.
+	Addrs map[string]uint64
 }
 
 // tlsFunc is one traced function in the template programs/tls.bt.
@@ -30,6 +33,7 @@ type tlsFunc struct {
 	ID     int
 	Target string
 	Name   string // the symbol
+	Point  string // the function part of the attach point: "Name" or 0xADDR
 	Label  string // the name printed
 	Read   bool   // data flows in: captured at the return
 	Buf    string // the buffer, at the entry
@@ -112,7 +116,14 @@ func TLS(o TLSOptions) (*Tool, error) {
 	var funcs []tlsFunc
 	for _, t := range o.Targets {
 		for _, f := range tlsFuncs(t.Library) {
-			if o.Has != nil && !o.Has(t, f.Name) {
+			f.Point = strconv.Quote(f.Name)
+			if t.Addrs != nil {
+				addr, ok := t.Addrs[f.Name]
+				if !ok {
+					continue
+				}
+				f.Point = fmt.Sprintf("0x%x", addr)
+			} else if o.Has != nil && !o.Has(t, f.Name) {
 				continue
 			}
 			f.ID = len(funcs)
@@ -187,4 +198,17 @@ func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
 		return r, false
 	}
 	return r, true
+}
+
+// TLSLibraryOf returns the TLS implementation a C function name belongs to
+// (SSL_* OpenSSL, gnutls_* GnuTLS, PR_* NSS), for functions given by address.
+func TLSLibraryOf(name string) (TLSLibrary, bool) {
+	for _, lib := range []TLSLibrary{OpenSSL, GnuTLS, NSS} {
+		for _, f := range tlsFuncs(lib) {
+			if f.Name == name {
+				return lib, true
+			}
+		}
+	}
+	return "", false
 }

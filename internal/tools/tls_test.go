@@ -49,10 +49,10 @@ func TestParseTLSRecord(t *testing.T) {
 
 func TestTLSProgram(t *testing.T) {
 	targets := []TLSTarget{
-		{OpenSSL, "/lib/libssl.so.3"},
-		{GnuTLS, "/lib/libgnutls.so.30"},
-		{NSS, "/lib/libnspr4.so"},
-		{GoTLS, "/srv/app"},
+		{Library: OpenSSL, Path: "/lib/libssl.so.3"},
+		{Library: GnuTLS, Path: "/lib/libgnutls.so.30"},
+		{Library: NSS, Path: "/lib/libnspr4.so"},
+		{Library: GoTLS, Path: "/srv/app"},
 	}
 	tests := []struct {
 		name    string
