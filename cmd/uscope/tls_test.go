@@ -100,12 +100,7 @@ func tlsData(es []tlsJSON, comm, dir string) string {
 func startTLSServer(t *testing.T) (port int, body string) {
 	t.Helper()
 	openssl := testutil.RequireTool(t, "openssl")
-	dir := t.TempDir()
-	key, cert := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
-	if b, err := exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-		"-days", "1", "-subj", "/CN=127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("openssl req: %v\n%s", err, b)
-	}
+	dir, key, cert := selfSignedCert(t, openssl)
 	body = fmt.Sprintf("hello from s_server %d\n", time.Now().UnixNano())
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -117,17 +112,7 @@ func startTLSServer(t *testing.T) (port int, body string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i == 200 {
-			t.Fatalf("openssl s_server does not listen on port %d: %v", port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitListening(t, port, "openssl s_server")
 	return port, body
 }
 
@@ -407,29 +392,14 @@ func TestTLSGoServerPID(t *testing.T) {
 	curl := testutil.RequireTool(t, "curl")
 	openssl := testutil.RequireTool(t, "openssl")
 	bin := testutil.BuildGo(t, "goserver", goServerProgram, []string{"CGO_ENABLED=0"})
-	dir := t.TempDir()
-	key, cert := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
-	if b, err := exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-		"-days", "1", "-subj", "/CN=127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("openssl req: %v\n%s", err, b)
-	}
+	_, key, cert := selfSignedCert(t, openssl)
 	port := freePort(t)
 	srv := exec.Command(bin, fmt.Sprint(port), cert, key)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i == 200 {
-			t.Fatalf("the Go server does not listen on port %d: %v", port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitListening(t, port, "the Go server")
 	tr := startUscope(t, "tls", "--json", "-p", fmt.Sprint(srv.Process.Pid))
 	out := runClient(t, "", curl, "-sk", "--http1.1", "--data-binary", "hello-over-tls", fmt.Sprintf("https://127.0.0.1:%d/x", port))
 	if out != "got hello-over-tls" {
@@ -481,5 +451,35 @@ func TestTLSStrippedByAddress(t *testing.T) {
 		if e.Func != "SSL_write" && e.Func != "SSL_read" {
 			t.Errorf("unexpected entry %+v", e)
 		}
+	}
+}
+
+// selfSignedCert makes a key and a self-signed certificate for 127.0.0.1 in
+// a temporary directory.
+func selfSignedCert(t *testing.T, openssl string) (dir, key, cert string) {
+	t.Helper()
+	dir = t.TempDir()
+	key, cert = filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
+	if b, err := exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+		"-days", "1", "-subj", "/CN=127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, b)
+	}
+	return dir, key, cert
+}
+
+// waitListening waits until a server accepts connections on a loopback
+// port (at most 10 s), failing the test otherwise.
+func waitListening(t *testing.T, port int, what string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if i == 200 {
+			t.Fatalf("%s does not listen on port %d: %v", what, port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
