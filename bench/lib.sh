@@ -131,3 +131,22 @@ bench_write_section() {
 	' "$results" >"$tmp" && cp "$tmp" "$results"
 	rm -f "$tmp"
 }
+
+# bench_kill_jobs kills and reaps the calling shell's background jobs (for a
+# script's EXIT trap). `jobs -p` lists only jobs not yet reaped, so no pid
+# can have been reused by another process.
+bench_kill_jobs() {
+	local p
+	for p in $(jobs -p); do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+
+# bench_fail records a failed measurement: the script exits non-zero at the
+# end (failed=1), and the message goes to the log and to $work/failures.
+bench_fail() {
+	failed=1
+	bench_log "FAILED: $*"
+	echo "$*" >>"$work/failures"
+}

@@ -44,11 +44,7 @@ work=$(mktemp -d /tmp/uscope-bench-engine.XXXXXX)
 # part B has it switched on.
 stats_restore=""
 cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	bench_kill_jobs
 	[ -n "$stats_restore" ] && echo "$stats_restore" >/proc/sys/kernel/bpf_stats_enabled
 	rm -rf "$work"
 }
@@ -56,11 +52,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 failed=0
-fail() {
-	failed=1
-	bench_log "FAILED: $*"
-	echo "$*" >>"$work/failures"
-}
+fail() { bench_fail "$@"; }
 
 uscope=$(bench_uscope) || {
 	echo "## engine"

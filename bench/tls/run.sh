@@ -22,11 +22,7 @@ curl_n=${TLS_CURL_N:-200}
 go_n=${TLS_GO_N:-5000}
 work=$(mktemp -d /tmp/uscope-bench-tls.XXXXXX)
 cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	bench_kill_jobs
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -28,22 +28,14 @@ work=$(mktemp -d /tmp/uscope-bench-usdt.XXXXXX)
 # Background processes are this shell's jobs: `jobs -p` lists only those not
 # yet reaped, so no pid here can have been reused by another process.
 cleanup() {
-	local p
-	for p in $(jobs -p); do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	bench_kill_jobs
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 failed=0
-fail() {
-	failed=1
-	bench_log "FAILED: $*"
-	echo "$*" >>"$work/failures"
-}
+fail() { bench_fail "$@"; }
 
 uscope=$(bench_uscope) || {
 	printf '## usdt\n\nCould not build uscope.\n'
