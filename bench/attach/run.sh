@@ -160,13 +160,7 @@ section="$work/section.md"
 	echo
 } >"$section"
 
-results=$root/bench/RESULTS.md
-[ -f "$results" ] || printf '# Benchmark results\n\n' >"$results"
-# Replace the "## attach" section (up to the next "## " heading), or append it.
-awk -v sec="$section" '
-	BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
-	/^## / { if (skip) skip = 0; if ($0 == "## attach") { printf "%s", body; skip = 1; done = 1; next } }
-	!skip { print }
-	END { if (!done) printf "\n%s", body }
-' "$results" >"$work/results" && cp "$work/results" "$results"
+# shellcheck source=../lib.sh
+. "$root/bench/lib.sh"
+bench_write_section attach "$section"
 cat "$section"

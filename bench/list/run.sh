@@ -123,13 +123,7 @@ section=$work/section
 	echo "table entry, unsorted, and four lines per USDT note."
 } >"$section"
 
-results=$root/bench/RESULTS.md
-[ -f "$results" ] || printf '# Benchmark results\n\n' >"$results"
-# Replace the "## list" section (up to the next "## " heading), or append it.
-awk -v sec="$section" '
-	BEGIN { while ((getline l < sec) > 0) body = body l "\n" }
-	/^## / { if (skip) skip = 0; if ($0 == "## list") { printf "%s\n", body; skip = 1; done = 1; next } }
-	!skip { print }
-	END { if (!done) printf "\n%s", body }
-' "$results" >"$work/results" && cp "$work/results" "$results"
+# shellcheck source=../lib.sh
+. "$root/bench/lib.sh"
+bench_write_section list "$section"
 cat "$section"
