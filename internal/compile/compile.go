@@ -18,17 +18,22 @@ const (
 	maxStackDeep = 127
 )
 
-// compiler holds the state shared by every program of one plan.
+// compiler holds the state shared by the passes of one plan.
 type compiler struct {
 	opts Options
 	prog *lang.Program
 	plan *Plan
+	// mapTypes are the @maps check found, in mapOrder (first use).
+	mapTypes map[string]*mapType
+	mapOrder []string
+	// maps are their descriptions, laid out by resources.
 	maps map[string]*MapDesc
-	// sitesByProbe caches resolved sites per attach point.
-	specialID uint64
+	errs []error
 }
 
-// Compile checks a program and generates its BPF programs.
+// Compile runs the passes over a parsed program: lower (desugaring),
+// expand (attach points to sites and units), check (types, every
+// mistake), resources (maps and records) and emit (BPF instructions).
 func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	if opts.StrSize <= 0 {
 		opts.StrSize = 64
@@ -46,22 +51,26 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 			Maps:     map[string]*ebpf.MapSpec{},
 			Programs: map[string]*ebpf.ProgramSpec{},
 		}},
-		maps: map[string]*MapDesc{},
+		mapTypes: map[string]*mapType{},
+		maps:     map[string]*MapDesc{},
 	}
 	for _, pr := range p.Probes {
 		if pr.Trace != nil {
 			c.plan.Trace = true
 		}
 	}
-	if err := c.inferMaps(); err != nil {
+	lower(p)
+	units, err := c.expand()
+	if err != nil {
 		return nil, err
 	}
-	for i, pr := range p.Probes {
-		if err := c.compileProbe(i, pr); err != nil {
-			return nil, err
-		}
+	if err := c.check(units); err != nil {
+		return nil, err
 	}
-	c.addCommonMaps()
+	c.resources(units)
+	if err := c.emit(units); err != nil {
+		return nil, err
+	}
 	return c.plan, nil
 }
 
@@ -84,119 +93,6 @@ func nodeLen(n lang.Node) int {
 		return len(e.Raw)
 	}
 	return 1
-}
-
-func (c *compiler) addCommonMaps() {
-	m := c.plan.Spec.Maps
-	m[MapEvents] = &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: ringBufBytes}
-	m[MapLost] = &ebpf.MapSpec{Name: MapLost, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1}
-	n := uint32(len(c.plan.Maps))
-	if n == 0 {
-		n = 1
-	}
-	m[MapErrors] = &ebpf.MapSpec{Name: MapErrors, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: n}
-	m[MapScratch] = &ebpf.MapSpec{Name: MapScratch, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: scratchSize, MaxEntries: 1}
-	if c.plan.HasStacks {
-		m[MapStacks] = &ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4,
-			ValueSize: 8 * maxStackDeep, MaxEntries: uint32(c.opts.MapSize)}
-	}
-}
-
-// shape groups the sites of one probe that can share a program.
-type shape struct {
-	kind string
-	key  string // distinguishes USDT argument layouts and Go sites
-	ret  bool
-	// atReturn: return semantics at a Go function's RET instructions,
-	// attached as plain uprobes.
-	atReturn bool
-	// moved: the distance every site of the program was moved past its
-	// function's entry (Site.Moved), subtracted from ip. Set only when the
-	// probe reads ip: sites moved by different distances then get programs
-	// of their own.
-	moved uint64
-}
-
-func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
-	groups := map[shape][]int{}
-	var order []shape
-	for _, ap := range pr.Points {
-		switch ap.Kind {
-		case lang.KindBegin, lang.KindEnd, lang.KindInterval:
-			if len(pr.Points) > 1 {
-				return c.errorf(ap, "give it a block of its own", "%s cannot share a block with other attach points", ap.Kind)
-			}
-			return c.compileSpecial(idx, pr, ap)
-		}
-		if c.opts.Resolver == nil {
-			return c.errorf(ap, "", "no resolver for %s", ap.Raw)
-		}
-		sites, err := c.opts.Resolver.Resolve(ap)
-		if err != nil {
-			return c.prog.Errorf(ap, len(ap.Raw), "", "%v", err)
-		}
-		for _, s := range sites {
-			sh := shape{kind: ap.Kind, ret: ap.Kind == lang.KindUretprobe}
-			if s.USDT != nil {
-				sh.key = usdtShapeKey(s)
-			}
-			if s.GoFunc != "" {
-				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
-			}
-			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
-				sh.moved = s.Moved
-			}
-			if _, ok := groups[sh]; !ok {
-				order = append(order, sh)
-			}
-			groups[sh] = append(groups[sh], len(c.plan.Sites))
-			c.plan.Sites = append(c.plan.Sites, s)
-		}
-	}
-	for gi, sh := range order {
-		name := fmt.Sprintf("p%d_%d", idx, gi)
-		siteIdx := groups[sh]
-		g := newGen(c, pr, name, sh, siteIdx)
-		insns, err := g.program()
-		if err != nil {
-			return err
-		}
-		c.addProgram(name, insns)
-		c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: sh.kind, Sites: siteIdx, Return: sh.ret && !sh.atReturn, positions: g.posOf})
-	}
-	return nil
-}
-
-func (c *compiler) compileSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) error {
-	c.specialID++
-	name := fmt.Sprintf("s%d", idx)
-	sp := &Special{Kind: ap.Kind, ID: c.specialID, IntervalNanos: ap.IntervalNanos, Program: name}
-	if ap.Kind == lang.KindInterval && ap.IntervalNanos == 0 {
-		return c.errorf(ap, "use interval:s:1 or interval:ms:100", "interval must be positive")
-	}
-	g := newGen(c, pr, name, shape{kind: ap.Kind}, nil)
-	g.special = sp
-	insns, err := g.program()
-	if err != nil {
-		return err
-	}
-	c.addProgram(name, insns)
-	c.plan.Specials = append(c.plan.Specials, sp)
-	c.plan.Programs = append(c.plan.Programs, &Program{Name: name, Kind: ap.Kind, Special: sp, positions: g.posOf})
-	return nil
-}
-
-func (c *compiler) addProgram(name string, insns []instruction) {
-	spec := &ebpf.ProgramSpec{
-		Name:         name,
-		Type:         ebpf.Kprobe,
-		License:      "GPL",
-		Instructions: toAsm(insns),
-	}
-	if c.opts.Multi {
-		spec.AttachType = ebpf.AttachTraceUprobeMulti
-	}
-	c.plan.Spec.Programs[name] = spec
 }
 
 // Listing renders the generated instructions of every program, for -d.

@@ -10,244 +10,6 @@ import (
 	"github.com/uscope/uscope/internal/lang"
 )
 
-// builtinTypes are the identifiers that read process or probe state.
-var builtinTypes = map[string]*Type{
-	"pid": tU32, "tid": tU32, "uid": tU32, "gid": tU32, "cpu": tU32,
-	"nsecs": tU64, "elapsed": tU64, "cgroup": tU64, "cpid": tU32,
-	"retval": tS64, "func": tFunc, "probe": tProbe, "ustack": tStack,
-	"sp": tU64, "ip": tU64,
-}
-
-// typeOf computes the type of an expression without generating code.
-func (g *gen) typeOf(e lang.Expr) (*Type, error) {
-	if isGoExpr(e) {
-		return g.goType(e)
-	}
-	switch e := e.(type) {
-	case *lang.IntLit:
-		return tS64, nil
-	case *lang.StrLit:
-		return strType(g.strLitSize(e.Value)), nil
-	case *lang.Positional:
-		return tS64, nil
-	case *lang.Var:
-		v, ok := g.vars[e.Name]
-		if !ok {
-			return nil, g.c.errorf(e, "assign it first: $"+e.Name+" = ...", "$%s is used before it is assigned", e.Name)
-		}
-		return v.typ, nil
-	case *lang.MapExpr:
-		m, ok := g.c.maps[e.Name]
-		if !ok {
-			return nil, g.c.errorf(e, "assign it somewhere: @"+e.Name+"[...] = ...", "map @%s is never assigned", e.Name)
-		}
-		if m.Value.Kind == KindAgg {
-			return nil, g.c.errorf(e, "aggregations are kept per CPU; keep a plain map instead: @"+e.Name+"[...] += 1", "the value of %s() map @%s cannot be read in a probe", m.Value.Agg, e.Name)
-		}
-		return m.Value, nil
-	case *lang.Ident:
-		return g.identType(e)
-	case *lang.Call:
-		return g.callType(e)
-	case *lang.Unary:
-		switch e.Op {
-		case "*":
-			t, err := g.typeOf(e.X)
-			if err != nil {
-				return nil, err
-			}
-			if t.Kind != KindInt || t.Pointee == nil {
-				return nil, g.c.errorf(e, "cast it to a pointer first: *(uint64*)(...)", "cannot dereference %v", t)
-			}
-			return t.Pointee, nil
-		case "!":
-			return tU64, nil
-		case "&":
-			return nil, g.c.errorf(e, "", "cannot take the address of a value in the probe")
-		}
-		t, err := g.scalarType(e.X)
-		if err != nil {
-			return nil, err
-		}
-		if e.Op == "-" {
-			return &Type{Kind: KindInt, Size: 8, Signed: true}, nil
-		}
-		return t, nil
-	case *lang.IncDec:
-		return tS64, nil
-	case *lang.Binary:
-		return g.binaryType(e)
-	case *lang.Ternary:
-		a, err := g.typeOf(e.Then)
-		if err != nil {
-			return nil, err
-		}
-		b, err := g.typeOf(e.Else)
-		if err != nil {
-			return nil, err
-		}
-		if a.IsScalar() && b.IsScalar() {
-			return promote(a, b), nil
-		}
-		if !sameShape(a, b) {
-			if a.Kind == KindString && b.Kind == KindString {
-				return strType(max(a.Size, b.Size)), nil
-			}
-			return nil, g.c.errorf(e, "", "the branches of ?: have different types: %v and %v", a, b)
-		}
-		return a, nil
-	case *lang.Cast:
-		return g.castType(e)
-	case *lang.Index:
-		t, err := g.typeOf(e.X)
-		if err != nil {
-			return nil, err
-		}
-		if t.Kind != KindInt || t.Pointee == nil {
-			return nil, g.c.errorf(e, "cast it to a pointer first: ((int32*)p)[i]", "cannot index %v", t)
-		}
-		return t.Pointee, nil
-	case *lang.Tuple:
-		tt := &Type{Kind: KindTuple}
-		for _, x := range e.Elems {
-			t, err := g.typeOf(x)
-			if err != nil {
-				return nil, err
-			}
-			if t.Kind == KindTuple || t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
-				return nil, g.c.errorf(x, "", "a tuple cannot hold %v", t)
-			}
-			tt.Elems = append(tt.Elems, t)
-		}
-		return tt, nil
-	case *lang.Field:
-		return nil, g.c.errorf(e, "use argN and casts; args.NAME needs DWARF of a Go function", "field access is not supported here")
-	}
-	return nil, fmt.Errorf("unknown expression %T", e)
-}
-
-func (g *gen) scalarType(e lang.Expr) (*Type, error) {
-	t, err := g.typeOf(e)
-	if err != nil {
-		return nil, err
-	}
-	if !t.IsScalar() {
-		return nil, g.c.errorf(e, "", "expected an integer, got %v", t)
-	}
-	return t, nil
-}
-
-func (g *gen) strLitSize(s string) int {
-	n := len(s) + 1
-	if n < g.c.opts.StrSize {
-		n = g.c.opts.StrSize
-	}
-	return n
-}
-
-// promote applies C's usual arithmetic conversions to two 64-bit operands:
-// the result is signed only when both are.
-func promote(a, b *Type) *Type {
-	if a.Signed && b.Signed {
-		return tS64
-	}
-	return tU64
-}
-
-func (g *gen) binaryType(e *lang.Binary) (*Type, error) {
-	a, err := g.typeOf(e.X)
-	if err != nil {
-		return nil, err
-	}
-	b, err := g.typeOf(e.Y)
-	if err != nil {
-		return nil, err
-	}
-	switch e.Op {
-	case "==", "!=":
-		if a.Kind == KindString && b.Kind == KindString {
-			return tU64, nil
-		}
-	case "&&", "||":
-		if !a.IsScalar() || !b.IsScalar() {
-			return nil, g.c.errorf(e, "", "%s needs integers, got %v and %v", e.Op, a, b)
-		}
-		return tU64, nil
-	}
-	if a.Kind == KindMapLen || b.Kind == KindMapLen {
-		return nil, g.c.errorf(e, lenHint, "len() cannot be computed with")
-	}
-	if !a.IsScalar() || !b.IsScalar() {
-		return nil, g.c.errorf(e, "compare strings with == or strncmp()", "operator %s needs integers, got %v and %v", e.Op, a, b)
-	}
-	switch e.Op {
-	case "==", "!=", "<", "<=", ">", ">=":
-		return tU64, nil
-	case "+", "-":
-		if a.Pointee != nil && b.Pointee == nil {
-			return a, nil
-		}
-	}
-	return promote(a, b), nil
-}
-
-func (g *gen) castType(e *lang.Cast) (*Type, error) {
-	base, ok := intTypes[e.Type.Name]
-	if !ok {
-		return nil, g.c.errorf(e, "use int8..int64, uint8..uint64, char, int, long or a pointer to one", "unknown type %q", e.Type.Name)
-	}
-	if e.Type.Ptr == 0 {
-		if base.Size == 1 && e.Type.Name == "void" {
-			return nil, g.c.errorf(e, "", "cannot cast to void")
-		}
-		if _, err := g.scalarType(e.X); err != nil {
-			return nil, err
-		}
-		return base, nil
-	}
-	if _, err := g.scalarType(e.X); err != nil {
-		return nil, err
-	}
-	t := base
-	for i := 0; i < e.Type.Ptr; i++ {
-		t = &Type{Kind: KindInt, Size: 8, Pointee: t}
-	}
-	return t, nil
-}
-
-func (g *gen) identType(e *lang.Ident) (*Type, error) {
-	if t, ok, err := g.goIdentType(e); ok {
-		return t, err
-	}
-	if t, ok := builtinTypes[e.Name]; ok {
-		switch e.Name {
-		case "retval":
-			if !g.shape.ret {
-				return nil, g.c.errorf(e, "use a uretprobe", "retval is only available in uretprobe probes")
-			}
-		case "ustack":
-			g.c.plan.HasStacks = true
-		}
-		return t, nil
-	}
-	if e.Name == "comm" {
-		return strType(16), nil
-	}
-	if n, ok := argIndex(e.Name); ok {
-		if g.shape.ret {
-			return nil, g.c.errorf(e, "save it at entry: uprobe:...{ @a[tid] = "+e.Name+"; }", "%s is not available in a uretprobe", e.Name)
-		}
-		if g.special != nil {
-			return nil, g.c.errorf(e, "", "%s is only available in uprobe and usdt probes", e.Name)
-		}
-		if g.shape.kind == lang.KindUSDT {
-			return g.usdtArgType(e, n)
-		}
-		return tU64, nil
-	}
-	return nil, g.c.errorf(e, "builtins are pid, tid, comm, uid, gid, cpu, nsecs, elapsed, cgroup, cpid, func, probe, retval, arg0..argN, ustack", "unknown identifier %q", e.Name)
-}
-
 func argIndex(name string) (int, bool) {
 	if !strings.HasPrefix(name, "arg") {
 		return 0, false
@@ -260,41 +22,28 @@ func argIndex(name string) (int, bool) {
 }
 
 // expr generates code for a scalar expression, leaving its value in R0.
-// Non-scalar values are rejected here; use place.
+// Non-scalar values are placed in scratch with place.
 func (g *gen) expr(e lang.Expr) (*Type, error) {
 	defer func(p lang.Pos) { g.pos = p }(g.at(e))
-	t, err := g.typeOf(e)
-	if err != nil {
-		return nil, err
-	}
-	if !t.IsScalar() {
-		return nil, g.c.errorf(e, "", "%v cannot be used as a number here", t)
-	}
+	t := g.typ(e)
 	if isGoExpr(e) {
 		return t, g.goScalar(e, t)
 	}
 	switch e := e.(type) {
 	case *lang.IntLit:
 		g.emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
-	case *lang.Positional:
-		return nil, g.c.errorf(e, "", "positional parameter $%d was not given on the command line", e.N)
 	case *lang.Var:
-		g.emit(asm.LoadMem(asm.R0, asm.RFP, int16(g.vars[e.Name].off), asm.DWord))
+		g.emit(asm.LoadMem(asm.R0, asm.RFP, int16(g.varOff[e.Name]), asm.DWord))
 	case *lang.MapExpr:
 		return t, g.mapRead(e, -1)
 	case *lang.Ident:
-		return t, g.ident(e)
+		return t, lookupBuiltin(e.Name, false).emit(g, e)
 	case *lang.Call:
-		_, err := g.call(e, false)
-		return t, err
+		return t, lookupBuiltin(e.Name, true).emit(g, e)
 	case *lang.Unary:
 		return t, g.unary(e, t)
 	case *lang.IncDec:
-		if _, err := g.incDec(e); err != nil {
-			return nil, err
-		}
-		// The value of x++ as an expression: the new value, read back.
-		return g.expr(e.X)
+		return t, g.incDec(e)
 	case *lang.Binary:
 		return t, g.binary(e)
 	case *lang.Ternary:
@@ -320,12 +69,92 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 			g.truncate(asm.R0, t)
 		}
 	case *lang.Index:
-		// p[i] is *(p + i).
-		return t, g.unary(&lang.Unary{Pos: e.Pos, Op: "*", X: &lang.Binary{Pos: e.Pos, Op: "+", X: e.X, Y: e.Index}}, t)
+		// p[i] is *(p + i), scaled by the element's size.
+		if err := g.pointerPlus(e.X, e.Index, "+"); err != nil {
+			return nil, err
+		}
+		return t, g.wrap(e, g.readUser(t))
 	default:
-		return nil, g.c.errorf(e, "", "unsupported expression")
+		return nil, fmt.Errorf("compile: %T is not a number", e)
 	}
 	return t, nil
+}
+
+// pointerPlus leaves p op i in R0, i scaled by the size of what p points to.
+func (g *gen) pointerPlus(p, i lang.Expr, op string) error {
+	if _, err := g.expr(p); err != nil {
+		return err
+	}
+	slot, err := g.spill()
+	if err != nil {
+		return g.wrap(p, err)
+	}
+	if _, err := g.expr(i); err != nil {
+		return err
+	}
+	g.emit(asm.Mov.Reg(asm.R2, asm.R0), asm.LoadMem(asm.R1, asm.RFP, slot, asm.DWord))
+	g.popStack(8)
+	g.scale(asm.R2, g.typ(p))
+	g.emit(aluOps[op].Reg(asm.R1, asm.R2), asm.Mov.Reg(asm.R0, asm.R1))
+	return nil
+}
+
+// scale multiplies reg by the size of what a pointer type points to, as C
+// does for pointer arithmetic.
+func (g *gen) scale(reg asm.Register, ptr *Type) {
+	if ptr.Pointee != nil && ptr.Pointee.Size > 1 {
+		g.emit(asm.Mul.Imm(reg, int32(ptr.Pointee.Size)))
+	}
+}
+
+// incDec generates x++ and x-- used as a value: the variable or map
+// element changes, and the value is the old one for the postfix forms and
+// the new one for the prefix forms, as in C.
+func (g *gen) incDec(e *lang.IncDec) error {
+	delta := int32(1)
+	if e.Op == "--" {
+		delta = -1
+	}
+	t := g.typ(e)
+	if t.Pointee != nil && t.Pointee.Size > 1 {
+		delta *= int32(t.Pointee.Size)
+	}
+	switch x := e.X.(type) {
+	case *lang.Var:
+		off := int16(g.varOff[x.Name])
+		g.emit(
+			asm.LoadMem(asm.R0, asm.RFP, off, asm.DWord),
+			asm.Mov.Reg(asm.R1, asm.R0),
+			asm.Add.Imm(asm.R1, delta),
+			asm.StoreMem(asm.RFP, off, asm.R1, asm.DWord),
+		)
+		if !e.Post {
+			g.emit(asm.Mov.Reg(asm.R0, asm.R1))
+		}
+		return nil
+	case *lang.MapExpr:
+		m := g.c.maps[x.Name]
+		keyOff, err := g.buildKey(x, m)
+		if err != nil {
+			return err
+		}
+		skip := g.label("incskip")
+		if err := g.lookupOrInit(m, keyOff, skip); err != nil {
+			return g.wrap(e, err)
+		}
+		// R0 points at the value: an atomic fetch-and-add gives the old one.
+		g.emit(
+			asm.Mov.Imm(asm.R1, delta),
+			fetchAdd(asm.R0, asm.R1),
+			asm.Mov.Reg(asm.R0, asm.R1),
+		)
+		if !e.Post {
+			g.emit(asm.Add.Imm(asm.R0, delta))
+		}
+		g.mark(skip)
+		return nil
+	}
+	return fmt.Errorf("compile: %s of %T", e.Op, e.X)
 }
 
 // truncate narrows reg to the size of t, sign-extending signed types.
@@ -377,9 +206,6 @@ func (g *gen) unary(e *lang.Unary, t *Type) error {
 			asm.Mov.Imm(asm.R0, 0),
 		)
 		g.mark(one)
-	case "+":
-	default:
-		return g.c.errorf(e, "", "unknown operator %s", e.Op)
 	}
 	return nil
 }
@@ -433,14 +259,7 @@ func (g *gen) binary(e *lang.Binary) error {
 	case "&&", "||":
 		return g.logical(e)
 	}
-	a, err := g.typeOf(e.X)
-	if err != nil {
-		return err
-	}
-	b, err := g.typeOf(e.Y)
-	if err != nil {
-		return err
-	}
+	a, b := g.typ(e.X), g.typ(e.Y)
 	if a.Kind == KindString && b.Kind == KindString {
 		return g.strEqual(e, a, b)
 	}
@@ -462,8 +281,8 @@ func (g *gen) binary(e *lang.Binary) error {
 	signed := a.Signed && b.Signed
 	if op, ok := aluOps[e.Op]; ok {
 		// Pointer arithmetic scales by the pointee's size, as in C.
-		if (e.Op == "+" || e.Op == "-") && a.Pointee != nil && b.Pointee == nil && a.Pointee.Size > 1 {
-			g.emit(asm.Mul.Imm(asm.R2, int32(a.Pointee.Size)))
+		if (e.Op == "+" || e.Op == "-") && b.Pointee == nil {
+			g.scale(asm.R2, a)
 		}
 		if signed {
 			switch e.Op {
@@ -493,7 +312,7 @@ func (g *gen) binary(e *lang.Binary) error {
 	case ">=":
 		jop = pick(signed, asm.JSGE, asm.JGE)
 	default:
-		return g.c.errorf(e, "", "unknown operator %s", e.Op)
+		return fmt.Errorf("compile: operator %s", e.Op)
 	}
 	yes := g.label("cmp")
 	g.emit(
@@ -580,54 +399,45 @@ func (g *gen) strEqual(e *lang.Binary, a, b *Type) error {
 	return nil
 }
 
-// ident loads a builtin into R0.
-func (g *gen) ident(e *lang.Ident) error {
-	if ok, err := g.goIdent(e); ok {
-		return err
-	}
-	switch e.Name {
-	case "pid":
-		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.RSh.Imm(asm.R0, 32))
-	case "tid":
-		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32))
-	case "uid":
-		g.emit(asm.FnGetCurrentUidGid.Call(), asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32))
-	case "gid":
-		g.emit(asm.FnGetCurrentUidGid.Call(), asm.RSh.Imm(asm.R0, 32))
-	case "cpu":
-		g.emit(asm.FnGetSmpProcessorId.Call())
-	case "nsecs":
-		g.emit(asm.FnKtimeGetNs.Call())
-	case "elapsed":
-		g.emit(asm.FnKtimeGetNs.Call(), asm.LoadImm(asm.R1, int64(g.c.opts.StartNanos), asm.DWord), asm.Sub.Reg(asm.R0, asm.R1))
-	case "cgroup":
-		g.emit(asm.FnGetCurrentCgroupId.Call())
-	case "cpid":
-		g.emit(asm.LoadImm(asm.R0, int64(g.c.opts.CPID), asm.DWord))
-	case "retval":
-		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs["ax"], asm.DWord))
-	case "sp":
-		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs["sp"], asm.DWord))
-	case "ip":
-		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs["ip"], asm.DWord))
-		g.unmoveIP()
-	case "func", "probe":
-		if g.special != nil {
-			g.emit(asm.Mov.Imm(asm.R0, -1))
-			return nil
-		}
-		g.emit(asm.Mov.Reg(asm.R1, regCtx), asm.FnGetAttachCookie.Call())
-	default:
-		n, ok := argIndex(e.Name)
-		if !ok {
-			return g.c.errorf(e, "", "unknown identifier %q", e.Name)
-		}
-		if g.shape.kind == lang.KindUSDT {
-			return g.usdtArg(e, n)
-		}
-		return g.sysvArg(n)
-	}
+func (g *gen) elapsed(lang.Expr) error {
+	g.emit(asm.FnKtimeGetNs.Call(), asm.LoadImm(asm.R1, int64(g.c.opts.StartNanos), asm.DWord), asm.Sub.Reg(asm.R0, asm.R1))
 	return nil
+}
+
+func (g *gen) cpid(lang.Expr) error {
+	g.emit(asm.LoadImm(asm.R0, int64(g.c.opts.CPID), asm.DWord))
+	return nil
+}
+
+func (g *gen) ipValue(lang.Expr) error {
+	g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs["ip"], asm.DWord))
+	g.unmoveIP()
+	return nil
+}
+
+// siteName is func and probe: the site's cookie, which userspace prints as
+// its function or probe name; in BEGIN, END and interval the special's
+// own id, past the sites.
+func (g *gen) siteName(lang.Expr) error {
+	if g.special != nil {
+		g.emit(asm.LoadImm(asm.R0, int64(len(g.c.plan.Sites)+g.special.Index), asm.DWord))
+		return nil
+	}
+	g.emit(asm.Mov.Reg(asm.R1, regCtx), asm.FnGetAttachCookie.Call())
+	return nil
+}
+
+// argValue loads argN as the site's convention says.
+func (g *gen) argValue(e lang.Expr) error {
+	n, _ := argIndex(e.(*lang.Ident).Name)
+	switch {
+	case g.shape.kind == lang.KindUSDT:
+		return g.usdtArg(e.(*lang.Ident), n)
+	case g.goSite() != nil:
+		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs[goIntRegs[n]], asm.DWord))
+		return nil
+	}
+	return g.sysvArg(n)
 }
 
 // sysvArg loads integer argument n of the SysV x86-64 calling convention at

@@ -29,21 +29,11 @@ var ptRegs = map[string]int16{
 // SysV x86-64 integer argument registers.
 var sysvArgs = []int16{112, 104, 96, 88, 72, 64}
 
-// variable is a scratch variable ($x) of one program.
-type variable struct {
-	typ *Type
-	// stack offset (negative, from R10) for scalars; scratch offset otherwise
-	off int
-}
-
-// gen generates one BPF program.
+// gen emits one BPF program from a checked unit. It reads every type from
+// the unit's Info; it fails only when a resource runs out (BPF stack,
+// scratch space).
 type gen struct {
-	c       *compiler
-	probe   *lang.Probe
-	name    string
-	shape   shape
-	sites   []int
-	special *Special
+	*unit
 
 	insns []instruction
 	// posOf holds, for each instruction, the source position of the
@@ -54,16 +44,21 @@ type gen struct {
 	stack    int // bytes of stack in use (grows down from R10)
 	maxStack int
 	scratch  int // bytes of scratch in use
-	vars     map[string]*variable
-	exitLbl  string
-	// inferring is set while map types are inferred: no code is kept.
-	inferring bool
-	// goParams caches the parameters of the program's Go function.
-	goParams *goParams
+	// varOff is where each $variable lives: a stack offset (negative,
+	// from R10) for scalars, a scratch offset otherwise.
+	varOff  map[string]int
+	exitLbl string
 }
 
-func newGen(c *compiler, pr *lang.Probe, name string, sh shape, sites []int) *gen {
-	return &gen{c: c, probe: pr, name: name, shape: sh, sites: sites, vars: map[string]*variable{}}
+func newGen(u *unit) *gen { return &gen{unit: u, varOff: map[string]int{}} }
+
+// typ is the type check recorded for e.
+func (g *gen) typ(e lang.Expr) *Type {
+	t := g.info.Types[e]
+	if t == nil {
+		panic(fmt.Sprintf("compile: no type recorded for %s at %v", lang.FormatExpr(e), e.Position()))
+	}
+	return t
 }
 
 func (g *gen) emit(ins ...instruction) {
@@ -154,14 +149,12 @@ func (g *gen) program() ([]instruction, error) {
 		asm.Mov.Reg(regScratch, asm.R0),
 	)
 	g.popStack(8)
-	prologueEnd := len(g.insns)
+	if err := g.allocVars(); err != nil {
+		return nil, err
+	}
 	if g.probe.Pred != nil {
-		t, err := g.expr(g.probe.Pred)
-		if err != nil {
+		if _, err := g.expr(g.probe.Pred); err != nil {
 			return nil, err
-		}
-		if !t.IsScalar() {
-			return nil, g.c.errorf(g.probe.Pred, "compare it, e.g. /str(arg0) == \"x\"/", "predicate must be an integer, not %v", t)
 		}
 		g.emit(asm.JEq.Imm(asm.R0, 0, g.exitLbl))
 	}
@@ -172,17 +165,36 @@ func (g *gen) program() ([]instruction, error) {
 		asm.Mov.Imm(asm.R0, 0).WithSymbol(g.exitLbl),
 		asm.Return(),
 	)
-	// Scalar variables may be assigned on one path only; zero their slots
-	// up front so that every read is of initialized stack.
-	var init []instruction
-	for _, v := range g.vars {
-		if v.typ.IsScalar() {
-			init = append(init, storeImm(asm.RFP, int16(v.off), 0, asm.DWord))
-		}
+	insns, pos, err := longJumps(dropUnreachable(g.insns, g.posOf))
+	if err != nil {
+		return nil, g.wrap(g.probe, err)
 	}
-	g.insns = append(g.insns[:prologueEnd], append(init, g.insns[prologueEnd:]...)...)
-	g.posOf = append(g.posOf[:prologueEnd], append(make([]lang.Pos, len(init)), g.posOf[prologueEnd:]...)...)
-	return g.insns, nil
+	g.insns, g.posOf = insns, pos
+	return insns, nil
+}
+
+// allocVars gives every $variable its place for the whole program: scalars
+// a stack slot, zeroed so that a read on a path that did not assign it
+// reads initialized stack; other values room in scratch.
+func (g *gen) allocVars() error {
+	for _, name := range g.info.VarOrder {
+		t := g.info.Vars[name]
+		if t.IsScalar() {
+			off, err := g.pushStack(8)
+			if err != nil {
+				return g.wrap(g.probe, err)
+			}
+			g.varOff[name] = int(off)
+			g.emit(storeImm(asm.RFP, off, 0, asm.DWord))
+			continue
+		}
+		off, err := g.allocScratch(t.StorageSize())
+		if err != nil {
+			return g.wrap(g.probe, err)
+		}
+		g.varOff[name] = off
+	}
+	return nil
 }
 
 func (g *gen) block(b *lang.Block) error {
@@ -203,8 +215,7 @@ func (g *gen) stmt(s lang.Stmt) error {
 	case *lang.Block:
 		return g.block(s)
 	case *lang.ExprStmt:
-		_, err := g.exprStmt(s.X)
-		return err
+		return g.exprStmt(s.X)
 	case *lang.AssignStmt:
 		return g.assign(s)
 	case *lang.IfStmt:
@@ -212,12 +223,8 @@ func (g *gen) stmt(s lang.Stmt) error {
 	case *lang.WhileStmt:
 		top, end := g.label("while"), g.label("wend")
 		g.mark(top)
-		t, err := g.expr(s.Cond)
-		if err != nil {
+		if _, err := g.expr(s.Cond); err != nil {
 			return err
-		}
-		if !t.IsScalar() {
-			return g.c.errorf(s.Cond, "", "loop condition must be an integer, not %v", t)
 		}
 		g.emit(asm.JEq.Imm(asm.R0, 0, end))
 		if err := g.block(s.Body); err != nil {
@@ -227,11 +234,8 @@ func (g *gen) stmt(s lang.Stmt) error {
 		g.mark(end)
 		return nil
 	case *lang.UnrollStmt:
-		lit, ok := s.Count.(*lang.IntLit)
-		if !ok || lit.Value < 1 || lit.Value > 100 {
-			return g.c.errorf(s.Count, "use a number from 1 to 100", "unroll needs a constant count")
-		}
-		for i := uint64(0); i < lit.Value; i++ {
+		n := s.Count.(*lang.IntLit).Value
+		for i := uint64(0); i < n; i++ {
 			if err := g.block(s.Body); err != nil {
 				return err
 			}
@@ -245,12 +249,8 @@ func (g *gen) stmt(s lang.Stmt) error {
 }
 
 func (g *gen) ifStmt(s *lang.IfStmt) error {
-	t, err := g.expr(s.Cond)
-	if err != nil {
+	if _, err := g.expr(s.Cond); err != nil {
 		return err
-	}
-	if !t.IsScalar() {
-		return g.c.errorf(s.Cond, "", "condition must be an integer, not %v", t)
 	}
 	elseLbl, end := g.label("else"), g.label("fi")
 	g.emit(asm.JEq.Imm(asm.R0, 0, elseLbl))
@@ -269,87 +269,42 @@ func (g *gen) ifStmt(s *lang.IfStmt) error {
 }
 
 // exprStmt evaluates an expression for its effect.
-func (g *gen) exprStmt(e lang.Expr) (*Type, error) {
+func (g *gen) exprStmt(e lang.Expr) error {
 	if call, ok := e.(*lang.Call); ok {
-		return g.call(call, true)
+		b := lookupBuiltin(call.Name, true)
+		switch {
+		case b.emit != nil && (g.typ(call).Kind == KindVoid || g.typ(call).IsScalar()):
+			return b.emit(g, call)
+		case b.place != nil:
+			// A value computed for nothing: its reads have no effect.
+			return nil
+		}
 	}
-	if inc, ok := e.(*lang.IncDec); ok {
-		return g.incDec(inc)
+	if g.typ(e).IsScalar() {
+		_, err := g.expr(e)
+		return err
 	}
-	return g.expr(e)
+	return nil
 }
 
-// assign compiles $x = v, @m[k] = v and their compound forms.
+// assign compiles $x = v, @m[k] = v and @m[k] += v (the other compound
+// forms were lowered).
 func (g *gen) assign(s *lang.AssignStmt) error {
 	switch lhs := s.LHS.(type) {
 	case *lang.Var:
-		return g.assignVar(s, lhs)
+		off := g.varOff[lhs.Name]
+		if g.info.Vars[lhs.Name].IsScalar() {
+			if _, err := g.expr(s.RHS); err != nil {
+				return err
+			}
+			g.emit(asm.StoreMem(asm.RFP, int16(off), asm.R0, asm.DWord))
+			return nil
+		}
+		return g.place(s.RHS, off)
 	case *lang.MapExpr:
 		return g.assignMap(s, lhs)
 	}
-	return g.c.errorf(s.LHS, "assign to a $variable or a @map", "cannot assign to this expression")
-}
-
-var compoundOps = map[string]string{
-	"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>",
-}
-
-func (g *gen) assignVar(s *lang.AssignStmt, v *lang.Var) error {
-	rhs := s.RHS
-	if op, ok := compoundOps[s.Op]; ok {
-		rhs = &lang.Binary{Pos: s.Pos, Op: op, X: v, Y: s.RHS}
-	}
-	t, err := g.typeOf(rhs)
-	if err != nil {
-		return err
-	}
-	if t.Kind == KindVoid || t.Kind == KindAgg {
-		return g.c.errorf(s.RHS, "aggregations belong in maps: @x = count()", "cannot assign %v to $%s", t, v.Name)
-	}
-	vr, ok := g.vars[v.Name]
-	if !ok {
-		vr = &variable{typ: t}
-		if t.IsScalar() {
-			// Scalars live in a stack slot for the whole program.
-			off, err := g.pushStackPermanent(8)
-			if err != nil {
-				return g.wrap(s, err)
-			}
-			vr.off = off
-		} else {
-			off, err := g.allocScratch(t.StorageSize())
-			if err != nil {
-				return g.wrap(s, err)
-			}
-			vr.off = off
-		}
-		g.vars[v.Name] = vr
-	} else if !sameShape(vr.typ, t) {
-		return g.c.errorf(s.RHS, "", "$%s holds %v; cannot assign %v", v.Name, vr.typ, t)
-	}
-	if t.IsScalar() {
-		if _, err := g.expr(rhs); err != nil {
-			return err
-		}
-		g.emit(asm.StoreMem(asm.RFP, int16(vr.off), asm.R0, asm.DWord))
-		return nil
-	}
-	return g.place(rhs, vr.off)
-}
-
-// pushStackPermanent reserves stack for the whole program (variables). It
-// must only be called when no temporaries are on the stack.
-func (g *gen) pushStackPermanent(n int) (int, error) {
-	off, err := g.pushStack(n)
-	return int(off), err
-}
-
-func (g *gen) incDec(e *lang.IncDec) (*Type, error) {
-	op := "+="
-	if e.Op == "--" {
-		op = "-="
-	}
-	return tU64, g.assign(&lang.AssignStmt{Pos: e.Pos, Op: op, LHS: e.X, RHS: &lang.IntLit{Pos: e.Pos, Value: 1, Text: "1"}})
+	return fmt.Errorf("cannot assign to %T", s.LHS)
 }
 
 // copyScratch copies n bytes (multiple of 8) within the scratch area.
@@ -443,6 +398,12 @@ func (g *gen) simpleRecord(kind uint64, index int, extra *int64) error {
 	}
 	g.emitRecordFlags(off, size, flags)
 	return nil
+}
+
+// fetchAdd atomically adds src to the u64 at dst and leaves the old value
+// in src.
+func fetchAdd(dst, src asm.Register) instruction {
+	return asm.FetchAdd.Mem(dst, src, asm.DWord, 0)
 }
 
 // storeImm emits *(size *)(dst + off) = value. asm.StoreImm refuses DWord,

@@ -1,9 +1,6 @@
 package compile
 
 import (
-	"fmt"
-
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -14,284 +11,30 @@ import (
 // negative, zero, then one per power of two.
 const histBuckets = output.Log2Buckets
 
-// inferMaps walks every probe in source order and fixes each map's key and
-// value types from its assignments, before any code is generated (a map may
-// be read in a probe that comes before the one that writes it).
-func (c *compiler) inferMaps() error {
-	var lastErr error
-	for pass := 0; pass < 3; pass++ {
-		before := len(c.plan.Maps)
-		lastErr = nil
-		for _, pr := range c.prog.Probes {
-			sh := shape{}
-			if len(pr.Points) > 0 {
-				sh.kind = pr.Points[0].Kind
-				sh.ret = sh.kind == lang.KindUretprobe
-			}
-			g := newGen(c, pr, "infer", sh, nil)
-			g.inferring = true
-			if err := g.inferBlock(pr.Body); err != nil {
-				lastErr = err
-			}
-		}
-		if len(c.plan.Maps) == before && pass > 0 {
-			break
-		}
-	}
-	// Type errors other than unknown maps are reported by code generation,
-	// with the same messages; only a conflict between assignments is final.
-	if e, ok := lastErr.(*mapConflict); ok {
-		return e.err
-	}
-	return nil
-}
-
-type mapConflict struct{ err error }
-
-func (m *mapConflict) Error() string { return m.err.Error() }
-
-func (g *gen) inferBlock(b *lang.Block) error {
-	if b == nil {
-		return nil
-	}
-	var firstErr error
-	note := func(err error) {
-		if err == nil {
-			return
-		}
-		if _, ok := err.(*mapConflict); ok || firstErr == nil {
-			if _, isConflict := firstErr.(*mapConflict); !isConflict {
-				firstErr = err
-			}
-		}
-	}
-	for _, s := range b.Stmts {
-		switch s := s.(type) {
-		case *lang.Block:
-			note(g.inferBlock(s))
-		case *lang.IfStmt:
-			note(g.inferBlock(s.Then))
-			for e := s.Else; e != nil; {
-				switch x := e.(type) {
-				case *lang.Block:
-					note(g.inferBlock(x))
-					e = nil
-				case *lang.IfStmt:
-					note(g.inferBlock(x.Then))
-					e = x.Else
-				default:
-					e = nil
-				}
-			}
-		case *lang.WhileStmt:
-			note(g.inferBlock(s.Body))
-		case *lang.UnrollStmt:
-			note(g.inferBlock(s.Body))
-		case *lang.AssignStmt:
-			switch lhs := s.LHS.(type) {
-			case *lang.Var:
-				if _, ok := g.vars[lhs.Name]; !ok {
-					t, err := g.typeOf(s.RHS)
-					if err != nil {
-						note(err)
-						continue
-					}
-					g.vars[lhs.Name] = &variable{typ: t}
-				}
-			case *lang.MapExpr:
-				_, err := g.defineMap(lhs, s)
-				note(err)
-			}
-		case *lang.ExprStmt:
-			if inc, ok := s.X.(*lang.IncDec); ok {
-				if me, ok := inc.X.(*lang.MapExpr); ok {
-					_, err := g.defineMap(me, &lang.AssignStmt{Pos: inc.Pos, Op: "+=", LHS: me, RHS: &lang.IntLit{Value: 1}})
-					note(err)
-				}
-			}
-		}
-	}
-	return firstErr
-}
-
-// defineMap finds or creates the map an assignment writes, checking that
-// keys and values keep one type.
-func (g *gen) defineMap(me *lang.MapExpr, s *lang.AssignStmt) (*MapDesc, error) {
-	var keyT *Type
-	if me.Keys != nil {
-		var err error
-		keyT, err = g.keyType(me)
-		if err != nil {
-			return nil, err
-		}
-	}
-	var valT *Type
-	if s.Op != "=" {
-		valT = tS64
-	} else {
-		t, err := g.typeOf(s.RHS)
-		if err != nil {
-			return nil, err
-		}
-		if t.Kind == KindAgg {
-			call := s.RHS.(*lang.Call)
-			if err := g.checkAggArgs(call, t); err != nil {
-				return nil, err
-			}
-		} else if t.Kind == KindVoid {
-			return nil, g.c.errorf(s.RHS, "", "cannot store the result of %v in a map", t)
-		} else if t.Kind == KindMapLen {
-			return nil, g.c.errorf(s.RHS, lenHint, "len() cannot be stored in a map")
-		}
-		valT = t
-	}
-	m, ok := g.c.maps[me.Name]
-	if !ok {
-		m = g.c.newMap(me.Name, keyT, valT)
-		return m, nil
-	}
-	if (m.Key == nil) != (keyT == nil) || (keyT != nil && !sameShape(m.Key, keyT)) {
-		return nil, &mapConflict{g.c.errorf(me, "", "map @%s is used with keys %v here but %v elsewhere", me.Name, keyT, m.Key)}
-	}
-	if !sameShape(m.Value, valT) && !(m.Value.IsScalar() && valT.IsScalar()) {
-		return nil, &mapConflict{g.c.errorf(s.RHS, "", "map @%s holds %v elsewhere; cannot store %v", me.Name, m.Value, valT)}
-	}
-	return m, nil
-}
-
-func (g *gen) keyType(me *lang.MapExpr) (*Type, error) {
-	if len(me.Keys) == 1 {
-		t, err := g.typeOf(me.Keys[0])
-		if err != nil {
-			return nil, err
-		}
-		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindTuple || t.Kind == KindMapLen {
-			return nil, g.c.errorf(me.Keys[0], "", "%v cannot be a map key", t)
-		}
-		return t, nil
-	}
-	return g.typeOf(&lang.Tuple{Pos: me.Pos, Elems: me.Keys})
-}
-
-func (g *gen) checkAggArgs(call *lang.Call, t *Type) error {
-	want := 1
-	switch t.Agg {
-	case AggCount:
-		want = 0
-	case AggLhist:
-		want = 4
-	}
-	if len(call.Args) != want {
-		return g.c.errorf(call, "", "%s() takes %d argument(s), got %d", call.Name, want, len(call.Args))
-	}
-	if want > 0 {
-		if _, err := g.scalarType(call.Args[0]); err != nil {
-			return err
-		}
-	}
-	if t.Agg == AggLhist {
-		var v [3]int64
-		for i, a := range call.Args[1:] {
-			lit, ok := a.(*lang.IntLit)
-			if !ok {
-				if u, ok2 := a.(*lang.Unary); ok2 && u.Op == "-" {
-					if l2, ok3 := u.X.(*lang.IntLit); ok3 {
-						v[i] = -int64(l2.Value)
-						continue
-					}
-				}
-				return g.c.errorf(a, "lhist(x, 0, 100, 10)", "lhist()'s min, max and step must be numbers")
-			}
-			v[i] = int64(lit.Value)
-		}
-		if v[2] <= 0 || v[1] <= v[0] || (v[1]-v[0])/v[2] > 1000 {
-			return g.c.errorf(call, "e.g. lhist(x, 0, 100, 10)", "lhist() needs min < max, step > 0 and at most 1000 buckets")
-		}
-		t.Min, t.Max, t.Step = v[0], v[1], v[2]
-	}
-	return nil
-}
-
-func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
-	m := &MapDesc{Name: name, Spec: fmt.Sprintf("m%d", len(c.plan.Maps)), Key: key, Value: val, Index: len(c.plan.Maps)}
-	m.KeySize = 8
-	if key != nil {
-		m.KeySize = key.StorageSize()
-		if key.Kind == KindTuple {
-			off := 0
-			for _, e := range key.Elems {
-				m.KeyFields = append(m.KeyFields, Field{Type: e, Offset: off})
-				off += e.StorageSize()
-			}
-		}
-	}
-	mt := ebpf.Hash
-	if val.Kind == KindAgg {
-		m.PerCPU = true
-		mt = ebpf.PerCPUHash
-		switch val.Agg {
-		case AggCount, AggSum:
-			m.ValueSize = 8
-		case AggMin, AggMax, AggAvg, AggStats:
-			m.ValueSize = 16
-		case AggHist:
-			m.ValueSize = 8 * histBuckets
-		case AggLhist:
-			m.ValueSize = 8 * lhistBuckets(val)
-		}
-	} else {
-		m.ValueSize = val.StorageSize()
-	}
-	c.maps[name] = m
-	c.plan.Maps = append(c.plan.Maps, m)
-	c.plan.Spec.Maps[m.Spec] = &ebpf.MapSpec{
-		Name: m.Spec, Type: mt, KeySize: uint32(m.KeySize), ValueSize: uint32(m.ValueSize),
-		MaxEntries: uint32(c.opts.MapSize),
-	}
-	return m
-}
-
-// lenHint says what len(@m) is for: the number of keys is counted in
-// userspace when the record that carries it is printed, so it can be printed
-// but not computed with in a probe.
-const lenHint = "len(@m) is counted when it is printed: use it in printf() or print()"
-
 // lhistBuckets is the number of buckets of an lhist: below min, one per
 // step, and at or above max.
 func lhistBuckets(t *Type) int { return int((t.Max-t.Min)/t.Step) + 2 }
 
-// buildKey evaluates a map's key into a new scratch region; it returns the
-// region's offset.
+// buildKey evaluates a map element's keys into a new scratch region, in
+// the map's key layout; it returns the region's offset.
 func (g *gen) buildKey(me *lang.MapExpr, m *MapDesc) (int, error) {
 	off, err := g.allocScratch(m.KeySize)
 	if err != nil {
 		return 0, g.wrap(me, err)
 	}
 	g.zeroScratch(off, m.KeySize)
-	if me.Keys == nil {
-		if m.Key != nil {
-			return 0, g.c.errorf(me, "", "map @%s needs keys: @%s[...]", me.Name, me.Name)
+	switch len(me.Keys) {
+	case 0:
+	case 1:
+		err = g.store(me.Keys[0], m.Key, off)
+	default:
+		for i, k := range me.Keys {
+			if err = g.store(k, m.KeyFields[i].Type, off+m.KeyFields[i].Offset); err != nil {
+				break
+			}
 		}
-		return off, nil
 	}
-	if m.Key == nil {
-		return 0, g.c.errorf(me, "", "map @%s has no keys; write @%s", me.Name, me.Name)
-	}
-	var keyExpr lang.Expr = &lang.Tuple{Pos: me.Pos, Elems: me.Keys}
-	if len(me.Keys) == 1 {
-		keyExpr = me.Keys[0]
-	}
-	kt, err := g.typeOf(keyExpr)
-	if err != nil {
-		return 0, err
-	}
-	if !sameShape(kt, m.Key) {
-		return 0, g.c.errorf(me, "", "map @%s has keys of type %v, not %v", me.Name, m.Key, kt)
-	}
-	if err := g.store(keyExpr, kt, off); err != nil {
-		return 0, err
-	}
-	return off, nil
+	return off, err
 }
 
 // lookup leaves a pointer to the map's value for the key at keyOff in R0
@@ -337,37 +80,14 @@ func (g *gen) lookupOrInit(m *MapDesc, keyOff int, skip string) error {
 	return nil
 }
 
-// assignMap compiles @m[k] = v, aggregations, and compound assignments.
+// assignMap compiles @m[k] = v, aggregations, and the atomic += and -=.
 func (g *gen) assignMap(s *lang.AssignStmt, me *lang.MapExpr) error {
-	m, ok := g.c.maps[me.Name]
-	if !ok {
-		var err error
-		if m, err = g.defineMap(me, s); err != nil {
-			return err
-		}
-	}
+	m := g.c.maps[me.Name]
 	if s.Op != "=" {
-		if m.Value.Kind != KindInt {
-			return g.c.errorf(s, "", "%s needs a map of integers; @%s holds %v", s.Op, me.Name, m.Value)
-		}
-		if s.Op == "+=" || s.Op == "-=" {
-			return g.atomicAdd(s, me, m)
-		}
-		return g.assignMap(&lang.AssignStmt{Pos: s.Pos, Op: "=", LHS: me,
-			RHS: &lang.Binary{Pos: s.Pos, Op: compoundOps[s.Op], X: me, Y: s.RHS}}, me)
-	}
-	rt, err := g.typeOf(s.RHS)
-	if err != nil {
-		return err
+		return g.atomicAdd(s, me, m)
 	}
 	if m.Value.Kind == KindAgg {
-		if rt.Kind != KindAgg || rt.Agg != m.Value.Agg {
-			return g.c.errorf(s.RHS, "", "map @%s holds %s(); cannot store %v", me.Name, m.Value.Agg, rt)
-		}
 		return g.aggregate(s.RHS.(*lang.Call), me, m)
-	}
-	if rt.Kind == KindAgg {
-		return g.c.errorf(s.RHS, "", "map @%s holds %v; cannot store %s()", me.Name, m.Value, rt.Agg)
 	}
 	valOff, err := g.allocScratch(m.ValueSize)
 	if err != nil {
@@ -391,6 +111,8 @@ func (g *gen) atomicAdd(s *lang.AssignStmt, me *lang.MapExpr, m *MapDesc) error 
 	if _, err := g.expr(s.RHS); err != nil {
 		return err
 	}
+	// A map of pointers moves by whole elements, as in C.
+	g.scale(asm.R0, m.Value)
 	if s.Op == "-=" {
 		g.emit(asm.Neg.Imm(asm.R0, 0))
 	}
@@ -439,39 +161,44 @@ func (g *gen) aggregate(call *lang.Call, me *lang.MapExpr, m *MapDesc) error {
 	}
 	signed := true
 	if agg != AggCount {
-		at, _ := g.typeOf(call.Args[0])
-		signed = at.Signed
+		signed = g.typ(call.Args[0]).Signed
 		g.emit(asm.LoadMem(asm.R1, asm.RFP, slot, asm.DWord))
 	}
+	// The value layouts are output's (output.AggWord*).
+	const (
+		value = output.AggWordValue
+		set   = output.AggWordSet
+		count = output.AggWordCount
+		sum   = output.AggWordSum
+	)
 	switch agg {
 	case AggCount:
 		g.emit(
-			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+			asm.LoadMem(asm.R1, asm.R0, value, asm.DWord),
 			asm.Add.Imm(asm.R1, 1),
-			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+			asm.StoreMem(asm.R0, value, asm.R1, asm.DWord),
 		)
 	case AggSum:
 		g.emit(
-			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, value, asm.DWord),
 			asm.Add.Reg(asm.R2, asm.R1),
-			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+			asm.StoreMem(asm.R0, value, asm.R2, asm.DWord),
 		)
 	case AggAvg, AggStats:
 		g.emit(
-			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, count, asm.DWord),
 			asm.Add.Imm(asm.R2, 1),
-			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
-			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
+			asm.StoreMem(asm.R0, count, asm.R2, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, sum, asm.DWord),
 			asm.Add.Reg(asm.R2, asm.R1),
-			asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
+			asm.StoreMem(asm.R0, sum, asm.R2, asm.DWord),
 		)
 	case AggMin, AggMax:
-		// Layout: value, then a flag that says the value is set.
-		set := g.label("mset")
+		first := g.label("mset")
 		g.emit(
-			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
-			asm.JEq.Imm(asm.R2, 0, set),
-			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, set, asm.DWord),
+			asm.JEq.Imm(asm.R2, 0, first),
+			asm.LoadMem(asm.R2, asm.R0, value, asm.DWord),
 		)
 		var keep asm.JumpOp
 		if agg == AggMin {
@@ -480,8 +207,8 @@ func (g *gen) aggregate(call *lang.Call, me *lang.MapExpr, m *MapDesc) error {
 			keep = pick(signed, asm.JSLE, asm.JLE)
 		}
 		g.emit(keep.Reg(asm.R1, asm.R2, skip))
-		g.emit(asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord).WithSymbol(set))
-		g.emit(storeImm(asm.R0, 8, 1, asm.DWord))
+		g.emit(asm.StoreMem(asm.R0, value, asm.R1, asm.DWord).WithSymbol(first))
+		g.emit(storeImm(asm.R0, set, 1, asm.DWord))
 	case AggHist:
 		g.log2Bucket()
 		g.bumpBucket(histBuckets)
@@ -591,22 +318,10 @@ func (g *gen) mapRead(me *lang.MapExpr, off int) error {
 	return nil
 }
 
-// deleteCall compiles delete(@m[k]) and delete(@m, k).
-func (g *gen) deleteCall(e *lang.Call) error {
-	if len(e.Args) == 0 {
-		return g.c.errorf(e, "delete(@m[key])", "delete() needs a map element")
-	}
-	me, ok := e.Args[0].(*lang.MapExpr)
-	if !ok {
-		return g.c.errorf(e, "delete(@m[key])", "delete() needs a map element")
-	}
-	if len(e.Args) > 1 {
-		me = &lang.MapExpr{Pos: me.Pos, Name: me.Name, Keys: e.Args[1:]}
-	}
-	m, ok := g.c.maps[me.Name]
-	if !ok {
-		return g.c.errorf(me, "", "map @%s is never assigned", me.Name)
-	}
+// deleteCall compiles delete(@m[k]).
+func (g *gen) deleteCall(e lang.Expr) error {
+	me := e.(*lang.Call).Args[0].(*lang.MapExpr)
+	m := g.c.maps[me.Name]
 	keyOff, err := g.buildKey(me, m)
 	if err != nil {
 		return err
@@ -617,11 +332,9 @@ func (g *gen) deleteCall(e *lang.Call) error {
 	return nil
 }
 
-func (g *gen) hasKey(me *lang.MapExpr) error {
-	m, ok := g.c.maps[me.Name]
-	if !ok {
-		return g.c.errorf(me, "", "map @%s is never assigned", me.Name)
-	}
+func (g *gen) hasKey(e lang.Expr) error {
+	me := e.(*lang.Call).Args[0].(*lang.MapExpr)
+	m := g.c.maps[me.Name]
 	keyOff, err := g.buildKey(me, m)
 	if err != nil {
 		return err

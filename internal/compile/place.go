@@ -2,6 +2,7 @@ package compile
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/cilium/ebpf/asm"
 
@@ -11,10 +12,7 @@ import (
 // place evaluates a value into the scratch area at off, in its storage
 // layout. Scalars are stored as 8 bytes; strings are zero-padded.
 func (g *gen) place(e lang.Expr, off int) error {
-	t, err := g.typeOf(e)
-	if err != nil {
-		return err
-	}
+	t := g.typ(e)
 	if t.IsScalar() {
 		return g.store(e, t, off)
 	}
@@ -26,41 +24,16 @@ func (g *gen) place(e lang.Expr, off int) error {
 		g.placeBytes(off, []byte(e.Value), t.StorageSize())
 		return nil
 	case *lang.Var:
-		g.copyScratch(off, g.vars[e.Name].off, t.StorageSize())
+		g.copyScratch(off, g.varOff[e.Name], t.StorageSize())
 		return nil
 	case *lang.Ident:
-		switch e.Name {
-		case "comm":
-			g.zeroScratch(off, 16)
-			g.scratchPtr(asm.R1, off)
-			g.emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call())
-			return nil
-		case "ustack":
-			return g.placeStack(off)
-		}
+		return lookupBuiltin(e.Name, false).place(g, e, t, off)
 	case *lang.Call:
-		switch e.Name {
-		case "str":
-			return g.placeStr(e, t, off)
-		case "buf":
-			return g.placeBuf(e, t, off)
-		case "ustack":
-			return g.placeStack(off)
-		case "len":
-			m, err := g.mapArg(e)
-			if err != nil {
-				return err
-			}
-			g.emit(storeImm(regScratch, int16(off), int64(m.Index), asm.DWord))
-			return nil
-		}
+		return lookupBuiltin(e.Name, true).place(g, e, t, off)
 	case *lang.Tuple:
 		pos := off
 		for _, x := range e.Elems {
-			xt, err := g.typeOf(x)
-			if err != nil {
-				return err
-			}
+			xt := g.typ(x)
 			if err := g.store(x, xt, pos); err != nil {
 				return err
 			}
@@ -88,8 +61,24 @@ func (g *gen) place(e lang.Expr, off int) error {
 		g.mark(end)
 		return nil
 	}
-	return g.c.errorf(e, "", "cannot use %v here", t)
+	return fmt.Errorf("compile: cannot place %T", e)
 }
+
+func (g *gen) placeComm(_ lang.Expr, _ *Type, off int) error {
+	g.zeroScratch(off, 16)
+	g.scratchPtr(asm.R1, off)
+	g.emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call())
+	return nil
+}
+
+// placeMapLen stores len(@m)'s map index; userspace counts the keys.
+func (g *gen) placeMapLen(e lang.Expr, _ *Type, off int) error {
+	m := g.c.maps[e.(*lang.Call).Args[0].(*lang.MapExpr).Name]
+	g.emit(storeImm(regScratch, int16(off), int64(m.Index), asm.DWord))
+	return nil
+}
+
+func (g *gen) placeStackExpr(_ lang.Expr, _ *Type, off int) error { return g.placeStack(off) }
 
 // placeBytes writes constant bytes, zero-padded to n.
 func (g *gen) placeBytes(off int, b []byte, n int) {
@@ -110,9 +99,10 @@ func (g *gen) placeBytes(off int, b []byte, n int) {
 
 // placeStr reads a NUL-terminated user string, or at most len bytes of it
 // for str(p, len), into a zeroed buffer of t.Size bytes.
-func (g *gen) placeStr(e *lang.Call, t *Type, off int) error {
-	if ok, err := g.placeGoStr(e, t, off); ok {
-		return err
+func (g *gen) placeStr(n lang.Expr, t *Type, off int) error {
+	e := n.(*lang.Call)
+	if len(e.Args) == 1 && isGoExpr(e.Args[0]) && g.typ(e.Args[0]).Kind == KindString {
+		return g.placeGo(e.Args[0], t, off)
 	}
 	g.zeroScratch(off, t.StorageSize())
 	if len(e.Args) == 2 {
@@ -157,7 +147,8 @@ func (g *gen) placeStr(e *lang.Call, t *Type, off int) error {
 
 // placeBuf reads len bytes (at most the buffer's size) of user memory:
 // a u64 length, then the bytes.
-func (g *gen) placeBuf(e *lang.Call, t *Type, off int) error {
+func (g *gen) placeBuf(n lang.Expr, t *Type, off int) error {
+	e := n.(*lang.Call)
 	g.zeroScratch(off, t.StorageSize())
 	if _, err := g.expr(e.Args[1]); err != nil {
 		return err
@@ -190,7 +181,6 @@ func (g *gen) placeBuf(e *lang.Call, t *Type, off int) error {
 
 // placeStack stores the user stack id and the pid.
 func (g *gen) placeStack(off int) error {
-	g.c.plan.HasStacks = true
 	g.emit(
 		asm.Mov.Reg(asm.R1, regCtx),
 		asm.LoadMapPtr(asm.R2, 0).WithReference(MapStacks),
@@ -205,19 +195,10 @@ func (g *gen) placeStack(off int) error {
 }
 
 // strncmp compares at most n bytes of two strings; 0 means equal, as in C.
-func (g *gen) strncmp(e *lang.Call) error {
+func (g *gen) strncmp(x lang.Expr) error {
+	e := x.(*lang.Call)
 	n := int(e.Args[2].(*lang.IntLit).Value)
-	a, err := g.typeOf(e.Args[0])
-	if err != nil {
-		return err
-	}
-	b, err := g.typeOf(e.Args[1])
-	if err != nil {
-		return err
-	}
-	if a.Kind != KindString || b.Kind != KindString {
-		return g.c.errorf(e, `strncmp(str(arg0), "abc", 3)`, "strncmp() compares strings, got %v and %v", a, b)
-	}
+	a, b := g.typ(e.Args[0]), g.typ(e.Args[1])
 	if n > a.Size {
 		n = a.Size
 	}
@@ -256,15 +237,10 @@ func (g *gen) strncmp(e *lang.Call) error {
 
 // strcontains reports whether the second string occurs in the first, with
 // a bounded loop over the haystack and an unrolled match of the needle.
-func (g *gen) strcontains(e *lang.Call) error {
-	a, err := g.typeOf(e.Args[0])
-	if err != nil {
-		return err
-	}
-	lit, ok := e.Args[1].(*lang.StrLit)
-	if a.Kind != KindString || !ok {
-		return g.c.errorf(e, `strcontains(str(arg0), "needle")`, "strcontains() takes a string and a string literal")
-	}
+func (g *gen) strcontains(x lang.Expr) error {
+	e := x.(*lang.Call)
+	a := g.typ(e.Args[0])
+	lit := e.Args[1].(*lang.StrLit)
 	offA, err := g.allocScratch(a.StorageSize())
 	if err != nil {
 		return g.wrap(e, err)
@@ -275,9 +251,11 @@ func (g *gen) strcontains(e *lang.Call) error {
 	needle := []byte(lit.Value)
 	found, notFound, done := g.label("scyes"), g.label("scno"), g.label("scdone")
 	if len(needle) == 0 {
-		g.emit(asm.Ja.Label(found))
+		// Every string contains the empty string.
+		g.emit(asm.Mov.Imm(asm.R0, 1))
+		return nil
 	}
-	for start := 0; len(needle) > 0 && start+len(needle) <= a.Size; start++ {
+	for start := 0; start+len(needle) <= a.Size; start++ {
 		next := g.label("scnext")
 		for j, ch := range needle {
 			g.emit(

@@ -130,6 +130,10 @@ type Program struct {
 // Special is a BEGIN, END or interval probe, run by calling the trigger
 // function with ID as its first argument.
 type Special struct {
+	// Name is the probe as written (BEGIN, interval:s:1), what func and
+	// probe print there; Index its place in Plan.Specials.
+	Name          string
+	Index         int
 	Kind          string // lang.KindBegin, KindEnd, KindInterval
 	ID            uint64
 	IntervalNanos uint64

@@ -3,6 +3,8 @@ package compile
 import (
 	"fmt"
 	"strings"
+
+	"github.com/uscope/uscope/internal/output"
 )
 
 // Kind classifies the values of the language.
@@ -26,35 +28,22 @@ const (
 	KindMapLen
 )
 
-// AggKind is the aggregation a map holds.
-type AggKind int
+// AggKind is the aggregation a map holds: output's kinds, whose value
+// layouts output declares (output.AggValueSize, output.MergeAgg).
+type AggKind = output.AggKind
 
 // Aggregations, and plain values (AggNone).
 const (
-	AggNone AggKind = iota
-	AggCount
-	AggSum
-	AggMin
-	AggMax
-	AggAvg
-	AggStats
-	AggHist
-	AggLhist
+	AggNone  = output.AggValue
+	AggCount = output.AggCount
+	AggSum   = output.AggSum
+	AggMin   = output.AggMin
+	AggMax   = output.AggMax
+	AggAvg   = output.AggAvg
+	AggStats = output.AggStats
+	AggHist  = output.AggHist
+	AggLhist = output.AggLHist
 )
-
-var aggNames = map[string]AggKind{
-	"count": AggCount, "sum": AggSum, "min": AggMin, "max": AggMax,
-	"avg": AggAvg, "stats": AggStats, "hist": AggHist, "lhist": AggLhist,
-}
-
-func (a AggKind) String() string {
-	for n, k := range aggNames {
-		if k == a {
-			return n
-		}
-	}
-	return "value"
-}
 
 // Type is the type of an expression.
 type Type struct {

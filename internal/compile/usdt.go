@@ -11,24 +11,30 @@ import (
 
 // usdtSpec returns the argument specs shared by every site of this program
 // (sites are grouped by their spec string, so the first site speaks for all).
-func (g *gen) usdtSpec() *usdt.Site {
-	if len(g.sites) == 0 {
+func (u *unit) usdtSpec() *usdt.Site {
+	if len(u.sites) == 0 {
 		return nil
 	}
-	return g.c.plan.Sites[g.sites[0]].USDT
+	return u.c.plan.Sites[u.sites[0]].USDT
 }
 
-func (g *gen) usdtArgType(e *lang.Ident, n int) (*Type, error) {
-	site := g.usdtSpec()
-	if site == nil {
-		return tS64, nil // type inference before sites are known
-	}
+func (k *checker) usdtArgType(e *lang.Ident, n int) (*Type, error) {
+	site := k.usdtSpec()
 	if n >= len(site.Args) {
-		return nil, g.c.errorf(e, "", "usdt probe %s:%s has %d argument(s); %s does not exist", site.Provider, site.Name, len(site.Args), e.Name)
+		return nil, k.c.errorf(e, "", "usdt probe %s:%s has %d argument(s); %s does not exist", site.Provider, site.Name, len(site.Args), e.Name)
 	}
 	a := site.Args[n]
 	if a.Err != nil {
-		return nil, g.c.errorf(e, "use only the arguments this site provides, or name another probe", "%s of USDT probe %s:%s cannot be fetched at its site 0x%x in %s: %v", e.Name, site.Provider, site.Name, site.Addr, g.c.plan.Sites[g.sites[0]].Target, a.Err)
+		return nil, k.c.errorf(e, "use only the arguments this site provides, or name another probe", "%s of USDT probe %s:%s cannot be fetched at its site 0x%x in %s: %v", e.Name, site.Provider, site.Name, site.Addr, k.c.plan.Sites[k.sites[0]].Target, a.Err)
+	}
+	switch a.Kind {
+	case usdt.ArgConst, usdt.ArgReg:
+	case usdt.ArgMem, usdt.ArgMemIndex, usdt.ArgRIP:
+		if (a.Symbol != "" || a.Kind == usdt.ArgRIP) && !a.Resolved {
+			return nil, k.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
+		}
+	default:
+		return nil, k.c.errorf(e, "", "%s of %s:%s has an unsupported form %q", e.Name, site.Provider, site.Name, a.Raw)
 	}
 	size := a.Size
 	if size != 1 && size != 2 && size != 4 && size != 8 {
@@ -40,10 +46,7 @@ func (g *gen) usdtArgType(e *lang.Ident, n int) (*Type, error) {
 // usdtArg loads argument n of the probe as its spec says, with reads of
 // exactly the argument's width.
 func (g *gen) usdtArg(e *lang.Ident, n int) error {
-	t, err := g.usdtArgType(e, n)
-	if err != nil {
-		return err
-	}
+	t := g.typ(e)
 	site := g.usdtSpec()
 	a := site.Args[n]
 	switch a.Kind {
@@ -60,9 +63,6 @@ func (g *gen) usdtArg(e *lang.Ident, n int) error {
 		// base (arr(,%rax,4)) and a symbol as its displacement.
 		disp := a.Offset
 		if a.Symbol != "" {
-			if !a.Resolved {
-				return g.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
-			}
 			disp = int64(a.SymbolAddr)
 		}
 		if a.Reg.Name != "" {
@@ -83,9 +83,6 @@ func (g *gen) usdtArg(e *lang.Ident, n int) error {
 			g.emit(asm.LoadImm(asm.R1, disp, asm.DWord), asm.Add.Reg(asm.R0, asm.R1))
 		}
 	case usdt.ArgRIP:
-		if !a.Resolved {
-			return g.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
-		}
 		// The runtime address of the global: the probe's ip, minus the
 		// probe's link-time address, plus the symbol's.
 		g.emit(
@@ -93,8 +90,6 @@ func (g *gen) usdtArg(e *lang.Ident, n int) error {
 			asm.LoadImm(asm.R1, int64(a.SymbolAddr-site.Addr), asm.DWord),
 			asm.Add.Reg(asm.R0, asm.R1),
 		)
-	default:
-		return g.c.errorf(e, "", "%s of %s:%s has an unsupported form %q", e.Name, site.Provider, site.Name, a.Raw)
 	}
 	return g.wrap(e, g.readUser(t))
 }

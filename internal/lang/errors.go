@@ -90,3 +90,33 @@ func (p *Program) Errorf(n Node, length int, hint string, format string, args ..
 	}
 	return e
 }
+
+// ErrorList is several mistakes in one program, in source order.
+type ErrorList []*Error
+
+// Error returns one line per mistake.
+func (l ErrorList) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Detail returns each mistake with its source line and caret.
+func (l ErrorList) Detail() string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = e.Detail()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Unwrap gives errors.As and errors.Is every mistake.
+func (l ErrorList) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
+}

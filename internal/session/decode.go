@@ -135,6 +135,10 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 	case compile.KindSym:
 		id := le.Uint64(b)
 		if id >= uint64(len(s.plan.Sites)) {
+			// BEGIN, END and interval probes are numbered past the sites.
+			if sp := id - uint64(len(s.plan.Sites)); sp < uint64(len(s.plan.Specials)) {
+				return output.StringValue(s.plan.Specials[sp].Name, false)
+			}
 			return output.StringValue(t.Builtin, false)
 		}
 		st := s.plan.Sites[id]

@@ -5,17 +5,11 @@ import (
 	"github.com/uscope/uscope/internal/output"
 )
 
-var aggKinds = map[compile.AggKind]output.AggKind{
-	compile.AggNone: output.AggValue, compile.AggCount: output.AggCount, compile.AggSum: output.AggSum,
-	compile.AggMin: output.AggMin, compile.AggMax: output.AggMax, compile.AggAvg: output.AggAvg,
-	compile.AggStats: output.AggStats, compile.AggHist: output.AggHist, compile.AggLhist: output.AggLHist,
-}
-
 // readMap reads a map from the kernel, merging per-CPU values.
 func (s *session) readMap(md *compile.MapDesc) *output.Map {
 	m := &output.Map{Name: "@" + md.Name, Kind: output.AggValue}
 	if md.Value.Kind == compile.KindAgg {
-		m.Kind = aggKinds[md.Value.Agg]
+		m.Kind = md.Value.Agg
 		m.LHistMin, m.LHistMax, m.LHistStep = md.Value.Min, md.Value.Max, md.Value.Step
 	}
 	bm := s.coll.Maps[md.Spec]
@@ -34,48 +28,10 @@ func (s *session) readMap(md *compile.MapDesc) *output.Map {
 	var vals [][]byte
 	for it.Next(&key, &vals) {
 		e := output.Entry{Key: s.decodeKey(md, key)}
-		mergeAgg(md, vals, &e)
+		output.MergeAgg(md.Value.Agg, vals, &e)
 		m.Entries = append(m.Entries, e)
 	}
 	return m
-}
-
-// mergeAgg reduces the per-CPU values of an aggregation into e.
-func mergeAgg(md *compile.MapDesc, vals [][]byte, e *output.Entry) {
-	switch md.Value.Agg {
-	case compile.AggCount, compile.AggSum:
-		var sum int64
-		for _, v := range vals {
-			sum += int64(le.Uint64(v))
-		}
-		e.Value = output.IntValue(sum, 8)
-	case compile.AggMin, compile.AggMax:
-		var best int64
-		set := false
-		for _, v := range vals {
-			if le.Uint64(v[8:]) == 0 {
-				continue
-			}
-			x := int64(le.Uint64(v))
-			if !set || (md.Value.Agg == compile.AggMin && x < best) || (md.Value.Agg == compile.AggMax && x > best) {
-				best, set = x, true
-			}
-		}
-		e.Value = output.IntValue(best, 8)
-	case compile.AggAvg, compile.AggStats:
-		for _, v := range vals {
-			e.Count += int64(le.Uint64(v))
-			e.Sum += int64(le.Uint64(v[8:]))
-		}
-	case compile.AggHist, compile.AggLhist:
-		n := md.ValueSize / 8
-		e.Buckets = make([]uint64, n)
-		for _, v := range vals {
-			for i := 0; i < n; i++ {
-				e.Buckets[i] += le.Uint64(v[8*i:])
-			}
-		}
-	}
 }
 
 func (s *session) decodeKey(md *compile.MapDesc, key []byte) []output.Value {

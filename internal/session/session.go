@@ -99,17 +99,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 }
 
 type session struct {
-	cfg       Config
-	out       *printer
-	plan      *compile.Plan
-	coll      *ebpf.Collection
-	links     *attach.Set
-	resolver  *resolve.Resolver
-	held      *attach.Held
-	reader    *ringbuf.Reader
-	pid       int
-	events    int
-	exited    bool
+	cfg      Config
+	out      *printer
+	plan     *compile.Plan
+	coll     *ebpf.Collection
+	links    *attach.Set
+	resolver *resolve.Resolver
+	held     *attach.Held
+	reader   *ringbuf.Reader
+	pid      int
+	events   int
+	exited   bool
+	// ending is set once END runs: its records are read even after
+	// exit() ended the session.
+	ending    bool
 	done      chan struct{}
 	once      sync.Once
 	start     time.Time
@@ -403,7 +406,7 @@ func (s *session) drainFor(d time.Duration) error {
 	defer s.out.flush()
 	s.reader.SetDeadline(time.Now().Add(d))
 	var rec ringbuf.Record
-	for !s.exited {
+	for !s.exited || s.ending {
 		err := s.reader.ReadInto(&rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil
@@ -420,6 +423,7 @@ func (s *session) drainFor(d time.Duration) error {
 
 // finish runs END, prints what is left, and reports losses.
 func (s *session) finish() error {
+	s.ending = true
 	s.fire(lang.KindEnd)
 	if err := s.drain(); err != nil {
 		return err

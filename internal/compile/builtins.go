@@ -1,0 +1,286 @@
+package compile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/uscope/uscope/internal/lang"
+)
+
+// probeKind is a set of the kinds of probe a builtin is valid in.
+type probeKind uint8
+
+const (
+	inUprobe probeKind = 1 << iota
+	inUretprobe
+	inUSDT
+	inSpecial // BEGIN, END, interval
+	inAll     = inUprobe | inUretprobe | inUSDT | inSpecial
+	inTraced  = inUprobe | inUretprobe | inUSDT
+)
+
+func (p probeKind) String() string {
+	var names []string
+	for _, k := range []struct {
+		k    probeKind
+		name string
+	}{{inUprobe, "uprobe"}, {inUretprobe, "uretprobe"}, {inUSDT, "usdt"}, {inSpecial, "BEGIN/END/interval"}} {
+		if p&k.k != 0 {
+			names = append(names, k.name)
+		}
+	}
+	return strings.Join(names, ", ") + " probes"
+}
+
+// builtin is one row of the builtins table: an identifier (pid) or a
+// function (str()). Checking, emission, the hints of error messages,
+// `uscope man` and shell completion all read this table.
+type builtin struct {
+	name string
+	call bool // a function, called as name(...)
+	// minArgs and maxArgs bound a function's arguments (maxArgs < 0: any).
+	minArgs, maxArgs int
+	where            probeKind
+	// whereHint is the hint when it is used where it is not valid.
+	whereHint string
+	// result names the result's type, for the reference.
+	result string
+	usage  string // a call as written, e.g. `str(ptr[, len])`
+	help   string // one line
+	// ext marks what uscope adds to bpftrace's language.
+	ext bool
+	// agg is the aggregation a function makes (count(), hist() ...),
+	// AggNone for other builtins. Aggregations are checked by
+	// checkAggArgs and emitted by the map assignment that holds them.
+	agg AggKind
+	// check types a use (an *lang.Ident or *lang.Call) and checks its
+	// arguments; the arity and the probe kind are checked before.
+	check func(k *checker, e lang.Expr) (*Type, error)
+	// emit generates a scalar value into R0, or a call's effect.
+	emit func(g *gen, e lang.Expr) error
+	// place generates a non-scalar value into the scratch area at off.
+	place func(g *gen, e lang.Expr, t *Type, off int) error
+}
+
+func fixed(t *Type) func(*checker, lang.Expr) (*Type, error) {
+	return func(*checker, lang.Expr) (*Type, error) { return t, nil }
+}
+
+// helperInto emits a helper call and the shifts that keep part of its result.
+func helperInto(fn asm.BuiltinFunc, post ...asm.Instruction) func(*gen, lang.Expr) error {
+	return func(g *gen, _ lang.Expr) error {
+		g.emit(fn.Call())
+		g.emit(post...)
+		return nil
+	}
+}
+
+func loadReg(name string) func(*gen, lang.Expr) error {
+	return func(g *gen, _ lang.Expr) error {
+		g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs[name], asm.DWord))
+		return nil
+	}
+}
+
+var lo32 = []asm.Instruction{asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32)}
+
+// builtins is the table, kept sorted by kind, then name, as `uscope man`
+// prints it. It is filled by init because the emitters and checkers it
+// names look builtins up themselves.
+var builtins []*builtin
+
+// builtinIndex finds a row by kind and name.
+var builtinIndex = map[string]*builtin{}
+
+func init() {
+	builtins = builtinTable()
+	for _, b := range builtins {
+		builtinIndex[fmt.Sprint(b.call, b.name)] = b
+	}
+}
+
+func builtinTable() []*builtin {
+	return []*builtin{
+		// Identifiers.
+		{name: "pid", where: inAll, result: "uint32", help: "process id (thread group id) of the current thread", check: fixed(tU32),
+			emit: helperInto(asm.FnGetCurrentPidTgid, asm.RSh.Imm(asm.R0, 32))},
+		{name: "tid", where: inAll, result: "uint32", help: "thread id of the current thread", check: fixed(tU32),
+			emit: helperInto(asm.FnGetCurrentPidTgid, lo32...)},
+		{name: "uid", where: inAll, result: "uint32", help: "user id of the current thread", check: fixed(tU32),
+			emit: helperInto(asm.FnGetCurrentUidGid, lo32...)},
+		{name: "gid", where: inAll, result: "uint32", help: "group id of the current thread", check: fixed(tU32),
+			emit: helperInto(asm.FnGetCurrentUidGid, asm.RSh.Imm(asm.R0, 32))},
+		{name: "cpu", where: inAll, result: "uint32", help: "the CPU the probe runs on", check: fixed(tU32),
+			emit: helperInto(asm.FnGetSmpProcessorId)},
+		{name: "nsecs", where: inAll, result: "uint64", help: "nanoseconds since boot (CLOCK_MONOTONIC)", check: fixed(tU64),
+			emit: helperInto(asm.FnKtimeGetNs)},
+		{name: "elapsed", where: inAll, result: "uint64", help: "nanoseconds since the program started", check: fixed(tU64),
+			emit: (*gen).elapsed},
+		{name: "cgroup", where: inAll, result: "uint64", help: "cgroup v2 id of the current thread", check: fixed(tU64),
+			emit: helperInto(asm.FnGetCurrentCgroupId)},
+		{name: "cpid", where: inAll, result: "uint32", help: "pid of the command started with -c (0 without)", check: fixed(tU32),
+			emit: (*gen).cpid},
+		{name: "comm", where: inAll, result: "string[16]", help: "name of the current thread", check: fixed(strType(16)),
+			place: (*gen).placeComm},
+		{name: "retval", where: inUretprobe, whereHint: "use a uretprobe", result: "int64", help: "the value the function returned",
+			check: fixed(tS64), emit: loadReg("ax")},
+		{name: "func", where: inAll, result: "symbol", help: "name of the probed function (the probe in BEGIN/END/interval)", check: fixed(tFunc),
+			emit: (*gen).siteName},
+		{name: "probe", where: inAll, result: "symbol", help: "the probe as written, e.g. uprobe:/bin/bash:readline", check: fixed(tProbe),
+			emit: (*gen).siteName},
+		{name: "ustack", where: inAll, result: "ustack", help: "the user stack; as a map key, stacks are counted in the kernel", check: (*checker).ustackType,
+			place: (*gen).placeStackExpr},
+		{name: "sp", where: inAll, result: "uint64", help: "the stack pointer", check: fixed(tU64), emit: loadReg("sp")},
+		{name: "ip", where: inAll, result: "uint64", help: "the instruction pointer (the function's address at a moved entry)", check: fixed(tU64),
+			emit: (*gen).ipValue},
+		{name: "argN", where: inTraced, result: "uint64",
+			help: "the N-th argument (C calling convention, Go's register ABI, or the USDT argument)", check: (*checker).argType, emit: (*gen).argValue},
+		{name: "args", where: inTraced, result: "record", ext: true,
+			help: "a Go function's parameters by name (args.NAME; results at a return), from DWARF", check: (*checker).argsType,
+			emit: (*gen).goScalarExpr, place: (*gen).placeGoExpr},
+		{name: "goid", where: inTraced, result: "uint64", ext: true, help: "the goroutine id in a Go function", check: (*checker).goidType,
+			emit: (*gen).goid},
+
+		// Functions.
+		{name: "buf", call: true, minArgs: 2, maxArgs: 2, where: inAll, result: "buffer", usage: "buf(ptr, len)",
+			help: "len bytes of user memory, printed with %r as escaped text", check: (*checker).bufType, place: (*gen).placeBuf},
+		{name: "clear", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "void", usage: "clear(@m)",
+			help: "delete every element of a map", check: (*checker).wholeMap, emit: (*gen).mapRecord},
+		{name: "delete", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "void", usage: "delete(@m[key]) or delete(@m, key)",
+			help: "delete one element of a map", check: (*checker).mapKeyed, emit: (*gen).deleteCall},
+		{name: "exit", call: true, minArgs: 0, maxArgs: 0, where: inAll, result: "void", usage: "exit()",
+			help: "end the program: END runs, maps are printed", check: voidResult, emit: (*gen).exit},
+		{name: "goarg", call: true, minArgs: 1, maxArgs: 1, where: inTraced, result: "uint64", ext: true, usage: "goarg(N)",
+			help: "the N-th integer register of Go's ABI (no DWARF needed)", check: (*checker).goargType, emit: (*gen).goarg},
+		{name: "has_key", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "bool", usage: "has_key(@m, key) or has_key(@m[key])",
+			help: "whether a map has an element", check: (*checker).mapKeyed, emit: (*gen).hasKey},
+		{name: "len", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "uint64", usage: "len(@m)",
+			help: "the number of elements of a map (printable), or the length of a Go string, slice or array", check: (*checker).lenType,
+			emit: (*gen).goLen, place: (*gen).placeMapLen},
+		{name: "print", call: true, minArgs: 1, maxArgs: 3, where: inAll, result: "void", usage: "print(@m[, top[, div]]) or print(value)",
+			help: "print a map now, or a value", check: (*checker).printType, emit: (*gen).print},
+		{name: "printf", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "void", usage: `printf("fmt", args...)`,
+			help: "print formatted text, with C's printf directives", check: (*checker).printfType, emit: (*gen).printf},
+		{name: "reg", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "uint64", usage: `reg("rdi")`,
+			help: "the value of a register at the probe", check: (*checker).regType, emit: (*gen).reg},
+		{name: "str", call: true, minArgs: 1, maxArgs: 2, where: inAll, result: "string", usage: "str(ptr[, len])",
+			help: "a NUL-terminated string of user memory (at most len bytes)", check: (*checker).strType, place: (*gen).placeStr},
+		{name: "strcontains", call: true, minArgs: 2, maxArgs: 2, where: inAll, result: "bool", usage: `strcontains(s, "needle")`,
+			help: "whether a string contains a literal string", check: (*checker).strcontainsType, emit: (*gen).strcontains},
+		{name: "strncmp", call: true, minArgs: 3, maxArgs: 3, where: inAll, result: "int64", usage: "strncmp(a, b, n)",
+			help: "compare at most n bytes of two strings: 0 when equal", check: (*checker).strncmpType, emit: (*gen).strncmp},
+		{name: "time", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "void", usage: `time("%H:%M:%S\n")`,
+			help: "print the current time with a strftime format", check: (*checker).timeType, emit: (*gen).time},
+		{name: "ustack", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "ustack", usage: "ustack(N)",
+			help: "the user stack, printed with at most N frames", check: (*checker).ustackType, place: (*gen).placeStackExpr},
+		{name: "usym", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "usym", usage: "usym(addr)",
+			help: "an address, printed as the symbol it is in", check: (*checker).usymType, emit: (*gen).usym},
+		{name: "zero", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "void", usage: "zero(@m)",
+			help: "set every value of a map to zero", check: (*checker).wholeMap, emit: (*gen).mapRecord},
+
+		// Aggregations: assigned to a map, @m[k] = count().
+		{name: "avg", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggAvg, result: "aggregation", usage: "@m = avg(x)", help: "the average of the values"},
+		{name: "count", call: true, minArgs: 0, maxArgs: 0, where: inAll, agg: AggCount, result: "aggregation", usage: "@m = count()", help: "how many times it ran"},
+		{name: "hist", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggHist, result: "aggregation", usage: "@m = hist(x)", help: "a power-of-two histogram of the values"},
+		{name: "lhist", call: true, minArgs: 4, maxArgs: 4, where: inAll, agg: AggLhist, result: "aggregation", usage: "@m = lhist(x, min, max, step)", help: "a linear histogram of the values"},
+		{name: "max", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggMax, result: "aggregation", usage: "@m = max(x)", help: "the largest value"},
+		{name: "min", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggMin, result: "aggregation", usage: "@m = min(x)", help: "the smallest value"},
+		{name: "stats", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggStats, result: "aggregation", usage: "@m = stats(x)", help: "count, average and total of the values"},
+		{name: "sum", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggSum, result: "aggregation", usage: "@m = sum(x)", help: "the total of the values"},
+	}
+}
+
+// lookupBuiltin finds an identifier (call false) or a function.
+func lookupBuiltin(name string, call bool) *builtin {
+	if !call {
+		if name == "argN" {
+			return nil
+		}
+		if _, ok := argIndex(name); ok {
+			name = "argN"
+		}
+	}
+	return builtinIndex[fmt.Sprint(call, name)]
+}
+
+// builtinNames lists the identifiers or the functions of the table.
+func builtinNames(call bool) []string {
+	var names []string
+	for _, b := range builtins {
+		if b.call == call {
+			names = append(names, b.name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// builtinHint lists the identifiers or functions valid in a kind of probe.
+func builtinHint(call bool, where probeKind) string {
+	var names []string
+	for _, b := range builtins {
+		if b.call == call && b.where&where != 0 {
+			names = append(names, b.name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// nearest returns the name closest to s by edit distance, or "" when none
+// is close (at most a third of the letters differ).
+func nearest(s string, names []string) string {
+	best, bestD := "", len(s)/3+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Builtin describes a builtin of the language for documentation and
+// completion.
+type Builtin struct {
+	Name string // "pid", "str" (functions without parentheses)
+	Call bool   // a function
+	// Usage is how a function is called; Result the type it gives.
+	Usage, Result string
+	Help          string
+	// Where lists the probe kinds it is valid in.
+	Where string
+	// Extension marks what uscope adds to bpftrace's language.
+	Extension bool
+}
+
+// Builtins lists the builtins of the language, identifiers first.
+func Builtins() []Builtin {
+	var out []Builtin
+	for _, b := range builtins {
+		out = append(out, Builtin{Name: b.name, Call: b.call, Usage: b.usage, Result: b.result, Help: b.help, Where: b.where.String(), Extension: b.ext})
+	}
+	return out
+}

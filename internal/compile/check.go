@@ -1,0 +1,518 @@
+package compile
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/uscope/uscope/internal/lang"
+)
+
+// Info is what the check pass learns about one unit (one program to
+// generate): the type of every expression, the variables and where Go
+// values are. Emission reads it and never types anything itself; the
+// resources pass adds the record ids.
+type Info struct {
+	// Types holds the type of every expression of the unit's probe.
+	Types map[lang.Expr]*Type
+	// Vars are the $variables, by name, and the order they were first
+	// assigned in.
+	Vars     map[string]*Type
+	VarOrder []string
+
+	goRefs    map[lang.Expr]*goRef
+	goLayouts map[lang.Expr]*goLayout
+
+	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
+	// calls that send records, set by resources.
+	records map[*lang.Call]int
+}
+
+func newInfo() *Info {
+	return &Info{
+		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
+		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{},
+		records: map[*lang.Call]int{},
+	}
+}
+
+// mapType is what check knows of a @map: the types its first assignment
+// gave it.
+type mapType struct {
+	name     string
+	key, val *Type
+}
+
+// checker types one unit. Its methods are the language's typing rules;
+// they record every type in the unit's Info and report mistakes to the
+// compiler's error list.
+type checker struct {
+	*unit
+	// goParams caches the parameters of the unit's Go function.
+	goParams *goParams
+}
+
+// check is the third pass: it types every unit and collects every
+// mistake. Map types come from assignments anywhere in the program, and a
+// map may be read in a probe that comes before the one that writes it, so
+// the units are checked in rounds until no new map type appears (as
+// bpftrace's semantic analyser does); only the last round's types and
+// errors are kept.
+func (c *compiler) check(units []*unit) error {
+	for round := 0; ; round++ {
+		before := len(c.mapOrder)
+		c.errs = nil
+		for _, u := range units {
+			u.info = newInfo()
+			k := &checker{unit: u}
+			k.probe()
+		}
+		if len(c.mapOrder) == before || round > len(c.mapOrder)+1 {
+			break
+		}
+	}
+	return c.errList()
+}
+
+// report records a mistake; the same message at the same place (from two
+// units of one probe) is reported once.
+func (c *compiler) report(err error) {
+	if err == nil {
+		return
+	}
+	for _, e := range c.errs {
+		if e.Error() == err.Error() {
+			return
+		}
+	}
+	c.errs = append(c.errs, err)
+}
+
+// errList returns the collected mistakes, in source order.
+func (c *compiler) errList() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	var list lang.ErrorList
+	for _, err := range c.errs {
+		le, ok := err.(*lang.Error)
+		if !ok {
+			return err
+		}
+		list = append(list, le)
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i].Pos, list[j].Pos
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
+	if len(list) == 1 {
+		return list[0]
+	}
+	return list
+}
+
+func (k *checker) probe() {
+	if k.special == nil && k.c.opts.Resolver == nil {
+		return
+	}
+	if pr := k.unit.probe.Pred; pr != nil {
+		if _, err := k.typeOf(pr); err != nil {
+			k.c.report(err)
+		} else if t := k.typ(pr); !t.IsScalar() {
+			k.c.report(k.c.errorf(pr, "compare it, e.g. /str(arg0) == \"x\"/", "predicate must be an integer, not %v", t))
+		}
+	}
+	k.block(k.unit.probe.Body)
+}
+
+// typ returns the recorded type of an expression already checked.
+func (k *checker) typ(e lang.Expr) *Type { return k.info.Types[e] }
+
+func (k *checker) block(b *lang.Block) {
+	if b == nil {
+		return
+	}
+	for _, s := range b.Stmts {
+		k.c.report(k.stmt(s))
+	}
+}
+
+func (k *checker) stmt(s lang.Stmt) error {
+	switch s := s.(type) {
+	case *lang.Block:
+		k.block(s)
+	case *lang.ExprStmt:
+		return k.exprStmt(s.X)
+	case *lang.AssignStmt:
+		return k.assign(s)
+	case *lang.IfStmt:
+		if err := k.cond(s.Cond, "condition"); err != nil {
+			k.c.report(err)
+		}
+		k.block(s.Then)
+		if s.Else != nil {
+			k.c.report(k.stmt(s.Else))
+		}
+	case *lang.WhileStmt:
+		if err := k.cond(s.Cond, "loop condition"); err != nil {
+			k.c.report(err)
+		}
+		k.block(s.Body)
+	case *lang.UnrollStmt:
+		lit, ok := s.Count.(*lang.IntLit)
+		if !ok || lit.Value < 1 || lit.Value > 100 {
+			k.c.report(k.c.errorf(s.Count, "use a number from 1 to 100", "unroll needs a constant count"))
+		}
+		k.block(s.Body)
+	case *lang.ReturnStmt:
+	default:
+		return fmt.Errorf("unknown statement %T", s)
+	}
+	return nil
+}
+
+func (k *checker) cond(e lang.Expr, what string) error {
+	t, err := k.typeOf(e)
+	if err != nil {
+		return err
+	}
+	if !t.IsScalar() {
+		return k.c.errorf(e, "", "%s must be an integer, not %v", what, t)
+	}
+	return nil
+}
+
+// exprStmt checks an expression evaluated for its effect: calls without a
+// value are allowed there, aggregations are not.
+func (k *checker) exprStmt(e lang.Expr) error {
+	if call, ok := e.(*lang.Call); ok {
+		t, err := k.callType(call)
+		if err != nil {
+			return err
+		}
+		if t.Kind == KindAgg {
+			return k.c.errorf(call, "assign it to a map: @x = "+call.Name+"(...)", "%s() must be assigned to a map", call.Name)
+		}
+		k.info.Types[call] = t
+		return nil
+	}
+	_, err := k.typeOf(e)
+	return err
+}
+
+// assign checks $x = v and @m[k] = v (compound forms are lowered, except
+// the atomic @m[k] += v and -= v).
+func (k *checker) assign(s *lang.AssignStmt) error {
+	switch lhs := s.LHS.(type) {
+	case *lang.Var:
+		t, err := k.typeOf(s.RHS)
+		if err != nil {
+			return err
+		}
+		if t.Kind == KindMapLen {
+			return k.c.errorf(s.RHS, lenHint, "len() cannot be stored in a variable")
+		}
+		old, ok := k.info.Vars[lhs.Name]
+		if !ok {
+			k.info.Vars[lhs.Name] = t
+			k.info.VarOrder = append(k.info.VarOrder, lhs.Name)
+			k.info.Types[lhs] = t
+			return nil
+		}
+		if !sameShape(old, t) {
+			return k.c.errorf(s.RHS, "", "$%s holds %v; cannot assign %v", lhs.Name, old, t)
+		}
+		k.info.Types[lhs] = old
+		return nil
+	case *lang.MapExpr:
+		return k.assignMap(s, lhs)
+	}
+	return k.c.errorf(s.LHS, "assign to a $variable or a @map", "cannot assign to this expression")
+}
+
+// typeOf returns the type of an expression, checking it (and everything
+// in it) on first sight and recording the result in the side table.
+func (k *checker) typeOf(e lang.Expr) (*Type, error) {
+	if t, ok := k.info.Types[e]; ok {
+		return t, nil
+	}
+	t, err := k.typeOf1(e)
+	if err != nil {
+		return nil, err
+	}
+	k.info.Types[e] = t
+	return t, nil
+}
+
+func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
+	if isGoExpr(e) {
+		return k.goType(e)
+	}
+	switch e := e.(type) {
+	case *lang.IntLit:
+		return tS64, nil
+	case *lang.StrLit:
+		return strType(k.strLitSize(e.Value)), nil
+	case *lang.Positional:
+		return nil, k.c.errorf(e, "", "positional parameter $%d was not given on the command line", e.N)
+	case *lang.Var:
+		t, ok := k.info.Vars[e.Name]
+		if !ok {
+			return nil, k.c.errorf(e, "assign it first: $"+e.Name+" = ...", "$%s is used before it is assigned", e.Name)
+		}
+		return t, nil
+	case *lang.MapExpr:
+		return k.mapRead(e)
+	case *lang.Ident:
+		return k.identType(e)
+	case *lang.Call:
+		t, err := k.callType(e)
+		if err != nil {
+			return nil, err
+		}
+		switch t.Kind {
+		case KindAgg:
+			return nil, k.c.errorf(e, "assign it to a map: @x = "+e.Name+"(...)", "%s() must be assigned to a map", e.Name)
+		case KindVoid:
+			return nil, k.c.errorf(e, "", "%s() has no value", e.Name)
+		}
+		return t, nil
+	case *lang.Unary:
+		switch e.Op {
+		case "*":
+			t, err := k.typeOf(e.X)
+			if err != nil {
+				return nil, err
+			}
+			if t.Kind != KindInt || t.Pointee == nil {
+				return nil, k.c.errorf(e, "cast it to a pointer first: *(uint64*)(...)", "cannot dereference %v", t)
+			}
+			return t.Pointee, nil
+		case "&":
+			return nil, k.c.errorf(e, "", "cannot take the address of a value in the probe")
+		}
+		t, err := k.scalarType(e.X)
+		if err != nil {
+			return nil, err
+		}
+		switch e.Op {
+		case "!":
+			return tU64, nil
+		case "-":
+			return tS64, nil
+		case "~":
+			return t, nil
+		}
+		return nil, k.c.errorf(e, "", "unknown operator %s", e.Op)
+	case *lang.IncDec:
+		return k.incDecType(e)
+	case *lang.Binary:
+		return k.binaryType(e)
+	case *lang.Ternary:
+		if err := k.cond(e.Cond, "condition of ?:"); err != nil {
+			return nil, err
+		}
+		a, err := k.typeOf(e.Then)
+		if err != nil {
+			return nil, err
+		}
+		b, err := k.typeOf(e.Else)
+		if err != nil {
+			return nil, err
+		}
+		if a.IsScalar() && b.IsScalar() {
+			return promote(a, b), nil
+		}
+		if !sameShape(a, b) {
+			if a.Kind == KindString && b.Kind == KindString {
+				return strType(max(a.Size, b.Size)), nil
+			}
+			return nil, k.c.errorf(e, "", "the branches of ?: have different types: %v and %v", a, b)
+		}
+		return a, nil
+	case *lang.Cast:
+		return k.castType(e)
+	case *lang.Index:
+		t, err := k.typeOf(e.X)
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind != KindInt || t.Pointee == nil {
+			return nil, k.c.errorf(e, "cast it to a pointer first: ((int32*)p)[i]", "cannot index %v", t)
+		}
+		if _, err := k.scalarType(e.Index); err != nil {
+			return nil, err
+		}
+		return t.Pointee, nil
+	case *lang.Tuple:
+		tt := &Type{Kind: KindTuple}
+		for _, x := range e.Elems {
+			t, err := k.typeOf(x)
+			if err != nil {
+				return nil, err
+			}
+			if t.Kind == KindTuple || t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
+				return nil, k.c.errorf(x, "", "a tuple cannot hold %v", t)
+			}
+			tt.Elems = append(tt.Elems, t)
+		}
+		return tt, nil
+	case *lang.Field:
+		return nil, k.c.errorf(e, "use argN and casts; args.NAME needs DWARF of a Go function", "field access is not supported here")
+	}
+	return nil, fmt.Errorf("unknown expression %T", e)
+}
+
+// incDecType types x++ and x-- used as a value: x is a variable or a map
+// element holding an integer.
+func (k *checker) incDecType(e *lang.IncDec) (*Type, error) {
+	switch x := e.X.(type) {
+	case *lang.Var:
+		t, err := k.scalarType(x)
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	case *lang.MapExpr:
+		if _, err := k.defineMap(x, tS64); err != nil {
+			return nil, err
+		}
+		t, err := k.typeOf(x)
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind != KindInt {
+			return nil, k.c.errorf(e, "", "%s needs a map of integers; @%s holds %v", e.Op, x.Name, t)
+		}
+		return t, nil
+	}
+	return nil, k.c.errorf(e, "", "%s needs a $variable or a @map element", e.Op)
+}
+
+func (k *checker) scalarType(e lang.Expr) (*Type, error) {
+	t, err := k.typeOf(e)
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind == KindMapLen {
+		return nil, k.c.errorf(e, lenHint, "len() cannot be computed with")
+	}
+	if !t.IsScalar() {
+		return nil, k.c.errorf(e, "", "expected an integer, got %v", t)
+	}
+	return t, nil
+}
+
+func (k *checker) strLitSize(s string) int {
+	n := len(s) + 1
+	if n < k.c.opts.StrSize {
+		n = k.c.opts.StrSize
+	}
+	return n
+}
+
+// promote applies C's usual arithmetic conversions to two 64-bit operands:
+// the result is signed only when both are.
+func promote(a, b *Type) *Type {
+	if a.Signed && b.Signed {
+		return tS64
+	}
+	return tU64
+}
+
+func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
+	a, err := k.typeOf(e.X)
+	if err != nil {
+		return nil, err
+	}
+	b, err := k.typeOf(e.Y)
+	if err != nil {
+		return nil, err
+	}
+	switch e.Op {
+	case "==", "!=":
+		if a.Kind == KindString && b.Kind == KindString {
+			return tU64, nil
+		}
+	case "&&", "||":
+		if !a.IsScalar() || !b.IsScalar() {
+			return nil, k.c.errorf(e, "", "%s needs integers, got %v and %v", e.Op, a, b)
+		}
+		return tU64, nil
+	}
+	if a.Kind == KindMapLen || b.Kind == KindMapLen {
+		return nil, k.c.errorf(e, lenHint, "len() cannot be computed with")
+	}
+	if !a.IsScalar() || !b.IsScalar() {
+		return nil, k.c.errorf(e, "compare strings with == or strncmp()", "operator %s needs integers, got %v and %v", e.Op, a, b)
+	}
+	switch e.Op {
+	case "==", "!=", "<", "<=", ">", ">=":
+		return tU64, nil
+	case "+", "-":
+		if a.Pointee != nil && b.Pointee == nil {
+			return a, nil
+		}
+	case "*", "/", "%", "&", "|", "^", "<<", ">>":
+	default:
+		return nil, k.c.errorf(e, "", "unknown operator %s", e.Op)
+	}
+	return promote(a, b), nil
+}
+
+func (k *checker) castType(e *lang.Cast) (*Type, error) {
+	base, ok := intTypes[e.Type.Name]
+	if !ok {
+		return nil, k.c.errorf(e, "use int8..int64, uint8..uint64, char, int, long or a pointer to one", "unknown type %q", e.Type.Name)
+	}
+	if e.Type.Ptr == 0 && e.Type.Name == "void" {
+		return nil, k.c.errorf(e, "", "cannot cast to void")
+	}
+	if _, err := k.scalarType(e.X); err != nil {
+		return nil, err
+	}
+	t := base
+	for i := 0; i < e.Type.Ptr; i++ {
+		t = &Type{Kind: KindInt, Size: 8, Pointee: t}
+	}
+	return t, nil
+}
+
+// identType types a builtin identifier, from the builtins table.
+func (k *checker) identType(e *lang.Ident) (*Type, error) {
+	b := lookupBuiltin(e.Name, false)
+	if b == nil {
+		return nil, k.c.errorf(e, "builtins here are "+builtinHint(false, k.where()), "unknown identifier %q", e.Name)
+	}
+	if err := k.allowed(e, b); err != nil {
+		return nil, err
+	}
+	return b.check(k, e)
+}
+
+// where is the probe kind of the unit, as the builtins table names it.
+func (k *checker) where() probeKind {
+	switch {
+	case k.special != nil:
+		return inSpecial
+	case k.shape.ret:
+		return inUretprobe
+	case k.shape.kind == lang.KindUSDT:
+		return inUSDT
+	}
+	return inUprobe
+}
+
+// allowed reports a builtin used in a probe kind that does not have it.
+func (k *checker) allowed(n lang.Node, b *builtin) error {
+	if b.where&k.where() != 0 {
+		return nil
+	}
+	name := b.name
+	switch n := n.(type) {
+	case *lang.Ident:
+		name = n.Name
+	case *lang.Call:
+		name = n.Name + "()"
+	}
+	return k.c.errorf(n, b.whereHint, "%s is only available in %s", name, b.where)
+}

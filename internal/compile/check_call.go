@@ -1,0 +1,441 @@
+package compile
+
+import (
+	"fmt"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
+)
+
+// callType checks a call against the builtins table and returns the type
+// of its result (void for calls made for their effect, an aggregation for
+// count() and the others).
+func (k *checker) callType(e *lang.Call) (*Type, error) {
+	b := lookupBuiltin(e.Name, true)
+	if b == nil {
+		hint := "functions here are " + builtinHint(true, k.where())
+		if near := nearest(e.Name, builtinNames(true)); near != "" {
+			hint = "did you mean " + near + "()?"
+		}
+		return nil, k.c.errorf(e, hint, "unknown function %s()", e.Name)
+	}
+	if len(e.Args) < b.minArgs || (b.maxArgs >= 0 && len(e.Args) > b.maxArgs) {
+		switch {
+		case b.minArgs == b.maxArgs:
+			return nil, k.c.errorf(e, b.usage, "%s() takes %d argument(s), got %d", e.Name, b.minArgs, len(e.Args))
+		case b.maxArgs < 0:
+			return nil, k.c.errorf(e, b.usage, "%s() takes at least %d argument(s), got %d", e.Name, b.minArgs, len(e.Args))
+		}
+		return nil, k.c.errorf(e, b.usage, "%s() takes %d to %d arguments, got %d", e.Name, b.minArgs, b.maxArgs, len(e.Args))
+	}
+	if err := k.allowed(e, b); err != nil {
+		return nil, err
+	}
+	if b.agg != AggNone {
+		t := &Type{Kind: KindAgg, Agg: b.agg}
+		return t, k.checkAggArgs(e, t)
+	}
+	return b.check(k, e)
+}
+
+func voidResult(*checker, lang.Expr) (*Type, error) { return tVoid, nil }
+
+func (k *checker) strType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if t, ok, err := k.goStrType(e); ok {
+		return t, err
+	}
+	if _, err := k.scalarType(e.Args[0]); err != nil {
+		return nil, err
+	}
+	if len(e.Args) == 2 {
+		if _, err := k.scalarType(e.Args[1]); err != nil {
+			return nil, err
+		}
+		if lit, ok := e.Args[1].(*lang.IntLit); ok && int(lit.Value)+1 > k.c.opts.StrSize && lit.Value < 4096 {
+			return strType(int(lit.Value) + 1), nil
+		}
+	}
+	return strType(k.c.opts.StrSize), nil
+}
+
+func (k *checker) bufType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	for _, a := range e.Args {
+		if _, err := k.scalarType(a); err != nil {
+			return nil, err
+		}
+	}
+	size := k.c.opts.StrSize
+	if lit, ok := e.Args[1].(*lang.IntLit); ok && lit.Value > 0 && lit.Value <= 1024 {
+		size = int(lit.Value)
+	}
+	return &Type{Kind: KindBuf, Size: size}, nil
+}
+
+func (k *checker) usymType(n lang.Expr) (*Type, error) {
+	if _, err := k.scalarType(n.(*lang.Call).Args[0]); err != nil {
+		return nil, err
+	}
+	return tUsym, nil
+}
+
+func (k *checker) ustackType(n lang.Expr) (*Type, error) {
+	e, ok := n.(*lang.Call)
+	if !ok || len(e.Args) == 0 {
+		return tStack, nil
+	}
+	lit, ok := e.Args[0].(*lang.IntLit)
+	if !ok || lit.Value < 1 || lit.Value > maxStackDeep {
+		return nil, k.c.errorf(e, fmt.Sprintf("e.g. ustack(5); at most %d", maxStackDeep), "ustack() takes a constant number of frames")
+	}
+	// Max limits the frames printed; the kernel collects them all.
+	return &Type{Kind: KindStack, Size: 16, Max: int64(lit.Value)}, nil
+}
+
+func (k *checker) regType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	lit, ok := e.Args[0].(*lang.StrLit)
+	if !ok {
+		return nil, k.c.errorf(e, `reg("rdi")`, "reg() takes a register name as a string")
+	}
+	if _, ok := ptRegs[lit.Value]; !ok {
+		return nil, k.c.errorf(e.Args[0], "x86-64 registers: rax rbx rcx rdx rsi rdi rbp rsp r8-r15 rip", "unknown register %q", lit.Value)
+	}
+	return tU64, nil
+}
+
+func (k *checker) strncmpType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	a, err := k.typeOf(e.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := k.typeOf(e.Args[1])
+	if err != nil {
+		return nil, err
+	}
+	if a.Kind != KindString || b.Kind != KindString {
+		return nil, k.c.errorf(e, `strncmp(str(arg0), "abc", 3)`, "strncmp() compares strings, got %v and %v", a, b)
+	}
+	if _, ok := e.Args[2].(*lang.IntLit); !ok {
+		return nil, k.c.errorf(e.Args[2], "", "strncmp() needs a constant length")
+	}
+	return tU64, nil
+}
+
+func (k *checker) strcontainsType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	a, err := k.typeOf(e.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	_, isLit := e.Args[1].(*lang.StrLit)
+	if a.Kind != KindString || !isLit {
+		return nil, k.c.errorf(e, `strcontains(str(arg0), "needle")`, "strcontains() takes a string and a string literal")
+	}
+	k.info.Types[e.Args[1]] = strType(k.strLitSize(e.Args[1].(*lang.StrLit).Value))
+	return tU64, nil
+}
+
+// mapKeyed checks the map element a call takes (delete(@m[k]),
+// has_key(@m[k])); lowering turned the two-argument forms into it.
+func (k *checker) mapKeyed(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	me, ok := e.Args[0].(*lang.MapExpr)
+	if !ok || me.Keys == nil || len(e.Args) != 1 {
+		return nil, k.c.errorf(e, e.Name+"(@m[key]) or "+e.Name+"(@m, key)", "%s() takes a map and a key", e.Name)
+	}
+	if _, err := k.mapElem(me); err != nil {
+		return nil, err
+	}
+	if e.Name == "has_key" {
+		return tU64, nil
+	}
+	return tVoid, nil
+}
+
+func (k *checker) lenType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if ok, err := k.goLenCall(e); ok {
+		return tS64, err
+	}
+	if _, err := k.mapArg(e); err != nil {
+		return nil, err
+	}
+	return tMapLen, nil
+}
+
+// mapArg checks a call that takes a whole map (clear, zero, len).
+func (k *checker) mapArg(e *lang.Call) (*mapType, error) {
+	me, ok := e.Args[0].(*lang.MapExpr)
+	if !ok || me.Keys != nil {
+		return nil, k.c.errorf(e, "e.g. "+e.Name+"(@m)", "%s() takes a whole map", e.Name)
+	}
+	m, ok := k.c.mapTypes[me.Name]
+	if !ok {
+		return nil, k.c.errorf(me, "assign it somewhere: @"+me.Name+"[...] = ...", "map @%s is never assigned", me.Name)
+	}
+	return m, nil
+}
+
+func (k *checker) wholeMap(n lang.Expr) (*Type, error) {
+	_, err := k.mapArg(n.(*lang.Call))
+	return tVoid, err
+}
+
+func (k *checker) timeType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if len(e.Args) == 1 {
+		if _, ok := e.Args[0].(*lang.StrLit); !ok {
+			return nil, k.c.errorf(e, `time("%H:%M:%S\n")`, "time() takes a format string")
+		}
+	}
+	return tVoid, nil
+}
+
+func (k *checker) printfType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	lit, ok := e.Args[0].(*lang.StrLit)
+	if !ok {
+		return nil, k.c.errorf(e.Args[0], "", "printf()'s format must be a string literal")
+	}
+	f, err := output.ParseFormat(lit.Value)
+	if err != nil {
+		return nil, k.c.prog.Errorf(lit, len(lit.Value)+2, "", "bad format: %v", err)
+	}
+	args := e.Args[1:]
+	dirs := f.Directives()
+	if len(dirs) != len(args) {
+		return nil, k.c.errorf(e, "", "format has %d directive(s) but %d argument(s) follow", len(dirs), len(args))
+	}
+	for i, a := range args {
+		t, err := k.typeOf(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkDirective(dirs[i].Arg, t); err != nil {
+			return nil, k.c.errorf(a, "", "argument %d: %v", i+1, err)
+		}
+	}
+	return tVoid, nil
+}
+
+func (k *checker) printType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if me, ok := e.Args[0].(*lang.MapExpr); ok && me.Keys == nil {
+		if _, ok := k.c.mapTypes[me.Name]; !ok {
+			return nil, k.c.errorf(me, "assign it somewhere: @"+me.Name+"[...] = ...", "map @%s is never assigned", me.Name)
+		}
+		for i, a := range e.Args[1:] {
+			if i >= 2 {
+				return nil, k.c.errorf(a, "print(@m, top, div)", "print() takes at most a map, a top count and a divisor")
+			}
+			if _, ok := a.(*lang.IntLit); !ok {
+				return nil, k.c.errorf(a, "", "print()'s top and divisor must be numbers")
+			}
+		}
+		return tVoid, nil
+	}
+	if len(e.Args) != 1 {
+		return nil, k.c.errorf(e, "", "print() of a value takes one argument")
+	}
+	if _, err := k.typeOf(e.Args[0]); err != nil {
+		return nil, err
+	}
+	return tVoid, nil
+}
+
+// checkDirective checks that a printf argument fits its directive.
+func checkDirective(d output.ArgKind, t *Type) error {
+	switch d {
+	case output.ArgString:
+		switch t.Kind {
+		case KindString, KindSym, KindUsym, KindStack, KindInt, KindBuf:
+			return nil
+		}
+	case output.ArgBuffer:
+		if t.Kind == KindBuf || t.Kind == KindString {
+			return nil
+		}
+	default:
+		if t.IsScalar() || t.Kind == KindMapLen {
+			return nil
+		}
+		return errorString("this directive needs an integer; use %s to print " + t.String())
+	}
+	return errorString("cannot print " + t.String() + " with this directive")
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// checkAggArgs checks the arguments of an aggregation; lhist's bounds are
+// kept in its type.
+func (k *checker) checkAggArgs(call *lang.Call, t *Type) error {
+	if len(call.Args) > 0 {
+		if _, err := k.scalarType(call.Args[0]); err != nil {
+			return err
+		}
+	}
+	if t.Agg != AggLhist {
+		return nil
+	}
+	var v [3]int64
+	for i, a := range call.Args[1:] {
+		n, ok := constInt(a)
+		if !ok {
+			return k.c.errorf(a, "lhist(x, 0, 100, 10)", "lhist()'s min, max and step must be numbers")
+		}
+		v[i] = n
+	}
+	if v[2] <= 0 || v[1] <= v[0] || (v[1]-v[0])/v[2] > 1000 {
+		return k.c.errorf(call, "e.g. lhist(x, 0, 100, 10)", "lhist() needs min < max, step > 0 and at most 1000 buckets")
+	}
+	t.Min, t.Max, t.Step = v[0], v[1], v[2]
+	return nil
+}
+
+// constInt is the value of an integer literal or a negated one.
+func constInt(e lang.Expr) (int64, bool) {
+	switch x := e.(type) {
+	case *lang.IntLit:
+		return int64(x.Value), true
+	case *lang.Unary:
+		if lit, ok := x.X.(*lang.IntLit); ok && x.Op == "-" {
+			return -int64(lit.Value), true
+		}
+	}
+	return 0, false
+}
+
+// lenHint says what len(@m) is for: the number of keys is counted in
+// userspace when the record that carries it is printed, so it can be printed
+// but not computed with in a probe.
+const lenHint = "len(@m) is counted when it is printed: use it in printf() or print()"
+
+// assignMap checks @m[k] = v, @m[k] = count() and the atomic @m[k] += v.
+func (k *checker) assignMap(s *lang.AssignStmt, me *lang.MapExpr) error {
+	if s.Op != "=" {
+		if _, err := k.scalarType(s.RHS); err != nil {
+			return err
+		}
+		m, err := k.defineMap(me, tS64)
+		if err != nil {
+			return err
+		}
+		if m.val.Kind != KindInt {
+			return k.c.errorf(s, "", "%s needs a map of integers; @%s holds %v", s.Op, me.Name, m.val)
+		}
+		return k.keysOf(me, m)
+	}
+	var t *Type
+	var err error
+	if call, ok := s.RHS.(*lang.Call); ok {
+		if t, err = k.callType(call); err == nil {
+			k.info.Types[call] = t
+		}
+	} else {
+		t, err = k.typeOf(s.RHS)
+	}
+	if err != nil {
+		return err
+	}
+	switch t.Kind {
+	case KindVoid:
+		return k.c.errorf(s.RHS, "", "cannot store the result of %v in a map", t)
+	case KindMapLen:
+		return k.c.errorf(s.RHS, lenHint, "len() cannot be stored in a map")
+	}
+	m, err := k.defineMap(me, t)
+	if err != nil {
+		return err
+	}
+	return k.keysOf(me, m)
+}
+
+// defineMap finds or creates the map an assignment writes, checking that
+// keys and values keep one type.
+func (k *checker) defineMap(me *lang.MapExpr, val *Type) (*mapType, error) {
+	key, err := k.keyType(me)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := k.c.mapTypes[me.Name]
+	if !ok {
+		m = &mapType{name: me.Name, key: key, val: val}
+		k.c.mapTypes[me.Name] = m
+		k.c.mapOrder = append(k.c.mapOrder, me.Name)
+		return m, nil
+	}
+	if (m.key == nil) != (key == nil) || (key != nil && !sameShape(m.key, key)) {
+		return nil, k.c.errorf(me, "", "map @%s is used with keys %v here but %v elsewhere", me.Name, key, m.key)
+	}
+	if !sameShape(m.val, val) && !(m.val.IsScalar() && val.IsScalar()) {
+		return nil, k.c.errorf(me, "", "map @%s holds %v elsewhere; cannot store %v", me.Name, m.val, val)
+	}
+	return m, nil
+}
+
+// keyType is the type of a map element's keys: one key's own type, or a
+// tuple of several; nil without keys.
+func (k *checker) keyType(me *lang.MapExpr) (*Type, error) {
+	if me.Keys == nil {
+		return nil, nil
+	}
+	var elems []*Type
+	for _, x := range me.Keys {
+		t, err := k.typeOf(x)
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindTuple || t.Kind == KindMapLen {
+			return nil, k.c.errorf(x, "", "%v cannot be a map key", t)
+		}
+		elems = append(elems, t)
+	}
+	if len(elems) == 1 {
+		return elems[0], nil
+	}
+	return &Type{Kind: KindTuple, Elems: elems}, nil
+}
+
+// keysOf checks that an element's keys fit the map.
+func (k *checker) keysOf(me *lang.MapExpr, m *mapType) error {
+	switch {
+	case me.Keys == nil && m.key != nil:
+		return k.c.errorf(me, "", "map @%s needs keys: @%s[...]", me.Name, me.Name)
+	case me.Keys != nil && m.key == nil:
+		return k.c.errorf(me, "", "map @%s has no keys; write @%s", me.Name, me.Name)
+	}
+	kt, err := k.keyType(me)
+	if err != nil {
+		return err
+	}
+	if kt != nil && !sameShape(kt, m.key) {
+		return k.c.errorf(me, "", "map @%s has keys of type %v, not %v", me.Name, m.key, kt)
+	}
+	return nil
+}
+
+// mapElem checks a map element that is read (or deleted, or asked about).
+func (k *checker) mapElem(me *lang.MapExpr) (*mapType, error) {
+	m, ok := k.c.mapTypes[me.Name]
+	if !ok {
+		return nil, k.c.errorf(me, "assign it somewhere: @"+me.Name+"[...] = ...", "map @%s is never assigned", me.Name)
+	}
+	return m, k.keysOf(me, m)
+}
+
+// mapRead types @m[k] as a value.
+func (k *checker) mapRead(me *lang.MapExpr) (*Type, error) {
+	m, err := k.mapElem(me)
+	if err != nil {
+		return nil, err
+	}
+	if m.val.Kind == KindAgg {
+		return nil, k.c.errorf(me, "aggregations are kept per CPU; keep a plain map instead: @"+me.Name+"[...] += 1", "the value of %s() map @%s cannot be read in a probe", m.val.Agg, me.Name)
+	}
+	return m.val, nil
+}

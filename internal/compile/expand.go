@@ -1,0 +1,107 @@
+package compile
+
+import (
+	"fmt"
+
+	"github.com/uscope/uscope/internal/lang"
+)
+
+// unit is one BPF program to generate: a probe's sites of one shape, or a
+// BEGIN, END or interval probe. Check gives it an Info; emit turns it into
+// instructions.
+type unit struct {
+	c       *compiler
+	probe   *lang.Probe
+	name    string
+	shape   shape
+	sites   []int // indexes into Plan.Sites
+	special *Special
+	info    *Info
+}
+
+// shape groups the sites of one probe that can share a program.
+type shape struct {
+	kind string
+	key  string // distinguishes USDT argument layouts and Go sites
+	ret  bool
+	// atReturn: return semantics at a Go function's RET instructions,
+	// attached as plain uprobes.
+	atReturn bool
+	// moved: the distance every site of the program was moved past its
+	// function's entry (Site.Moved), subtracted from ip. Set only when the
+	// probe reads ip: sites moved by different distances then get programs
+	// of their own.
+	moved uint64
+}
+
+// expand is the second pass: it resolves every attach point to its sites
+// and groups a probe's sites into units, one per shape (USDT argument
+// specs and Go functions decide the types of argN and args, so each shape
+// is checked and emitted on its own). Every attach point that resolves to
+// nothing is reported.
+func (c *compiler) expand() ([]*unit, error) {
+	var units []*unit
+	for idx, pr := range c.prog.Probes {
+		us, err := c.expandProbe(idx, pr)
+		if err != nil {
+			c.report(err)
+			continue
+		}
+		units = append(units, us...)
+	}
+	return units, c.errList()
+}
+
+func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
+	groups := map[shape][]int{}
+	var order []shape
+	for _, ap := range pr.Points {
+		switch ap.Kind {
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval:
+			if len(pr.Points) > 1 {
+				return nil, c.errorf(ap, "give it a block of its own", "%s cannot share a block with other attach points", ap.Kind)
+			}
+			return c.expandSpecial(idx, pr, ap)
+		}
+		if c.opts.Resolver == nil {
+			return nil, c.errorf(ap, "", "no resolver for %s", ap.Raw)
+		}
+		sites, err := c.opts.Resolver.Resolve(ap)
+		if err != nil {
+			return nil, c.prog.Errorf(ap, len(ap.Raw), "", "%v", err)
+		}
+		for _, s := range sites {
+			sh := shape{kind: ap.Kind, ret: ap.Kind == lang.KindUretprobe}
+			if s.USDT != nil {
+				sh.key = usdtShapeKey(s)
+			}
+			if s.GoFunc != "" {
+				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
+			}
+			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
+				sh.moved = s.Moved
+			}
+			if _, ok := groups[sh]; !ok {
+				order = append(order, sh)
+			}
+			groups[sh] = append(groups[sh], len(c.plan.Sites))
+			c.plan.Sites = append(c.plan.Sites, s)
+		}
+	}
+	var units []*unit
+	for gi, sh := range order {
+		units = append(units, &unit{c: c, probe: pr, name: fmt.Sprintf("p%d_%d", idx, gi), shape: sh, sites: groups[sh]})
+	}
+	return units, nil
+}
+
+func (c *compiler) expandSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) ([]*unit, error) {
+	if ap.Kind == lang.KindInterval && ap.IntervalNanos == 0 {
+		return nil, c.errorf(ap, "use interval:s:1 or interval:ms:100", "interval must be positive")
+	}
+	name := fmt.Sprintf("s%d", idx)
+	sp := &Special{Kind: ap.Kind, ID: uint64(len(c.plan.Specials) + 1), IntervalNanos: ap.IntervalNanos, Program: name,
+		Name: ap.Raw, Index: len(c.plan.Specials)}
+	c.plan.Specials = append(c.plan.Specials, sp)
+	return []*unit{{c: c, probe: pr, name: name, shape: shape{kind: ap.Kind}, special: sp}}, nil
+}

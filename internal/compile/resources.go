@@ -1,0 +1,125 @@
+package compile
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
+)
+
+// resources is the fourth pass, one walk over the checked units: it lays
+// out every map (key and value layouts, the BPF map specs), gives each
+// printf, time() and print(value) call its record id and layout, and
+// creates the maps every plan has (the stack map when a stack is used).
+func (c *compiler) resources(units []*unit) {
+	for _, name := range c.mapOrder {
+		m := c.mapTypes[name]
+		c.newMap(name, m.key, m.val)
+	}
+	for _, u := range units {
+		lang.Inspect(u.probe, func(n lang.Node) bool {
+			if e, ok := n.(lang.Expr); ok {
+				if t := u.info.Types[e]; t != nil && t.Kind == KindStack {
+					c.plan.HasStacks = true
+				}
+			}
+			call, ok := n.(*lang.Call)
+			if !ok {
+				return true
+			}
+			switch call.Name {
+			case "printf":
+				u.info.records[call] = len(c.plan.Printfs)
+				c.plan.Printfs = append(c.plan.Printfs, c.printfLayout(u, call))
+			case "time":
+				f := "%H:%M:%S\n"
+				if len(call.Args) > 0 {
+					f = call.Args[0].(*lang.StrLit).Value
+				}
+				u.info.records[call] = len(c.plan.Times)
+				c.plan.Times = append(c.plan.Times, f)
+			case "print":
+				if me, ok := call.Args[0].(*lang.MapExpr); ok && me.Keys == nil {
+					break
+				}
+				u.info.records[call] = len(c.plan.Values)
+				c.plan.Values = append(c.plan.Values, u.info.Types[call.Args[0]])
+			}
+			return true
+		})
+	}
+	if c.opts.TraceUserStack {
+		c.plan.HasStacks = true
+	}
+	c.addCommonMaps()
+}
+
+// printfLayout places a printf's arguments in its record: the id, the
+// bcc trace fields for trace programs, then each argument at its storage
+// size.
+func (c *compiler) printfLayout(u *unit, e *lang.Call) *PrintfDesc {
+	desc := &PrintfDesc{Format: e.Args[0].(*lang.StrLit).Value, Pos: e.Pos}
+	size := 8
+	if c.plan.Trace {
+		size += c.traceHeaderSize()
+	}
+	for _, a := range e.Args[1:] {
+		t := u.info.Types[a]
+		desc.Args = append(desc.Args, Field{Type: t, Offset: size})
+		size += t.StorageSize()
+	}
+	desc.Size = size
+	return desc
+}
+
+func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
+	m := &MapDesc{Name: name, Spec: fmt.Sprintf("m%d", len(c.plan.Maps)), Key: key, Value: val, Index: len(c.plan.Maps)}
+	m.KeySize = 8
+	if key != nil {
+		m.KeySize = key.StorageSize()
+		if key.Kind == KindTuple {
+			off := 0
+			for _, e := range key.Elems {
+				m.KeyFields = append(m.KeyFields, Field{Type: e, Offset: off})
+				off += e.StorageSize()
+			}
+		}
+	}
+	mt := ebpf.Hash
+	if val.Kind == KindAgg {
+		m.PerCPU = true
+		mt = ebpf.PerCPUHash
+		nb := 0
+		if val.Agg == AggLhist {
+			nb = lhistBuckets(val)
+		}
+		m.ValueSize = output.AggValueSize(val.Agg, nb)
+	} else {
+		m.ValueSize = val.StorageSize()
+	}
+	c.maps[name] = m
+	c.plan.Maps = append(c.plan.Maps, m)
+	c.plan.Spec.Maps[m.Spec] = &ebpf.MapSpec{
+		Name: m.Spec, Type: mt, KeySize: uint32(m.KeySize), ValueSize: uint32(m.ValueSize),
+		MaxEntries: uint32(c.opts.MapSize),
+	}
+	return m
+}
+
+func (c *compiler) addCommonMaps() {
+	m := c.plan.Spec.Maps
+	m[MapEvents] = &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: ringBufBytes}
+	m[MapLost] = &ebpf.MapSpec{Name: MapLost, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1}
+	n := uint32(len(c.plan.Maps))
+	if n == 0 {
+		n = 1
+	}
+	m[MapErrors] = &ebpf.MapSpec{Name: MapErrors, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: n}
+	m[MapScratch] = &ebpf.MapSpec{Name: MapScratch, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: scratchSize, MaxEntries: 1}
+	if c.plan.HasStacks {
+		m[MapStacks] = &ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4,
+			ValueSize: 8 * maxStackDeep, MaxEntries: uint32(c.opts.MapSize)}
+	}
+}
