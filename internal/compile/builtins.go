@@ -23,6 +23,9 @@ const (
 )
 
 func (p probeKind) String() string {
+	if p == inAll {
+		return "every probe"
+	}
 	var names []string
 	for _, k := range []struct {
 		k    probeKind
@@ -230,36 +233,59 @@ func builtinHint(call bool, where probeKind) string {
 	return strings.Join(names, ", ")
 }
 
-// nearest returns the name closest to s by edit distance, or "" when none
-// is close (at most a third of the letters differ).
+// nearest returns the name closest to s by edit distance (a swap of two
+// neighbours counts as one edit; ties go to the longer common prefix), or
+// "" when none is close: at most half of the letters differ. Then the
+// length nearest to s wins.
 func nearest(s string, names []string) string {
-	best, bestD := "", len(s)/3+1
+	best, bestD, bestP, bestL := "", len(s)/2+1, -1, 0
 	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
+		d, p, l := editDistance(s, n), commonPrefix(s, n), abs(len(n)-len(s))
+		if d < bestD || d == bestD && best != "" && (p > bestP || p == bestP && l < bestL) {
+			best, bestD, bestP, bestL = n, d, p, l
 		}
 	}
 	return best
 }
 
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func commonPrefix(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// editDistance is the optimal string alignment distance of a and b.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
 			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // Builtin describes a builtin of the language for documentation and

@@ -481,7 +481,11 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 func (k *checker) identType(e *lang.Ident) (*Type, error) {
 	b := lookupBuiltin(e.Name, false)
 	if b == nil {
-		return nil, k.c.errorf(e, "builtins here are "+builtinHint(false, k.where()), "unknown identifier %q", e.Name)
+		hint := "builtins here are " + builtinHint(false, k.where())
+		if near := nearest(e.Name, builtinNames(false)); near != "" {
+			hint = "did you mean " + near + "?"
+		}
+		return nil, k.c.errorf(e, hint, "unknown identifier %q", e.Name)
 	}
 	if err := k.allowed(e, b); err != nil {
 		return nil, err

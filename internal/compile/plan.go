@@ -7,62 +7,16 @@ package compile
 import (
 	"github.com/cilium/ebpf"
 
-	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/lang"
-	"github.com/uscope/uscope/usdt"
+	"github.com/uscope/uscope/internal/resolve"
 )
 
-// Site is one place a probe attaches, as resolved from an attach point.
-type Site struct {
-	Kind         string // lang.KindUprobe, KindUretprobe, KindUSDT
-	Probe        string // canonical probe name
-	Target       string // object path for display
-	AttachPath   string // object path handed to the kernel
-	Func         string // name shown by `func` (demangled)
-	Provider     string // USDT provider
-	FuncAddr     uint64 // link-time address of the function start
-	Addr         uint64 // link-time address of the site
-	Offset       uint64 // file offset of the site
-	RefCtrOffset uint64 // USDT semaphore file offset
-	USDT         *usdt.Site
-	GoBinary     bool
-	// GoFunc is the Go function (from the binary's pclntab) the site is
-	// in, "" for other sites (C code of a cgo binary, other objects). Go
-	// answers questions about its binary: parameters, types, goid.
-	GoFunc string
-	Go     GoBinary
-	// GoEntry marks the entry of GoFunc, placed after its stack-check
-	// prologue: its parameters are where the calling convention put them.
-	GoEntry bool
-	// GoAsm marks a Go function written in assembly (ABI0): arguments on
-	// the stack, R14 not the goroutine.
-	GoAsm bool
-	// AtReturn marks a RET instruction of a Go function. A uretprobe on a
-	// Go function becomes plain uprobes on its RET instructions; the
-	// program keeps return semantics (retval, results) but is attached as
-	// an entry probe, never as a kernel uretprobe.
-	AtReturn bool
-	// Moved is how far an entry probe on a C or C++ function was moved
-	// past the first instruction (internal/placement); programs still see
-	// the function's address in ip and reg("ip"). Placement describes the
-	// choice for -d ("+4 (jcc, emulated; skipped cmp)").
-	Moved     uint64
-	Placement string
-}
+// Site is one place a probe attaches, as internal/resolve finds it: one
+// type from resolution to the session.
+type Site = resolve.Site
 
-// GoBinary is what the compiler asks of a Go binary; *gobin.Binary
-// implements it.
-type GoBinary interface {
-	// Params places the parameters and results of fn (gobin.Binary.Params).
-	Params(fn string) ([]gobin.Param, error)
-	// ParamType returns the DWARF type of a parameter or result of fn.
-	ParamType(fn, name string) (*gobin.Type, error)
-	// GoidOffset is the offset of the goroutine id in runtime.g.
-	GoidOffset() (off int, fromDWARF bool, err error)
-	// GoVersionAtLeast reports whether the binary was built by Go
-	// major.minor or later.
-	GoVersionAtLeast(major, minor int) bool
-}
+// GoBinary is what the compiler asks of a Go binary (resolve.GoBinary).
+type GoBinary = resolve.GoBinary
 
 // Resolver finds the sites of an attach point.
 type Resolver interface {

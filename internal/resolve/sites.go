@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/uscope/uscope/elfx"
+	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/proc"
 	"github.com/uscope/uscope/usdt"
@@ -53,6 +54,31 @@ type Site struct {
 	// "+4 (jcc, emulated; skipped cmp)" ("" when not considered).
 	Moved     uint64
 	Placement string
+	// Go is the binary of a site in Go code (GoFunc set), nil otherwise.
+	Go GoBinary
+}
+
+// Name is what func prints for the site: the demangled function name, or
+// the USDT probe's.
+func (s *Site) Name() string {
+	if s.Display != "" {
+		return s.Display
+	}
+	return s.Func
+}
+
+// GoBinary is what the compiler asks of a Go binary; *gobin.Binary
+// implements it.
+type GoBinary interface {
+	// Params places the parameters and results of fn (gobin.Binary.Params).
+	Params(fn string) ([]gobin.Param, error)
+	// ParamType returns the DWARF type of a parameter or result of fn.
+	ParamType(fn, name string) (*gobin.Type, error)
+	// GoidOffset is the offset of the goroutine id in runtime.g.
+	GoidOffset() (off int, fromDWARF bool, err error)
+	// GoVersionAtLeast reports whether the binary was built by Go
+	// major.minor or later.
+	GoVersionAtLeast(major, minor int) bool
 }
 
 // ProbeName builds a canonical probe name, pasteable into a program:
@@ -193,7 +219,24 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 		}
 		return nil, noMatch(ap, targets)
 	}
+	r.withGo(out)
 	return out, nil
+}
+
+// withGo gives the sites in Go code their binary, which answers the
+// compiler's questions about parameters and goid; a site whose binary
+// cannot be read as Go is treated as C.
+func (r *Resolver) withGo(sites []Site) {
+	for i := range sites {
+		if sites[i].GoFunc == "" {
+			continue
+		}
+		if b := r.GoBinary(sites[i].AttachPath); b != nil {
+			sites[i].Go = b
+		} else {
+			sites[i].GoFunc = ""
+		}
+	}
 }
 
 // errNoMatch is the cause of noMatch's error: the object was read, and

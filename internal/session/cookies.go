@@ -14,7 +14,7 @@ func siteCookies(plan *compile.Plan) []uint64 {
 	first := make(map[names]uint64, len(plan.Sites))
 	out := make([]uint64, len(plan.Sites))
 	for i, s := range plan.Sites {
-		k := names{s.Probe, s.Func}
+		k := names{s.Probe, s.Name()}
 		c, ok := first[k]
 		if !ok {
 			c = uint64(i)

@@ -79,7 +79,7 @@ func (s *session) printf(d *compile.PrintfDesc, rec []byte) {
 	cookie := le.Uint64(h[32:])
 	label := ""
 	if cookie < uint64(len(s.plan.Sites)) {
-		label = s.plan.Sites[cookie].Func
+		label = s.plan.Sites[cookie].Name()
 	}
 	row := traceRow{
 		Nanos: ts, PID: int(pidTgid >> 32), TID: int(uint32(pidTgid)), Comm: comm,
@@ -145,7 +145,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		if t.Builtin == "probe" {
 			return output.StringValue(st.Probe, false)
 		}
-		return output.StringValue(st.Func, false)
+		return output.StringValue(st.Name(), false)
 	case compile.KindUsym:
 		return output.StringValue(s.symbolize(pid, le.Uint64(b)), false)
 	case compile.KindStack:

@@ -36,7 +36,7 @@ func (s *session) unmoveFrame(f *output.Frame) {
 	}
 	for i := range s.plan.Sites {
 		site := &s.plan.Sites[i]
-		if site.Moved == f.Off && site.Func == f.Sym {
+		if site.Moved == f.Off && site.Name() == f.Sym {
 			f.Addr -= f.Off
 			f.Off = 0
 			return

@@ -148,7 +148,7 @@ func (s *session) run(ctx context.Context) error {
 		return &Error{fmt.Errorf("find uscope's own trigger function: %w", err)}
 	}
 	opts := compile.Options{
-		Resolver:         resolverAdapter{s.resolver},
+		Resolver:         s.resolver,
 		StrSize:          cfg.StrSize,
 		MapSize:          cfg.MapSize,
 		StartNanos:       uint64(ts.Nano()),
@@ -191,7 +191,10 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.fire(lang.KindBegin)
 	cookies := siteCookies(plan)
-	for _, p := range plan.Programs {
+	// The kernel runs the programs on one address newest first: attach
+	// them last to first, so that they run in source order, as bpftrace's do.
+	for i := len(plan.Programs) - 1; i >= 0; i-- {
+		p := plan.Programs[i]
 		if p.Special != nil {
 			continue
 		}
