@@ -1,7 +1,3 @@
-// Package compile turns a parsed program into BPF: it checks types, lays out
-// maps and event records, and generates one program per distinct probe shape
-// with cilium/ebpf's asm package. Nothing here talks to the kernel; the
-// session loads and attaches what the Plan describes.
 package compile
 
 import (
