@@ -67,7 +67,8 @@ func (s *session) printAllMaps() {
 	if s.cfg.Report != nil {
 		s.out.flush()
 		s.cfg.Report(maps, true)
-	} else if len(maps) > 0 {
+	} else {
+		// bpftrace ends its main loop with two empty lines, maps or not.
 		s.out.w.MapsAtExit(maps)
 	}
 	s.out.flush()
