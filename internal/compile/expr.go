@@ -142,10 +142,12 @@ func (g *gen) incDec(e *lang.IncDec) error {
 		if err := g.lookupOrInit(m, keyOff, skip); err != nil {
 			return g.wrap(e, err)
 		}
-		// R0 points at the value: an atomic fetch-and-add gives the old one.
+		// R0 points at the value: read it, then add atomically, so that
+		// counts stay exact across CPUs.
 		g.emit(
-			asm.Mov.Imm(asm.R1, delta),
-			fetchAdd(asm.R0, asm.R1),
+			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+			asm.Mov.Imm(asm.R2, delta),
+			asm.StoreXAdd(asm.R0, asm.R2, asm.DWord),
 			asm.Mov.Reg(asm.R0, asm.R1),
 		)
 		if !e.Post {

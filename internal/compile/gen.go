@@ -400,12 +400,6 @@ func (g *gen) simpleRecord(kind uint64, index int, extra *int64) error {
 	return nil
 }
 
-// fetchAdd atomically adds src to the u64 at dst and leaves the old value
-// in src.
-func fetchAdd(dst, src asm.Register) instruction {
-	return asm.FetchAdd.Mem(dst, src, asm.DWord, 0)
-}
-
 // storeImm emits *(size *)(dst + off) = value. asm.StoreImm refuses DWord,
 // but the kernel accepts BPF_ST|BPF_DW with a sign-extended 32-bit value.
 func storeImm(dst asm.Register, off int16, value int64, size asm.Size) instruction {

@@ -147,7 +147,8 @@ func (o *Writer) Map(m *Map, opts PrintOptions) error {
 
 // MapsAtExit writes the maps a program prints when it ends: in text mode
 // two empty lines first (bpftrace prints them even with no maps), then
-// every map in order of name. In JSON mode bpftrace 0.17 prints the two
+// every map that holds something, in order of name (a map never set, or
+// cleared, prints nothing, as in bpftrace). In JSON mode bpftrace 0.17 prints the two
 // empty lines too, which breaks NDJSON readers; uscope leaves them out.
 func (o *Writer) MapsAtExit(maps []*Map) error {
 	if o.mode == Text {
@@ -156,7 +157,9 @@ func (o *Writer) MapsAtExit(maps []*Map) error {
 	sorted := slices.Clone(maps)
 	slices.SortStableFunc(sorted, func(a, b *Map) int { return strings.Compare(a.Name, b.Name) })
 	for _, m := range sorted {
-		o.Map(m, PrintOptions{})
+		if len(m.Entries) > 0 {
+			o.Map(m, PrintOptions{})
+		}
 	}
 	return o.err
 }
