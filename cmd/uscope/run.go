@@ -67,7 +67,7 @@ func newRunCommand() *cobra.Command {
 		debug   bool
 	)
 	c := &cobra.Command{
-		Use:   "run [flags] (-e PROGRAM | FILE)",
+		Use:   "run [flags] (-e PROGRAM | FILE) [ARG...]",
 		Short: "Run a program in uscope's probe language (bpftrace syntax)",
 		Long: `Run compiles a program written in bpftrace's language for userspace probes
 (uprobe, uretprobe, usdt, BEGIN, END, interval) to BPF, attaches it, and
@@ -85,20 +85,21 @@ retval and args (the results) are available.`,
   uscope run -p 1234 -e 'uprobe:/srv/app:main.handler { printf("%d %s\n", goid, str(args.r.URL.Path)); }'
   uscope run -p 1234 -e 'usdt::python:function__entry { printf("%s\n", str(arg1)); }'
   uscope run trace.bt`,
-		Args: cobra.MaximumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, src := "-e", expr
+			// The words after the program are its positional parameters
+			// ($1, $2 ...), as bpftrace's: run FILE 42 foo, -e PROG -- 42.
+			params := args
 			switch {
-			case expr != "" && len(args) > 0:
-				return usageError(errors.New("give either -e PROGRAM or a FILE, not both"))
 			case expr == "" && len(args) == 0:
 				return usageError(errors.New("no program: give -e 'PROGRAM' or a FILE; see 'uscope run --help'"))
-			case len(args) == 1:
+			case expr == "":
 				b, err := os.ReadFile(args[0])
 				if err != nil {
 					return usageError(fmt.Errorf("read program: %w", err))
 				}
-				file, src = args[0], string(b)
+				file, src, params = args[0], string(b), args[1:]
 			}
 			prog, err := lang.Parse(file, src)
 			if err != nil {
@@ -108,6 +109,7 @@ retval and args (the results) are available.`,
 			if err != nil {
 				return err
 			}
+			cfg.Params = params
 			switch format {
 			case "text":
 			case "json":

@@ -49,6 +49,8 @@ type checker struct {
 	*unit
 	// goParams caches the parameters of the unit's Go function.
 	goParams *goParams
+	// loops counts the loops around the statement being checked.
+	loops int
 }
 
 // check is the third pass: it types every unit and collects every
@@ -156,7 +158,9 @@ func (k *checker) stmt(s lang.Stmt) error {
 		if err := k.cond(s.Cond, "loop condition"); err != nil {
 			k.c.report(err)
 		}
+		k.loops++
 		k.block(s.Body)
+		k.loops--
 	case *lang.UnrollStmt:
 		lit, ok := s.Count.(*lang.IntLit)
 		if !ok || lit.Value < 1 || lit.Value > 100 {
@@ -164,9 +168,96 @@ func (k *checker) stmt(s lang.Stmt) error {
 		}
 		k.block(s.Body)
 	case *lang.ReturnStmt:
+	case *lang.BreakStmt, *lang.ContinueStmt:
+		if k.loops == 0 {
+			return k.c.errorf(s, "use it inside while or for", "%s outside a loop", lang.FormatStmt(s))
+		}
+	case *lang.LetStmt:
+		return k.let(s)
+	case *lang.ForStmt:
+		return k.forStmt(s)
 	default:
 		return fmt.Errorf("unknown statement %T", s)
 	}
+	return nil
+}
+
+// let declares a variable, with a type, a value, both or neither (then its
+// first assignment gives its type).
+func (k *checker) let(s *lang.LetStmt) error {
+	var t *Type
+	if s.Type != nil {
+		base, ok := intTypes[s.Type.Name]
+		switch {
+		case s.Type.Name == "string" && s.Type.Ptr == 0:
+			t = strType(k.c.opts.StrSize)
+		case !ok:
+			return k.c.errorf(s.Var, "use int8..int64, uint8..uint64, bool or string", "unknown type %q", s.Type.Name)
+		default:
+			t = base
+			for i := 0; i < s.Type.Ptr; i++ {
+				t = &Type{Kind: KindInt, Size: 8, Pointee: t}
+			}
+		}
+	}
+	if s.Init != nil {
+		it, err := k.typeOf(s.Init)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			t = it
+		} else if !sameShape(t, it) && !(t.IsScalar() && it.IsScalar()) {
+			return k.c.errorf(s.Init, "", "$%s is %v; cannot assign %v", s.Var.Name, t, it)
+		}
+	}
+	if t == nil {
+		return nil
+	}
+	return k.declare(s.Var, t)
+}
+
+// declare gives a variable its type at its first assignment, or checks
+// that a later one keeps it.
+func (k *checker) declare(v *lang.Var, t *Type) error {
+	old, ok := k.info.Vars[v.Name]
+	if !ok {
+		k.info.Vars[v.Name] = t
+		k.info.VarOrder = append(k.info.VarOrder, v.Name)
+		k.info.Types[v] = t
+		return nil
+	}
+	if !sameShape(old, t) {
+		return k.c.errorf(v, "", "$%s holds %v; cannot assign %v", v.Name, old, t)
+	}
+	k.info.Types[v] = old
+	return nil
+}
+
+// forEnd names the hidden variable that holds a range loop's end, which
+// is evaluated once.
+func forEnd(s *lang.ForStmt) string { return fmt.Sprintf("for.end.%d", s.Pos.Offset) }
+
+// forStmt checks for ($i : lo..hi): the variable counts from lo up to hi,
+// not included.
+func (k *checker) forStmt(s *lang.ForStmt) error {
+	if s.Map != nil {
+		return k.c.errorf(s.Map, "iterate with print(@m), or keep the keys in a range", "for loops over maps are not supported yet")
+	}
+	for _, e := range []lang.Expr{s.Lo, s.Hi} {
+		if _, err := k.scalarType(e); err != nil {
+			return err
+		}
+	}
+	if err := k.declare(s.Var, tS64); err != nil {
+		return err
+	}
+	end := forEnd(s)
+	k.info.Vars[end] = tS64
+	k.info.VarOrder = append(k.info.VarOrder, end)
+	k.loops++
+	k.block(s.Body)
+	k.loops--
 	return nil
 }
 
@@ -211,18 +302,10 @@ func (k *checker) assign(s *lang.AssignStmt) error {
 		if t.Kind == KindMapLen {
 			return k.c.errorf(s.RHS, lenHint, "len() cannot be stored in a variable")
 		}
-		old, ok := k.info.Vars[lhs.Name]
-		if !ok {
-			k.info.Vars[lhs.Name] = t
-			k.info.VarOrder = append(k.info.VarOrder, lhs.Name)
-			k.info.Types[lhs] = t
-			return nil
+		if t.Kind == KindVoid || t.Kind == KindAgg {
+			return k.c.errorf(s.RHS, "aggregations belong in maps: @x = count()", "cannot assign %v to $%s", t, lhs.Name)
 		}
-		if !sameShape(old, t) {
-			return k.c.errorf(s.RHS, "", "$%s holds %v; cannot assign %v", lhs.Name, old, t)
-		}
-		k.info.Types[lhs] = old
-		return nil
+		return k.declare(lhs, t)
 	case *lang.MapExpr:
 		return k.assignMap(s, lhs)
 	}
@@ -249,6 +332,13 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 	}
 	switch e := e.(type) {
 	case *lang.IntLit:
+		if e.Text == "true" || e.Text == "false" {
+			return tBool, nil
+		}
+		if e.Value > 1<<63-1 {
+			// Above INT64_MAX a literal is a uint64, as in bpftrace.
+			return tU64, nil
+		}
 		return tS64, nil
 	case *lang.StrLit:
 		return strType(k.strLitSize(e.Value)), nil
@@ -296,7 +386,7 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 		}
 		switch e.Op {
 		case "!":
-			return tU64, nil
+			return tBool, nil
 		case "-":
 			return tS64, nil
 		case "~":
@@ -311,7 +401,14 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 		if err := k.cond(e.Cond, "condition of ?:"); err != nil {
 			return nil, err
 		}
-		a, err := k.typeOf(e.Then)
+		then := e.Then
+		if then == nil {
+			then = e.Cond // cond ?: else
+			if t := k.typ(e.Cond); !t.IsScalar() {
+				return nil, k.c.errorf(e, "write cond ? a : b", "?: without a middle operand needs an integer, not %v", t)
+			}
+		}
+		a, err := k.typeOf(then)
 		if err != nil {
 			return nil, err
 		}
@@ -413,6 +510,9 @@ func (k *checker) strLitSize(s string) int {
 // promote applies C's usual arithmetic conversions to two 64-bit operands:
 // the result is signed only when both are.
 func promote(a, b *Type) *Type {
+	if a.Bool && b.Bool {
+		return tBool
+	}
 	if a.Signed && b.Signed {
 		return tS64
 	}
@@ -431,13 +531,13 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 	switch e.Op {
 	case "==", "!=":
 		if a.Kind == KindString && b.Kind == KindString {
-			return tU64, nil
+			return tBool, nil
 		}
 	case "&&", "||":
 		if !a.IsScalar() || !b.IsScalar() {
 			return nil, k.c.errorf(e, "", "%s needs integers, got %v and %v", e.Op, a, b)
 		}
-		return tU64, nil
+		return tBool, nil
 	}
 	if a.Kind == KindMapLen || b.Kind == KindMapLen {
 		return nil, k.c.errorf(e, lenHint, "len() cannot be computed with")
@@ -447,7 +547,7 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 	}
 	switch e.Op {
 	case "==", "!=", "<", "<=", ">", ">=":
-		return tU64, nil
+		return tBool, nil
 	case "+", "-":
 		if a.Pointee != nil && b.Pointee == nil {
 			return a, nil

@@ -45,6 +45,9 @@ func (k *checker) strType(n lang.Expr) (*Type, error) {
 	if t, ok, err := k.goStrType(e); ok {
 		return t, err
 	}
+	if t, err := k.typeOf(e.Args[0]); err == nil && t.Kind == KindString && len(e.Args) == 1 {
+		return t, nil // str() of a string is the string
+	}
 	if _, err := k.scalarType(e.Args[0]); err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	if opts.StrSize <= 0 {
 		opts.StrSize = 64
 	}
-	if opts.StrSize > 1024 {
+	if opts.StrSize > 1025 {
 		return nil, fmt.Errorf("string size %d is too large (at most 1024)", opts.StrSize)
 	}
 	if opts.MapSize <= 0 {
@@ -59,7 +59,11 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 			c.plan.Trace = true
 		}
 	}
-	lower(p)
+	c.applyConfig(p.Config)
+	if err := c.errList(); err != nil {
+		return nil, err
+	}
+	lower(p, opts.Params)
 	units, err := c.expand()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
 )
@@ -100,8 +101,14 @@ func (c *compiler) expandSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) 
 		return nil, c.errorf(ap, "use interval:s:1 or interval:ms:100", "interval must be positive")
 	}
 	name := fmt.Sprintf("s%d", idx)
+	// probe prints begin and end as bpftrace main names them, other
+	// specials as written.
+	pname := ap.Raw
+	if ap.Kind == lang.KindBegin || ap.Kind == lang.KindEnd {
+		pname = strings.ToLower(ap.Kind)
+	}
 	sp := &Special{Kind: ap.Kind, ID: uint64(len(c.plan.Specials) + 1), IntervalNanos: ap.IntervalNanos, Program: name,
-		Name: ap.Raw, Index: len(c.plan.Specials)}
+		Name: pname, Index: len(c.plan.Specials)}
 	c.plan.Specials = append(c.plan.Specials, sp)
 	return []*unit{{c: c, probe: pr, name: name, shape: shape{kind: ap.Kind}, special: sp}}, nil
 }

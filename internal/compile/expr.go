@@ -51,6 +51,15 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 		if _, err := g.expr(e.Cond); err != nil {
 			return nil, err
 		}
+		if e.Then == nil {
+			// cond ?: else: cond's value unless it is zero.
+			g.emit(asm.JNE.Imm(asm.R0, 0, end))
+			if _, err := g.expr(e.Else); err != nil {
+				return nil, err
+			}
+			g.mark(end)
+			return t, nil
+		}
 		g.emit(asm.JEq.Imm(asm.R0, 0, elseLbl))
 		if _, err := g.expr(e.Then); err != nil {
 			return nil, err

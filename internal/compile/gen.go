@@ -48,7 +48,11 @@ type gen struct {
 	// from R10) for scalars, a scratch offset otherwise.
 	varOff  map[string]int
 	exitLbl string
+	// loops holds the labels break and continue jump to, innermost last.
+	loops []loopLabels
 }
+
+type loopLabels struct{ brk, cont string }
 
 func newGen(u *unit) *gen { return &gen{unit: u, varOff: map[string]int{}} }
 
@@ -227,12 +231,25 @@ func (g *gen) stmt(s lang.Stmt) error {
 			return err
 		}
 		g.emit(asm.JEq.Imm(asm.R0, 0, end))
-		if err := g.block(s.Body); err != nil {
+		if err := g.loopBody(s.Body, loopLabels{brk: end, cont: top}); err != nil {
 			return err
 		}
 		g.emit(asm.Ja.Label(top))
 		g.mark(end)
 		return nil
+	case *lang.ForStmt:
+		return g.forRange(s)
+	case *lang.BreakStmt:
+		g.emit(asm.Ja.Label(g.loops[len(g.loops)-1].brk))
+		return nil
+	case *lang.ContinueStmt:
+		g.emit(asm.Ja.Label(g.loops[len(g.loops)-1].cont))
+		return nil
+	case *lang.LetStmt:
+		if s.Init == nil {
+			return nil
+		}
+		return g.assign(&lang.AssignStmt{Pos: s.Pos, Op: "=", LHS: s.Var, RHS: s.Init})
 	case *lang.UnrollStmt:
 		n := s.Count.(*lang.IntLit).Value
 		for i := uint64(0); i < n; i++ {
@@ -246,6 +263,46 @@ func (g *gen) stmt(s lang.Stmt) error {
 		return nil
 	}
 	return fmt.Errorf("unknown statement %T", s)
+}
+
+// loopBody emits a loop's body with its break and continue targets.
+func (g *gen) loopBody(b *lang.Block, l loopLabels) error {
+	g.loops = append(g.loops, l)
+	defer func() { g.loops = g.loops[:len(g.loops)-1] }()
+	return g.block(b)
+}
+
+// forRange emits for ($i : lo..hi): hi is evaluated once, into a hidden
+// variable; continue goes to the increment.
+func (g *gen) forRange(s *lang.ForStmt) error {
+	v, end := int16(g.varOff[s.Var.Name]), int16(g.varOff[forEnd(s)])
+	if _, err := g.expr(s.Lo); err != nil {
+		return err
+	}
+	g.emit(asm.StoreMem(asm.RFP, v, asm.R0, asm.DWord))
+	if _, err := g.expr(s.Hi); err != nil {
+		return err
+	}
+	g.emit(asm.StoreMem(asm.RFP, end, asm.R0, asm.DWord))
+	top, next, done := g.label("for"), g.label("fnext"), g.label("fend")
+	g.mark(top)
+	g.emit(
+		asm.LoadMem(asm.R1, asm.RFP, v, asm.DWord),
+		asm.LoadMem(asm.R2, asm.RFP, end, asm.DWord),
+		asm.JSGE.Reg(asm.R1, asm.R2, done),
+	)
+	if err := g.loopBody(s.Body, loopLabels{brk: done, cont: next}); err != nil {
+		return err
+	}
+	g.mark(next)
+	g.emit(
+		asm.LoadMem(asm.R1, asm.RFP, v, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.RFP, v, asm.R1, asm.DWord),
+		asm.Ja.Label(top),
+	)
+	g.mark(done)
+	return nil
 }
 
 func (g *gen) ifStmt(s *lang.IfStmt) error {

@@ -1,6 +1,10 @@
 package compile
 
-import "github.com/uscope/uscope/internal/lang"
+import (
+	"strconv"
+
+	"github.com/uscope/uscope/internal/lang"
+)
 
 // lower is the first pass: it rewrites the sugar of the language into the
 // smaller core the later passes know, once, on the AST and before any
@@ -12,44 +16,48 @@ import "github.com/uscope/uscope/internal/lang"
 //     -=, which stay compound because they are emitted as atomic adds;
 //   - delete(@m, k) and has_key(@m, k) become delete(@m[k]) and
 //     has_key(@m[k]) (bpftrace accepts both forms);
-//   - a unary + disappears.
+//   - a unary + disappears;
+//   - positional parameters become literals: $N a number when its text is
+//     one, else a string ("" or 0 when not given, as bpftrace), $# their
+//     count.
 //
 // Lowering never fails: forms it does not recognize are left for check to
 // report.
-func lower(p *lang.Program) {
+func lower(p *lang.Program, params []string) {
+	l := &lowerer{params: params}
 	for _, pr := range p.Probes {
 		if pr.Pred != nil {
-			pr.Pred = lowerExpr(pr.Pred)
+			pr.Pred = l.lowerExpr(pr.Pred)
 		}
-		lowerBlock(pr.Body)
+		l.lowerBlock(pr.Body)
 	}
 }
 
-func lowerBlock(b *lang.Block) {
+func (l *lowerer) lowerBlock(b *lang.Block) {
 	if b == nil {
 		return
 	}
 	for i, s := range b.Stmts {
-		b.Stmts[i] = lowerStmt(s)
+		b.Stmts[i] = l.lowerStmt(s)
 	}
 }
 
-func lowerStmt(s lang.Stmt) lang.Stmt {
+func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 	switch s := s.(type) {
 	case *lang.Block:
-		lowerBlock(s)
+		l.lowerBlock(s)
 	case *lang.ExprStmt:
 		if inc, ok := s.X.(*lang.IncDec); ok {
 			op := "+="
 			if inc.Op == "--" {
 				op = "-="
 			}
-			return lowerStmt(&lang.AssignStmt{Pos: inc.Pos, Op: op, LHS: inc.X, RHS: &lang.IntLit{Pos: inc.Pos, Value: 1, Text: "1"}})
+			return l.lowerStmt(&lang.AssignStmt{Pos: inc.Pos, Op: op, LHS: inc.X, RHS: &lang.IntLit{Pos: inc.Pos, Value: 1, Text: "1"}})
 		}
-		s.X = lowerExpr(s.X)
+		s.X = l.lowerExpr(s.X)
 	case *lang.AssignStmt:
-		s.RHS = lowerExpr(s.RHS)
-		s.LHS = lowerExpr(s.LHS)
+		s.RHS = l.lowerExpr(s.RHS)
+		s.LHS = l.lowerExpr(s.LHS)
 		op, compound := compoundOps[s.Op]
 		if !compound {
 			break
@@ -60,16 +68,25 @@ func lowerStmt(s lang.Stmt) lang.Stmt {
 		s.RHS = &lang.Binary{Pos: s.Pos, Op: op, X: s.LHS, Y: s.RHS}
 		s.Op = "="
 	case *lang.IfStmt:
-		s.Cond = lowerExpr(s.Cond)
-		lowerBlock(s.Then)
+		s.Cond = l.lowerExpr(s.Cond)
+		l.lowerBlock(s.Then)
 		if s.Else != nil {
-			s.Else = lowerStmt(s.Else)
+			s.Else = l.lowerStmt(s.Else)
 		}
 	case *lang.WhileStmt:
-		s.Cond = lowerExpr(s.Cond)
-		lowerBlock(s.Body)
+		s.Cond = l.lowerExpr(s.Cond)
+		l.lowerBlock(s.Body)
 	case *lang.UnrollStmt:
-		lowerBlock(s.Body)
+		l.lowerBlock(s.Body)
+	case *lang.LetStmt:
+		if s.Init != nil {
+			s.Init = l.lowerExpr(s.Init)
+		}
+	case *lang.ForStmt:
+		if s.Lo != nil {
+			s.Lo, s.Hi = l.lowerExpr(s.Lo), l.lowerExpr(s.Hi)
+		}
+		l.lowerBlock(s.Body)
 	}
 	return s
 }
@@ -79,42 +96,57 @@ var compoundOps = map[string]string{
 	"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>",
 }
 
-func lowerExprs(es []lang.Expr) {
+func (l *lowerer) lowerExprs(es []lang.Expr) {
 	for i, e := range es {
-		es[i] = lowerExpr(e)
+		es[i] = l.lowerExpr(e)
 	}
 }
 
-func lowerExpr(e lang.Expr) lang.Expr {
+// lowerer holds what lowering needs: the positional parameters.
+type lowerer struct{ params []string }
+
+func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 	switch x := e.(type) {
+	case *lang.Positional:
+		if x.N == 0 {
+			return &lang.IntLit{Pos: x.Pos, Value: uint64(len(l.params)), Text: "$#"}
+		}
+		if x.N > len(l.params) {
+			return &lang.IntLit{Pos: x.Pos, Value: 0, Text: "0"}
+		}
+		v := l.params[x.N-1]
+		if n, err := strconv.ParseInt(v, 0, 64); err == nil {
+			return &lang.IntLit{Pos: x.Pos, Value: uint64(n), Text: v}
+		}
+		return &lang.StrLit{Pos: x.Pos, Value: v}
 	case *lang.Call:
-		lowerExprs(x.Args)
+		l.lowerExprs(x.Args)
 		if x.Name == "delete" || x.Name == "has_key" {
 			if me, ok := x.Args[0].(*lang.MapExpr); ok && len(x.Args) > 1 && me.Keys == nil {
 				x.Args = []lang.Expr{&lang.MapExpr{Pos: me.Pos, Name: me.Name, Keys: x.Args[1:]}}
 			}
 		}
 	case *lang.MapExpr:
-		lowerExprs(x.Keys)
+		l.lowerExprs(x.Keys)
 	case *lang.Unary:
-		x.X = lowerExpr(x.X)
+		x.X = l.lowerExpr(x.X)
 		if x.Op == "+" {
 			return x.X
 		}
 	case *lang.IncDec:
-		x.X = lowerExpr(x.X)
+		x.X = l.lowerExpr(x.X)
 	case *lang.Binary:
-		x.X, x.Y = lowerExpr(x.X), lowerExpr(x.Y)
+		x.X, x.Y = l.lowerExpr(x.X), l.lowerExpr(x.Y)
 	case *lang.Ternary:
-		x.Cond, x.Then, x.Else = lowerExpr(x.Cond), lowerExpr(x.Then), lowerExpr(x.Else)
+		x.Cond, x.Then, x.Else = l.lowerExpr(x.Cond), l.lowerExpr(x.Then), l.lowerExpr(x.Else)
 	case *lang.Cast:
-		x.X = lowerExpr(x.X)
+		x.X = l.lowerExpr(x.X)
 	case *lang.Field:
-		x.X = lowerExpr(x.X)
+		x.X = l.lowerExpr(x.X)
 	case *lang.Index:
-		x.X, x.Index = lowerExpr(x.X), lowerExpr(x.Index)
+		x.X, x.Index = l.lowerExpr(x.X), l.lowerExpr(x.Index)
 	case *lang.Tuple:
-		lowerExprs(x.Elems)
+		l.lowerExprs(x.Elems)
 	}
 	return e
 }

@@ -101,8 +101,11 @@ func (g *gen) placeBytes(off int, b []byte, n int) {
 // for str(p, len), into a zeroed buffer of t.Size bytes.
 func (g *gen) placeStr(n lang.Expr, t *Type, off int) error {
 	e := n.(*lang.Call)
-	if len(e.Args) == 1 && isGoExpr(e.Args[0]) && g.typ(e.Args[0]).Kind == KindString {
-		return g.placeGo(e.Args[0], t, off)
+	if len(e.Args) == 1 && g.typ(e.Args[0]).Kind == KindString {
+		if isGoExpr(e.Args[0]) {
+			return g.placeGo(e.Args[0], t, off)
+		}
+		return g.place(e.Args[0], off)
 	}
 	g.zeroScratch(off, t.StorageSize())
 	if len(e.Args) == 2 {

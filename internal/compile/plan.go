@@ -35,6 +35,9 @@ type Options struct {
 	Multi bool
 	// TraceUserStack adds the user stack to every bcc trace row (-U).
 	TraceUserStack bool
+	// Params are the positional parameters ($1, $2 ...) given after the
+	// program on the command line.
+	Params []string
 	// TriggerArgOffset is the pt_regs offset of the register holding the
 	// first argument of the trigger function that runs BEGIN, END and
 	// interval probes.
@@ -64,6 +67,8 @@ type Plan struct {
 	Trace bool
 	// Program is the source the plan came from.
 	Source *lang.Program
+	// Config is what the program's config block asks of the session.
+	Config Config
 }
 
 // Program is one generated BPF program and where it attaches.

@@ -60,6 +60,9 @@ type Type struct {
 	Min, Max, Step int64
 	// Builtin names what a KindSym value identifies: "func" or "probe".
 	Builtin string
+	// Bool marks a bool (comparisons, !, &&, ||, true, false): an
+	// integer 0 or 1 that prints as false or true.
+	Bool bool
 }
 
 // Common types.
@@ -68,7 +71,7 @@ var (
 	tU64    = &Type{Kind: KindInt, Size: 8}
 	tS64    = &Type{Kind: KindInt, Size: 8, Signed: true}
 	tU32    = &Type{Kind: KindInt, Size: 4}
-	tBool   = &Type{Kind: KindInt, Size: 8}
+	tBool   = &Type{Kind: KindInt, Size: 1, Bool: true}
 	tFunc   = &Type{Kind: KindSym, Size: 8, Builtin: "func"}
 	tProbe  = &Type{Kind: KindSym, Size: 8, Builtin: "probe"}
 	tUsym   = &Type{Kind: KindUsym, Size: 8}
@@ -113,6 +116,9 @@ func (t *Type) String() string {
 	case KindInt:
 		if t.Pointee != nil {
 			return t.Pointee.String() + "*"
+		}
+		if t.Bool {
+			return "bool"
 		}
 		if t.Signed {
 			return fmt.Sprintf("int%d", t.Size*8)
@@ -179,7 +185,7 @@ var intTypes = map[string]*Type{
 	"int": {Kind: KindInt, Size: 4, Signed: true}, "uint": {Kind: KindInt, Size: 4},
 	"unsigned": {Kind: KindInt, Size: 4},
 	"long":     {Kind: KindInt, Size: 8, Signed: true}, "ulong": {Kind: KindInt, Size: 8},
-	"bool": {Kind: KindInt, Size: 1}, "size_t": {Kind: KindInt, Size: 8},
+	"bool": {Kind: KindInt, Size: 1, Bool: true}, "size_t": {Kind: KindInt, Size: 8},
 	"ssize_t": {Kind: KindInt, Size: 8, Signed: true}, "uintptr": {Kind: KindInt, Size: 8},
 	"pid_t": {Kind: KindInt, Size: 4, Signed: true}, "void": {Kind: KindInt, Size: 1},
 }

@@ -30,6 +30,18 @@ type Program struct {
 	// Source is the whole text, kept for error carets.
 	Source string
 	Probes []*Probe
+	// Config holds the settings of a config = { ... } block, in order.
+	Config []*ConfigItem
+}
+
+// Position implements Node.
+func (c *ConfigItem) Position() Pos { return c.Pos }
+
+// ConfigItem is one key = value of a config block.
+type ConfigItem struct {
+	Pos   Pos
+	Key   string // as written: stack_mode, BPFTRACE_STACK_MODE
+	Value string // a number, a word or a string's text
 }
 
 // Probe is one probe block: attach points sharing a predicate and body.
@@ -157,13 +169,40 @@ type ReturnStmt struct {
 	Pos Pos
 }
 
-func (*ExprStmt) stmt()   {}
-func (*AssignStmt) stmt() {}
-func (*IfStmt) stmt()     {}
-func (*WhileStmt) stmt()  {}
-func (*UnrollStmt) stmt() {}
-func (*ReturnStmt) stmt() {}
-func (*Block) stmt()      {}
+// LetStmt declares a variable: let $x; let $x = v; let $x: type = v.
+type LetStmt struct {
+	Pos  Pos
+	Var  *Var
+	Type *TypeName // nil without a type
+	Init Expr      // nil without a value
+}
+
+// BreakStmt leaves the innermost loop; ContinueStmt starts its next round.
+type BreakStmt struct{ Pos Pos }
+
+// ContinueStmt starts the innermost loop's next round.
+type ContinueStmt struct{ Pos Pos }
+
+// ForStmt is for ($v : lo..hi) { ... } (Map nil) or for ($kv : @m) { ... }.
+type ForStmt struct {
+	Pos    Pos
+	Var    *Var
+	Lo, Hi Expr
+	Map    *MapExpr
+	Body   *Block
+}
+
+func (*ExprStmt) stmt()     {}
+func (*AssignStmt) stmt()   {}
+func (*IfStmt) stmt()       {}
+func (*WhileStmt) stmt()    {}
+func (*UnrollStmt) stmt()   {}
+func (*ReturnStmt) stmt()   {}
+func (*LetStmt) stmt()      {}
+func (*BreakStmt) stmt()    {}
+func (*ContinueStmt) stmt() {}
+func (*ForStmt) stmt()      {}
+func (*Block) stmt()        {}
 
 // Position implements Node.
 func (s *ExprStmt) Position() Pos { return s.X.Position() }
@@ -182,6 +221,18 @@ func (s *UnrollStmt) Position() Pos { return s.Pos }
 
 // Position implements Node.
 func (s *ReturnStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *LetStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *BreakStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *ContinueStmt) Position() Pos { return s.Pos }
+
+// Position implements Node.
+func (s *ForStmt) Position() Pos { return s.Pos }
 
 // Expr is an expression.
 type Expr interface {
@@ -209,7 +260,8 @@ type Var struct {
 	Name string // without '$'
 }
 
-// Positional is a positional parameter $1, $2 ... (from the command line).
+// Positional is a positional parameter $1, $2 ... (from the command line);
+// N is 0 for $#, the number of them.
 type Positional struct {
 	Pos Pos
 	N   int
@@ -259,7 +311,8 @@ type Binary struct {
 	Y   Expr
 }
 
-// Ternary is cond ? then : else.
+// Ternary is cond ? then : else; Then is nil for cond ?: else, whose value
+// is cond's when it is not zero.
 type Ternary struct {
 	Pos  Pos
 	Cond Expr

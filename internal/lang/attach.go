@@ -103,11 +103,12 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 		p.errAt(start, n, attachHint, "expected an attach point")
 	}
 	switch kind {
-	case KindBegin, KindEnd:
+	case KindBegin, KindEnd, "begin", "end":
 		if len(fields) > 1 {
 			p.errAt(start, len(ap.Raw), "write "+kind+" alone", "%s takes no arguments", kind)
 		}
-		ap.Kind = kind
+		// bpftrace main writes begin and end; 0.17 BEGIN and END.
+		ap.Kind = strings.ToUpper(kind)
 	case "uprobe", "u":
 		ap.Kind = KindUprobe
 		p.uprobeParts(ap, fields)
@@ -120,8 +121,8 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	case "interval", "i":
 		ap.Kind = KindInterval
 		p.intervalParts(ap, fields)
-	case "config":
-		p.errAt(start, kf.length(), "set options on the command line", "config blocks are not supported")
+	case "macro", "import":
+		p.errAt(start, kf.length(), "write the code in place", "%s is not supported yet", kind)
 	case "struct", "union", "enum", "typedef":
 		p.errAt(start, kf.length(), "cast pointers to built-in types instead, like *(uint32 *)(arg0 + 8)", "type definitions are not supported")
 	default:

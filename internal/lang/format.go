@@ -101,11 +101,38 @@ func formatStmt(b *strings.Builder, s Stmt, depth int) {
 		formatBlock(b, s.Body, depth)
 	case *ReturnStmt:
 		b.WriteString("return;")
+	case *BreakStmt:
+		b.WriteString("break;")
+	case *ContinueStmt:
+		b.WriteString("continue;")
+	case *LetStmt:
+		b.WriteString("let $" + s.Var.Name)
+		if s.Type != nil {
+			b.WriteString(": " + s.Type.String())
+		}
+		if s.Init != nil {
+			b.WriteString(" = " + FormatExpr(s.Init))
+		}
+		b.WriteByte(';')
+	case *ForStmt:
+		if s.Map != nil {
+			fmt.Fprintf(b, "for ($%s : %s) ", s.Var.Name, FormatExpr(s.Map))
+		} else {
+			fmt.Fprintf(b, "for ($%s : %s..%s) ", s.Var.Name, FormatExpr(s.Lo), FormatExpr(s.Hi))
+		}
+		formatBlock(b, s.Body, depth)
 	case *Block:
 		formatBlock(b, s, depth)
 	default:
 		fmt.Fprintf(b, "/* %T */;", s)
 	}
+}
+
+// FormatStmt prints a statement in canonical source form, for messages.
+func FormatStmt(st Stmt) string {
+	var b strings.Builder
+	formatStmt(&b, st, 0)
+	return strings.TrimSuffix(b.String(), ";")
 }
 
 // FormatExpr prints an expression in canonical source form, for messages
@@ -157,7 +184,11 @@ func formatExpr(b *strings.Builder, e Expr, min int) {
 	case *Var:
 		b.WriteString("$" + e.Name)
 	case *Positional:
-		b.WriteString("$" + strconv.Itoa(e.N))
+		if e.N == 0 {
+			b.WriteString("$#")
+		} else {
+			b.WriteString("$" + strconv.Itoa(e.N))
+		}
 	case *MapExpr:
 		b.WriteString("@" + e.Name)
 		if e.Keys != nil {
@@ -196,6 +227,11 @@ func formatExpr(b *strings.Builder, e Expr, min int) {
 		formatExpr(b, e.Y, p+1)
 	case *Ternary:
 		formatExpr(b, e.Cond, precTernary+1)
+		if e.Then == nil {
+			b.WriteString(" ?: ")
+			formatExpr(b, e.Else, precTernary)
+			break
+		}
 		b.WriteString(" ? ")
 		formatExpr(b, e.Then, precTernary)
 		b.WriteString(" : ")

@@ -76,6 +76,7 @@ func (t token) describe() string {
 // keywords are the identifiers the grammar reserves.
 var keywords = map[string]bool{
 	"if": true, "else": true, "while": true, "unroll": true, "return": true,
+	"for": true, "break": true, "continue": true, "let": true, "true": true, "false": true,
 	"struct": true, "union": true, "enum": true,
 }
 
@@ -85,7 +86,7 @@ var operators = []string{
 	"<<=", ">>=",
 	"->", "++", "--", "&&", "||", "==", "!=", "<=", ">=", "<<", ">>",
 	"+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
-	"(", ")", "{", "}", "[", "]", ",", ";", "?", ":", ".",
+	"..", "(", ")", "{", "}", "[", "]", ",", ";", "?", ":", ".",
 	"+", "-", "*", "/", "%", "&", "|", "^", "!", "~", "<", ">", "=",
 }
 
@@ -239,6 +240,10 @@ func (lx *lexer) next() (token, *Error) {
 				return token{}, lx.errorf(start, lx.off-start.Offset, "", "positional parameter %s is out of range", lx.src[start.Offset:lx.off])
 			}
 			tok.kind, tok.val = tPositional, n
+		case lx.at(0) == '#':
+			// $#: how many positional parameters were given.
+			lx.advance()
+			tok.kind, tok.val = tPositional, 0
 		default:
 			return token{}, lx.errorf(start, 1, "write a variable as $name or a positional parameter as $1", "'$' must be followed by a name or a number")
 		}
@@ -295,11 +300,37 @@ func (lx *lexer) number(start Pos) (uint64, *Error) {
 		lx.advance()
 	}
 	text := lx.src[s:lx.off]
+	if v, ok := parseDuration(text); ok {
+		return v, nil
+	}
 	v, msg := parseInt(text)
 	if msg != "" {
 		return 0, lx.errorf(start, len(text), "write integers as 123, 0x7b, 0173, 0b1111011, 1_000 or 1e3", "%s", msg)
 	}
 	return v, nil
+}
+
+// durationUnits are the suffixes of duration literals (1s, 10ms), whose
+// value is in nanoseconds, as in bpftrace.
+var durationUnits = []struct {
+	suffix string
+	nanos  uint64
+}{{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}}
+
+// parseDuration parses a decimal number with a duration unit.
+func parseDuration(text string) (uint64, bool) {
+	for _, u := range durationUnits {
+		digits, ok := strings.CutSuffix(text, u.suffix)
+		if !ok || digits == "" || digits[0] == '0' && len(digits) > 1 {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.ReplaceAll(digits, "_", ""), 10, 64)
+		if err != nil || n > (1<<64-1)/u.nanos {
+			continue
+		}
+		return n * u.nanos, true
+	}
+	return 0, false
 }
 
 // parseInt parses an integer literal as the language writes it. It returns

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -43,6 +44,13 @@ func Parse(file, src string) (*Program, error) {
 			p.skipSpace()
 			if p.lx.eof() {
 				break
+			}
+			if p.atConfig() {
+				if len(prog.Probes) > 0 {
+					p.errAt(p.lx.pos(), 6, "move it to the top of the program", "a config block must come before every probe")
+				}
+				prog.Config = append(prog.Config, p.parseConfig()...)
+				continue
 			}
 			prog.Probes = append(prog.Probes, p.parseProbe())
 		}
@@ -312,10 +320,16 @@ func (p *parser) parseStmt() (s Stmt, needSemi bool) {
 		p.errAt(t.pos, t.length(), "else must follow the block of an if", "'else' without 'if'")
 	case t.is("{"):
 		return p.parseBlock(), false
-	case t.isWord("for") && p.peekN(1).is("("):
-		p.errAt(t.pos, t.length(), "use while (...) { ... } or unroll(N) { ... }", "for loops are not supported")
-	case t.isWord("let") && p.peekN(1).kind == tVar:
-		p.errAt(t.pos, t.length(), "assign the variable directly: $x = 0", "let declarations are not supported")
+	case t.isWord("for"):
+		return p.parseFor(), false
+	case t.isWord("let"):
+		return p.parseLet(), true
+	case t.isWord("break"):
+		p.next()
+		return &BreakStmt{Pos: t.pos}, true
+	case t.isWord("continue"):
+		p.next()
+		return &ContinueStmt{Pos: t.pos}, true
 	}
 	x := p.parseExpr()
 	op := p.peek()
@@ -339,10 +353,73 @@ func isLvalue(x Expr) bool {
 	return false
 }
 
-// parseCond parses the parenthesized condition of if/while or count of
-// unroll.
+// parseLet parses let $x [: type] [= value].
+func (p *parser) parseLet() *LetStmt {
+	kw := p.next()
+	v := p.peek()
+	if v.kind != tVar {
+		p.unexpected(v, "write let $name = value")
+	}
+	p.next()
+	s := &LetStmt{Pos: kw.pos, Var: &Var{Pos: v.pos, Name: v.str}}
+	if p.peek().is(":") {
+		p.next()
+		ty := p.parseType()
+		s.Type = &ty
+	}
+	if p.peek().is("=") {
+		p.next()
+		s.Init = p.parseExpr()
+	}
+	return s
+}
+
+// parseFor parses for ($v : lo..hi) { } and for ($kv : @map) { }; the
+// parentheses are optional, as in bpftrace.
+func (p *parser) parseFor() *ForStmt {
+	kw := p.next()
+	paren := p.peek().is("(")
+	if paren {
+		p.next()
+	}
+	v := p.peek()
+	if v.kind != tVar {
+		p.unexpected(v, "write for ($i : 0..10) { ... } or for ($kv : @map) { ... }")
+	}
+	p.next()
+	p.expect(":", "expected ':' after the loop variable")
+	s := &ForStmt{Pos: kw.pos, Var: &Var{Pos: v.pos, Name: v.str}}
+	first := p.parseUnary()
+	if p.peek().is("..") {
+		p.next()
+		s.Lo, s.Hi = first, p.parseUnary()
+	} else if m, ok := first.(*MapExpr); ok && m.Keys == nil {
+		s.Map = m
+	} else {
+		p.errAt(first.Position(), 1, "write for ($i : 0..10) or for ($kv : @map)", "a for loop runs over a range lo..hi or a whole map")
+	}
+	if paren {
+		p.expect(")", "expected ')' after the loop's range")
+	}
+	if t := p.peek(); !t.is("{") {
+		p.unexpected(t, "expected '{' after for (...)")
+	}
+	s.Body = p.parseBlock()
+	return s
+}
+
+// parseCond parses the condition of if/while or count of unroll:
+// parenthesized, or for if and while a bare expression before '{' as
+// bpftrace main allows.
 func (p *parser) parseCond(kw string) Expr {
 	hint := fmt.Sprintf("write %s (...) { ... }", kw)
+	if kw != "unroll" && !p.peek().is("(") {
+		x := p.parseUnaryChain()
+		if t := p.peek(); !t.is("{") {
+			p.unexpected(t, fmt.Sprintf("expected '{' after %s's condition", kw))
+		}
+		return x
+	}
 	p.expect("(", hint)
 	x := p.parseExpr()
 	p.expect(")", "expected ')' to close the "+kw+" condition")
@@ -382,6 +459,11 @@ func (p *parser) parseExpr() Expr {
 		return cond
 	}
 	p.next()
+	if p.peek().is(":") {
+		// cond ?: else
+		p.next()
+		return &Ternary{Pos: t.pos, Cond: cond, Else: p.parseExpr()}
+	}
 	then := p.parseExpr()
 	p.expect(":", "expected ':' in cond ? a : b")
 	els := p.parseExpr()
@@ -746,6 +828,14 @@ func (p *parser) parsePrimary() Expr {
 		}
 		return m
 	case tIdent:
+		if t.str == "true" || t.str == "false" {
+			p.next()
+			v := uint64(0)
+			if t.str == "true" {
+				v = 1
+			}
+			return &IntLit{Pos: t.pos, Value: v, Text: t.str}
+		}
 		if keywords[t.str] {
 			p.unexpected(t, "expected an expression")
 		}
@@ -774,4 +864,55 @@ func (p *parser) parsePrimary() Expr {
 	}
 	p.unexpected(t, "expected an expression")
 	return nil
+}
+
+// parseUnaryChain parses a condition written without parentheses: binary
+// operators are allowed, but a '{' ends it (it opens the block).
+func (p *parser) parseUnaryChain() Expr { return p.parseBinary(1) }
+
+// atConfig reports whether the source continues with config = {.
+func (p *parser) atConfig() bool {
+	rest := p.lx.src[p.lx.off:p.lx.end]
+	word, ok := strings.CutPrefix(rest, "config")
+	if !ok {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimLeft(word, " \t\r\n"), "=")
+}
+
+// parseConfig parses config = { key = value; ... }: values are numbers,
+// words or strings.
+func (p *parser) parseConfig() []*ConfigItem {
+	p.next() // config
+	p.expect("=", "write config = { key = value; ... }")
+	p.expect("{", "write config = { key = value; ... }")
+	var items []*ConfigItem
+	for {
+		t := p.peek()
+		switch {
+		case t.is("}"):
+			p.next()
+			return items
+		case t.is(";"):
+			p.next()
+			continue
+		case t.kind != tIdent:
+			p.unexpected(t, "expected a config key such as max_strlen")
+		}
+		p.next()
+		p.expect("=", "write "+t.str+" = value")
+		v := p.next()
+		it := &ConfigItem{Pos: t.pos, Key: t.str}
+		switch v.kind {
+		case tInt:
+			it.Value = strconv.FormatUint(v.val, 10)
+		case tString:
+			it.Value = v.str
+		case tIdent:
+			it.Value = v.str
+		default:
+			p.unexpected(v, "expected a number, a word or a string as the value of "+t.str)
+		}
+		items = append(items, it)
+	}
 }

@@ -58,6 +58,19 @@ func Inspect(n Node, f func(Node) bool) {
 		if n.Body != nil {
 			Inspect(n.Body, f)
 		}
+	case *LetStmt:
+		expr(n.Var)
+		expr(n.Init)
+	case *ForStmt:
+		expr(n.Var)
+		expr(n.Lo)
+		expr(n.Hi)
+		if n.Map != nil {
+			Inspect(n.Map, f)
+		}
+		if n.Body != nil {
+			Inspect(n.Body, f)
+		}
 	case *MapExpr:
 		exprs(n.Keys)
 	case *Call:

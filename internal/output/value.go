@@ -83,6 +83,18 @@ type Value struct {
 	Names []string
 	// Frames holds a stack's formatted frames, innermost first.
 	Frames []string
+	// Bool marks an integer that is a bool (a comparison, true, false): it
+	// prints as true or false, and as 1 or 0 with printf's %d.
+	Bool bool
+}
+
+// BoolValue returns a bool.
+func BoolValue(b bool) Value {
+	v := Value{Kind: KindInt, Size: 1, Bool: true}
+	if b {
+		v.Uint = 1
+	}
+	return v
 }
 
 // IntValue returns a signed integer of size bytes (1, 2, 4 or 8).
@@ -229,6 +241,9 @@ func (v Value) Text() string {
 func (v Value) text(indent string) string {
 	switch v.Kind {
 	case KindInt:
+		if v.Bool {
+			return strconv.FormatBool(v.bits() != 0)
+		}
 		if v.Signed {
 			return strconv.FormatInt(int64(v.bits()), 10)
 		}

@@ -114,6 +114,9 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		if t.Pointee != nil {
 			return output.PointerValue(v)
 		}
+		if t.Bool {
+			return output.BoolValue(v&0xff != 0)
+		}
 		if t.Signed {
 			return output.IntValue(int64(v), t.Size)
 		}

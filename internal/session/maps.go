@@ -61,8 +61,10 @@ func (s *session) printAllMaps() {
 		return
 	}
 	var maps []*output.Map
-	for _, md := range s.plan.Maps {
-		maps = append(maps, s.readMap(md))
+	if !s.plan.Config.NoMapsOnExit {
+		for _, md := range s.plan.Maps {
+			maps = append(maps, s.readMap(md))
+		}
 	}
 	if s.cfg.Report != nil {
 		s.out.flush()

@@ -29,6 +29,8 @@ import (
 // Config describes one tracing session.
 type Config struct {
 	Program *lang.Program
+	// Params are the program's positional parameters ($1, $2 ...).
+	Params []string
 	// PID limits probes to one process; the session ends when it exits.
 	PID int
 	// Command, when set, is started held before its first instruction,
@@ -155,6 +157,7 @@ func (s *session) run(ctx context.Context) error {
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
 		TraceUserStack:   cfg.Trace.UserStack,
+		Params:           cfg.Params,
 	}
 	if s.held != nil {
 		opts.CPID = s.held.Pid

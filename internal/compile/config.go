@@ -1,0 +1,115 @@
+package compile
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/uscope/uscope/internal/lang"
+)
+
+// Config is what a program's config = { ... } block set that the session
+// acts on (the compiler applies max_strlen and max_map_keys itself).
+type Config struct {
+	// MissingProbes is error (default), warn or ignore: what to do with
+	// an attach point that matches nothing.
+	MissingProbes string
+	// NoMapsOnExit is print_maps_on_exit = false.
+	NoMapsOnExit bool
+	// StackMode is bpftrace's stack_mode: bpftrace (default), perf, raw.
+	StackMode string
+}
+
+// configKeys are bpftrace's config variables that apply to userspace
+// tracing; the value checks the setting and applies it. Keys bpftrace has
+// for its own implementation (log_size, max_bpf_progs ...) are accepted
+// and have no effect in uscope.
+var configKeys = map[string]func(c *compiler, v string) string{
+	"max_strlen": func(c *compiler, v string) string {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1024 {
+			return "max_strlen takes a number from 1 to 1024"
+		}
+		c.opts.StrSize = n + 1
+		return ""
+	},
+	"max_map_keys": func(c *compiler, v string) string {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1<<24 {
+			return "max_map_keys takes a number from 1 to 16777216"
+		}
+		c.opts.MapSize = n
+		return ""
+	},
+	"missing_probes": func(c *compiler, v string) string {
+		switch v {
+		case "error", "warn", "ignore":
+			c.plan.Config.MissingProbes = v
+			return ""
+		}
+		return "missing_probes is error, warn or ignore"
+	},
+	"print_maps_on_exit": func(c *compiler, v string) string {
+		b, ok := configBool(v)
+		if !ok {
+			return "print_maps_on_exit is true or false"
+		}
+		c.plan.Config.NoMapsOnExit = !b
+		return ""
+	},
+	"stack_mode": func(c *compiler, v string) string {
+		switch v {
+		case "bpftrace", "perf", "raw", "build_id":
+			c.plan.Config.StackMode = v
+			return ""
+		}
+		return "stack_mode is bpftrace, perf, raw or build_id"
+	},
+}
+
+// configIgnored are bpftrace's other config variables: accepted, without
+// effect in uscope (they tune bpftrace's own implementation or kernel
+// features).
+var configIgnored = map[string]bool{
+	"cache_user_symbols": true, "cpp_demangle": true, "lazy_symbolication": true, "license": true,
+	"log_size": true, "max_bpf_progs": true, "max_cat_bytes": true, "max_probes": true,
+	"on_stack_limit": true, "perf_rb_pages": true, "show_debug_info": true, "str_trunc_trailer": true,
+	"max_type_res_iterations": true, "symbol_source": true, "use_blazesym": true, "max_ast_nodes": true,
+}
+
+func configBool(v string) (bool, bool) {
+	switch v {
+	case "1", "true":
+		return true, true
+	case "0", "false":
+		return false, true
+	}
+	return false, false
+}
+
+// applyConfig applies a config block; keys may be written as bpftrace's
+// environment variables (BPFTRACE_MAX_STRLEN) or in lowercase.
+func (c *compiler) applyConfig(items []*lang.ConfigItem) {
+	for _, it := range items {
+		key := strings.ToLower(strings.TrimPrefix(strings.ToUpper(it.Key), "BPFTRACE_"))
+		if set, ok := configKeys[key]; ok {
+			if msg := set(c, it.Value); msg != "" {
+				c.report(c.prog.Errorf(it, len(it.Key), "", "%s, not %q", msg, it.Value))
+			}
+			continue
+		}
+		if configIgnored[key] || strings.HasPrefix(key, "unstable_") {
+			continue
+		}
+		var known []string
+		for k := range configKeys {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		hint := "uscope knows " + strings.Join(known, ", ")
+		if near := nearest(key, known); near != "" {
+			hint = "did you mean " + near + "?"
+		}
+		c.report(c.prog.Errorf(it, len(it.Key), hint, "unknown config variable %q", it.Key))
+	}
+}
