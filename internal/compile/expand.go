@@ -69,6 +69,15 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 		}
 		sites, err := c.opts.Resolver.Resolve(ap)
 		if err != nil {
+			// config = { missing_probes = warn|ignore } skips what
+			// matches nothing, as bpftrace does.
+			switch c.plan.Config.MissingProbes {
+			case "warn":
+				c.plan.Warnings = append(c.plan.Warnings, fmt.Sprintf("%s: skipped: %v", ap.Raw, err))
+				continue
+			case "ignore":
+				continue
+			}
 			return nil, c.prog.Errorf(ap, len(ap.Raw), "", "%v", err)
 		}
 		for _, s := range sites {

@@ -69,6 +69,8 @@ type Plan struct {
 	Source *lang.Program
 	// Config is what the program's config block asks of the session.
 	Config Config
+	// Warnings are for the user: attach points skipped by missing_probes.
+	Warnings []string
 }
 
 // Program is one generated BPF program and where it attaches.

@@ -167,6 +167,9 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.plan = plan
+	for _, w := range plan.Warnings {
+		s.out.warn(w)
+	}
 	if cfg.Debug != nil {
 		fmt.Fprintf(cfg.Debug, "%s\n", lang.Format(cfg.Program))
 		fmt.Fprint(cfg.Debug, plan.Listing())
