@@ -230,6 +230,7 @@ func (s *session) run(ctx context.Context) error {
 	} else if !plan.Trace && hasProbes(plan) {
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", s.links.Probes(), plural(s.links.Probes()))
 	}
+	notifyAttached()
 	if plan.Trace {
 		s.out.traceHeader(cfg.Trace)
 	}
@@ -244,6 +245,18 @@ func (s *session) run(ctx context.Context) error {
 		}
 	}
 	return s.loop(ctx)
+}
+
+// NotifyAttachedEnv is the environment variable of bpftrace's runtime test
+// runner: when it is set, the line of the same name is printed on standard
+// output once every probe is attached (as bpftrace's src/bpftrace.cpp does),
+// and the runner starts its AFTER command from there.
+const NotifyAttachedEnv = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
+
+func notifyAttached() {
+	if _, ok := os.LookupEnv(NotifyAttachedEnv); ok {
+		fmt.Fprintln(os.Stdout, NotifyAttachedEnv)
+	}
 }
 
 func hasProbes(p *compile.Plan) bool {
