@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"runtime"
+
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -137,5 +139,53 @@ func (g *gen) print(n lang.Expr) error {
 		asm.StoreMem(regScratch, int16(off), asm.R1, asm.DWord),
 	)
 	g.emitRecord(off, size)
+	return nil
+}
+
+func (g *gen) ncpus(lang.Expr) error {
+	g.emit(asm.LoadImm(asm.R0, int64(runtime.NumCPU()), asm.DWord))
+	return nil
+}
+
+// usermode: the probe fired in user mode when the code segment's
+// privilege level is 3.
+func (g *gen) usermode(lang.Expr) error {
+	g.emit(
+		asm.LoadMem(asm.R1, regCtx, ptRegs["cs"], asm.DWord),
+		asm.And.Imm(asm.R1, 3),
+		asm.Mov.Imm(asm.R0, 0),
+	)
+	no := g.label("kmode")
+	g.emit(asm.JNE.Imm(asm.R1, 3, no), asm.Mov.Imm(asm.R0, 1))
+	g.mark(no)
+	return nil
+}
+
+// constValue emits a value check computed.
+func (g *gen) constValue(e lang.Expr) error {
+	g.emit(asm.LoadImm(asm.R0, g.info.consts[e], asm.DWord))
+	return nil
+}
+
+// firstArg emits a call's argument as its value (strerror: userspace
+// prints it).
+func (g *gen) firstArg(e lang.Expr) error {
+	_, err := g.expr(e.(*lang.Call).Args[0])
+	return err
+}
+
+func (g *gen) bswap(e lang.Expr) error {
+	x := e.(*lang.Call).Args[0]
+	if _, err := g.expr(x); err != nil {
+		return err
+	}
+	switch g.typ(e).Size {
+	case 2:
+		g.emit(asm.BSwap(asm.R0, asm.Half))
+	case 4:
+		g.emit(asm.BSwap(asm.R0, asm.Word))
+	case 8:
+		g.emit(asm.BSwap(asm.R0, asm.DWord))
+	}
 	return nil
 }

@@ -21,6 +21,8 @@ type Info struct {
 
 	goRefs    map[lang.Expr]*goRef
 	goLayouts map[lang.Expr]*goLayout
+	// consts are the values check computed (sizeof).
+	consts map[lang.Expr]int64
 
 	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
 	// calls that send records, set by resources.
@@ -30,7 +32,7 @@ type Info struct {
 func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
-		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{},
+		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -580,6 +582,9 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 // identType types a builtin identifier, from the builtins table.
 func (k *checker) identType(e *lang.Ident) (*Type, error) {
 	b := lookupBuiltin(e.Name, false)
+	if b == nil && kernelOnly[e.Name] {
+		return nil, k.c.errorf(e, "uscope traces userspace; for the kernel use bpftrace", "%s is kernel-only", e.Name)
+	}
 	if b == nil {
 		hint := "builtins here are " + builtinHint(false, k.where())
 		if near := nearest(e.Name, builtinNames(false)); near != "" {
@@ -591,6 +596,14 @@ func (k *checker) identType(e *lang.Ident) (*Type, error) {
 		return nil, err
 	}
 	return b.check(k, e)
+}
+
+// kernelOnly are bpftrace's builtins that read the kernel, which uscope
+// does not trace.
+var kernelOnly = map[string]bool{
+	"kstack": true, "curtask": true, "kptr": true, "kaddr": true, "ksym": true, "pcomm": true,
+	"cgroup_path": true, "path": true, "skboutput": true, "socket_cookie": true,
+	"percpu_kaddr": true, "kfunc": true, "kprobe": true, "tracepoint": true,
 }
 
 // where is the probe kind of the unit, as the builtins table names it.

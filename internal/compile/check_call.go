@@ -12,6 +12,9 @@ import (
 // count() and the others).
 func (k *checker) callType(e *lang.Call) (*Type, error) {
 	b := lookupBuiltin(e.Name, true)
+	if b == nil && kernelOnly[e.Name] {
+		return nil, k.c.errorf(e, "uscope traces userspace; for the kernel use bpftrace", "%s() is kernel-only", e.Name)
+	}
 	if b == nil {
 		hint := "functions here are " + builtinHint(true, k.where())
 		if near := nearest(e.Name, builtinNames(true)); near != "" {
@@ -441,4 +444,77 @@ func (k *checker) mapRead(me *lang.MapExpr) (*Type, error) {
 		return nil, k.c.errorf(me, "aggregations are kept per CPU; keep a plain map instead: @"+me.Name+"[...] += 1", "the value of %s() map @%s cannot be read in a probe", m.val.Agg, me.Name)
 	}
 	return m.val, nil
+}
+
+func (k *checker) bswapType(n lang.Expr) (*Type, error) {
+	t, err := k.scalarType(n.(*lang.Call).Args[0])
+	if err != nil {
+		return nil, err
+	}
+	if t.Size == 1 || t.Pointee != nil {
+		return t, nil
+	}
+	return &Type{Kind: KindInt, Size: t.Size}, nil
+}
+
+func (k *checker) strerrorType(n lang.Expr) (*Type, error) {
+	if _, err := k.scalarType(n.(*lang.Call).Args[0]); err != nil {
+		return nil, err
+	}
+	return tStrerror, nil
+}
+
+// sizeofType types sizeof(T) and sizeof(expr): a constant, kept in the
+// Info for emission.
+func (k *checker) sizeofType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	size := 0
+	switch a := e.Args[0].(type) {
+	case *lang.Ident:
+		if t, ok := intTypes[a.Name]; ok {
+			size = t.Size
+			break
+		}
+		if a.Name == "string" {
+			size = k.c.opts.StrSize
+			break
+		}
+		t, err := k.typeOf(a)
+		if err != nil {
+			return nil, err
+		}
+		size = sizeOfValue(t)
+	case *lang.Cast:
+		// sizeof(type *) parses as a cast of nothing; not reached.
+		return nil, k.c.errorf(a, "", "sizeof takes a type or an expression")
+	default:
+		t, err := k.typeOf(a)
+		if err != nil {
+			return nil, err
+		}
+		size = sizeOfValue(t)
+	}
+	k.info.consts[e] = int64(size)
+	return tU64, nil
+}
+
+// sizeOfValue is the size bpftrace gives a value of type t: an integer's
+// width, a string's capacity, a tuple's packed fields.
+func sizeOfValue(t *Type) int {
+	switch t.Kind {
+	case KindInt:
+		if t.Pointee != nil {
+			return 8
+		}
+		return t.Size
+	case KindString:
+		return t.Size
+	case KindTuple:
+		n := 0
+		for _, e := range t.Elems {
+			n += sizeOfValue(e)
+		}
+		return n
+	}
+	return t.StorageSize()
 }

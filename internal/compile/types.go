@@ -77,6 +77,10 @@ var (
 	tUsym   = &Type{Kind: KindUsym, Size: 8}
 	tStack  = &Type{Kind: KindStack, Size: 16}
 	tMapLen = &Type{Kind: KindMapLen, Size: 8}
+	// Integers that print as something else: a uid as its user name, an
+	// errno as its message.
+	tUsername = &Type{Kind: KindInt, Size: 8, Builtin: "username"}
+	tStrerror = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "strerror"}
 )
 
 func strType(n int) *Type { return &Type{Kind: KindString, Size: n} }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os/user"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -116,6 +119,12 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		}
 		if t.Bool {
 			return output.BoolValue(v&0xff != 0)
+		}
+		switch t.Builtin {
+		case "username":
+			return output.StringValue(userName(uint32(v)), false)
+		case "strerror":
+			return output.StringValue(syscall.Errno(v).Error(), false)
 		}
 		if t.Signed {
 			return output.IntValue(int64(v), t.Size)
@@ -308,4 +317,13 @@ func (s *session) clearMap(md *compile.MapDesc, zero bool) {
 			_ = m.Put(k, make([]byte, md.ValueSize))
 		}
 	}
+}
+
+// userName is the name of a user id, or the id when it has none.
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return id
 }
