@@ -23,6 +23,12 @@ type Info struct {
 	goLayouts map[lang.Expr]*goLayout
 	// consts are the values check computed (sizeof).
 	consts map[lang.Expr]int64
+	// mem holds the expressions whose value is in the traced process's
+	// memory with a C type the program defines (*p, p->f, a.x[i]).
+	mem map[lang.Expr]*cType
+	// elems holds the element an access selects in a value kept in a
+	// record ($t.0, $s.m, $a[1]).
+	elems map[lang.Expr]int
 
 	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
 	// calls that send records, set by resources.
@@ -33,6 +39,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -378,6 +385,9 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 			if t.Kind != KindInt || t.Pointee == nil {
 				return nil, k.c.errorf(e, "cast it to a pointer first: *(uint64*)(...)", "cannot dereference %v", t)
 			}
+			if c := t.Pointee.C; c != nil && c.kind != cInt && c.kind != cPtr {
+				k.info.mem[e] = c // a struct or array in user memory
+			}
 			return t.Pointee, nil
 		case "&":
 			return nil, k.c.errorf(e, "", "cannot take the address of a value in the probe")
@@ -435,6 +445,9 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 		if err != nil {
 			return nil, err
 		}
+		if et, ok, err := k.aggIndex(e, t); ok {
+			return et, err
+		}
 		if t.Kind != KindInt || t.Pointee == nil {
 			return nil, k.c.errorf(e, "cast it to a pointer first: ((int32*)p)[i]", "cannot index %v", t)
 		}
@@ -449,14 +462,14 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 			if err != nil {
 				return nil, err
 			}
-			if t.Kind == KindTuple || t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
+			if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
 				return nil, k.c.errorf(x, "", "a tuple cannot hold %v", t)
 			}
 			tt.Elems = append(tt.Elems, t)
 		}
 		return tt, nil
 	case *lang.Field:
-		return nil, k.c.errorf(e, "use argN and casts; args.NAME needs DWARF of a Go function", "field access is not supported here")
+		return k.fieldType(e)
 	}
 	return nil, fmt.Errorf("unknown expression %T", e)
 }
@@ -563,6 +576,19 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 
 func (k *checker) castType(e *lang.Cast) (*Type, error) {
 	base, ok := intTypes[e.Type.Name]
+	if st, isStruct := k.c.structs[e.Type.Name]; !ok && isStruct {
+		if e.Type.Ptr == 0 {
+			return nil, k.c.errorf(e, "cast to a pointer: (struct Foo *)arg0", "cannot cast a number to %s", e.Type.Name)
+		}
+		if _, err := k.scalarType(e.X); err != nil {
+			return nil, err
+		}
+		var t *Type = k.c.valueType(&cType{kind: cStructKind, size: st.size, align: st.align, st: st})
+		for i := 0; i < e.Type.Ptr; i++ {
+			t = &Type{Kind: KindInt, Size: 8, Pointee: t}
+		}
+		return t, nil
+	}
 	if !ok {
 		return nil, k.c.errorf(e, "use int8..int64, uint8..uint64, char, int, long or a pointer to one", "unknown type %q", e.Type.Name)
 	}

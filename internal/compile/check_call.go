@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
@@ -396,7 +397,7 @@ func (k *checker) keyType(me *lang.MapExpr) (*Type, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindTuple || t.Kind == KindMapLen {
+		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
 			return nil, k.c.errorf(x, "", "%v cannot be a map key", t)
 		}
 		elems = append(elems, t)
@@ -404,7 +405,7 @@ func (k *checker) keyType(me *lang.MapExpr) (*Type, error) {
 	if len(elems) == 1 {
 		return elems[0], nil
 	}
-	return &Type{Kind: KindTuple, Elems: elems}, nil
+	return &Type{Kind: KindTuple, Elems: elems, MultiKey: true}, nil
 }
 
 // keysOf checks that an element's keys fit the map.
@@ -475,6 +476,14 @@ func (k *checker) sizeofType(n lang.Expr) (*Type, error) {
 			size = t.Size
 			break
 		}
+		if st, ok := k.c.structs[a.Name]; ok {
+			size = st.size
+			break
+		}
+		if strings.HasSuffix(a.Name, "*") {
+			size = 8
+			break
+		}
 		if a.Name == "string" {
 			size = k.c.opts.StrSize
 			break
@@ -493,6 +502,9 @@ func (k *checker) sizeofType(n lang.Expr) (*Type, error) {
 			return nil, err
 		}
 		size = sizeOfValue(t)
+		if c := k.info.mem[a]; c != nil {
+			size = c.size
+		}
 	}
 	k.info.consts[e] = int64(size)
 	return tU64, nil

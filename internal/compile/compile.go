@@ -28,7 +28,9 @@ type compiler struct {
 	mapOrder []string
 	// maps are their descriptions, laid out by resources.
 	maps map[string]*MapDesc
-	errs []error
+	// structs are the C structs and unions the program defines.
+	structs map[string]*cStruct
+	errs    []error
 }
 
 // Compile runs the passes over a parsed program: lower (desugaring),
@@ -60,6 +62,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 		}
 	}
 	c.applyConfig(p.Config)
+	c.structTypes(p.Structs)
 	if err := c.errList(); err != nil {
 		return nil, err
 	}

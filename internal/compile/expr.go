@@ -29,6 +29,12 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 	if isGoExpr(e) {
 		return t, g.goScalar(e, t)
 	}
+	if g.info.mem[e] != nil {
+		return t, g.memScalar(e)
+	}
+	if _, ok := g.info.elems[e]; ok {
+		return t, g.elemPlace(e, -1)
+	}
 	switch e := e.(type) {
 	case *lang.IntLit:
 		g.emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))

@@ -19,6 +19,12 @@ func (g *gen) place(e lang.Expr, off int) error {
 	if isGoExpr(e) {
 		return g.placeGo(e, t, off)
 	}
+	if g.info.mem[e] != nil {
+		return g.memPlace(e, t, off)
+	}
+	if _, ok := g.info.elems[e]; ok {
+		return g.elemPlace(e, off)
+	}
 	switch e := e.(type) {
 	case *lang.StrLit:
 		g.placeBytes(off, []byte(e.Value), t.StorageSize())

@@ -79,7 +79,7 @@ func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
 	m.KeySize = 8
 	if key != nil {
 		m.KeySize = key.StorageSize()
-		if key.Kind == KindTuple {
+		if key.MultiKey {
 			off := 0
 			for _, e := range key.Elems {
 				m.KeyFields = append(m.KeyFields, Field{Type: e, Offset: off})

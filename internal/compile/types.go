@@ -63,6 +63,14 @@ type Type struct {
 	// Bool marks a bool (comparisons, !, &&, ||, true, false): an
 	// integer 0 or 1 that prints as false or true.
 	Bool bool
+	// Array marks a tuple that is a C array, printed [a,b].
+	Array bool
+	// MultiKey marks the tuple of a map's keys when it has several
+	// (@m[a, b]), which print as the map's keys, not as one tuple.
+	MultiKey bool
+	// C is the layout of a value read from user memory through a type the
+	// program defines (ctypes.go); nil for other values.
+	C *cType
 }
 
 // Common types.

@@ -32,6 +32,8 @@ type Program struct {
 	Probes []*Probe
 	// Config holds the settings of a config = { ... } block, in order.
 	Config []*ConfigItem
+	// Structs are the C structs and unions the program defines.
+	Structs []*StructDef
 }
 
 // Position implements Node.
@@ -424,3 +426,37 @@ func (e *Index) Position() Pos { return e.Pos }
 
 // Position implements Node.
 func (e *Tuple) Position() Pos { return e.Pos }
+
+// StructDef is a C struct or union defined in the program:
+// struct Foo { int a; char name[16]; struct Bar *next; }.
+type StructDef struct {
+	Pos    Pos
+	Name   string // "" for an anonymous struct defined inside another
+	Union  bool
+	Fields []*FieldDef
+}
+
+// Position implements Node.
+func (d *StructDef) Position() Pos { return d.Pos }
+
+// FieldDef is one member of a StructDef.
+type FieldDef struct {
+	Pos  Pos
+	Name string
+	Type CType
+}
+
+// CType is a C type as a member declares it: a base (a type name as casts
+// normalize it, "struct Foo", or an anonymous struct in place), pointers,
+// array dimensions (outermost first) and a bit-field width.
+type CType struct {
+	Pos    Pos
+	Name   string
+	Inline *StructDef
+	Ptr    int
+	Array  []int
+	Bits   int
+}
+
+// Position implements Node.
+func (f *FieldDef) Position() Pos { return f.Pos }

@@ -45,6 +45,13 @@ func Parse(file, src string) (*Program, error) {
 			if p.lx.eof() {
 				break
 			}
+			if p.atStructDef() {
+				prog.Structs = append(prog.Structs, p.parseStructDef(true))
+				if p.peek().is(";") {
+					p.next()
+				}
+				continue
+			}
 			if p.atConfig() {
 				if len(prog.Probes) > 0 {
 					p.errAt(p.lx.pos(), 6, "move it to the top of the program", "a config block must come before every probe")
@@ -840,6 +847,13 @@ func (p *parser) parsePrimary() Expr {
 			p.unexpected(t, "expected an expression")
 		}
 		p.next()
+		if t.str == "sizeof" && p.peek().is("(") && p.typeAhead() {
+			// sizeof(TYPE): the type travels as an identifier "struct Foo *".
+			p.next()
+			ty := p.parseType()
+			p.expect(")", "expected ')' after the type")
+			return &Call{Pos: t.pos, Name: t.str, Args: []Expr{&Ident{Pos: ty.Pos, Name: ty.String()}}}
+		}
 		if p.peek().is("(") {
 			p.next()
 			return &Call{Pos: t.pos, Name: t.str, Args: p.parseList(")", "the arguments of "+t.str+"()")}
@@ -915,4 +929,120 @@ func (p *parser) parseConfig() []*ConfigItem {
 		}
 		items = append(items, it)
 	}
+}
+
+// atStructDef reports whether the source continues with a struct or union
+// definition: struct NAME {.
+func (p *parser) atStructDef() bool {
+	rest := p.lx.src[p.lx.off:p.lx.end]
+	for _, kw := range []string{"struct", "union"} {
+		if after, ok := strings.CutPrefix(rest, kw); ok && len(after) > 0 && isSpace(after[0]) {
+			after = strings.TrimLeft(after, " \t\r\n")
+			i := 0
+			for i < len(after) && (isLetter(after[i]) || isDigit(after[i])) {
+				i++
+			}
+			return i > 0 && strings.HasPrefix(strings.TrimLeft(after[i:], " \t\r\n"), "{")
+		}
+	}
+	return false
+}
+
+// parseStructDef parses struct|union [NAME] { members }; named says a
+// name is required (at the top of a program).
+func (p *parser) parseStructDef(named bool) *StructDef {
+	kw := p.next()
+	d := &StructDef{Pos: kw.pos, Union: kw.str == "union"}
+	if t := p.peek(); t.kind == tIdent && !keywords[t.str] {
+		p.next()
+		d.Name = t.str
+	} else if named {
+		p.unexpected(t, "expected the name of the "+kw.str)
+	}
+	open := p.expect("{", "expected '{' to start the members of "+kw.str+" "+d.Name)
+	for {
+		t := p.peek()
+		switch {
+		case t.is("}"):
+			p.next()
+			return d
+		case t.is(";"):
+			p.next()
+			continue
+		case t.kind == tEOF:
+			p.errAt(p.endPos(t.pos), 1, fmt.Sprintf("expected '}' to close the %s opened at %s", kw.str, open.pos), "unexpected end of input")
+		}
+		d.Fields = append(d.Fields, p.parseMembers()...)
+	}
+}
+
+// parseMembers parses one member declaration: a type and one or more
+// declarators (int a, *b, c[4];).
+func (p *parser) parseMembers() []*FieldDef {
+	start := p.peek()
+	base := CType{Pos: start.pos}
+	firstPtr := 0
+	if (start.isWord("struct") || start.isWord("union")) && p.peekN(1).is("{") || (start.isWord("struct") || start.isWord("union")) && p.peekN(2).is("{") {
+		base.Inline = p.parseStructDef(false)
+		if base.Inline.Name != "" {
+			base.Name = "struct " + base.Inline.Name
+		}
+	} else {
+		ty := p.parseType()
+		firstPtr = ty.Ptr // the '*'s parseType took belong to the first declarator
+		base.Name = ty.Name
+	}
+	var out []*FieldDef
+	for {
+		ct := base
+		ct.Ptr, firstPtr = firstPtr, 0
+		for p.peek().is("*") {
+			p.next()
+			ct.Ptr++
+		}
+		n := p.peek()
+		if n.kind != tIdent || keywords[n.str] {
+			p.unexpected(n, "expected a member name")
+		}
+		p.next()
+		for p.peek().is("[") {
+			p.next()
+			d := p.next()
+			if d.kind != tInt {
+				p.unexpected(d, "expected the array's length")
+			}
+			ct.Array = append(ct.Array, int(d.val))
+			p.expect("]", "expected ']' after the array's length")
+		}
+		if p.peek().is(":") {
+			p.next()
+			w := p.next()
+			if w.kind != tInt || w.val == 0 || w.val > 64 {
+				p.unexpected(w, "expected a bit-field width from 1 to 64")
+			}
+			ct.Bits = int(w.val)
+		}
+		out = append(out, &FieldDef{Pos: n.pos, Name: n.str, Type: ct})
+		if !p.peek().is(",") {
+			break
+		}
+		p.next()
+	}
+	if t := p.peek(); !t.is(";") && !t.is("}") {
+		p.unexpected(t, "expected ';' after a member")
+	}
+	return out
+}
+
+// typeAhead reports whether the '(' at the head of the lookahead is
+// followed by a type (sizeof(struct Foo), sizeof(int32 *)).
+func (p *parser) typeAhead() bool {
+	t := p.peekN(1)
+	if t.kind != tIdent {
+		return false
+	}
+	if t.str == "struct" || t.str == "union" || t.str == "enum" || isTypeWord(t.str) {
+		return true
+	}
+	return p.peekN(2).is("*")
 }

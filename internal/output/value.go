@@ -83,6 +83,8 @@ type Value struct {
 	Names []string
 	// Frames holds a stack's formatted frames, innermost first.
 	Frames []string
+	// Array marks a tuple that is a C array: it prints as [a, b].
+	Array bool
 	// Bool marks an integer that is a bool (a comparison, true, false): it
 	// prints as true or false, and as 1 or 0 with printf's %d.
 	Bool bool
@@ -274,6 +276,9 @@ func (v Value) text(indent string) string {
 				return "{}"
 			}
 			return "{ " + strings.Join(parts, ", ") + " }"
+		}
+		if v.Array {
+			return "[" + strings.Join(parts, ",") + "]"
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
 	case KindStack:

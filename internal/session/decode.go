@@ -181,7 +181,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			off += e.StorageSize()
 		}
 		tv := output.TupleValue(elems...)
-		tv.Names = t.Names
+		tv.Names, tv.Array = t.Names, t.Array
 		return tv
 	}
 	return output.Value{}

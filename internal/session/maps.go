@@ -39,7 +39,7 @@ func (s *session) decodeKey(md *compile.MapDesc, key []byte) []output.Value {
 		return nil
 	}
 	v := s.decode(md.Key, key, 0)
-	if md.Key.Kind == compile.KindTuple {
+	if md.Key.MultiKey {
 		return v.Elems
 	}
 	return []output.Value{v}
