@@ -434,7 +434,6 @@ func TestErrors(t *testing.T) {
 		{"{ }", `t:1:1: expected an attach point; a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1`},
 		{"123 { }", `t:1:1: expected an attach point; a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1`},
 		{"#include <stdio.h>\nBEGIN { }", `t:1:1: preprocessor lines such as #include are not supported; uscope needs no C headers; remove the line`},
-		{"struct foo { int x; }", `t:1:1: type definitions are not supported; cast pointers to built-in types instead, like *(uint32 *)(arg0 + 8)`},
 		{"", `t:1:1: program has no probes; write a probe such as: uprobe:libc:malloc { @bytes = hist(arg0); }`},
 		{"// only a comment\n", `t:2:1: program has no probes; write a probe such as: uprobe:libc:malloc { @bytes = hist(arg0); }`},
 		{"BEGIN { } }", `t:1:11: expected an attach point; a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1`},
