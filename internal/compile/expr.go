@@ -311,6 +311,16 @@ func (g *gen) binary(e *lang.Binary) error {
 				op = asm.ArSh
 			}
 		}
+		if e.Op == "/" || e.Op == "%" {
+			// A division by zero gives 1, as bpftrace main's does (BPF's
+			// own gives 0, and x for %).
+			ok, done := g.label("divok"), g.label("divdone")
+			g.emit(asm.JNE.Imm(asm.R2, 0, ok), asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(done))
+			g.mark(ok)
+			g.emit(op.Reg(asm.R1, asm.R2), asm.Mov.Reg(asm.R0, asm.R1))
+			g.mark(done)
+			return nil
+		}
 		g.emit(op.Reg(asm.R1, asm.R2), asm.Mov.Reg(asm.R0, asm.R1))
 		return nil
 	}

@@ -23,12 +23,16 @@ type bpftraceCase struct {
 	// main's where the two differ (main, the reference, prints no line
 	// for a map left empty at exit; 0.17 prints an empty one).
 	peer0_17 func(string) string
+	// avgMaps names the avg() maps of the program, after which bpftrace
+	// 0.17 prints an empty line that main does not.
+	avgMaps []string
 }
 
 func bpftraceCases() []bpftraceCase {
 	return []bpftraceCase{
 		{
 			name:    "brief",
+			avgMaps: []string{"@a"},
 			program: `BEGIN { @h = hist(5); @h = hist(1000); @l = lhist(7, 0, 100, 10); @c["a"] = count(); @c["b"] = count(); @c["b"] = count(); @s = stats(10); @a = avg(3); @m = max(4); printf("%5d|%-5s|%x\n", 42, "ab", 255); exit(); }`,
 			output: func(w *Writer) {
 				f, err := ParseFormat("%5d|%-5s|%x\n")
@@ -47,7 +51,8 @@ func bpftraceCases() []bpftraceCase {
 			},
 		},
 		{
-			name: "print",
+			name:    "print",
+			avgMaps: []string{"@a"},
 			program: `BEGIN {
 				@h[1] = hist(1); @h[1] = hist(1); @h[1] = hist(100);
 				@h[2] = hist(-1);
@@ -98,6 +103,9 @@ func bpftraceCases() []bpftraceCase {
 		{
 			name: "kinds",
 			peer0_17: func(s string) string {
+				// 0.17 prints empty lines for the four empty maps
+				// print() prints and again at exit; main nothing.
+				s = strings.Replace(s, "\n\n\n\n\n\n\n\n", "\n\n", 1)
 				return regexp.MustCompile(`(@c\[2, b\]: 2\n)\n+(@hb)`).ReplaceAllString(s, "$1$2")
 			},
 			program: `BEGIN {
@@ -172,6 +180,20 @@ func runBpftrace(t *testing.T, bpftrace, program string, jsonMode bool) string {
 	return strings.Join(lines, "")
 }
 
+// mainText turns bpftrace 0.17's text output into bpftrace main's where
+// the two differ in how maps print: main puts no space after the ':' of a
+// histogram's name, prints stats() as a record, and no empty line after
+// avg() and stats() maps.
+func mainText(s string, avgMaps []string) string {
+	s = regexp.MustCompile(`(?m)^(@\S*): $`).ReplaceAllString(s, "$1:")
+	s = regexp.MustCompile(`(?m): count (-?\d+), average (-?\d+), total (-?\d+)$`).ReplaceAllString(s, ": { .count = $1, .average = $2, .total = $3 }")
+	s = regexp.MustCompile(`(?m)(\{ \.count = [^\n]*\}\n)\n`).ReplaceAllString(s, "$1")
+	for _, name := range avgMaps {
+		s = regexp.MustCompile(`(?m)(^`+regexp.QuoteMeta(name)+`(\[[^\n]*\])?: -?\d+\n)\n`).ReplaceAllString(s, "$1")
+	}
+	return s
+}
+
 // TestMatchesBpftrace prints maps and values modelled on bpftrace programs
 // and compares the bytes with bpftrace's own output.
 func TestMatchesBpftrace(t *testing.T) {
@@ -181,8 +203,11 @@ func TestMatchesBpftrace(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, mode := range []Mode{Text, JSON} {
 				want := runBpftrace(t, bpftrace, c.program, mode == JSON)
-				if c.peer0_17 != nil && mode == Text {
-					want = c.peer0_17(want)
+				if mode == Text {
+					want = mainText(want, c.avgMaps)
+					if c.peer0_17 != nil {
+						want = c.peer0_17(want)
+					}
 				}
 				var b bytes.Buffer
 				w := NewWriter(&b, mode)

@@ -173,10 +173,13 @@ func divide(v Value, div uint64) Value {
 	return UintValue(v.bits()/div, 8)
 }
 
-// FormatMap returns a map in bpftrace 0.17's text format; see PrintMap.
+// FormatMap returns a map in bpftrace main's text format; see PrintMap.
 func FormatMap(m *Map, opts PrintOptions) string {
 	div := max(opts.Div, 1)
 	es := m.sorted(opts.Top)
+	if len(es) == 0 {
+		return "" // an empty map prints nothing, as in bpftrace main
+	}
 	var sb strings.Builder
 	for i := range es {
 		e := &es[i]
@@ -185,7 +188,7 @@ func FormatMap(m *Map, opts PrintOptions) string {
 			if i > 0 {
 				sb.WriteByte('\n')
 			}
-			sb.WriteString(m.Name + keyText(e.Key) + ": \n")
+			sb.WriteString(m.Name + keyText(e.Key) + ":\n")
 			if m.Kind == AggHist {
 				sb.WriteString(HistText(e.Buckets, div))
 			} else {
@@ -200,8 +203,8 @@ func FormatMap(m *Map, opts PrintOptions) string {
 			if i > 0 {
 				sb.WriteByte('\n')
 			}
-			sb.WriteString(m.Name + keyText(e.Key) + ": count " + strconv.FormatInt(e.Count, 10) +
-				", average " + strconv.FormatInt(e.average(), 10) + ", total " + strconv.FormatInt(e.Sum, 10))
+			sb.WriteString(m.Name + keyText(e.Key) + ": { .count = " + strconv.FormatInt(e.Count, 10) +
+				", .average = " + strconv.FormatInt(e.average(), 10) + ", .total = " + strconv.FormatInt(e.Sum, 10) + " }")
 		default:
 			// Stack values end in a newline, so bpftrace puts no
 			// separator after them.
@@ -212,27 +215,28 @@ func FormatMap(m *Map, opts PrintOptions) string {
 		}
 	}
 	sb.WriteByte('\n')
-	if m.Kind == AggAvg || m.Kind == AggStats {
-		sb.WriteByte('\n')
-	}
 	return sb.String()
 }
 
-// PrintMap writes a map in bpftrace 0.17's text format, as print(@m, top,
+// PrintMap writes a map in bpftrace main's text format, as print(@m, top,
 // div) and the exit of a program print it:
 //
 //   - integer maps: one "@name[key]: value" line per entry, sorted by
 //     value;
-//   - avg(): the same lines with the average, then an empty line;
-//   - stats(): "@name[key]: count N, average A, total T" lines, then an
-//     empty line (top and div do not apply, as in bpftrace 0.17);
-//   - hist() and lhist(): "@name[key]: " then the histogram's lines, then
+//   - avg(): the same lines with the average;
+//   - stats(): "@name[key]: { .count = N, .average = A, .total = T }"
+//     lines (top and div do not apply);
+//   - hist() and lhist(): "@name[key]:" then the histogram's lines, then
 //     an empty line, for each key (div divides hist counts, not lhist's).
+//
+// bpftrace 0.17 differs: a space after the ':' of a histogram, stats as
+// "count N, average A, total T", and an empty line after avg() and
+// stats() maps; main is the reference.
 //
 // Keys print as bpftrace prints them: strings unquoted, several parts as
 // "[1, abc]", stacks one frame per line. Unsigned integer keys print
-// unsigned (bpftrace 0.17 prints every integer key as signed). An empty
-// map prints an empty line (two for avg and stats).
+// unsigned (bpftrace 0.17 prints every integer key as signed).
+// An empty map prints nothing.
 func PrintMap(w io.Writer, m *Map, opts PrintOptions) error {
 	_, err := io.WriteString(w, FormatMap(m, opts))
 	return err

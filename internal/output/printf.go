@@ -388,7 +388,9 @@ func (d *Directive) convWidth(v Value) int {
 	if v.Kind == KindPointer {
 		return 64
 	}
-	return max(32, v.width())
+	// Without a length modifier the value is converted to C's int (or
+	// unsigned int), as bpftrace main's printf does: use %ld for 64 bits.
+	return 32
 }
 
 // appendInt formats an integer conversion: d i u x X o.
