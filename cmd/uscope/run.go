@@ -65,6 +65,8 @@ func newRunCommand() *cobra.Command {
 		format  string
 		outFile string
 		debug   bool
+		// bpftrace's own flags, with its meaning.
+		quiet, unsafe, noWarnings, helperErrors bool
 	)
 	c := &cobra.Command{
 		Use:   "run [flags] (-e PROGRAM | FILE) [ARG...]",
@@ -110,6 +112,7 @@ retval and args (the results) are available.`,
 				return err
 			}
 			cfg.Params = params
+			cfg.Quiet, cfg.Unsafe, cfg.NoWarnings = quiet, unsafe, noWarnings
 			switch format {
 			case "text":
 			case "json":
@@ -137,6 +140,10 @@ retval and args (the results) are available.`,
 	c.Flags().StringVarP(&format, "format", "f", "text", "output format: text or json (one JSON object per line)")
 	c.Flags().StringVarP(&outFile, "output", "o", "", "write output to `FILE`")
 	c.Flags().BoolVarP(&debug, "debug", "d", false, "print the program, its types and the generated BPF instructions")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print the line that says how many probes are attached")
+	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands")
+	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines")
+	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "accepted for bpftrace's -k; helper errors are counted by uscope either way")
 	c.Flags().DurationVar(&sf.duration, "duration", 0, "stop after `DURATION` (e.g. 10s)")
 	c.Flags().IntVar(&sf.strSize, "str-size", 64, "bytes read by str(), including the terminating NUL")
 	sf.register(c)

@@ -189,3 +189,10 @@ func (g *gen) bswap(e lang.Expr) error {
 	}
 	return nil
 }
+
+// secondArg emits a call's second argument as its value (strftime's time:
+// userspace formats it).
+func (g *gen) secondArg(e lang.Expr) error {
+	_, err := g.expr(e.(*lang.Call).Args[1])
+	return err
+}

@@ -530,3 +530,24 @@ func sizeOfValue(t *Type) int {
 	}
 	return t.StorageSize()
 }
+
+func (k *checker) systemType(n lang.Expr) (*Type, error) {
+	if !k.c.opts.Unsafe {
+		return nil, k.c.errorf(n, "run with --unsafe to allow it", "system() runs commands: it needs --unsafe")
+	}
+	return k.printfType(n)
+}
+
+// strftimeType types strftime(FMT, nsecs): an integer that prints as a
+// date with the format.
+func (k *checker) strftimeType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	lit, ok := e.Args[0].(*lang.StrLit)
+	if !ok {
+		return nil, k.c.errorf(e.Args[0], `strftime("%H:%M:%S", nsecs)`, "strftime()'s format must be a string literal")
+	}
+	if _, err := k.scalarType(e.Args[1]); err != nil {
+		return nil, err
+	}
+	return &Type{Kind: KindInt, Size: 8, Builtin: "strftime", Format: lit.Value}, nil
+}

@@ -35,6 +35,8 @@ type Options struct {
 	Multi bool
 	// TraceUserStack adds the user stack to every bcc trace row (-U).
 	TraceUserStack bool
+	// Unsafe allows what can harm the system: system().
+	Unsafe bool
 	// Params are the positional parameters ($1, $2 ...) given after the
 	// program on the command line.
 	Params []string
@@ -104,6 +106,12 @@ type PrintfDesc struct {
 	// Size of the whole record.
 	Size int
 	Pos  lang.Pos
+	// Action is the function that sent it: printf prints, cat prints a
+	// file, system runs a command, errorf/warnf/debugf print a message on
+	// stderr.
+	Action string
+	// End is the column just past the call, for errorf's and warnf's place.
+	End int
 }
 
 // Field is one value in a record or a map key: its type and byte offset.

@@ -30,7 +30,7 @@ func (c *compiler) resources(units []*unit) {
 				return true
 			}
 			switch call.Name {
-			case "printf":
+			case "printf", "cat", "system", "errorf", "warnf", "debugf":
 				u.info.records[call] = len(c.plan.Printfs)
 				c.plan.Printfs = append(c.plan.Printfs, c.printfLayout(u, call))
 			case "time":
@@ -60,7 +60,7 @@ func (c *compiler) resources(units []*unit) {
 // bcc trace fields for trace programs, then each argument at its storage
 // size.
 func (c *compiler) printfLayout(u *unit, e *lang.Call) *PrintfDesc {
-	desc := &PrintfDesc{Format: e.Args[0].(*lang.StrLit).Value, Pos: e.Pos}
+	desc := &PrintfDesc{Format: e.Args[0].(*lang.StrLit).Value, Pos: e.Pos, Action: e.Name, End: callEnd(c.prog.Source, e)}
 	size := 8
 	if c.plan.Trace {
 		size += c.traceHeaderSize()
@@ -122,4 +122,28 @@ func (c *compiler) addCommonMaps() {
 		m[MapStacks] = &ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4,
 			ValueSize: 8 * maxStackDeep, MaxEntries: uint32(c.opts.MapSize)}
 	}
+}
+
+// callEnd is the column just past a call's closing parenthesis (its
+// opening one follows the name), for messages that name the call's place.
+func callEnd(src string, e *lang.Call) int {
+	off := e.Pos.Offset + len(e.Name)
+	depth, inStr := 0, false
+	for i := off; i < len(src); i++ {
+		switch c := src[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				return e.Pos.Col + i + 1 - e.Pos.Offset
+			}
+		}
+	}
+	return e.Pos.Col + len(e.Name)
 }

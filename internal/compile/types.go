@@ -68,6 +68,8 @@ type Type struct {
 	// MultiKey marks the tuple of a map's keys when it has several
 	// (@m[a, b]), which print as the map's keys, not as one tuple.
 	MultiKey bool
+	// Format is strftime()'s format, for a value that prints as a date.
+	Format string
 	// C is the layout of a value read from user memory through a type the
 	// program defines (ctypes.go); nil for other values.
 	C *cType

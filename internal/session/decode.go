@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"os/exec"
 	"os/user"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/output"
@@ -70,6 +73,10 @@ func (s *session) printf(d *compile.PrintfDesc, rec []byte) {
 	if err != nil {
 		return
 	}
+	if d.Action != "printf" && d.Action != "" {
+		s.action(d, f.Sprintf(args))
+		return
+	}
 	if !s.plan.Trace {
 		s.out.w.Printf(f, args)
 		return
@@ -121,6 +128,8 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			return output.BoolValue(v&0xff != 0)
 		}
 		switch t.Builtin {
+		case "strftime":
+			return output.StringValue(output.Strftime(t.Format, bootTime(v)), false)
 		case "username":
 			return output.StringValue(userName(uint32(v)), false)
 		case "strerror":
@@ -326,4 +335,59 @@ func userName(uid uint32) string {
 		return u.Username
 	}
 	return id
+}
+
+// bootTime is the wall-clock time of a CLOCK_MONOTONIC reading (nsecs).
+func bootTime(nsecs uint64) time.Time {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Now().Add(-time.Duration(uint64(ts.Nano()) - nsecs))
+}
+
+// maxCatBytes bounds what cat() prints of a file, as bpftrace's
+// max_cat_bytes (default 10240).
+const maxCatBytes = 10240
+
+// action does what cat, system, errorf, warnf and debugf ask, with their
+// formatted text.
+func (s *session) action(d *compile.PrintfDesc, text string) {
+	switch d.Action {
+	case "cat":
+		b, err := os.ReadFile(text)
+		if err != nil {
+			s.out.warn(fmt.Sprintf("cat(%q): %v", text, err))
+			return
+		}
+		if len(b) > maxCatBytes {
+			b = b[:maxCatBytes]
+		}
+		s.out.buf.Write(b)
+	case "system":
+		s.out.flush()
+		cmd := exec.Command("/bin/sh", "-c", text)
+		cmd.Stdout, cmd.Stderr = s.out.buf, os.Stderr
+		if err := cmd.Run(); err != nil {
+			if _, exited := err.(*exec.ExitError); !exited {
+				s.out.warn(fmt.Sprintf("system(%q): %v", text, err))
+			}
+		}
+		s.out.flush()
+	case "errorf", "warnf":
+		if d.Action == "warnf" && s.cfg.NoWarnings {
+			return
+		}
+		s.out.flush()
+		level := "ERROR"
+		if d.Action == "warnf" {
+			level = "WARNING"
+		}
+		file := s.plan.Source.File
+		if file == "-e" {
+			file = "stdin" // as bpftrace names a program given with -e
+		}
+		fmt.Fprintf(os.Stderr, "%s:%d:%d-%d: %s: %s\n", file, d.Pos.Line, d.Pos.Col, d.End, level, text)
+	case "debugf":
+		s.out.flush()
+		fmt.Fprintf(os.Stderr, "debugf: %s\n", text)
+	}
 }

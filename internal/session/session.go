@@ -31,6 +31,12 @@ type Config struct {
 	Program *lang.Program
 	// Params are the program's positional parameters ($1, $2 ...).
 	Params []string
+	// Quiet leaves out the "Attached N probes" line (-q).
+	Quiet bool
+	// Unsafe allows system() (--unsafe).
+	Unsafe bool
+	// NoWarnings drops warnf() lines (--no-warnings).
+	NoWarnings bool
 	// PID limits probes to one process; the session ends when it exits.
 	PID int
 	// Command, when set, is started held before its first instruction,
@@ -158,6 +164,7 @@ func (s *session) run(ctx context.Context) error {
 		TriggerArgOffset: triggerArgOffset,
 		TraceUserStack:   cfg.Trace.UserStack,
 		Params:           cfg.Params,
+		Unsafe:           cfg.Unsafe,
 	}
 	if s.held != nil {
 		opts.CPID = s.held.Pid
@@ -227,7 +234,7 @@ func (s *session) run(ctx context.Context) error {
 		cfg.Attached(s.links.Probes())
 	} else if cfg.JSON {
 		s.out.w.AttachedProbes(s.links.Probes())
-	} else if !plan.Trace && hasProbes(plan) {
+	} else if !plan.Trace && hasProbes(plan) && !cfg.Quiet {
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", s.links.Probes(), plural(s.links.Probes()))
 	}
 	notifyAttached()
@@ -244,7 +251,25 @@ func (s *session) run(ctx context.Context) error {
 			return &Error{fmt.Errorf("release %q: %w", cfg.Command[0], err)}
 		}
 	}
+	if s.held == nil && s.pid == 0 && onlySpecials(plan) {
+		// Only begin and end probes: nothing can fire any more, so the
+		// program ends after begin, as bpftrace main's does.
+		if err := s.drain(); err != nil {
+			return err
+		}
+		return s.finish()
+	}
 	return s.loop(ctx)
+}
+
+// onlySpecials reports whether a plan has no probe but begin and end.
+func onlySpecials(p *compile.Plan) bool {
+	for _, pr := range p.Programs {
+		if pr.Special == nil || pr.Special.Kind == lang.KindInterval {
+			return false
+		}
+	}
+	return true
 }
 
 // NotifyAttachedEnv is the environment variable of bpftrace's runtime test
