@@ -114,7 +114,7 @@ uretprobe:` + bin + `:allocate {
 		t.Errorf("print(@small, 2, 100) did not print the top two, divided:\n%s", r.stdout)
 	}
 	for _, m := range []string{"@seen", "@small"} {
-		if !strings.Contains(r.stderr, "map "+m+" was full (4 keys): 3 updates were dropped") {
+		if !strings.Contains(r.stderr, "WARNING: Map full; can't update element: map "+m+" holds 4 keys, 3 updates were dropped") {
 			t.Errorf("no report of the full map %s:\n%s", m, r.stderr)
 		}
 	}

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf"
 
@@ -99,11 +100,22 @@ func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
 	} else {
 		m.ValueSize = val.StorageSize()
 	}
+	size := c.opts.MapSize
+	if d := c.mapDecl(name); d != nil {
+		// let @m = lruhash(N): its size, and LRU eviction when asked.
+		size = d.Size
+		if strings.Contains(d.Kind, "lru") {
+			mt = ebpf.LRUHash
+			if m.PerCPU {
+				mt = ebpf.LRUCPUHash
+			}
+		}
+	}
 	c.maps[name] = m
 	c.plan.Maps = append(c.plan.Maps, m)
 	c.plan.Spec.Maps[m.Spec] = &ebpf.MapSpec{
 		Name: m.Spec, Type: mt, KeySize: uint32(m.KeySize), ValueSize: uint32(m.ValueSize),
-		MaxEntries: uint32(c.opts.MapSize),
+		MaxEntries: uint32(size),
 	}
 	return m
 }
@@ -146,4 +158,14 @@ func callEnd(src string, e *lang.Call) int {
 		}
 	}
 	return e.Pos.Col + len(e.Name)
+}
+
+// mapDecl is the let @m = KIND(N) declaration of a map, or nil.
+func (c *compiler) mapDecl(name string) *lang.MapDecl {
+	for _, d := range c.prog.MapDecls {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
 }

@@ -34,7 +34,20 @@ type Program struct {
 	Config []*ConfigItem
 	// Structs are the C structs and unions the program defines.
 	Structs []*StructDef
+	// MapDecls are the maps declared with let @m = hash(N).
+	MapDecls []*MapDecl
 }
+
+// MapDecl declares a map's kind and size: let @m = lruhash(100).
+type MapDecl struct {
+	Pos  Pos
+	Name string // without '@'
+	Kind string // hash, lruhash, percpuhash, percpulruhash, percpuarray
+	Size int
+}
+
+// Position implements Node.
+func (d *MapDecl) Position() Pos { return d.Pos }
 
 // Position implements Node.
 func (c *ConfigItem) Position() Pos { return c.Pos }

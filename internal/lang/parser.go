@@ -52,6 +52,10 @@ func Parse(file, src string) (*Program, error) {
 				}
 				continue
 			}
+			if p.atMapDecl() {
+				prog.MapDecls = append(prog.MapDecls, p.parseMapDecl())
+				continue
+			}
 			if p.atConfig() {
 				if len(prog.Probes) > 0 {
 					p.errAt(p.lx.pos(), 6, "move it to the top of the program", "a config block must come before every probe")
@@ -1045,4 +1049,36 @@ func (p *parser) typeAhead() bool {
 		return true
 	}
 	return p.peekN(2).is("*")
+}
+
+// atMapDecl reports whether the source continues with let @name.
+func (p *parser) atMapDecl() bool {
+	rest, ok := strings.CutPrefix(p.lx.src[p.lx.off:p.lx.end], "let")
+	return ok && strings.HasPrefix(strings.TrimLeft(rest, " \t\r\n"), "@")
+}
+
+// parseMapDecl parses let @m = KIND(N); at the top of a program.
+func (p *parser) parseMapDecl() *MapDecl {
+	p.next() // let
+	m := p.next()
+	if m.kind != tMap {
+		p.unexpected(m, "write let @name = hash(N);")
+	}
+	p.expect("=", "write let @"+m.str+" = hash(N);")
+	k := p.next()
+	switch k.str {
+	case "hash", "lruhash", "percpuhash", "percpulruhash", "percpuarray":
+	default:
+		p.errAt(k.pos, k.length(), "use hash, lruhash, percpuhash, percpulruhash or percpuarray", "unknown map kind %q", k.text)
+	}
+	p.expect("(", "write "+k.str+"(N)")
+	n := p.next()
+	if n.kind != tInt || n.val == 0 || n.val > 1<<24 {
+		p.unexpected(n, "expected the map's number of elements")
+	}
+	p.expect(")", "expected ')' after the map's size")
+	if p.peek().is(";") {
+		p.next()
+	}
+	return &MapDecl{Pos: m.pos, Name: m.str, Kind: k.str, Size: int(n.val)}
 }

@@ -281,16 +281,11 @@ func (s *session) reportLosses() {
 			_ = em.Lookup(uint32(md.Index), &n)
 		}
 		if n > 0 {
-			s.out.warn(fmt.Sprintf("map @%s was full (%d keys): %d updates were dropped; raise the limit with --map-size", md.Name, s.mapSize(), n))
+			size := s.plan.Spec.Maps[md.Spec].MaxEntries
+			s.out.flush()
+			fmt.Fprintf(os.Stderr, "WARNING: Map full; can't update element: map @%s holds %d keys, %d updates were dropped; raise the limit with --map-size or let @%s = hash(N)\n", md.Name, size, n, md.Name)
 		}
 	}
-}
-
-func (s *session) mapSize() int {
-	if s.cfg.MapSize > 0 {
-		return s.cfg.MapSize
-	}
-	return 4096
 }
 
 // clearMap deletes every key of a map, or zeroes every value.
