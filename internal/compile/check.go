@@ -470,6 +470,21 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 		return tt, nil
 	case *lang.Field:
 		return k.fieldType(e)
+	case *lang.BlockExpr:
+		for _, st := range e.Stmts {
+			k.c.report(k.stmt(st))
+		}
+		switch v := e.Value.(type) {
+		case nil:
+			return tVoid, nil
+		case *lang.Call:
+			t, err := k.callType(v) // a block may end in printf()
+			if err == nil {
+				k.info.Types[v] = t
+			}
+			return t, err
+		}
+		return k.typeOf(e.Value)
 	}
 	return nil, fmt.Errorf("unknown expression %T", e)
 }

@@ -63,6 +63,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	}
 	c.applyConfig(p.Config)
 	c.structTypes(p.Structs)
+	c.expandMacros()
 	if err := c.errList(); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,11 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 	switch e := e.(type) {
 	case *lang.IntLit:
 		g.emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
+	case *lang.BlockExpr:
+		if err := g.blockStmts(e); err != nil {
+			return nil, err
+		}
+		return g.expr(e.Value)
 	case *lang.Var:
 		g.emit(asm.LoadMem(asm.R0, asm.RFP, int16(g.varOff[e.Name]), asm.DWord))
 	case *lang.MapExpr:

@@ -265,6 +265,16 @@ func (g *gen) stmt(s lang.Stmt) error {
 	return fmt.Errorf("unknown statement %T", s)
 }
 
+// blockStmts emits the statements of a block expression.
+func (g *gen) blockStmts(b *lang.BlockExpr) error {
+	for _, s := range b.Stmts {
+		if err := g.stmt(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // loopBody emits a loop's body with its break and continue targets.
 func (g *gen) loopBody(b *lang.Block, l loopLabels) error {
 	g.loops = append(g.loops, l)
@@ -327,6 +337,15 @@ func (g *gen) ifStmt(s *lang.IfStmt) error {
 
 // exprStmt evaluates an expression for its effect.
 func (g *gen) exprStmt(e lang.Expr) error {
+	if b, ok := e.(*lang.BlockExpr); ok {
+		if err := g.blockStmts(b); err != nil {
+			return err
+		}
+		if b.Value == nil {
+			return nil
+		}
+		return g.exprStmt(b.Value)
+	}
 	if call, ok := e.(*lang.Call); ok {
 		b := lookupBuiltin(call.Name, true)
 		switch {

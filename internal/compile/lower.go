@@ -147,6 +147,13 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 		x.X, x.Index = l.lowerExpr(x.X), l.lowerExpr(x.Index)
 	case *lang.Tuple:
 		l.lowerExprs(x.Elems)
+	case *lang.BlockExpr:
+		for i, st := range x.Stmts {
+			x.Stmts[i] = l.lowerStmt(st)
+		}
+		if x.Value != nil {
+			x.Value = l.lowerExpr(x.Value)
+		}
 	}
 	return e
 }

@@ -29,6 +29,11 @@ func (g *gen) place(e lang.Expr, off int) error {
 	case *lang.StrLit:
 		g.placeBytes(off, []byte(e.Value), t.StorageSize())
 		return nil
+	case *lang.BlockExpr:
+		if err := g.blockStmts(e); err != nil {
+			return err
+		}
+		return g.place(e.Value, off)
 	case *lang.Var:
 		g.copyScratch(off, g.varOff[e.Name], t.StorageSize())
 		return nil

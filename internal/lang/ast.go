@@ -36,6 +36,29 @@ type Program struct {
 	Structs []*StructDef
 	// MapDecls are the maps declared with let @m = hash(N).
 	MapDecls []*MapDecl
+	// Macros are the macros the program defines, expanded where called.
+	Macros []*MacroDef
+}
+
+// MacroDef is macro NAME(PARAMS) { BODY }. A parameter is an expression
+// (x: substituted where it is used), a variable ($a) or a map (@b), which
+// the call must pass as such.
+type MacroDef struct {
+	Pos    Pos
+	Name   string
+	Params []string // "x", "$a", "@b"
+	Body   *BlockExpr
+}
+
+// Position implements Node.
+func (d *MacroDef) Position() Pos { return d.Pos }
+
+// BlockExpr is { statements; value }: the statements run, then the value,
+// if any (the last expression, without ';'), is the block's.
+type BlockExpr struct {
+	Pos   Pos
+	Stmts []Stmt
+	Value Expr // nil: a block of statements only
 }
 
 // MapDecl declares a map's kind and size: let @m = lruhash(100).
@@ -394,6 +417,7 @@ func (*Cast) expr()       {}
 func (*Field) expr()      {}
 func (*Index) expr()      {}
 func (*Tuple) expr()      {}
+func (*BlockExpr) expr()  {}
 
 // Position implements Node.
 func (e *IntLit) Position() Pos { return e.Pos }
@@ -439,6 +463,9 @@ func (e *Index) Position() Pos { return e.Pos }
 
 // Position implements Node.
 func (e *Tuple) Position() Pos { return e.Pos }
+
+// Position implements Node.
+func (e *BlockExpr) Position() Pos { return e.Pos }
 
 // StructDef is a C struct or union defined in the program:
 // struct Foo { int a; char name[16]; struct Bar *next; }.

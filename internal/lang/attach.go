@@ -121,7 +121,7 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	case "interval", "i":
 		ap.Kind = KindInterval
 		p.intervalParts(ap, fields)
-	case "macro", "import":
+	case "import":
 		p.errAt(start, kf.length(), "write the code in place", "%s is not supported yet", kind)
 	case "struct", "union", "enum", "typedef":
 		p.errAt(start, kf.length(), "cast pointers to built-in types instead, like *(uint32 *)(arg0 + 8)", "type definitions are not supported")

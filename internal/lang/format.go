@@ -261,6 +261,17 @@ func formatExpr(b *strings.Builder, e Expr, min int) {
 		b.WriteByte('(')
 		formatList(b, e.Elems)
 		b.WriteByte(')')
+	case *BlockExpr:
+		b.WriteString("{ ")
+		for _, st := range e.Stmts {
+			formatStmt(b, st, 0)
+			b.WriteByte(' ')
+		}
+		if e.Value != nil {
+			formatExpr(b, e.Value, precTernary)
+			b.WriteByte(' ')
+		}
+		b.WriteByte('}')
 	default:
 		fmt.Fprintf(b, "/* %T */0", e)
 	}

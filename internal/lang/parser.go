@@ -52,6 +52,10 @@ func Parse(file, src string) (*Program, error) {
 				}
 				continue
 			}
+			if p.atWord("macro") {
+				prog.Macros = append(prog.Macros, p.parseMacro())
+				continue
+			}
 			if p.atMapDecl() {
 				prog.MapDecls = append(prog.MapDecls, p.parseMapDecl())
 				continue
@@ -864,6 +868,9 @@ func (p *parser) parsePrimary() Expr {
 		}
 		return &Ident{Pos: t.pos, Name: t.str}
 	case tOp:
+		if t.is("{") {
+			return p.parseBlockExpr()
+		}
 		if t.is("(") {
 			p.next()
 			first := p.parseExpr()
@@ -1081,4 +1088,82 @@ func (p *parser) parseMapDecl() *MapDecl {
 		p.next()
 	}
 	return &MapDecl{Pos: m.pos, Name: m.str, Kind: k.str, Size: int(n.val)}
+}
+
+// atWord reports whether the source continues with the word w.
+func (p *parser) atWord(w string) bool {
+	rest, ok := strings.CutPrefix(p.lx.src[p.lx.off:p.lx.end], w)
+	return ok && (rest == "" || !isLetter(rest[0]) && !isDigit(rest[0]))
+}
+
+// parseMacro parses macro NAME(PARAMS) { BODY }.
+func (p *parser) parseMacro() *MacroDef {
+	kw := p.next() // macro
+	n := p.next()
+	if n.kind != tIdent || keywords[n.str] {
+		p.unexpected(n, "expected the macro's name")
+	}
+	d := &MacroDef{Pos: kw.pos, Name: n.str}
+	p.expect("(", "write macro "+n.str+"(params) { ... }")
+	for !p.peek().is(")") {
+		t := p.next()
+		switch t.kind {
+		case tIdent:
+			d.Params = append(d.Params, t.str)
+		case tVar:
+			d.Params = append(d.Params, "$"+t.str)
+		case tMap:
+			d.Params = append(d.Params, "@"+t.str)
+		default:
+			p.unexpected(t, "expected a parameter: name, $var or @map")
+		}
+		if p.peek().is(",") {
+			p.next()
+		} else if !p.peek().is(")") {
+			p.unexpected(p.peek(), "expected ',' or ')' after a parameter")
+		}
+	}
+	p.next()
+	if t := p.peek(); !t.is("{") {
+		p.unexpected(t, "expected '{' to start the macro's body")
+	}
+	d.Body = p.parseBlockExpr()
+	return d
+}
+
+// parseBlockExpr parses { statements [value] }: a last expression without
+// ';' is the block's value.
+func (p *parser) parseBlockExpr() *BlockExpr {
+	open := p.next()
+	p.enter()
+	defer p.leave()
+	b := &BlockExpr{Pos: open.pos}
+	for {
+		t := p.peek()
+		switch {
+		case t.is("}"):
+			p.next()
+			return b
+		case t.is(";"):
+			p.next()
+			continue
+		case t.kind == tEOF:
+			p.errAt(p.endPos(t.pos), 1, fmt.Sprintf("expected '}' to close the block opened at %s", open.pos), "unexpected end of input")
+		}
+		s, needSemi := p.parseStmt()
+		if es, ok := s.(*ExprStmt); ok && p.peek().is("}") {
+			p.next()
+			b.Value = es.X
+			return b
+		}
+		b.Stmts = append(b.Stmts, s)
+		t = p.peek()
+		if t.is(";") {
+			p.next()
+			continue
+		}
+		if needSemi && !t.is("}") {
+			p.unexpected(t, "expected ';' or '}' after statement")
+		}
+	}
 }

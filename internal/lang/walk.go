@@ -95,5 +95,12 @@ func Inspect(n Node, f func(Node) bool) {
 		expr(n.Index)
 	case *Tuple:
 		exprs(n.Elems)
+	case *BlockExpr:
+		for _, st := range n.Stmts {
+			if st != nil {
+				Inspect(st, f)
+			}
+		}
+		expr(n.Value)
 	}
 }
