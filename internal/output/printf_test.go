@@ -228,7 +228,6 @@ func cCall(c cCase) (string, string) {
 		}
 		return c.format, "(unsigned long long)" + arg
 	}
-	return c.format, arg
 }
 
 func cQuote(s string) string {
