@@ -3,10 +3,9 @@ package compile
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf/asm"
-
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/usdt"
+	"github.com/uscope/uscope/usdt/usdtbpf"
 )
 
 // usdtSpec returns the argument specs shared by every site of this program
@@ -38,65 +37,38 @@ func (g *gen) usdtArgType(e *lang.Ident, n int) (*Type, error) {
 }
 
 // usdtArg loads argument n of the probe as its spec says, with reads of
-// exactly the argument's width.
+// exactly the argument's width (the instructions of usdtbpf.FetchArg).
 func (g *gen) usdtArg(e *lang.Ident, n int) error {
-	t, err := g.usdtArgType(e, n)
-	if err != nil {
+	if _, err := g.usdtArgType(e, n); err != nil {
 		return err
 	}
 	site := g.usdtSpec()
 	a := site.Args[n]
+	mem := false
 	switch a.Kind {
-	case usdt.ArgConst:
-		g.emit(asm.LoadImm(asm.R0, a.Offset, asm.DWord))
-		g.truncate(asm.R0, t)
-		return nil
-	case usdt.ArgReg:
-		g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
-		g.truncate(asm.R0, t)
-		return nil
-	case usdt.ArgMem, usdt.ArgMemIndex:
-		// base + index*scale + displacement; a non-PIE operand may have no
-		// base (arr(,%rax,4)) and a symbol as its displacement.
-		disp := a.Offset
-		if a.Symbol != "" {
-			if !a.Resolved {
-				return g.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
-			}
-			disp = int64(a.SymbolAddr)
-		}
-		if a.Reg.Name != "" {
-			g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
-		} else {
-			g.emit(asm.Mov.Imm(asm.R0, 0))
-		}
-		if a.Kind == usdt.ArgMemIndex && a.Index.Name != "" {
-			g.emit(asm.LoadMem(asm.R1, regCtx, int16(a.Index.PtRegsOffset), asm.DWord))
-			if a.Scale > 1 {
-				g.emit(asm.Mul.Imm(asm.R1, int32(a.Scale)))
-			}
-			g.emit(asm.Add.Reg(asm.R0, asm.R1))
-		}
-		if disp == int64(int32(disp)) {
-			g.emit(asm.Add.Imm(asm.R0, int32(disp)))
-		} else {
-			g.emit(asm.LoadImm(asm.R1, disp, asm.DWord), asm.Add.Reg(asm.R0, asm.R1))
-		}
-	case usdt.ArgRIP:
-		if !a.Resolved {
+	case usdt.ArgConst, usdt.ArgReg:
+	case usdt.ArgMem, usdt.ArgMemIndex, usdt.ArgRIP:
+		if (a.Symbol != "" || a.Kind == usdt.ArgRIP) && !a.Resolved {
 			return g.c.errorf(e, "", "%s of %s:%s at 0x%x refers to symbol %q, which is not in the symbol table", e.Name, site.Provider, site.Name, site.Addr, a.Symbol)
 		}
-		// The runtime address of the global: the probe's ip, minus the
-		// probe's link-time address, plus the symbol's.
-		g.emit(
-			asm.LoadMem(asm.R0, regCtx, ptRegs["ip"], asm.DWord),
-			asm.LoadImm(asm.R1, int64(a.SymbolAddr-site.Addr), asm.DWord),
-			asm.Add.Reg(asm.R0, asm.R1),
-		)
+		mem = true
 	default:
 		return g.c.errorf(e, "", "%s of %s:%s has an unsupported form %q", e.Name, site.Provider, site.Name, a.Raw)
 	}
-	return g.wrap(e, g.readUser(t))
+	var slot int16
+	if mem {
+		var err error
+		if slot, err = g.pushStack(8); err != nil {
+			return g.wrap(e, err)
+		}
+		defer g.popStack(8)
+	}
+	insns, err := usdtbpf.FetchArg(a, site.Addr, regCtx, slot)
+	if err != nil {
+		return g.c.errorf(e, "", "%s of %s:%s cannot be fetched: %v", e.Name, site.Provider, site.Name, err)
+	}
+	g.emit(insns...)
+	return nil
 }
 
 // usdtShapeKey groups the USDT sites one program can serve: those with the
