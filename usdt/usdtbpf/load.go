@@ -78,4 +78,3 @@ func bindMapsGlobal(b []byte) (map[string]bool, error) {
 	}
 	return hidden, nil
 }
-
