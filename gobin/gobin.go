@@ -63,6 +63,7 @@ type Binary struct {
 	Machine elf.Machine
 
 	f    *elf.File
+	file io.Closer // set by OpenFile, closed by Close
 	mem  *image
 	pcln *pclntab
 
@@ -105,19 +106,31 @@ type Func struct {
 // Size returns the number of bytes of the function's code, End-Entry.
 func (fn Func) Size() uint64 { return fn.End - fn.Entry }
 
-// OpenFile opens the ELF file at path and inspects it with Open. Closing the
-// returned io.Closer closes the file.
-func OpenFile(path string) (*Binary, io.Closer, error) {
+// OpenFile opens the ELF file at path and inspects it with Open. Close the
+// Binary to close the file.
+func OpenFile(path string) (*Binary, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gobin: %w", err)
+		return nil, fmt.Errorf("gobin: %w", err)
 	}
 	b, err := open(f)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("gobin: %s: %w", path, err)
+		return nil, fmt.Errorf("gobin: %s: %w", path, err)
 	}
-	return b, f, nil
+	b.file = f
+	return b, nil
+}
+
+// Close closes the file OpenFile opened. For a Binary from Open it does
+// nothing: the caller's elf.File stays the caller's to close.
+func (b *Binary) Close() error {
+	if b == nil || b.file == nil {
+		return nil
+	}
+	f := b.file
+	b.file = nil
+	return f.Close()
 }
 
 // Open inspects a Go binary. It returns an error wrapping ErrNotGo for ELF
