@@ -1,14 +1,3 @@
-// Package gobin inspects Go executables for tracing: build information, the
-// function table in .gopclntab (also in stripped and PIE binaries), the
-// machine code of functions with the addresses where entry and return probes
-// belong, the offset of the goroutine id in runtime.g, and where the
-// register-based calling convention (ABIInternal) places each parameter.
-//
-// Every parser in this package treats its input as hostile: a damaged binary
-// yields an error, never a panic.
-//
-// Addresses are link-time virtual addresses, as in the ELF symbol table.
-// FileOffset maps them to offsets in the file, which is what uprobes need.
 package gobin
 
 import (
