@@ -3,8 +3,8 @@ package elfx
 import (
 	"fmt"
 	"io"
-	"slices"
-	"sort"
+
+	"github.com/uscope/uscope/internal/addrindex"
 )
 
 // segmentFor returns the PT_LOAD segment whose file-backed part holds addr;
@@ -101,25 +101,10 @@ func (f *File) ReadAtAddr(p []byte, addr uint64) (n int, err error) {
 func (f *File) FuncAt(addr uint64) (Symbol, uint64, bool) {
 	f.byAddrOnce.Do(f.buildByAddr)
 	funcs := f.funcs
-	if i, ok := Containing(f.byAddr, addr, func(i int) (uint64, uint64) { return funcs[i].Addr, funcs[i].Size }); ok {
+	if i, ok := addrindex.Containing(f.byAddr, addr, func(i int) (uint64, uint64) { return funcs[i].Addr, funcs[i].Size }); ok {
 		return funcs[i], addr - funcs[i].Addr, true
 	}
 	return Symbol{}, 0, false
-}
-
-// Containing searches an index made by AddrIndex for the item that contains
-// addr: the last one starting at or before addr whose span (start, size)
-// covers it, walking back a little over nested symbols; a zero-sized item
-// contains the addresses up to the next item. It returns the item's index.
-func Containing(idx []int32, addr uint64, span func(i int) (start, size uint64)) (int, bool) {
-	i := sort.Search(len(idx), func(i int) bool { start, _ := span(int(idx[i])); return start > addr }) - 1
-	for k := i; k >= 0 && k > i-32; k-- {
-		start, size := span(int(idx[k]))
-		if addr-start < size || (size == 0 && k == i) {
-			return int(idx[k]), true
-		}
-	}
-	return 0, false
 }
 
 // buildByAddr builds the address index: function indexes sorted by
@@ -129,31 +114,7 @@ func (f *File) buildByAddr() {
 	if err != nil {
 		return
 	}
-	f.byAddr = AddrIndex(len(funcs), func(i int) uint64 { return funcs[i].Addr }, func(a, b int) bool { return preferAlias(funcs[a], funcs[b]) })
-}
-
-// AddrIndex sorts n items by address (radix sort of their indexes; no item
-// moves) and keeps, of the items that share an address, the one prefer
-// ranks first. It returns the indexes in address order.
-func AddrIndex(n int, addr func(i int) uint64, prefer func(a, b int) bool) []int32 {
-	keys := make([]addrKey, n)
-	for i := range keys {
-		keys[i] = addrKey{addr(i), int32(i)}
-	}
-	keys = radixSort(keys)
-	out := make([]int32, 0, n)
-	for i := 0; i < len(keys); {
-		best := keys[i].i
-		j := i + 1
-		for ; j < len(keys) && keys[j].addr == keys[i].addr; j++ {
-			if prefer(int(keys[j].i), int(best)) {
-				best = keys[j].i
-			}
-		}
-		out = append(out, best)
-		i = j
-	}
-	return slices.Clip(out)
+	f.byAddr = addrindex.Build(len(funcs), func(i int) uint64 { return funcs[i].Addr }, func(a, b int) bool { return preferAlias(funcs[a], funcs[b]) })
 }
 
 func preferAlias(a, b Symbol) bool {

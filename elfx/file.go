@@ -1,13 +1,3 @@
-// Package elfx reads ELF objects without surprises: function and data
-// symbols from .symtab and .dynsym (GNU IFUNCs and symbol versions included),
-// separate debug files found by build-id or .gnu_debuglink, the mapping of
-// virtual addresses to file offsets through the program headers, and
-// address-to-function symbolization.
-//
-// A File maps the object into memory read-only and decodes only what a caller
-// asks for, so opening a 30 MB library and listing its functions costs a few
-// milliseconds. Every offset read from the file is bounds-checked: a damaged
-// or hostile object yields an error, never a panic.
 package elfx
 
 import (

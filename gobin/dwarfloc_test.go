@@ -6,18 +6,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/uscope/uscope/arch"
 )
 
 // This file reads, for the tests only, the DWARF 5 location lists the Go
 // compiler emits for parameters, to check the ABI assignment against the
 // compiler's own account of where each parameter is at the function entry.
-
-// dwarfRegAMD64 maps DWARF register numbers to register names (System V
-// AMD64 psABI numbering).
-var dwarfRegAMD64 = map[uint64]string{
-	0: "rax", 1: "rdx", 2: "rcx", 3: "rbx", 4: "rsi", 5: "rdi", 6: "rbp", 7: "rsp",
-	8: "r8", 9: "r9", 10: "r10", 11: "r11", 12: "r12", 13: "r13", 14: "r14", 15: "r15",
-}
 
 // entryLoc describes a piece of a DWARF location at a function's entry:
 // "rax", "xmm3", "sp+16" (the stack at entry), or "" (unknown), with a
@@ -151,11 +146,8 @@ func dwarfRegName(m elf.Machine) func(uint64) string {
 		}
 	}
 	return func(n uint64) string {
-		if n >= 17 && n <= 32 {
-			return fmt.Sprintf("xmm%d", n-17)
-		}
-		if r, ok := dwarfRegAMD64[n]; ok {
-			return r
+		if r, ok := arch.AMD64.DWARFReg(int(n)); ok && n <= 32 {
+			return r.Name
 		}
 		return fmt.Sprintf("dwarf%d", n)
 	}

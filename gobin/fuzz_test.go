@@ -53,9 +53,9 @@ func inspect(b *Binary) {
 		b.FuncAt(fn.Entry)
 		b.FileOffset(fn.Entry)
 		if code, err := b.Code(fn); err == nil {
-			PrologueEnd(code, fn.Entry)
-			RetSites(code, fn.Entry)
-			JumpsOut(code, fn.Entry)
+			PrologueEndAMD64(code, fn.Entry)
+			RetSitesAMD64(code, fn.Entry)
+			JumpsOutAMD64(code, fn.Entry)
 		}
 		if b.HasDWARF() {
 			b.Params(fn.Name)
@@ -76,16 +76,16 @@ func FuzzX86(f *testing.F) {
 		f.Add(seed, uint64(0x401000))
 	}
 	f.Fuzz(func(t *testing.T, code []byte, entry uint64) {
-		if addr, _, ok := PrologueEnd(code, entry); ok && (addr <= entry || addr > entry+uint64(len(code))) {
+		if addr, _, ok := PrologueEndAMD64(code, entry); ok && (addr <= entry || addr > entry+uint64(len(code))) {
 			t.Errorf("PrologueEnd = %#x outside the code", addr)
 		}
-		sites, _ := RetSites(code, entry)
+		sites, _ := RetSitesAMD64(code, entry)
 		for _, s := range sites {
 			if s-entry >= uint64(len(code)) {
 				t.Errorf("RET site %#x outside the code", s)
 			}
 		}
-		JumpsOut(code, entry)
+		JumpsOutAMD64(code, entry)
 		if n := vexLen(code); n > len(code) {
 			t.Errorf("vexLen = %d > %d", n, len(code))
 		}

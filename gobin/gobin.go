@@ -1,14 +1,3 @@
-// Package gobin inspects Go executables for tracing: build information, the
-// function table in .gopclntab (also in stripped and PIE binaries), the
-// machine code of functions with the addresses where entry and return probes
-// belong, the offset of the goroutine id in runtime.g, and where the
-// register-based calling convention (ABIInternal) places each parameter.
-//
-// Every parser in this package treats its input as hostile: a damaged binary
-// yields an error, never a panic.
-//
-// Addresses are link-time virtual addresses, as in the ELF symbol table.
-// FileOffset maps them to offsets in the file, which is what uprobes need.
 package gobin
 
 import (
@@ -63,6 +52,7 @@ type Binary struct {
 	Machine elf.Machine
 
 	f    *elf.File
+	file io.Closer // set by OpenFile, closed by Close
 	mem  *image
 	pcln *pclntab
 
@@ -105,19 +95,31 @@ type Func struct {
 // Size returns the number of bytes of the function's code, End-Entry.
 func (fn Func) Size() uint64 { return fn.End - fn.Entry }
 
-// OpenFile opens the ELF file at path and inspects it with Open. Closing the
-// returned io.Closer closes the file.
-func OpenFile(path string) (*Binary, io.Closer, error) {
+// OpenFile opens the ELF file at path and inspects it with Open. Close the
+// Binary to close the file.
+func OpenFile(path string) (*Binary, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gobin: %w", err)
+		return nil, fmt.Errorf("gobin: %w", err)
 	}
 	b, err := open(f)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("gobin: %s: %w", path, err)
+		return nil, fmt.Errorf("gobin: %s: %w", path, err)
 	}
-	return b, f, nil
+	b.file = f
+	return b, nil
+}
+
+// Close closes the file OpenFile opened. For a Binary from Open it does
+// nothing: the caller's elf.File stays the caller's to close.
+func (b *Binary) Close() error {
+	if b == nil || b.file == nil {
+		return nil
+	}
+	f := b.file
+	b.file = nil
+	return f.Close()
 }
 
 // Open inspects a Go binary. It returns an error wrapping ErrNotGo for ELF

@@ -148,11 +148,11 @@ func requireToolchain(t testing.TB, v string) {
 // openBinary opens a Go binary for the length of the test.
 func openBinary(t testing.TB, path string) *Binary {
 	t.Helper()
-	b, c, err := OpenFile(path)
+	b, err := OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { b.Close() })
 	return b
 }
 
@@ -296,11 +296,11 @@ func goVersion(t testing.TB) string {
 func TestOpenNotGo(t *testing.T) {
 	t.Parallel()
 	c := testutil.BuildC(t, "hello", "int main(void) { return 0; }\n")
-	_, _, err := OpenFile(c)
+	_, err := OpenFile(c)
 	if !errors.Is(err, ErrNotGo) {
 		t.Fatalf("OpenFile(C program) = %v, want ErrNotGo", err)
 	}
-	if _, _, err := OpenFile(filepath.Join(t.TempDir(), "missing")); err == nil || errors.Is(err, ErrNotGo) {
+	if _, err := OpenFile(filepath.Join(t.TempDir(), "missing")); err == nil || errors.Is(err, ErrNotGo) {
 		t.Fatalf("OpenFile(missing) = %v", err)
 	}
 	if _, err := Open(nil); err == nil {
@@ -452,7 +452,7 @@ func TestPrologueEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr, insn, ok := PrologueEnd(code, f.Entry)
+		addr, insn, ok := PrologueEndAMD64(code, f.Entry)
 		// The expectation from objdump: a JBE within the first five
 		// instructions, right after a compare with 0x10(R14).
 		insns := dis[f.Name]
@@ -509,7 +509,7 @@ func TestPrologueEndSynthetic(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const entry = 0x1000
-			addr, _, ok := PrologueEnd(tc.code, entry)
+			addr, _, ok := PrologueEndAMD64(tc.code, entry)
 			if ok != (tc.want != 0) || ok && addr != entry+tc.want {
 				t.Errorf("PrologueEnd = %#x, %v; want %#x", addr, ok, entry+tc.want)
 			}
@@ -530,7 +530,7 @@ func TestRetSites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := RetSites(code, f.Entry)
+		got, err := RetSitesAMD64(code, f.Entry)
 		if err != nil {
 			t.Errorf("%s: %v", f.Name, err)
 		}
@@ -546,7 +546,7 @@ func TestRetSites(t *testing.T) {
 		if f.Name == "main.early" && len(got) < 3 {
 			t.Errorf("main.early has %d RETs, want 3", len(got))
 		}
-		if out, err := JumpsOut(code, f.Entry); err != nil || len(out) != 0 {
+		if out, err := JumpsOutAMD64(code, f.Entry); err != nil || len(out) != 0 {
 			t.Errorf("%s: JumpsOut = %#x, %v", f.Name, out, err)
 		}
 	}
@@ -576,7 +576,7 @@ func TestRetSites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sites, err := RetSites(code, f.Entry)
+			sites, err := RetSitesAMD64(code, f.Entry)
 			if err != nil {
 				t.Errorf("%s: %v", f.Name, err)
 			}
@@ -619,7 +619,7 @@ func TestRetSitesSynthetic(t *testing.T) {
 		{"empty", nil, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := RetSites(tc.code, 0)
+			got, err := RetSitesAMD64(tc.code, 0)
 			if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
 				t.Errorf("RetSites = %v, %v; want %v, error %v", got, err, tc.want, tc.wantErr)
 			}
@@ -631,7 +631,7 @@ func TestJumpsOut(t *testing.T) {
 	t.Parallel()
 	// jmp +0 (inside), jmp far outside, jmp *%rax
 	code := []byte{0xeb, 0x00, 0xe9, 0x00, 0x10, 0x00, 0x00, 0xff, 0xe0}
-	got, err := JumpsOut(code, 0x100)
+	got, err := JumpsOutAMD64(code, 0x100)
 	if err != nil || !slices.Equal(got, []uint64{0x102, 0x107}) {
 		t.Errorf("JumpsOut = %#x, %v", got, err)
 	}

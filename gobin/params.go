@@ -5,6 +5,8 @@ import (
 	"debug/elf"
 	"fmt"
 	"strings"
+
+	"github.com/uscope/uscope/arch"
 )
 
 // A ParamKind classifies a parameter's type.
@@ -99,36 +101,23 @@ type abiSpec struct {
 	ints, floats []string
 }
 
+// The register sequences come from the architecture table.
 var (
-	amd64ABI = abiSpec{
-		ints:   []string{"rax", "rbx", "rcx", "rdi", "rsi", "r8", "r9", "r10", "r11"},
-		floats: regNames("xmm", 15),
-	}
-	arm64ABI = abiSpec{
-		ints:   regNames("x", 16),
-		floats: regNames("f", 16),
-	}
+	amd64ABI = abiSpec{ints: arch.AMD64.GoIntArgs, floats: arch.AMD64.GoFloatArgs}
+	arm64ABI = abiSpec{ints: arch.ARM64.GoIntArgs, floats: arch.ARM64.GoFloatArgs}
 )
-
-func regNames(prefix string, n int) []string {
-	s := make([]string, n)
-	for i := range s {
-		s[i] = fmt.Sprintf("%s%d", prefix, i)
-	}
-	return s
-}
 
 // abi returns the register sequences for the binary; none (everything on
 // the stack, ABI0) before the register ABI reached the architecture.
 func (b *Binary) abi() (abiSpec, error) {
 	switch b.Machine {
 	case elf.EM_X86_64:
-		if b.GoVersionAtLeast(1, 17) {
+		if v := arch.AMD64.GoRegABI; b.GoVersionAtLeast(v[0], v[1]) {
 			return amd64ABI, nil
 		}
 		return abiSpec{}, nil
 	case elf.EM_AARCH64:
-		if b.GoVersionAtLeast(1, 18) {
+		if v := arch.ARM64.GoRegABI; b.GoVersionAtLeast(v[0], v[1]) {
 			return arm64ABI, nil
 		}
 		return abiSpec{}, nil

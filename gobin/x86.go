@@ -7,12 +7,12 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// maxPrologueInsns bounds how many instructions PrologueEnd examines: the
+// maxPrologueInsns bounds how many instructions PrologueEndAMD64 examines: the
 // longest stack check (huge frames) is five instructions, after an optional
 // load of g from thread-local storage in ABI0 functions.
 const maxPrologueInsns = 8
 
-// PrologueEnd returns the address of the first instruction after the
+// PrologueEndAMD64 returns the address of the first instruction after the
 // stack-check prologue of an amd64 Go function whose machine code, starting
 // at link-time address entry, is code. The prologue compares the stack
 // pointer, or the stack pointer less the frame size, with g.stackguard0 and
@@ -39,7 +39,7 @@ const maxPrologueInsns = 8
 // single-stepping. insn is that instruction
 // in GNU syntax. ok is false when the function has no stack check (NOSPLIT
 // functions, small leaves): probe the entry then.
-func PrologueEnd(code []byte, entry uint64) (addr uint64, insn string, ok bool) {
+func PrologueEndAMD64(code []byte, entry uint64) (addr uint64, insn string, ok bool) {
 	off := 0
 	sawCmp := false
 	// Registers holding the stack pointer (less a constant) and g.
@@ -132,13 +132,13 @@ func branchTarget(inst x86asm.Inst, pc uint64) (uint64, bool) {
 	return pc + uint64(inst.Len) + uint64(int64(rel)), true
 }
 
-// RetSites returns the address of every RET instruction in the amd64 machine
+// RetSitesAMD64 returns the address of every RET instruction in the amd64 machine
 // code of a function that starts at link-time address entry, decoding the
 // instructions one after the other. Go functions hold no data in their code,
 // so the linear walk sees every instruction. When an instruction cannot be
-// decoded, RetSites returns the sites found before it and an error: a
+// decoded, RetSitesAMD64 returns the sites found before it and an error: a
 // return probe set that may miss a RET must not be trusted.
-func RetSites(code []byte, entry uint64) ([]uint64, error) {
+func RetSitesAMD64(code []byte, entry uint64) ([]uint64, error) {
 	var sites []uint64
 	err := walk(code, entry, func(inst x86asm.Inst, pc uint64) {
 		if inst.Op == x86asm.RET {
@@ -148,12 +148,12 @@ func RetSites(code []byte, entry uint64) ([]uint64, error) {
 	return sites, err
 }
 
-// JumpsOut returns the addresses of the jump instructions in the amd64
+// JumpsOutAMD64 returns the addresses of the jump instructions in the amd64
 // machine code of a function that leave it, direct jumps whose target is
 // outside [entry, entry+len(code)) and indirect jumps. A function that ends
 // in such a jump (a wrapper's tail call) returns through another function's
 // RET, which return probes on its own RET sites do not see.
-func JumpsOut(code []byte, entry uint64) ([]uint64, error) {
+func JumpsOutAMD64(code []byte, entry uint64) ([]uint64, error) {
 	var sites []uint64
 	end := entry + uint64(len(code))
 	err := walk(code, entry, func(inst x86asm.Inst, pc uint64) {

@@ -1,9 +1,3 @@
-// Package proc reads what uscope needs to know about running processes:
-// their memory mappings and the ELF objects mapped executable in them (with
-// paths that work across mount namespaces and for deleted files), their
-// executable and root, and how the dynamic loader would find a library by
-// its short name (/etc/ld.so.cache, read directly) or a program by its name
-// (PATH).
 package proc
 
 import (

@@ -149,11 +149,11 @@ func TestObjectsOfSelf(t *testing.T) {
 	}
 	// The bias maps the link-time address of a function (from pclntab:
 	// go test strips .symtab) to where it runs.
-	b, closer, err := gobin.OpenFile(self.OpenPath)
+	b, err := gobin.OpenFile(self.OpenPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closer.Close()
+	defer b.Close()
 	fn, ok := b.FuncByName("github.com/uscope/uscope/proc.marker")
 	if !ok {
 		t.Fatal("marker not in pclntab")

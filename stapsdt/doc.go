@@ -92,4 +92,16 @@
 // Probes work on linux/amd64 and linux/arm64. Elsewhere the package builds,
 // Load returns an error wrapping [errors.ErrUnsupported], and probes stay
 // disabled.
+//
+// API:
+//
+//   - [NewProvider] with [WithTempDir], [WithoutMemfd]: a [Provider];
+//     [Provider.AddProbe] with [ArgType]s (at most [MaxArgs]),
+//     [Provider.Load], [Provider.Unload], [Provider.Path], [Provider.Name].
+//   - [Probe.Fire], [Probe.Enabled].
+//   - Errors: [ErrLoaded], [ErrNotLoaded], [errors.ErrUnsupported]
+//     (errors.Is).
+//
+// The argument registers of the notes come from the architecture table
+// (package arch): the C integer argument registers of the machine.
 package stapsdt

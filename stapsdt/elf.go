@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	archpkg "github.com/uscope/uscope/arch"
 )
 
 // arch describes how probe sites and argument specs look on one machine.
@@ -28,28 +30,26 @@ const siteSlot = 16
 // aligned 32-bit atomic load.
 const semaSlot = 4
 
-// x86Reg returns a function naming an amd64 register by operand size, as
-// GCC writes USDT argument specs ("%dil", "%di", "%edi", "%rdi").
-func x86Reg(r8, r16, r32, r64 string) func(int) string {
-	return func(size int) string {
-		switch size {
-		case 1:
-			return "%" + r8
-		case 2:
-			return "%" + r16
-		case 4:
-			return "%" + r32
+// argRegs returns, for the C argument registers of a, functions naming each
+// by operand size, as GCC writes USDT argument specs ("%dil", "%di",
+// "%edi", "%rdi") on amd64. On arm64 the specs always use the x name, as
+// libbpf and bcc only accept x0-x30; the size comes from the spec's size
+// field.
+func argRegs(a *archpkg.Arch) (regs [MaxArgs]func(size int) string) {
+	for i := range regs {
+		name := a.CArgs[i]
+		if a.Machine != elf.EM_X86_64 {
+			regs[i] = func(int) string { return name }
+			continue
 		}
-		return "%" + r64
+		regs[i] = func(size int) string {
+			if s, ok := a.OperandName(name, size); ok {
+				return "%" + s
+			}
+			return "%" + name
+		}
 	}
-}
-
-// arm64Reg returns a function naming an arm64 register: the specs always
-// use the x name, as libbpf and bcc only accept x0-x30; the size comes from
-// the spec's size field.
-func arm64Reg(n int) func(int) string {
-	name := fmt.Sprintf("x%d", n)
-	return func(int) string { return name }
+	return regs
 }
 
 var (
@@ -59,23 +59,15 @@ var (
 		machine: elf.EM_X86_64,
 		site:    []byte{0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3},
 		fill:    0xcc, // int3
-		regs: [MaxArgs]func(int) string{
-			x86Reg("dil", "di", "edi", "rdi"),
-			x86Reg("sil", "si", "esi", "rsi"),
-			x86Reg("dl", "dx", "edx", "rdx"),
-			x86Reg("cl", "cx", "ecx", "rcx"),
-			x86Reg("r8b", "r8w", "r8d", "r8"),
-			x86Reg("r9b", "r9w", "r9d", "r9"),
-		},
+		regs:    argRegs(archpkg.AMD64),
 	}
-	// archARM64: nop (d503201f); ret (d65f03c0), little-endian words.
+	// archARM64: nop (d503201f); ret (d65f03c0), little-endian words. The
+	// registers are AAPCS64's x0-x5.
 	archARM64 = &arch{
 		machine: elf.EM_AARCH64,
 		site:    []byte{0x1f, 0x20, 0x03, 0xd5, 0xc0, 0x03, 0x5f, 0xd6},
 		fill:    0x00, // udf #0
-		regs: [MaxArgs]func(int) string{
-			arm64Reg(0), arm64Reg(1), arm64Reg(2), arm64Reg(3), arm64Reg(4), arm64Reg(5),
-		},
+		regs:    argRegs(archpkg.ARM64),
 	}
 )
 

@@ -7,6 +7,7 @@ import (
 	"log"
 
 	"github.com/uscope/uscope/stapsdt"
+	"github.com/uscope/uscope/usdt"
 )
 
 // A server declares its probes once, at start-up, and fires them on every
@@ -53,4 +54,28 @@ func ExampleProbe_Enabled() {
 	if query.Enabled() {
 		query.Fire(fmt.Sprintf("SELECT * FROM t WHERE id = %d", 42))
 	}
+}
+
+// A provider's probes are ordinary USDT probes: any USDT reader lists them
+// from the provider's file, with the argument specs of the machine.
+func ExampleProvider_Path() {
+	p, err := stapsdt.NewProvider("shop")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := p.AddProbe("order", stapsdt.Int32, stapsdt.Uint64); err != nil {
+		log.Fatal(err)
+	}
+	if err := p.Load(); err != nil {
+		log.Fatal(err)
+	}
+	defer p.Unload()
+	sites, err := usdt.ReadSites(p.Path())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range sites {
+		fmt.Printf("%s:%s with %d arguments, semaphore: %v\n", s.Provider, s.Name, len(s.Args), s.Semaphore != 0)
+	}
+	// Output: shop:order with 2 arguments, semaphore: true
 }

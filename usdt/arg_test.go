@@ -268,18 +268,29 @@ func TestRegTables(t *testing.T) {
 		"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48, "r10": 56,
 		"r9": 64, "r8": 72, "rax": 80, "rcx": 88, "rdx": 96, "rsi": 104, "rdi": 112, "rip": 128, "rsp": 152,
 	}
-	for name, a := range x86Regs {
+	var names []string
+	for _, l := range [][]string{{"rax", "eax", "ax", "al"}, {"rbx", "ebx", "bx", "bl"}, {"rcx", "ecx", "cx", "cl"},
+		{"rdx", "edx", "dx", "dl"}, {"rsi", "esi", "si", "sil"}, {"rdi", "edi", "di", "dil"},
+		{"rbp", "ebp", "bp", "bpl"}, {"rsp", "esp", "sp", "spl"}} {
+		names = append(names, l...)
+	}
+	for n := 8; n <= 15; n++ {
+		r := "r" + strconv.Itoa(n)
+		names = append(names, r, r+"d", r+"w", r+"b", r+"l")
+	}
+	names = append(names, "rip", "eip")
+	for _, name := range names {
+		a, err := x86Reg("%"+name, elf.EM_X86_64)
 		off, ok := slots[a.reg.Name]
-		if !ok || off != a.reg.PtRegsOffset {
-			t.Errorf("%s -> %+v, want slot %d", name, a.reg, off)
+		if err != nil || !ok || off != a.reg.PtRegsOffset {
+			t.Errorf("%s -> %+v %v, want slot %d", name, a.reg, err, off)
 		}
 		if !strings.HasPrefix(name, "r") && a.reg.Name[0] == 'r' && a.reg.Name[1] >= '0' && a.reg.Name[1] <= '9' {
 			t.Errorf("%s maps to %s", name, a.reg.Name)
 		}
 	}
-	// 8 legacy registers with 4 names, r8-r15 with 5 (b and l bytes), rip, eip.
-	if want := 8*4 + 8*5 + 2; len(x86Regs) != want {
-		t.Errorf("%d x86 names, want %d", len(x86Regs), want)
+	if regRIP != (Reg{"rip", 128}) || regRSP != (Reg{"rsp", 152}) {
+		t.Errorf("rip %+v rsp %+v", regRIP, regRSP)
 	}
 	for n := 0; n <= 30; n++ {
 		for _, p := range []string{"x", "w"} {

@@ -62,3 +62,44 @@ func ExampleSites() {
 	}
 	defer l.Close()
 }
+
+// Decode a note's argument string: each argument's width, signedness and
+// where its value lives.
+func ExampleParseArgs() {
+	for _, a := range usdt.ParseArgs("-4@-20(%rbp) 8@%rax 2@$5 -8@(%rdi,%rsi,8)", elf.EM_X86_64) {
+		fmt.Printf("%v: %v, register %s at pt_regs+%d\n", a, a.Kind, a.Reg, a.Reg.PtRegsOffset)
+	}
+	// Output:
+	// s32 -20(%rbp): mem, register rbp at pt_regs+32
+	// u64 %rax: reg, register rax at pt_regs+80
+	// u16 $5: const, register  at pt_regs+0
+	// s64 (%rdi,%rsi,8): mem-index, register rdi at pt_regs+112
+}
+
+// List an object's USDT probes, one line per probe as uscope list prints
+// them.
+func ExampleReadSites() {
+	sites, err := usdt.ReadSites("/usr/bin/python3.11")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range usdt.Probes(sites) {
+		fmt.Printf("usdt:/usr/bin/python3.11:%s:%s (%d sites)\n", p.Provider, p.Name, len(p.Sites))
+	}
+}
+
+// Group sites into probes and get what link.UprobeMultiOptions takes.
+func ExampleProbe_Offsets() {
+	sites := []usdt.Site{
+		{Provider: "app", Name: "req", Addr: 0x1200, FileOffset: 0x200, SemaphoreOffset: 0x3010},
+		{Provider: "app", Name: "done", Addr: 0x1300, FileOffset: 0x300},
+		{Provider: "app", Name: "req", Addr: 0x1100, FileOffset: 0x100, SemaphoreOffset: 0x3010},
+	}
+	for _, p := range usdt.Probes(sites) {
+		addrs, refs := p.Offsets()
+		fmt.Printf("%s:%s addresses %#x ref_ctr %#x\n", p.Provider, p.Name, addrs, refs)
+	}
+	// Output:
+	// app:done addresses [0x300] ref_ctr [0x0]
+	// app:req addresses [0x100 0x200] ref_ctr [0x3010 0x3010]
+}

@@ -263,8 +263,8 @@ func tlsClassify(path string) (tools.TLSLibrary, bool) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
-	if b, c, err := gobin.OpenFile(path); err == nil {
-		defer c.Close()
+	if b, err := gobin.OpenFile(path); err == nil {
+		defer b.Close()
 		if _, ok := b.FuncByName("crypto/tls.(*Conn).Write"); ok {
 			return tools.GoTLS, true
 		}
@@ -289,11 +289,11 @@ func tlsClassify(path string) (tools.TLSLibrary, bool) {
 // tlsHas reports whether the target defines the function name.
 func tlsHas(t tools.TLSTarget, name string) bool {
 	if t.Library == tools.GoTLS {
-		b, c, err := gobin.OpenFile(t.Path)
+		b, err := gobin.OpenFile(t.Path)
 		if err != nil {
 			return false
 		}
-		defer c.Close()
+		defer b.Close()
 		_, ok := b.FuncByName(name)
 		return ok
 	}

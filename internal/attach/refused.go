@@ -3,8 +3,9 @@ package attach
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"syscall"
+
+	"github.com/uscope/uscope/arch"
 )
 
 // x86 first bytes the kernel refuses to probe (arch/x86/kernel/uprobes.c,
@@ -34,21 +35,13 @@ func refusedInsn(code []byte) bool {
 }
 
 // evexInsn reports whether the x86-64 instruction that code starts with is
-// EVEX-encoded (AVX-512: opcode byte 62 after legacy prefixes; in 64-bit
-// mode 62 is nothing else). Linux 6.18 accepts uprobes on such instructions
-// but executes them wrongly out of line, and every process that runs the
-// probed instruction misbehaves: with glibc's __strchr_evex probed, printf
+// EVEX-encoded (AVX-512; the architecture table's Unprobeable rule). Linux
+// 6.18 accepts uprobes on such instructions but executes them wrongly out of
+// line, and every process that runs the probed instruction misbehaves: with glibc's __strchr_evex probed, printf
 // printed its format strings raw and gcc crashed, system-wide. uscope never
 // puts a probe on one.
 func evexInsn(code []byte) bool {
-	for _, b := range code {
-		switch b {
-		case 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3:
-			continue
-		}
-		return b == 0x62
-	}
-	return false
+	return arch.AMD64.Unprobeable(code) != ""
 }
 
 // evexError explains why a site on an EVEX instruction is refused.
@@ -64,7 +57,7 @@ func evexError(st Site) *Error {
 // would refuse; always, sites on EVEX instructions, which are unsafe — a
 // lone one is an error.
 func prefilter(sites []Site, opts Options) (keep []Site, refused []Refused, err error) {
-	if runtime.GOARCH != "amd64" {
+	if a := arch.Host(); a == nil || a.Decoder != arch.DecoderX86 {
 		return sites, nil, nil
 	}
 	skip := opts.SkipRefused && len(sites) > 1

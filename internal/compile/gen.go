@@ -5,6 +5,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/uscope/uscope/arch"
 	"github.com/uscope/uscope/internal/lang"
 )
 
@@ -18,16 +19,22 @@ const (
 	regScratch = asm.R7 // per-CPU scratch area
 )
 
-// x86-64 struct pt_regs offsets.
-var ptRegs = map[string]int16{
-	"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "rbp": 32, "bx": 40, "rbx": 40,
-	"r11": 48, "r10": 56, "r9": 64, "r8": 72, "ax": 80, "rax": 80, "cx": 88, "rcx": 88,
-	"dx": 96, "rdx": 96, "si": 104, "rsi": 104, "di": 112, "rdi": 112, "orig_ax": 120,
-	"ip": 128, "rip": 128, "cs": 136, "flags": 144, "sp": 152, "rsp": 152, "ss": 160,
-}
+// ptRegs (context offsets by register name) and sysvArgs (the C integer
+// argument registers' offsets) come from the architecture table.
+var ptRegs, sysvArgs = ctxOffsets(arch.AMD64)
 
-// SysV x86-64 integer argument registers.
-var sysvArgs = []int16{112, 104, 96, 88, 72, 64}
+func ctxOffsets(a *arch.Arch) (map[string]int16, []int16) {
+	m := map[string]int16{}
+	for n, off := range a.Offsets() {
+		m[n] = int16(off)
+	}
+	var args []int16
+	for i := range a.CArgs {
+		r, _ := a.CArg(i)
+		args = append(args, int16(r.Offset))
+	}
+	return m, args
+}
 
 // gen emits one BPF program from a checked unit. It reads every type from
 // the unit's Info; it fails only when a resource runs out (BPF stack,

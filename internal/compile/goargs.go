@@ -29,16 +29,17 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/uscope/uscope/arch"
 	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/lang"
 )
 
 // goIntRegs are the integer registers of Go's ABIInternal on amd64, in
-// assignment order.
-var goIntRegs = []string{"rax", "rbx", "rcx", "rdi", "rsi", "r8", "r9", "r10", "r11"}
+// assignment order (the architecture table's).
+var goIntRegs = arch.AMD64.GoIntArgs
 
 // goRegsHint names them for error messages.
-const goRegsHint = "goarg(0..8) reads rax rbx rcx rdi rsi r8 r9 r10 r11"
+var goRegsHint = fmt.Sprintf("goarg(0..%d) reads %s", len(goIntRegs)-1, strings.Join(goIntRegs, " "))
 
 // goShapeKey groups the Go sites of a probe that can share one program:
 // those of one binary and kind of site, and when the probe reads args, of
@@ -411,7 +412,7 @@ func (g *gen) goLen(n lang.Expr) error {
 func (g *gen) goid(e lang.Expr) error {
 	off, _, _ := g.goSite().Go.GoidOffset()
 	g.emit(
-		asm.LoadMem(asm.R0, regCtx, ptRegs["r14"], asm.DWord),
+		asm.LoadMem(asm.R0, regCtx, ptRegs[arch.AMD64.GoG], asm.DWord),
 		asm.Add.Imm(asm.R0, int32(off)),
 	)
 	return g.wrap(e, g.readUser(tU64))

@@ -3,10 +3,9 @@ package compile
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf/asm"
-
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/usdt"
+	"github.com/uscope/uscope/usdt/usdtbpf"
 )
 
 // usdtSpec returns the argument specs shared by every site of this program
@@ -44,54 +43,25 @@ func (k *checker) usdtArgType(e *lang.Ident, n int) (*Type, error) {
 }
 
 // usdtArg loads argument n of the probe as its spec says, with reads of
-// exactly the argument's width.
+// exactly the argument's width (the instructions of usdtbpf.FetchArg);
+// check refused the forms it cannot fetch.
 func (g *gen) usdtArg(e *lang.Ident, n int) error {
-	t := g.typ(e)
 	site := g.usdtSpec()
 	a := site.Args[n]
-	switch a.Kind {
-	case usdt.ArgConst:
-		g.emit(asm.LoadImm(asm.R0, a.Offset, asm.DWord))
-		g.truncate(asm.R0, t)
-		return nil
-	case usdt.ArgReg:
-		g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
-		g.truncate(asm.R0, t)
-		return nil
-	case usdt.ArgMem, usdt.ArgMemIndex:
-		// base + index*scale + displacement; a non-PIE operand may have no
-		// base (arr(,%rax,4)) and a symbol as its displacement.
-		disp := a.Offset
-		if a.Symbol != "" {
-			disp = int64(a.SymbolAddr)
+	var slot int16
+	if a.Kind == usdt.ArgMem || a.Kind == usdt.ArgMemIndex || a.Kind == usdt.ArgRIP {
+		var err error
+		if slot, err = g.pushStack(8); err != nil {
+			return g.wrap(e, err)
 		}
-		if a.Reg.Name != "" {
-			g.emit(asm.LoadMem(asm.R0, regCtx, int16(a.Reg.PtRegsOffset), asm.DWord))
-		} else {
-			g.emit(asm.Mov.Imm(asm.R0, 0))
-		}
-		if a.Kind == usdt.ArgMemIndex && a.Index.Name != "" {
-			g.emit(asm.LoadMem(asm.R1, regCtx, int16(a.Index.PtRegsOffset), asm.DWord))
-			if a.Scale > 1 {
-				g.emit(asm.Mul.Imm(asm.R1, int32(a.Scale)))
-			}
-			g.emit(asm.Add.Reg(asm.R0, asm.R1))
-		}
-		if disp == int64(int32(disp)) {
-			g.emit(asm.Add.Imm(asm.R0, int32(disp)))
-		} else {
-			g.emit(asm.LoadImm(asm.R1, disp, asm.DWord), asm.Add.Reg(asm.R0, asm.R1))
-		}
-	case usdt.ArgRIP:
-		// The runtime address of the global: the probe's ip, minus the
-		// probe's link-time address, plus the symbol's.
-		g.emit(
-			asm.LoadMem(asm.R0, regCtx, ptRegs["ip"], asm.DWord),
-			asm.LoadImm(asm.R1, int64(a.SymbolAddr-site.Addr), asm.DWord),
-			asm.Add.Reg(asm.R0, asm.R1),
-		)
+		defer g.popStack(8)
 	}
-	return g.wrap(e, g.readUser(t))
+	insns, err := usdtbpf.FetchArg(a, site.Addr, regCtx, slot)
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	g.emit(insns...)
+	return nil
 }
 
 // usdtShapeKey groups the USDT sites one program can serve: those with the

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/uscope/uscope/gobin"
@@ -75,11 +76,11 @@ func (r *Resolver) goSites(o *object, ap *lang.AttachPoint, sites []Site) ([]Sit
 			continue
 		}
 		if atFunc && !fn.Asm {
-			code, err := b.Code(fn)
-			if err != nil {
+			addr, ok, err := b.PrologueEnd(fn)
+			if err != nil && !errors.Is(err, gobin.ErrUnsupportedArch) {
 				return nil, errorf("", err, "%s in %s: %v", fn.Name, t.Path, err)
 			}
-			if addr, _, ok := gobin.PrologueEnd(code, fn.Entry); ok {
+			if ok {
 				off, err := o.f.AddrToOffset(addr)
 				if err != nil {
 					return nil, errorf("", err, "%s in %s: 0x%x is outside the executable segments", fn.Name, t.Path, addr)
@@ -98,11 +99,10 @@ func (r *Resolver) goSites(o *object, ap *lang.AttachPoint, sites []Site) ([]Sit
 // goReturns returns the addresses of the RET instructions of fn. A set that
 // may miss a RET is an error: returns would go unseen.
 func goReturns(b *gobin.Binary, fn gobin.Func) ([]uint64, error) {
-	code, err := b.Code(fn)
-	if err != nil {
+	rets, err := b.RetSites(fn)
+	if errors.Is(err, gobin.ErrUnsupportedArch) {
 		return nil, err
 	}
-	rets, err := gobin.RetSites(code, fn.Entry)
 	if err != nil {
 		return nil, fmt.Errorf("cannot find every RET instruction (%v); not attaching a return probe that could miss returns", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/gobin"
+	"github.com/uscope/uscope/internal/addrindex"
 	"github.com/uscope/uscope/usdt"
 )
 
@@ -176,10 +177,10 @@ func (o *object) funcAt(addr uint64) (Function, uint64, bool) {
 		return Function{}, 0, false
 	}
 	o.byAddrOnce.Do(func() {
-		o.byAddr = elfx.AddrIndex(len(funcs), func(i int) uint64 { return funcs[i].Addr },
+		o.byAddr = addrindex.Build(len(funcs), func(i int) uint64 { return funcs[i].Addr },
 			func(a, b int) bool { return preferAlias(funcs[a], funcs[b]) })
 	})
-	if i, ok := elfx.Containing(o.byAddr, addr, func(i int) (uint64, uint64) { return funcs[i].Addr, funcs[i].Size }); ok {
+	if i, ok := addrindex.Containing(o.byAddr, addr, func(i int) (uint64, uint64) { return funcs[i].Addr, funcs[i].Size }); ok {
 		return funcs[i], addr - funcs[i].Addr, true
 	}
 	return Function{}, 0, false

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/uscope/uscope/arch"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/placement"
 )
@@ -26,7 +27,7 @@ const maxPlacedFunc = 1 << 20
 // which the skipped instructions leave alone.
 func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
 	if (s.Kind != lang.KindUprobe && s.Kind != lang.KindUretprobe) || s.GoBinary || s.FuncAddr == 0 || s.Addr != s.FuncAddr ||
-		s.Size == 0 || s.Size > maxPlacedFunc || o.f.Machine() != elf.EM_X86_64 {
+		s.Size == 0 || s.Size > maxPlacedFunc || !decodesX86(o.f.Machine()) {
 		return placement.Choice{}, false
 	}
 	code, ok := readCode(o, s.FuncAddr, s.Size)
@@ -98,4 +99,11 @@ func readCode(o *object, addr, size uint64) ([]byte, bool) {
 		return nil, false
 	}
 	return code, true
+}
+
+// decodesX86 reports whether the architecture table decodes m's code with
+// x86asm in 64-bit mode, the decoder of placement and the boundary check.
+func decodesX86(m elf.Machine) bool {
+	a, err := arch.ForMachine(m)
+	return err == nil && a.Machine == m && a.Decoder == arch.DecoderX86
 }

@@ -1,7 +1,6 @@
 package resolve
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"sort"
@@ -372,7 +371,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 			if fn.Size != 0 && ap.Offset >= fn.Size {
 				return nil, errorf("", nil, "%s+%d is past the end of %s (%d bytes) in %s", ap.Func, ap.Offset, fn.Name, fn.Size, t.Path)
 			}
-			if o.f.Machine() == elf.EM_X86_64 {
+			if decodesX86(o.f.Machine()) {
 				if err := o.checkBoundary(fn.Name, fn.Addr, ap.Offset); err != nil {
 					return nil, err
 				}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/uscope/uscope/arch"
 	"github.com/uscope/uscope/internal/attach"
 )
 
@@ -17,9 +18,13 @@ import (
 // to uscope's pid, each checking the id passed as the first argument. No
 // kernel-side timer or kprobe is needed.
 
-// triggerArgOffset is the pt_regs offset of RAX, where Go's register ABI
-// passes the first integer argument on amd64.
-const triggerArgOffset = 80
+// triggerArgOffset is the context offset of the register where Go's
+// register ABI passes the first integer argument (RAX on amd64), from the
+// architecture table the compiler generates code for.
+var triggerArgOffset = func() int16 {
+	r, _ := arch.AMD64.GoArg(0)
+	return int16(r.Offset)
+}()
 
 var triggerSink atomic.Uint64
 

@@ -1,0 +1,64 @@
+package elfx_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/uscope/uscope/elfx"
+	"github.com/uscope/uscope/proc"
+)
+
+// libc returns the path of the C library, found as the dynamic loader
+// finds it.
+func libc() string {
+	c, err := proc.ReadLDCache(proc.DefaultLDCachePath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, ok := c.Lookup("libc.so.6")
+	if !ok {
+		log.Fatal("no libc.so.6 in ld.so.cache")
+	}
+	return e.Path
+}
+
+// Open an object, look up a function by name and find the file offset a
+// uprobe on it takes.
+func ExampleFile_Lookup() {
+	f, err := elfx.Open(libc(), elfx.WithoutDebugFile())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s, ok := f.Lookup("malloc")
+	if !ok {
+		log.Fatal("no malloc")
+	}
+	off, err := f.AddrToOffset(s.Addr)
+	fmt.Println(s.Name, s.IsFunc(), err == nil && off <= s.Addr)
+	// Output: malloc true true
+}
+
+// Name the function an address is in: symbolization of a stack frame.
+func ExampleFile_FuncAt() {
+	f, err := elfx.Open(libc(), elfx.WithoutDebugFile())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s, _ := f.Lookup("getpid")
+	fn, off, ok := f.FuncAt(s.Addr + 4)
+	fmt.Println(fn.Addr == s.Addr, off, ok)
+	// Output: true 4 true
+}
+
+// Demangle C++ symbol names the way c++filt does.
+func ExampleDemangle() {
+	for _, n := range []string{"_ZN3foo3barEv", "_ZNSt6vectorIiSaIiEE9push_backERKi", "main"} {
+		fmt.Println(elfx.IsMangled(n), elfx.Demangle(n))
+	}
+	// Output:
+	// true foo::bar()
+	// true std::vector<int, std::allocator<int> >::push_back(int const&)
+	// false main
+}
