@@ -549,7 +549,7 @@ func (h *harness) cleanedUp() {
 	}
 }
 
-func mustParse(t *testing.T, src string) *lang.Program {
+func mustParse(t testing.TB, src string) *lang.Program {
 	t.Helper()
 	prog, err := lang.Parse("test.bt", src)
 	if err != nil {

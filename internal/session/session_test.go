@@ -14,7 +14,7 @@ import (
 
 // libc is an object the resolver reads without root; the fake kernel
 // attaches nothing to it.
-func libc(t *testing.T) string {
+func libc(t testing.TB) string {
 	for _, p := range []string{"/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6"} {
 		if _, err := os.Stat(p); err == nil {
 			return p
