@@ -14,7 +14,6 @@ import (
 const (
 	scratchSize  = 16 * 1024 // per-CPU scratch area
 	stackLimit   = 480       // bytes of the 512-byte BPF stack we use
-	ringBufBytes = 1 << 20   // 1 MiB: drained every 50 ms; lost records are counted
 	maxStackDeep = 127
 )
 
@@ -88,8 +87,9 @@ func nodeLen(n lang.Node) int {
 
 func (c *compiler) addCommonMaps() {
 	m := c.plan.Spec.Maps
-	m[MapEvents] = &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: ringBufBytes}
-	m[MapLost] = &ebpf.MapSpec{Name: MapLost, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1}
+	m[MapEvents] = &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: uint32(c.opts.ringBufSize())}
+	// MapLost counts the records the ring buffer refused, by program.
+	m[MapLost] = &ebpf.MapSpec{Name: MapLost, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: uint32(max(1, len(c.plan.Programs)))}
 	n := uint32(len(c.plan.Maps))
 	if n == 0 {
 		n = 1

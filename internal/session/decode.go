@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -311,12 +312,22 @@ func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
 // refused.
 func (s *session) reportLosses() {
 	var lost uint64
+	var byProbe []string
 	if m := s.coll.Map(compile.MapLost); m != nil {
-		_ = m.Lookup(uint32(0), &lost)
+		for i, p := range s.plan.Programs {
+			var n uint64
+			if err := m.Lookup(uint32(i), &n); err != nil || n == 0 {
+				continue
+			}
+			lost += n
+			byProbe = append(byProbe, fmt.Sprintf("%d at %s", n, s.programLabel(p)))
+		}
 	}
 	if lost > 0 {
 		s.out.w.Lost(lost)
 		s.out.flush()
+		s.out.warn(fmt.Sprintf("the ring buffer was full: lost %s; raise --ringbuf-size (now %d bytes), or use --block to slow the target instead",
+			strings.Join(byProbe, ", "), s.ringBufSize()))
 	}
 	em := s.coll.Map(compile.MapErrors)
 	for _, md := range s.plan.Maps {
@@ -370,4 +381,24 @@ func (s *session) clearMap(md *compile.MapDesc, zero bool) {
 			_ = m.Put(k, make([]byte, md.ValueSize))
 		}
 	}
+}
+
+// programLabel names a program for messages: its probe, as written for
+// BEGIN and END, else the first site's probe.
+func (s *session) programLabel(p *compile.Program) string {
+	if p.Special != nil || len(p.Sites) == 0 {
+		return p.Kind
+	}
+	l := s.plan.Sites[p.Sites[0]].Probe
+	if n := len(p.Sites) - 1; n > 0 {
+		l += fmt.Sprintf(" (and %d more site%s)", n, plural(n))
+	}
+	return l
+}
+
+func (s *session) ringBufSize() int {
+	if s.cfg.RingBufSize > 0 {
+		return s.cfg.RingBufSize
+	}
+	return compile.DefaultRingBufSize
 }

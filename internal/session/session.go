@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,6 +47,10 @@ type Config struct {
 	StrSize int
 	// MapSize is the number of keys per map (default 4096).
 	MapSize int
+	// RingBufSize is the size in bytes of the events ring buffer, a power
+	// of two of at least a page (0: compile.DefaultRingBufSize). A config
+	// key for it, when the language gets config, sets this too.
+	RingBufSize int
 	// Trace configures bcc trace rows.
 	Trace TraceOptions
 	// ForcePerfEvent attaches perf-event uprobes instead of uprobe_multi.
@@ -126,9 +131,25 @@ type session struct {
 	childExit int
 	// final is set for the last drain, which reads past exit().
 	final bool
+	// restoreMem restores the memory limit of before the set-up.
+	restoreMem func()
 }
 
+// setupMemLimit is the Go heap's soft limit while the session resolves,
+// compiles and attaches: a wildcard over tens of thousands of functions
+// allocates hundreds of megabytes of short-lived names and symbol data, and
+// with the default pacing the heap would grow to twice what stays live.
+// With the limit the collector runs as often as needed to stay under it
+// (up to its 50% CPU cap, when more than this stays live). GOMEMLIMIT in
+// the environment takes precedence.
+const setupMemLimit = 48 << 20
+
 func (s *session) run(ctx context.Context) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(setupMemLimit)
+		s.restoreMem = func() { debug.SetMemoryLimit(prev) }
+		defer s.restoreMemLimit()
+	}
 	cfg := s.cfg
 	s.pid = cfg.PID
 	if cfg.PID != 0 && cfg.Command != nil {
@@ -160,6 +181,7 @@ func (s *session) run(ctx context.Context) error {
 		Resolver:         resolverAdapter{s.resolver},
 		StrSize:          cfg.StrSize,
 		MapSize:          cfg.MapSize,
+		RingBufSize:      cfg.RingBufSize,
 		StartNanos:       uint64(ts.Nano()),
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
@@ -245,7 +267,15 @@ func (s *session) run(ctx context.Context) error {
 		}
 		s.released = true
 	}
+	s.restoreMemLimit()
 	return s.loop(ctx)
+}
+
+func (s *session) restoreMemLimit() {
+	if s.restoreMem != nil {
+		s.restoreMem()
+		s.restoreMem = nil
+	}
 }
 
 func hasProbes(p *compile.Plan) bool {
