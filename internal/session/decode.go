@@ -397,8 +397,8 @@ func (s *session) programLabel(p *compile.Program) string {
 }
 
 func (s *session) ringBufSize() int {
-	if s.cfg.RingBufSize > 0 {
-		return s.cfg.RingBufSize
+	if n := ringBufSizeFor(s.cfg.Program, s.cfg.RingBufSize); n > 0 {
+		return n
 	}
 	return compile.DefaultRingBufSize
 }

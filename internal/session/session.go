@@ -181,7 +181,7 @@ func (s *session) run(ctx context.Context) error {
 		Resolver:         resolverAdapter{s.resolver},
 		StrSize:          cfg.StrSize,
 		MapSize:          cfg.MapSize,
-		RingBufSize:      cfg.RingBufSize,
+		RingBufSize:      ringBufSizeFor(cfg.Program, cfg.RingBufSize),
 		StartNanos:       uint64(ts.Nano()),
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,

@@ -278,3 +278,19 @@ func TestSessionOpenRingFailure(t *testing.T) {
 	}
 	h.cleanedUp()
 }
+
+func TestRingBufSizeFor(t *testing.T) {
+	for src, want := range map[string]int{
+		`uprobe:/bin/true:main { @c = count(); }`:      quietRingBufSize,
+		`uprobe:/bin/true:main { printf("x\n"); }`:     0,
+		`BEGIN { exit(); } END { print(@c); }`:         0,
+		`uprobe:/bin/true:main { if (1) { time(); } }`: 0,
+	} {
+		if got := ringBufSizeFor(mustParse(t, src), 0); got != want {
+			t.Errorf("%s: %d, want %d", src, got, want)
+		}
+	}
+	if got := ringBufSizeFor(mustParse(t, `BEGIN { exit(); }`), 1<<24); got != 1<<24 {
+		t.Errorf("the user's size was not kept: %d", got)
+	}
+}
