@@ -19,7 +19,7 @@
 #
 # Knobs: PIPELINE_PARTS (events,startup,scale), PIPELINE_N (1000000),
 # PIPELINE_RUNS (5), PIPELINE_BT_RUNS (2: bpftrace slows the target ~50x at
-# this rate), PIPELINE_BIG_RINGBUF (256M), PIPELINE_STARTUP_RUNS (11),
+# this rate), PIPELINE_BIG (1: also the 10 N runs), PIPELINE_BIG_RINGBUF (256M), PIPELINE_STARTUP_RUNS (11),
 # PIPELINE_SCALE_RUNS (3), LIBJVM.
 # shellcheck disable=SC2016,SC2028,SC2317
 set -uo pipefail
@@ -32,6 +32,7 @@ n=${PIPELINE_N:-1000000}
 runs=${PIPELINE_RUNS:-5}
 bt_runs=${PIPELINE_BT_RUNS:-2}
 big_ring=${PIPELINE_BIG_RINGBUF:-256M}
+do_big=${PIPELINE_BIG:-1}
 startup_runs=${PIPELINE_STARTUP_RUNS:-11}
 scale_runs=${PIPELINE_SCALE_RUNS:-3}
 libjvm=${LIBJVM:-/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so}
@@ -101,10 +102,12 @@ if has events; then
 		fi
 	done
 	big=$((n * 10))
-	bench_log "A. events: $big calls, --ringbuf-size $big_ring and default"
-	run_events us_big uscope "$pf" "$big" --ringbuf-size "$big_ring"
-	run_events us_big_default uscope "$pf" "$big"
-	run_events us_big_empty uscope "$empty" "$big"
+	if [ "$do_big" = 1 ]; then
+		bench_log "A. events: $big calls, --ringbuf-size $big_ring and default"
+		run_events us_big uscope "$pf" "$big" --ringbuf-size "$big_ring"
+		run_events us_big_default uscope "$pf" "$big"
+		run_events us_big_empty uscope "$empty" "$big"
+	fi
 	echo "### A. Every event at full speed"
 	echo
 	echo "\`target N\` calls \`f_nop\` (first instruction \`nop\`, emulated: one trap per hit) N times from one"
@@ -118,9 +121,11 @@ if has events; then
 	row us_printf "$n, uscope printf"
 	row bt_empty "$n, ${bt:-bpftrace} \`{ }\`"
 	row bt_printf "$n, ${bt:-bpftrace} printf"
-	row us_big_empty "$big, uscope \`{ }\`"
-	row us_big_default "$big, uscope printf, default ring (8M)"
-	row us_big "$big, uscope printf, --ringbuf-size $big_ring"
+	if [ "$do_big" = 1 ]; then
+		row us_big_empty "$big, uscope \`{ }\`"
+		row us_big_default "$big, uscope printf, default ring (8M)"
+		row us_big "$big, uscope printf, --ringbuf-size $big_ring"
+	fi
 	echo
 	echo "uscope printf / empty probe, loop wall: $(bench_ratio "$(bench_median us_printf.wall)" "$(bench_median us_empty.wall)");" \
 		"CPU: $(bench_ratio "$(bench_median us_printf.cpu)" "$(bench_median us_empty.cpu)")." \
@@ -129,13 +134,14 @@ if has events; then
 	echo
 fi
 
-# time_ms CMD...: wall ms of one run of CMD, output discarded.
+# time_ms NAME CMD...: one run of CMD, output discarded; appends its wall ms
+# to NAME.ms and its CPU ms (user + system) to NAME.cpu.
 time_ms() {
-	local t0 t1
-	t0=$(bench_now_us)
-	"$@" >/dev/null 2>&1 || { bench_fail "$*: exit $?"; return; }
-	t1=$(bench_now_us)
-	echo $(((t1 - t0) / 1000))
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %U %S' -o time.out "$@" >/dev/null 2>&1 || { bench_fail "$*: exit $?"; return; }
+	awk '{ printf "%d\n", $1 * 1000 }' time.out | tail -1 >>"$name.ms"
+	awk '{ printf "%d\n", ($2 + $3) * 1000 }' time.out | tail -1 >>"$name.cpu"
 }
 
 if has startup; then
@@ -143,21 +149,21 @@ if has startup; then
 	begin='BEGIN { printf("hi\n"); exit(); }'
 	hit='uprobe:./target:f_nop { printf("hit\n"); }'
 	for ((i = 1; i <= startup_runs; i++)); do
-		time_ms "$uscope" run -e "$begin" >>us_begin.ms
-		time_ms "$uscope" run -c ./target -e "$hit" >>us_c.ms
+		time_ms us_begin "$uscope" run -e "$begin"
+		time_ms us_c "$uscope" run -c ./target -e "$hit"
 		if [ -n "$bt" ]; then
-			time_ms bpftrace -e "$begin" >>bt_begin.ms
-			time_ms bpftrace -c ./target -e "$hit" >>bt_c.ms
+			time_ms bt_begin bpftrace -e "$begin"
+			time_ms bt_c bpftrace -c ./target -e "$hit"
 		fi
 	done
 	echo "### B. Start-up: answers before cleanup"
 	echo
-	echo "| one-liner | tool | runs | wall ms min \\| median \\| max |"
-	echo "|---|---|---|---|"
-	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 0) |"
-	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 0) |"
-	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 0) |"
-	echo "| \`-c ./target '$hit'\` | ${bt:-bpftrace} | $(bench_count bt_c.ms) | $(bench_stats bt_c.ms 0) |"
+	echo "| one-liner | tool | runs | wall ms min \\| median \\| max | CPU ms min \\| median \\| max |"
+	echo "|---|---|---|---|---|"
+	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 0) | $(bench_stats us_begin.cpu 0) |"
+	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 0) | $(bench_stats bt_begin.cpu 0) |"
+	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 0) | $(bench_stats us_c.cpu 0) |"
+	echo "| \`-c ./target '$hit'\` | ${bt:-bpftrace} | $(bench_count bt_c.ms) | $(bench_stats bt_c.ms 0) | $(bench_stats bt_c.cpu 0) |"
 	echo
 	echo "uscope / bpftrace, BEGIN: $(bench_ratio "$(bench_median us_begin.ms)" "$(bench_median bt_begin.ms)");" \
 		"\`-c\`: $(bench_ratio "$(bench_median us_c.ms)" "$(bench_median bt_c.ms)")."
