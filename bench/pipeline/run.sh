@@ -123,7 +123,7 @@ if has events; then
 	row bt_printf "$n, ${bt:-bpftrace} printf"
 	if [ "$do_big" = 1 ]; then
 		row us_big_empty "$big, uscope \`{ }\`"
-		row us_big_default "$big, uscope printf, default ring (8M)"
+		row us_big_default "$big, uscope printf, default ring (4M)"
 		row us_big "$big, uscope printf, --ringbuf-size $big_ring"
 	fi
 	echo

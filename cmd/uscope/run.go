@@ -38,7 +38,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
-	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 8M)")
+	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 4M)")
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {

@@ -385,7 +385,7 @@ const (
 
 // DefaultRingBufSize is the size of the events ring buffer without
 // Options.RingBufSize (uscope run --ringbuf-size).
-const DefaultRingBufSize = 8 << 20
+const DefaultRingBufSize = 4 << 20
 
 func (o *Options) ringBufSize() int {
 	if o.RingBufSize > 0 {

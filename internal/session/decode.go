@@ -326,7 +326,7 @@ func (s *session) reportLosses() {
 	if lost > 0 {
 		s.out.w.Lost(lost)
 		s.out.flush()
-		s.out.warn(fmt.Sprintf("the ring buffer was full: lost %s; raise --ringbuf-size (now %d bytes), or use --block to slow the target instead",
+		s.out.warn(fmt.Sprintf("the ring buffer was full: lost %s; raise --ringbuf-size (now %d bytes)",
 			strings.Join(byProbe, ", "), s.ringBufSize()))
 	}
 	em := s.coll.Map(compile.MapErrors)

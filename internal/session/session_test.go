@@ -281,10 +281,12 @@ func TestSessionOpenRingFailure(t *testing.T) {
 
 func TestRingBufSizeFor(t *testing.T) {
 	for src, want := range map[string]int{
-		`uprobe:/bin/true:main { @c = count(); }`:      quietRingBufSize,
-		`uprobe:/bin/true:main { printf("x\n"); }`:     0,
-		`BEGIN { exit(); } END { print(@c); }`:         0,
-		`uprobe:/bin/true:main { if (1) { time(); } }`: 0,
+		`uprobe:/bin/true:main { @c = count(); }`:                       quietRingBufSize,
+		`uprobe:/bin/true:main { printf("x\n"); }`:                      0,
+		`BEGIN { exit(); } END { print(@c); }`:                          quietRingBufSize,
+		`BEGIN { printf("hi\n"); exit(); }`:                             quietRingBufSize,
+		`BEGIN { printf("hi\n"); } uprobe:/bin/true:main { print(1); }`: 0,
+		`uprobe:/bin/true:main { if (1) { time(); } }`:                  0,
 	} {
 		if got := ringBufSizeFor(mustParse(t, src), 0); got != want {
 			t.Errorf("%s: %d, want %d", src, got, want)
