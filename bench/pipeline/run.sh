@@ -57,7 +57,7 @@ run_events() {
 	case $tool in
 	none) ./target "$count" 2>err.txt >out.txt ;;
 	uscope) timeout 900 "$uscope" run "$@" -c "./target $count" -e "$prog" >out.txt 2>err.txt ;;
-	bpftrace) timeout 900 bpftrace "$@" -c "./target $count" -e "$prog" -o out.txt 2>err.txt ;;
+	bpftrace) timeout 900 bpftrace "$@" -c "./target $count" -e "$prog" -o out.txt >>err.txt 2>&1 ;;
 	esac
 	local rc=$?
 	local line
