@@ -114,8 +114,8 @@ if has events; then
 	echo "thread; the probe prints \`printf(\"%d %d\\n\", arg0, tid)\` to a file (uscope: stdout redirected; bpftrace: \`-o\`)."
 	echo "Loop times are the target's own (wall, and its thread's CPU time, which includes the probe's kernel work)."
 	echo
-	echo "| case | runs | loop wall ms min \\| median \\| max | loop CPU ms min \\| median \\| max | lines | lost |"
-	echo "|---|---|---|---|---|---|"
+	echo "| case | runs | loop wall ms min | median | max | loop CPU ms min | median | max | lines | lost |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	row base "$n calls, no probe"
 	row us_empty "$n, uscope \`{ }\`"
 	row us_printf "$n, uscope printf"
@@ -158,8 +158,8 @@ if has startup; then
 	done
 	echo "### B. Start-up: answers before cleanup"
 	echo
-	echo "| one-liner | tool | runs | wall ms min \\| median \\| max | CPU ms min \\| median \\| max |"
-	echo "|---|---|---|---|---|"
+	echo "| one-liner | tool | runs | wall ms min | median | max | CPU ms min | median | max |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 0) | $(bench_stats us_begin.cpu 0) |"
 	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 0) | $(bench_stats bt_begin.cpu 0) |"
 	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 0) | $(bench_stats us_c.cpu 0) |"
@@ -186,8 +186,8 @@ if has scale; then
 		done
 		echo "\`uscope run -e 'uprobe:$libjvm:* { } BEGIN { exit(); }'\`, $(bench_median scale.probes) probes attached:"
 		echo
-		echo "| runs | wall ms min \\| median \\| max | peak RSS MB min \\| median \\| max |"
-		echo "|---|---|---|"
+		echo "| runs | wall ms min | median | max | peak RSS MB min | median | max |"
+		echo "|---|---|---|---|---|---|---|"
 		echo "| $(bench_count scale.ms) | $(bench_stats scale.ms 0) | $(bench_stats scale.mb 1) |"
 	fi
 	echo
