@@ -28,6 +28,8 @@ type sessionFlags struct {
 	perf     bool
 	// exactEntry keeps entry probes at the first instruction.
 	exactEntry bool
+	// ringBufSize is --ringbuf-size as given.
+	ringBufSize string
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -36,6 +38,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
+	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 4M)")
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
@@ -47,6 +50,13 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 		MapSize:        f.mapSize,
 		ForcePerfEvent: f.perf,
 		ExactEntry:     f.exactEntry,
+	}
+	if f.ringBufSize != "" {
+		n, err := parseRingBufSize(f.ringBufSize)
+		if err != nil {
+			return cfg, usageError(err)
+		}
+		cfg.RingBufSize = n
 	}
 	if f.command != "" {
 		words, err := splitCommand(f.command)

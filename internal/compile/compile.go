@@ -14,7 +14,6 @@ import (
 const (
 	scratchSize  = 16 * 1024 // per-CPU scratch area
 	stackLimit   = 480       // bytes of the 512-byte BPF stack we use
-	ringBufBytes = 1 << 20   // 1 MiB: drained every 50 ms; lost records are counted
 	maxStackDeep = 127
 )
 

@@ -416,24 +416,54 @@ func (g *gen) scratchPtr(reg asm.Register, off int) {
 const (
 	rbNoWakeup    = 1 // BPF_RB_NO_WAKEUP: the reader drains on a timer
 	rbForceWakeup = 2 // BPF_RB_FORCE_WAKEUP: exit() ends the session now
+	// ringBufWatermark: records wake the reader once the buffer is more
+	// than 1/ringBufWatermark full.
+	ringBufWatermark = 8
 )
+
+// DefaultRingBufSize is the size of the events ring buffer without
+// Options.RingBufSize (uscope run --ringbuf-size).
+const DefaultRingBufSize = 4 << 20
+
+func (o *Options) ringBufSize() int {
+	if o.RingBufSize > 0 {
+		return o.RingBufSize
+	}
+	return DefaultRingBufSize
+}
 
 // emitRecord sends size bytes at scratch offset off to the ring buffer,
 // without waking the reader, and counts the record as lost if it does not fit.
 func (g *gen) emitRecord(off, size int) { g.emitRecordFlags(off, size, rbNoWakeup) }
 
-// emitRecordFlags is emitRecord with explicit ring buffer flags.
+// emitRecordFlags is emitRecord with explicit ring buffer flags. A record
+// sent with rbNoWakeup wakes the reader all the same once the buffer holds
+// more than its watermark: the reader sleeps while events are few, and is
+// woken before the buffer fills when they are many.
 func (g *gen) emitRecordFlags(off, size int, flags int32) {
 	ok := g.label("sent")
+	if flags == rbNoWakeup {
+		quiet := g.label("quiet")
+		g.emit(
+			asm.LoadMapPtr(asm.R1, 0).WithReference(MapEvents),
+			asm.Mov.Imm(asm.R2, 0), // BPF_RB_AVAIL_DATA
+			asm.FnRingbufQuery.Call(),
+			asm.Mov.Imm(asm.R4, rbNoWakeup),
+			asm.JLT.Imm(asm.R0, int32(g.c.opts.ringBufSize()/ringBufWatermark), quiet),
+			asm.Mov.Imm(asm.R4, rbForceWakeup),
+		)
+		g.mark(quiet)
+	} else {
+		g.emit(asm.Mov.Imm(asm.R4, flags))
+	}
 	g.emit(asm.LoadMapPtr(asm.R1, 0).WithReference(MapEvents))
 	g.scratchPtr(asm.R2, off)
 	g.emit(
 		asm.Mov.Imm(asm.R3, int32(size)),
-		asm.Mov.Imm(asm.R4, flags),
 		asm.FnRingbufOutput.Call(),
 		asm.JEq.Imm(asm.R0, 0, ok),
 	)
-	g.countIn(MapLost, 0)
+	g.countIn(MapLost, len(g.c.plan.Programs)) // this program's index in Plan.Programs
 	g.mark(ok)
 }
 

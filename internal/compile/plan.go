@@ -31,6 +31,9 @@ type Options struct {
 	CPID int
 	// StartNanos is CLOCK_MONOTONIC at start, for `elapsed`.
 	StartNanos uint64
+	// RingBufSize is the size in bytes of the events ring buffer, a power
+	// of two of at least one page (0: DefaultRingBufSize).
+	RingBufSize int
 	// Multi selects uprobe_multi links (programs are loaded for them).
 	Multi bool
 	// TraceUserStack adds the user stack to every bcc trace row (-U).
@@ -148,7 +151,7 @@ const (
 // Names of the maps every plan has.
 const (
 	MapEvents  = "events"  // ring buffer
-	MapLost    = "lost"    // array[1] u64: records the ring buffer refused
+	MapLost    = "lost"    // array u64 by index in Plan.Programs: records the ring buffer refused
 	MapErrors  = "errors"  // array[maps] u64: updates a full map refused
 	MapScratch = "scratch" // per-CPU array[1]: room for strings and records
 	MapStacks  = "stacks"  // stack traces

@@ -54,7 +54,7 @@ func (c *compiler) resources(units []*unit) {
 	if c.opts.TraceUserStack {
 		c.plan.HasStacks = true
 	}
-	c.addCommonMaps()
+	c.addCommonMaps(len(units))
 }
 
 // printfLayout places a printf's arguments in its record: the id, the
@@ -120,10 +120,13 @@ func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
 	return m
 }
 
-func (c *compiler) addCommonMaps() {
+// addCommonMaps creates the maps every plan has; programs is how many
+// programs emit will generate (the lost-record counts are per program).
+func (c *compiler) addCommonMaps(programs int) {
 	m := c.plan.Spec.Maps
-	m[MapEvents] = &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: ringBufBytes}
-	m[MapLost] = &ebpf.MapSpec{Name: MapLost, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1}
+	m[MapEvents] = &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: uint32(c.opts.ringBufSize())}
+	// MapLost counts the records the ring buffer refused, by program.
+	m[MapLost] = &ebpf.MapSpec{Name: MapLost, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: uint32(max(1, programs))}
 	n := uint32(len(c.plan.Maps))
 	if n == 0 {
 		n = 1

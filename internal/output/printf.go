@@ -336,7 +336,7 @@ func (d *Directive) appendArg(dst []byte, v Value) []byte {
 		if v.Kind != KindInt {
 			return badArg(dst, d, v)
 		}
-		return d.pad(dst, string([]byte{byte(v.bits())}))
+		return d.padByte(dst, byte(v.bits()))
 	case ArgPointer:
 		if v.Kind != KindInt && v.Kind != KindPointer {
 			return badArg(dst, d, v)
@@ -393,7 +393,8 @@ func (d *Directive) convWidth(v Value) int {
 	return 32
 }
 
-// appendInt formats an integer conversion: d i u x X o.
+// appendInt formats an integer conversion: d i u x X o. It allocates
+// nothing: the digits are built in an array on the stack.
 func (d *Directive) appendInt(dst []byte, v Value) []byte {
 	w := d.convWidth(v)
 	bits := v.bits()
@@ -424,22 +425,28 @@ func (d *Directive) appendInt(dst []byte, v Value) []byte {
 	case "o":
 		base = 8
 	}
-	digits := ""
+	var buf [24]byte
+	digits := buf[:0]
 	if !(d.Precision == 0 && mag == 0) {
-		digits = strconv.FormatUint(mag, base)
+		digits = strconv.AppendUint(digits, mag, base)
 	}
 	if d.Verb == "X" {
-		digits = strings.ToUpper(digits)
+		for i, c := range digits {
+			if c >= 'a' && c <= 'f' {
+				digits[i] = c - 'a' + 'A'
+			}
+		}
 	}
+	zeros := 0 // leading zeros from the precision or '#' with %o
 	if len(digits) < d.Precision {
-		digits = strings.Repeat("0", d.Precision-len(digits)) + digits
+		zeros = d.Precision - len(digits)
 	}
 	prefix := sign
 	if d.Flags.Hash {
 		switch d.Verb {
 		case "o":
-			if !strings.HasPrefix(digits, "0") {
-				digits = "0" + digits
+			if zeros == 0 && (len(digits) == 0 || digits[0] != '0') {
+				zeros = 1
 			}
 		case "x":
 			if mag != 0 {
@@ -451,7 +458,7 @@ func (d *Directive) appendInt(dst []byte, v Value) []byte {
 			}
 		}
 	}
-	return d.padNumber(dst, prefix, digits)
+	return d.padNumber(dst, prefix, zeros, digits)
 }
 
 // appendPointer formats %p as glibc does: "(nil)" for 0, else like %#lx
@@ -464,9 +471,11 @@ func (d *Directive) appendPointer(dst []byte, v Value) []byte {
 	if p == 0 {
 		return d.pad(dst, "(nil)")
 	}
-	digits := strconv.FormatUint(p, 16)
+	var buf [24]byte
+	digits := strconv.AppendUint(buf[:0], p, 16)
+	zeros := 0
 	if len(digits) < d.Precision {
-		digits = strings.Repeat("0", d.Precision-len(digits)) + digits
+		zeros = d.Precision - len(digits)
 	}
 	prefix := "0x"
 	if d.Flags.Plus {
@@ -474,22 +483,37 @@ func (d *Directive) appendPointer(dst []byte, v Value) []byte {
 	} else if d.Flags.Space {
 		prefix = " 0x"
 	}
-	return d.padNumber(dst, prefix, digits)
+	return d.padNumber(dst, prefix, zeros, digits)
 }
 
-// padNumber writes prefix and digits padded to the width: with zeros
-// between them for the '0' flag (unless a precision or '-' is given), else
-// with spaces.
-func (d *Directive) padNumber(dst []byte, prefix, digits string) []byte {
-	n := len(prefix) + len(digits)
+// padNumber writes prefix, zeros '0's and digits padded to the width: with
+// more zeros after the prefix for the '0' flag (unless a precision or '-'
+// is given), else with spaces.
+func (d *Directive) padNumber(dst []byte, prefix string, zeros int, digits []byte) []byte {
+	n := len(prefix) + zeros + len(digits)
 	if d.Width > n && d.Flags.Zero && !d.Flags.Minus && d.Precision < 0 {
-		dst = append(dst, prefix...)
-		for ; n < d.Width; n++ {
-			dst = append(dst, '0')
-		}
-		return append(dst, digits...)
+		zeros += d.Width - n
+		n = d.Width
 	}
-	return d.pad(dst, prefix+digits)
+	fill := d.Width - n
+	if !d.Flags.Minus {
+		dst = appendRepeat(dst, ' ', fill)
+	}
+	dst = append(dst, prefix...)
+	dst = appendRepeat(dst, '0', zeros)
+	dst = append(dst, digits...)
+	if d.Flags.Minus {
+		dst = appendRepeat(dst, ' ', fill)
+	}
+	return dst
+}
+
+// appendRepeat appends n copies of c (none when n <= 0).
+func appendRepeat(dst []byte, c byte, n int) []byte {
+	for ; n > 0; n-- {
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // appendString writes s cut to the precision and padded to the width.
@@ -498,6 +522,18 @@ func (d *Directive) appendString(dst []byte, s string) []byte {
 		s = s[:d.Precision]
 	}
 	return d.pad(dst, s)
+}
+
+// padByte writes one byte padded like pad.
+func (d *Directive) padByte(dst []byte, c byte) []byte {
+	if !d.Flags.Minus {
+		dst = appendRepeat(dst, ' ', d.Width-1)
+	}
+	dst = append(dst, c)
+	if d.Flags.Minus {
+		dst = appendRepeat(dst, ' ', d.Width-1)
+	}
+	return dst
 }
 
 // pad writes s padded with spaces to the width, on the right for '-'.

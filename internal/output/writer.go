@@ -81,6 +81,8 @@ type Writer struct {
 	w    io.Writer
 	mode Mode
 	err  error
+	// scratch is Printf's buffer when w has no AvailableBuffer.
+	scratch []byte
 }
 
 // NewWriter returns a Writer that writes to w in mode.
@@ -118,9 +120,27 @@ func (o *Writer) Message(typ, text string) error {
 }
 
 // Printf formats args with f (see Format.Sprintf) and writes the text as a
-// "printf" message.
+// "printf" message. In text mode it formats straight into the free space
+// of a buffered writer (one with AvailableBuffer, such as *bufio.Writer),
+// else into a scratch buffer it reuses: no allocation per call.
 func (o *Writer) Printf(f *Format, args []Value) error {
-	return o.Message("printf", f.Sprintf(args))
+	if o.mode == JSON {
+		return o.Message("printf", f.Sprintf(args))
+	}
+	if o.err != nil {
+		return o.err
+	}
+	var b []byte
+	if ab, ok := o.w.(interface{ AvailableBuffer() []byte }); ok {
+		b = f.Append(ab.AvailableBuffer(), args)
+	} else {
+		o.scratch = f.Append(o.scratch[:0], args)
+		b = o.scratch
+	}
+	if len(b) > 0 {
+		_, o.err = o.w.Write(b)
+	}
+	return o.err
 }
 
 // Time writes the text of time(): Strftime's result, as a "time" message.

@@ -3,6 +3,7 @@ package resolve
 import (
 	"debug/elf"
 	"errors"
+	"os"
 	"sync"
 
 	"github.com/uscope/uscope/elfx"
@@ -42,9 +43,35 @@ type object struct {
 	usdtOnce sync.Once
 	sites    []usdt.Site
 	usdtErr  error
+
+	// code is the file opened once for readCode's preads.
+	codeMu sync.Mutex
+	code   *os.File
 }
 
-func (o *object) close() error { return o.f.Close() }
+func (o *object) close() error {
+	o.codeMu.Lock()
+	if o.code != nil {
+		o.code.Close()
+		o.code = nil
+	}
+	o.codeMu.Unlock()
+	return o.f.Close()
+}
+
+// codeFile returns the object's file opened for reading, opened once.
+func (o *object) codeFile() (*os.File, error) {
+	o.codeMu.Lock()
+	defer o.codeMu.Unlock()
+	if o.code == nil {
+		f, err := os.Open(o.f.Path())
+		if err != nil {
+			return nil, err
+		}
+		o.code = f
+	}
+	return o.code, nil
+}
 
 // goBinary returns the Go view of the object, or nil for other objects.
 func (o *object) goBinary() *gobin.Binary {

@@ -3,7 +3,6 @@ package resolve
 import (
 	"debug/elf"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/uscope/uscope/arch"
@@ -89,11 +88,10 @@ func readCode(o *object, addr, size uint64) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	f, err := os.Open(o.f.Path())
+	f, err := o.codeFile()
 	if err != nil {
 		return nil, false
 	}
-	defer f.Close()
 	code := make([]byte, size)
 	if n, err := f.ReadAt(code, int64(off)); err != nil || n != len(code) {
 		return nil, false

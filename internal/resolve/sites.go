@@ -362,8 +362,8 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 		return hits[i].fn.Addr < hits[j].fn.Addr
 	})
-	seen := map[uint64]bool{} // one site per address: aliases would fire twice
-	var out []Site
+	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
+	out := make([]Site, 0, len(hits))
 	for _, h := range hits {
 		fn := h.fn
 		addr := fn.Addr + ap.Offset

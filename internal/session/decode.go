@@ -9,10 +9,15 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
+
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/output"
@@ -29,10 +34,10 @@ func (s *session) handle(rec []byte) error {
 	kind, idx := id>>32, int(uint32(id))
 	switch kind {
 	case compile.RecPrintf:
-		if idx >= len(s.plan.Printfs) {
+		if idx >= len(s.dec.printfs) {
 			return nil
 		}
-		s.printf(s.plan.Printfs[idx], rec)
+		s.printf(idx, rec)
 	case compile.RecPrint:
 		if idx < len(s.plan.Maps) && len(rec) >= 16 {
 			packed := le.Uint64(rec[8:])
@@ -61,27 +66,60 @@ func (s *session) handle(rec []byte) error {
 	return nil
 }
 
-func (s *session) printf(d *compile.PrintfDesc, rec []byte) {
-	if len(rec) < d.Size {
+// decoder holds what decoding needs, prepared once per plan: the parsed
+// printf formats and a reused argument slice for each, and the record
+// buffer the ring buffer reader copies into. Records of a printf of
+// integers and strings decode and format with no allocation.
+type decoder struct {
+	rec     ringbuf.Record
+	printfs []preparedPrintf
+}
+
+type preparedPrintf struct {
+	desc *compile.PrintfDesc
+	f    *output.Format // nil when the format does not parse
+	args []output.Value
+}
+
+func newDecoder(s *session) *decoder {
+	d := &decoder{printfs: make([]preparedPrintf, len(s.plan.Printfs))}
+	for i, pd := range s.plan.Printfs {
+		f, err := output.ParseFormat(pd.Format)
+		if err != nil {
+			f = nil
+		}
+		d.printfs[i] = preparedPrintf{desc: pd, f: f, args: make([]output.Value, len(pd.Args))}
+	}
+	return d
+}
+
+func (s *session) printf(idx int, rec []byte) {
+	pp := &s.dec.printfs[idx]
+	d := pp.desc
+	if len(rec) < d.Size || pp.f == nil {
 		return
 	}
-	args := make([]output.Value, len(d.Args))
+	args := pp.args
 	for i, a := range d.Args {
-		args[i] = s.decode(a.Type, rec[a.Offset:], 0)
+		args[i] = s.decodeArg(a.Type, rec[a.Offset:])
 	}
-	f, err := output.ParseFormat(d.Format)
-	if err != nil {
-		return
-	}
+	f := pp.f
 	if d.Action != "printf" && d.Action != "" {
 		s.action(d, f.Sprintf(args))
+		clear(args)
 		return
 	}
 	if !s.plan.Trace {
 		s.out.w.Printf(f, args)
+		clear(args) // drop the strings that point into rec
 		return
 	}
+	if s.cfg.Trace.MaxEvents > 0 && s.events >= s.cfg.Trace.MaxEvents {
+		clear(args)
+		return // -M: no row after the last one asked for
+	}
 	msg := f.Sprintf(args)
+	clear(args)
 	h := rec[8:]
 	ts := le.Uint64(h)
 	pidTgid := le.Uint64(h[8:])
@@ -111,6 +149,41 @@ func cString(b []byte) string {
 		b = b[:i]
 	}
 	return string(b)
+}
+
+// decodeArg decodes a printf argument that is formatted at once: a string
+// points into the record instead of being copied.
+func (s *session) decodeArg(t *compile.Type, b []byte) output.Value {
+	switch t.Kind {
+	case compile.KindInt:
+		if len(b) < 8 {
+			return output.Value{}
+		}
+		v := le.Uint64(b)
+		if t.Pointee != nil {
+			return output.PointerValue(v)
+		}
+		if t.Signed {
+			return output.IntValue(int64(v), t.Size)
+		}
+		return output.UintValue(v, t.Size)
+	case compile.KindString:
+		if len(b) < t.StorageSize() || t.Size == 0 {
+			return output.Value{}
+		}
+		raw := b[:t.Size]
+		n := bytes.IndexByte(raw, 0)
+		truncated := n < 0 || n == t.Size-1
+		if n < 0 {
+			n = len(raw)
+		}
+		var str string
+		if n > 0 {
+			str = unsafe.String(&raw[0], n)
+		}
+		return output.StringValue(str, truncated && t.Size > 16)
+	}
+	return s.decode(t, b, 0)
 }
 
 // decode turns the storage form of a value of type t into an output.Value.
@@ -234,7 +307,7 @@ func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
 	if id < 0 {
 		return nil, int(id)
 	}
-	m := s.coll.Maps[compile.MapStacks]
+	m := s.coll.Map(compile.MapStacks)
 	if m == nil {
 		return nil, 0
 	}
@@ -267,14 +340,24 @@ func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
 // refused.
 func (s *session) reportLosses() {
 	var lost uint64
-	if m := s.coll.Maps[compile.MapLost]; m != nil {
-		_ = m.Lookup(uint32(0), &lost)
+	var byProbe []string
+	if m := s.coll.Map(compile.MapLost); m != nil {
+		for i, p := range s.plan.Programs {
+			var n uint64
+			if err := m.Lookup(uint32(i), &n); err != nil || n == 0 {
+				continue
+			}
+			lost += n
+			byProbe = append(byProbe, fmt.Sprintf("%d at %s", n, s.programLabel(p)))
+		}
 	}
 	if lost > 0 {
 		s.out.w.Lost(lost)
 		s.out.flush()
+		s.out.warn(fmt.Sprintf("the ring buffer was full: lost %s; raise --ringbuf-size (now %d bytes)",
+			strings.Join(byProbe, ", "), s.ringBufSize()))
 	}
-	em := s.coll.Maps[compile.MapErrors]
+	em := s.coll.Map(compile.MapErrors)
 	for _, md := range s.plan.Maps {
 		var n uint64
 		if em != nil {
@@ -290,7 +373,7 @@ func (s *session) reportLosses() {
 
 // clearMap deletes every key of a map, or zeroes every value.
 func (s *session) clearMap(md *compile.MapDesc, zero bool) {
-	m := s.coll.Maps[md.Spec]
+	m := s.coll.Map(md.Spec)
 	var keys [][]byte
 	it := m.Iterate()
 	key := make([]byte, md.KeySize)
@@ -385,4 +468,24 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 		s.out.flush()
 		fmt.Fprintf(os.Stderr, "debugf: %s\n", text)
 	}
+}
+
+// programLabel names a program for messages: its probe, as written for
+// BEGIN and END, else the first site's probe.
+func (s *session) programLabel(p *compile.Program) string {
+	if p.Special != nil || len(p.Sites) == 0 {
+		return p.Kind
+	}
+	l := s.plan.Sites[p.Sites[0]].Probe
+	if n := len(p.Sites) - 1; n > 0 {
+		l += fmt.Sprintf(" (and %d more site%s)", n, plural(n))
+	}
+	return l
+}
+
+func (s *session) ringBufSize() int {
+	if n := ringBufSizeFor(s.cfg.Program, s.cfg.RingBufSize); n > 0 {
+		return n
+	}
+	return compile.DefaultRingBufSize
 }

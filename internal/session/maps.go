@@ -12,7 +12,7 @@ func (s *session) readMap(md *compile.MapDesc) *output.Map {
 		m.Kind = md.Value.Agg
 		m.LHistMin, m.LHistMax, m.LHistStep = md.Value.Min, md.Value.Max, md.Value.Step
 	}
-	bm := s.coll.Maps[md.Spec]
+	bm := s.coll.Map(md.Spec)
 	if bm == nil {
 		return m
 	}
@@ -78,7 +78,7 @@ func (s *session) printAllMaps() {
 
 // mapLen counts the keys of a map now, for len(@m).
 func (s *session) mapLen(md *compile.MapDesc) uint64 {
-	m := s.coll.Maps[md.Spec]
+	m := s.coll.Map(md.Spec)
 	if m == nil {
 		return 0
 	}

@@ -22,7 +22,7 @@ type printer struct {
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer {
-	buf := bufio.NewWriterSize(w, 64<<10)
+	buf := bufio.NewWriterSize(w, outBufSize)
 	mode := output.Text
 	if asJSON {
 		mode = output.JSON
@@ -75,3 +75,8 @@ func (p *printer) traceRow(r traceRow, o TraceOptions) {
 	}
 	output.TraceRow(p.buf, traceOpts(o), ev)
 }
+
+// outBufSize is the size of the output buffer: large, so that a burst of
+// events is written with few system calls; it is flushed after every drain
+// of the ring buffer, so a slow stream of events is not held back.
+const outBufSize = 1 << 20

@@ -10,9 +10,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -54,6 +55,10 @@ type Config struct {
 	StrSize int
 	// MapSize is the number of keys per map (default 4096).
 	MapSize int
+	// RingBufSize is the size in bytes of the events ring buffer, a power
+	// of two of at least a page (0: compile.DefaultRingBufSize). A config
+	// key for it, when the language gets config, sets this too.
+	RingBufSize int
 	// Trace configures bcc trace rows.
 	Trace TraceOptions
 	// ForcePerfEvent attaches perf-event uprobes instead of uprobe_multi.
@@ -94,10 +99,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // traced process ends, or ctx is cancelled. Everything attached is detached
 // before it returns, on every path.
 func Run(ctx context.Context, cfg Config) (err error) {
+	return runWith(ctx, cfg, kernelBackend)
+}
+
+// runWith is Run with the kernel and the child behind be.
+func runWith(ctx context.Context, cfg Config, be backend) (err error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
-	s := &session{cfg: cfg, out: newPrinter(cfg.Out, cfg.JSON)}
+	s := &session{cfg: cfg, be: be, out: newPrinter(cfg.Out, cfg.JSON)}
 	defer func() {
 		if cerr := s.close(); err == nil {
 			err = cerr
@@ -108,26 +118,46 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 type session struct {
 	cfg      Config
+	be       backend
 	out      *printer
 	plan     *compile.Plan
-	coll     *ebpf.Collection
-	links    *attach.Set
+	dec      *decoder
+	coll     kernel
+	links    linker
 	resolver *resolve.Resolver
-	held     *attach.Held
-	reader   *ringbuf.Reader
+	held     child
+	reader   records
 	pid      int
 	events   int
 	exited   bool
-	// ending is set once END runs: its records are read even after
-	// exit() ended the session.
-	ending    bool
-	done      chan struct{}
-	once      sync.Once
-	start     time.Time
+	start    time.Time
+	// released is set once the held child was let run; until then close
+	// kills it, also when Release itself failed.
+	released bool
+	// waited is set once a goroutine waits for the held child.
+	waited    bool
 	childExit int
+	// final is set for the last drain, which reads past exit().
+	final bool
+	// restoreMem restores the memory limit of before the set-up.
+	restoreMem func()
 }
 
+// setupMemLimit is the Go heap's soft limit while the session resolves,
+// compiles and attaches: a wildcard over tens of thousands of functions
+// allocates hundreds of megabytes of short-lived names and symbol data, and
+// with the default pacing the heap would grow to twice what stays live.
+// With the limit the collector runs as often as needed to stay under it
+// (up to its 50% CPU cap, when more than this stays live). GOMEMLIMIT in
+// the environment takes precedence.
+const setupMemLimit = 48 << 20
+
 func (s *session) run(ctx context.Context) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(setupMemLimit)
+		s.restoreMem = func() { debug.SetMemoryLimit(prev) }
+		defer s.restoreMemLimit()
+	}
 	cfg := s.cfg
 	s.pid = cfg.PID
 	if cfg.PID != 0 && cfg.Command != nil {
@@ -139,16 +169,16 @@ func (s *session) run(ctx context.Context) error {
 		}
 	}
 	if len(cfg.Command) > 0 {
-		h, err := attach.StartHeld(cfg.Command, os.Stdin, os.Stdout, os.Stderr)
+		h, err := s.be.startHeld(cfg.Command, os.Stdin, os.Stdout, os.Stderr)
 		if err != nil {
 			return fmt.Errorf("start %q: %w", cfg.Command[0], err)
 		}
 		s.held = h
-		s.pid = h.Pid
+		s.pid = h.PID()
 	}
 	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil,
 		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program)})
-	multi := attach.UsesUprobeMulti(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
+	multi := s.be.multi(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	trig, err := triggerSite()
@@ -159,6 +189,7 @@ func (s *session) run(ctx context.Context) error {
 		Resolver:         s.resolver,
 		StrSize:          cfg.StrSize,
 		MapSize:          cfg.MapSize,
+		RingBufSize:      ringBufSizeFor(cfg.Program, cfg.RingBufSize),
 		StartNanos:       uint64(ts.Nano()),
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
@@ -167,13 +198,14 @@ func (s *session) run(ctx context.Context) error {
 		Unsafe:           cfg.Unsafe,
 	}
 	if s.held != nil {
-		opts.CPID = s.held.Pid
+		opts.CPID = s.held.PID()
 	}
 	plan, err := compile.Compile(cfg.Program, opts)
 	if err != nil {
 		return err
 	}
 	s.plan = plan
+	s.dec = newDecoder(s)
 	for _, w := range plan.Warnings {
 		s.out.warn(w)
 	}
@@ -184,12 +216,12 @@ func (s *session) run(ctx context.Context) error {
 	if err := s.load(); err != nil {
 		return err
 	}
-	rd, err := ringbuf.NewReader(s.coll.Maps[compile.MapEvents])
+	rd, err := s.coll.Records()
 	if err != nil {
 		return &Error{fmt.Errorf("open ring buffer: %w", err)}
 	}
 	s.reader = rd
-	s.links = attach.NewSet()
+	s.links = s.be.newLinks()
 	aopts := attach.Options{PID: s.pid, ForcePerfEvent: cfg.ForcePerfEvent}
 	// Specials first, so that BEGIN prints before any event.
 	for _, p := range plan.Programs {
@@ -198,7 +230,7 @@ func (s *session) run(ctx context.Context) error {
 		}
 		o := aopts
 		o.PID = os.Getpid()
-		if err := s.links.Attach(s.coll.Programs[p.Name], []attach.Site{trig}, o); err != nil {
+		if err := s.links.Attach(s.coll.Program(p.Name), []attach.Site{trig}, o); err != nil {
 			return &Error{fmt.Errorf("attach %s: %w", p.Kind, err)}
 		}
 	}
@@ -221,7 +253,7 @@ func (s *session) run(ctx context.Context) error {
 		// A wildcard leaves out the functions the kernel cannot probe;
 		// a single site is an error.
 		o.SkipRefused = len(sites) > 1
-		if err := s.links.Attach(s.coll.Programs[p.Name], sites, o); err != nil {
+		if err := s.links.Attach(s.coll.Program(p.Name), sites, o); err != nil {
 			return &Error{err}
 		}
 	}
@@ -250,7 +282,9 @@ func (s *session) run(ctx context.Context) error {
 		if err := s.held.Release(); err != nil {
 			return &Error{fmt.Errorf("release %q: %w", cfg.Command[0], err)}
 		}
+		s.released = true
 	}
+	s.restoreMemLimit()
 	if s.held == nil && s.pid == 0 && onlySpecials(plan) {
 		// Only begin and end probes: nothing can fire any more, so the
 		// program ends after begin, as bpftrace main's does.
@@ -260,6 +294,13 @@ func (s *session) run(ctx context.Context) error {
 		return s.finish()
 	}
 	return s.loop(ctx)
+}
+
+func (s *session) restoreMemLimit() {
+	if s.restoreMem != nil {
+		s.restoreMem()
+		s.restoreMem = nil
+	}
 }
 
 // onlySpecials reports whether a plan has no probe but begin and end.
@@ -302,9 +343,7 @@ func plural(n int) string {
 
 // load creates the maps and programs, translating verifier rejections.
 func (s *session) load() error {
-	coll, err := ebpf.NewCollectionWithOptions(s.plan.Spec, ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{LogSizeStart: 1 << 20},
-	})
+	coll, err := s.be.load(s.plan)
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -362,9 +401,22 @@ func isStatLine(l string) bool {
 	return len(l) > 9 && (l[:9] == "processed" || l[:9] == "verificat")
 }
 
-// loop drains the ring buffer on a short timer until the session ends.
+// loop reads records until the session ends. It waits in one place, the
+// ring buffer's epoll: records written with a wakeup (exit(), and every
+// record once the buffer fills past its watermark) end the wait at once,
+// and so do the session's other events, each waited for by a goroutine
+// that flushes the reader: the end of the traced process (a pidfd, or the
+// held child's wait), ctx (signals), the duration and interval timers.
+// Below the watermark records are written without a wakeup, and the wait
+// ends after drainPeriod, which bounds their latency.
 func (s *session) loop(ctx context.Context) error {
-	s.done = make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	var ending atomic.Bool
+	end := func() {
+		ending.Store(true)
+		_ = s.reader.Flush()
+	}
 	var timeout <-chan time.Time
 	if s.cfg.Duration > 0 {
 		t := time.NewTimer(s.cfg.Duration)
@@ -374,6 +426,7 @@ func (s *session) loop(ctx context.Context) error {
 	var procExit <-chan struct{}
 	if s.held != nil {
 		ch := make(chan struct{})
+		s.waited = true
 		go func() {
 			code, _ := s.held.Wait()
 			s.childExit = code
@@ -381,44 +434,46 @@ func (s *session) loop(ctx context.Context) error {
 		}()
 		procExit = ch
 	} else if s.pid != 0 {
-		procExit = attach.WaitExit(s.pid)
+		procExit = s.be.waitExit(s.pid)
 	}
-	var intervals []*time.Ticker
-	var tick = make(chan *compile.Special, 16)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-timeout:
+		case <-procExit:
+		case <-stop:
+			return
+		}
+		end()
+	}()
+	tick := make(chan *compile.Special, 16)
 	for _, sp := range s.plan.Specials {
 		if sp.Kind != lang.KindInterval {
 			continue
 		}
 		t := time.NewTicker(time.Duration(sp.IntervalNanos))
-		intervals = append(intervals, t)
+		defer t.Stop()
 		go func(sp *compile.Special, t *time.Ticker) {
 			for {
 				select {
 				case <-t.C:
 					select {
 					case tick <- sp:
-					case <-s.done:
+						_ = s.reader.Flush()
+					case <-stop:
 						return
 					}
-				case <-s.done:
+				case <-stop:
 					return
 				}
 			}
 		}(sp, t)
 	}
-	defer func() {
-		for _, t := range intervals {
-			t.Stop()
-		}
-		s.once.Do(func() { close(s.done) })
-	}()
 	for {
-		// Wait up to one period: records are written without waking the
-		// reader, except exit()'s, which ends the wait at once.
 		if err := s.drainFor(drainPeriod); err != nil {
 			return err
 		}
-		if s.exited {
+		if s.exited || ending.Load() {
 			break
 		}
 		if s.plan.HasStacks && s.pid != 0 {
@@ -426,36 +481,39 @@ func (s *session) loop(ctx context.Context) error {
 			// the process has exited: keep its objects known.
 			s.resolver.RememberMaps(s.pid)
 		}
-		select {
-		case <-ctx.Done():
-			return s.finish()
-		case <-timeout:
-			return s.finish()
-		case <-procExit:
-			return s.finish()
-		case sp := <-tick:
-			trigger(sp.ID)
-		default:
+	ticks:
+		for {
+			select {
+			case sp := <-tick:
+				s.be.trigger(sp.ID)
+			default:
+				break ticks
+			}
 		}
 	}
 	return s.finish()
 }
 
-// drainPeriod is how often the ring buffer is read: records are written
-// without waking the reader, so this bounds the output latency.
-const drainPeriod = 50 * time.Millisecond
+// drainPeriod bounds the latency of records written without a wakeup,
+// while the ring buffer is below its watermark.
+const drainPeriod = 20 * time.Millisecond
 
-// drain reads every record in the ring buffer now.
-func (s *session) drain() error { return s.drainFor(0) }
+// drain reads every record in the ring buffer now, also after exit():
+// END's records come after it.
+func (s *session) drain() error {
+	s.final = true
+	return s.drainFor(0)
+}
 
-// drainFor reads records for up to d, or until exit() ends the session.
+// drainFor reads records for up to d, until exit() ends the session, or
+// until the reader is flushed.
 func (s *session) drainFor(d time.Duration) error {
 	defer s.out.flush()
 	s.reader.SetDeadline(time.Now().Add(d))
-	var rec ringbuf.Record
-	for !s.exited || s.ending {
-		err := s.reader.ReadInto(&rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+	rec := &s.dec.rec
+	for !s.exited || s.final {
+		err := s.reader.ReadInto(rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
 			return nil
 		}
 		if err != nil {
@@ -468,19 +526,19 @@ func (s *session) drainFor(d time.Duration) error {
 	return nil
 }
 
-// finish runs END, prints what is left, and reports losses.
+// finish runs END and prints the last records, the maps and the losses,
+// then detaches: the answer comes before the cleanup.
 func (s *session) finish() error {
-	s.ending = true
 	s.fire(lang.KindEnd)
 	if err := s.drain(); err != nil {
 		return err
 	}
-	// Detach before printing maps, so that they no longer change.
-	if s.links != nil {
-		s.links.Close()
-	}
 	s.printAllMaps()
 	s.reportLosses()
+	s.out.flush()
+	if s.links != nil {
+		return s.links.Close()
+	}
 	return nil
 }
 
@@ -488,11 +546,14 @@ func (s *session) finish() error {
 func (s *session) fire(kind string) {
 	for _, sp := range s.plan.Specials {
 		if sp.Kind == kind {
-			trigger(sp.ID)
+			s.be.trigger(sp.ID)
 		}
 	}
 }
 
+// close releases everything on every path: links first, so that no probe
+// outlives the session, then the reader, the maps and the child if it was
+// never let run (also when releasing it failed: it must not stay stopped).
 func (s *session) close() error {
 	var errs []error
 	if s.links != nil {
@@ -507,16 +568,15 @@ func (s *session) close() error {
 	if s.resolver != nil {
 		s.resolver.Close()
 	}
-	if s.held != nil {
-		// A command that was never released must not linger.
-		if !s.released() {
-			s.held.Kill()
+	if s.held != nil && !s.released {
+		if err := s.held.Kill(); err != nil {
+			errs = append(errs, err)
+		} else if !s.waited {
+			_, _ = s.held.Wait() // reap it
 		}
 	}
 	return errors.Join(errs...)
 }
-
-func (s *session) released() bool { return s.links != nil && s.start != (time.Time{}) }
 
 // warnRefused reports the sites of wildcards that the kernel refused and
 // that were left out.
