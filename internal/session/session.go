@@ -31,6 +31,8 @@ type Config struct {
 	Program *lang.Program
 	// PID limits probes to one process; the session ends when it exits.
 	PID int
+	// NoFollow traces PID or Command alone, not their descendants.
+	NoFollow bool
 	// Command, when set, is started held before its first instruction,
 	// traced, and released; the session ends when it exits.
 	Command []string
@@ -106,6 +108,7 @@ type session struct {
 	links     *attach.Set
 	resolver  *resolve.Resolver
 	held      *attach.Held
+	tree      *attach.Tree
 	reader    *ringbuf.Reader
 	pid       int
 	events    int
@@ -113,7 +116,6 @@ type session struct {
 	done      chan struct{}
 	once      sync.Once
 	start     time.Time
-	childExit int
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -152,6 +154,7 @@ func (s *session) run(ctx context.Context) error {
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
 		TraceUserStack:   cfg.Trace.UserStack,
+		FilterTree:       s.follows(),
 	}
 	if s.held != nil {
 		opts.CPID = s.held.Pid
@@ -173,8 +176,11 @@ func (s *session) run(ctx context.Context) error {
 		return &Error{fmt.Errorf("open ring buffer: %w", err)}
 	}
 	s.reader = rd
+	if err := s.startTree(); err != nil {
+		return err
+	}
 	s.links = attach.NewSet()
-	aopts := attach.Options{PID: s.pid, ForcePerfEvent: cfg.ForcePerfEvent}
+	aopts := attach.Options{PID: s.probePID(), ForcePerfEvent: cfg.ForcePerfEvent}
 	// Specials first, so that BEGIN prints before any event.
 	for _, p := range plan.Programs {
 		if p.Special == nil {
@@ -323,13 +329,7 @@ func (s *session) loop(ctx context.Context) error {
 	}
 	var procExit <-chan struct{}
 	if s.held != nil {
-		ch := make(chan struct{})
-		go func() {
-			code, _ := s.held.Wait()
-			s.childExit = code
-			close(ch)
-		}()
-		procExit = ch
+		procExit = s.held.Done()
 	} else if s.pid != 0 {
 		procExit = attach.WaitExit(s.pid)
 	}
@@ -443,7 +443,7 @@ func (s *session) fire(kind string) {
 }
 
 func (s *session) close() error {
-	var errs []error
+	errs := []error{s.endCommand()}
 	if s.links != nil {
 		errs = append(errs, s.links.Close())
 	}
@@ -456,16 +456,8 @@ func (s *session) close() error {
 	if s.resolver != nil {
 		s.resolver.Close()
 	}
-	if s.held != nil {
-		// A command that was never released must not linger.
-		if !s.released() {
-			s.held.Kill()
-		}
-	}
 	return errors.Join(errs...)
 }
-
-func (s *session) released() bool { return s.links != nil && s.start != (time.Time{}) }
 
 // warnRefused reports the sites of wildcards that the kernel refused and
 // that were left out.

@@ -1,0 +1,58 @@
+package session
+
+import (
+	"github.com/uscope/uscope/internal/attach"
+	"github.com/uscope/uscope/internal/compile"
+)
+
+// The traced process tree and the -c command's end (issue 19), kept out of
+// the event loop: -p and -c follow descendants unless Config.NoFollow.
+
+// follows reports whether the probes select a process tree.
+func (s *session) follows() bool { return s.pid != 0 && !s.cfg.NoFollow }
+
+// probePID is the kernel pid filter of probe links: none when following
+// (the programs check the tree map), else the one process.
+func (s *session) probePID() int {
+	if s.follows() {
+		return 0
+	}
+	return s.pid
+}
+
+// startTree starts the fork and exit tracers and puts the process in the
+// tree (with -p, also its descendants so far). Call it after load.
+func (s *session) startTree() error {
+	if !s.follows() {
+		return nil
+	}
+	t, err := attach.NewTree(s.coll.Maps[compile.MapTree])
+	if err != nil {
+		return &Error{err}
+	}
+	s.tree = t
+	if err := t.Add(s.pid); err != nil {
+		return &Error{err}
+	}
+	if s.held == nil {
+		if err := t.AddDescendants(s.pid); err != nil {
+			return &Error{err}
+		}
+	}
+	return nil
+}
+
+// endCommand stops the -c command (and its tree) if it is still running,
+// reaps it, and returns how it ended (nil for status 0); then the tree's
+// tracers go.
+func (s *session) endCommand() error {
+	var err error
+	if s.held != nil {
+		s.held.Stop(attach.StopGrace, s.tree)
+		err = s.held.End()
+	}
+	if s.tree != nil {
+		s.tree.Close()
+	}
+	return err
+}
