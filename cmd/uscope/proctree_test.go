@@ -162,14 +162,17 @@ func TestCommandStopped(t *testing.T) {
 	lingerer := buildTestdata(t, "lingerer")
 	for _, tc := range []struct {
 		name   string
-		signal syscall.Signal // sent to uscope; 0: --duration ends it
+		signal syscall.Signal // sent to uscope; 0: --duration or exit() ends it
 		ignore bool
 		code   int
+		flags  []string
+		prog   string // added to the program
 	}{
-		{"SIGINT", syscall.SIGINT, false, 143},
-		{"SIGTERM", syscall.SIGTERM, false, 143},
-		{"duration", 0, false, 143},
-		{"SIGINT-ignored", syscall.SIGINT, true, 137},
+		{"SIGINT", syscall.SIGINT, false, 143, nil, ""},
+		{"SIGTERM", syscall.SIGTERM, false, 143, nil, ""},
+		{"duration", 0, false, 143, []string{"--duration", "1s"}, ""},
+		{"exit", 0, false, 143, nil, "interval:s:1 { exit(); }"},
+		{"SIGINT-ignored", syscall.SIGINT, true, 137, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "pids")
@@ -177,10 +180,7 @@ func TestCommandStopped(t *testing.T) {
 			if tc.ignore {
 				command += " ignore"
 			}
-			args := []string{"run", "-c", command, "-e", "uprobe:" + lingerer + ":main { }"}
-			if tc.signal == 0 {
-				args = append(args, "--duration", "1s")
-			}
+			args := append([]string{"run", "-c", command, "-e", "uprobe:" + lingerer + ":main { } " + tc.prog}, tc.flags...)
 			tr := startUscope(t, args...)
 			pids := treePids(t, file)
 			t.Cleanup(func() {
