@@ -25,12 +25,12 @@ type Held struct {
 	Pid int
 
 	mu       sync.Mutex
-	held     bool          // stopped under ptrace, not yet released or killed
+	held     bool // stopped under ptrace, not yet released or killed
 	waitOnce sync.Once
 	done     chan struct{} // closed once the command was reaped
 	code     int           // exit code as a shell reports it, set before done
 	werr     error
-	stopped  bool // Stop signalled it
+	stopped  bool          // Stop signalled it
 	requests chan func()   // run on the tracer thread; closed when done
 	tracer   chan struct{} // closed when the tracer goroutine ended
 }

@@ -101,21 +101,21 @@ func Run(ctx context.Context, cfg Config) (err error) {
 }
 
 type session struct {
-	cfg       Config
-	out       *printer
-	plan      *compile.Plan
-	coll      *ebpf.Collection
-	links     *attach.Set
-	resolver  *resolve.Resolver
-	held      *attach.Held
-	tree      *attach.Tree
-	reader    *ringbuf.Reader
-	pid       int
-	events    int
-	exited    bool
-	done      chan struct{}
-	once      sync.Once
-	start     time.Time
+	cfg      Config
+	out      *printer
+	plan     *compile.Plan
+	coll     *ebpf.Collection
+	links    *attach.Set
+	resolver *resolve.Resolver
+	held     *attach.Held
+	tree     *attach.Tree
+	reader   *ringbuf.Reader
+	pid      int
+	events   int
+	exited   bool
+	done     chan struct{}
+	once     sync.Once
+	start    time.Time
 }
 
 func (s *session) run(ctx context.Context) error {
