@@ -193,16 +193,12 @@ func (s *session) run(ctx context.Context) error {
 		}
 	}
 	s.fire(lang.KindBegin)
-	cookies := siteCookies(plan)
-	for _, p := range plan.Programs {
+	groups := s.siteGroups()
+	for pi, p := range plan.Programs {
 		if p.Special != nil {
 			continue
 		}
-		sites := make([]attach.Site, len(p.Sites))
-		for i, si := range p.Sites {
-			st := plan.Sites[si]
-			sites[i] = attach.Site{Path: st.AttachPath, Offset: st.Offset, RefCtrOffset: st.RefCtrOffset, Cookie: cookies[si]}
-		}
+		sites := groups[pi]
 		o := aopts
 		o.Return = p.Return
 		// A wildcard leaves out the functions the kernel cannot probe;

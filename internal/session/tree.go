@@ -56,3 +56,23 @@ func (s *session) endCommand() error {
 	}
 	return err
 }
+
+// siteGroups returns the attach sites of each program (nil for specials),
+// with a semaphore shared by every site on a USDT site's instruction.
+func (s *session) siteGroups() [][]attach.Site {
+	cookies := siteCookies(s.plan)
+	groups := make([][]attach.Site, len(s.plan.Programs))
+	for pi, p := range s.plan.Programs {
+		if p.Special != nil {
+			continue
+		}
+		sites := make([]attach.Site, len(p.Sites))
+		for i, si := range p.Sites {
+			st := s.plan.Sites[si]
+			sites[i] = attach.Site{Path: st.AttachPath, Offset: st.Offset, RefCtrOffset: st.RefCtrOffset, Cookie: cookies[si]}
+		}
+		groups[pi] = sites
+	}
+	attach.ShareRefCtr(groups)
+	return groups
+}
