@@ -62,6 +62,8 @@ time; no clang, LLVM or kernel headers are needed.`,
   uscope count -p 1234 'c:str*'`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Numeric flags are checked once for every command (validate.go).
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return validateFlags(c) },
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))

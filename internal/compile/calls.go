@@ -44,6 +44,9 @@ func (g *gen) callType(e *lang.Call) (*Type, error) {
 			if _, err := g.scalarType(e.Args[1]); err != nil {
 				return nil, err
 			}
+			if u, ok := e.Args[1].(*lang.Unary); ok && u.Op == "-" && isIntLit(u.X) { // issue 19
+				return nil, g.c.errorf(u, "give a length of 0 or more", "str()'s length cannot be negative")
+			}
 			if lit, ok := e.Args[1].(*lang.IntLit); ok && int(lit.Value)+1 > g.c.opts.StrSize && lit.Value < 4096 {
 				return strType(int(lit.Value) + 1), nil
 			}
@@ -402,3 +405,5 @@ func (g *gen) print(e *lang.Call) error {
 	g.emitRecord(off, size)
 	return nil
 }
+
+func isIntLit(e lang.Expr) bool { _, ok := e.(*lang.IntLit); return ok }
