@@ -28,6 +28,8 @@ type sessionFlags struct {
 	perf     bool
 	// exactEntry keeps entry probes at the first instruction.
 	exactEntry bool
+	// kernelUretprobe keeps kernel uretprobes on C++ functions.
+	kernelUretprobe bool
 	// noFollow traces -p/-c's process alone, not its descendants.
 	noFollow bool
 }
@@ -38,6 +40,8 @@ func (f *sessionFlags) register(c *cobra.Command) {
 		"If tracing ends first (Ctrl-C, SIGTERM, a duration, exit()), CMD and its descendants get SIGTERM,\n"+
 		"then SIGKILL after 2s. uscope exits with CMD's status (128+N if signal N ended it) and names\n"+
 		"on stderr how CMD ended when that was not status 0")
+	c.Flags().BoolVar(&f.kernelUretprobe, "kernel-uretprobe", false, "put uretprobes on C++ functions on the kernel's return trampoline, which makes an exception\n"+
+		"thrown through them call std::terminate, instead of on their return instructions, tail calls and landing pads")
 	c.Flags().BoolVar(&f.noFollow, "no-follow", false, "with -p or -c, trace the one process, not its descendants")
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
@@ -46,14 +50,15 @@ func (f *sessionFlags) register(c *cobra.Command) {
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 	cfg := session.Config{
-		Program:        prog,
-		PID:            f.pid,
-		Duration:       f.duration,
-		StrSize:        f.strSize,
-		MapSize:        f.mapSize,
-		ForcePerfEvent: f.perf,
-		ExactEntry:     f.exactEntry,
-		NoFollow:       f.noFollow,
+		Program:         prog,
+		PID:             f.pid,
+		Duration:        f.duration,
+		StrSize:         f.strSize,
+		MapSize:         f.mapSize,
+		ForcePerfEvent:  f.perf,
+		ExactEntry:      f.exactEntry,
+		NoFollow:        f.noFollow,
+		KernelUretprobe: f.kernelUretprobe,
 	}
 	if f.command != "" {
 		words, err := splitCommand(f.command)

@@ -146,6 +146,7 @@ func (c *compiler) compileProbe(idx int, pr *lang.Probe) error {
 			if s.GoFunc != "" {
 				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
 			}
+			sh.atReturn = sh.atReturn || s.AtReturn // C++ exits too (resolve/cxxret.go)
 			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
 				sh.moved = s.Moved
 			}

@@ -50,6 +50,12 @@ type Options struct {
 	// ReadRegs names registers the programs read with reg(), besides the
 	// argument registers: an entry probe never moves past a write to them.
 	ReadRegs []string
+	// KernelUretprobe keeps kernel uretprobes on C++ functions
+	// (--kernel-uretprobe) instead of probes on their exits (cxxret.go).
+	KernelUretprobe bool
+	// ReadsRetval says that a program reads retval: exits where it is not
+	// known (tail calls, unwinding) are refused or left out.
+	ReadsRetval bool
 }
 
 // Error is a target or attach point that cannot be resolved for a reason the

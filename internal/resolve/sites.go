@@ -371,7 +371,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	if isGo {
 		return r.goSites(o, ap, out)
 	}
-	return out, nil
+	return r.cxxReturns(o, ap, out)
 }
 
 // displayName is the name `func` prints: demangled for C++ and Rust.

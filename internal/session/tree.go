@@ -3,6 +3,7 @@ package session
 import (
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/lang"
 )
 
 // The traced process tree and the -c command's end (issue 19), kept out of
@@ -75,4 +76,29 @@ func (s *session) siteGroups() [][]attach.Site {
 	}
 	attach.ShareRefCtr(groups)
 	return groups
+}
+
+// readsRetval reports whether a probe of prog reads retval (or rax), which
+// a C++ function's exit by tail call or unwinding does not have.
+func readsRetval(prog *lang.Program) bool {
+	if prog == nil {
+		return false
+	}
+	found := false
+	for _, pr := range prog.Probes {
+		lang.Inspect(pr, func(n lang.Node) bool {
+			switch e := n.(type) {
+			case *lang.Ident:
+				found = found || e.Name == "retval"
+			case *lang.Call:
+				if e.Name == "reg" && len(e.Args) == 1 {
+					if s, ok := e.Args[0].(*lang.StrLit); ok && (s.Value == "ax" || s.Value == "rax") {
+						found = true
+					}
+				}
+			}
+			return !found
+		})
+	}
+	return found
 }
