@@ -31,6 +31,10 @@ import (
 //     leaves them without running any of their code, and no probe sees it.
 //     A program that reads retval skips these sites (there is no value).
 //
+// A leaf function (no call, no tail call) keeps the kernel's uretprobe: no
+// exception can unwind through it, and the trampoline costs less than a
+// probe on RET, which the kernel single-steps (bench/cxxret).
+//
 // An indirect jmp through a register is taken as a jump table (switch) and
 // stays inside the function. A function whose code cannot be decoded, or
 // whose size is unknown, is refused with a line naming --kernel-uretprobe.
@@ -201,6 +205,7 @@ func (o *object) exits(code []byte, addr uint64, inside func(uint64) bool) ([]re
 				}
 			}
 		case inst.Op == x86asm.CALL:
+			out = append(out, returnSite{pc, "call"}) // not an exit: see leaf
 			switch a := inst.Args[0].(type) {
 			case x86asm.Rel:
 				if o.isUnwindResume(next+uint64(int64(a)), o.slots) {
@@ -246,8 +251,18 @@ func (r *Resolver) cxxReturns(o *object, ap *lang.AttachPoint, sites []Site) ([]
 			return nil, errorf("or use --kernel-uretprobe, which an exception thrown through it turns into std::terminate", nil,
 				"uretprobe on C++ function %s in %s: %v", s.Display, t.Path, err)
 		}
+		if leaf(rets) {
+			// No call and no tail call: no exception can unwind through
+			// it, and the kernel's uretprobe is cheaper than a probe on a
+			// RET, which the kernel single-steps.
+			out = append(out, s)
+			continue
+		}
 		n := 0
 		for _, rs := range rets {
+			if rs.how == "call" {
+				continue
+			}
 			if r.opts.ReadsRetval && rs.how == "tail call" {
 				return nil, errorf("leave retval out, or use --kernel-uretprobe", nil,
 					"uretprobe on C++ function %s in %s: it returns through a tail call at 0x%x, where its return value is not known yet", s.Display, t.Path, rs.addr)
@@ -272,4 +287,14 @@ func (r *Resolver) cxxReturns(o *object, ap *lang.AttachPoint, sites []Site) ([]
 		return nil, errorf("probe its callers instead", nil, "C++ function %s in %s never returns (no RET, tail call or landing pad)", noExit[0], t.Path)
 	}
 	return out, nil
+}
+
+// leaf reports whether a function's exits hold no call and no tail call.
+func leaf(sites []returnSite) bool {
+	for _, s := range sites {
+		if s.how == "call" || s.how == "tail call" || s.how == "unwind" {
+			return false
+		}
+	}
+	return true
 }
