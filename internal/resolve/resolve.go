@@ -426,7 +426,11 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 			sort.SliceStable(out, func(i, j int) bool { return len(filepath.Base(out[i].Path)) < len(filepath.Base(out[j].Path)) })
 			out = out[:1]
 		}
-		if len(out) == 0 && r.opts.AtExec {
+		// Not mapped (yet): the library ld.so.cache names, through the
+		// process's root, attached by inode, so that the kernel puts the
+		// probes in when the process maps it (dlopen later, or -c's
+		// libraries before they load), from its first call.
+		if len(out) == 0 {
 			if ts, err := r.nameTargets(target); err == nil {
 				for _, t := range ts {
 					if _, err := os.Stat(proc.Root(pid) + t.Path); err == nil {
