@@ -378,7 +378,11 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		if err != nil {
 			return nil, errorf("", err, "cannot find the executable of process %d: %v", pid, err)
 		}
-		return []Target{{Path: exe, AttachPath: proc.Root(pid) + exe}}, nil
+		p, err := proc.RootPath(pid, exe)
+		if err != nil {
+			p = proc.Dir(pid) + "/exe" // the file itself, whatever its path
+		}
+		return []Target{{Path: exe, AttachPath: p}}, nil
 	case IsGlob(target):
 		g := CompileGlob(target)
 		for _, o := range objs {
@@ -395,7 +399,8 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 			}
 		}
 		var ino uint64
-		if st, err := os.Stat(proc.Root(pid) + clean); err == nil {
+		rootPath, rerr := proc.RootPath(pid, clean) // never out of its root
+		if st, err := os.Stat(rootPath); rerr == nil && err == nil {
 			if s, ok := st.Sys().(*syscall.Stat_t); ok {
 				ino = s.Ino
 			}
@@ -409,11 +414,15 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		if len(out) == 0 {
 			// Not mapped (yet): attach through the process's root, so a
 			// library it loads later is covered.
+			if errors.Is(rerr, proc.ErrOutsideRoot) {
+				return nil, errorf("give the path of the file the link points to inside the process's root", rerr,
+					"%s in process %d is a link that leads out of its root; not following it", target, pid)
+			}
 			if ino == 0 {
 				return nil, errorf(fmt.Sprintf("see what it maps: uscope list -p %d", pid), nil,
 					"%s does not exist in the file system of process %d", target, pid)
 			}
-			return []Target{{Path: clean, AttachPath: proc.Root(pid) + clean}}, nil
+			return []Target{{Path: clean, AttachPath: rootPath}}, nil
 		}
 	default:
 		for _, o := range objs {
@@ -433,8 +442,8 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		if len(out) == 0 {
 			if ts, err := r.nameTargets(target); err == nil {
 				for _, t := range ts {
-					if _, err := os.Stat(proc.Root(pid) + t.Path); err == nil {
-						out = append(out, Target{Path: t.Path, AttachPath: proc.Root(pid) + t.Path})
+					if p, err := proc.RootPath(pid, t.Path); err == nil {
+						out = append(out, Target{Path: t.Path, AttachPath: p})
 					}
 				}
 			}
