@@ -212,3 +212,29 @@ func TestCommandStopped(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSGrandchild: `tls -c` shows the plaintext of a client that does TLS
+// in a grandchild of uscope (sh forks curl, as git forks git-remote-https).
+func TestTLSGrandchild(t *testing.T) {
+	testutil.RequireRoot(t)
+	curl := testutil.RequireTool(t, "curl")
+	port, body := startTLSServer(t)
+	// "; true" keeps sh from exec'ing curl in its own process.
+	cmd := fmt.Sprintf("sh -c '%s -sk https://127.0.0.1:%d/index.html; true'", curl, port)
+	r := runUscope(t, "tls", "--json", "-c", cmd)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	es := tlsEntries(r.stdout)
+	if got := tlsData(es, "curl", "read"); !strings.Contains(got, body) {
+		t.Errorf("curl's reads %q lack the page %q\n%s", got, body, r.stdout)
+	}
+	if got := tlsData(es, "curl", "write"); !strings.Contains(got, "GET /index.html HTTP/1.1\r\n") {
+		t.Errorf("curl's writes %q lack the request", got)
+	}
+	// The one process (sh) does no TLS.
+	r = runUscope(t, "tls", "--json", "--no-follow", "-c", cmd)
+	if r.code != 0 || len(tlsEntries(r.stdout)) != 0 {
+		t.Errorf("--no-follow: exit %d, entries %v", r.code, tlsEntries(r.stdout))
+	}
+}
