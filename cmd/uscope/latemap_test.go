@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/uscope/uscope/internal/testutil"
@@ -41,23 +40,10 @@ func TestDlopenLater(t *testing.T) {
 			wantLines(t, r.stdout, tc.sum, "@calls: 5")
 		})
 		t.Run(tc.name+" -p", func(t *testing.T) {
-			cmd := exec.Command(host, tc.lib, tc.sym, "wait")
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			tr := startUscope(t, "run", "-p", strconv.Itoa(cmd.Process.Pid), "-e", tc.probe+" { @calls = count(); }")
-			in.Write([]byte("go"))
-			in.Close()
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("dlhost: %v", err)
-			}
-			<-tr.done
-			wantLines(t, tr.output(), "@calls: 5")
+			out := traceGated(t, func(pid string) []string {
+				return []string{"run", "-p", pid, "-e", tc.probe + " { @calls = count(); }"}
+			}, host, tc.lib, tc.sym, "wait")
+			wantLines(t, out, "@calls: 5")
 		})
 	}
 }

@@ -82,7 +82,20 @@ func TestFollowForks(t *testing.T) {
 		t.Errorf("count -c 'forker BIN': %v, want path_a 21, path_b 9", got)
 	}
 
-	cmd := exec.Command(forker, "wait", bin)
+	out := traceGated(t, func(pid string) []string { return []string{"count", "-p", pid, pattern} }, forker, "wait", bin)
+	got = funcCounts(t, out)
+	if len(got) != 2 || got["path_a"] != 21 || got["path_b"] != 9 {
+		t.Errorf("count -p FORKER: %v, want path_a 21, path_b 9\n%s", got, out)
+	}
+}
+
+// traceGated starts name with args, a program that waits for a byte on its
+// standard input, runs uscope with uscopeArgs(its pid) until it attached,
+// lets the program go, waits for it and for uscope (which ends with it),
+// and returns uscope's output.
+func traceGated(t *testing.T, uscopeArgs func(pid string) []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,17 +104,18 @@ func TestFollowForks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	tr := startUscope(t, "count", "-p", strconv.Itoa(cmd.Process.Pid), pattern)
+	tr := startUscope(t, uscopeArgs(strconv.Itoa(cmd.Process.Pid))...)
 	in.Write([]byte("go"))
 	in.Close()
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("forker: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	<-tr.done
-	got = funcCounts(t, tr.output())
-	if len(got) != 2 || got["path_a"] != 21 || got["path_b"] != 9 {
-		t.Errorf("count -p FORKER: %v, want path_a 21, path_b 9\n%s", got, tr.output())
+	select {
+	case <-tr.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("uscope did not end with the process\n%s", tr.output())
 	}
+	return tr.output()
 }
 
 // TestCommandStatus: uscope exits with the -c command's status and names

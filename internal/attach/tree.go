@@ -95,17 +95,14 @@ func taskPidOffset() (int32, error) {
 
 // treeForkProgram: ctx is (struct task_struct *child, u64 clone_flags).
 func treeForkProgram(m *ebpf.Map, pidOff int32) asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R6, 8, asm.DWord),
 		asm.And.Imm(asm.R2, cloneThread),
 		asm.JNE.Imm(asm.R2, 0, "out"),
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word),
-		mapPtr(asm.R1, m),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
+	}
+	insns = append(insns, currentTgidKey(m)...)
+	return append(insns,
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		// The child's pid: probe_read_kernel(fp-8, 4, child + pidOff).
@@ -126,25 +123,35 @@ func treeForkProgram(m *ebpf.Map, pidOff int32) asm.Instructions {
 		asm.FnMapUpdateElem.Call(),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
-	}
+	)
 }
 
 // treeExitProgram: ctx is (struct task_struct *task, bool group_dead); the
 // task is current.
 func treeExitProgram(m *ebpf.Map) asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R1, 8, asm.DWord),
 		asm.And.Imm(asm.R2, 0xff),
 		asm.JEq.Imm(asm.R2, 0, "out"),
+	}
+	insns = append(insns, currentTgidKey(m)...)
+	return append(insns,
+		asm.FnMapDeleteElem.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	)
+}
+
+// currentTgidKey stores the current tgid at fp-4 and leaves R1 = m, R2 =
+// fp-4, ready for a map helper.
+func currentTgidKey(m *ebpf.Map) asm.Instructions {
+	return asm.Instructions{
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
 		asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word),
 		mapPtr(asm.R1, m),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapDeleteElem.Call(),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
-		asm.Return(),
 	}
 }
 
