@@ -158,6 +158,9 @@ func currentTgidKey(m *ebpf.Map) asm.Instructions {
 // Add puts pid in the tree.
 func (t *Tree) Add(pid int) error {
 	if err := t.m.Update(uint32(pid), uint32(1), ebpf.UpdateAny); err != nil {
+		if errors.Is(err, unix.E2BIG) {
+			return fmt.Errorf("follow children: more than %d processes in the tree; use --no-follow", t.m.MaxEntries())
+		}
 		return fmt.Errorf("follow children: add process %d: %w", pid, err)
 	}
 	return nil
