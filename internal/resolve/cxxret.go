@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/lang"
 )
 
@@ -183,6 +184,14 @@ func (o *object) exits(code []byte, addr uint64, inside func(uint64) bool) ([]re
 	var out []returnSite
 	for off := 0; off < len(code); {
 		pc := addr + uint64(off)
+		if n := gobin.VEXLen(code[off:]); n > 0 {
+			off += n // AVX: neither a return, a jump nor a call
+			continue
+		}
+		if isEndbr(code[off:]) {
+			off += 4 // x86asm does not know endbr64/endbr32
+			continue
+		}
 		inst, err := x86asm.Decode(code[off:], 64)
 		if err != nil || inst.Len <= 0 || inst.Op == 0 {
 			return nil, fmt.Errorf("its instruction at 0x%x cannot be decoded, so a return could be missed", pc)
@@ -297,4 +306,9 @@ func leaf(sites []returnSite) bool {
 		}
 	}
 	return true
+}
+
+// isEndbr reports whether b starts with endbr64 or endbr32 (f3 0f 1e fa/fb).
+func isEndbr(b []byte) bool {
+	return len(b) >= 4 && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && (b[3] == 0xfa || b[3] == 0xfb)
 }
