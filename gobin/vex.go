@@ -113,3 +113,8 @@ func modrmLen(b []byte) int {
 	}
 	return n
 }
+
+// VEXLen returns the length of the VEX- or EVEX-encoded (AVX) instruction
+// at the start of b, which x86asm cannot decode, or 0 when b does not start
+// with one. Walkers of C code use it as RetSites does.
+func VEXLen(b []byte) int { return vexLen(b) }

@@ -129,7 +129,11 @@ func openPath(pid int, o *Object) string {
 	if o.Deleted || o.Memfd {
 		return mf
 	}
-	p := Root(pid) + o.Path
+	// Never a path whose links lead out of the process's root.
+	p, err := RootPath(pid, o.Path)
+	if err != nil {
+		return mf
+	}
 	st, err := os.Stat(p)
 	if err != nil {
 		return mf

@@ -81,6 +81,10 @@ func wantLines(t *testing.T, out string, want ...string) {
 	}
 }
 
+// argsExit is the status testdata/args.c exits with; uscope -c exits with
+// the command's status.
+const argsExit = 3
+
 // argsProgram builds testdata/args.c once per test.
 func argsProgram(t *testing.T, flags ...string) string {
 	t.Helper()
@@ -101,7 +105,7 @@ uretprobe:%[1]s:ret42 { printf("r %%d\n", retval); }
 uprobe:%[1]s:deref { printf("d %%d %%d\n", *(int64*)arg0, *(int32*)(arg0 + 8)); }
 `, bin)
 	r := runUscope(t, "run", "-c", bin+" 2", "-e", prog)
-	if r.code != 0 {
+	if r.code != argsExit {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	w := "w -5 250 -1234 65000 -100000 4000000000 -5000000000 18000000000000000000"
@@ -142,13 +146,13 @@ func TestRunOffsetAndAddress(t *testing.T) {
 	// is the next instruction, where the argument is still in %rdi.
 	prog := fmt.Sprintf(`uprobe:%s:ret42+1 { printf("off %%d\n", arg0); }`, bin)
 	r := runUscope(t, "run", "-c", bin, "-e", prog)
-	if r.code != 0 {
+	if r.code != argsExit {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	wantLines(t, r.stdout, "off 0")
 	// The stripped copy is another file: run it too.
 	r = runUscope(t, "run", "-c", stripped+" 3", "-e", fmt.Sprintf(`uprobe:%s:0x%x { printf("addr %%d\n", arg0); }`, stripped, addr))
-	if r.code != 0 {
+	if r.code != argsExit {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	wantLines(t, r.stdout, "addr 0", "addr 1", "addr 2")
@@ -192,7 +196,7 @@ func TestTraceUserStack(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := argsProgram(t)
 	r := runUscope(t, "trace", "-U", "-c", bin, fmt.Sprintf(`p:%s:ret42 "x=%%d" arg1`, bin))
-	if r.code != 0 {
+	if r.code != argsExit {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	wantLines(t, r.stdout, "PID     TID     COMM            FUNC             -")
@@ -315,7 +319,7 @@ func TestUstackFrames(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := argsProgram(t, "-g")
 	r := runUscope(t, "run", "-c", bin, "-e", fmt.Sprintf(`uprobe:%s:ret42 { print(ustack(1)); print(ustack); }`, bin))
-	if r.code != 0 {
+	if r.code != argsExit {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	wantLines(t, r.stdout, "        ret42+0", "", "", "        ret42+0")

@@ -135,7 +135,9 @@ func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut bool, args []st
 	enc.SetEscapeHTML(false)
 	var line []byte
 	var header *resolve.ObjectListing
+	printed := 0
 	print := func(l *resolve.Listing) error {
+		printed++
 		if jsonOut {
 			return enc.Encode(jsonProbe(l))
 		}
@@ -170,7 +172,39 @@ func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut bool, args []st
 			return usageError(err)
 		}
 	}
+	if printed == 0 && pattern != "" {
+		return usageError(listNoMatch(r, targets, pattern))
+	}
 	return w.Flush()
+}
+
+// listNoMatch is the error of a pattern that listed nothing (exit 1, as
+// grep), with the nearest names the targets define.
+func listNoMatch(r *resolve.Resolver, targets []resolve.Target, pattern string) error {
+	var names []string
+	for _, t := range targets {
+		_ = r.List([]resolve.Target{t}, resolve.ListOptions{}, func(l *resolve.Listing) error {
+			names = append(names, l.Func)
+			return nil
+		})
+	}
+	want := pattern
+	if i := strings.LastIndexByte(want, ':'); i >= 0 {
+		want = want[i+1:]
+	}
+	where := "process objects"
+	if len(targets) == 1 {
+		where = targets[0].Path
+	}
+	msg := fmt.Sprintf("no probe matches %s in %s", shellQuote(pattern), where)
+	if s := resolve.Suggest(want, names); len(s) > 0 {
+		return fmt.Errorf("%s; did you mean %s?", msg, strings.Join(s, ", "))
+	}
+	kind, rest, _ := strings.Cut(pattern, ":")
+	if obj, _, ok := strings.Cut(rest, ":"); ok && obj != "*" && obj != "" && kind != pattern && len(targets) == 1 && !resolve.CompileGlob(obj).Match(targets[0].Path) {
+		return fmt.Errorf("%s: the pattern's object part %q does not match that path; write %s or *", msg, obj, targets[0].Path)
+	}
+	return fmt.Errorf("%s; try: uscope list %s", msg, shellQuote(where))
 }
 
 func orNone(s string) string {

@@ -110,6 +110,13 @@ func TestListPatterns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		out, errOut, code := listRun(t, tt.args...)
+		if tt.want == nil {
+			// Nothing matches: exit 1 and say so, as grep does (issue 19).
+			if code != 1 || out != "" || !strings.Contains(errOut, "no probe matches") {
+				t.Errorf("list %q: exit %d, stdout %q, stderr %q; want exit 1 and no probe matches", tt.args, code, out, errOut)
+			}
+			continue
+		}
 		if code != 0 {
 			t.Errorf("list %q: exit %d: %s", tt.args, code, errOut)
 			continue

@@ -62,6 +62,13 @@ time; no clang, LLVM or kernel headers are needed.`,
   uscope count -p 1234 'c:str*'`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Numeric flags are checked once for every command (validate.go).
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			if err := checkFileCaps(c.Name()); err != nil {
+				return err
+			}
+			return validateFlags(c)
+		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))

@@ -30,11 +30,21 @@ type sessionFlags struct {
 	exactEntry bool
 	// ringBufSize is --ringbuf-size as given.
 	ringBufSize string
+	// kernelUretprobe keeps kernel uretprobes on C++ functions.
+	kernelUretprobe bool
+	// noFollow traces -p/-c's process alone, not its descendants.
+	noFollow bool
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
-	c.Flags().IntVarP(&f.pid, "pid", "p", 0, "trace only process `PID`; stop when it exits")
-	c.Flags().StringVarP(&f.command, "command", "c", "", "run `CMD`, traced from its first instruction; stop when it exits")
+	c.Flags().IntVarP(&f.pid, "pid", "p", 0, "trace only process `PID` and its descendants; stop when it exits")
+	c.Flags().StringVarP(&f.command, "command", "c", "", "run `CMD`, traced with its descendants from its first instruction; stop when it exits.\n"+
+		"If tracing ends first (Ctrl-C, SIGTERM, a duration, exit()), CMD and its descendants get SIGTERM,\n"+
+		"then SIGKILL after 2s. uscope exits with CMD's status (128+N if signal N ended it) and names\n"+
+		"on stderr how CMD ended when that was not status 0")
+	c.Flags().BoolVar(&f.kernelUretprobe, "kernel-uretprobe", false, "put uretprobes on C++ functions on the kernel's return trampoline, which makes an exception\n"+
+		"thrown through them call std::terminate, instead of on their return instructions, tail calls and landing pads")
+	c.Flags().BoolVar(&f.noFollow, "no-follow", false, "with -p or -c, trace the one process, not its descendants")
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
@@ -43,13 +53,15 @@ func (f *sessionFlags) register(c *cobra.Command) {
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 	cfg := session.Config{
-		Program:        prog,
-		PID:            f.pid,
-		Duration:       f.duration,
-		StrSize:        f.strSize,
-		MapSize:        f.mapSize,
-		ForcePerfEvent: f.perf,
-		ExactEntry:     f.exactEntry,
+		Program:         prog,
+		PID:             f.pid,
+		Duration:        f.duration,
+		StrSize:         f.strSize,
+		MapSize:         f.mapSize,
+		ForcePerfEvent:  f.perf,
+		ExactEntry:      f.exactEntry,
+		NoFollow:        f.noFollow,
+		KernelUretprobe: f.kernelUretprobe,
 	}
 	if f.ringBufSize != "" {
 		n, err := parseRingBufSize(f.ringBufSize)
@@ -172,10 +184,35 @@ func runSession(ctx context.Context, cfg session.Config) error {
 	if err == nil {
 		return nil
 	}
+	if ce := commandEnd(err); ce != nil {
+		return &exitError{code: ce.Code, err: ce}
+	}
 	var se *session.Error
 	var ae *attach.Error
 	if errors.As(err, &se) || errors.As(err, &ae) {
 		return attachError(err)
 	}
 	return usageError(err)
+}
+
+// commandEnd returns how the -c command ended when that is the session's
+// only error: tracing succeeded and uscope exits with the command's status.
+func commandEnd(err error) *attach.CommandEnd {
+	if ce, ok := err.(*attach.CommandEnd); ok {
+		return ce
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var found *attach.CommandEnd
+		for _, e := range j.Unwrap() {
+			ce, ok := e.(*attach.CommandEnd)
+			switch {
+			case ok:
+				found = ce
+			case e != nil:
+				return nil
+			}
+		}
+		return found
+	}
+	return nil
 }

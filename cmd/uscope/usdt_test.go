@@ -346,8 +346,10 @@ func TestUSDTSemaphores(t *testing.T) {
 		a.poke("skipped 3")
 		b.poke("skipped 2")
 
-		// -p: only that process's semaphore goes up.
-		tr = startUscope(t, "run", "-p", strconv.Itoa(b.pid()), "-e", prog)
+		// -p --no-follow: only that process's semaphore goes up (the
+		// kernel's pid filter). Following descendants, the default, attaches
+		// to the file for every process and filters in the program.
+		tr = startUscope(t, "run", "--no-follow", "-p", strconv.Itoa(b.pid()), "-e", prog)
 		if va, vb := readSemaphore(t, a.pid(), semA), readSemaphore(t, b.pid(), semB); va != 0 || vb != 1 {
 			t.Fatalf("with -p %d: semaphores %d (other process) and %d (traced), want 0 and 1", b.pid(), va, vb)
 		}

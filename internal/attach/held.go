@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +25,12 @@ type Held struct {
 	Pid int
 
 	mu       sync.Mutex
-	held     bool          // stopped under ptrace, not yet released or killed
+	held     bool // stopped under ptrace, not yet released or killed
+	waitOnce sync.Once
+	done     chan struct{} // closed once the command was reaped
+	code     int           // exit code as a shell reports it, set before done
+	werr     error
+	stopped  bool          // Stop signalled it
 	requests chan func()   // run on the tracer thread; closed when done
 	tracer   chan struct{} // closed when the tracer goroutine ended
 }
@@ -52,7 +59,7 @@ func StartHeld(argv []string, stdin io.Reader, stdout, stderr io.Writer) (*Held,
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 
-	h := &Held{Cmd: cmd, held: true, requests: make(chan func()), tracer: make(chan struct{})}
+	h := &Held{Cmd: cmd, held: true, requests: make(chan func()), tracer: make(chan struct{}), done: make(chan struct{})}
 	started := make(chan error)
 	go h.trace(started)
 	if err := <-started; err != nil {
@@ -174,18 +181,149 @@ func (h *Held) Wait() (exitCode int, err error) {
 	if err := h.Release(); err != nil {
 		return -1, err
 	}
+	<-h.Done()
+	return h.code, h.werr
+}
+
+// Done returns a channel closed once the command exited and was reaped. It
+// starts the one goroutine that reaps it; call it after Release or Kill.
+func (h *Held) Done() <-chan struct{} {
+	h.waitOnce.Do(func() { go h.reap() })
+	return h.done
+}
+
+func (h *Held) reap() {
+	defer close(h.done)
 	werr := h.Cmd.Wait()
 	ps := h.Cmd.ProcessState
 	if ps == nil {
-		return -1, fmt.Errorf("waiting for %s (pid %d): %w", h.Cmd.Path, h.Pid, werr)
+		h.code, h.werr = -1, fmt.Errorf("waiting for %s (pid %d): %w", h.Cmd.Path, h.Pid, werr)
+		return
 	}
-	code := ps.ExitCode()
+	h.code = ps.ExitCode()
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
+		h.code = 128 + int(ws.Signal())
 	}
 	var exitErr *exec.ExitError
 	if werr != nil && !errors.As(werr, &exitErr) {
-		return code, fmt.Errorf("waiting for %s (pid %d): %w", h.Cmd.Path, h.Pid, werr)
+		h.werr = fmt.Errorf("waiting for %s (pid %d): %w", h.Cmd.Path, h.Pid, werr)
 	}
-	return code, nil
+}
+
+// StopGrace is how long [Held.Stop] waits after SIGTERM before SIGKILL.
+const StopGrace = 2 * time.Second
+
+// Stop ends a command that is still running when tracing ends for another
+// reason than its exit (Ctrl-C, SIGTERM, --duration, exit(), an error):
+// SIGTERM to the command and to every process of tree (nil: the command
+// alone), SIGKILL to whatever is left after grace, and the command is
+// reaped. Processes of the tree are not uscope's children: their parents
+// (or init) reap them. A command that already exited, or that is still
+// held, is only reaped (a held one is killed first).
+func (h *Held) Stop(grace time.Duration, tree *Tree) {
+	h.mu.Lock()
+	held := h.held
+	h.mu.Unlock()
+	if held {
+		_ = h.Kill()
+		<-h.Done()
+		return
+	}
+	select {
+	case <-h.Done():
+		return
+	default:
+	}
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	h.signalAll(unix.SIGTERM, tree)
+	if h.waitGone(grace, tree) {
+		return
+	}
+	h.signalAll(unix.SIGKILL, tree)
+	h.waitGone(grace, tree)
+}
+
+func (h *Held) signalAll(sig unix.Signal, tree *Tree) {
+	select {
+	case <-h.done:
+	default:
+		_ = h.Cmd.Process.Signal(sig)
+	}
+	if tree != nil {
+		tree.Signal(sig, h.Pid)
+	}
+}
+
+// waitGone waits up to d for the command to be reaped and the tree to be
+// empty, and reports whether both happened.
+func (h *Held) waitGone(d time.Duration, tree *Tree) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.done:
+			if tree == nil || len(tree.others(h.Pid)) == 0 {
+				return true
+			}
+		default:
+		}
+		select {
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		case <-h.done:
+		}
+	}
+}
+
+// CommandEnd is how a -c command ended when it did not exit 0; uscope exits
+// with Code.
+type CommandEnd struct {
+	Command string
+	Code    int    // the status, or 128+N for signal N, as shells report it
+	How     string // "exited with status 3", "was killed by SIGSEGV (segmentation fault)"
+}
+
+func (e *CommandEnd) Error() string { return fmt.Sprintf("the command %q %s", e.Command, e.How) }
+
+// End returns how the reaped command ended: nil for status 0, else a
+// [*CommandEnd]. Call it after Done is closed.
+func (h *Held) End() error {
+	select {
+	case <-h.done:
+	default:
+		return nil
+	}
+	if h.werr != nil {
+		return h.werr
+	}
+	if h.code == 0 {
+		return nil
+	}
+	e := &CommandEnd{Command: strings.Join(h.Cmd.Args, " "), Code: h.code}
+	ws, _ := h.Cmd.ProcessState.Sys().(syscall.WaitStatus)
+	h.mu.Lock()
+	stopped := h.stopped
+	h.mu.Unlock()
+	switch {
+	case ws.Signaled():
+		sig := ws.Signal()
+		e.How = fmt.Sprintf("was killed by %s (%s)", unix.SignalName(sig), sig)
+		if ws.CoreDump() {
+			e.How += ", core dumped"
+		}
+		if stopped && (sig == unix.SIGTERM || sig == unix.SIGKILL) {
+			e.How += ", sent by uscope when tracing ended"
+		}
+	default:
+		e.How = fmt.Sprintf("exited with status %d", h.code)
+		if stopped {
+			e.How += " after uscope stopped it when tracing ended"
+		}
+	}
+	return e
 }

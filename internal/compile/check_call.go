@@ -59,6 +59,9 @@ func (k *checker) strType(n lang.Expr) (*Type, error) {
 		if _, err := k.scalarType(e.Args[1]); err != nil {
 			return nil, err
 		}
+		if n, ok := constInt(e.Args[1]); ok && n < 0 {
+			return nil, k.c.errorf(e.Args[1], "give a length of 0 or more", "str()'s length cannot be negative")
+		}
 		if lit, ok := e.Args[1].(*lang.IntLit); ok && int(lit.Value)+1 > k.c.opts.StrSize && lit.Value < 4096 {
 			return strType(int(lit.Value) + 1), nil
 		}

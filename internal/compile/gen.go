@@ -142,6 +142,7 @@ func (g *gen) program() ([]instruction, error) {
 	g.exitLbl = g.label("exit")
 	// Prologue: keep ctx, find the scratch area.
 	g.emit(asm.Mov.Reg(regCtx, asm.R1))
+	g.treeFilter()
 	if g.special != nil {
 		// The trigger function's first argument says which special runs.
 		g.emit(

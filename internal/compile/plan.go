@@ -27,6 +27,9 @@ type Options struct {
 	StrSize int
 	// MapSize is the number of keys of each map (default 4096).
 	MapSize int
+	// FilterTree limits probe programs to the processes in MapTree
+	// (filter.go): -p and -c follow the process's descendants.
+	FilterTree bool
 	// CPID is the value of the cpid builtin (the -c child), 0 if none.
 	CPID int
 	// StartNanos is CLOCK_MONOTONIC at start, for `elapsed`.

@@ -133,6 +133,9 @@ func (c *compiler) addCommonMaps(programs int) {
 	}
 	m[MapErrors] = &ebpf.MapSpec{Name: MapErrors, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: n}
 	m[MapScratch] = &ebpf.MapSpec{Name: MapScratch, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: scratchSize, MaxEntries: 1}
+	if c.opts.FilterTree {
+		m[MapTree] = &ebpf.MapSpec{Name: MapTree, Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: TreeMaxEntries}
+	}
 	if c.plan.HasStacks {
 		m[MapStacks] = &ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4,
 			ValueSize: 8 * maxStackDeep, MaxEntries: uint32(c.opts.MapSize)}

@@ -40,6 +40,11 @@ type object struct {
 	byAddrOnce sync.Once
 	byAddr     []int32 // one preferred alias per address, for funcAt
 
+	cxxOnce   sync.Once // hasCxx
+	cxx       bool
+	slotsOnce sync.Once // GOT slots of _Unwind_Resume
+	slots     map[uint64]bool
+
 	usdtOnce sync.Once
 	sites    []usdt.Site
 	usdtErr  error

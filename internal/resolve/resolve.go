@@ -50,6 +50,12 @@ type Options struct {
 	// ReadRegs names registers the programs read with reg(), besides the
 	// argument registers: an entry probe never moves past a write to them.
 	ReadRegs []string
+	// KernelUretprobe keeps kernel uretprobes on C++ functions
+	// (--kernel-uretprobe) instead of probes on their exits (cxxret.go).
+	KernelUretprobe bool
+	// ReadsRetval says that a program reads retval: exits where it is not
+	// known (tail calls, unwinding) are refused or left out.
+	ReadsRetval bool
 }
 
 // Error is a target or attach point that cannot be resolved for a reason the
@@ -372,7 +378,11 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		if err != nil {
 			return nil, errorf("", err, "cannot find the executable of process %d: %v", pid, err)
 		}
-		return []Target{{Path: exe, AttachPath: proc.Root(pid) + exe}}, nil
+		p, err := proc.RootPath(pid, exe)
+		if err != nil {
+			p = proc.Dir(pid) + "/exe" // the file itself, whatever its path
+		}
+		return []Target{{Path: exe, AttachPath: p}}, nil
 	case IsGlob(target):
 		g := CompileGlob(target)
 		for _, o := range objs {
@@ -389,7 +399,8 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 			}
 		}
 		var ino uint64
-		if st, err := os.Stat(proc.Root(pid) + clean); err == nil {
+		rootPath, rerr := proc.RootPath(pid, clean) // never out of its root
+		if st, err := os.Stat(rootPath); rerr == nil && err == nil {
 			if s, ok := st.Sys().(*syscall.Stat_t); ok {
 				ino = s.Ino
 			}
@@ -403,11 +414,15 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		if len(out) == 0 {
 			// Not mapped (yet): attach through the process's root, so a
 			// library it loads later is covered.
+			if errors.Is(rerr, proc.ErrOutsideRoot) {
+				return nil, errorf("give the path of the file the link points to inside the process's root", rerr,
+					"%s in process %d is a link that leads out of its root; not following it", target, pid)
+			}
 			if ino == 0 {
 				return nil, errorf(fmt.Sprintf("see what it maps: uscope list -p %d", pid), nil,
 					"%s does not exist in the file system of process %d", target, pid)
 			}
-			return []Target{{Path: clean, AttachPath: proc.Root(pid) + clean}}, nil
+			return []Target{{Path: clean, AttachPath: rootPath}}, nil
 		}
 	default:
 		for _, o := range objs {
@@ -420,11 +435,15 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 			sort.SliceStable(out, func(i, j int) bool { return len(filepath.Base(out[i].Path)) < len(filepath.Base(out[j].Path)) })
 			out = out[:1]
 		}
-		if len(out) == 0 && r.opts.AtExec {
+		// Not mapped (yet): the library ld.so.cache names, through the
+		// process's root, attached by inode, so that the kernel puts the
+		// probes in when the process maps it (dlopen later, or -c's
+		// libraries before they load), from its first call.
+		if len(out) == 0 {
 			if ts, err := r.nameTargets(target); err == nil {
 				for _, t := range ts {
-					if _, err := os.Stat(proc.Root(pid) + t.Path); err == nil {
-						out = append(out, Target{Path: t.Path, AttachPath: proc.Root(pid) + t.Path})
+					if p, err := proc.RootPath(pid, t.Path); err == nil {
+						out = append(out, Target{Path: t.Path, AttachPath: p})
 					}
 				}
 			}

@@ -216,7 +216,7 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 		if firstErr != nil {
 			return nil, firstErr
 		}
-		return nil, noMatch(ap, targets)
+		return nil, noMatch(ap, targets, nil)
 	}
 	r.withGo(out)
 	return out, nil
@@ -263,7 +263,8 @@ func (r *Resolver) processObjectTargets() ([]Target, error) {
 }
 
 // noMatch builds the error for an attach point that matched nothing.
-func noMatch(ap *lang.AttachPoint, targets []Target) error {
+// names are the object's names of that kind, for "did you mean".
+func noMatch(ap *lang.AttachPoint, targets []Target, names []string) error {
 	what := ap.Func
 	where := ap.Target
 	if len(targets) == 1 {
@@ -284,6 +285,9 @@ func noMatch(ap *lang.AttachPoint, targets []Target) error {
 		pat = listKind + ":*" + core + "*"
 	}
 	hint := fmt.Sprintf("try: uscope list %s '%s'", shellWord(where), pat)
+	if dym := didYouMean(ap.Func, names); dym != "" {
+		hint = dym + " (" + hint + ")"
+	}
 	return errorf(hint, errNoMatch, "no %s matches %q in %s", kindWord, what, where)
 }
 
@@ -344,7 +348,11 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 	}
 	if len(hits) == 0 {
-		return nil, noMatch(ap, []Target{t})
+		names := make([]string, len(funcs))
+		for i, fn := range funcs {
+			names[i] = fn.Name
+		}
+		return nil, noMatch(ap, []Target{t}, names)
 	}
 	if ap.HasOffset && len(hits) > 1 {
 		names := map[string]bool{}
@@ -405,7 +413,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	if isGo {
 		return r.goSites(o, ap, out)
 	}
-	return out, nil
+	return r.cxxReturns(o, ap, out)
 }
 
 // displayName is the name `func` prints: demangled for C++ and Rust.
@@ -449,7 +457,11 @@ func (r *Resolver) usdtSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		if siteErr != nil {
 			return nil, errorf("", siteErr, "USDT probe %q in %s cannot be attached: %v", ap.Func, t.Path, siteErr)
 		}
-		return nil, noMatch(ap, []Target{t})
+		names := make([]string, len(all))
+		for i := range all {
+			names[i] = all[i].Name
+		}
+		return nil, noMatch(ap, []Target{t}, names)
 	}
 	if ap.Provider == "" && !IsGlob(ap.Func) {
 		if err := ambiguousProvider(ap, t, out); err != nil {

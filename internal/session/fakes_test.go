@@ -409,6 +409,24 @@ func (c *fakeChild) Kill() error {
 	return nil
 }
 
+func (c *fakeChild) Done() <-chan struct{} { return c.exit }
+
+func (c *fakeChild) End() error { return nil }
+
+// Stop kills a child that was never released; one that runs ends, as
+// SIGTERM ends the real one.
+func (c *fakeChild) Stop(time.Duration, *attach.Tree) {
+	c.mu.Lock()
+	released := c.released
+	c.mu.Unlock()
+	if !released {
+		_ = c.Kill()
+		_, _ = c.Wait() // reaped, as Held.Stop reaps it
+		return
+	}
+	c.exitNow()
+}
+
 func (c *fakeChild) Wait() (int, error) {
 	c.mu.Lock()
 	c.waits++

@@ -70,6 +70,14 @@ type child interface {
 	Kill() error
 	// Wait waits for the exit and returns the exit code as a shell shows it.
 	Wait() (int, error)
+	// Done is closed once the command exited and was reaped.
+	Done() <-chan struct{}
+	// Stop ends a command still running (and its tree), or kills a held
+	// one, and reaps it.
+	Stop(grace time.Duration, tree *attach.Tree)
+	// End is how the reaped command ended: nil for status 0, else an
+	// *attach.CommandEnd.
+	End() error
 }
 
 // backend creates the kernel objects and the child of a session.
@@ -110,10 +118,15 @@ var kernelBackend = backend{
 
 type heldChild struct{ h *attach.Held }
 
-func (c heldChild) PID() int           { return c.h.Pid }
-func (c heldChild) Release() error     { return c.h.Release() }
-func (c heldChild) Kill() error        { return c.h.Kill() }
-func (c heldChild) Wait() (int, error) { return c.h.Wait() }
+func (c heldChild) PID() int              { return c.h.Pid }
+func (c heldChild) Release() error        { return c.h.Release() }
+func (c heldChild) Kill() error           { return c.h.Kill() }
+func (c heldChild) Wait() (int, error)    { return c.h.Wait() }
+func (c heldChild) Done() <-chan struct{} { return c.h.Done() }
+func (c heldChild) End() error            { return c.h.End() }
+func (c heldChild) Stop(grace time.Duration, tree *attach.Tree) {
+	c.h.Stop(grace, tree)
+}
 
 type collKernel struct{ c *ebpf.Collection }
 
@@ -135,6 +148,14 @@ func (k collKernel) Records() (records, error) {
 }
 
 func (k collKernel) Close() { k.c.Close() }
+
+// treeMap is the tree map of a real collection; fakes have none.
+func treeMap(k kernel) *ebpf.Map {
+	if c, ok := k.(collKernel); ok {
+		return c.c.Maps[compile.MapTree]
+	}
+	return nil
+}
 
 type ebpfMap struct{ *ebpf.Map }
 

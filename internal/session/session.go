@@ -40,6 +40,8 @@ type Config struct {
 	NoWarnings bool
 	// PID limits probes to one process; the session ends when it exits.
 	PID int
+	// NoFollow traces PID or Command alone, not their descendants.
+	NoFollow bool
 	// Command, when set, is started held before its first instruction,
 	// traced, and released; the session ends when it exits.
 	Command []string
@@ -66,6 +68,9 @@ type Config struct {
 	// ExactEntry keeps entry probes on C and C++ functions at their first
 	// instruction instead of the cheaper equivalent one placement picks.
 	ExactEntry bool
+	// KernelUretprobe keeps kernel uretprobes on C++ functions instead of
+	// probes on their exits, which exceptions unwind through safely.
+	KernelUretprobe bool
 	// Ready, when set, is called once every probe is attached.
 	Ready func()
 	// Attached, when set, is called with the number of probes attached, in
@@ -134,9 +139,8 @@ type session struct {
 	// released is set once the held child was let run; until then close
 	// kills it, also when Release itself failed.
 	released bool
-	// waited is set once a goroutine waits for the held child.
-	waited    bool
-	childExit int
+	// tree is the traced process tree (-p/-c without --no-follow).
+	tree *attach.Tree
 	// final is set for the last drain, which reads past exit().
 	final bool
 	// restoreMem restores the memory limit of before the set-up.
@@ -177,7 +181,8 @@ func (s *session) run(ctx context.Context) error {
 		s.pid = h.PID()
 	}
 	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil,
-		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program)})
+		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program),
+		KernelUretprobe: cfg.KernelUretprobe, ReadsRetval: readsRetval(cfg.Program)})
 	multi := s.be.multi(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
@@ -196,6 +201,7 @@ func (s *session) run(ctx context.Context) error {
 		TraceUserStack:   cfg.Trace.UserStack,
 		Params:           cfg.Params,
 		Unsafe:           cfg.Unsafe,
+		FilterTree:       s.follows(),
 	}
 	if s.held != nil {
 		opts.CPID = s.held.PID()
@@ -221,8 +227,11 @@ func (s *session) run(ctx context.Context) error {
 		return &Error{fmt.Errorf("open ring buffer: %w", err)}
 	}
 	s.reader = rd
+	if err := s.startTree(); err != nil {
+		return err
+	}
 	s.links = s.be.newLinks()
-	aopts := attach.Options{PID: s.pid, ForcePerfEvent: cfg.ForcePerfEvent}
+	aopts := attach.Options{PID: s.probePID(), ForcePerfEvent: cfg.ForcePerfEvent}
 	// Specials first, so that BEGIN prints before any event.
 	for _, p := range plan.Programs {
 		if p.Special == nil {
@@ -235,19 +244,15 @@ func (s *session) run(ctx context.Context) error {
 		}
 	}
 	s.fire(lang.KindBegin)
-	cookies := siteCookies(plan)
+	groups := s.siteGroups()
 	// The kernel runs the programs on one address newest first: attach
 	// them last to first, so that they run in source order, as bpftrace's do.
-	for i := len(plan.Programs) - 1; i >= 0; i-- {
-		p := plan.Programs[i]
+	for pi := len(plan.Programs) - 1; pi >= 0; pi-- {
+		p := plan.Programs[pi]
 		if p.Special != nil {
 			continue
 		}
-		sites := make([]attach.Site, len(p.Sites))
-		for i, si := range p.Sites {
-			st := plan.Sites[si]
-			sites[i] = attach.Site{Path: st.AttachPath, Offset: st.Offset, RefCtrOffset: st.RefCtrOffset, Cookie: cookies[si]}
-		}
+		sites := groups[pi]
 		o := aopts
 		o.Return = p.Return
 		// A wildcard leaves out the functions the kernel cannot probe;
@@ -425,14 +430,7 @@ func (s *session) loop(ctx context.Context) error {
 	}
 	var procExit <-chan struct{}
 	if s.held != nil {
-		ch := make(chan struct{})
-		s.waited = true
-		go func() {
-			code, _ := s.held.Wait()
-			s.childExit = code
-			close(ch)
-		}()
-		procExit = ch
+		procExit = s.held.Done()
 	} else if s.pid != 0 {
 		procExit = s.be.waitExit(s.pid)
 	}
@@ -555,7 +553,7 @@ func (s *session) fire(kind string) {
 // outlives the session, then the reader, the maps and the child if it was
 // never let run (also when releasing it failed: it must not stay stopped).
 func (s *session) close() error {
-	var errs []error
+	errs := []error{s.endCommand()}
 	if s.links != nil {
 		errs = append(errs, s.links.Close())
 	}
@@ -567,13 +565,6 @@ func (s *session) close() error {
 	}
 	if s.resolver != nil {
 		s.resolver.Close()
-	}
-	if s.held != nil && !s.released {
-		if err := s.held.Kill(); err != nil {
-			errs = append(errs, err)
-		} else if !s.waited {
-			_, _ = s.held.Wait() // reap it
-		}
 	}
 	return errors.Join(errs...)
 }
