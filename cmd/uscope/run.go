@@ -28,6 +28,8 @@ type sessionFlags struct {
 	perf     bool
 	// exactEntry keeps entry probes at the first instruction.
 	exactEntry bool
+	// Prometheus export (export.go).
+	export exportFlags
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -36,6 +38,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
+	f.export.register(c)
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
@@ -54,6 +57,9 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 			return cfg, usageError(fmt.Errorf("-c %q: %w", f.command, err))
 		}
 		cfg.Command = words
+	}
+	if err := f.export.start(&cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -66,6 +66,10 @@ type Config struct {
 	// Frame formats one frame of a ustack (default: "sym+off", "sym" at
 	// offset 0, or the address in hex outside every known function).
 	Frame func(output.Frame) string
+	// Snapshots, when set, is called once every probe is attached with a
+	// Reader of the maps that any goroutine may call until the session
+	// ends (exporters: --prometheus, --otlp, the agent).
+	Snapshots func(Reader)
 }
 
 // TraceOptions are the output options of `uscope trace`.
@@ -114,6 +118,8 @@ type session struct {
 	once      sync.Once
 	start     time.Time
 	childExit int
+	snapReq   chan chan Snapshot
+	snapEnd   chan struct{}
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -208,6 +214,7 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.warnRefused()
 	s.start = time.Now()
+	s.startSnapshots()
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
@@ -385,6 +392,8 @@ func (s *session) loop(ctx context.Context) error {
 			return s.finish()
 		case sp := <-tick:
 			trigger(sp.ID)
+		case reply := <-s.snapReq:
+			reply <- s.snapshot()
 		default:
 		}
 	}
@@ -443,6 +452,7 @@ func (s *session) fire(kind string) {
 }
 
 func (s *session) close() error {
+	s.endSnapshots()
 	var errs []error
 	if s.links != nil {
 		errs = append(errs, s.links.Close())
