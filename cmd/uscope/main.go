@@ -62,7 +62,9 @@ time; no clang, LLVM or kernel headers are needed.`,
   uscope count -p 1234 'c:str*'`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion().Version,
 	}
+	root.SetVersionTemplate("uscope {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))
 	})

@@ -46,7 +46,8 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 			Maps:     map[string]*ebpf.MapSpec{},
 			Programs: map[string]*ebpf.ProgramSpec{},
 		}},
-		maps: map[string]*MapDesc{},
+		maps:      map[string]*MapDesc{},
+		specialID: opts.SpecialIDBase,
 	}
 	for _, pr := range p.Probes {
 		if pr.Trace != nil {

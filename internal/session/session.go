@@ -158,6 +158,7 @@ func (s *session) run(ctx context.Context) error {
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
 		TraceUserStack:   cfg.Trace.UserStack,
+		SpecialIDBase:    nextSpecialBase(),
 	}
 	if s.held != nil {
 		opts.CPID = s.held.Pid
