@@ -20,6 +20,7 @@ func init() { commands = append(commands, newAgentCommand) }
 
 func newAgentCommand() *cobra.Command {
 	var config, listen string
+	var check bool
 	c := &cobra.Command{
 		Use:   "agent --config FILE",
 		Short: "Run the programs of a config for days, serving their maps on /metrics",
@@ -43,6 +44,7 @@ Logs (and the programs' printf output) are JSON lines on standard error.
     - name: slow
       file: /etc/uscope/slow.bt`,
 		Example: `  uscope agent --config /etc/uscope/agent.yaml
+  uscope agent --check --config agent.yaml
   kill -HUP $(pidof uscope)   # reload`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +57,15 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 			}
 			if listen != "" {
 				cfg.Listen = listen
+			}
+			if check {
+				a := agent.New(nil, nil)
+				a.Render = renderTool
+				if _, err := a.Check(cfg); err != nil {
+					return usageError(err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d programs, listen %s: OK\n", config, len(cfg.Programs), cfg.Listen)
+				return nil
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			exp := export.New(cfg.MaxSeries)
@@ -98,6 +109,7 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 		},
 	}
 	c.Flags().StringVar(&config, "config", "", "the agent's YAML `FILE`")
+	c.Flags().BoolVar(&check, "check", false, "check the config (every program parses, every tool renders) and exit")
 	c.Flags().StringVar(&listen, "listen", "", "serve /metrics and /healthz on `ADDR` (overrides the config's listen)")
 	return c
 }

@@ -72,26 +72,37 @@ func (a *Agent) source(p Program) (string, error) {
 	return src, nil
 }
 
+// Want is a program of a config ready to run: its text and its AST.
+type Want struct {
+	src  string
+	prog *lang.Program
+}
+
+// Check reads (files), renders (tools) and parses every program of cfg.
+func (a *Agent) Check(cfg *Config) (map[string]Want, error) {
+	wants := map[string]Want{}
+	for _, p := range cfg.Programs {
+		src, err := a.source(p)
+		if err != nil {
+			return nil, err
+		}
+		prog, err := lang.Parse(p.Name, src)
+		if err != nil {
+			return nil, fmt.Errorf("program %s: %w", p.Name, err)
+		}
+		wants[p.Name] = Want{src, prog}
+	}
+	return wants, nil
+}
+
 // Apply makes the running programs those of cfg: programs whose text did
 // not change keep running (and their counts), changed ones restart,
 // removed ones stop, new ones start. A program that does not parse is an
 // error, and then nothing changes.
 func (a *Agent) Apply(cfg *Config) error {
-	type want struct {
-		src  string
-		prog *lang.Program
-	}
-	wants := map[string]want{}
-	for _, p := range cfg.Programs {
-		src, err := a.source(p)
-		if err != nil {
-			return err
-		}
-		prog, err := lang.Parse(p.Name, src)
-		if err != nil {
-			return fmt.Errorf("program %s: %w", p.Name, err)
-		}
-		wants[p.Name] = want{src, prog}
+	wants, err := a.Check(cfg)
+	if err != nil {
+		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
