@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -218,31 +217,14 @@ func TestDeployPrivileges(t *testing.T) {
 		}
 		cmd := exec.CommandContext(ctx, setpriv, "--bounding-set="+bounding, uscopeBin, "run",
 			"-e", fmt.Sprintf(`uprobe:%s:work { @calls = count(); }`, bin))
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 4096)
-		var errs bytes.Buffer
-		for !strings.Contains(errs.String(), "Attached") {
-			n, err := stderr.Read(buf)
-			errs.Write(buf[:n])
-			if err != nil {
-				cmd.Wait()
-				return errs.String(), fmt.Errorf("uscope ended before attaching")
-			}
+		stop, err := attached(t, cmd)
+		if err != nil {
+			return err.Error(), err
 		}
 		if o, err := exec.Command(bin, "11").CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v %s", bin, err, o)
 		}
-		cmd.Process.Signal(syscall.SIGINT)
-		rest := make(chan struct{})
-		go func() { errs.ReadFrom(stderr); close(rest) }()
-		<-rest
-		err := cmd.Wait()
-		return out.String() + errs.String(), err
+		return stop()
 	}
 	out, err := count(caps)
 	if err != nil || !strings.Contains(out, "@calls: 11") {

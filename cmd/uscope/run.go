@@ -28,8 +28,8 @@ type sessionFlags struct {
 	perf     bool
 	// exactEntry keeps entry probes at the first instruction.
 	exactEntry bool
-	// Prometheus export (export.go).
-	export exportFlags
+	// --prometheus, --max-series, --cgroup, --container (export.go).
+	export fleetFlags
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {

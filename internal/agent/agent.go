@@ -194,7 +194,7 @@ func (a *Agent) sessionConfig(name string, prog *lang.Program, r *running) sessi
 		},
 		// Maps go to /metrics, not to the log.
 		Report:    func([]*output.Map, bool) {},
-		Snapshots: func(rd session.Reader) { a.Exp.Add(name, prog, rd) },
+		Snapshots: func(rd session.Reader) { a.Exp.Add(name, prog, rd, nil) },
 	}
 }
 

@@ -15,7 +15,7 @@ var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // reserved are label names the exporter itself uses or Prometheus
 // forbids.
-var reserved = map[string]bool{"program": true, "le": true, "quantile": true, "map": true}
+var reserved = map[string]bool{"program": true, "container": true, "le": true, "quantile": true, "map": true}
 
 // KeyNames returns, per map of prog (by name with its '@'), the label
 // name of each key part: the key expression's name where it is simple (a

@@ -2,9 +2,11 @@ package export
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +52,8 @@ type source struct {
 	labels map[string][]string
 	// agent: the program's name as a label ("" for uscope run)
 	program string
+	// extra labels of every series (container="ID")
+	extra map[string]string
 }
 
 // New returns an exporter without sources.
@@ -58,14 +62,16 @@ func New(maxSeries int) *Exporter {
 }
 
 // Add publishes the maps of a session under name (the program label;
-// "" publishes them without it). A source of the same name is replaced.
-func (e *Exporter) Add(name string, prog *lang.Program, r session.Reader) {
+// "" publishes them without it), with extra labels on every series (the
+// container id of a --container filter). A source of the same name is
+// replaced.
+func (e *Exporter) Add(name string, prog *lang.Program, r session.Reader, extra map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.sources[name]; !ok {
 		e.order = append(e.order, name)
 	}
-	e.sources[name] = &source{read: r, labels: KeyNames(prog), program: name}
+	e.sources[name] = &source{read: r, labels: KeyNames(prog), program: name, extra: extra}
 }
 
 // Remove stops publishing a source.
@@ -111,6 +117,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		base, baseVals := []string{}, []string{}
 		if src.program != "" {
 			base, baseVals = []string{"program"}, []string{src.program}
+		}
+		for _, k := range slices.Sorted(maps.Keys(src.extra)) {
+			base, baseVals = append(base, k), append(baseVals, src.extra[k])
 		}
 		ch <- prometheus.MustNewConstMetric(
 			prometheus.NewDesc(prefix+"lost_events_total", "Ring-buffer records the kernel refused (the reader was too slow).", base, nil),

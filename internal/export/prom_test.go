@@ -84,7 +84,7 @@ func TestPrometheusMapping(t *testing.T) {
 		},
 	}
 	e := New(0)
-	e.Add("", p, reader(sn))
+	e.Add("", p, reader(sn), nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e)
 	text := gather(t, reg)
@@ -130,11 +130,11 @@ func TestMaxSeries(t *testing.T) {
 	}
 	sn := session.Snapshot{Maps: []*output.Map{{Name: "@c", Kind: output.AggCount, Entries: entries(5, 3, 4)}}}
 	e := New(2)
-	e.Add("prog", p, func() (session.Snapshot, bool) { return sn, true })
+	e.Add("prog", p, func() (session.Snapshot, bool) { return sn, true }, map[string]string{"container": "abc"})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e)
 	text := gather(t, reg)
-	for _, want := range []string{`uscope_c_total{pid="3",program="prog"} 1`, `uscope_c_total{pid="4",program="prog"} 1`,
+	for _, want := range []string{`uscope_c_total{container="abc",pid="3",program="prog"} 1`, `uscope_c_total{container="abc",pid="4",program="prog"} 1`,
 		`uscope_series_dropped{map="c",program="prog"} 1`} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("missing %q in\n%s", want, text)
