@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uscope/uscope/internal/cgroup"
 	"github.com/uscope/uscope/internal/export"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
@@ -74,8 +75,9 @@ func (a *Agent) source(p Program) (string, error) {
 
 // Want is a program of a config ready to run: its text and its AST.
 type Want struct {
-	src  string
-	prog *lang.Program
+	src    string
+	prog   *lang.Program
+	labels map[string]string
 }
 
 // Check reads (files), renders (tools) and parses every program of cfg.
@@ -90,7 +92,25 @@ func (a *Agent) Check(cfg *Config) (map[string]Want, error) {
 		if err != nil {
 			return nil, fmt.Errorf("program %s: %w", p.Name, err)
 		}
-		wants[p.Name] = Want{src, prog}
+		labels := map[string]string{}
+		if p.Cgroup != "" || p.Container != "" {
+			var flt *cgroup.Filter
+			if p.Cgroup != "" {
+				flt, err = cgroup.ByPath(p.Cgroup)
+			} else {
+				flt, err = cgroup.ByContainer(p.Container)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("program %s: %w", p.Name, err)
+			}
+			flt.Apply(prog)
+			if id := cgroup.ContainerID(flt.Path); id != "" {
+				labels["container"] = id
+			}
+			// A change of the cgroup's ids restarts the program.
+			src += fmt.Sprintf("\n// cgroup %s %v", flt.Path, flt.IDs)
+		}
+		wants[p.Name] = Want{src, prog, labels}
 	}
 	return wants, nil
 }
@@ -118,8 +138,7 @@ func (a *Agent) Apply(cfg *Config) error {
 			a.Log.Info("program unchanged", "program", p.Name)
 			continue
 		}
-		w := wants[p.Name]
-		a.start(p.Name, w.src, w.prog)
+		a.start(p.Name, wants[p.Name])
 	}
 	return nil
 }
@@ -143,16 +162,16 @@ func (a *Agent) Stop() {
 // start runs a program in its own session, again after a delay whenever
 // the session ends (an attach that failed because the target is not
 // installed yet, say) until it is stopped.
-func (a *Agent) start(name, src string, prog *lang.Program) {
+func (a *Agent) start(name string, w Want) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{src: src, cancel: cancel, done: make(chan struct{})}
+	r := &running{src: w.src, cancel: cancel, done: make(chan struct{})}
 	a.running[name] = r
 	a.Log.Info("program starting", "program", name)
 	go func() {
 		defer close(r.done)
 		backoff := time.Second
 		for {
-			err := session.Run(ctx, a.sessionConfig(name, prog, r))
+			err := session.Run(ctx, a.sessionConfig(name, w, r))
 			r.mu.Lock()
 			r.attached, r.lastErr = false, err
 			r.mu.Unlock()
@@ -180,9 +199,9 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func (a *Agent) sessionConfig(name string, prog *lang.Program, r *running) session.Config {
+func (a *Agent) sessionConfig(name string, w Want, r *running) session.Config {
 	return session.Config{
-		Program: prog,
+		Program: w.prog,
 		JSON:    true,
 		MapSize: a.MapSize,
 		Out:     &eventLog{log: a.Log, program: name},
@@ -194,7 +213,7 @@ func (a *Agent) sessionConfig(name string, prog *lang.Program, r *running) sessi
 		},
 		// Maps go to /metrics, not to the log.
 		Report:    func([]*output.Map, bool) {},
-		Snapshots: func(rd session.Reader) { a.Exp.Add(name, prog, rd, nil) },
+		Snapshots: func(rd session.Reader) { a.Exp.Add(name, w.prog, rd, w.labels) },
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 //	    args: ["c:malloc"]
 //	  - name: slow
 //	    file: /etc/uscope/slow.bt
+//	    container: 3f2a9c1b7e4d  # only this container's processes (or cgroup: PATH)
 type Config struct {
 	Listen    string    `yaml:"listen"`
 	MaxSeries int       `yaml:"max_series"`
@@ -42,6 +43,10 @@ type Program struct {
 	File    string   `yaml:"file"`
 	Tool    string   `yaml:"tool"`
 	Args    []string `yaml:"args"`
+	// Cgroup or Container limit the program to a cgroup's processes
+	// (like --cgroup and --container).
+	Cgroup    string `yaml:"cgroup"`
+	Container string `yaml:"container"`
 }
 
 // Load reads and checks a config file.
@@ -85,6 +90,9 @@ func Parse(path string, b []byte) (*Config, error) {
 		}
 		if n != 1 {
 			return nil, fmt.Errorf("%s (%s): give exactly one of program, file or tool", where, p.Name)
+		}
+		if p.Cgroup != "" && p.Container != "" {
+			return nil, fmt.Errorf("%s (%s): give cgroup or container, not both", where, p.Name)
 		}
 		if len(p.Args) > 0 && p.Tool == "" {
 			return nil, fmt.Errorf("%s (%s): args are for a tool; add tool: NAME", where, p.Name)
