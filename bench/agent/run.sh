@@ -71,12 +71,15 @@ while [ $(($(date +%s) - start)) -lt "$soak" ]; do
 done
 echo "$soak $(rss)" >>"$work/rss"
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics"
-got=$(awk '/^uscope_calls_total\{/ { print $2 }' "$work/metrics")
+got=$(awk '/^uscope_calls_total\{/ { printf "%d", $2 }' "$work/metrics")
 series=$(grep -c '^uscope_lat_bucket' "$work/metrics" || true)
-full=$(awk '/^uscope_map_full_updates_total\{map="lat"/ { print $2 }' "$work/metrics")
+full=$(awk '/^uscope_map_full_updates_total\{map="lat"/ { printf "%d", $2 }' "$work/metrics")
 first=$(awk 'NR == 2 { print $2 }' "$work/rss")   # after the first 10 s
 last=$(tail -1 "$work/rss" | cut -d' ' -f2)
 peak=$(cut -d' ' -f2 "$work/rss" | sort -n | tail -1)
+at() { awk -v t="$1" '$1 >= t { print $2; exit }' "$work/rss"; } # first sample at or after t s
+# RSS over the second half only: flat means this range is narrow.
+awk -v h=$((soak / 2)) '$1 >= h { print $2 }' "$work/rss" >"$work/rss.half"
 cut -d' ' -f2 "$work/rss" >"$work/rss.kb"
 sec=$(mktemp)
 {
@@ -88,7 +91,8 @@ sec=$(mktemp)
 	echo
 	echo "| measure | value |"
 	echo "|---|---|"
-	echo "| agent RSS at 10 s / at end / peak (KiB) | $first / $last / $peak |"
+	echo "| agent RSS at 10 s / 60 s / $((soak / 2)) s / end; peak (KiB) | $first / $(at 60) / $(at $((soak / 2))) / $last; $peak |"
+	echo "| RSS over the second half (KiB): min / median / max | $(bench_stats "$work/rss.half" 0) |"
 	echo "| RSS samples (every 10 s, KiB): min / median / max | $(bench_stats "$work/rss.kb" 0) |"
 	echo "| one scrape, curl wall time (ms): min / median / max | $(bench_stats "$work/scrape" 0) |"
 	echo "| uscope_calls_total at end / runs × calls | $got / $((runs * calls)) |"
@@ -98,4 +102,4 @@ sec=$(mktemp)
 cat "$sec"
 bench_write_section agent "$sec"
 rm -f "$sec"
-[ "${got%.*}" = "$((runs * calls))" ] || { echo "count mismatch: $got != $((runs * calls))" >&2; exit 1; }
+[ "$got" = "$((runs * calls))" ] || { echo "count mismatch: $got != $((runs * calls))" >&2; exit 1; }
