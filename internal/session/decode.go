@@ -241,32 +241,24 @@ func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
 // reportLosses prints records the ring buffer refused and updates full maps
 // refused.
 func (s *session) reportLosses() {
-	lost, full := s.losses()
+	var lost uint64
+	if m := s.coll.Maps[compile.MapLost]; m != nil {
+		_ = m.Lookup(uint32(0), &lost)
+	}
 	if lost > 0 {
 		s.out.w.Lost(lost)
 		s.out.flush()
 	}
-	for i, md := range s.plan.Maps {
-		if n := full[i]; n > 0 {
+	em := s.coll.Maps[compile.MapErrors]
+	for _, md := range s.plan.Maps {
+		var n uint64
+		if em != nil {
+			_ = em.Lookup(uint32(md.Index), &n)
+		}
+		if n > 0 {
 			s.out.warn(fmt.Sprintf("map @%s was full (%d keys): %d updates were dropped; raise the limit with --map-size", md.Name, s.mapSize(), n))
 		}
 	}
-}
-
-// losses reads the records the ring buffer refused and, per map of the
-// plan (in its order), the updates refused because the map was full.
-func (s *session) losses() (lost uint64, full []uint64) {
-	if m := s.coll.Maps[compile.MapLost]; m != nil {
-		_ = m.Lookup(uint32(0), &lost)
-	}
-	em := s.coll.Maps[compile.MapErrors]
-	full = make([]uint64, len(s.plan.Maps))
-	for i, md := range s.plan.Maps {
-		if em != nil {
-			_ = em.Lookup(uint32(md.Index), &full[i])
-		}
-	}
-	return lost, full
 }
 
 func (s *session) mapSize() int {

@@ -1,6 +1,9 @@
 package session
 
-import "github.com/uscope/uscope/internal/output"
+import (
+	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/output"
+)
 
 // Snapshot is what a session's maps and loss counters hold at one moment:
 // what exporters (Prometheus, OTLP) publish while the program runs.
@@ -59,10 +62,16 @@ func (s *session) snapshot() Snapshot {
 	for _, md := range s.plan.Maps {
 		sn.Maps = append(sn.Maps, s.readMap(md))
 	}
-	lost, full := s.losses()
-	sn.Lost = lost
-	for i, md := range s.plan.Maps {
-		sn.Full["@"+md.Name] = full[i]
+	if m := s.coll.Maps[compile.MapLost]; m != nil {
+		_ = m.Lookup(uint32(0), &sn.Lost)
+	}
+	em := s.coll.Maps[compile.MapErrors]
+	for _, md := range s.plan.Maps {
+		var n uint64
+		if em != nil {
+			_ = em.Lookup(uint32(md.Index), &n)
+		}
+		sn.Full["@"+md.Name] = n
 	}
 	return sn
 }
