@@ -69,7 +69,9 @@ time; no clang, LLVM or kernel headers are needed.`,
 			}
 			return validateFlags(c)
 		},
+		Version: currentVersion().Version,
 	}
+	root.SetVersionTemplate("uscope {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))
 	})

@@ -34,6 +34,8 @@ type sessionFlags struct {
 	kernelUretprobe bool
 	// noFollow traces -p/-c's process alone, not its descendants.
 	noFollow bool
+	// --prometheus, --max-series, --cgroup, --container (export.go).
+	export fleetFlags
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -49,6 +51,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
 	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 4M)")
+	f.export.register(c)
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
@@ -76,6 +79,9 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 			return cfg, usageError(fmt.Errorf("-c %q: %w", f.command, err))
 		}
 		cfg.Command = words
+	}
+	if err := f.export.start(&cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

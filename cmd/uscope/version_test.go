@@ -210,4 +210,9 @@ func TestVersionLdflags(t *testing.T) {
 	if v.Version != "v9.8.7-test" {
 		t.Errorf("version = %q, want v9.8.7-test\n%s", v.Version, out)
 	}
+	// --version on the root command prints the same stamp.
+	out, err = exec.Command(bin, "--version").Output()
+	if err != nil || string(out) != "uscope v9.8.7-test\n" {
+		t.Errorf("%s --version: %v %q, want \"uscope v9.8.7-test\"", bin, err, out)
+	}
 }

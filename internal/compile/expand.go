@@ -117,7 +117,7 @@ func (c *compiler) expandSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) 
 	if ap.Kind == lang.KindBegin || ap.Kind == lang.KindEnd {
 		pname = strings.ToLower(ap.Kind)
 	}
-	sp := &Special{Kind: ap.Kind, ID: uint64(len(c.plan.Specials) + 1), IntervalNanos: ap.IntervalNanos, Program: name,
+	sp := &Special{Kind: ap.Kind, ID: c.opts.SpecialIDBase + uint64(len(c.plan.Specials)+1), IntervalNanos: ap.IntervalNanos, Program: name,
 		Name: pname, Index: len(c.plan.Specials)}
 	c.plan.Specials = append(c.plan.Specials, sp)
 	return []*unit{{c: c, probe: pr, name: name, shape: shape{kind: ap.Kind}, special: sp}}, nil

@@ -50,6 +50,10 @@ type Options struct {
 	// first argument of the trigger function that runs BEGIN, END and
 	// interval probes.
 	TriggerArgOffset int16
+	// SpecialIDBase is added to the ids of BEGIN, END and interval probes,
+	// so that several sessions in one process (the agent) do not run each
+	// other's specials through the shared trigger function.
+	SpecialIDBase uint64
 }
 
 // Plan is everything the session needs to load, attach and decode.

@@ -2,6 +2,7 @@ package output
 
 import (
 	"io"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -47,6 +48,34 @@ func LinearBucket(v, lo, hi, step int64) int {
 		return n - 1
 	}
 	return int(min(int64(n-1), (v-lo)/step+1))
+}
+
+// Log2BucketMax returns the largest value bucket i of a log2 histogram
+// holds (see Log2Bucket): -1 for the negative bucket, 0, 1, then
+// 2^(i-1)-1; the last bucket ends at math.MaxInt64. Exporters that need
+// upper-inclusive bounds (Prometheus's le) use it.
+func Log2BucketMax(i int) int64 {
+	switch {
+	case i <= 0:
+		return -1
+	case i >= Log2Buckets-1:
+		return math.MaxInt64
+	}
+	return int64(1)<<uint(i-1) - 1
+}
+
+// LinearBucketMax returns the largest value bucket i of lhist(v, lo, hi,
+// step) holds (see LinearBucket): lo-1 for the bucket below lo, the end of
+// each in-range bucket less one, and math.MaxInt64 for the last.
+func LinearBucketMax(i int, lo, hi, step int64) int64 {
+	n := LinearBuckets(lo, hi, step)
+	switch {
+	case i <= 0:
+		return lo - 1
+	case i >= n-1:
+		return math.MaxInt64
+	}
+	return lo + int64(i)*step - 1
 }
 
 // histBarWidth is the width of a histogram's bar column.
@@ -226,8 +255,7 @@ func histJSON(buckets []uint64, div uint64) string {
 		case 1:
 			sb.WriteString(`{"min": 0, "max": 0, `)
 		default:
-			lo := uint64(1) << uint(i-2)
-			sb.WriteString(`{"min": ` + strconv.FormatUint(lo, 10) + `, "max": ` + strconv.FormatUint(2*lo-1, 10) + `, `)
+			sb.WriteString(`{"min": ` + strconv.FormatInt(Log2BucketMax(i-1)+1, 10) + `, "max": ` + strconv.FormatInt(Log2BucketMax(i), 10) + `, `)
 		}
 		sb.WriteString(`"count": ` + strconv.FormatUint(buckets[i]/div, 10) + "}")
 	}
@@ -254,8 +282,7 @@ func lhistJSON(buckets []uint64, lo, hi, step int64) string {
 		case n - 1:
 			sb.WriteString(`{"min": ` + strconv.FormatInt(hi, 10) + `, `)
 		default:
-			start := lo + int64(i-1)*step
-			sb.WriteString(`{"min": ` + strconv.FormatInt(start, 10) + `, "max": ` + strconv.FormatInt(start+step-1, 10) + `, `)
+			sb.WriteString(`{"min": ` + strconv.FormatInt(LinearBucketMax(i-1, lo, hi, step)+1, 10) + `, "max": ` + strconv.FormatInt(LinearBucketMax(i, lo, hi, step), 10) + `, `)
 		}
 		sb.WriteString(`"count": ` + strconv.FormatUint(buckets[i], 10) + "}")
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	// Frame formats one frame of a ustack (default: "sym+off", "sym" at
 	// offset 0, or the address in hex outside every known function).
 	Frame func(output.Frame) string
+	// Snapshots, when set, is called once every probe is attached with a
+	// Reader of the maps that any goroutine may call until the session
+	// ends (exporters: --prometheus, --otlp, the agent).
+	Snapshots func(Reader)
 }
 
 // TraceOptions are the output options of `uscope trace`.
@@ -145,6 +149,9 @@ type session struct {
 	final bool
 	// restoreMem restores the memory limit of before the set-up.
 	restoreMem func()
+	// snapReq and snapEnd serve Config.Snapshots (snapshot.go).
+	snapReq chan chan Snapshot
+	snapEnd chan struct{}
 }
 
 // setupMemLimit is the Go heap's soft limit while the session resolves,
@@ -202,6 +209,7 @@ func (s *session) run(ctx context.Context) error {
 		Params:           cfg.Params,
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
+		SpecialIDBase:    nextSpecialBase(),
 	}
 	if s.held != nil {
 		opts.CPID = s.held.PID()
@@ -264,6 +272,7 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.warnRefused()
 	s.start = time.Now()
+	s.startSnapshots()
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
@@ -484,6 +493,8 @@ func (s *session) loop(ctx context.Context) error {
 			select {
 			case sp := <-tick:
 				s.be.trigger(sp.ID)
+			case reply := <-s.snapReq:
+				reply <- s.snapshot()
 			default:
 				break ticks
 			}
@@ -553,6 +564,7 @@ func (s *session) fire(kind string) {
 // outlives the session, then the reader, the maps and the child if it was
 // never let run (also when releasing it failed: it must not stay stopped).
 func (s *session) close() error {
+	s.endSnapshots()
 	errs := []error{s.endCommand()}
 	if s.links != nil {
 		errs = append(errs, s.links.Close())

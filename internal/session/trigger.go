@@ -67,3 +67,9 @@ func triggerSite() (attach.Site, error) {
 	}
 	return attach.Site{}, fmt.Errorf("address 0x%x of the trigger is not mapped from %s", pc, exe)
 }
+
+// specialIDs hands every session of the process its own range of special
+// probe ids (compile.Options.SpecialIDBase).
+var specialIDs atomic.Uint64
+
+func nextSpecialBase() uint64 { return specialIDs.Add(1<<20) - 1<<20 }
