@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -62,8 +63,12 @@ func newTLSCommand() *cobra.Command {
 back from it, one entry per call: the time (seconds since the start), the
 function, the process, the thread, the length, the latency with -l, and the
 data (at most --max-bytes; longer data is marked truncated with its full
-length). Writes are captured when the call starts, reads when it returns,
-with the length it returned.
+length). Writes and reads are both captured when the call returns, with the
+length it returned: the bytes actually written or read. A write that fails
+(OpenSSL's -1 when the socket would block, for one) is one line marked
+failed, without data; a write of fewer bytes than given is marked partial.
+Java's TLS (JSSE) is Java code with no native function to probe: uscope tls
+refuses Java programs.
 
 Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex;
 SSL_do_handshake: one line when a handshake ends, with the time since its
@@ -96,7 +101,7 @@ shows them) and one --lib.`,
 	c.Flags().StringVar(&f.comm, "comm", "", "only processes whose name (comm) is `NAME`")
 	c.Flags().BoolVar(&f.hex, "hex", false, "print the data as a hex dump")
 	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", maxTLSBytes))
-	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took (writes are then printed at their return)")
+	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took")
 	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write")
 	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m)")
@@ -162,6 +167,9 @@ func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 		}
 		out = append(out, tools.TLSTarget{Library: lib, Path: path})
 		return nil
+	}
+	if err := tlsJavaCheck(f); err != nil {
+		return nil, err
 	}
 	if len(f.addrs) > 0 {
 		return tlsAddrTarget(f)
@@ -375,6 +383,9 @@ type tlsJSON struct {
 	TID       int    `json:"tid"`
 	Comm      string `json:"comm"`
 	Len       int64  `json:"len"`
+	Asked     int64  `json:"asked,omitempty"`
+	Failed    bool   `json:"failed,omitempty"`
+	Partial   bool   `json:"partial,omitempty"`
 	LatencyNS uint64 `json:"latency_ns,omitempty"`
 	Truncated bool   `json:"truncated"`
 	Data      string `json:"data"`
@@ -401,6 +412,7 @@ func (p *tlsPrinter) line(s string) {
 		j := tlsJSON{
 			Time: p.wall.Add(time.Duration(int64(r.Nsecs - p.start))).UTC().Format(time.RFC3339Nano),
 			Func: r.Func, Direction: dir, PID: r.PID, TID: r.TID, Comm: r.Comm, Len: r.Len,
+			Asked: r.Asked, Failed: r.Failed(), Partial: r.Partial(),
 			LatencyNS: r.Latency, Truncated: r.Truncated(), Data: string(r.Data),
 		}
 		if p.f.hex {
@@ -419,6 +431,9 @@ func (p *tlsPrinter) line(s string) {
 	switch {
 	case r.Handshake:
 		fmt.Fprintf(p.out, "    (handshake done after %.3f ms)\n", float64(r.Latency)/1e6)
+	case r.Failed():
+		fmt.Fprintf(p.out, "    [failed: returned %d; none of %d bytes written]\n", r.Len, r.Asked)
+		return
 	case p.f.hex:
 		p.out.Write([]byte(indentDump(r.Data)))
 	default:
@@ -426,6 +441,9 @@ func (p *tlsPrinter) line(s string) {
 	}
 	if r.Truncated() {
 		fmt.Fprintf(p.out, "    [truncated: %d of %d bytes shown]\n", len(r.Data), r.Len)
+	}
+	if r.Partial() {
+		fmt.Fprintf(p.out, "    [partial: %d of %d bytes written]\n", r.Len, r.Asked)
 	}
 }
 
@@ -458,4 +476,65 @@ func tlsText(data []byte) string {
 func indentDump(data []byte) string {
 	d := hex.Dump(data)
 	return "    " + strings.ReplaceAll(strings.TrimSuffix(d, "\n"), "\n", "\n    ") + "\n"
+}
+
+// errJavaTLS is the one line `uscope tls` gives for a Java program: JSSE,
+// Java's TLS, is Java code run by the JVM, with no native function that sees
+// the plaintext.
+func errJavaTLS(what string) error {
+	return fmt.Errorf("%s is a Java program: its TLS (JSSE) is Java code compiled by the JVM, with no native function to probe; uscope tls does not support it (use -Djavax.net.debug=ssl:record:plaintext, or give --lib for a native library such as netty-tcnative's libssl)", what)
+}
+
+// tlsJavaCheck refuses, whatever else is asked, a -p process or -c command
+// that is a Java program, unless --lib names what to trace: such a program
+// may map libssl for other reasons, and tracing it would print nothing of
+// its TLS traffic.
+func tlsJavaCheck(f *tlsFlags) error {
+	if len(f.libs) > 0 {
+		return nil
+	}
+	if f.sf.pid != 0 {
+		if objs, err := proc.Objects(f.sf.pid); err == nil {
+			for _, o := range objs {
+				if filepath.Base(o.Path) == "libjvm.so" {
+					return errJavaTLS(fmt.Sprintf("process %d", f.sf.pid))
+				}
+			}
+		}
+		return nil
+	}
+	if f.sf.command != "" {
+		words, err := splitCommand(f.sf.command)
+		if err != nil || len(words) == 0 {
+			return nil
+		}
+		p, err := proc.LookPath(words[0])
+		if err != nil {
+			return nil
+		}
+		if isJavaLauncher(p) {
+			return errJavaTLS(fmt.Sprintf("command %s", words[0]))
+		}
+	}
+	return nil
+}
+
+// isJavaLauncher reports whether the executable at path is a JVM launcher
+// (java, or a jpackage'd application): it links the JDK's libjli.so.
+func isJavaLauncher(path string) bool {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, l := range libs {
+		if l == "libjli.so" {
+			return true
+		}
+	}
+	return false
 }

@@ -34,7 +34,8 @@ func TestTLSText(t *testing.T) {
 }
 
 func TestTLSPrinter(t *testing.T) {
-	rec := tools.TLSTag + "\tSSL_read\t%d\t10\t11\t%d\t%d\tcurl\t%s\n"
+	rec := tools.TLSTag + "\tSSL_read\t%d\t10\t11\t%d\t0\t%d\tcurl\t%s\n"
+	wrec := tools.TLSTag + "\tSSL_write\t1000000000\t10\t11\t%d\t%d\t0\tnode\t%s\n"
 	tests := []struct {
 		name  string
 		flags tlsFlags
@@ -49,8 +50,14 @@ func TestTLSPrinter(t *testing.T) {
 			"1.000000     SSL_read           curl                  10      11       1      1.500\n    z\n"},
 		{"hex", tlsFlags{hex: true}, fmt.Sprintf(rec, 1_000_000_000, 2, 0, "00 41"),
 			"1.000000     SSL_read           curl                  10      11       2\n    00000000  00 41                                             |.A|\n"},
-		{"handshake", tlsFlags{}, tools.TLSTag + "\tSSL_do_handshake\t1000000000\t10\t11\t0\t2500000\tcurl\t\n",
+		{"handshake", tlsFlags{}, tools.TLSTag + "\tSSL_do_handshake\t1000000000\t10\t11\t0\t0\t2500000\tcurl\t\n",
 			"1.000000     SSL_do_handshake   curl                  10      11       0\n    (handshake done after 2.500 ms)\n"},
+		{"failed write", tlsFlags{}, fmt.Sprintf(wrec, -1, 124, ""),
+			"1.000000     SSL_write          node                  10      11      -1\n    [failed: returned -1; none of 124 bytes written]\n"},
+		{"partial write", tlsFlags{}, fmt.Sprintf(wrec, 2, 5, "61 62"),
+			"1.000000     SSL_write          node                  10      11       2\n    ab\n    [partial: 2 of 5 bytes written]\n"},
+		{"failed write json", tlsFlags{json: true}, fmt.Sprintf(wrec, -1, 124, ""),
+			`{"time":"2000-01-01T00:00:01Z","func":"SSL_write","direction":"write","pid":10,"tid":11,"comm":"node","len":-1,"asked":124,"failed":true,"truncated":false,"data":""}` + "\n"},
 		{"comm filtered", tlsFlags{comm: "wget"}, fmt.Sprintf(rec, 1, 1, 0, "7a"), ""},
 		{"other lines pass", tlsFlags{}, "warning: something\n", "warning: something\n"},
 		{"json", tlsFlags{json: true}, fmt.Sprintf(rec, 1_000_000_000, 5, 7, "68 69"),

@@ -103,7 +103,8 @@ func TLSFunctions(lib TLSLibrary) []string {
 type TLSOptions struct {
 	// Targets are the objects to trace, with the implementation each holds.
 	Targets []TLSTarget
-	// Latency prints writes at their return too, with the time taken.
+	// Latency is kept for callers; every record is made at the return
+	// now, with the time the call took.
 	Latency bool
 	// Has reports whether a target defines a function; functions it lacks
 	// (SSL_read_ex in OpenSSL 1.1.0) are left out. Nil: all are traced.
@@ -156,20 +157,27 @@ type TLSRecord struct {
 	Nsecs     uint64 // CLOCK_MONOTONIC at the probe
 	PID       int
 	TID       int
-	Len       int64  // the length read or written
-	Latency   uint64 // nanoseconds, with -l (0 otherwise)
+	Len       int64  // the length read or written: the call's result, <= 0 for a failed write
+	Asked     int64  // for a write, the length it was given
+	Latency   uint64 // nanoseconds the call took
 	Comm      string
 	Data      []byte // at most the capture size: Truncated when < Len
 }
 
 // Truncated reports whether the data captured is shorter than the call's.
-func (r *TLSRecord) Truncated() bool { return int64(len(r.Data)) < r.Len }
+func (r *TLSRecord) Truncated() bool { return r.Len > 0 && int64(len(r.Data)) < r.Len }
+
+// Failed reports a write that wrote nothing (it returned 0 or an error).
+func (r *TLSRecord) Failed() bool { return r.Write && !r.Handshake && r.Len <= 0 }
+
+// Partial reports a write that wrote less than it was given.
+func (r *TLSRecord) Partial() bool { return r.Write && r.Len > 0 && r.Len < r.Asked }
 
 // ParseTLSRecord reads one record line of the tls program (without its
 // newline). ok is false for lines that are not records.
 func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
-	f := strings.SplitN(line, "\t", 9)
-	if len(f) != 9 || f[0] != TLSTag {
+	f := strings.SplitN(line, "\t", 10)
+	if len(f) != 10 || f[0] != TLSTag {
 		return r, false
 	}
 	r.Func = f[1]
@@ -188,11 +196,14 @@ func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
 	if r.Len, err = strconv.ParseInt(f[5], 10, 64); err != nil {
 		return r, false
 	}
-	if r.Latency, err = strconv.ParseUint(f[6], 10, 64); err != nil {
+	if r.Asked, err = strconv.ParseInt(f[6], 10, 64); err != nil {
 		return r, false
 	}
-	r.Comm = f[7]
-	h := strings.TrimSuffix(f[8], "...")
+	if r.Latency, err = strconv.ParseUint(f[7], 10, 64); err != nil {
+		return r, false
+	}
+	r.Comm = f[8]
+	h := strings.TrimSuffix(f[9], "...")
 	h = strings.ReplaceAll(h, " ", "")
 	if r.Data, err = hex.DecodeString(h); err != nil {
 		return r, false
