@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
 
 	"github.com/uscope/uscope/elfx"
@@ -36,6 +37,8 @@ var tlsSonames = []struct {
 	{"libssl.so.1.1", tools.OpenSSL},
 	{"libgnutls.so.30", tools.GnuTLS},
 	{"libnspr4.so", tools.NSS},
+	{"libcrypto.so.3", tools.OpenSSLBIO},
+	{"libcrypto.so.1.1", tools.OpenSSLBIO},
 }
 
 // maxTLSBytes is the largest capture of one read or write.
@@ -151,6 +154,15 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 // tlsTargets finds what to trace: --lib paths, or the objects of -p's
 // process, or the libraries in ld.so.cache (and -c's executable).
 func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
+	out, err := tlsFindTargets(f)
+	if err != nil {
+		return nil, err
+	}
+	return tlsKeepBIO(out), nil
+}
+
+// tlsFindTargets finds the objects to trace, for tlsTargets.
+func tlsFindTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 	var out []tools.TLSTarget
 	seen := map[string]bool{}
 	add := func(path string, must bool) error {
@@ -158,14 +170,14 @@ func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 			return nil
 		}
 		seen[path] = true
-		lib, ok := tlsClassify(path)
-		if !ok {
+		libs := tlsClassifyAll(path)
+		if len(libs) == 0 {
 			if must {
 				return fmt.Errorf("%s holds none of the TLS functions uscope traces (SSL_write, gnutls_record_send, PR_Write, crypto/tls.(*Conn).Write)", path)
 			}
 			return nil
 		}
-		out = append(out, tools.TLSTarget{Library: lib, Path: path})
+		out = append(out, libs...)
 		return nil
 	}
 	if err := tlsJavaCheck(f); err != nil {
@@ -537,4 +549,88 @@ func isJavaLauncher(path string) bool {
 		}
 	}
 	return false
+}
+
+// tlsClassifyAll returns the TLS implementations the object at path holds:
+// a library or program with SSL_write may also hold libcrypto's BIO
+// functions (statically linked OpenSSL); libcrypto holds only those.
+func tlsClassifyAll(path string) []tools.TLSTarget {
+	var out []tools.TLSTarget
+	if lib, ok := tlsClassify(path); ok {
+		out = append(out, tools.TLSTarget{Library: lib, Path: path})
+		if lib != tools.OpenSSL {
+			return out
+		}
+	}
+	if off, ok := bioMethodOffset(path); ok {
+		out = append(out, tools.TLSTarget{Library: tools.OpenSSLBIO, Path: path, BIOMethodOffset: off})
+	}
+	return out
+}
+
+// tlsKeepBIO drops the BIO targets when no OpenSSL target is traced: SSL
+// BIOs come from libssl, so without it there are none to see.
+func tlsKeepBIO(ts []tools.TLSTarget) []tools.TLSTarget {
+	for _, t := range ts {
+		if t.Library == tools.OpenSSL {
+			return ts
+		}
+	}
+	var out []tools.TLSTarget
+	for _, t := range ts {
+		if t.Library != tools.OpenSSLBIO {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// bioMethodOffset finds, in the object at path, the offset of the method
+// pointer in OpenSSL's struct bio_st from the code of BIO_method_type,
+// which is "return b->method->type;": on amd64
+//
+//	mov OFF(%rdi),%rax
+//	mov (%rax),%eax
+//
+// ok is false when the object has no BIO_write or the code is not that.
+func bioMethodOffset(path string) (int, bool) {
+	f, err := elfx.Open(path, elfx.WithoutDebugFile())
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if f.Machine() != elf.EM_X86_64 {
+		return 0, false
+	}
+	if s, ok := f.Lookup("BIO_write"); !ok || !s.IsFunc() || s.Addr == 0 {
+		return 0, false
+	}
+	s, ok := f.Lookup("BIO_method_type")
+	if !ok || !s.IsFunc() || s.Addr == 0 {
+		return 0, false
+	}
+	code := make([]byte, 32)
+	n, _ := f.ReadAtAddr(code, s.Addr)
+	code = code[:n]
+	off := 0
+	if len(code) >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa {
+		off = 4 // endbr64
+	}
+	first, err := x86asm.Decode(code[off:], 64)
+	if err != nil || first.Op != x86asm.MOV {
+		return 0, false
+	}
+	dst, ok1 := first.Args[0].(x86asm.Reg)
+	src, ok2 := first.Args[1].(x86asm.Mem)
+	if !ok1 || !ok2 || src.Base != x86asm.RDI || src.Index != 0 || src.Disp < 0 || src.Disp > 256 || first.DataSize != 64 {
+		return 0, false
+	}
+	second, err := x86asm.Decode(code[off+first.Len:], 64)
+	if err != nil || second.Op != x86asm.MOV {
+		return 0, false
+	}
+	if m, ok := second.Args[1].(x86asm.Mem); !ok || m.Base != dst || m.Disp != 0 || m.Index != 0 {
+		return 0, false
+	}
+	return int(src.Disp), true
 }
