@@ -70,7 +70,9 @@ length). Writes and reads are both captured when the call returns, with the
 length it returned: the bytes actually written or read. A write that fails
 (OpenSSL's -1 when the socket would block, for one) is one line marked
 failed, without data; a write of fewer bytes than given is marked partial.
-Java's TLS (JSSE) is Java code with no native function to probe: uscope tls
+HTTP/2 (curl --http2, Go's net/http) prints frame by frame: type, stream,
+length and flags, DATA as text, SETTINGS and WINDOW_UPDATE decoded, header
+blocks (HPACK) escaped. Java's TLS (JSSE) is Java code with no native function to probe: uscope tls
 refuses Java programs.
 
 Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex;
@@ -449,7 +451,11 @@ func (p *tlsPrinter) line(s string) {
 	case p.f.hex:
 		p.out.Write([]byte(indentDump(r.Data)))
 	default:
-		p.out.Write([]byte(tlsText(r.Data)))
+		if preface, frames, ok := h2Frames(r.Data, r.Truncated()); ok {
+			p.out.Write([]byte(h2Text(preface, frames)))
+		} else {
+			p.out.Write([]byte(tlsText(r.Data)))
+		}
 	}
 	if r.Truncated() {
 		fmt.Fprintf(p.out, "    [truncated: %d of %d bytes shown]\n", len(r.Data), r.Len)
