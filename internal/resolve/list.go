@@ -25,6 +25,12 @@ type ListOptions struct {
 	// all a plain listing prints. Demangling costs a few microseconds per
 	// C++ name.
 	Details bool
+	// Labels lists zero-sized function symbols too: labels such as
+	// runtime.etext or a hand-written assembly entry point that marks an
+	// address but has no code of its own as far as the symbol table and
+	// pclntab say. Without it, list shows only functions with a size or
+	// known from Go's function table.
+	Labels bool
 }
 
 // ObjectListing is the object a Listing belongs to.
@@ -148,7 +154,7 @@ func (r *Resolver) List(targets []Target, opts ListOptions, fn func(*Listing) er
 		wg.Wait()
 		for _, kind := range []string{lang.KindUprobe, lang.KindUretprobe} {
 			if lp.has(kind) {
-				if err := r.listFuncs(o, ol, kind, lp, opts.Details, fn); err != nil {
+				if err := r.listFuncs(o, ol, kind, lp, opts.Details, opts.Labels, fn); err != nil {
 					return err
 				}
 			}
@@ -162,7 +168,7 @@ func (r *Resolver) List(targets []Target, opts ListOptions, fn func(*Listing) er
 	return nil
 }
 
-func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listPattern, details bool, fn func(*Listing) error) error {
+func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listPattern, details, labels bool, fn func(*Listing) error) error {
 	t := o.target
 	funcs, err := o.functions()
 	if err != nil {
@@ -172,6 +178,9 @@ func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listP
 	m := newNameMatcher(lp.g, kind+":"+t.Path+":")
 	hits := make([]int32, 0, len(funcs))
 	for i := range funcs {
+		if !labels && funcs[i].Size == 0 && funcs[i].Source&elfx.FromPclntab == 0 {
+			continue // a label, not a function
+		}
 		if lp.all {
 			hits = append(hits, int32(i))
 			continue
