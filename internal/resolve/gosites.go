@@ -95,14 +95,16 @@ func (r *Resolver) goSites(o *object, ap *lang.AttachPoint, sites []Site) ([]Sit
 	return out, nil
 }
 
-// goReturns returns the addresses of the RET instructions of fn. A set that
-// may miss a RET is an error: returns would go unseen.
+// goReturns returns where to probe the returns of fn: each RET instruction,
+// or the NOP just before it where the kernel emulates that instead of
+// single-stepping the RET (gobin.ReturnProbeSites). A set that may miss a
+// RET is an error: returns would go unseen.
 func goReturns(b *gobin.Binary, fn gobin.Func) ([]uint64, error) {
 	code, err := b.Code(fn)
 	if err != nil {
 		return nil, err
 	}
-	rets, err := gobin.RetSites(code, fn.Entry)
+	rets, err := gobin.ReturnProbeSites(code, fn.Entry)
 	if err != nil {
 		return nil, fmt.Errorf("cannot find every RET instruction (%v); not attaching a return probe that could miss returns", err)
 	}
