@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -75,14 +74,11 @@ uprobe:%[1]s:main.work { printf("goid %%d\n", goid); }
 // cannot provide version v.
 func requireMatrixToolchain(t *testing.T, v string) {
 	t.Helper()
-	cmd := exec.Command("go", "version")
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+v, "GOFLAGS=")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), v) {
+	if err := goToolchainErr(v); err != nil {
 		if testutil.InCI() {
-			t.Fatalf("Go toolchain %s not available through the module proxy or cache: %v %s", v, err, out)
+			t.Fatal(err)
 		}
-		t.Skipf("Go toolchain %s not available: %v %s", v, err, out)
+		t.Skip(err)
 	}
 }
 

@@ -110,17 +110,8 @@ func TestTLSServerBIO(t *testing.T) {
 // and the response readable.
 func TestTLSCurlHTTP2(t *testing.T) {
 	testutil.RequireRoot(t)
-	openssl := testutil.RequireTool(t, "openssl")
 	curl := testutil.RequireTool(t, "curl")
-	bin := testutil.BuildGo(t, "goserver", goServerProgram, []string{"CGO_ENABLED=0"})
-	_, key, cert := selfSignedCert(t, openssl)
-	port := freePort(t)
-	srv := exec.Command(bin, fmt.Sprint(port), cert, key)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	waitListening(t, port, "the Go server")
+	port, _ := startGoTLSServer(t)
 	r := runUscope(t, "tls", "--comm", "curl", "--max-bytes", "1024", "-c",
 		fmt.Sprintf("%s -sk --http2 --data-binary hello-h2 https://127.0.0.1:%d/x", curl, port))
 	if r.code != 0 {

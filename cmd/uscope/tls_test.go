@@ -392,22 +392,31 @@ func main() {
 }
 `
 
-// TestTLSGoServerPID finds crypto/tls in a running Go server from its
-// mappings (-p) and prints the request it reads and the response it writes.
-func TestTLSGoServerPID(t *testing.T) {
-	testutil.RequireRoot(t)
-	curl := testutil.RequireTool(t, "curl")
+// startGoTLSServer starts goServerProgram (HTTPS, HTTP/2 included, on a
+// loopback port, with a certificate made for the test), which ends after
+// one request; it returns the port and the server's process id.
+func startGoTLSServer(t *testing.T) (port, pid int) {
+	t.Helper()
 	openssl := testutil.RequireTool(t, "openssl")
 	bin := testutil.BuildGo(t, "goserver", goServerProgram, []string{"CGO_ENABLED=0"})
 	_, key, cert := selfSignedCert(t, openssl)
-	port := freePort(t)
+	port = freePort(t)
 	srv := exec.Command(bin, fmt.Sprint(port), cert, key)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	waitListening(t, port, "the Go server")
-	tr := startUscope(t, "tls", "--json", "-p", fmt.Sprint(srv.Process.Pid))
+	return port, srv.Process.Pid
+}
+
+// TestTLSGoServerPID finds crypto/tls in a running Go server from its
+// mappings (-p) and prints the request it reads and the response it writes.
+func TestTLSGoServerPID(t *testing.T) {
+	testutil.RequireRoot(t)
+	curl := testutil.RequireTool(t, "curl")
+	port, pid := startGoTLSServer(t)
+	tr := startUscope(t, "tls", "--json", "-p", fmt.Sprint(pid))
 	out := runClient(t, "", curl, "-sk", "--http1.1", "--data-binary", "hello-over-tls", fmt.Sprintf("https://127.0.0.1:%d/x", port))
 	if out != "got hello-over-tls" {
 		t.Fatalf("curl printed %q", out)
