@@ -199,6 +199,13 @@ func writeVerbose(w *bufio.Writer, p *resolve.Listing) {
 			}
 			w.WriteByte('\n')
 		}
+		if p.Inlined > 0 {
+			only := ""
+			if len(p.Sites) == 0 {
+				only = ", only there"
+			}
+			fmt.Fprintf(w, "    inlined %d times%s (probed there with --probe-inline)\n", p.Inlined, only)
+		}
 		return
 	}
 	for _, s := range p.Sites {
@@ -258,6 +265,7 @@ type listJSON struct {
 	GoVersion string         `json:"go_version,omitempty"`
 	GoModule  string         `json:"go_module,omitempty"`
 	Sites     []listSiteJSON `json:"sites"`
+	Inlined   int            `json:"inlined,omitempty"`
 }
 
 type listSiteJSON struct {
@@ -285,7 +293,7 @@ type listArgJSON struct {
 
 func jsonProbe(p *resolve.Listing) listJSON {
 	ol := p.Object
-	j := listJSON{Probe: p.Probe(), Kind: p.Kind, Target: ol.Target.Path, Provider: p.Provider, Name: p.Func, Sites: []listSiteJSON{}}
+	j := listJSON{Probe: p.Probe(), Kind: p.Kind, Target: ol.Target.Path, Provider: p.Provider, Name: p.Func, Sites: []listSiteJSON{}, Inlined: p.Inlined}
 	if p.Display != p.Func {
 		j.Demangled = p.Display
 	}

@@ -28,6 +28,8 @@ type sessionFlags struct {
 	perf     bool
 	// exactEntry keeps entry probes at the first instruction.
 	exactEntry bool
+	// probeInline also probes the inlined copies of Go functions.
+	probeInline bool
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -36,6 +38,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
+	c.Flags().BoolVar(&f.probeInline, "probe-inline", false, "uprobes on Go functions also fire where they were inlined (bpftrace's probe_inline config key)")
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
@@ -47,6 +50,7 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 		MapSize:        f.mapSize,
 		ForcePerfEvent: f.perf,
 		ExactEntry:     f.exactEntry,
+		ProbeInline:    f.probeInline,
 	}
 	if f.command != "" {
 		words, err := splitCommand(f.command)

@@ -58,6 +58,11 @@ type Listing struct {
 	// Funcs are the symbols behind Sites, one per site, for uprobe and
 	// uretprobe lines.
 	Funcs []Function
+	// Inlined is, with ListOptions.Details, for a uprobe line of a Go
+	// function, how many times it was inlined into other functions
+	// (Options.ProbeInline probes those copies too). A function that
+	// exists only inlined is listed, under Details, with no Sites.
+	Inlined int
 }
 
 // Probe returns the listing's pasteable probe name.
@@ -230,10 +235,50 @@ func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listP
 			r.describeEntry(o, &l.Sites[len(l.Sites)-1])
 			l.Funcs = append(l.Funcs, *f)
 		}
+		if details && isGo && kind == lang.KindUprobe {
+			if cs, err := o.goBinary().InlinedCopies(name); err == nil {
+				l.Inlined = len(cs)
+			}
+		}
 		if err := fn(&l); err != nil {
 			return err
 		}
 		k = j
+	}
+	if details && isGo && kind == lang.KindUprobe {
+		return listInlineOnly(o, ol, kind, m, lp.all, funcs, fn)
+	}
+	return nil
+}
+
+// listInlineOnly lists, for -v, the Go functions that match but exist only
+// inlined: they have no entry in the function table, and only
+// Options.ProbeInline can probe them.
+func listInlineOnly(o *object, ol *ObjectListing, kind string, m *nameMatcher, all bool, funcs []Function, fn func(*Listing) error) error {
+	b := o.goBinary()
+	names := b.InlinedNames()
+	if len(names) == 0 {
+		return nil
+	}
+	have := make(map[string]bool, len(funcs))
+	for i := range funcs {
+		have[funcs[i].Name] = true
+	}
+	for _, name := range names {
+		if have[name] {
+			continue
+		}
+		if ok, _ := m.match(name); !ok && !all {
+			continue
+		}
+		cs, err := b.InlinedCopies(name)
+		if err != nil || len(cs) == 0 {
+			continue
+		}
+		l := Listing{Object: ol, Kind: kind, Func: name, Display: name, Inlined: len(cs)}
+		if err := fn(&l); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ type Site struct {
 	// "+4 (jcc, emulated; skipped cmp)" ("" when not considered).
 	Moved     uint64
 	Placement string
+	// Inlined is, for a copy of Func inlined into another Go function
+	// (Options.ProbeInline), the name of that function; "" otherwise.
+	Inlined string
 }
 
 // ProbeName builds a canonical probe name, pasteable into a program:
@@ -302,6 +305,17 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 	}
 	if len(hits) == 0 {
+		if isGo && r.opts.ProbeInline && ap.Kind == lang.KindUprobe && !ap.HasOffset {
+			if sites := r.goInlineOnly(o, ap, g); len(sites) > 0 {
+				return sites, nil
+			}
+		}
+		if isGo && !r.opts.ProbeInline && g.Literal() && ap.Kind == lang.KindUprobe {
+			if cs, err := o.goBinary().InlinedCopies(ap.Func); err == nil && len(cs) > 0 {
+				return nil, errorf("add --probe-inline to probe its inlined copies", nil,
+					"%s in %s exists only inlined, %d times, with no function of its own", ap.Func, t.Path, len(cs))
+			}
+		}
 		return nil, noMatch(ap, []Target{t})
 	}
 	if ap.HasOffset && len(hits) > 1 {

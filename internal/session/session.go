@@ -53,6 +53,9 @@ type Config struct {
 	// ExactEntry keeps entry probes on C and C++ functions at their first
 	// instruction instead of the cheaper equivalent one placement picks.
 	ExactEntry bool
+	// ProbeInline makes uprobes on Go functions attach to their inlined
+	// copies too (resolve.Options.ProbeInline).
+	ProbeInline bool
 	// Ready, when set, is called once every probe is attached.
 	Ready func()
 	// Attached, when set, is called with the number of probes attached, in
@@ -136,7 +139,7 @@ func (s *session) run(ctx context.Context) error {
 		s.pid = h.Pid
 	}
 	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil,
-		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program)})
+		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program), ProbeInline: cfg.ProbeInline})
 	multi := attach.UsesUprobeMulti(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
