@@ -284,15 +284,23 @@ func main() {
 func TestTLSGo(t *testing.T) {
 	testutil.RequireRoot(t)
 	tests := []struct {
-		name  string
-		flags []string
+		name      string
+		flags     []string
+		toolchain string
 	}{
-		{"plain", nil},
-		{"stripped", []string{"-ldflags=-s -w"}},
+		{"plain", nil, ""},
+		{"stripped", []string{"-ldflags=-s -w"}, ""},
+		// No DWARF and no version table entry: goid from the code.
+		{"go1.27-stripped", []string{"-ldflags=-s -w"}, "go1.27.4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bin := testutil.BuildGo(t, "gotls", gotlsProgram, []string{"CGO_ENABLED=0"}, tt.flags...)
+			env := []string{"CGO_ENABLED=0"}
+			if tt.toolchain != "" {
+				requireMatrixToolchain(t, tt.toolchain)
+				env = append(env, "GOTOOLCHAIN="+tt.toolchain)
+			}
+			bin := testutil.BuildGo(t, "gotls", gotlsProgram, env, tt.flags...)
 			r := runUscope(t, "tls", "--json", "-l", "--lib", bin, "-c", bin)
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
