@@ -77,7 +77,9 @@ refuses Java programs.
 
 Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex;
 SSL_do_handshake: one line when a handshake ends, with the time since its
-first call), GnuTLS (gnutls_record_send, gnutls_record_recv, gnutls_handshake),
+first call; and libcrypto's BIO_read, BIO_write and their _ex forms on SSL
+BIOs, for programs such as openssl s_server -www that read and write
+through a BIO_f_ssl chain), GnuTLS (gnutls_record_send, gnutls_record_recv, gnutls_handshake),
 NSS (NSPR's PR_Write, PR_Read, PR_Send, PR_Recv) and Go's crypto/tls
 ((*Conn).Write and Read; the arguments from Go's register ABI, returns at
 every RET instruction; plain and stripped binaries).
