@@ -169,3 +169,12 @@ func (r *Resolver) goInlineOnly(o *object, ap *lang.AttachPoint, g Glob) []Site 
 	}
 	return out
 }
+
+// SetProbeInline sets Options.ProbeInline, for a program whose config block
+// says probe_inline = 1 (bpftrace's key, default 0). Call it before the
+// program's attach points are resolved.
+func (r *Resolver) SetProbeInline(on bool) {
+	r.mu.Lock()
+	r.opts.ProbeInline = on
+	r.mu.Unlock()
+}
