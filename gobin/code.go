@@ -50,6 +50,20 @@ func (b *Binary) RetSites(fn Func) ([]uint64, error) {
 	return RetSitesAMD64(code, fn.Entry)
 }
 
+// ReturnProbeSites returns where to probe fn's returns (the function
+// [ReturnProbeSites] on its code); other architectures give an error
+// wrapping [ErrUnsupportedArch].
+func (b *Binary) ReturnProbeSites(fn Func) ([]uint64, error) {
+	if err := b.decodesAMD64(); err != nil {
+		return nil, err
+	}
+	code, err := b.Code(fn)
+	if err != nil {
+		return nil, err
+	}
+	return ReturnProbeSites(code, fn.Entry)
+}
+
 // JumpsOut returns the addresses of fn's jumps that leave it
 // ([JumpsOutAMD64]).
 func (b *Binary) JumpsOut(fn Func) ([]uint64, error) {

@@ -118,18 +118,29 @@ func buildDwarfIndex(d *dwarf.Data) (*dwarfIndex, error) {
 // GoidOffset returns the offset of the goid field in runtime.g, the
 // goroutine id a probe reads through the g pointer (R14 on amd64, R28 on
 // arm64). It comes from DWARF when the binary has it (fromDWARF is true),
-// else from a table per Go version for 64-bit targets.
+// else from the machine code of runtime.main, which reads the field (see
+// goidFromCode), and only when that fails from a table per Go version.
 func (b *Binary) GoidOffset() (off int, fromDWARF bool, err error) {
+	off, src, err := b.GoidOffsetSource()
+	return off, src == FromDWARF, err
+}
+
+// GoidOffsetSource is GoidOffset, saying where the offset came from.
+func (b *Binary) GoidOffsetSource() (int, Source, error) {
 	if x, derr := b.dwarfData(); derr == nil {
 		if off, err := x.goidFromDWARF(); err == nil {
-			return off, true, nil
+			return off, FromDWARF, nil
 		}
 	}
-	off, err = goidOffsetFor(b.GoVersion, b.PtrSize)
-	if err != nil {
-		return 0, false, fmt.Errorf("gobin: goid offset: %w", err)
+	off, cerr := b.goidFromCode()
+	if cerr == nil {
+		return off, FromCode, nil
 	}
-	return off, false, nil
+	off, terr := goidOffsetFor(b.GoVersion, b.PtrSize)
+	if terr != nil {
+		return 0, "", fmt.Errorf("gobin: goid offset: no DWARF; from the code: %v; %v", cerr, terr)
+	}
+	return off, FromTable, nil
 }
 
 func (x *dwarfIndex) goidFromDWARF() (int, error) {
@@ -173,7 +184,7 @@ var goidOffsets = []struct {
 }{
 	{13, 22, 152},
 	{23, 24, 160},
-	{25, 26, 152},
+	{25, 27, 152},
 }
 
 // goidOffsetFor returns the table's goid offset for a Go version.

@@ -40,7 +40,12 @@ func FuzzOpen(f *testing.F) {
 // inspect exercises a Binary's methods.
 func inspect(b *Binary) {
 	b.GoidOffset()
+	b.GoidSources()
+	b.GRegister()
 	b.HasDWARF()
+	for _, name := range b.InlinedNames() {
+		b.InlinedCopies(name)
+	}
 	fs, err := b.Functions()
 	if err != nil {
 		return
@@ -86,6 +91,12 @@ func FuzzX86(f *testing.F) {
 			}
 		}
 		JumpsOutAMD64(code, entry)
+		rps, _ := ReturnProbeSites(code, entry)
+		for _, s := range rps {
+			if s-entry >= uint64(len(code)) {
+				t.Errorf("return probe site %#x outside the code", s)
+			}
+		}
 		if n := vexLen(code); n > len(code) {
 			t.Errorf("vexLen = %d > %d", n, len(code))
 		}

@@ -67,6 +67,10 @@ type Binary struct {
 
 	typesOnce sync.Once
 	typeCache *typeCache
+
+	inlineOnce sync.Once
+	inlined    map[string][]InlinedCopy
+	inlineErr  error
 }
 
 // A Func is a function from the binary's function table.

@@ -974,3 +974,28 @@ func TestFuncDetails(t *testing.T) {
 	}
 	t.Errorf("DeferReturn %#x is not an instruction of main.withDefer", f.DeferReturn)
 }
+
+func TestReturnProbeSites(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		code []byte
+		want []uint64
+	}{
+		// add $0x20,%rsp; pop %rbp; nopl (%rax); ret
+		{"nop before ret", []byte{0x48, 0x83, 0xc4, 0x20, 0x5d, 0x0f, 0x1f, 0x00, 0xc3}, []uint64{0x1005}},
+		// pop %rbp; ret
+		{"no nop", []byte{0x5d, 0xc3}, []uint64{0x1001}},
+		// je ret; nop; ret: the RET is a branch target
+		{"ret is a target", []byte{0x74, 0x01, 0x90, 0xc3}, []uint64{0x1003}},
+		// jmp *%rax; nop; ret: an indirect jump may reach the RET
+		{"indirect jump", []byte{0xff, 0xe0, 0x90, 0xc3}, []uint64{0x1003}},
+		// je over the first return; nop; ret; nop; ret
+		{"two returns", []byte{0x74, 0x02, 0x90, 0xc3, 0x90, 0xc3}, []uint64{0x1002, 0x1004}},
+	} {
+		got, err := ReturnProbeSites(tc.code, 0x1000)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: ReturnProbeSites = %#x, %v; want %#x", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -16,24 +16,13 @@ import (
 //
 // so, counted in pointer-sized words (a slice is three), pcHeader is word 0,
 // funcnametab's data pointer word 1, findfunctab word 19, minpc 20, maxpc 21
-// and text 22.
+// and text 22. textFromModuledata finds the text word by its contents and
+// only tries 22 first.
 const (
 	mdWordPcHeader    = 0
 	mdWordFuncnametab = 1
-	mdWordMinPC       = 20
 	mdWordText        = 22
 )
-
-// moduledataTextWord returns the index, in pointer-sized words, of the text
-// field of runtime.moduledata for the binary's Go version.
-func (b *Binary) moduledataTextWord() (int, error) {
-	if !b.GoVersionAtLeast(1, 16) {
-		return 0, fmt.Errorf("no moduledata layout known for %s", b.GoVersion)
-	}
-	// Unchanged from 1.16 to 1.26; later versions are accepted on the
-	// strength of the minpc cross-check in textFromModuledata.
-	return mdWordText, nil
-}
 
 // findTextStart returns the address of runtime.text. Go 1.18 to 1.25 store
 // it in the pclntab header; Go 1.26 leaves that field zero, and the runtime
@@ -61,29 +50,54 @@ func (b *Binary) validText(text uint64) bool {
 	return b.mem.isExec(text+first) && b.mem.isExec(text+last)
 }
 
-// textFromModuledata reads the text field of the moduledata at md, and
-// checks it against minpc, the first function's address.
+// maxModuledataWord bounds the search for the text field in moduledata.
+const maxModuledataWord = 64
+
+// textFromModuledata returns the text field of the moduledata at md. The
+// field is found by what it holds rather than by a layout per Go version:
+// it is the word w, preceded by minpc and maxpc, for which
+//
+//	minpc == text + first function entry   (word w-2)
+//	maxpc >= minpc                         (word w-1)
+//	etext >= maxpc                         (word w+1)
+//
+// and text and the last function lie in executable segments. Go 1.16
+// through 1.27 put it at word 22 (mdWordText), which the search tries
+// first.
 func (b *Binary) textFromModuledata(md uint64) (uint64, error) {
-	w, err := b.moduledataTextWord()
-	if err != nil {
-		return 0, err
+	if b.pcln.nfunc == 0 {
+		return 0, fmt.Errorf("moduledata at %#x: no functions to check the text field against", md)
 	}
 	p := uint64(b.PtrSize)
-	text, err := b.mem.ptr(md + uint64(w)*p)
+	words, err := b.mem.read(md, int(maxModuledataWord*p))
 	if err != nil {
-		return 0, fmt.Errorf("moduledata at %#x: %w", md, err)
-	}
-	if !b.validText(text) {
-		return 0, fmt.Errorf("moduledata at %#x: text %#x is not in an executable segment", md, text)
-	}
-	if b.pcln.nfunc > 0 {
-		minpc, err := b.mem.ptr(md + mdWordMinPC*p)
-		first, _ := b.pcln.entry(0)
-		if err != nil || minpc != text+first {
-			return 0, fmt.Errorf("moduledata at %#x: minpc %#x does not match text %#x + first entry %#x (unknown layout for %s?)", md, minpc, text, first, b.GoVersion)
+		// Near the end of a segment: take what there is.
+		for n := maxModuledataWord - 1; n > mdWordText && err != nil; n-- {
+			words, err = b.mem.read(md, int(uint64(n)*p))
+		}
+		if err != nil {
+			return 0, fmt.Errorf("moduledata at %#x: %w", md, err)
 		}
 	}
-	return text, nil
+	w := func(i int) uint64 { return b.mem.word(words[uint64(i)*p:]) }
+	nw := len(words) / int(p)
+	first, _ := b.pcln.entry(0)
+	fits := func(i int) bool {
+		if i < 2 || i+1 >= nw {
+			return false
+		}
+		text := w(i)
+		return text != 0 && w(i-2) == text+first && w(i-1) >= w(i-2) && w(i+1) >= w(i-1) && b.validText(text)
+	}
+	if fits(mdWordText) {
+		return w(mdWordText), nil
+	}
+	for i := 2; i+1 < nw; i++ {
+		if fits(i) {
+			return w(i), nil
+		}
+	}
+	return 0, fmt.Errorf("moduledata at %#x: no word holds a text start that minpc (text + first entry %#x) confirms", md, first)
 }
 
 // isModuledata reports whether a moduledata plausibly starts at addr: its

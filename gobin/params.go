@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/uscope/uscope/arch"
@@ -135,7 +136,8 @@ func (b *Binary) abi() (abiSpec, error) {
 // Shape-instantiated generic functions ("main.Map[go.shape.int]") take a
 // hidden dictionary pointer before their first parameter, and methods of
 // generic types ("main.(*Stack[go.shape.int]).Push") right after the
-// receiver. Params accounts for the register it takes but does not list it.
+// receiver. Params accounts for the register it takes but does not list it;
+// Go 1.27 declares it in DWARF as ".dict", earlier releases leave it out.
 func (b *Binary) Params(fn string) ([]Param, error) {
 	x, err := b.dwarfData()
 	if err != nil {
@@ -165,6 +167,11 @@ func (b *Binary) Params(fn string) ([]Param, error) {
 	case dictAfterReceiver:
 		dictAt = 1
 	}
+	if slices.ContainsFunc(decls, func(d formal) bool { return d.name == dictParamName }) {
+		// Go 1.27 declares the dictionary in DWARF: assign it where it
+		// is declared, once, and do not list it.
+		dictAt = -1
+	}
 	for _, d := range decls {
 		if len(args) == dictAt {
 			args = append(args, dict)
@@ -173,7 +180,7 @@ func (b *Binary) Params(fn string) ([]Param, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gobin: %s: parameter %s: %w", fn, d.name, err)
 		}
-		v := abiValue{name: d.name, t: t, result: d.result}
+		v := abiValue{name: d.name, t: t, result: d.result, hidden: d.name == dictParamName}
 		if d.result {
 			results = append(results, v)
 		} else {
@@ -185,6 +192,10 @@ func (b *Binary) Params(fn string) ([]Param, error) {
 	}
 	return assign(spec, int64(b.PtrSize), args, results), nil
 }
+
+// dictParamName is the name Go 1.27 and later give the dictionary parameter
+// of shape-instantiated functions in DWARF.
+const dictParamName = ".dict"
 
 // Where a shape-instantiated function takes its dictionary.
 const (

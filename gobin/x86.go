@@ -196,3 +196,67 @@ func head(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// ReturnProbeSites returns, for each RET instruction of an amd64 function
+// (as RetSites finds them), the address where a return probe is cheapest
+// with the same effect: the RET itself, or the NOP right before it when
+// the function cannot reach the RET without passing through that NOP.
+// The kernel single-steps a probed RET out of line but emulates a NOP (a
+// tenth of the cost, bench/RESULTS.md); at the NOP every register and the
+// stack pointer hold what they hold at the RET, so results and the
+// goroutine's depth read the same, whatever the stack did before.
+//
+// The NOP is used only when no direct branch of the function targets the
+// RET and the function has no indirect jump (a jump table's targets are
+// not in the code).
+func ReturnProbeSites(code []byte, entry uint64) ([]uint64, error) {
+	type ret struct{ at, nop uint64 }
+	var rets []ret
+	targets := map[uint64]bool{}
+	indirect := false
+	var prev x86asm.Inst
+	var prevPC uint64
+	havePrev := false
+	err := walk(code, entry, func(inst x86asm.Inst, pc uint64) {
+		switch {
+		case inst.Op == x86asm.RET:
+			r := ret{at: pc}
+			if havePrev && prev.Op == x86asm.NOP && prevPC+uint64(prev.Len) == pc {
+				r.nop = prevPC
+			}
+			rets = append(rets, r)
+		case isBranch(inst.Op):
+			if t, ok := branchTarget(inst, pc); ok {
+				targets[t] = true
+			} else if inst.Op == x86asm.JMP {
+				indirect = true
+			}
+		}
+		prev, prevPC, havePrev = inst, pc, true
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, 0, len(rets))
+	for _, r := range rets {
+		if r.nop != 0 && !indirect && !targets[r.at] {
+			out = append(out, r.nop)
+		} else {
+			out = append(out, r.at)
+		}
+	}
+	return out, nil
+}
+
+// isBranch reports jumps, conditional jumps and loops: instructions that
+// may continue at another address in the function.
+func isBranch(op x86asm.Op) bool {
+	switch op {
+	case x86asm.JMP, x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE,
+		x86asm.JG, x86asm.JGE, x86asm.JL, x86asm.JLE, x86asm.JO, x86asm.JNO, x86asm.JP, x86asm.JNP,
+		x86asm.JS, x86asm.JNS, x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ,
+		x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
+		return true
+	}
+	return false
+}

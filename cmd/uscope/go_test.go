@@ -84,12 +84,20 @@ func goProgram(t *testing.T, b goBuild) string {
 // v (no network and not in the module cache).
 func requireGoToolchain(t *testing.T, v string) {
 	t.Helper()
+	if err := goToolchainErr(v); err != nil {
+		t.Skip(err)
+	}
+}
+
+// goToolchainErr says why GOTOOLCHAIN cannot run Go version v, or nil.
+func goToolchainErr(v string) error {
 	cmd := exec.Command("go", "version")
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+v, "GOFLAGS=")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), v) {
-		t.Skipf("Go toolchain %s not available: %v %s", v, err, out)
+		return fmt.Errorf("Go toolchain %s not available: %v %s", v, err, out)
 	}
+	return nil
 }
 
 // passed returns the values the program reports having passed: its lines

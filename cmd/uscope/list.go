@@ -22,6 +22,7 @@ func newListCommand() *cobra.Command {
 		pid     int
 		verbose bool
 		jsonOut bool
+		labels  bool
 	)
 	c := &cobra.Command{
 		Use:   "list [-p PID] [-v] [--json] [TARGET] [PATTERN]",
@@ -43,7 +44,8 @@ uscope list 'uprobe:/usr/bin/redis-server:create*'.
 -v adds, for functions, address, size and file offset (and the Go version and
 module of a Go binary); for USDT probes, each call site's address, file
 offset, semaphore and decoded arguments. --json prints one JSON object per
-probe with the same facts.`,
+probe with the same facts. Functions are those with code: zero-sized symbols
+(labels such as runtime.etext) are left out unless --labels is given.`,
 		Example: `  uscope list /usr/bin/redis-server
   uscope list c 'uprobe:*:malloc*'
   uscope list -v /usr/bin/python3.11 'usdt:*'
@@ -58,12 +60,13 @@ probe with the same facts.`,
 			// A short-lived process that allocates a lot at once: trade
 			// memory for fewer collections.
 			debug.SetGCPercent(400)
-			return runList(c.OutOrStdout(), c.ErrOrStderr(), pid, verbose, jsonOut, args)
+			return runList(c.OutOrStdout(), c.ErrOrStderr(), pid, verbose, jsonOut, labels, args)
 		},
 	}
 	c.Flags().IntVarP(&pid, "pid", "p", 0, "list the objects mapped in process `PID`")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "show addresses, sizes, offsets, semaphores and USDT arguments")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object per probe")
+	c.Flags().BoolVar(&labels, "labels", false, "list zero-sized symbols (labels such as runtime.etext) as functions too")
 	return c
 }
 
@@ -108,7 +111,7 @@ func splitListArgs(pid int, args []string) (target, pattern string, err error) {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut bool, args []string) error {
+func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut, labels bool, args []string) error {
 	if pid < 0 {
 		return usageError(fmt.Errorf("invalid PID %d", pid))
 	}
@@ -130,7 +133,7 @@ func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut bool, args []st
 	}
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	defer w.Flush()
-	opts := resolve.ListOptions{Pattern: pattern, Details: verbose || jsonOut}
+	opts := resolve.ListOptions{Pattern: pattern, Details: verbose || jsonOut, Labels: labels}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	var line []byte
@@ -230,6 +233,13 @@ func writeVerbose(w *bufio.Writer, p *resolve.Listing) {
 			}
 			w.WriteByte('\n')
 		}
+		if p.Inlined > 0 {
+			only := ""
+			if len(p.Sites) == 0 {
+				only = ", only there"
+			}
+			fmt.Fprintf(w, "    inlined %d times%s (probed there with --probe-inline)\n", p.Inlined, only)
+		}
 		return
 	}
 	for _, s := range p.Sites {
@@ -289,6 +299,7 @@ type listJSON struct {
 	GoVersion string         `json:"go_version,omitempty"`
 	GoModule  string         `json:"go_module,omitempty"`
 	Sites     []listSiteJSON `json:"sites"`
+	Inlined   int            `json:"inlined,omitempty"`
 }
 
 type listSiteJSON struct {
@@ -316,7 +327,7 @@ type listArgJSON struct {
 
 func jsonProbe(p *resolve.Listing) listJSON {
 	ol := p.Object
-	j := listJSON{Probe: p.Probe(), Kind: p.Kind, Target: ol.Target.Path, Provider: p.Provider, Name: p.Func, Sites: []listSiteJSON{}}
+	j := listJSON{Probe: p.Probe(), Kind: p.Kind, Target: ol.Target.Path, Provider: p.Provider, Name: p.Func, Sites: []listSiteJSON{}, Inlined: p.Inlined}
 	if p.Display != p.Func {
 		j.Demangled = p.Display
 	}

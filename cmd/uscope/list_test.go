@@ -251,3 +251,31 @@ func TestListProcess(t *testing.T) {
 		t.Errorf("list -p PID c malloc = %q", out)
 	}
 }
+
+// TestListLabels: zero-sized symbols such as runtime.etext mark addresses,
+// they are not functions: list leaves them out unless --labels is given.
+func TestListLabels(t *testing.T) {
+	bin := goProgram(t, goBuilds[0])
+	plain := runUscope(t, "list", bin, "runtime.*text")
+	labels := runUscope(t, "list", "--labels", bin, "runtime.*text")
+	if plain.code != 0 || labels.code != 0 {
+		t.Fatalf("exit %d, %d\n%s%s", plain.code, labels.code, plain.stderr, labels.stderr)
+	}
+	etext := "uprobe:" + bin + ":runtime.etext"
+	if strings.Contains(plain.stdout, etext+"\n") {
+		t.Errorf("list offers the label runtime.etext:\n%s", plain.stdout)
+	}
+	if !strings.Contains(labels.stdout, etext+"\n") {
+		t.Errorf("list --labels lacks runtime.etext:\n%s", labels.stdout)
+	}
+	// The functions are the same, labels aside.
+	var kept []string
+	for _, l := range strings.Split(labels.stdout, "\n") {
+		if l != etext {
+			kept = append(kept, l)
+		}
+	}
+	if strings.Join(kept, "\n") != plain.stdout || plain.stdout == "" {
+		t.Errorf("list:\n%s\nlist --labels:\n%s\nwant the same functions", plain.stdout, labels.stdout)
+	}
+}

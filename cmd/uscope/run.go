@@ -36,6 +36,8 @@ type sessionFlags struct {
 	noFollow bool
 	// --prometheus, --max-series, --cgroup, --container (export.go).
 	export fleetFlags
+	// probeInline also probes the inlined copies of Go functions.
+	probeInline bool
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -52,6 +54,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
 	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 4M)")
 	f.export.register(c)
+	c.Flags().BoolVar(&f.probeInline, "probe-inline", false, "uprobes on Go functions also fire where they were inlined (bpftrace's probe_inline config key)")
 }
 
 func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
@@ -65,6 +68,7 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 		ExactEntry:      f.exactEntry,
 		NoFollow:        f.noFollow,
 		KernelUretprobe: f.kernelUretprobe,
+		ProbeInline:     f.probeInline,
 	}
 	if f.ringBufSize != "" {
 		n, err := parseRingBufSize(f.ringBufSize)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
 
 	"github.com/uscope/uscope/elfx"
@@ -35,6 +37,8 @@ var tlsSonames = []struct {
 	{"libssl.so.1.1", tools.OpenSSL},
 	{"libgnutls.so.30", tools.GnuTLS},
 	{"libnspr4.so", tools.NSS},
+	{"libcrypto.so.3", tools.OpenSSLBIO},
+	{"libcrypto.so.1.1", tools.OpenSSLBIO},
 }
 
 // maxTLSBytes is the largest capture of one read or write.
@@ -62,12 +66,20 @@ func newTLSCommand() *cobra.Command {
 back from it, one entry per call: the time (seconds since the start), the
 function, the process, the thread, the length, the latency with -l, and the
 data (at most --max-bytes; longer data is marked truncated with its full
-length). Writes are captured when the call starts, reads when it returns,
-with the length it returned.
+length). Writes and reads are both captured when the call returns, with the
+length it returned: the bytes actually written or read. A write that fails
+(OpenSSL's -1 when the socket would block, for one) is one line marked
+failed, without data; a write of fewer bytes than given is marked partial.
+HTTP/2 (curl --http2, Go's net/http) prints frame by frame: type, stream,
+length and flags, DATA as text, SETTINGS and WINDOW_UPDATE decoded, header
+blocks (HPACK) escaped. Java's TLS (JSSE) is Java code with no native function to probe: uscope tls
+refuses Java programs.
 
 Libraries: OpenSSL 1.1 and 3 (SSL_write, SSL_read, SSL_write_ex, SSL_read_ex;
 SSL_do_handshake: one line when a handshake ends, with the time since its
-first call), GnuTLS (gnutls_record_send, gnutls_record_recv, gnutls_handshake),
+first call; and libcrypto's BIO_read, BIO_write and their _ex forms on SSL
+BIOs, for programs such as openssl s_server -www that read and write
+through a BIO_f_ssl chain), GnuTLS (gnutls_record_send, gnutls_record_recv, gnutls_handshake),
 NSS (NSPR's PR_Write, PR_Read, PR_Send, PR_Recv) and Go's crypto/tls
 ((*Conn).Write and Read; the arguments from Go's register ABI, returns at
 every RET instruction; plain and stripped binaries).
@@ -96,7 +108,7 @@ shows them) and one --lib.`,
 	c.Flags().StringVar(&f.comm, "comm", "", "only processes whose name (comm) is `NAME`")
 	c.Flags().BoolVar(&f.hex, "hex", false, "print the data as a hex dump")
 	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", maxTLSBytes))
-	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took (writes are then printed at their return)")
+	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took")
 	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write")
 	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m)")
@@ -146,6 +158,15 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 // tlsTargets finds what to trace: --lib paths, or the objects of -p's
 // process, or the libraries in ld.so.cache (and -c's executable).
 func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
+	out, err := tlsFindTargets(f)
+	if err != nil {
+		return nil, err
+	}
+	return tlsKeepBIO(out), nil
+}
+
+// tlsFindTargets finds the objects to trace, for tlsTargets.
+func tlsFindTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 	var out []tools.TLSTarget
 	seen := map[string]bool{}
 	add := func(path string, must bool) error {
@@ -153,15 +174,18 @@ func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
 			return nil
 		}
 		seen[path] = true
-		lib, ok := tlsClassify(path)
-		if !ok {
+		libs := tlsClassifyAll(path)
+		if len(libs) == 0 {
 			if must {
 				return fmt.Errorf("%s holds none of the TLS functions uscope traces (SSL_write, gnutls_record_send, PR_Write, crypto/tls.(*Conn).Write)", path)
 			}
 			return nil
 		}
-		out = append(out, tools.TLSTarget{Library: lib, Path: path})
+		out = append(out, libs...)
 		return nil
+	}
+	if err := tlsJavaCheck(f); err != nil {
+		return nil, err
 	}
 	if len(f.addrs) > 0 {
 		return tlsAddrTarget(f)
@@ -375,6 +399,9 @@ type tlsJSON struct {
 	TID       int    `json:"tid"`
 	Comm      string `json:"comm"`
 	Len       int64  `json:"len"`
+	Asked     int64  `json:"asked,omitempty"`
+	Failed    bool   `json:"failed,omitempty"`
+	Partial   bool   `json:"partial,omitempty"`
 	LatencyNS uint64 `json:"latency_ns,omitempty"`
 	Truncated bool   `json:"truncated"`
 	Data      string `json:"data"`
@@ -401,6 +428,7 @@ func (p *tlsPrinter) line(s string) {
 		j := tlsJSON{
 			Time: p.wall.Add(time.Duration(int64(r.Nsecs - p.start))).UTC().Format(time.RFC3339Nano),
 			Func: r.Func, Direction: dir, PID: r.PID, TID: r.TID, Comm: r.Comm, Len: r.Len,
+			Asked: r.Asked, Failed: r.Failed(), Partial: r.Partial(),
 			LatencyNS: r.Latency, Truncated: r.Truncated(), Data: string(r.Data),
 		}
 		if p.f.hex {
@@ -419,13 +447,23 @@ func (p *tlsPrinter) line(s string) {
 	switch {
 	case r.Handshake:
 		fmt.Fprintf(p.out, "    (handshake done after %.3f ms)\n", float64(r.Latency)/1e6)
+	case r.Failed():
+		fmt.Fprintf(p.out, "    [failed: returned %d; none of %d bytes written]\n", r.Len, r.Asked)
+		return
 	case p.f.hex:
 		p.out.Write([]byte(indentDump(r.Data)))
 	default:
-		p.out.Write([]byte(tlsText(r.Data)))
+		if preface, frames, ok := h2Frames(r.Data, r.Truncated()); ok {
+			p.out.Write([]byte(h2Text(preface, frames)))
+		} else {
+			p.out.Write([]byte(tlsText(r.Data)))
+		}
 	}
 	if r.Truncated() {
 		fmt.Fprintf(p.out, "    [truncated: %d of %d bytes shown]\n", len(r.Data), r.Len)
+	}
+	if r.Partial() {
+		fmt.Fprintf(p.out, "    [partial: %d of %d bytes written]\n", r.Len, r.Asked)
 	}
 }
 
@@ -458,4 +496,149 @@ func tlsText(data []byte) string {
 func indentDump(data []byte) string {
 	d := hex.Dump(data)
 	return "    " + strings.ReplaceAll(strings.TrimSuffix(d, "\n"), "\n", "\n    ") + "\n"
+}
+
+// errJavaTLS is the one line `uscope tls` gives for a Java program: JSSE,
+// Java's TLS, is Java code run by the JVM, with no native function that sees
+// the plaintext.
+func errJavaTLS(what string) error {
+	return fmt.Errorf("%s is a Java program: its TLS (JSSE) is Java code compiled by the JVM, with no native function to probe; uscope tls does not support it (use -Djavax.net.debug=ssl:record:plaintext, or give --lib for a native library such as netty-tcnative's libssl)", what)
+}
+
+// tlsJavaCheck refuses, whatever else is asked, a -p process or -c command
+// that is a Java program, unless --lib names what to trace: such a program
+// may map libssl for other reasons, and tracing it would print nothing of
+// its TLS traffic.
+func tlsJavaCheck(f *tlsFlags) error {
+	if len(f.libs) > 0 {
+		return nil
+	}
+	if f.sf.pid != 0 {
+		if objs, err := proc.Objects(f.sf.pid); err == nil {
+			for _, o := range objs {
+				if filepath.Base(o.Path) == "libjvm.so" {
+					return errJavaTLS(fmt.Sprintf("process %d", f.sf.pid))
+				}
+			}
+		}
+		return nil
+	}
+	if f.sf.command != "" {
+		words, err := splitCommand(f.sf.command)
+		if err != nil || len(words) == 0 {
+			return nil
+		}
+		p, err := proc.LookPath(words[0])
+		if err != nil {
+			return nil
+		}
+		if isJavaLauncher(p) {
+			return errJavaTLS(fmt.Sprintf("command %s", words[0]))
+		}
+	}
+	return nil
+}
+
+// isJavaLauncher reports whether the executable at path is a JVM launcher
+// (java, or a jpackage'd application): it links the JDK's libjli.so.
+func isJavaLauncher(path string) bool {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, l := range libs {
+		if l == "libjli.so" {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsClassifyAll returns the TLS implementations the object at path holds:
+// a library or program with SSL_write may also hold libcrypto's BIO
+// functions (statically linked OpenSSL); libcrypto holds only those.
+func tlsClassifyAll(path string) []tools.TLSTarget {
+	var out []tools.TLSTarget
+	if lib, ok := tlsClassify(path); ok {
+		out = append(out, tools.TLSTarget{Library: lib, Path: path})
+		if lib != tools.OpenSSL {
+			return out
+		}
+	}
+	if off, ok := bioMethodOffset(path); ok {
+		out = append(out, tools.TLSTarget{Library: tools.OpenSSLBIO, Path: path, BIOMethodOffset: off})
+	}
+	return out
+}
+
+// tlsKeepBIO drops the BIO targets when no OpenSSL target is traced: SSL
+// BIOs come from libssl, so without it there are none to see.
+func tlsKeepBIO(ts []tools.TLSTarget) []tools.TLSTarget {
+	for _, t := range ts {
+		if t.Library == tools.OpenSSL {
+			return ts
+		}
+	}
+	var out []tools.TLSTarget
+	for _, t := range ts {
+		if t.Library != tools.OpenSSLBIO {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// bioMethodOffset finds, in the object at path, the offset of the method
+// pointer in OpenSSL's struct bio_st from the code of BIO_method_type,
+// which is "return b->method->type;": on amd64
+//
+//	mov OFF(%rdi),%rax
+//	mov (%rax),%eax
+//
+// ok is false when the object has no BIO_write or the code is not that.
+func bioMethodOffset(path string) (int, bool) {
+	f, err := elfx.Open(path, elfx.WithoutDebugFile())
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if f.Machine() != elf.EM_X86_64 {
+		return 0, false
+	}
+	if s, ok := f.Lookup("BIO_write"); !ok || !s.IsFunc() || s.Addr == 0 {
+		return 0, false
+	}
+	s, ok := f.Lookup("BIO_method_type")
+	if !ok || !s.IsFunc() || s.Addr == 0 {
+		return 0, false
+	}
+	code := make([]byte, 32)
+	n, _ := f.ReadAtAddr(code, s.Addr)
+	code = code[:n]
+	off := 0
+	if len(code) >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa {
+		off = 4 // endbr64
+	}
+	first, err := x86asm.Decode(code[off:], 64)
+	if err != nil || first.Op != x86asm.MOV {
+		return 0, false
+	}
+	dst, ok1 := first.Args[0].(x86asm.Reg)
+	src, ok2 := first.Args[1].(x86asm.Mem)
+	if !ok1 || !ok2 || src.Base != x86asm.RDI || src.Index != 0 || src.Disp < 0 || src.Disp > 256 || first.DataSize != 64 {
+		return 0, false
+	}
+	second, err := x86asm.Decode(code[off+first.Len:], 64)
+	if err != nil || second.Op != x86asm.MOV {
+		return 0, false
+	}
+	if m, ok := second.Args[1].(x86asm.Mem); !ok || m.Base != dst || m.Disp != 0 || m.Index != 0 {
+		return 0, false
+	}
+	return int(src.Disp), true
 }

@@ -34,7 +34,8 @@ func TestTLSText(t *testing.T) {
 }
 
 func TestTLSPrinter(t *testing.T) {
-	rec := tools.TLSTag + "\tSSL_read\t%d\t10\t11\t%d\t%d\tcurl\t%s\n"
+	rec := tools.TLSTag + "\tSSL_read\t%d\t10\t11\t%d\t0\t%d\tcurl\t%s\n"
+	wrec := tools.TLSTag + "\tSSL_write\t1000000000\t10\t11\t%d\t%d\t0\tnode\t%s\n"
 	tests := []struct {
 		name  string
 		flags tlsFlags
@@ -49,8 +50,14 @@ func TestTLSPrinter(t *testing.T) {
 			"1.000000     SSL_read           curl                  10      11       1      1.500\n    z\n"},
 		{"hex", tlsFlags{hex: true}, fmt.Sprintf(rec, 1_000_000_000, 2, 0, "00 41"),
 			"1.000000     SSL_read           curl                  10      11       2\n    00000000  00 41                                             |.A|\n"},
-		{"handshake", tlsFlags{}, tools.TLSTag + "\tSSL_do_handshake\t1000000000\t10\t11\t0\t2500000\tcurl\t\n",
+		{"handshake", tlsFlags{}, tools.TLSTag + "\tSSL_do_handshake\t1000000000\t10\t11\t0\t0\t2500000\tcurl\t\n",
 			"1.000000     SSL_do_handshake   curl                  10      11       0\n    (handshake done after 2.500 ms)\n"},
+		{"failed write", tlsFlags{}, fmt.Sprintf(wrec, -1, 124, ""),
+			"1.000000     SSL_write          node                  10      11      -1\n    [failed: returned -1; none of 124 bytes written]\n"},
+		{"partial write", tlsFlags{}, fmt.Sprintf(wrec, 2, 5, "61 62"),
+			"1.000000     SSL_write          node                  10      11       2\n    ab\n    [partial: 2 of 5 bytes written]\n"},
+		{"failed write json", tlsFlags{json: true}, fmt.Sprintf(wrec, -1, 124, ""),
+			`{"time":"2000-01-01T00:00:01Z","func":"SSL_write","direction":"write","pid":10,"tid":11,"comm":"node","len":-1,"asked":124,"failed":true,"truncated":false,"data":""}` + "\n"},
 		{"comm filtered", tlsFlags{comm: "wget"}, fmt.Sprintf(rec, 1, 1, 0, "7a"), ""},
 		{"other lines pass", tlsFlags{}, "warning: something\n", "warning: something\n"},
 		{"json", tlsFlags{json: true}, fmt.Sprintf(rec, 1_000_000_000, 5, 7, "68 69"),
@@ -277,15 +284,23 @@ func main() {
 func TestTLSGo(t *testing.T) {
 	testutil.RequireRoot(t)
 	tests := []struct {
-		name  string
-		flags []string
+		name      string
+		flags     []string
+		toolchain string
 	}{
-		{"plain", nil},
-		{"stripped", []string{"-ldflags=-s -w"}},
+		{"plain", nil, ""},
+		{"stripped", []string{"-ldflags=-s -w"}, ""},
+		// No DWARF and no version table entry: goid from the code.
+		{"go1.27-stripped", []string{"-ldflags=-s -w"}, "go1.27.4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bin := testutil.BuildGo(t, "gotls", gotlsProgram, []string{"CGO_ENABLED=0"}, tt.flags...)
+			env := []string{"CGO_ENABLED=0"}
+			if tt.toolchain != "" {
+				requireMatrixToolchain(t, tt.toolchain)
+				env = append(env, "GOTOOLCHAIN="+tt.toolchain)
+			}
+			bin := testutil.BuildGo(t, "gotls", gotlsProgram, env, tt.flags...)
 			r := runUscope(t, "tls", "--json", "-l", "--lib", bin, "-c", bin)
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -385,22 +400,31 @@ func main() {
 }
 `
 
-// TestTLSGoServerPID finds crypto/tls in a running Go server from its
-// mappings (-p) and prints the request it reads and the response it writes.
-func TestTLSGoServerPID(t *testing.T) {
-	testutil.RequireRoot(t)
-	curl := testutil.RequireTool(t, "curl")
+// startGoTLSServer starts goServerProgram (HTTPS, HTTP/2 included, on a
+// loopback port, with a certificate made for the test), which ends after
+// one request; it returns the port and the server's process id.
+func startGoTLSServer(t *testing.T) (port, pid int) {
+	t.Helper()
 	openssl := testutil.RequireTool(t, "openssl")
 	bin := testutil.BuildGo(t, "goserver", goServerProgram, []string{"CGO_ENABLED=0"})
 	_, key, cert := selfSignedCert(t, openssl)
-	port := freePort(t)
+	port = freePort(t)
 	srv := exec.Command(bin, fmt.Sprint(port), cert, key)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	waitListening(t, port, "the Go server")
-	tr := startUscope(t, "tls", "--json", "-p", fmt.Sprint(srv.Process.Pid))
+	return port, srv.Process.Pid
+}
+
+// TestTLSGoServerPID finds crypto/tls in a running Go server from its
+// mappings (-p) and prints the request it reads and the response it writes.
+func TestTLSGoServerPID(t *testing.T) {
+	testutil.RequireRoot(t)
+	curl := testutil.RequireTool(t, "curl")
+	port, pid := startGoTLSServer(t)
+	tr := startUscope(t, "tls", "--json", "-p", fmt.Sprint(pid))
 	out := runClient(t, "", curl, "-sk", "--http1.1", "--data-binary", "hello-over-tls", fmt.Sprintf("https://127.0.0.1:%d/x", port))
 	if out != "got hello-over-tls" {
 		t.Fatalf("curl printed %q", out)

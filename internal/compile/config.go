@@ -57,6 +57,17 @@ var configKeys = map[string]func(c *compiler, v string) string{
 		c.plan.Config.NoMapsOnExit = !b
 		return ""
 	},
+	"probe_inline": func(c *compiler, v string) string {
+		b, ok := configBool(v)
+		if !ok {
+			return "probe_inline is true or false"
+		}
+		// Go's inlined copies (resolve.Options.ProbeInline).
+		if r, ok := c.opts.Resolver.(interface{ SetProbeInline(bool) }); ok {
+			r.SetProbeInline(b)
+		}
+		return ""
+	},
 	"stack_mode": func(c *compiler, v string) string {
 		switch v {
 		case "bpftrace", "perf", "raw", "build_id":

@@ -90,16 +90,27 @@ func (r *Resolver) goSites(o *object, ap *lang.AttachPoint, sites []Site) ([]Sit
 		}
 		out = append(out, s)
 	}
+	if r.opts.ProbeInline && ap.Kind == lang.KindUprobe && !ap.HasAddr && !ap.HasOffset {
+		done := map[string]bool{}
+		for _, s := range sites {
+			if s.GoFunc != "" && !done[s.Func] {
+				done[s.Func] = true
+				out = append(out, r.goInlineSites(o, s, b)...)
+			}
+		}
+	}
 	if len(out) == 0 && len(noRet) > 0 {
 		return nil, errorf("probe its callers instead", nil, "%s in %s never returns with a RET instruction (it ends in a jump, a panic or an endless loop)", noRet[0], t.Path)
 	}
 	return out, nil
 }
 
-// goReturns returns the addresses of the RET instructions of fn. A set that
-// may miss a RET is an error: returns would go unseen.
+// goReturns returns where to probe the returns of fn: each RET instruction,
+// or the NOP just before it where the kernel emulates that instead of
+// single-stepping the RET (gobin.ReturnProbeSites). A set that may miss a
+// RET is an error: returns would go unseen.
 func goReturns(b *gobin.Binary, fn gobin.Func) ([]uint64, error) {
-	rets, err := b.RetSites(fn)
+	rets, err := b.ReturnProbeSites(fn)
 	if errors.Is(err, gobin.ErrUnsupportedArch) {
 		return nil, err
 	}
@@ -107,4 +118,63 @@ func goReturns(b *gobin.Binary, fn gobin.Func) ([]uint64, error) {
 		return nil, fmt.Errorf("cannot find every RET instruction (%v); not attaching a return probe that could miss returns", err)
 	}
 	return rets, nil
+}
+
+// goInlineSites returns a site for each inlined copy of the Go function of
+// s (gobin.InlinedCopies), for a uprobe under Options.ProbeInline: the
+// copy's first instruction, in the function that holds it. Such a site is
+// not the function's entry (no arguments by the ABI there) but is Go code
+// (goid reads as anywhere in Go). func names the inlined function.
+func (r *Resolver) goInlineSites(o *object, s Site, b *gobin.Binary) []Site {
+	copies, err := b.InlinedCopies(s.Func)
+	if err != nil {
+		return nil
+	}
+	var out []Site
+	for _, c := range copies {
+		off, err := o.f.AddrToOffset(c.Addr)
+		if err != nil {
+			continue
+		}
+		is := s
+		is.Addr, is.Offset, is.Size = c.Addr, off, 0
+		is.FuncAddr = 0
+		is.GoFunc, is.GoEntry, is.GoAsm, is.AtReturn = c.Outer, false, false, false
+		is.Moved, is.Placement = 0, ""
+		is.Inlined = c.Outer
+		out = append(out, is)
+	}
+	return out
+}
+
+// goInlineOnly resolves a uprobe whose pattern names no function of the
+// table but functions that exist only inlined.
+func (r *Resolver) goInlineOnly(o *object, ap *lang.AttachPoint, g Glob) []Site {
+	b := o.goBinary()
+	if b == nil {
+		return nil
+	}
+	t := o.target
+	m := newNameMatcher(g, "")
+	var out []Site
+	for _, name := range b.InlinedNames() {
+		if ok, _ := m.match(name); !ok {
+			continue
+		}
+		s := Site{
+			Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Path, name), Target: t.Path, AttachPath: t.AttachPath,
+			Func: name, Display: name, GoBinary: true,
+		}
+		out = append(out, r.goInlineSites(o, s, b)...)
+	}
+	return out
+}
+
+// SetProbeInline sets Options.ProbeInline, for a program whose config block
+// says probe_inline = 1 (bpftrace's key, default 0). Call it before the
+// program's attach points are resolved.
+func (r *Resolver) SetProbeInline(on bool) {
+	r.mu.Lock()
+	r.opts.ProbeInline = on
+	r.mu.Unlock()
 }

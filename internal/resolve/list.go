@@ -25,6 +25,12 @@ type ListOptions struct {
 	// all a plain listing prints. Demangling costs a few microseconds per
 	// C++ name.
 	Details bool
+	// Labels lists zero-sized function symbols too: labels such as
+	// runtime.etext or a hand-written assembly entry point that marks an
+	// address but has no code of its own as far as the symbol table and
+	// pclntab say. Without it, list shows only functions with a size or
+	// known from Go's function table.
+	Labels bool
 }
 
 // ObjectListing is the object a Listing belongs to.
@@ -52,6 +58,11 @@ type Listing struct {
 	// Funcs are the symbols behind Sites, one per site, for uprobe and
 	// uretprobe lines.
 	Funcs []Function
+	// Inlined is, with ListOptions.Details, for a uprobe line of a Go
+	// function, how many times it was inlined into other functions
+	// (Options.ProbeInline probes those copies too). A function that
+	// exists only inlined is listed, under Details, with no Sites.
+	Inlined int
 }
 
 // Probe returns the listing's pasteable probe name.
@@ -148,7 +159,7 @@ func (r *Resolver) List(targets []Target, opts ListOptions, fn func(*Listing) er
 		wg.Wait()
 		for _, kind := range []string{lang.KindUprobe, lang.KindUretprobe} {
 			if lp.has(kind) {
-				if err := r.listFuncs(o, ol, kind, lp, opts.Details, fn); err != nil {
+				if err := r.listFuncs(o, ol, kind, lp, opts.Details, opts.Labels, fn); err != nil {
 					return err
 				}
 			}
@@ -162,7 +173,7 @@ func (r *Resolver) List(targets []Target, opts ListOptions, fn func(*Listing) er
 	return nil
 }
 
-func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listPattern, details bool, fn func(*Listing) error) error {
+func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listPattern, details, labels bool, fn func(*Listing) error) error {
 	t := o.target
 	funcs, err := o.functions()
 	if err != nil {
@@ -172,6 +183,9 @@ func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listP
 	m := newNameMatcher(lp.g, kind+":"+t.Path+":")
 	hits := make([]int32, 0, len(funcs))
 	for i := range funcs {
+		if !labels && funcs[i].Size == 0 && funcs[i].Source&elfx.FromPclntab == 0 {
+			continue // a label, not a function
+		}
 		if lp.all {
 			hits = append(hits, int32(i))
 			continue
@@ -221,10 +235,50 @@ func (r *Resolver) listFuncs(o *object, ol *ObjectListing, kind string, lp listP
 			r.describeEntry(o, &l.Sites[len(l.Sites)-1])
 			l.Funcs = append(l.Funcs, *f)
 		}
+		if details && isGo && kind == lang.KindUprobe {
+			if cs, err := o.goBinary().InlinedCopies(name); err == nil {
+				l.Inlined = len(cs)
+			}
+		}
 		if err := fn(&l); err != nil {
 			return err
 		}
 		k = j
+	}
+	if details && isGo && kind == lang.KindUprobe {
+		return listInlineOnly(o, ol, kind, m, lp.all, funcs, fn)
+	}
+	return nil
+}
+
+// listInlineOnly lists, for -v, the Go functions that match but exist only
+// inlined: they have no entry in the function table, and only
+// Options.ProbeInline can probe them.
+func listInlineOnly(o *object, ol *ObjectListing, kind string, m *nameMatcher, all bool, funcs []Function, fn func(*Listing) error) error {
+	b := o.goBinary()
+	names := b.InlinedNames()
+	if len(names) == 0 {
+		return nil
+	}
+	have := make(map[string]bool, len(funcs))
+	for i := range funcs {
+		have[funcs[i].Name] = true
+	}
+	for _, name := range names {
+		if have[name] {
+			continue
+		}
+		if ok, _ := m.match(name); !ok && !all {
+			continue
+		}
+		cs, err := b.InlinedCopies(name)
+		if err != nil || len(cs) == 0 {
+			continue
+		}
+		l := Listing{Object: ol, Kind: kind, Func: name, Display: name, Inlined: len(cs)}
+		if err := fn(&l); err != nil {
+			return err
+		}
 	}
 	return nil
 }

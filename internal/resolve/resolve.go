@@ -56,6 +56,12 @@ type Options struct {
 	// ReadsRetval says that a program reads retval: exits where it is not
 	// known (tail calls, unwinding) are refused or left out.
 	ReadsRetval bool
+	// ProbeInline makes a uprobe on a Go function attach also where the
+	// function was inlined (from pclntab's inline trees), and lets it name
+	// a function that exists only inlined; bpftrace's probe_inline config
+	// key, off by default as in bpftrace. Uretprobes are not affected:
+	// an inlined copy has no return.
+	ProbeInline bool
 }
 
 // Error is a target or attach point that cannot be resolved for a reason the

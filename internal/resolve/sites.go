@@ -55,6 +55,9 @@ type Site struct {
 	Placement string
 	// Go is the binary of a site in Go code (GoFunc set), nil otherwise.
 	Go GoBinary
+	// Inlined is, for a copy of Func inlined into another Go function
+	// (Options.ProbeInline), the name of that function; "" otherwise.
+	Inlined string
 }
 
 // Name is what func prints for the site: the demangled function name, or
@@ -348,6 +351,17 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 	}
 	if len(hits) == 0 {
+		if isGo && r.opts.ProbeInline && ap.Kind == lang.KindUprobe && !ap.HasOffset {
+			if sites := r.goInlineOnly(o, ap, g); len(sites) > 0 {
+				return sites, nil
+			}
+		}
+		if isGo && !r.opts.ProbeInline && g.Literal() && ap.Kind == lang.KindUprobe {
+			if cs, err := o.goBinary().InlinedCopies(ap.Func); err == nil && len(cs) > 0 {
+				return nil, errorf("add --probe-inline to probe its inlined copies", nil,
+					"%s in %s exists only inlined, %d times, with no function of its own", ap.Func, t.Path, len(cs))
+			}
+		}
 		names := make([]string, len(funcs))
 		for i, fn := range funcs {
 			names[i] = fn.Name

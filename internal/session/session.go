@@ -71,6 +71,9 @@ type Config struct {
 	// KernelUretprobe keeps kernel uretprobes on C++ functions instead of
 	// probes on their exits, which exceptions unwind through safely.
 	KernelUretprobe bool
+	// ProbeInline makes uprobes on Go functions attach to their inlined
+	// copies too (resolve.Options.ProbeInline).
+	ProbeInline bool
 	// Ready, when set, is called once every probe is attached.
 	Ready func()
 	// Attached, when set, is called with the number of probes attached, in
@@ -189,7 +192,8 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil,
 		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program),
-		KernelUretprobe: cfg.KernelUretprobe, ReadsRetval: readsRetval(cfg.Program)})
+		KernelUretprobe: cfg.KernelUretprobe, ReadsRetval: readsRetval(cfg.Program),
+		ProbeInline: cfg.ProbeInline})
 	multi := s.be.multi(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)

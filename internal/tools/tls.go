@@ -16,7 +16,15 @@ const (
 	GnuTLS  TLSLibrary = "gnutls"  // gnutls_record_recv, gnutls_record_send
 	NSS     TLSLibrary = "nss"     // NSPR's PR_Read, PR_Write, PR_Recv, PR_Send
 	GoTLS   TLSLibrary = "go"      // crypto/tls.(*Conn).Read and Write
+	// OpenSSLBIO is libcrypto's BIO_read and BIO_write (and _ex) on SSL
+	// BIOs (BIO_f_ssl), the path of programs that read and write through
+	// a BIO chain, as openssl s_server -www does, and never call SSL_read
+	// or SSL_write: the SSL BIO reaches libssl's internal functions.
+	OpenSSLBIO TLSLibrary = "openssl-bio"
 )
+
+// BIOTypeSSL is OpenSSL's BIO_TYPE_SSL, the type of BIO_f_ssl's method.
+const BIOTypeSSL = 7 | 0x0200
 
 // TLSTarget is one object to trace: a library or an executable that holds
 // one of the implementations (statically linked, or a Go program).
@@ -26,6 +34,10 @@ type TLSTarget struct {
 	// Addrs, for a stripped object, gives the link-time address of each
 	// function to trace by name; only these are traced then.
 	Addrs map[string]uint64
+	// BIOMethodOffset is, for OpenSSLBIO, the offset of the method
+	// pointer in a BIO (8 in OpenSSL 3, 0 in 1.1), found in the code of
+	// BIO_method_type.
+	BIOMethodOffset int
 }
 
 // tlsFunc is one traced function in the template programs/tls.bt.
@@ -41,6 +53,9 @@ type tlsFunc struct {
 	Ret    string // the length done, at the return
 	LenPtr string // _ex functions: where the length done is stored
 	Key    string // what pairs an entry with its return
+	Cond   string // at the entry: only calls for which this holds
+	// RetKey is Key as the return probe computes it (Key when empty).
+	RetKey string
 	// Done, for a handshake function, is true at a return that ends the
 	// handshake; the time is taken from the first call on the connection
 	// (arg0), as non-blocking programs call again until it is done.
@@ -77,6 +92,17 @@ func tlsFuncs(lib TLSLibrary) []tlsFunc {
 			{Name: "PR_Read", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: tid},
 			{Name: "PR_Recv", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: tid},
 		}
+	case OpenSSLBIO:
+		// An SSL BIO's BIO_read calls BIO_read on the socket BIO below
+		// it, on the same thread: pair by thread and stack pointer (at
+		// the return it is 8 bytes above its value at the entry).
+		const key, ret = `tid, reg("sp")`, `tid, reg("sp") - 8`
+		return []tlsFunc{
+			{Name: "BIO_write", Buf: "arg1", Len: "(int64)(int32)arg2", Ret: "(int64)(int32)retval", Key: key, RetKey: ret},
+			{Name: "BIO_read", Read: true, Buf: "arg1", Ret: "(int64)(int32)retval", Key: key, RetKey: ret},
+			{Name: "BIO_write_ex", Buf: "arg1", Len: "(int64)arg2", LenPtr: "arg3", Key: key, RetKey: ret},
+			{Name: "BIO_read_ex", Read: true, Buf: "arg1", LenPtr: "arg3", Key: key, RetKey: ret},
+		}
 	case GoTLS:
 		// func (c *Conn) Write(b []byte) (int, error): c in RAX, b in RBX
 		// (ptr), RCX (len), RDI (cap); n in RAX at each RET. A goroutine
@@ -103,7 +129,8 @@ func TLSFunctions(lib TLSLibrary) []string {
 type TLSOptions struct {
 	// Targets are the objects to trace, with the implementation each holds.
 	Targets []TLSTarget
-	// Latency prints writes at their return too, with the time taken.
+	// Latency is kept for callers; every record is made at the return
+	// now, with the time the call took.
 	Latency bool
 	// Has reports whether a target defines a function; functions it lacks
 	// (SSL_read_ex in OpenSSL 1.1.0) are left out. Nil: all are traced.
@@ -128,6 +155,12 @@ func TLS(o TLSOptions) (*Tool, error) {
 			}
 			f.ID = len(funcs)
 			f.Target = t.Path
+			if f.RetKey == "" {
+				f.RetKey = f.Key
+			}
+			if t.Library == OpenSSLBIO {
+				f.Cond = fmt.Sprintf("arg0 != 0 && *(int32 *)*(uint64 *)(arg0 + %d) == %d", t.BIOMethodOffset, BIOTypeSSL)
+			}
 			if f.Label == "" {
 				f.Label = f.Name
 			}
@@ -156,20 +189,27 @@ type TLSRecord struct {
 	Nsecs     uint64 // CLOCK_MONOTONIC at the probe
 	PID       int
 	TID       int
-	Len       int64  // the length read or written
-	Latency   uint64 // nanoseconds, with -l (0 otherwise)
+	Len       int64  // the length read or written: the call's result, <= 0 for a failed write
+	Asked     int64  // for a write, the length it was given
+	Latency   uint64 // nanoseconds the call took
 	Comm      string
 	Data      []byte // at most the capture size: Truncated when < Len
 }
 
 // Truncated reports whether the data captured is shorter than the call's.
-func (r *TLSRecord) Truncated() bool { return int64(len(r.Data)) < r.Len }
+func (r *TLSRecord) Truncated() bool { return r.Len > 0 && int64(len(r.Data)) < r.Len }
+
+// Failed reports a write that wrote nothing (it returned 0 or an error).
+func (r *TLSRecord) Failed() bool { return r.Write && !r.Handshake && r.Len <= 0 }
+
+// Partial reports a write that wrote less than it was given.
+func (r *TLSRecord) Partial() bool { return r.Write && r.Len > 0 && r.Len < r.Asked }
 
 // ParseTLSRecord reads one record line of the tls program (without its
 // newline). ok is false for lines that are not records.
 func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
-	f := strings.SplitN(line, "\t", 9)
-	if len(f) != 9 || f[0] != TLSTag {
+	f := strings.SplitN(line, "\t", 10)
+	if len(f) != 10 || f[0] != TLSTag {
 		return r, false
 	}
 	r.Func = f[1]
@@ -188,11 +228,14 @@ func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
 	if r.Len, err = strconv.ParseInt(f[5], 10, 64); err != nil {
 		return r, false
 	}
-	if r.Latency, err = strconv.ParseUint(f[6], 10, 64); err != nil {
+	if r.Asked, err = strconv.ParseInt(f[6], 10, 64); err != nil {
 		return r, false
 	}
-	r.Comm = f[7]
-	h := strings.TrimSuffix(f[8], "...")
+	if r.Latency, err = strconv.ParseUint(f[7], 10, 64); err != nil {
+		return r, false
+	}
+	r.Comm = f[8]
+	h := strings.TrimSuffix(f[9], "...")
 	h = strings.ReplaceAll(h, " ", "")
 	if r.Data, err = hex.DecodeString(h); err != nil {
 		return r, false
@@ -203,7 +246,7 @@ func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
 // TLSLibraryOf returns the TLS implementation a C function name belongs to
 // (SSL_* OpenSSL, gnutls_* GnuTLS, PR_* NSS), for functions given by address.
 func TLSLibraryOf(name string) (TLSLibrary, bool) {
-	for _, lib := range []TLSLibrary{OpenSSL, GnuTLS, NSS} {
+	for _, lib := range []TLSLibrary{OpenSSL, GnuTLS, NSS, OpenSSLBIO} {
 		for _, f := range tlsFuncs(lib) {
 			if f.Name == name {
 				return lib, true

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/uscope/uscope/gobin"
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+// matrixToolchains are the Go releases TestGoToolchainMatrix builds with:
+// the newest patch release of every minor version from go1.21 to the newest
+// the module proxy serves (go list -m -versions golang.org/toolchain), plus
+// the toolchain running the test. GOTOOLCHAIN downloads each once into the
+// module cache (GOMODCACHE, golang.org/toolchain@...), where later runs
+// find it.
+var matrixToolchains = []string{
+	"go1.21.13", "go1.22.12", "go1.23.12", "go1.24.13", "go1.25.14", "go1.26.11", "go1.27.4", "",
+}
+
+// matrixBuilds are the ways each toolchain builds testdata/gomatrix.go.txt.
+var matrixBuilds = []goBuild{
+	{name: "plain"},
+	{name: "stripped", flags: []string{"-ldflags=-s -w"}, stripped: true},
+	{name: "pie", flags: []string{"-buildmode=pie"}},
+	{name: "pie-stripped", flags: []string{"-buildmode=pie", "-ldflags=-s -w"}, stripped: true},
+}
+
+// matrixProgram is the probe program for one build of gomatrix: by
+// parameter name with DWARF, by register (goarg) without. Both print the
+// lines the program announces with "passed".
+func matrixProgram(bin string, stripped bool) string {
+	if stripped {
+		return fmt.Sprintf(`
+uprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sum %%d %%d %%d\n", goarg(2), goarg(3), *(int64*)goarg(1)); }
+uretprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sumret %%d\n", retval); }
+uprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("set %%#x %%d %%s\n", goarg(0), goarg(2), str(goarg(3), goarg(4))); }
+uretprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("setret %%d\n", retval); }
+uprobe:%[1]s:main.Sq.Area { printf("area %%d\n", goarg(0)); }
+uretprobe:%[1]s:main.Sq.Area { printf("arearet %%d\n", retval); }
+uprobe:%[1]s:"main.(*Acc).Add" { printf("add %%#x %%d\n", goarg(0), goarg(1)); }
+uretprobe:%[1]s:"main.(*Acc).Add" { printf("addret %%d\n", retval); }
+uprobe:%[1]s:main.variadic { printf("variadic %%s %%d %%d %%d\n", str(goarg(0), goarg(1)), goarg(3), *(int64*)goarg(2), *(int64*)(goarg(2) + 16)); }
+uretprobe:%[1]s:main.variadic { printf("variadicret %%d\n", retval); }
+uprobe:%[1]s:main.iface { printf("iface %%#x %%#x %%#x %%#x %%d\n", goarg(0), goarg(1), goarg(2), goarg(3), *(int64*)goarg(1)); }
+uretprobe:%[1]s:main.iface { printf("ifaceret %%d\n", retval); }
+uprobe:%[1]s:main.makeAdder.func1 { printf("closure %%d\n", goarg(0)); }
+uretprobe:%[1]s:main.makeAdder.func1 { printf("closureret %%d\n", retval); }
+uprobe:%[1]s:main.work { printf("goid %%d\n", goid); }
+`, bin)
+	}
+	return fmt.Sprintf(`
+uprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sum %%d %%d %%d\n", args.xs.len, args.xs.cap, args.xs[0]); printf("psum "); print(args); }
+uretprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sumret %%d\n", retval); }
+uprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("set %%#x %%d %%s\n", args.b, args.v, str(args.tag)); }
+uretprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("setret %%d\n", retval); }
+uprobe:%[1]s:main.Sq.Area { printf("area %%d\n", args.s.S); }
+uretprobe:%[1]s:main.Sq.Area { printf("arearet %%d\n", retval); }
+uprobe:%[1]s:"main.(*Acc).Add" { printf("add %%#x %%d\n", args.a, args.x); }
+uretprobe:%[1]s:"main.(*Acc).Add" { printf("addret %%d\n", retval); }
+uprobe:%[1]s:main.variadic { printf("variadic %%s %%d %%d %%d\n", str(args.prefix), args.xs.len, args.xs[0], args.xs[2]); }
+uretprobe:%[1]s:main.variadic { printf("variadicret %%d\n", retval); }
+uprobe:%[1]s:main.iface { printf("iface %%#x %%#x %%#x %%#x %%d\n", args.s.type, args.s.data, args.e.type, args.e.data, *(int64*)args.s.data); }
+uretprobe:%[1]s:main.iface { printf("ifaceret %%d\n", retval); }
+uprobe:%[1]s:main.makeAdder.func1 { printf("closure %%d\n", args.n); }
+uretprobe:%[1]s:main.makeAdder.func1 { printf("closureret %%d\n", retval); }
+uprobe:%[1]s:main.work { printf("goid %%d\n", goid); }
+`, bin)
+}
+
+// requireMatrixToolchain skips (fails under CI=true) when GOTOOLCHAIN
+// cannot provide version v.
+func requireMatrixToolchain(t *testing.T, v string) {
+	t.Helper()
+	if err := goToolchainErr(v); err != nil {
+		if testutil.InCI() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// TestGoToolchainMatrix builds gomatrix with every toolchain of
+// matrixToolchains, plain and stripped, PIE and not, and on each build
+// checks that the goid offset derived from the machine code agrees with
+// DWARF (and the version table where it has the release), and that a
+// probe on each kind of function (generic function and method, value and
+// pointer receiver, variadic, interface arguments, closure) prints the
+// values the program passed, its goid, and its return value.
+func TestGoToolchainMatrix(t *testing.T) {
+	testutil.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("-short: builds with eight Go toolchains")
+	}
+	src, err := os.ReadFile("testdata/gomatrix.go.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range matrixToolchains {
+		name := v
+		if name == "" {
+			name = "host"
+		}
+		t.Run(name, func(t *testing.T) {
+			var env []string
+			if v != "" {
+				requireMatrixToolchain(t, v)
+				env = []string{"GOTOOLCHAIN=" + v}
+			}
+			var dwarfGoid int
+			for _, b := range matrixBuilds {
+				t.Run(b.name, func(t *testing.T) {
+					bin := testutil.BuildGo(t, "gomatrix", string(src), env, b.flags...)
+					gb, err := gobin.OpenFile(bin)
+					if err != nil {
+						t.Fatal(err)
+					}
+					gi := gb.GoidSources()
+					gb.Close()
+					if v != "" && gb.GoVersion != v {
+						t.Errorf("GoVersion %s, built with %s", gb.GoVersion, v)
+					}
+					if gi.CodeErr != nil {
+						t.Errorf("%s: goid offset from the code: %v", gb.GoVersion, gi.CodeErr)
+					}
+					if b.stripped {
+						if gi.DWARFErr == nil {
+							t.Errorf("stripped build has DWARF")
+						}
+						if dwarfGoid != 0 && gi.Code != dwarfGoid {
+							t.Errorf("%s stripped: goid offset %#x from the code, DWARF of the plain build %#x", gb.GoVersion, gi.Code, dwarfGoid)
+						}
+					} else {
+						if gi.DWARFErr != nil || gi.Code != gi.DWARF {
+							t.Errorf("%s: goid offset %#x from the code, %#x from DWARF (%v)", gb.GoVersion, gi.Code, gi.DWARF, gi.DWARFErr)
+						}
+						dwarfGoid = gi.DWARF
+					}
+					if gi.TableErr == nil && gi.Table != gi.Code {
+						t.Errorf("%s: version table says goid at %#x, the code %#x", gb.GoVersion, gi.Table, gi.Code)
+					}
+					r := runUscope(t, "run", "-c", bin, "-e", matrixProgram(bin, b.stripped))
+					if r.code != 0 {
+						t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+					}
+					var want []string
+					for _, w := range passed(r.stdout) {
+						// print(args) needs DWARF.
+						if !b.stripped || !strings.HasPrefix(w, "psum ") {
+							want = append(want, w)
+						}
+					}
+					n := 16
+					if b.stripped {
+						n = 15
+					}
+					if len(want) != n {
+						t.Fatalf("the program reported %d values, want %d\n%s", len(want), n, r.stdout)
+					}
+					wantAll(t, r.stdout, want)
+				})
+			}
+		})
+	}
+}
