@@ -85,19 +85,6 @@ func (c *semCase) want() string {
 	return b.String()
 }
 
-// wantNoTrailer is want without the two empty lines of the exit trailer when
-// no map is printed: what a tracer that forgets the trailer prints.
-func (c *semCase) wantNoTrailer() string {
-	if len(c.Maps) > 0 {
-		return c.want()
-	}
-	var b strings.Builder
-	for _, l := range c.Out {
-		b.WriteString(l + "\n")
-	}
-	return b.String()
-}
-
 // parseSemantics reads the cases of one file.
 func parseSemantics(r io.Reader, file string) ([]semCase, error) {
 	var cases []semCase
@@ -254,8 +241,6 @@ func generatedSemantics() []semCase {
 		Pos:  "semantics_test.go (generated)",
 		Prog: fmt.Sprintf("BEGIN { $x = 1; printf(\"%%d\\n\", %s); exit(); }", strings.Join(terms, " + ")),
 		Out:  []string{strconv.Itoa(sum)},
-		// Set to "" when uscope compiles long bodies.
-		XFail: `jumps: a long body fails with "jump out of range"`,
 	}
 	// The same sum through a map: a long body of map updates.
 	var stmts []string
@@ -268,17 +253,9 @@ func generatedSemantics() []semCase {
 		Prog:    fmt.Sprintf("BEGIN { %s exit(); }", strings.Join(stmts, " ")),
 		HasMaps: true,
 		Maps:    []string{"@s: 500500"},
-		XFail:   `jumps: a long body fails with "jump out of range"`,
 	}
 	return []semCase{long, mapSum}
 }
-
-// exitTrailerXFAIL names a uscope bug that touches almost every case: the two
-// empty lines bpftrace prints at exit are printed only when a map is. While
-// it is set, a case whose only difference is that missing trailer counts as
-// an expected failure of this cause (not as a pass); when no case shows it
-// any more, the test fails until this is set to "".
-const exitTrailerXFAIL = "uscope prints the two empty lines at exit only when it prints a map (session.printAllMaps)"
 
 // semResult is what one case did.
 type semResult struct {
@@ -337,9 +314,8 @@ type semVerdict int
 const (
 	semPass    semVerdict = iota
 	semFail               // a failure: the test fails
-	semXFail              // a failure the table expects (XFAIL row or the trailer bug)
+	semXFail              // a failure the table expects (an XFAIL row)
 	semUnxpass            // an XFAIL row that passes: the test fails
-	semTrailer            // only the exit trailer differs (counted under exitTrailerXFAIL)
 	semSkip
 )
 
@@ -350,7 +326,6 @@ func judge(c *semCase, r semResult, comm string, peer bool) (semVerdict, string)
 		return semFail, r.err.Error()
 	}
 	var diff string
-	trailerOnly := false
 	if c.IsError {
 		switch {
 		case r.code != c.ErrCode:
@@ -367,7 +342,6 @@ func judge(c *semCase, r semResult, comm string, peer bool) (semVerdict, string)
 			diff = fmt.Sprintf("exit code %d, want %d; stdout %q stderr %q", r.code, c.Exit, r.stdout, strings.TrimSpace(r.stderr))
 		case r.stdout != want:
 			diff = fmt.Sprintf("stdout %q, want %q", r.stdout, want)
-			trailerOnly = r.stdout == semExpand(c.wantNoTrailer(), r.pid, comm)
 		}
 	}
 	switch {
@@ -379,10 +353,6 @@ func judge(c *semCase, r semResult, comm string, peer bool) (semVerdict, string)
 		return semUnxpass, "passes now: remove its XFAIL line"
 	case diff == "":
 		return semPass, ""
-	case trailerOnly && c.XFail != "":
-		return semUnxpass, "only the exit trailer differs now: remove its XFAIL line (" + c.XFail + ")"
-	case trailerOnly && exitTrailerXFAIL != "":
-		return semTrailer, diff
 	case c.XFail != "":
 		return semXFail, diff
 	}
@@ -451,8 +421,6 @@ func TestSemantics(t *testing.T) {
 					t.Errorf("%s\n%s", diff, where)
 				case semXFail:
 					t.Logf("XFAIL %s: %s\n%s", c.XFail, diff, where)
-				case semTrailer:
-					t.Logf("exit trailer: %s\n%s", diff, where)
 				}
 			})
 		}
@@ -462,15 +430,8 @@ func TestSemantics(t *testing.T) {
 		t.Logf("bpftrace 0.17 agrees with %d of %d cases (%d MAIN_ONLY cases skipped)", counts[semPass], run, counts[semSkip])
 		return
 	}
-	t.Logf("semantics: %d cases: %d pass, %d XFAIL, %d fail only by the exit trailer, %d fail, %d XFAIL rows pass",
-		len(cases), counts[semPass], counts[semXFail], counts[semTrailer], counts[semFail], counts[semUnxpass])
-	total := 0
-	for _, n := range counts {
-		total += n
-	}
-	if exitTrailerXFAIL != "" && counts[semTrailer] == 0 && total == len(cases) {
-		t.Errorf("no case fails by the exit trailer any more: set exitTrailerXFAIL to \"\"")
-	}
+	t.Logf("semantics: %d cases: %d pass, %d XFAIL, %d fail, %d XFAIL rows pass",
+		len(cases), counts[semPass], counts[semXFail], counts[semFail], counts[semUnxpass])
 }
 
 func TestParseSemantics(t *testing.T) {
@@ -509,13 +470,10 @@ EMPTY
 	if got, want := a.want(), "1\n\nx\n\n\n@a: 1\n"; got != want {
 		t.Fatalf("want() = %q, want %q", got, want)
 	}
-	if got, want := a.wantNoTrailer(), a.want(); got != want {
-		t.Fatalf("wantNoTrailer() with maps = %q, want %q", got, want)
-	}
 	if b := cs[1]; !b.IsError || b.ErrCode != 1 || b.ErrText != "unknown identifier" {
 		t.Fatalf("case 2: %+v", b)
 	}
-	if c := cs[2]; !c.Empty || c.want() != "\n\n" || c.wantNoTrailer() != "" {
+	if c := cs[2]; !c.Empty || c.want() != "\n\n" {
 		t.Fatalf("case 3: %+v", c)
 	}
 	for _, bad := range []string{
@@ -548,8 +506,8 @@ func TestJudgeSemantics(t *testing.T) {
 		t.Fatalf("exact output: %v %s", v, d)
 	}
 	noTrailer := semResult{stdout: "pid 7 uscope\n", pid: 7}
-	if v, _ := judge(c, noTrailer, "uscope", false); exitTrailerXFAIL != "" && v != semTrailer {
-		t.Fatalf("missing trailer: verdict %v", v)
+	if v, _ := judge(c, noTrailer, "uscope", false); v != semFail {
+		t.Fatalf("missing exit trailer: verdict %v", v)
 	}
 	wrong := semResult{stdout: "pid 8 uscope\n\n\n", pid: 7}
 	if v, _ := judge(c, wrong, "uscope", false); v != semFail {
