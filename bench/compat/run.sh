@@ -16,7 +16,9 @@
 # bpftrace's is committed here. Knobs: COMPAT_JOBS (tests at once per run,
 # default 1, as bpftrace's runner), COMPAT_RUN (a -run regex, default all),
 # COMPAT_OUT (where the four runs keep their logs, default
-# /tmp/uscope-compat-results). The four runs take 30-60 minutes on 2 CPUs:
+# /tmp/uscope-compat-results), COMPAT_REUSE=1 (write the section from the
+# runs already in COMPAT_OUT, named main-uscope, main-bpftrace,
+# v017-uscope, v017-bpftrace, without running anything). The four runs take 30-60 minutes on 2 CPUs:
 # run it on its own (bench/compat/run.sh) or with BENCH_TIMEOUT=4000.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -40,7 +42,8 @@ bench_have bpftrace || { echo "bpftrace is missing (apt-get install bpftrace)" >
 work=$(mktemp -d)
 trap 'bench_kill_jobs; rm -rf "$work"' EXIT
 export BENCH_WORK=$work
-uscope=$(bench_uscope)
+uscope=""
+[ "${COMPAT_REUSE:-0}" = 1 ] || uscope=$(bench_uscope)
 go build -o "$work/compat" ./bench/compat
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -52,6 +55,13 @@ runs=()
 suite() {
 	local name=$1 src=$2 args=(-j "$jobs")
 	[ -n "$sel" ] && args+=(-run "$sel")
+	runs+=("compat -bpftrace-src $src -tool uscope -uscope USCOPE -out OUT ${args[*]}"
+		"compat -bpftrace-src $src -tool bpftrace -out OUT ${args[*]}")
+	if [ "${COMPAT_REUSE:-0}" = 1 ]; then
+		[ -f "$out/$name-uscope/results.tsv" ] && [ -f "$out/$name-bpftrace/results.tsv" ] && return 0
+		echo "COMPAT_REUSE=1 but $out/$name-uscope or $out/$name-bpftrace has no results" >&2
+		exit 1
+	fi
 	rm -rf "$out/$name-uscope" "$out/$name-bpftrace"
 	mkdir -p "$out"
 	bench_log "suite $name: uscope and bpftrace 0.17 (logs in $out/$name-*.log)"
@@ -63,8 +73,6 @@ suite() {
 	local p2=$!
 	wait "$p1" || { failed=1; bench_log "uscope run of $name failed"; }
 	wait "$p2" || { failed=1; bench_log "bpftrace run of $name failed"; }
-	runs+=("compat -bpftrace-src $src -tool uscope -uscope USCOPE -out OUT ${args[*]}"
-		"compat -bpftrace-src $src -tool bpftrace -out OUT ${args[*]}")
 }
 suite main "$main_src"
 suite v017 "$v017_src"
@@ -77,7 +85,9 @@ section="$work/section.md"
 	echo
 	echo "### bpftrace runtime suite"
 	echo
-	echo "bpftrace's own runtime tests run by \`bench/compat/run.sh\` on $started, Linux $(uname -r),"
+	when=$started
+	[ "${COMPAT_REUSE:-0}" = 1 ] && when=$(date -u -r "$out/main-uscope/summary.txt" '+%Y-%m-%d %H:%M UTC')
+	echo "bpftrace's own runtime tests run by \`bench/compat/run.sh\` on $when, Linux $(uname -r),"
 	echo "$(nproc) CPUs (a shared machine; load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo "uscope $(git rev-parse --short HEAD) against $(bench_bpftrace_version) (Debian) on the same tests,"
 	echo "each tool with its own build of the suite's test programs. A test is in scope when it has"
