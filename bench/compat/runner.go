@@ -162,6 +162,13 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}
+	report, err := os.CreateTemp("", "compat-shim-report.*")
+	if err != nil {
+		return fail(r, err.Error(), "runner error")
+	}
+	report.Close()
+	defer os.Remove(report.Name())
+	env = append(env, reportEnv+"="+report.Name())
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return fail(r, err.Error(), "runner error")
@@ -266,9 +273,12 @@ read:
 			return fail(r, "CLEANUP failed: "+firstLine(string(o)), "environment: CLEANUP failed")
 		}
 	}
-	if i := strings.Index(output, unsupportedMark); i >= 0 {
-		what := strings.TrimSpace(firstLine(output[i+len(unsupportedMark):]))
-		return fail(r, what, what)
+	shimOut, _ := os.ReadFile(report.Name())
+	for _, o := range []string{string(shimOut), output} {
+		if i := strings.Index(o, unsupportedMark); i >= 0 {
+			what := strings.TrimSpace(firstLine(o[i+len(unsupportedMark):]))
+			return fail(r, what, what)
+		}
 	}
 	failed := checkExpects(t, output, e.Dir)
 	errLine := firstErrorLine(output)
