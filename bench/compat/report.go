@@ -284,7 +284,10 @@ func readResults(path string) (map[string]resultRow, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// A file may hold two tests of one name: the n-th of them is id#n
+	// (both runs list the tests in the same order).
 	m := map[string]resultRow{}
+	seen := map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	first := true
@@ -295,7 +298,8 @@ func readResults(path string) (map[string]resultRow, error) {
 		}
 		p := strings.Split(sc.Text(), "\t")
 		if len(p) >= 4 {
-			m[p[0]] = resultRow{p[1], p[2], p[3]}
+			seen[p[0]]++
+			m[fmt.Sprintf("%s#%d", p[0], seen[p[0]])] = resultRow{p[1], p[2], p[3]}
 		}
 	}
 	return m, sc.Err()
