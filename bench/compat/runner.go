@@ -109,7 +109,6 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 		if len(words) == 0 {
 			continue
 		}
-		child := commName(words[len(words)-1])
 		var c *exec.Cmd
 		switch {
 		case t.Format == FormatV017:
@@ -136,7 +135,7 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 				nsenter = []string{"nsenter", "-p", "-m", "-t", strconv.Itoa(pid)}
 			}
 		} else {
-			pid = waitProc(ctx, c.Process.Pid, child, time.Duration(t.Timeout)*time.Second)
+			pid = waitProc(ctx, c.Process.Pid, words[len(words)-1], time.Duration(t.Timeout)*time.Second)
 		}
 		if pid == 0 {
 			return timeout(r, "BEFORE "+b+" did not start", "environment: BEFORE did not start")
@@ -386,13 +385,17 @@ func absWords(words []string) []string {
 	return out
 }
 
-// waitProc waits until pid or one of its descendants has comm name (or,
-// with an empty name, until pid has a child) and returns its pid.
-func waitProc(ctx context.Context, pid int, name string, limit time.Duration) int {
+// waitProc waits until pid or one of its descendants runs the program
+// named prog (or, with an empty prog, until pid has a child) and returns
+// its pid. A process matches as with pidof: by its comm (the first 15 bytes
+// of the name) or by the name in its argv[0], which a program that execs
+// another with the same argv keeps.
+func waitProc(ctx context.Context, pid int, prog string, limit time.Duration) int {
+	name, base := commName(prog), filepath.Base(prog)
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		tree := descendants(pid)
-		if name == "" {
+		if prog == "" {
 			if len(tree) > 1 {
 				return tree[1]
 			}
@@ -400,6 +403,11 @@ func waitProc(ctx context.Context, pid int, name string, limit time.Duration) in
 			for _, p := range tree {
 				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); err == nil && strings.TrimSpace(string(b)) == name {
 					return p
+				}
+				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); err == nil {
+					if argv0, _, _ := strings.Cut(string(b), "\x00"); argv0 != "" && filepath.Base(argv0) == base {
+						return p
+					}
 				}
 			}
 		}
