@@ -284,3 +284,11 @@ func TestTable(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+func TestRewriteBeginEnd(t *testing.T) {
+	got := rewriteBeginEnd([]string{"run", "-c", "./x begin", "-e", "begin,end { $end = 1; } end /1/ { @begin = 1 }\nuprobe:./a:begin { }"})
+	want := []string{"run", "-c", "./x begin", "-e", "BEGIN,END { $end = 1; } END /1/ { @begin = 1 }\nuprobe:./a:begin { }"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%q, want %q", got, want)
+	}
+}

@@ -60,6 +60,7 @@ func run() int {
 		format  = flag.String("format", "auto", "test file format: auto, main or v0.17")
 		all     = flag.Bool("all", false, "also run the kernel-only tests")
 		listOnl = flag.Bool("list", false, "print the classification of the tests and run nothing")
+		rewrite = flag.Bool("rewrite-begin", false, "with -tool uscope: write lowercase begin/end probes as BEGIN/END (to see the next blocker; not a result)")
 	)
 	flag.Parse()
 	if *src == "" || (*outDir == "" && !*listOnl) {
@@ -159,6 +160,9 @@ func run() int {
 		}
 		script := filepath.Join(out, "bin", "bpftrace")
 		body := fmt.Sprintf("#!/bin/sh\nexec %s -shim %s \"$@\"\n", shimBin, us)
+		if *rewrite {
+			body = fmt.Sprintf("#!/bin/sh\n%s=1 exec %s -shim %s \"$@\"\n", rewriteEnv, shimBin, us)
+		}
 		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 			return fatal(err)
 		}
@@ -221,7 +225,7 @@ func run() int {
 	}
 	rep := &Report{Tool: *tool, Src: absSrc, Format: f, Commit: gitCommit(absSrc), Date: time.Now().UTC(),
 		Command: strings.Join(os.Args, " "), Tests: tests, Classes: classes, Results: rs,
-		OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all}
+		OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all, Rewrite: *rewrite}
 	if err := rep.Write(out); err != nil {
 		return fatal(err)
 	}

@@ -21,7 +21,7 @@ type Report struct {
 	Results                    []*Result
 	OtherArch                  int
 	BuildFailed                map[string]string
-	Selected, All              bool
+	Selected, All, Rewrite     bool
 }
 
 type counts struct{ tests, run, pass, fail, timeout, skip int }
@@ -117,7 +117,11 @@ func (rep *Report) summary(w io.Writer) {
 	fmt.Fprintf(w, "bpftrace runtime suite against %s\n", rep.Tool)
 	fmt.Fprintf(w, "suite:   %s/tests/runtime, commit %s, %s format\n", rep.Src, rep.Commit, rep.Format)
 	fmt.Fprintf(w, "date:    %s\n", rep.Date.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "command: %s\n\n", rep.Command)
+	fmt.Fprintf(w, "command: %s\n", rep.Command)
+	if rep.Rewrite {
+		fmt.Fprintln(w, "NOTE: -rewrite-begin: lowercase begin/end probes were rewritten to BEGIN/END (a measurement aid, not a result)")
+	}
+	fmt.Fprintln(w)
 
 	scopes := []Scope{ScopeUser, ScopeSpecial, ScopeProfile, ScopeKernel}
 	byScope := map[Scope]int{}

@@ -167,6 +167,7 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 	}
 	report.Close()
 	defer os.Remove(report.Name())
+	defer os.Remove(report.Name() + ".bt")
 	env = append(env, reportEnv+"="+report.Name())
 	pr, pw, err := os.Pipe()
 	if err != nil {
