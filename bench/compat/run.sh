@@ -74,8 +74,22 @@ suite() {
 	wait "$p1" || { failed=1; bench_log "uscope run of $name failed"; }
 	wait "$p2" || { failed=1; bench_log "bpftrace run of $name failed"; }
 }
+# rewrite_run: main's suite again with lowercase begin/end written as
+# BEGIN/END by the shim, to show what blocks next (not a result).
+rewrite_run() {
+	local args=(-j "$jobs")
+	[ -n "$sel" ] && args+=(-run "$sel")
+	runs+=("compat -bpftrace-src $main_src -tool uscope -uscope USCOPE -rewrite-begin -out OUT ${args[*]}")
+	[ "${COMPAT_REUSE:-0}" = 1 ] && return 0
+	rm -rf "$out/main-uscope-rewrite"
+	bench_log "suite main again, begin/end rewritten"
+	"$work/compat" -bpftrace-src "$main_src" -tool uscope -uscope "$uscope" -rewrite-begin \
+		-build "$out/main-uscope/build" -out "$out/main-uscope-rewrite" "${args[@]}" \
+		2>"$out/main-uscope-rewrite.log" || { failed=1; bench_log "rewritten run failed"; }
+}
 suite main "$main_src"
 suite v017 "$v017_src"
+rewrite_run
 
 commit() { git -C "$1" describe --always --tags --long 2>/dev/null || echo unknown; }
 counts() { sed -n '/^tests parsed/,/in scope (userspace/p' "$1/summary.txt"; }
@@ -116,6 +130,16 @@ section="$work/section.md"
 		echo '```'
 		sed -n '/^failure taxonomy/,/^$/p' "$out/$s-uscope/summary.txt" | sed '1d;/^$/d' | head -15
 		echo '```'
+		if [ "$s" = main ] && [ -f "$out/main-uscope-rewrite/summary.txt" ]; then
+			echo
+			echo "The same run with the shim writing lowercase \`begin\`/\`end\` as \`BEGIN\`/\`END\` (\`-rewrite-begin\`, a"
+			echo "measurement aid, not a result): $(grep '^in-scope pass rate' "$out/main-uscope-rewrite/summary.txt" | sed 's/^in-scope pass rate: //')."
+			echo "What blocks next:"
+			echo
+			echo '```'
+			sed -n '/^failure taxonomy/,/^$/p' "$out/main-uscope-rewrite/summary.txt" | sed '1d;/^$/d' | head -15
+			echo '```'
+		fi
 	done
 	echo
 	echo "Commands (\`go run ./bench/compat\`, -out a directory per run):"
