@@ -292,3 +292,15 @@ func TestRewriteBeginEnd(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// FuzzTranslate: no command line makes the option parser, the translation
+// or the RUN-line splitter panic.
+func FuzzTranslate(f *testing.F) {
+	f.Add("-e|begin { exit(); }|-c|./x 1|--pid=3|-lv|--|x")
+	f.Add(`{{BPFTRACE}} -e 'a "b"' "c \"d" e\ f -`)
+	f.Fuzz(func(t *testing.T, s string) {
+		Translate(strings.Split(s, "|"))
+		shellWords(s)
+		Classify(&Test{Run: s}, "/nonexistent")
+	})
+}
