@@ -208,6 +208,10 @@ func run() int {
 			defer func() { <-sem }()
 			r := RunTest(ctx, env, t)
 			r.Class = classes[t]
+			if r.Status == Timeout && r.Cause == causeAttachedTimeout && onlyBeginEnd(r.Class.Kinds) {
+				// bpftrace ends such a program once begin has run.
+				r.Cause = "timeout: a program of only begin/end probes kept running"
+			}
 			results[i] = r
 			writeLog(filepath.Join(out, "logs"), r)
 			mu.Lock()
@@ -234,6 +238,16 @@ func run() int {
 		return 130
 	}
 	return 0
+}
+
+// onlyBeginEnd: the probes are begin and end and nothing else.
+func onlyBeginEnd(kinds []string) bool {
+	for _, k := range kinds {
+		if k != "begin" && k != "end" {
+			return false
+		}
+	}
+	return len(kinds) > 0
 }
 
 func fatal(err error) int {

@@ -17,6 +17,10 @@ import (
 
 const notice = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
+// causeAttachedTimeout: the tool attached, then neither exited nor printed
+// what the test expects within its TIMEOUT.
+const causeAttachedTimeout = "timeout after the probes were attached"
+
 // Status of a test run.
 type Status string
 
@@ -286,7 +290,7 @@ read:
 		return pass(r)
 	}
 	if timedOut {
-		why := "timeout after the probes were attached"
+		why := causeAttachedTimeout
 		if !attached {
 			why = fmt.Sprintf("timeout: no %s within %s", notice, attachTimeout(t.Format))
 		}
