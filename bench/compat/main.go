@@ -60,6 +60,7 @@ func run() int {
 		format  = flag.String("format", "auto", "test file format: auto, main or v0.17")
 		all     = flag.Bool("all", false, "also run the kernel-only tests")
 		listOnl = flag.Bool("list", false, "print the classification of the tests and run nothing")
+		retries = flag.Int("retries", 0, "run a test that timed out again, up to `N` more times (a loaded machine slows start-up past the runner's attach timeout)")
 		rewrite = flag.Bool("rewrite-begin", false, "with -tool uscope: write lowercase begin/end probes as BEGIN/END (to see the next blocker; not a result)")
 	)
 	flag.Parse()
@@ -207,6 +208,10 @@ func run() int {
 			defer wg.Done()
 			defer func() { <-sem }()
 			r := RunTest(ctx, env, t)
+			for n := 1; n <= *retries && r.Status == Timeout && ctx.Err() == nil; n++ {
+				r = RunTest(ctx, env, t)
+				r.Attempts = n + 1
+			}
 			r.Class = classes[t]
 			if r.Status == Timeout && r.Cause == causeAttachedTimeout && onlyBeginEnd(r.Class.Kinds) {
 				// bpftrace ends such a program once begin has run.
@@ -229,7 +234,7 @@ func run() int {
 	}
 	rep := &Report{Tool: *tool, Src: absSrc, Format: f, Commit: gitCommit(absSrc), Date: time.Now().UTC(),
 		Command: strings.Join(os.Args, " "), Tests: tests, Classes: classes, Results: rs,
-		OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all, Rewrite: *rewrite}
+		Retries: *retries, OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all, Rewrite: *rewrite}
 	if err := rep.Write(out); err != nil {
 		return fatal(err)
 	}

@@ -19,7 +19,7 @@ type Report struct {
 	Tests                      []*Test
 	Classes                    map[*Test]Class
 	Results                    []*Result
-	OtherArch                  int
+	OtherArch, Retries         int
 	BuildFailed                map[string]string
 	Selected, All, Rewrite     bool
 }
@@ -118,6 +118,15 @@ func (rep *Report) summary(w io.Writer) {
 	fmt.Fprintf(w, "suite:   %s/tests/runtime, commit %s, %s format\n", rep.Src, rep.Commit, rep.Format)
 	fmt.Fprintf(w, "date:    %s\n", rep.Date.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "command: %s\n", rep.Command)
+	if rep.Retries > 0 {
+		n := 0
+		for _, r := range rep.Results {
+			if r.Attempts > 1 && r.Status == Pass {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "retries: a test that timed out ran up to %d more times; %d passed on a later run\n", rep.Retries, n)
+	}
 	if rep.Rewrite {
 		fmt.Fprintln(w, "NOTE: -rewrite-begin: lowercase begin/end probes were rewritten to BEGIN/END (a measurement aid, not a result)")
 	}

@@ -33,14 +33,15 @@ const (
 
 // Result is what one test did.
 type Result struct {
-	Test    *Test
-	Class   Class
-	Status  Status
-	Reason  string // first reason of a failure or skip
-	Cause   string // the reason, generalised, for the taxonomy
-	Cmd     string
-	Output  string
-	Elapsed time.Duration
+	Test     *Test
+	Class    Class
+	Status   Status
+	Reason   string // first reason of a failure or skip
+	Cause    string // the reason, generalised, for the taxonomy
+	Cmd      string
+	Output   string
+	Elapsed  time.Duration
+	Attempts int // runs of the test when it was retried (-retries)
 }
 
 // Env is where and with what tests run.
