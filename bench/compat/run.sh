@@ -14,7 +14,9 @@
 # checkouts: BPFTRACE_MAIN (default /work/peers/bpftrace-main) and
 # BPFTRACE_017 (default /work/peers/bpftrace-0.17, tag v0.17.0); nothing of
 # bpftrace's is committed here. Knobs: COMPAT_JOBS (tests at once per run,
-# default 1, as bpftrace's runner), COMPAT_RUN (a -run regex, default all),
+# default 1, as bpftrace's runner), COMPAT_RETRIES (runs again a test that
+# timed out, up to N times, default 2: bpftrace 0.17 can take longer than
+# its runner's 5 s attach timeout to start on a loaded machine), COMPAT_RUN (a -run regex, default all),
 # COMPAT_OUT (where the four runs keep their logs, default
 # /tmp/uscope-compat-results), COMPAT_REUSE=1 (write the section from the
 # runs already in COMPAT_OUT, named main-uscope, main-bpftrace,
@@ -28,6 +30,7 @@ root=$PWD
 main_src=${BPFTRACE_MAIN:-/work/peers/bpftrace-main}
 v017_src=${BPFTRACE_017:-/work/peers/bpftrace-0.17}
 jobs=${COMPAT_JOBS:-1}
+retries=${COMPAT_RETRIES:-2}
 sel=${COMPAT_RUN:-}
 out=${COMPAT_OUT:-/tmp/uscope-compat-results}
 for d in "$main_src" "$v017_src"; do
@@ -53,7 +56,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 failed=0
 runs=()
 suite() {
-	local name=$1 src=$2 args=(-j "$jobs")
+	local name=$1 src=$2 args=(-j "$jobs" -retries "$retries")
 	[ -n "$sel" ] && args+=(-run "$sel")
 	runs+=("compat -bpftrace-src $src -tool uscope -uscope USCOPE -out OUT ${args[*]}"
 		"compat -bpftrace-src $src -tool bpftrace -out OUT ${args[*]}")
@@ -77,7 +80,7 @@ suite() {
 # rewrite_run: main's suite again with lowercase begin/end written as
 # BEGIN/END by the shim, to show what blocks next (not a result).
 rewrite_run() {
-	local args=(-j "$jobs")
+	local args=(-j "$jobs" -retries "$retries")
 	[ -n "$sel" ] && args+=(-run "$sel")
 	runs+=("compat -bpftrace-src $main_src -tool uscope -uscope USCOPE -rewrite-begin -out OUT ${args[*]}")
 	[ "${COMPAT_REUSE:-0}" = 1 ] && return 0
