@@ -105,7 +105,11 @@ section="$work/section.md"
 	when=$started
 	[ "${COMPAT_REUSE:-0}" = 1 ] && when=$(date -u -r "$out/main-uscope/summary.txt" '+%Y-%m-%d %H:%M UTC')
 	echo "bpftrace's own runtime tests run by \`bench/compat/run.sh\` on $when, Linux $(uname -r),"
-	echo "$(nproc) CPUs (a shared machine; load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg))."
+	if [ "${COMPAT_REUSE:-0}" = 1 ]; then
+		echo "$(nproc) CPUs (a shared machine; the section was written afterwards from the runs' own summaries)."
+	else
+		echo "$(nproc) CPUs (a shared machine; load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg))."
+	fi
 	echo "uscope $(git rev-parse --short HEAD) against $(bench_bpftrace_version) (Debian) on the same tests,"
 	echo "each tool with its own build of the suite's test programs. A test is in scope when it has"
 	echo "userspace probes (uprobe, uretprobe, usdt) or only BEGIN/END/interval probes or none (command-line"
