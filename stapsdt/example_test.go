@@ -54,6 +54,8 @@ func ExampleProbe_Enabled() {
 	if query.Enabled() {
 		query.Fire(fmt.Sprintf("SELECT * FROM t WHERE id = %d", 42))
 	}
+	fmt.Println("query built:", query.Enabled())
+	// Output: query built: false
 }
 
 // A provider's probes are ordinary USDT probes: any USDT reader lists them

@@ -103,3 +103,17 @@ func ExampleProbe_Offsets() {
 	// app:done addresses [0x300] ref_ctr [0x0]
 	// app:req addresses [0x100 0x200] ref_ctr [0x3010 0x3010]
 }
+
+// The arm64 forms of the grammar: the size and the register or memory
+// operand in brackets.
+func ExampleParseArg() {
+	for _, s := range []string{"-4@[sp, 12]", "8@x3", "4@w1", "-8@[x0, x1]"} {
+		a := usdt.ParseArg(s, elf.EM_AARCH64)
+		fmt.Printf("%s: %v in %s (+%d), size %d, signed %v\n", s, a.Kind, a.Reg, a.Reg.PtRegsOffset, a.Size, a.Signed)
+	}
+	// Output:
+	// -4@[sp, 12]: mem in sp (+248), size 4, signed true
+	// 8@x3: reg in x3 (+24), size 8, signed false
+	// 4@w1: reg in x1 (+8), size 4, signed false
+	// -8@[x0, x1]: mem-index in x0 (+0), size 8, signed true
+}

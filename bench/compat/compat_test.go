@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,5 +257,50 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		Parse("f", s, FormatMain, "x86_64")
 		Parse("f", s, FormatV017, "x86_64")
+	})
+}
+
+// Two tests of one name in a file are both counted, each against its own
+// twin of the other run.
+func TestTable(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		d := dir + "/" + name
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(d+"/results.tsv", []byte("test\tsuite\tscope\tstatus\treason\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	us := write("us", "f.a\tf\tuserspace\tpass\t\nf.a\tf\tuserspace\tfail\tx\nf.b\tf\tprobe-less\tpass\t\nf.k\tf\tkernel-only\tfail\t\n")
+	bt := write("bt", "f.a\tf\tuserspace\tfail\t\nf.a\tf\tuserspace\tpass\t\nf.b\tf\tprobe-less\tpass\t\nf.k\tf\tkernel-only\tpass\t\n")
+	var b strings.Builder
+	if err := tableMain(us, bt, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| f | 3 | 2 | 2 | 1 |") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func TestRewriteBeginEnd(t *testing.T) {
+	got := rewriteBeginEnd([]string{"run", "-c", "./x begin", "-e", "begin,end { $end = 1; } end /1/ { @begin = 1 }\nuprobe:./a:begin { }"})
+	want := []string{"run", "-c", "./x begin", "-e", "BEGIN,END { $end = 1; } END /1/ { @begin = 1 }\nuprobe:./a:begin { }"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
+
+// FuzzTranslate: no command line makes the option parser, the translation
+// or the RUN-line splitter panic.
+func FuzzTranslate(f *testing.F) {
+	f.Add("-e|begin { exit(); }|-c|./x 1|--pid=3|-lv|--|x")
+	f.Add(`{{BPFTRACE}} -e 'a "b"' "c \"d" e\ f -`)
+	f.Fuzz(func(t *testing.T, s string) {
+		Translate(strings.Split(s, "|"))
+		shellWords(s)
+		Classify(&Test{Run: s}, "/nonexistent")
 	})
 }

@@ -60,6 +60,8 @@ func run() int {
 		format  = flag.String("format", "auto", "test file format: auto, main or v0.17")
 		all     = flag.Bool("all", false, "also run the kernel-only tests")
 		listOnl = flag.Bool("list", false, "print the classification of the tests and run nothing")
+		retries = flag.Int("retries", 0, "run a test that timed out again, up to `N` more times (a loaded machine slows start-up past the runner's attach timeout)")
+		rewrite = flag.Bool("rewrite-begin", false, "with -tool uscope: write lowercase begin/end probes as BEGIN/END (to see the next blocker; not a result)")
 	)
 	flag.Parse()
 	if *src == "" || (*outDir == "" && !*listOnl) {
@@ -159,6 +161,9 @@ func run() int {
 		}
 		script := filepath.Join(out, "bin", "bpftrace")
 		body := fmt.Sprintf("#!/bin/sh\nexec %s -shim %s \"$@\"\n", shimBin, us)
+		if *rewrite {
+			body = fmt.Sprintf("#!/bin/sh\n%s=1 exec %s -shim %s \"$@\"\n", rewriteEnv, shimBin, us)
+		}
 		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 			return fatal(err)
 		}
@@ -203,7 +208,15 @@ func run() int {
 			defer wg.Done()
 			defer func() { <-sem }()
 			r := RunTest(ctx, env, t)
+			for n := 1; n <= *retries && r.Status == Timeout && ctx.Err() == nil; n++ {
+				r = RunTest(ctx, env, t)
+				r.Attempts = n + 1
+			}
 			r.Class = classes[t]
+			if r.Status == Timeout && r.Cause == causeAttachedTimeout && onlyBeginEnd(r.Class.Kinds) {
+				// bpftrace ends such a program once begin has run.
+				r.Cause = "timeout: a program of only begin/end probes kept running"
+			}
 			results[i] = r
 			writeLog(filepath.Join(out, "logs"), r)
 			mu.Lock()
@@ -221,7 +234,7 @@ func run() int {
 	}
 	rep := &Report{Tool: *tool, Src: absSrc, Format: f, Commit: gitCommit(absSrc), Date: time.Now().UTC(),
 		Command: strings.Join(os.Args, " "), Tests: tests, Classes: classes, Results: rs,
-		OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all}
+		Retries: *retries, OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all, Rewrite: *rewrite}
 	if err := rep.Write(out); err != nil {
 		return fatal(err)
 	}
@@ -230,6 +243,16 @@ func run() int {
 		return 130
 	}
 	return 0
+}
+
+// onlyBeginEnd: the probes are begin and end and nothing else.
+func onlyBeginEnd(kinds []string) bool {
+	for _, k := range kinds {
+		if k != "begin" && k != "end" {
+			return false
+		}
+	}
+	return len(kinds) > 0
 }
 
 func fatal(err error) int {

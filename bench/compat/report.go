@@ -19,9 +19,9 @@ type Report struct {
 	Tests                      []*Test
 	Classes                    map[*Test]Class
 	Results                    []*Result
-	OtherArch                  int
+	OtherArch, Retries         int
 	BuildFailed                map[string]string
-	Selected, All              bool
+	Selected, All, Rewrite     bool
 }
 
 type counts struct{ tests, run, pass, fail, timeout, skip int }
@@ -117,7 +117,20 @@ func (rep *Report) summary(w io.Writer) {
 	fmt.Fprintf(w, "bpftrace runtime suite against %s\n", rep.Tool)
 	fmt.Fprintf(w, "suite:   %s/tests/runtime, commit %s, %s format\n", rep.Src, rep.Commit, rep.Format)
 	fmt.Fprintf(w, "date:    %s\n", rep.Date.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "command: %s\n\n", rep.Command)
+	fmt.Fprintf(w, "command: %s\n", rep.Command)
+	if rep.Retries > 0 {
+		n := 0
+		for _, r := range rep.Results {
+			if r.Attempts > 1 && r.Status == Pass {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "retries: a test that timed out ran up to %d more times; %d passed on a later run\n", rep.Retries, n)
+	}
+	if rep.Rewrite {
+		fmt.Fprintln(w, "NOTE: -rewrite-begin: lowercase begin/end probes were rewritten to BEGIN/END (a measurement aid, not a result)")
+	}
+	fmt.Fprintln(w)
 
 	scopes := []Scope{ScopeUser, ScopeSpecial, ScopeProfile, ScopeKernel}
 	byScope := map[Scope]int{}
@@ -284,7 +297,10 @@ func readResults(path string) (map[string]resultRow, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// A file may hold two tests of one name: the n-th of them is id#n
+	// (both runs list the tests in the same order).
 	m := map[string]resultRow{}
+	seen := map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	first := true
@@ -295,7 +311,8 @@ func readResults(path string) (map[string]resultRow, error) {
 		}
 		p := strings.Split(sc.Text(), "\t")
 		if len(p) >= 4 {
-			m[p[0]] = resultRow{p[1], p[2], p[3]}
+			seen[p[0]]++
+			m[fmt.Sprintf("%s#%d", p[0], seen[p[0]])] = resultRow{p[1], p[2], p[3]}
 		}
 	}
 	return m, sc.Err()

@@ -17,6 +17,10 @@ import (
 
 const notice = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
+// causeAttachedTimeout: the tool attached, then neither exited nor printed
+// what the test expects within its TIMEOUT.
+const causeAttachedTimeout = "timeout after the probes were attached"
+
 // Status of a test run.
 type Status string
 
@@ -29,14 +33,15 @@ const (
 
 // Result is what one test did.
 type Result struct {
-	Test    *Test
-	Class   Class
-	Status  Status
-	Reason  string // first reason of a failure or skip
-	Cause   string // the reason, generalised, for the taxonomy
-	Cmd     string
-	Output  string
-	Elapsed time.Duration
+	Test     *Test
+	Class    Class
+	Status   Status
+	Reason   string // first reason of a failure or skip
+	Cause    string // the reason, generalised, for the taxonomy
+	Cmd      string
+	Output   string
+	Elapsed  time.Duration
+	Attempts int // runs of the test when it was retried (-retries)
 }
 
 // Env is where and with what tests run.
@@ -109,7 +114,6 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 		if len(words) == 0 {
 			continue
 		}
-		child := commName(words[len(words)-1])
 		var c *exec.Cmd
 		switch {
 		case t.Format == FormatV017:
@@ -136,7 +140,7 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 				nsenter = []string{"nsenter", "-p", "-m", "-t", strconv.Itoa(pid)}
 			}
 		} else {
-			pid = waitProc(ctx, c.Process.Pid, child, time.Duration(t.Timeout)*time.Second)
+			pid = waitProc(ctx, c.Process.Pid, words[len(words)-1], time.Duration(t.Timeout)*time.Second)
 		}
 		if pid == 0 {
 			return timeout(r, "BEFORE "+b+" did not start", "environment: BEFORE did not start")
@@ -162,6 +166,14 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}
+	report, err := os.CreateTemp("", "compat-shim-report.*")
+	if err != nil {
+		return fail(r, err.Error(), "runner error")
+	}
+	report.Close()
+	defer os.Remove(report.Name())
+	defer os.Remove(report.Name() + ".bt")
+	env = append(env, reportEnv+"="+report.Name())
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return fail(r, err.Error(), "runner error")
@@ -266,9 +278,12 @@ read:
 			return fail(r, "CLEANUP failed: "+firstLine(string(o)), "environment: CLEANUP failed")
 		}
 	}
-	if i := strings.Index(output, unsupportedMark); i >= 0 {
-		what := strings.TrimSpace(firstLine(output[i+len(unsupportedMark):]))
-		return fail(r, what, what)
+	shimOut, _ := os.ReadFile(report.Name())
+	for _, o := range []string{string(shimOut), output} {
+		if i := strings.Index(o, unsupportedMark); i >= 0 {
+			what := strings.TrimSpace(firstLine(o[i+len(unsupportedMark):]))
+			return fail(r, what, what)
+		}
 	}
 	failed := checkExpects(t, output, e.Dir)
 	errLine := firstErrorLine(output)
@@ -276,7 +291,7 @@ read:
 		return pass(r)
 	}
 	if timedOut {
-		why := "timeout after the probes were attached"
+		why := causeAttachedTimeout
 		if !attached {
 			why = fmt.Sprintf("timeout: no %s within %s", notice, attachTimeout(t.Format))
 		}
@@ -376,13 +391,17 @@ func absWords(words []string) []string {
 	return out
 }
 
-// waitProc waits until pid or one of its descendants has comm name (or,
-// with an empty name, until pid has a child) and returns its pid.
-func waitProc(ctx context.Context, pid int, name string, limit time.Duration) int {
+// waitProc waits until pid or one of its descendants runs the program
+// named prog (or, with an empty prog, until pid has a child) and returns
+// its pid. A process matches as with pidof: by its comm (the first 15 bytes
+// of the name) or by the name in its argv[0], which a program that execs
+// another with the same argv keeps.
+func waitProc(ctx context.Context, pid int, prog string, limit time.Duration) int {
+	name, base := commName(prog), filepath.Base(prog)
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		tree := descendants(pid)
-		if name == "" {
+		if prog == "" {
 			if len(tree) > 1 {
 				return tree[1]
 			}
@@ -390,6 +409,11 @@ func waitProc(ctx context.Context, pid int, name string, limit time.Duration) in
 			for _, p := range tree {
 				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); err == nil && strings.TrimSpace(string(b)) == name {
 					return p
+				}
+				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); err == nil {
+					if argv0, _, _ := strings.Cut(string(b), "\x00"); argv0 != "" && filepath.Base(argv0) == base {
+						return p
+					}
 				}
 			}
 		}

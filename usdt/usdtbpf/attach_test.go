@@ -100,9 +100,10 @@ func parseRec(b []byte) (rec, error) {
 	return r, nil
 }
 
-// cCollection builds libbpfProgram with Debian's clang and libbpf headers
-// and loads it with cilium/ebpf.
-func cCollection(t *testing.T) *ebpf.Collection {
+// cCollection builds libbpfProgram with Debian's clang and libbpf headers,
+// loads it with cilium/ebpf and returns it with its spec maps and a reader
+// of its records.
+func cCollection(t *testing.T) (*ebpf.Collection, *Specs, *ringbuf.Reader) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	clang := testutil.RequireTool(t, "clang")
@@ -125,7 +126,16 @@ func cCollection(t *testing.T) *ebpf.Collection {
 		t.Fatalf("loading the libbpf program: %v", err)
 	}
 	t.Cleanup(coll.Close)
-	return coll
+	specs, err := NewSpecs(coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ringbuf.NewReader(coll.Maps["events"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Close() })
+	return coll, specs, rd
 }
 
 // headerHasSIB reports whether the installed usdt.bpf.h reads
@@ -282,17 +292,8 @@ var argProbes = []string{"consts", "regs", "mem", "sib", "sibstack", "rip", "rip
 // probe of usdtargs built four ways, and checks each reported value against
 // what the program says it passed.
 func TestAttachArgumentForms(t *testing.T) {
-	coll := cCollection(t)
-	specs, err := NewSpecs(coll)
-	if err != nil {
-		t.Fatal(err)
-	}
+	coll, specs, crd := cCollection(t)
 	sib := headerHasSIB(t)
-	crd, err := ringbuf.NewReader(coll.Maps["events"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crd.Close()
 	gomap, gord := newRingbuf(t)
 	const hits = 3
 	for _, v := range []struct {
@@ -449,16 +450,7 @@ func TestAttachArgumentForms(t *testing.T) {
 // TestAttachSemaphore attaches to the semaphore-guarded probe of a running
 // process found by PID alone: the process fires it only while attached.
 func TestAttachSemaphore(t *testing.T) {
-	coll := cCollection(t)
-	specs, err := NewSpecs(coll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd, err := ringbuf.NewReader(coll.Maps["events"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crd.Close()
+	coll, specs, crd := cCollection(t)
 	bin := usdtargs(t, "-O2")
 	cmd := exec.Command(bin, "guarded")
 	stdin, err := cmd.StdinPipe()
@@ -522,17 +514,8 @@ func TestAttachSemaphore(t *testing.T) {
 // whose argument is the generation gc.collect() was called with.
 func TestAttachPython(t *testing.T) {
 	const python = "/usr/bin/python3.11"
-	coll := cCollection(t)
+	coll, specs, crd := cCollection(t)
 	testutil.RequireFile(t, python)
-	specs, err := NewSpecs(coll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd, err := ringbuf.NewReader(coll.Maps["events"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crd.Close()
 	gomap, gord := newRingbuf(t)
 	l, err := Attach(coll.Programs["generic"], Target{Path: python}, "python", "gc__start", &Options{Specs: specs, Cookie: 3})
 	if err != nil {
