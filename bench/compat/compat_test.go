@@ -164,7 +164,7 @@ func TestTranslate(t *testing.T) {
 		want string // joined by |, or "!" + what uscope lacks
 	}{
 		{"-e|begin { exit(); }", "run|-e|begin { exit(); }"},
-		{"-q|-f|json|-e|P", "!bpftrace's option -q"},
+		{"-q|-f|json|-e|P", "run|-q|-f|json|-e|P"},
 		{"-f|json|-e|P", "run|-f|json|-e|P"},
 		{"-fjson|-eP", "run|-f|json|-e|P"},
 		{"--verify-llvm-ir|-e|P|-c|./prog 1", "run|-c|./prog 1|-e|P"},
@@ -177,11 +177,11 @@ func TestTranslate(t *testing.T) {
 		{"--version", "version"},
 		{"-h", "run|--help"},
 		{"file.bt", "run|file.bt"},
-		{"-e|P|0", "!positional parameters after the program"},
-		{"-e|P|--|--x=1", "!positional parameters after the program"},
+		{"-e|P|0", "run|-e|P|--|0"},
+		{"-e|P|--|--x=1", "run|-e|P|--|--x=1"},
 		{"-", "!reading the program from standard input (-)"},
-		{"--unsafe|-e|P", "!bpftrace's option --unsafe"},
-		{"-k|-e|P", "!bpftrace's option -k"},
+		{"--unsafe|-e|P", "run|--unsafe|-e|P"},
+		{"-k|-e|P", "run|-k|-e|P"},
 		{"-idonotexist", "run|-idonotexist"}, // bpftrace rejects it: so does uscope
 	} {
 		got, err := Translate(strings.Split(c.in, "|"))

@@ -163,6 +163,14 @@ func Translate(args []string) ([]string, error) {
 			version = true
 		case "h":
 			help = true
+		case "q":
+			out = append(out, "-q")
+		case "k":
+			out = append(out, "-k")
+		case "unsafe":
+			out = append(out, "--unsafe")
+		case "no-warnings":
+			out = append(out, "--no-warnings")
 		case "verify-llvm-ir":
 			// A self-check of bpftrace's LLVM IR, added by the peer's
 			// runner; nothing to translate.
@@ -218,7 +226,8 @@ func Translate(args []string) ([]string, error) {
 		pos = pos[1:]
 	}
 	if len(pos) > 0 {
-		return nil, &UnsupportedError{"positional parameters after the program"}
+		// The program's positional parameters ($1 ...).
+		r = append(append(r, "--"), pos...)
 	}
 	return r, nil
 }
