@@ -37,7 +37,6 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--duration", "abc", "-e", "BEGIN{}"}, []string{"invalid duration"}},
 		{[]string{"run", "-f", "yaml", "-e", "BEGIN{}"}, []string{`unknown output format "yaml"`}},
 		{[]string{"run"}, []string{"no program"}},
-		{[]string{"run", "-e", "BEGIN{}", "file.bt"}, []string{"not both"}},
 		{[]string{"run", "nosuchfile.bt"}, []string{"nosuchfile.bt", "no such file"}},
 		// Programs.
 		{[]string{"run", "-e", `uprobe:c:malloc { printf("%s\n", str(arg0, -1)); }`}, []string{"-e:1:44:", "str()'s length cannot be negative", "\n" + strings.Repeat(" ", 43) + "^"}},

@@ -99,7 +99,7 @@ func TestRunArguments(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := argsProgram(t)
 	prog := fmt.Sprintf(`
-uprobe:%[1]s:widths { printf("w %%d %%u %%d %%u %%d %%u %%d %%u\n", (int8)arg0, (uint8)arg1, (int16)arg2, (uint16)arg3, (int32)arg4, (uint32)arg5, (int64)arg6, arg7); }
+uprobe:%[1]s:widths { printf("w %%d %%u %%d %%u %%d %%u %%ld %%lu\n", (int8)arg0, (uint8)arg1, (int16)arg2, (uint16)arg3, (int32)arg4, (uint32)arg5, (int64)arg6, arg7); }
 uprobe:%[1]s:strs { printf("s %%s %%s %%s\n", str(arg0), str(arg1, arg2), str(arg1)); }
 uretprobe:%[1]s:ret42 { printf("r %%d\n", retval); }
 uprobe:%[1]s:deref { printf("d %%d %%d\n", *(int64*)arg0, *(int32*)(arg0 + 8)); }
@@ -241,7 +241,7 @@ func checkDemo(t *testing.T, r result) {
 		"  uprobe     main.demoHandle(path=/api/users, size=64)",
 		"  uretprobe  main.demoHandle returned 200",
 		"  uretprobe  main.demoHandle returned 304",
-		"@latency_us: ",
+		"@latency_us:",
 		"@requests[/api/users]: 10",
 		"Traced 40 requests",
 	} {
@@ -351,7 +351,8 @@ func TestLostEvents(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	printed := strings.Count(r.stdout, "\n")
+	// Events are the non-empty lines (a run ends with two empty lines).
+	printed := strings.Count(r.stdout, "\n") - strings.Count(r.stdout, "\n\n")
 	var lost int
 	for _, l := range strings.Split(r.stdout, "\n") {
 		if n, err := fmt.Sscanf(l, "Lost %d events", &lost); err == nil && n == 1 {

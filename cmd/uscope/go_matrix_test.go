@@ -36,15 +36,15 @@ func matrixProgram(bin string, stripped bool) string {
 		return fmt.Sprintf(`
 uprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sum %%d %%d %%d\n", goarg(2), goarg(3), *(int64*)goarg(1)); }
 uretprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sumret %%d\n", retval); }
-uprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("set %%#x %%d %%s\n", goarg(0), goarg(2), str(goarg(3), goarg(4))); }
+uprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("set %%#lx %%d %%s\n", goarg(0), goarg(2), str(goarg(3), goarg(4))); }
 uretprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("setret %%d\n", retval); }
 uprobe:%[1]s:main.Sq.Area { printf("area %%d\n", goarg(0)); }
 uretprobe:%[1]s:main.Sq.Area { printf("arearet %%d\n", retval); }
-uprobe:%[1]s:"main.(*Acc).Add" { printf("add %%#x %%d\n", goarg(0), goarg(1)); }
+uprobe:%[1]s:"main.(*Acc).Add" { printf("add %%#lx %%d\n", goarg(0), goarg(1)); }
 uretprobe:%[1]s:"main.(*Acc).Add" { printf("addret %%d\n", retval); }
 uprobe:%[1]s:main.variadic { printf("variadic %%s %%d %%d %%d\n", str(goarg(0), goarg(1)), goarg(3), *(int64*)goarg(2), *(int64*)(goarg(2) + 16)); }
 uretprobe:%[1]s:main.variadic { printf("variadicret %%d\n", retval); }
-uprobe:%[1]s:main.iface { printf("iface %%#x %%#x %%#x %%#x %%d\n", goarg(0), goarg(1), goarg(2), goarg(3), *(int64*)goarg(1)); }
+uprobe:%[1]s:main.iface { printf("iface %%#lx %%#lx %%#lx %%#lx %%d\n", goarg(0), goarg(1), goarg(2), goarg(3), *(int64*)goarg(1)); }
 uretprobe:%[1]s:main.iface { printf("ifaceret %%d\n", retval); }
 uprobe:%[1]s:main.makeAdder.func1 { printf("closure %%d\n", goarg(0)); }
 uretprobe:%[1]s:main.makeAdder.func1 { printf("closureret %%d\n", retval); }
@@ -54,15 +54,15 @@ uprobe:%[1]s:main.work { printf("goid %%d\n", goid); }
 	return fmt.Sprintf(`
 uprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sum %%d %%d %%d\n", args.xs.len, args.xs.cap, args.xs[0]); printf("psum "); print(args); }
 uretprobe:%[1]s:"main.Sum[go.shape.int]" { printf("sumret %%d\n", retval); }
-uprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("set %%#x %%d %%s\n", args.b, args.v, str(args.tag)); }
+uprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("set %%#lx %%d %%s\n", args.b, args.v, str(args.tag)); }
 uretprobe:%[1]s:"main.(*Box[go.shape.int]).Set" { printf("setret %%d\n", retval); }
 uprobe:%[1]s:main.Sq.Area { printf("area %%d\n", args.s.S); }
 uretprobe:%[1]s:main.Sq.Area { printf("arearet %%d\n", retval); }
-uprobe:%[1]s:"main.(*Acc).Add" { printf("add %%#x %%d\n", args.a, args.x); }
+uprobe:%[1]s:"main.(*Acc).Add" { printf("add %%#lx %%d\n", args.a, args.x); }
 uretprobe:%[1]s:"main.(*Acc).Add" { printf("addret %%d\n", retval); }
 uprobe:%[1]s:main.variadic { printf("variadic %%s %%d %%d %%d\n", str(args.prefix), args.xs.len, args.xs[0], args.xs[2]); }
 uretprobe:%[1]s:main.variadic { printf("variadicret %%d\n", retval); }
-uprobe:%[1]s:main.iface { printf("iface %%#x %%#x %%#x %%#x %%d\n", args.s.type, args.s.data, args.e.type, args.e.data, *(int64*)args.s.data); }
+uprobe:%[1]s:main.iface { printf("iface %%#lx %%#lx %%#lx %%#lx %%d\n", args.s.type, args.s.data, args.e.type, args.e.data, *(int64*)args.s.data); }
 uretprobe:%[1]s:main.iface { printf("ifaceret %%d\n", retval); }
 uprobe:%[1]s:main.makeAdder.func1 { printf("closure %%d\n", args.n); }
 uretprobe:%[1]s:main.makeAdder.func1 { printf("closureret %%d\n", retval); }

@@ -132,11 +132,11 @@ func goArgsProgram(bin string, stripped bool) string {
 	if stripped {
 		return fmt.Sprintf(`
 uprobe:%[1]s:main.widths {
-	printf("w %%d %%d %%d %%d %%u %%u %%u %%u %%d %%u\n", (int8)goarg(0), (int16)goarg(1), (int32)goarg(2), (int64)goarg(3),
+	printf("w %%d %%d %%d %%ld %%u %%u %%u %%lu %%d %%u\n", (int8)goarg(0), (int16)goarg(1), (int32)goarg(2), (int64)goarg(3),
 		(uint8)goarg(4), (uint16)goarg(5), (uint32)goarg(6), goarg(7), (int64)arg8, *(uint16*)(reg("sp") + 8));
 }
 uprobe:%[1]s:main.values {
-	printf("v %%s %%d %%d %%d %%d %%d %%s %%d %%d %%#x %%#x\n", str(goarg(0), goarg(1)), goarg(3), goarg(4),
+	printf("v %%s %%d %%d %%d %%d %%d %%s %%d %%d %%#lx %%#lx\n", str(goarg(0), goarg(1)), goarg(3), goarg(4),
 		*(int64*)goarg(2), *(int64*)(goarg(2) + 8), (int32)goarg(5), str(goarg(6), goarg(7)), (uint8)goarg(8),
 		*(int32*)*(uint64*)(reg("sp") + 8), *(uint64*)(reg("sp") + 16), **(uint64**)(reg("sp") + 16));
 	printf("p { .A = %%d, .B = %%s, .C = %%d }\n", (int32)goarg(5), str(goarg(6), goarg(7)), (uint8)goarg(8));
@@ -148,10 +148,10 @@ uprobe:%[1]s:main.floaty { printf("f { .x = (unavailable: float in xmm0), .n = %
 	}
 	return fmt.Sprintf(`
 uprobe:%[1]s:main.widths {
-	printf("w %%d %%d %%d %%d %%u %%u %%u %%u %%d %%u\n", args.a, args.b, args.c, args.d, args.e, args.f, args.g, args.h, args.i, args.u);
+	printf("w %%d %%d %%d %%ld %%u %%u %%u %%lu %%d %%u\n", args.a, args.b, args.c, args.d, args.e, args.f, args.g, args.h, args.i, args.u);
 }
 uprobe:%[1]s:main.values {
-	printf("v %%s %%d %%d %%d %%d %%d %%s %%d %%d %%#x %%#x\n", str(args.s), len(args.sl), args.sl.cap, args.sl[0], args.sl[1],
+	printf("v %%s %%d %%d %%d %%d %%d %%s %%d %%d %%#lx %%#lx\n", str(args.s), len(args.sl), args.sl.cap, args.sl[0], args.sl[1],
 		args.p.A, args.p.B, args.p.C, args.pp.A, args.fn, *(uint64*)args.fn);
 	printf("p ");
 	print(args.p);

@@ -48,14 +48,20 @@ func TestLatencyBuckets(t *testing.T) {
 		t.Errorf("no funclatency header:\n%s", out)
 	}
 	got := bccHist(t, out)
-	want := map[uint64]int{bucketOf(1e6): 1, bucketOf(1e7): 1, bucketOf(1e8): 1}
-	if len(got) != len(want) {
-		t.Errorf("buckets %v, want %v\n%s", got, want, out)
-	}
-	for b, n := range want {
-		if got[b] != n {
-			t.Errorf("bucket %d: %d calls, want %d\n%s", b, got[b], n, out)
+	// A nap of d takes at least d: its call is in d's bucket, or, when the
+	// machine is busy and the nap overshoots a power of two, in the next.
+	for _, d := range []uint64{1e6, 1e7, 1e8} {
+		b := bucketOf(d)
+		if got[b]+got[2*b] == 0 {
+			t.Errorf("no call of %d ns in bucket %d or %d: %v\n%s", d, b, 2*b, got, out)
 		}
+	}
+	total := 0
+	for _, n := range got {
+		total += n
+	}
+	if total != 3 {
+		t.Errorf("%d calls in the histogram, want 3\n%s", total, out)
 	}
 	if !regexp.MustCompile(`\navg = \d+ nsecs, total: \d+ nsecs, count: 3\n`).MatchString(out) {
 		t.Errorf("no average line for 3 calls:\n%s", out)

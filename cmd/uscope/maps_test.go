@@ -21,8 +21,9 @@ func mapLines(out string) []string {
 	current := ""
 	for _, l := range strings.Split(out, "\n") {
 		switch {
-		case strings.HasPrefix(l, "@") && strings.HasSuffix(l, ": "):
-			current = strings.TrimSuffix(l, ": ")
+		case strings.HasPrefix(l, "@") && (strings.HasSuffix(l, ": ") || strings.HasSuffix(l, ":")):
+			// A histogram's name: "@h:" (bpftrace main), "@h: " (0.17).
+			current = strings.TrimSuffix(strings.TrimSuffix(l, " "), ":")
 		case strings.HasPrefix(l, "@"):
 			got = append(got, l)
 		case bucket.MatchString(l):
@@ -99,7 +100,7 @@ uretprobe:` + bin + `:allocate {
 		"len 4 has2 1 has9 0 hasgone 0",
 		"@avg: 2",
 		"@calls: 0",
-		"@lin: ",
+		"@lin:",
 		"[0, 5)                 8 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|",
 		"[5, 10)                2 |@@@@@@@@@@@@@                                       |",
 		"@max: 6",

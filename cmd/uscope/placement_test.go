@@ -85,7 +85,7 @@ func TestPlacementRun(t *testing.T) {
 	bin := placementProgram(t)
 	const n = 5
 	prog := fmt.Sprintf(`
-uprobe:%[1]s:f_* { printf("call %%s %%d %%d %%d %%x\n", func, arg0, arg1, arg2, reg("ip")); @[func] = count(); }
+uprobe:%[1]s:f_* { printf("call %%s %%d %%d %%d %%lx\n", func, arg0, arg1, arg2, reg("ip")); @[func] = count(); }
 uprobe:libc:write /pid == cpid && arg2 <= 3/ { printf("write %%d %%d %%s\n", arg0, arg2, str(arg1, arg2)); @w = count(); }
 uprobe:libc:free /pid == cpid/ { @f = count(); }
 `, bin)

@@ -356,7 +356,7 @@ func TestTLSBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"tls", "--max-bytes", "0"}, "--max-bytes 0 is out of range"},
+		{[]string{"tls", "--max-bytes", "0"}, "--max-bytes 0: it must be 1 to 1024 bytes"},
 		{[]string{"tls", "--lib", "/bin/true"}, "/bin/true holds none of the TLS functions"},
 		{[]string{"tls", "--lib", "/nonexistent/libssl.so"}, "--lib /nonexistent/libssl.so: no such file or directory"},
 	}

@@ -37,8 +37,8 @@ func usdtArgsBinary(t *testing.T, flags ...string) string {
 // "want PROBE VALUES" with.
 func usdtArgsProgram(bin string) string {
 	return fmt.Sprintf(`
-usdt:%[1]s:test:consts { printf("got consts %%d %%u %%d %%u\n", arg0, arg1, arg2, arg3); }
-usdt:%[1]s:test:regs { printf("got regs %%d %%u %%d %%u %%d %%u %%d %%u\n", arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7); }
+usdt:%[1]s:test:consts { printf("got consts %%d %%lu %%d %%u\n", arg0, arg1, arg2, arg3); }
+usdt:%[1]s:test:regs { printf("got regs %%d %%u %%d %%u %%d %%u %%ld %%lu\n", arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7); }
 usdt:%[1]s:test:mem { printf("got mem %%d %%d %%d\n", arg0, arg1, arg2); }
 usdt:%[1]s:test:sib { printf("got sib %%d %%d %%d\n", arg0, arg1, arg2); }
 usdt:%[1]s:test:sibstack { printf("got sibstack %%d\n", arg0); }

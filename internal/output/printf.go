@@ -70,6 +70,9 @@ type Directive struct {
 	Verb string
 	// Arg is the kind of argument the directive consumes.
 	Arg ArgKind
+	// cInt: without a length modifier, the argument is C's int or unsigned
+	// int (Format.CInt).
+	cInt bool
 }
 
 // piece is either a literal run of text or a directive.
@@ -279,6 +282,16 @@ func (f *Format) Directives() []Directive {
 // NumArgs returns how many arguments the format consumes.
 func (f *Format) NumArgs() int { return len(f.dirs) }
 
+// CInt makes directives without a length modifier convert their integer
+// to C's int or unsigned int, as bpftrace main's printf does (%ld for 64
+// bits); without it they read the value at its own width (at least 32
+// bits), as bcc's trace does.
+func (f *Format) CInt() {
+	for i := range f.dirs {
+		f.dirs[i].cInt = true
+	}
+}
+
 // Sprintf formats args with C semantics and returns the text.
 //
 // Integers are converted as C converts a value of their declared type
@@ -388,9 +401,10 @@ func (d *Directive) convWidth(v Value) int {
 	if v.Kind == KindPointer {
 		return 64
 	}
-	// Without a length modifier the value is converted to C's int (or
-	// unsigned int), as bpftrace main's printf does: use %ld for 64 bits.
-	return 32
+	if d.cInt {
+		return 32
+	}
+	return max(32, v.width())
 }
 
 // appendInt formats an integer conversion: d i u x X o. It allocates

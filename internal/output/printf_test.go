@@ -128,9 +128,9 @@ func TestSprintf(t *testing.T) {
 		{"[%s]", []Value{StringValue("abcdef", true)}, "[abcdef...]"},
 		{"[%-10s]", []Value{StringValue("abc", true)}, "[abc...    ]"},
 		{"[%.4s]", []Value{StringValue("abcdef", true)}, "[abcd]"},
-		// Without a length modifier, C int as bpftrace main; %lx and %lu for 64 bits.
-		{"%x %x %x %lx", []Value{IntValue(-1, 4), IntValue(-1, 8), IntValue(-1, 1), IntValue(-1, 8)}, "ffffffff ffffffff ffffffff ffffffffffffffff"},
-		{"%d %u %lu", []Value{UintValue(math.MaxUint64, 8), UintValue(math.MaxUint64, 8), UintValue(math.MaxUint64, 8)}, "-1 4294967295 18446744073709551615"},
+		// Integer widths follow the declared type.
+		{"%x %x %x", []Value{IntValue(-1, 4), IntValue(-1, 8), IntValue(-1, 1)}, "ffffffff ffffffffffffffff ffffffff"},
+		{"%d %u", []Value{UintValue(math.MaxUint64, 8), UintValue(math.MaxUint64, 8)}, "-1 18446744073709551615"},
 		{"%u", []Value{IntValue(-1, 1)}, "4294967295"},
 		{"%hhx %hd", []Value{IntValue(0x1234, 8), UintValue(0xffff, 8)}, "34 -1"},
 		{"%lx", []Value{IntValue(-1, 4)}, "ffffffffffffffff"},
@@ -214,12 +214,10 @@ func cCall(c cCase) (string, string) {
 	}
 	switch d.Length {
 	case "":
-		// Without a length modifier the value is C's int or unsigned
-		// int, as bpftrace main converts it.
-		if d.Verb == "d" || d.Verb == "i" {
-			return c.format, "(int)" + arg
+		if c.v.width() == 64 {
+			t := d.Text
+			return c.format[:d.Offset] + t[:len(t)-1] + "ll" + t[len(t)-1:] + c.format[d.Offset+len(t):], arg
 		}
-		return c.format, "(unsigned int)" + arg
 	case "hh", "h":
 		return c.format, "(int)" + arg
 	default:
@@ -228,6 +226,7 @@ func cCall(c cCase) (string, string) {
 		}
 		return c.format, "(unsigned long long)" + arg
 	}
+	return c.format, arg
 }
 
 func cQuote(s string) string {

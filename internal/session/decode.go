@@ -87,6 +87,8 @@ func newDecoder(s *session) *decoder {
 		f, err := output.ParseFormat(pd.Format)
 		if err != nil {
 			f = nil
+		} else if !s.plan.Trace {
+			f.CInt() // bpftrace's printf; bcc trace's reads values whole
 		}
 		d.printfs[i] = preparedPrintf{desc: pd, f: f, args: make([]output.Value, len(pd.Args))}
 	}
