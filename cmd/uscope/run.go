@@ -38,6 +38,8 @@ type sessionFlags struct {
 	export fleetFlags
 	// probeInline also probes the inlined copies of Go functions.
 	probeInline bool
+	// block is --block.
+	block bool
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -52,6 +54,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.mapSize, "map-size", 4096, "keys per map")
 	c.Flags().BoolVar(&f.perf, "perf-event", false, "attach one perf-event uprobe per site instead of uprobe_multi links")
 	c.Flags().BoolVar(&f.exactEntry, "exact-entry", false, "probe C functions at their first instruction, not at the cheaper equivalent one uscope picks")
+	c.Flags().BoolVar(&f.block, "block", false, "stop the traced process (-p/-c) while the event buffer is 3/4 full, instead of losing events")
 	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 4M)")
 	f.export.register(c)
 	c.Flags().BoolVar(&f.probeInline, "probe-inline", false, "uprobes on Go functions also fire where they were inlined (bpftrace's probe_inline config key)")
@@ -70,6 +73,7 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 		KernelUretprobe: f.kernelUretprobe,
 		ProbeInline:     f.probeInline,
 	}
+	cfg.Block = f.block
 	if f.ringBufSize != "" {
 		n, err := parseRingBufSize(f.ringBufSize)
 		if err != nil {

@@ -451,8 +451,20 @@ func (g *gen) emitRecordFlags(off, size int, flags int32) {
 			asm.FnRingbufQuery.Call(),
 			asm.Mov.Imm(asm.R4, rbNoWakeup),
 			asm.JLT.Imm(asm.R0, int32(g.c.opts.ringBufSize()/ringBufWatermark), quiet),
-			asm.Mov.Imm(asm.R4, rbForceWakeup),
 		)
+		if g.c.opts.Block {
+			// --block: above 3/4 the target stops (SIGSTOP, delivered on
+			// its return to user space) until the reader has drained the
+			// buffer and sends SIGCONT.
+			wake := g.label("wake")
+			g.emit(
+				asm.JLT.Imm(asm.R0, int32(g.c.opts.ringBufSize()/4*3), wake),
+				asm.Mov.Imm(asm.R1, 19), // SIGSTOP
+				asm.FnSendSignal.Call(),
+			)
+			g.mark(wake)
+		}
+		g.emit(asm.Mov.Imm(asm.R4, rbForceWakeup))
 		g.mark(quiet)
 	} else {
 		g.emit(asm.Mov.Imm(asm.R4, flags))

@@ -37,6 +37,10 @@ type Options struct {
 	// RingBufSize is the size in bytes of the events ring buffer, a power
 	// of two of at least one page (0: DefaultRingBufSize).
 	RingBufSize int
+	// Block stops the process that writes a record while the ring buffer
+	// is more than 3/4 full (bpf_send_signal(SIGSTOP)); the session sends
+	// SIGCONT once it has drained it (--block).
+	Block bool
 	// Multi selects uprobe_multi links (programs are loaded for them).
 	Multi bool
 	// TraceUserStack adds the user stack to every bcc trace row (-U).

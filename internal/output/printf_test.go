@@ -1,9 +1,11 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os/exec"
 	"strings"
@@ -378,4 +380,42 @@ func FuzzParseFormat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Formatting integers, pointers, characters and strings allocates nothing:
+// the session formats every event record with Append.
+func TestAppendNoAlloc(t *testing.T) {
+	f, err := ParseFormat("%d %5i %-8u %x %#X %08o %#o %.3d %+d % d %p %c %s %-6s|\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []Value{IntValue(-42, 4), IntValue(7, 8), UintValue(123, 8), UintValue(0xbeef, 2), UintValue(0xbeef, 8),
+		IntValue(8, 4), UintValue(0, 4), IntValue(5, 4), IntValue(3, 4), IntValue(3, 4), PointerValue(0x7ffc1234),
+		IntValue('A', 1), StringValue("abc", false), StringValue("xy", false)}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf = f.Append(buf[:0], args) }); n != 0 {
+		t.Errorf("Append allocates %.1f times per call", n)
+	}
+	want := "-42     7 123      beef 0XBEEF 00000010 0 005 +3  3 0x7ffc1234 A abc xy    |\n"
+	if got := string(buf); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// Writer.Printf formats into a bufio.Writer's free space, or into its own
+// scratch buffer, without allocating.
+func TestWriterPrintfNoAlloc(t *testing.T) {
+	f, _ := ParseFormat("%d %d\n")
+	args := []Value{IntValue(123456, 8), IntValue(4242, 4)}
+	var sink bytes.Buffer
+	bw := bufio.NewWriterSize(&sink, 1<<16)
+	for name, w := range map[string]*Writer{"bufio": NewWriter(bw, Text), "plain": NewWriter(io.Discard, Text)} {
+		if n := testing.AllocsPerRun(100, func() { _ = w.Printf(f, args) }); n != 0 {
+			t.Errorf("%s: Printf allocates %.1f times per call", name, n)
+		}
+	}
+	bw.Flush()
+	if got := sink.String(); !strings.HasPrefix(got, "123456 4242\n123456 4242\n") {
+		t.Errorf("output %q", got[:min(len(got), 40)])
+	}
 }

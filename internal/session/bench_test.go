@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"testing"
@@ -13,7 +14,7 @@ import (
 
 // benchSession compiles src (probes on libc, which needs no root to
 // resolve) into a session that prints to w, without loading anything.
-func benchSession(b *testing.B, src string, w io.Writer) *session {
+func benchSession(b testing.TB, src string, w io.Writer) *session {
 	b.Helper()
 	r := resolve.New(resolve.Options{})
 	b.Cleanup(func() { r.Close() })
@@ -70,4 +71,28 @@ func cpuNanos() int64 {
 	var ru unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// The reader decodes and prints a printf record of integers and strings
+// without allocating.
+func TestDecodePrintfNoAlloc(t *testing.T) {
+	lib := libc(t)
+	var out bytes.Buffer
+	s := benchSession(t, `uprobe:`+lib+`:getenv { printf("%s %d %x\n", str(arg0), tid, arg1); }`, &out)
+	pd := s.plan.Printfs[0]
+	rec := make([]byte, pd.Size)
+	binary.LittleEndian.PutUint64(rec, compile.RecPrintf<<32)
+	copy(rec[pd.Args[0].Offset:], "HOME\x00")
+	binary.LittleEndian.PutUint64(rec[pd.Args[1].Offset:], 4242)
+	binary.LittleEndian.PutUint64(rec[pd.Args[2].Offset:], 0xbeef)
+	if err := s.handle(rec); err != nil { // grow the output buffer once
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(200, func() { _ = s.handle(rec) }); n != 0 {
+		t.Errorf("handle allocates %.1f times per printf record", n)
+	}
+	s.out.flush()
+	if got, want := out.String()[:len("HOME 4242 beef\n")], "HOME 4242 beef\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
 }

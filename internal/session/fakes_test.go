@@ -151,6 +151,16 @@ func (r *fakeRing) Flush() error {
 	return nil
 }
 
+func (r *fakeRing) AvailableBytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, q := range r.queue {
+		n += len(q)
+	}
+	return n
+}
+
 func (r *fakeRing) Close() error {
 	r.mu.Lock()
 	r.closed = true
@@ -512,6 +522,7 @@ func (h *harness) backend() backend {
 			}
 		},
 		waitExit: func(pid int) <-chan struct{} { return h.exitCh },
+		resume:   func(pid int) { h.log.add("resume %d", pid) },
 	}
 }
 

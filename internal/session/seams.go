@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/compile"
@@ -52,6 +53,8 @@ type records interface {
 	ReadInto(rec *ringbuf.Record) error
 	SetDeadline(t time.Time)
 	Flush() error
+	// AvailableBytes is how much the buffer holds not yet read.
+	AvailableBytes() int
 	Close() error
 }
 
@@ -90,6 +93,8 @@ type backend struct {
 	trigger func(id uint64)
 	// waitExit is closed when process pid exits (-p).
 	waitExit func(pid int) <-chan struct{}
+	// resume sends SIGCONT to pid, which --block's programs stop.
+	resume func(pid int)
 }
 
 // kernelBackend is the real kernel.
@@ -114,6 +119,7 @@ var kernelBackend = backend{
 	multi:    attach.UsesUprobeMulti,
 	trigger:  trigger,
 	waitExit: attach.WaitExit,
+	resume:   func(pid int) { _ = unix.Kill(pid, unix.SIGCONT) },
 }
 
 type heldChild struct{ h *attach.Held }

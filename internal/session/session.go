@@ -61,6 +61,11 @@ type Config struct {
 	// of two of at least a page (0: compile.DefaultRingBufSize). A config
 	// key for it, when the language gets config, sets this too.
 	RingBufSize int
+	// Block slows the traced process instead of losing events: a probe
+	// that finds the ring buffer more than 3/4 full stops its process
+	// (SIGSTOP) until the reader has drained it and sends SIGCONT. It
+	// needs PID or Command (the process to resume).
+	Block bool
 	// Trace configures bcc trace rows.
 	Trace TraceOptions
 	// ForcePerfEvent attaches perf-event uprobes instead of uprobe_multi.
@@ -155,6 +160,8 @@ type session struct {
 	// snapReq and snapEnd serve Config.Snapshots (snapshot.go).
 	snapReq chan chan Snapshot
 	snapEnd chan struct{}
+	// targetGone is set once the traced process has exited.
+	targetGone atomic.Bool
 }
 
 // setupMemLimit is the Go heap's soft limit while the session resolves,
@@ -176,6 +183,9 @@ func (s *session) run(ctx context.Context) error {
 	s.pid = cfg.PID
 	if cfg.PID != 0 && cfg.Command != nil {
 		return fmt.Errorf("-p and -c cannot be used together")
+	}
+	if cfg.Block && cfg.PID == 0 && len(cfg.Command) == 0 {
+		return fmt.Errorf("--block needs the process it may stop: add -p PID or -c CMD")
 	}
 	if cfg.PID != 0 {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", cfg.PID)); err != nil {
@@ -206,6 +216,7 @@ func (s *session) run(ctx context.Context) error {
 		StrSize:          cfg.StrSize,
 		MapSize:          cfg.MapSize,
 		RingBufSize:      ringBufSizeFor(cfg.Program, cfg.RingBufSize),
+		Block:            cfg.Block,
 		StartNanos:       uint64(ts.Nano()),
 		Multi:            multi,
 		TriggerArgOffset: triggerArgOffset,
@@ -443,9 +454,29 @@ func (s *session) loop(ctx context.Context) error {
 	}
 	var procExit <-chan struct{}
 	if s.held != nil {
-		procExit = s.held.Done()
+		done := s.held.Done()
+		ch := make(chan struct{})
+		go func() {
+			select {
+			case <-done:
+				s.targetGone.Store(true)
+				close(ch)
+			case <-stop:
+			}
+		}()
+		procExit = ch
 	} else if s.pid != 0 {
-		procExit = s.be.waitExit(s.pid)
+		ch := make(chan struct{})
+		exit := s.be.waitExit(s.pid)
+		go func() {
+			select {
+			case <-exit:
+				s.targetGone.Store(true)
+				close(ch)
+			case <-stop:
+			}
+		}()
+		procExit = ch
 	}
 	go func() {
 		select {
@@ -524,9 +555,10 @@ func (s *session) drainFor(d time.Duration) error {
 	defer s.out.flush()
 	s.reader.SetDeadline(time.Now().Add(d))
 	rec := &s.dec.rec
-	for !s.exited || s.final {
+	for n := 1; !s.exited || s.final; n++ {
 		err := s.reader.ReadInto(rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
+			s.resumeBlocked(true)
 			return nil
 		}
 		if err != nil {
@@ -535,8 +567,24 @@ func (s *session) drainFor(d time.Duration) error {
 		if err := s.handle(rec.RawSample); err != nil {
 			return err
 		}
+		if n%256 == 0 {
+			s.resumeBlocked(false)
+		}
 	}
 	return nil
+}
+
+// resumeBlocked lets the process run again that --block's programs may
+// have stopped, once the ring buffer is below its watermark; idle (the
+// reader waited for records) it does so anyway, in case a stop arrived
+// after the last SIGCONT. A SIGCONT to a running process does nothing.
+func (s *session) resumeBlocked(idle bool) {
+	if !s.cfg.Block || s.pid == 0 || s.reader == nil || s.targetGone.Load() {
+		return // (once gone, its pid may be another process's)
+	}
+	if idle || s.reader.AvailableBytes() < s.ringBufSize()/8 {
+		s.be.resume(s.pid)
+	}
 }
 
 // finish runs END and prints the last records, the maps and the losses,
@@ -573,6 +621,8 @@ func (s *session) close() error {
 	if s.links != nil {
 		errs = append(errs, s.links.Close())
 	}
+	// Detached, no probe can stop the process any more: resume it.
+	s.resumeBlocked(true)
 	if s.reader != nil {
 		s.reader.Close()
 	}

@@ -297,3 +297,57 @@ func TestRingBufSizeFor(t *testing.T) {
 		t.Errorf("the user's size was not kept: %d", got)
 	}
 }
+
+func TestSessionBlockResumesTarget(t *testing.T) {
+	lib := libc(t)
+	h := newHarness(t)
+	h.child.onRelease = func() {
+		for i := range 600 {
+			h.printf("hit %d\n", uint64(i))
+		}
+		h.kern.ring.push(nil) // (an empty record is skipped)
+	}
+	src := `uprobe:` + lib + `:getpid { printf("hit %d\n", arg0); }`
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// End once the records are read and the reader went idle once.
+		for h.log.index("resume") < 0 || h.kern == nil || h.kern.ring.AvailableBytes() > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if err := h.run(ctx, src, Config{Command: []string{"./prog"}, Block: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(h.out.String(), "\n"); got != 600 {
+		t.Errorf("%d lines, want 600", got)
+	}
+	if h.log.lastIndex("resume") < h.log.index("detach") {
+		t.Error("the target was not resumed after the probes were detached")
+	}
+	if h.log.index("resume") < h.log.index("release") { // never before the child runs
+		t.Errorf("resumed before the release; events: %q", h.log.events())
+	}
+	h.child.exitNow()
+}
+
+func TestSessionBlockAfterExitDoesNotSignal(t *testing.T) {
+	lib := libc(t)
+	h := newHarness(t)
+	h.child.onRelease = func() { h.child.exitNow() }
+	src := `uprobe:` + lib + `:getpid { printf("hit\n"); }`
+	if err := h.run(context.Background(), src, Config{Command: []string{"./prog"}, Block: true}); err != nil {
+		t.Fatal(err)
+	}
+	if i, j := h.log.index("child exited"), h.log.lastIndex("resume"); j > i {
+		t.Errorf("SIGCONT sent to the pid of an exited child; events: %q", h.log.events())
+	}
+}
+
+func TestSessionBlockNeedsProcess(t *testing.T) {
+	h := newHarness(t)
+	err := h.run(context.Background(), `BEGIN { exit(); }`, Config{Block: true})
+	if err == nil || !strings.Contains(err.Error(), "--block") {
+		t.Fatalf("got %v, want an error about --block", err)
+	}
+}
