@@ -26,11 +26,13 @@ func init() {
 type runtimeFlags struct {
 	lang        string
 	showProgram bool
+	fleet       fleetFlags // --prometheus, --max-series, --cgroup, --container
 }
 
 func (f *runtimeFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.lang, "language", "l", "", "the process's language: "+strings.Join(runtimes.Languages, ", ")+" (default: detected)")
 	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
+	f.fleet.register(c)
 }
 
 // runtimeProcess finds the language of process arg (a PID) and the probes
@@ -84,6 +86,9 @@ func runRuntimeTool(cmd *cobra.Command, f *runtimeFlags, name string, p *runtime
 	cfg.StrSize, cfg.MapSize = 128, 4096
 	if cfg.Attached == nil {
 		cfg.Attached = func(int) {}
+	}
+	if err := f.fleet.start(&cfg); err != nil {
+		return err
 	}
 	return plainToolError(runSession(cmd.Context(), cfg), "uscope-"+name)
 }
