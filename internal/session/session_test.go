@@ -319,8 +319,9 @@ func TestSessionBlockResumesTarget(t *testing.T) {
 	if err := h.run(ctx, src, Config{Command: []string{"./prog"}, Block: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(h.out.String(), "\n"); got != 600 {
-		t.Errorf("%d lines, want 600", got)
+	// 600 events, then the two empty lines every run ends with.
+	if got := strings.Count(h.out.String(), "\n"); got != 602 {
+		t.Errorf("%d lines, want 600 and the 2 empty ones", got)
 	}
 	if h.log.lastIndex("resume") < h.log.index("detach") {
 		t.Error("the target was not resumed after the probes were detached")
