@@ -105,7 +105,7 @@ uretprobe:` + bin + `:allocate {
 		"[5, 10)                2 |@@@@@@@@@@@@@                                       |",
 		"@max: 6",
 		"@min: 0",
-		"@st: count 10, average 2, total 24",
+		"@st: { .count = 10, .average = 2, .total = 24 }",
 		"@sum: 24",
 	)
 	if strings.Contains(r.stdout, "@seen[") {

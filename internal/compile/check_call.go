@@ -145,7 +145,7 @@ func (k *checker) strcontainsType(n lang.Expr) (*Type, error) {
 		return nil, k.c.errorf(e, `strcontains(str(arg0), "needle")`, "strcontains() takes a string and a string literal")
 	}
 	k.info.Types[e.Args[1]] = strType(k.strLitSize(e.Args[1].(*lang.StrLit).Value))
-	return tU64, nil
+	return tBool, nil
 }
 
 // mapKeyed checks the map element a call takes (delete(@m[k]),
@@ -160,7 +160,7 @@ func (k *checker) mapKeyed(n lang.Expr) (*Type, error) {
 		return nil, err
 	}
 	if e.Name == "has_key" {
-		return tU64, nil
+		return tBool, nil
 	}
 	return tVoid, nil
 }

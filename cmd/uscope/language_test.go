@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/uscope/uscope/internal/compile"
+)
+
+// TestLanguageReference checks that every builtin of the compiler's table
+// reaches the user: `uscope language` prints it, the man page of that
+// command holds it, and shell completion offers it (the table itself, its
+// checkers, emitters and hints are checked by internal/compile's
+// TestBuiltinsTable).
+func TestLanguageReference(t *testing.T) {
+	out, errOut, code := inProcess(t, "language")
+	if code != 0 {
+		t.Fatalf("uscope language: exit %d: %s", code, errOut)
+	}
+	comp, errOut, code := inProcess(t, "__complete", "language", "")
+	if code != 0 {
+		t.Fatalf("completion: exit %d: %s", code, errOut)
+	}
+	dir := t.TempDir()
+	if _, errOut, code := inProcess(t, "man", dir); code != 0 {
+		t.Fatalf("uscope man: exit %d: %s", code, errOut)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "uscope-language.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	completions := map[string]bool{}
+	for _, l := range strings.Split(comp, "\n") {
+		name, _, _ := strings.Cut(l, "\t")
+		completions[name] = true
+	}
+	for _, b := range compile.Builtins() {
+		shown := b.Name
+		if b.Call {
+			shown = b.Usage
+		}
+		if !strings.Contains(out, shown) || !strings.Contains(out, b.Help) {
+			t.Errorf("uscope language does not show %s (%s)", b.Name, shown)
+		}
+		if !strings.Contains(string(page), b.Name) {
+			t.Errorf("the man page uscope-language.1 lacks %s", b.Name)
+		}
+		if !completions[b.Name] {
+			t.Errorf("completion does not offer %s", b.Name)
+		}
+	}
+	if _, _, code := inProcess(t, "language", "nosuch"); code != 1 {
+		t.Errorf("uscope language nosuch: exit %d, want 1", code)
+	}
+}
