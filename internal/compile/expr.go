@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/usdt/usdtbpf"
 )
 
 func argIndex(name string) (int, bool) {
@@ -243,19 +244,9 @@ func (g *gen) readUser(t *Type) error {
 	if err != nil {
 		return err
 	}
-	g.emit(
-		storeImm(asm.RFP, slot, 0, asm.DWord),
-		asm.Mov.Reg(asm.R3, asm.R0),
-		asm.Mov.Reg(asm.R1, asm.RFP),
-		asm.Add.Imm(asm.R1, int32(slot)),
-		asm.Mov.Imm(asm.R2, int32(size)),
-		asm.FnProbeReadUser.Call(),
-		asm.LoadMem(asm.R0, asm.RFP, slot, sizeOf(size)),
-	)
+	// The same read USDT arguments use (usdtbpf.ReadUser).
+	g.emit(usdtbpf.ReadUser(size, t.Signed, slot)...)
 	g.popStack(8)
-	if t.Signed {
-		g.truncate(asm.R0, t)
-	}
 	return nil
 }
 

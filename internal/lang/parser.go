@@ -278,16 +278,23 @@ func (p *parser) parseBlock() *Block {
 	if !open.is("{") {
 		p.unexpected(open, "expected '{' to start a block")
 	}
-	p.next()
+	stmts, _ := p.parseStmts(false)
+	return &Block{Pos: open.pos, Stmts: stmts}
+}
+
+// parseStmts parses the statements between '{' (at the head of the
+// lookahead) and '}'. With valueOK, a last expression without ';' is the
+// block's value (a block expression).
+func (p *parser) parseStmts(valueOK bool) (stmts []Stmt, value Expr) {
+	open := p.next()
 	p.enter()
 	defer p.leave()
-	b := &Block{Pos: open.pos}
 	for {
 		t := p.peek()
 		switch {
 		case t.is("}"):
 			p.next()
-			return b
+			return stmts, nil
 		case t.is(";"):
 			p.next()
 			continue
@@ -295,7 +302,11 @@ func (p *parser) parseBlock() *Block {
 			p.errAt(p.endPos(t.pos), 1, fmt.Sprintf("expected '}' to close the block opened at %s", open.pos), "unexpected end of input")
 		}
 		s, needSemi := p.parseStmt()
-		b.Stmts = append(b.Stmts, s)
+		if es, ok := s.(*ExprStmt); ok && valueOK && p.peek().is("}") {
+			p.next()
+			return stmts, es.X
+		}
+		stmts = append(stmts, s)
 		t = p.peek()
 		if t.is(";") {
 			p.next()
@@ -1134,36 +1145,7 @@ func (p *parser) parseMacro() *MacroDef {
 // parseBlockExpr parses { statements [value] }: a last expression without
 // ';' is the block's value.
 func (p *parser) parseBlockExpr() *BlockExpr {
-	open := p.next()
-	p.enter()
-	defer p.leave()
-	b := &BlockExpr{Pos: open.pos}
-	for {
-		t := p.peek()
-		switch {
-		case t.is("}"):
-			p.next()
-			return b
-		case t.is(";"):
-			p.next()
-			continue
-		case t.kind == tEOF:
-			p.errAt(p.endPos(t.pos), 1, fmt.Sprintf("expected '}' to close the block opened at %s", open.pos), "unexpected end of input")
-		}
-		s, needSemi := p.parseStmt()
-		if es, ok := s.(*ExprStmt); ok && p.peek().is("}") {
-			p.next()
-			b.Value = es.X
-			return b
-		}
-		b.Stmts = append(b.Stmts, s)
-		t = p.peek()
-		if t.is(";") {
-			p.next()
-			continue
-		}
-		if needSemi && !t.is("}") {
-			p.unexpected(t, "expected ';' or '}' after statement")
-		}
-	}
+	pos := p.peek().pos
+	stmts, value := p.parseStmts(true)
+	return &BlockExpr{Pos: pos, Stmts: stmts, Value: value}
 }
