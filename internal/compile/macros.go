@@ -304,19 +304,8 @@ func (b *binding) expr(e lang.Expr) lang.Expr {
 }
 
 // cloneExpr copies an argument, so that each place a macro uses it is a
-// node of its own (types are recorded per node).
+// node of its own (types are recorded per node): a binding with nothing
+// to substitute and no suffix copies as it is.
 func cloneExpr(e lang.Expr) lang.Expr {
-	id := &binding{exprs: map[string]lang.Expr{}, vars: map[string]string{}, maps: map[string]string{}}
-	return id.exprKeepVars(e)
-}
-
-// exprKeepVars copies without renaming variables.
-func (b *binding) exprKeepVars(e lang.Expr) lang.Expr {
-	if v, ok := e.(*lang.Var); ok {
-		return &lang.Var{Pos: v.Pos, Name: v.Name}
-	}
-	saved := b.suffix
-	b.suffix = ""
-	defer func() { b.suffix = saved }()
-	return b.expr(e)
+	return (&binding{}).expr(e)
 }
