@@ -29,6 +29,9 @@ type Info struct {
 	// elems holds the element an access selects in a value kept in a
 	// record ($t.0, $s.m, $a[1]).
 	elems map[lang.Expr]int
+	// loops is set when the unit has a for loop: the loop's body is a
+	// callback, which finds the variables in scratch.
+	loops bool
 
 	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
 	// calls that send records, set by resources.
@@ -243,7 +246,7 @@ func (k *checker) declare(v *lang.Var, t *Type) error {
 	return nil
 }
 
-// forEnd names the hidden variable that holds a range loop's end, which
+// forEnd names the hidden variable that holds a range loop's start, which
 // is evaluated once.
 func forEnd(s *lang.ForStmt) string { return fmt.Sprintf("for.end.%d", s.Pos.Offset) }
 
@@ -251,7 +254,7 @@ func forEnd(s *lang.ForStmt) string { return fmt.Sprintf("for.end.%d", s.Pos.Off
 // not included.
 func (k *checker) forStmt(s *lang.ForStmt) error {
 	if s.Map != nil {
-		return k.c.errorf(s.Map, "iterate with print(@m), or keep the keys in a range", "for loops over maps are not supported yet")
+		return k.forMap(s)
 	}
 	for _, e := range []lang.Expr{s.Lo, s.Hi} {
 		if _, err := k.scalarType(e); err != nil {
@@ -264,10 +267,59 @@ func (k *checker) forStmt(s *lang.ForStmt) error {
 	end := forEnd(s)
 	k.info.Vars[end] = tS64
 	k.info.VarOrder = append(k.info.VarOrder, end)
+	k.info.loops = true
 	k.loops++
 	k.block(s.Body)
 	k.loops--
 	return nil
+}
+
+// forMap checks for ($kv : @m): $kv is the tuple (key, value) of each
+// element, the keys of a map with several being a tuple of their own, an
+// aggregation's value its total over the CPUs.
+func (k *checker) forMap(s *lang.ForStmt) error {
+	m, ok := k.c.mapTypes[s.Map.Name]
+	if !ok {
+		return k.c.errorf(s.Map, "assign it somewhere: @"+s.Map.Name+"[...] = ...", "map @%s is never assigned", s.Map.Name)
+	}
+	if len(s.Map.Keys) > 0 {
+		return k.c.errorf(s.Map, "for ($kv : @"+s.Map.Name+")", "a for loop iterates a whole map, without keys")
+	}
+	key := m.key
+	if key == nil {
+		key = tS64 // a map without keys has the one key 0
+	} else if key.MultiKey {
+		kt := *key
+		kt.MultiKey = false
+		key = &kt
+	}
+	val := m.val
+	if val.Kind == KindAgg {
+		var err error
+		if val, err = k.aggValue(s.Map, m); err != nil {
+			return err
+		}
+	}
+	if err := k.declare(s.Var, &Type{Kind: KindTuple, Elems: []*Type{key, val}}); err != nil {
+		return err
+	}
+	k.info.loops = true
+	k.loops++
+	k.block(s.Body)
+	k.loops--
+	return nil
+}
+
+// aggValue is the type of an aggregation's value read in a probe: its
+// total over the CPUs, as bpftrace reads it.
+func (k *checker) aggValue(me *lang.MapExpr, m *mapType) (*Type, error) {
+	switch m.val.Agg {
+	case AggCount:
+		return tU64, nil
+	case AggSum, AggMin, AggMax, AggAvg:
+		return tS64, nil
+	}
+	return nil, k.c.errorf(me, "print it: print(@"+me.Name+")", "the value of %s() map @%s cannot be read in a probe", m.val.Agg, me.Name)
 }
 
 func (k *checker) cond(e lang.Expr, what string) error {

@@ -445,7 +445,7 @@ func (k *checker) mapRead(me *lang.MapExpr) (*Type, error) {
 		return nil, err
 	}
 	if m.val.Kind == KindAgg {
-		return nil, k.c.errorf(me, "aggregations are kept per CPU; keep a plain map instead: @"+me.Name+"[...] += 1", "the value of %s() map @%s cannot be read in a probe", m.val.Agg, me.Name)
+		return k.aggValue(me, m)
 	}
 	return m.val, nil
 }

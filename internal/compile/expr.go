@@ -45,7 +45,7 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 		}
 		return g.expr(e.Value)
 	case *lang.Var:
-		g.emit(asm.LoadMem(asm.R0, asm.RFP, int16(g.varOff[e.Name]), asm.DWord))
+		g.loadVar(asm.R0, e.Name)
 	case *lang.MapExpr:
 		return t, g.mapRead(e, -1)
 	case *lang.Ident:
@@ -142,13 +142,12 @@ func (g *gen) incDec(e *lang.IncDec) error {
 	}
 	switch x := e.X.(type) {
 	case *lang.Var:
-		off := int16(g.varOff[x.Name])
+		g.loadVar(asm.R0, x.Name)
 		g.emit(
-			asm.LoadMem(asm.R0, asm.RFP, off, asm.DWord),
 			asm.Mov.Reg(asm.R1, asm.R0),
 			asm.Add.Imm(asm.R1, delta),
-			asm.StoreMem(asm.RFP, off, asm.R1, asm.DWord),
 		)
+		g.storeVar(x.Name, asm.R1)
 		if !e.Post {
 			g.emit(asm.Mov.Reg(asm.R0, asm.R1))
 		}

@@ -52,11 +52,18 @@ type gen struct {
 	maxStack int
 	scratch  int // bytes of scratch in use
 	// varOff is where each $variable lives: a stack offset (negative,
-	// from R10) for scalars, a scratch offset otherwise.
-	varOff  map[string]int
-	exitLbl string
+	// from R10) for scalars, a scratch offset otherwise. In a program
+	// with a loop over a map, scalars live in scratch too (scalarsInScratch),
+	// where the loop's callback reaches them.
+	varOff           map[string]int
+	scalarsInScratch bool
+	exitLbl          string
 	// loops holds the labels break and continue jump to, innermost last.
 	loops []loopLabels
+	// subprogs are the callbacks of loops over maps, appended after the
+	// program's exit.
+	subprogs [][]instruction
+	subPos   [][]lang.Pos
 }
 
 type loopLabels struct{ brk, cont string }
@@ -177,11 +184,18 @@ func (g *gen) program() ([]instruction, error) {
 		asm.Mov.Imm(asm.R0, 0).WithSymbol(g.exitLbl),
 		asm.Return(),
 	)
+	for i, sub := range g.subprogs {
+		g.insns = append(g.insns, sub...)
+		g.posOf = append(g.posOf, g.subPos[i]...)
+	}
 	insns, pos, err := longJumps(dropUnreachable(g.insns, g.posOf))
 	if err != nil {
 		return nil, g.wrap(g.probe, err)
 	}
 	g.insns, g.posOf = insns, pos
+	if len(g.subprogs) > 0 {
+		g.funcInfos()
+	}
 	return insns, nil
 }
 
@@ -189,9 +203,10 @@ func (g *gen) program() ([]instruction, error) {
 // a stack slot, zeroed so that a read on a path that did not assign it
 // reads initialized stack; other values room in scratch.
 func (g *gen) allocVars() error {
+	g.scalarsInScratch = g.info.loops
 	for _, name := range g.info.VarOrder {
 		t := g.info.Vars[name]
-		if t.IsScalar() {
+		if t.IsScalar() && !g.scalarsInScratch {
 			off, err := g.pushStack(8)
 			if err != nil {
 				return g.wrap(g.probe, err)
@@ -205,8 +220,31 @@ func (g *gen) allocVars() error {
 			return g.wrap(g.probe, err)
 		}
 		g.varOff[name] = off
+		if t.IsScalar() {
+			g.emit(storeImm(regScratch, int16(off), 0, asm.DWord))
+		}
 	}
 	return nil
+}
+
+// scalarVar is where the scalar $name lives: a register (the frame
+// pointer or the scratch area) and an offset from it.
+func (g *gen) scalarVar(name string) (asm.Register, int16) {
+	if g.scalarsInScratch {
+		return regScratch, int16(g.varOff[name])
+	}
+	return asm.RFP, int16(g.varOff[name])
+}
+
+// loadVar loads the scalar $name into reg; storeVar stores reg into it.
+func (g *gen) loadVar(reg asm.Register, name string) {
+	base, off := g.scalarVar(name)
+	g.emit(asm.LoadMem(reg, base, off, asm.DWord))
+}
+
+func (g *gen) storeVar(name string, reg asm.Register) {
+	base, off := g.scalarVar(name)
+	g.emit(asm.StoreMem(base, off, reg, asm.DWord))
 }
 
 func (g *gen) block(b *lang.Block) error {
@@ -246,6 +284,9 @@ func (g *gen) stmt(s lang.Stmt) error {
 		g.mark(end)
 		return nil
 	case *lang.ForStmt:
+		if s.Map != nil {
+			return g.forMap(s)
+		}
 		return g.forRange(s)
 	case *lang.BreakStmt:
 		g.emit(asm.Ja.Label(g.loops[len(g.loops)-1].brk))
@@ -288,39 +329,6 @@ func (g *gen) loopBody(b *lang.Block, l loopLabels) error {
 	g.loops = append(g.loops, l)
 	defer func() { g.loops = g.loops[:len(g.loops)-1] }()
 	return g.block(b)
-}
-
-// forRange emits for ($i : lo..hi): hi is evaluated once, into a hidden
-// variable; continue goes to the increment.
-func (g *gen) forRange(s *lang.ForStmt) error {
-	v, end := int16(g.varOff[s.Var.Name]), int16(g.varOff[forEnd(s)])
-	if _, err := g.expr(s.Lo); err != nil {
-		return err
-	}
-	g.emit(asm.StoreMem(asm.RFP, v, asm.R0, asm.DWord))
-	if _, err := g.expr(s.Hi); err != nil {
-		return err
-	}
-	g.emit(asm.StoreMem(asm.RFP, end, asm.R0, asm.DWord))
-	top, next, done := g.label("for"), g.label("fnext"), g.label("fend")
-	g.mark(top)
-	g.emit(
-		asm.LoadMem(asm.R1, asm.RFP, v, asm.DWord),
-		asm.LoadMem(asm.R2, asm.RFP, end, asm.DWord),
-		asm.JSGE.Reg(asm.R1, asm.R2, done),
-	)
-	if err := g.loopBody(s.Body, loopLabels{brk: done, cont: next}); err != nil {
-		return err
-	}
-	g.mark(next)
-	g.emit(
-		asm.LoadMem(asm.R1, asm.RFP, v, asm.DWord),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.RFP, v, asm.R1, asm.DWord),
-		asm.Ja.Label(top),
-	)
-	g.mark(done)
-	return nil
 }
 
 func (g *gen) ifStmt(s *lang.IfStmt) error {
@@ -376,15 +384,14 @@ func (g *gen) exprStmt(e lang.Expr) error {
 func (g *gen) assign(s *lang.AssignStmt) error {
 	switch lhs := s.LHS.(type) {
 	case *lang.Var:
-		off := g.varOff[lhs.Name]
 		if g.info.Vars[lhs.Name].IsScalar() {
 			if _, err := g.expr(s.RHS); err != nil {
 				return err
 			}
-			g.emit(asm.StoreMem(asm.RFP, int16(off), asm.R0, asm.DWord))
+			g.storeVar(lhs.Name, asm.R0)
 			return nil
 		}
-		return g.place(s.RHS, off)
+		return g.place(s.RHS, g.varOff[lhs.Name])
 	case *lang.MapExpr:
 		return g.assignMap(s, lhs)
 	}

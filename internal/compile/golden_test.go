@@ -66,7 +66,7 @@ func TestCompileErrors(t *testing.T) {
 		{`uprobe:/bin/true:f { $x = 1; $x = "a"; }`, `$x holds int64`},
 		{`uprobe:/bin/true:f { printf("%d\n", *arg0); }`, `cannot dereference`},
 		{`uprobe:/bin/true:f { @h = lhist(arg0, 10, 0, 1); }`, `lhist() needs min < max`},
-		{`uprobe:/bin/true:f { printf("%d\n", @c); @c = count(); }`, `cannot be read in a probe`},
+		{`uprobe:/bin/true:f { printf("%d\n", @c); @c = hist(1); }`, `cannot be read in a probe`},
 		{`uprobe:/bin/true:f { print(@nope); }`, `map @nope is never assigned`},
 		{`uprobe:/bin/true:f { foo(); }`, `unknown function foo()`},
 		{`BEGIN, uprobe:/bin/true:f { }`, `BEGIN cannot share a block`},

@@ -78,6 +78,12 @@ func dropUnreachable(insns []instruction, posOf []lang.Pos) ([]instruction, []la
 	}
 	seen := make([]bool, len(insns))
 	work := []int{0}
+	for _, ins := range insns {
+		// Callbacks (loops over maps) are reached through their address.
+		if ins.IsLoadOfFunctionPointer() {
+			work = append(work, labels[ins.Reference()])
+		}
+	}
 	for len(work) > 0 {
 		i := work[len(work)-1]
 		work = work[:len(work)-1]

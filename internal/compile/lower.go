@@ -86,9 +86,27 @@ func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 		if s.Lo != nil {
 			s.Lo, s.Hi = l.lowerExpr(s.Lo), l.lowerExpr(s.Hi)
 		}
+		if s.Map != nil {
+			scopeLoopVar(s)
+		}
 		l.lowerBlock(s.Body)
 	}
 	return s
+}
+
+// scopeLoopVar gives the variable of a loop over a map a name of its own
+// (bpftrace scopes it to the loop), so that two loops may bind $kv to
+// elements of maps of different types.
+func scopeLoopVar(s *lang.ForStmt) {
+	old := s.Var.Name
+	name := old + "'" + strconv.Itoa(s.Pos.Offset)
+	s.Var.Name = name
+	lang.Inspect(s.Body, func(n lang.Node) bool {
+		if v, ok := n.(*lang.Var); ok && v.Name == old {
+			v.Name = name
+		}
+		return true
+	})
 }
 
 // compoundOps maps each compound assignment to its binary operator.

@@ -294,6 +294,15 @@ func (g *gen) mapRead(me *lang.MapExpr, off int) error {
 	if err != nil {
 		return err
 	}
+	if m.Value.Kind == KindAgg {
+		if err := g.aggTotal(m, keyOff); err != nil {
+			return g.wrap(me, err)
+		}
+		if off >= 0 {
+			g.emit(asm.StoreMem(regScratch, int16(off), asm.R0, asm.DWord))
+		}
+		return nil
+	}
 	missing, done := g.label("miss"), g.label("mread")
 	g.lookup(m, keyOff)
 	g.emit(asm.JEq.Imm(asm.R0, 0, missing))
