@@ -159,6 +159,19 @@ func run() int {
 		if err := copyFile(self, shimBin); err != nil {
 			return fatal(err)
 		}
+		// The tests expect the tracer's comm to be "bpftrace" (comm in
+		// BEGIN, `comm == "bpftrace"` filters): uscope is exec'd through
+		// a link of that name, the kernel naming a task after the file
+		// it executes.
+		link := filepath.Join(out, "bin", "uscope-as", "bpftrace")
+		os.RemoveAll(filepath.Dir(link))
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return fatal(err)
+		}
+		if err := os.Symlink(us, link); err != nil {
+			return fatal(err)
+		}
+		us = link
 		script := filepath.Join(out, "bin", "bpftrace")
 		body := fmt.Sprintf("#!/bin/sh\nexec %s -shim %s \"$@\"\n", shimBin, us)
 		if *rewrite {

@@ -153,7 +153,7 @@ func Translate(args []string) ([]string, error) {
 				out = append(out, "-f", "json")
 			case "text":
 			default:
-				return nil, &UnsupportedError{"output format -f " + o.arg}
+				out = append(out, "-f", o.arg) // uscope refuses it, as bpftrace does
 			}
 		case "l":
 			listing = true

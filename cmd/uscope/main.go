@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/uscope/uscope/internal/session"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -91,6 +92,10 @@ func run(args []string) int {
 	err := root.Execute()
 	if err == nil {
 		return exitOK
+	}
+	var code session.ExitCode
+	if errors.As(err, &code) {
+		return int(code) // the program's exit(code): nothing went wrong
 	}
 	fmt.Fprintln(os.Stderr, "uscope: "+errorText(err))
 	var ee *exitError

@@ -168,9 +168,10 @@ func alive(pid int) bool {
 }
 
 // TestCommandStopped: when uscope ends before the command (SIGINT,
-// SIGTERM, --duration), no process of the command's tree is alive
+// SIGTERM, --duration, exit()), no process of the command's tree is alive
 // afterwards, and uscope exits with the command's status: 143 (SIGTERM),
-// or 137 when the tree ignores SIGTERM and needs SIGKILL.
+// or 137 when the tree ignores SIGTERM and needs SIGKILL; after the
+// program's exit(code), with the code, as bpftrace does.
 func TestCommandStopped(t *testing.T) {
 	testutil.RequireRoot(t)
 	lingerer := buildTestdata(t, "lingerer")
@@ -185,7 +186,8 @@ func TestCommandStopped(t *testing.T) {
 		{"SIGINT", syscall.SIGINT, false, 143, nil, ""},
 		{"SIGTERM", syscall.SIGTERM, false, 143, nil, ""},
 		{"duration", 0, false, 143, []string{"--duration", "1s"}, ""},
-		{"exit", 0, false, 143, nil, "interval:s:1 { exit(); }"},
+		{"exit", 0, false, 0, nil, "interval:s:1 { exit(); }"},
+		{"exit-code", 0, false, 7, nil, "interval:s:1 { exit(7); }"},
 		{"SIGINT-ignored", syscall.SIGINT, true, 137, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,8 +222,9 @@ func TestCommandStopped(t *testing.T) {
 			if code := tr.cmd.ProcessState.ExitCode(); code != tc.code {
 				t.Errorf("exit code %d, want %d\n%s", code, tc.code, tr.output())
 			}
-			if !strings.Contains(tr.err.String(), "sent by uscope when tracing ended") {
-				t.Errorf("stderr does not say uscope stopped the command:\n%s", tr.err.String())
+			said := strings.Contains(tr.err.String(), "sent by uscope when tracing ended")
+			if exited := tc.prog != ""; said == exited {
+				t.Errorf("stderr says uscope stopped the command: %v, want %v:\n%s", said, !exited, tr.err.String())
 			}
 		})
 	}

@@ -47,7 +47,8 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.command, "command", "c", "", "run `CMD`, traced with its descendants from its first instruction; stop when it exits.\n"+
 		"If tracing ends first (Ctrl-C, SIGTERM, a duration, exit()), CMD and its descendants get SIGTERM,\n"+
 		"then SIGKILL after 2s. uscope exits with CMD's status (128+N if signal N ended it) and names\n"+
-		"on stderr how CMD ended when that was not status 0")
+		"on stderr how CMD ended when that was not status 0; after the program's exit(code), uscope exits\n"+
+		"with code, as bpftrace does")
 	c.Flags().BoolVar(&f.kernelUretprobe, "kernel-uretprobe", false, "put uretprobes on C++ functions on the kernel's return trampoline, which makes an exception\n"+
 		"thrown through them call std::terminate, instead of on their return instructions, tail calls and landing pads")
 	c.Flags().BoolVar(&f.noFollow, "no-follow", false, "with -p or -c, trace the one process, not its descendants")
@@ -200,6 +201,10 @@ func runSession(ctx context.Context, cfg session.Config) error {
 	}
 	if ce := commandEnd(err); ce != nil {
 		return &exitError{code: ce.Code, err: ce}
+	}
+	var code session.ExitCode
+	if errors.As(err, &code) {
+		return code
 	}
 	var se *session.Error
 	var ae *attach.Error

@@ -286,6 +286,8 @@ type CommandEnd struct {
 	Command string
 	Code    int    // the status, or 128+N for signal N, as shells report it
 	How     string // "exited with status 3", "was killed by SIGSEGV (segmentation fault)"
+	// Stopped is set when uscope stopped the command because tracing ended.
+	Stopped bool
 }
 
 func (e *CommandEnd) Error() string { return fmt.Sprintf("the command %q %s", e.Command, e.How) }
@@ -309,6 +311,7 @@ func (h *Held) End() error {
 	h.mu.Lock()
 	stopped := h.stopped
 	h.mu.Unlock()
+	e.Stopped = stopped
 	switch {
 	case ws.Signaled():
 		sig := ws.Signal()

@@ -8,10 +8,24 @@ import (
 	"github.com/uscope/uscope/internal/lang"
 )
 
+// exit sends the exit record: its id and the exit code.
 func (g *gen) exit(e lang.Expr) error {
-	if err := g.wrap(e, g.simpleRecord(RecExit, 0, nil)); err != nil {
-		return err
+	g.emit(asm.Mov.Imm(asm.R0, 0))
+	if call := e.(*lang.Call); len(call.Args) == 1 {
+		if _, err := g.expr(call.Args[0]); err != nil {
+			return err
+		}
 	}
+	off, err := g.allocScratch(16)
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	g.emit(
+		asm.StoreMem(regScratch, int16(off+8), asm.R0, asm.DWord),
+		asm.LoadImm(asm.R1, int64(RecExit<<32), asm.DWord),
+		asm.StoreMem(regScratch, int16(off), asm.R1, asm.DWord),
+	)
+	g.emitRecordFlags(off, 16, rbForceWakeup)
 	// exit() ends the probe too: nothing after it runs.
 	g.emit(asm.Ja.Label(g.exitLbl))
 	return nil

@@ -508,7 +508,7 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 		}
 		return t.Pointee, nil
 	case *lang.Tuple:
-		tt := &Type{Kind: KindTuple}
+		tt := &Type{Kind: KindTuple, Names: e.Names}
 		for _, x := range e.Elems {
 			t, err := k.typeOf(x)
 			if err != nil {

@@ -44,6 +44,16 @@ func (k *checker) callType(e *lang.Call) (*Type, error) {
 
 func voidResult(*checker, lang.Expr) (*Type, error) { return tVoid, nil }
 
+// exitType checks exit() and exit(code).
+func (k *checker) exitType(n lang.Expr) (*Type, error) {
+	if e := n.(*lang.Call); len(e.Args) == 1 {
+		if _, err := k.scalarType(e.Args[0]); err != nil {
+			return nil, err
+		}
+	}
+	return tVoid, nil
+}
+
 func (k *checker) strType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	if t, ok, err := k.goStrType(e); ok {

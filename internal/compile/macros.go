@@ -296,7 +296,7 @@ func (b *binding) expr(e lang.Expr) lang.Expr {
 	case *lang.Index:
 		return &lang.Index{Pos: x.Pos, X: b.expr(x.X), Index: b.expr(x.Index)}
 	case *lang.Tuple:
-		return &lang.Tuple{Pos: x.Pos, Elems: b.list(x.Elems)}
+		return &lang.Tuple{Pos: x.Pos, Elems: b.list(x.Elems), Names: x.Names}
 	case *lang.BlockExpr:
 		return b.blockExpr(x)
 	}

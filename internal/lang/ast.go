@@ -400,6 +400,9 @@ type Index struct {
 type Tuple struct {
 	Pos   Pos
 	Elems []Expr
+	// Names are the field names of a record, (a=1, b="x"); nil for a
+	// tuple.
+	Names []string
 }
 
 func (*IntLit) expr()     {}

@@ -259,7 +259,17 @@ func formatExpr(b *strings.Builder, e Expr, min int) {
 		b.WriteByte(']')
 	case *Tuple:
 		b.WriteByte('(')
-		formatList(b, e.Elems)
+		if e.Names != nil {
+			for i, x := range e.Elems {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(e.Names[i] + "=")
+				formatExpr(b, x, precTernary)
+			}
+		} else {
+			formatList(b, e.Elems)
+		}
 		b.WriteByte(')')
 	case *BlockExpr:
 		b.WriteString("{ ")

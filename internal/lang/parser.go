@@ -884,6 +884,9 @@ func (p *parser) parsePrimary() Expr {
 		}
 		if t.is("(") {
 			p.next()
+			if p.peek().kind == tIdent && p.peekN(1).is("=") {
+				return p.parseRecord(t)
+			}
 			first := p.parseExpr()
 			if p.peek().is(",") {
 				elems := []Expr{first}
@@ -900,6 +903,31 @@ func (p *parser) parsePrimary() Expr {
 	}
 	p.unexpected(t, "expected an expression")
 	return nil
+}
+
+// parseRecord parses a record after its '(': name = expr { , name = expr } ).
+func (p *parser) parseRecord(open token) Expr {
+	r := &Tuple{Pos: open.pos}
+	seen := map[string]bool{}
+	for {
+		name := p.next()
+		if name.kind != tIdent {
+			p.unexpected(name, "expected a field name in a record: (name = value, ...)")
+		}
+		if seen[name.str] {
+			p.errAt(name.pos, len(name.str), "", "field %q appears twice in the record", name.str)
+		}
+		seen[name.str] = true
+		p.expect("=", "expected '=' after a record's field name")
+		r.Names = append(r.Names, name.str)
+		r.Elems = append(r.Elems, p.parseExpr())
+		if !p.peek().is(",") {
+			break
+		}
+		p.next()
+	}
+	p.expect(")", fmt.Sprintf("expected ',' or ')' in the record opened at %s", open.pos))
+	return r
 }
 
 // parseUnaryChain parses a condition written without parentheses: binary

@@ -342,12 +342,15 @@ func (v Value) JSON() string {
 			parts[i] = e.JSON()
 		}
 		if v.Names != nil && len(v.Names) == len(v.Elems) {
+			// A record is an object, written as bpftrace main writes it.
 			for i := range parts {
-				parts[i] = jsonString(v.Names[i]) + ":" + parts[i]
+				parts[i] = jsonString(v.Names[i]) + ": " + parts[i]
 			}
-			return "{" + strings.Join(parts, ",") + "}"
+			return "{" + strings.Join(parts, ", ") + "}"
 		}
 		return "[" + strings.Join(parts, ",") + "]"
+	case KindPointer:
+		return strconv.FormatUint(v.Uint, 10) // an address is a number in JSON
 	case KindNone:
 		return "null"
 	}

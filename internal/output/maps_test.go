@@ -286,7 +286,7 @@ func TestPrintValue(t *testing.T) {
 		{StringValue("a\"b\\", true), "a\"b\\...\n", `{"type": "value", "data": "a\"b\\..."}`},
 		{TupleValue(i64(1), str("a")), "(1, a)\n", `{"type": "value", "data": [1,"a"]}`},
 		{TupleValue(i64(1), TupleValue(str("x"), u64(2))), "(1, (x, 2))\n", `{"type": "value", "data": [1,["x",2]]}`},
-		{PointerValue(0x1234), "0x1234\n", `{"type": "value", "data": "0x1234"}`},
+		{PointerValue(0x1234), "0x1234\n", `{"type": "value", "data": 4660}`},
 		{BufferValue([]byte{'a', 0}, false), "a\\x00\n", `{"type": "value", "data": "a\\x00"}`},
 		{StackValue([]string{"f+1"}), "\n        f+1\n\n", `{"type": "value", "data": "\n        f+1\n"}`},
 		{Value{}, "\n", `{"type": "value", "data": null}`},

@@ -69,7 +69,7 @@ const (
 // Writer writes a program's output in one mode. In JSON mode every write
 // is one line holding one object of bpftrace's NDJSON:
 //
-//	{"type": "attached_probes", "data": {"probes": 1}}
+//	{"type": "attached_probes", "count": 1, "data": {"probes": 1}}
 //	{"type": "printf", "data": "   42|ab   |ff\n"}
 //	{"type": "time", "data": "21:29:36\n"}
 //	{"type": "value", "data": 5}
@@ -193,11 +193,13 @@ func (o *Writer) Lost(n uint64) error {
 	return o.write("Lost " + strconv.FormatUint(n, 10) + " events\n")
 }
 
-// AttachedProbes writes "Attaching N probes..." ("1 probe...") or
-// {"type": "attached_probes", "data": {"probes": N}}.
+// AttachedProbes writes "Attaching N probes..." ("1 probe...") or, as
+// bpftrace main does, {"type": "attached_probes", "count": N, "data":
+// {"probes": N}}.
 func (o *Writer) AttachedProbes(n int) error {
 	if o.mode == JSON {
-		return o.write(jsonMessage("attached_probes", `{"probes": `+strconv.Itoa(n)+"}"))
+		c := strconv.Itoa(n)
+		return o.write(`{"type": "attached_probes", "count": ` + c + `, "data": {"probes": ` + c + "}}\n")
 	}
 	if n == 1 {
 		return o.write("Attaching 1 probe...\n")

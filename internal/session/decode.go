@@ -53,6 +53,10 @@ func (s *session) handle(rec []byte) error {
 		}
 	case compile.RecExit:
 		s.exited = true
+		if !s.exitCalled && len(rec) >= 16 {
+			s.exitCode = int(uint8(le.Uint64(rec[8:]))) // a process's exit status is 8 bits
+		}
+		s.exitCalled = true
 	case compile.RecValue:
 		if idx < len(s.plan.Values) {
 			t := s.plan.Values[idx]
@@ -208,7 +212,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		case "username":
 			return output.StringValue(userName(uint32(v)), false)
 		case "strerror":
-			return output.StringValue(syscall.Errno(v).Error(), false)
+			return output.StringValue(strerror(syscall.Errno(v)), false)
 		}
 		if t.Signed {
 			return output.IntValue(int64(v), t.Size)
@@ -441,15 +445,23 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 		if len(b) > maxCatBytes {
 			b = b[:maxCatBytes]
 		}
-		s.out.buf.Write(b)
+		s.out.w.Message("cat", string(b))
 	case "system":
 		s.out.flush()
 		cmd := exec.Command("/bin/sh", "-c", text)
+		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = s.out.buf, os.Stderr
+		if s.cfg.JSON {
+			// bpftrace's JSON carries the command's output as a message.
+			cmd.Stdout = &out
+		}
 		if err := cmd.Run(); err != nil {
 			if _, exited := err.(*exec.ExitError); !exited {
 				s.out.warn(fmt.Sprintf("system(%q): %v", text, err))
 			}
+		}
+		if s.cfg.JSON {
+			s.out.w.Message("syscall", out.String())
 		}
 		s.out.flush()
 	case "errorf", "warnf":
@@ -470,6 +482,16 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 		s.out.flush()
 		fmt.Fprintf(os.Stderr, "debugf: %s\n", text)
 	}
+}
+
+// strerror is C's strerror(3) text of an errno, as bpftrace prints it:
+// glibc's messages are Go's with a capital first letter.
+func strerror(e syscall.Errno) string {
+	m := e.Error()
+	if m != "" && m[0] >= 'a' && m[0] <= 'z' {
+		m = string(m[0]-'a'+'A') + m[1:]
+	}
+	return m
 }
 
 // programLabel names a program for messages: its probe, as written for

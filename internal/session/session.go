@@ -129,9 +129,18 @@ func runWith(ctx context.Context, cfg Config, be backend) (err error) {
 		if cerr := s.close(); err == nil {
 			err = cerr
 		}
+		if err == nil && s.exitCode != 0 {
+			err = ExitCode(s.exitCode)
+		}
 	}()
 	return s.run(ctx)
 }
+
+// ExitCode is the code a program gave exit(code): uscope exits with it, as
+// bpftrace does.
+type ExitCode int
+
+func (e ExitCode) Error() string { return fmt.Sprintf("the program called exit(%d)", int(e)) }
 
 type session struct {
 	cfg      Config
@@ -147,6 +156,9 @@ type session struct {
 	pid      int
 	events   int
 	exited   bool
+	// exitCalled is set when the program called exit(); exitCode is its code.
+	exitCalled bool
+	exitCode   int
 	start    time.Time
 	// released is set once the held child was let run; until then close
 	// kills it, also when Release itself failed.
@@ -293,7 +305,7 @@ func (s *session) run(ctx context.Context) error {
 	}
 	if cfg.Attached != nil {
 		cfg.Attached(s.links.Probes())
-	} else if cfg.JSON {
+	} else if cfg.JSON && !cfg.Quiet {
 		s.out.w.AttachedProbes(s.links.Probes())
 	} else if !plan.Trace && hasProbes(plan) && !cfg.Quiet {
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", s.links.Probes(), plural(s.links.Probes()))

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/lang"
 )
@@ -54,6 +55,12 @@ func (s *session) endCommand() error {
 	if s.held != nil {
 		s.held.Stop(attach.StopGrace, s.tree)
 		err = s.held.End()
+		var ce *attach.CommandEnd
+		if s.exitCalled && errors.As(err, &ce) && ce.Stopped {
+			// The program ended tracing with exit(), which ends the
+			// command as bpftrace does: uscope exits with exit()'s code.
+			err = nil
+		}
 	}
 	if s.tree != nil {
 		s.tree.Close()
