@@ -643,6 +643,9 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 
 func (k *checker) castType(e *lang.Cast) (*Type, error) {
 	base, ok := intTypes[e.Type.Name]
+	if et, isEnum := k.c.enums[e.Type.Name]; isEnum && e.Type.Ptr == 0 {
+		base, ok = et, true
+	}
 	if st, isStruct := k.c.structs[e.Type.Name]; !ok && isStruct {
 		if e.Type.Ptr == 0 {
 			return nil, k.c.errorf(e, "cast to a pointer: (struct Foo *)arg0", "cannot cast a number to %s", e.Type.Name)
@@ -674,6 +677,10 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 
 // identType types a builtin identifier, from the builtins table.
 func (k *checker) identType(e *lang.Ident) (*Type, error) {
+	if en, ok := k.c.enumerators[e.Name]; ok {
+		k.info.consts[e] = en.value
+		return en.typ, nil
+	}
 	b := lookupBuiltin(e.Name, false)
 	if b == nil && kernelOnly[e.Name] {
 		return nil, k.c.errorf(e, "uscope traces userspace; for the kernel use bpftrace", "%s is kernel-only", e.Name)

@@ -29,7 +29,11 @@ type compiler struct {
 	maps map[string]*MapDesc
 	// structs are the C structs and unions the program defines.
 	structs map[string]*cStruct
-	errs    []error
+	// enums are the program's enums by type name ("enum Foo"), and
+	// enumerators its enumerators by name.
+	enums       map[string]*Type
+	enumerators map[string]enumerator
+	errs        []error
 }
 
 // Compile runs the passes over a parsed program: lower (desugaring),
@@ -62,6 +66,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	}
 	c.applyConfig(p.Config)
 	c.structTypes(p.Structs)
+	c.enumTypes(p.Enums)
 	c.expandMacros()
 	if err := c.errList(); err != nil {
 		return nil, err

@@ -49,6 +49,10 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 	case *lang.MapExpr:
 		return t, g.mapRead(e, -1)
 	case *lang.Ident:
+		if v, ok := g.info.consts[e]; ok { // an enumerator
+			g.emit(asm.LoadImm(asm.R0, v, asm.DWord))
+			return t, nil
+		}
 		return t, lookupBuiltin(e.Name, false).emit(g, e)
 	case *lang.Call:
 		return t, lookupBuiltin(e.Name, true).emit(g, e)

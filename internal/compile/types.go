@@ -73,6 +73,9 @@ type Type struct {
 	// C is the layout of a value read from user memory through a type the
 	// program defines (ctypes.go); nil for other values.
 	C *cType
+	// Enum is the enum of an integer of an enum type, which prints as its
+	// enumerator's name.
+	Enum *EnumType
 }
 
 // Common types.
@@ -133,6 +136,9 @@ func (t *Type) String() string {
 		}
 		if t.Bool {
 			return "bool"
+		}
+		if t.Enum != nil {
+			return t.Enum.Name
 		}
 		if t.Signed {
 			return fmt.Sprintf("int%d", t.Size*8)

@@ -34,6 +34,8 @@ type Program struct {
 	Config []*ConfigItem
 	// Structs are the C structs and unions the program defines.
 	Structs []*StructDef
+	// Enums are the C enums the program defines.
+	Enums []*EnumDef
 	// MapDecls are the maps declared with let @m = hash(N).
 	MapDecls []*MapDecl
 	// Macros are the macros the program defines, expanded where called.
@@ -481,6 +483,25 @@ type StructDef struct {
 
 // Position implements Node.
 func (d *StructDef) Position() Pos { return d.Pos }
+
+// EnumDef is a C enum defined in the program: enum Foo { A, B = 5, C }.
+// Each enumerator's value is as C gives it (the previous one's plus one
+// when it has no '= N').
+type EnumDef struct {
+	Pos    Pos
+	Name   string // "" for an anonymous enum
+	Values []EnumValue
+}
+
+// EnumValue is one enumerator of an EnumDef.
+type EnumValue struct {
+	Pos   Pos
+	Name  string
+	Value int64
+}
+
+// Position implements Node.
+func (d *EnumDef) Position() Pos { return d.Pos }
 
 // FieldDef is one member of a StructDef.
 type FieldDef struct {

@@ -56,6 +56,13 @@ func Parse(file, src string) (*Program, error) {
 				prog.Macros = append(prog.Macros, p.parseMacro())
 				continue
 			}
+			if p.atEnumDef() {
+				prog.Enums = append(prog.Enums, p.parseEnumDef())
+				if p.peek().is(";") {
+					p.next()
+				}
+				continue
+			}
 			if p.atMapDecl() {
 				prog.MapDecls = append(prog.MapDecls, p.parseMapDecl())
 				continue
@@ -996,6 +1003,70 @@ func (p *parser) atStructDef() bool {
 		}
 	}
 	return false
+}
+
+// atEnumDef reports whether the source continues with enum [NAME] {.
+func (p *parser) atEnumDef() bool {
+	after, ok := strings.CutPrefix(p.lx.src[p.lx.off:p.lx.end], "enum")
+	if !ok || after == "" || !(isSpace(after[0]) || after[0] == '{') {
+		return false
+	}
+	after = strings.TrimLeft(after, " \t\r\n")
+	i := 0
+	for i < len(after) && (isLetter(after[i]) || isDigit(after[i])) {
+		i++
+	}
+	return strings.HasPrefix(strings.TrimLeft(after[i:], " \t\r\n"), "{")
+}
+
+// parseEnumDef parses enum [NAME] { A [= N], ... [,] }.
+func (p *parser) parseEnumDef() *EnumDef {
+	kw := p.next()
+	d := &EnumDef{Pos: kw.pos}
+	if t := p.peek(); t.kind == tIdent {
+		p.next()
+		d.Name = t.str
+	}
+	open := p.expect("{", "expected '{' to start the enumerators")
+	next := int64(0)
+	seen := map[string]bool{}
+	for !p.peek().is("}") {
+		n := p.next()
+		if n.kind != tIdent || keywords[n.str] {
+			if n.kind == tEOF {
+				p.errAt(p.endPos(n.pos), 1, fmt.Sprintf("expected '}' to close the enum opened at %s", open.pos), "unexpected end of input")
+			}
+			p.unexpected(n, "expected an enumerator's name")
+		}
+		if seen[n.str] {
+			p.errAt(n.pos, len(n.str), "", "enumerator %s appears twice", n.str)
+		}
+		seen[n.str] = true
+		if p.peek().is("=") {
+			p.next()
+			neg := false
+			if p.peek().is("-") {
+				p.next()
+				neg = true
+			}
+			v := p.next()
+			if v.kind != tInt {
+				p.unexpected(v, "expected the enumerator's value, an integer")
+			}
+			next = int64(v.val)
+			if neg {
+				next = -next
+			}
+		}
+		d.Values = append(d.Values, EnumValue{Pos: n.pos, Name: n.str, Value: next})
+		next++
+		if !p.peek().is(",") {
+			break
+		}
+		p.next()
+	}
+	p.expect("}", fmt.Sprintf("expected ',' or '}' in the enum opened at %s", open.pos))
+	return d
 }
 
 // parseStructDef parses struct|union [NAME] { members }; named says a

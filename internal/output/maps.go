@@ -335,6 +335,9 @@ func PrintMapJSON(w io.Writer, m *Map, opts PrintOptions) error {
 func (v Value) JSON() string {
 	switch v.Kind {
 	case KindInt:
+		if v.Str != "" && !v.Bool {
+			v.Str = "" // an enum is its number in JSON, as in bpftrace
+		}
 		return v.Text()
 	case KindTuple:
 		parts := make([]string, len(v.Elems))

@@ -69,7 +69,7 @@ type Value struct {
 	Signed bool
 	// Size is an integer's width in bytes: 1, 2, 4 or 8; 0 means 8.
 	Size int
-	// Str holds a string.
+	// Str holds a string; for KindInt, an enum value's enumerator.
 	Str string
 	// Bytes holds a buffer.
 	Bytes []byte
@@ -117,6 +117,13 @@ func StringValue(s string, truncated bool) Value {
 // BufferValue returns a byte buffer; truncated marks a buffer the BPF side cut.
 func BufferValue(b []byte, truncated bool) Value {
 	return Value{Kind: KindBuffer, Bytes: b, Truncated: truncated}
+}
+
+// EnumValue returns a value of a C enum: the integer v, which prints as
+// its enumerator name in text (and printf's %s) when name is not empty,
+// and as the number in JSON and printf's %d.
+func EnumValue(v int64, name string) Value {
+	return Value{Kind: KindInt, Int: v, Signed: true, Size: 8, Str: name}
 }
 
 // PointerValue returns an address.
@@ -245,6 +252,9 @@ func (v Value) text(indent string) string {
 	case KindInt:
 		if v.Bool {
 			return strconv.FormatBool(v.bits() != 0)
+		}
+		if v.Str != "" {
+			return v.Str // an enum's enumerator
 		}
 		if v.Signed {
 			return strconv.FormatInt(int64(v.bits()), 10)

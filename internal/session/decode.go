@@ -169,6 +169,9 @@ func (s *session) decodeArg(t *compile.Type, b []byte) output.Value {
 		if t.Pointee != nil {
 			return output.PointerValue(v)
 		}
+		if t.Enum != nil {
+			return output.EnumValue(int64(v), t.Enum.Names[int64(v)])
+		}
 		if t.Signed {
 			return output.IntValue(int64(v), t.Size)
 		}
@@ -213,6 +216,9 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			return output.StringValue(userName(uint32(v)), false)
 		case "strerror":
 			return output.StringValue(strerror(syscall.Errno(v)), false)
+		}
+		if t.Enum != nil {
+			return output.EnumValue(int64(v), t.Enum.Names[int64(v)])
 		}
 		if t.Signed {
 			return output.IntValue(int64(v), t.Size)
