@@ -159,7 +159,7 @@ type session struct {
 	// exitCalled is set when the program called exit(); exitCode is its code.
 	exitCalled bool
 	exitCode   int
-	start    time.Time
+	start      time.Time
 	// released is set once the held child was let run; until then close
 	// kills it, also when Release itself failed.
 	released bool
