@@ -29,6 +29,8 @@ type Info struct {
 	// elems holds the element an access selects in a value kept in a
 	// record ($t.0, $s.m, $a[1]).
 	elems map[lang.Expr]int
+	// strIndex holds the indexes of string values ($s[i]).
+	strIndex map[lang.Expr]bool
 	// loops is set when the unit has a for loop: the loop's body is a
 	// callback, which finds the variables in scratch.
 	loops bool
@@ -42,7 +44,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{},
 		records: map[*lang.Call]int{},
 	}
 }

@@ -59,8 +59,18 @@ func (k *checker) strType(n lang.Expr) (*Type, error) {
 	if t, ok, err := k.goStrType(e); ok {
 		return t, err
 	}
-	if t, err := k.typeOf(e.Args[0]); err == nil && t.Kind == KindString && len(e.Args) == 1 {
-		return t, nil // str() of a string is the string
+	if t, err := k.typeOf(e.Args[0]); err == nil && t.Kind == KindString {
+		if len(e.Args) == 1 {
+			return t, nil // str() of a string is the string
+		}
+		// str(s, n): its first n characters.
+		if _, err := k.scalarType(e.Args[1]); err != nil {
+			return nil, err
+		}
+		if _, ok := constInt(e.Args[1]); !ok {
+			return nil, k.c.errorf(e.Args[1], "e.g. str($1, 8)", "str() of a string takes a constant length")
+		}
+		return t, nil
 	}
 	if _, err := k.scalarType(e.Args[0]); err != nil {
 		return nil, err
@@ -79,16 +89,40 @@ func (k *checker) strType(n lang.Expr) (*Type, error) {
 	return strType(k.c.opts.StrSize), nil
 }
 
+// bufType types buf(p, n) (n bytes of user memory at p), buf(a[, n]) of a
+// C array in user memory (its bytes) and buf(s[, n]) of a string value
+// (its bytes, NUL included when n says so).
 func (k *checker) bufType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
-	for _, a := range e.Args {
-		if _, err := k.scalarType(a); err != nil {
+	t, err := k.typeOf(e.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	size := 0
+	switch c := k.info.mem[e.Args[0]]; {
+	case t.Kind == KindString:
+		size = t.Size
+	case c != nil && c.kind == cArray:
+		size = c.size
+	case len(e.Args) == 1:
+		return nil, k.c.errorf(e, "buf(ptr, len)", "buf() of %v needs a length", t)
+	default:
+		if _, err := k.scalarType(e.Args[0]); err != nil {
 			return nil, err
 		}
+		size = k.c.opts.StrSize
 	}
-	size := k.c.opts.StrSize
-	if lit, ok := e.Args[1].(*lang.IntLit); ok && lit.Value > 0 && lit.Value <= 1024 {
-		size = int(lit.Value)
+	if len(e.Args) == 2 {
+		if _, err := k.scalarType(e.Args[1]); err != nil {
+			return nil, err
+		}
+		if lit, ok := e.Args[1].(*lang.IntLit); ok && lit.Value > 0 && lit.Value <= 1024 {
+			if t.Kind == KindString || size == k.c.opts.StrSize || int(lit.Value) < size {
+				size = int(lit.Value)
+			}
+		} else if t.Kind == KindString {
+			return nil, k.c.errorf(e.Args[1], "e.g. buf(s, 8)", "buf() of a string takes a constant length")
+		}
 	}
 	return &Type{Kind: KindBuf, Size: size}, nil
 }
@@ -144,17 +178,28 @@ func (k *checker) strncmpType(n lang.Expr) (*Type, error) {
 	return tU64, nil
 }
 
+// maxStrcontainsSteps bounds the comparisons of strcontains() with a
+// needle that is not a literal: the verifier walks every one.
+const maxStrcontainsSteps = 1 << 14
+
 func (k *checker) strcontainsType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	a, err := k.typeOf(e.Args[0])
 	if err != nil {
 		return nil, err
 	}
-	_, isLit := e.Args[1].(*lang.StrLit)
-	if a.Kind != KindString || !isLit {
-		return nil, k.c.errorf(e, `strcontains(str(arg0), "needle")`, "strcontains() takes a string and a string literal")
+	b, err := k.typeOf(e.Args[1])
+	if err != nil {
+		return nil, err
 	}
-	k.info.Types[e.Args[1]] = strType(k.strLitSize(e.Args[1].(*lang.StrLit).Value))
+	if a.Kind != KindString || b.Kind != KindString {
+		return nil, k.c.errorf(e, `strcontains(str(arg0), "needle")`, "strcontains() takes two strings, not %v and %v", a, b)
+	}
+	if lit, ok := e.Args[1].(*lang.StrLit); ok {
+		k.info.Types[e.Args[1]] = strType(k.strLitSize(lit.Value))
+	} else if a.Size*b.Size > maxStrcontainsSteps {
+		return nil, k.c.errorf(e, "cut them with str(s, n)", "strcontains() of strings of %d and %d bytes is too long for a BPF program (at most %d byte pairs)", a.Size, b.Size, maxStrcontainsSteps)
+	}
 	return tBool, nil
 }
 

@@ -82,6 +82,14 @@ func (k *checker) aggIndex(e *lang.Index, xt *Type) (*Type, bool, error) {
 		k.info.mem[e] = c.elem
 		return k.c.valueType(c.elem), true, nil
 	}
+	if xt.Kind == KindString {
+		// A character of a string value; past its end, 0.
+		if _, err := k.scalarType(e.Index); err != nil {
+			return nil, true, err
+		}
+		k.info.strIndex[e] = true
+		return intTypes["int8"], true, nil
+	}
 	if xt.Kind == KindTuple && xt.Array {
 		n, ok := constInt(e.Index)
 		if !ok {

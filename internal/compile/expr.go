@@ -94,6 +94,9 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 			g.truncate(asm.R0, t)
 		}
 	case *lang.Index:
+		if g.info.strIndex[e] {
+			return t, g.strIndex(e)
+		}
 		// p[i] is *(p + i), scaled by the element's size.
 		if err := g.pointerPlus(e.X, e.Index, "+"); err != nil {
 			return nil, err

@@ -118,6 +118,16 @@ func (g *gen) placeStr(n lang.Expr, t *Type, off int) error {
 		}
 		return g.place(e.Args[0], off)
 	}
+	if g.typ(e.Args[0]).Kind == KindString {
+		// str(s, n): the string cut after n characters.
+		if err := g.place(e.Args[0], off); err != nil {
+			return err
+		}
+		if n, _ := constInt(e.Args[1]); n >= 0 && int(n) < t.Size {
+			g.emit(storeImm(regScratch, int16(off+int(n)), 0, asm.Byte))
+		}
+		return nil
+	}
 	g.zeroScratch(off, t.StorageSize())
 	if len(e.Args) == 2 {
 		if _, err := g.expr(e.Args[1]); err != nil {
@@ -164,7 +174,23 @@ func (g *gen) placeStr(n lang.Expr, t *Type, off int) error {
 func (g *gen) placeBuf(n lang.Expr, t *Type, off int) error {
 	e := n.(*lang.Call)
 	g.zeroScratch(off, t.StorageSize())
-	if _, err := g.expr(e.Args[1]); err != nil {
+	if st := g.typ(e.Args[0]); st.Kind == KindString {
+		// A string value's first t.Size bytes.
+		tmp, err := g.allocScratch(st.StorageSize())
+		if err != nil {
+			return g.wrap(e, err)
+		}
+		if err := g.place(e.Args[0], tmp); err != nil {
+			return err
+		}
+		g.copyScratch(off+8, tmp, min(align8(t.Size), st.StorageSize()))
+		g.emit(storeImm(regScratch, int16(off), int64(t.Size), asm.DWord))
+		return nil
+	}
+	mem := g.info.mem[e.Args[0]] != nil
+	if len(e.Args) == 1 {
+		g.emit(asm.Mov.Imm(asm.R0, int32(t.Size)))
+	} else if _, err := g.expr(e.Args[1]); err != nil {
 		return err
 	}
 	clamp := g.label("bclamp")
@@ -174,7 +200,12 @@ func (g *gen) placeBuf(n lang.Expr, t *Type, off int) error {
 	)
 	g.mark(clamp)
 	g.emit(asm.StoreMem(regScratch, int16(off), asm.R0, asm.DWord))
-	if _, err := g.expr(e.Args[0]); err != nil {
+	if mem {
+		// A C array in user memory: its address.
+		if err := g.memAddr(e.Args[0]); err != nil {
+			return err
+		}
+	} else if _, err := g.expr(e.Args[0]); err != nil {
 		return err
 	}
 	g.emit(
@@ -254,13 +285,16 @@ func (g *gen) strncmp(x lang.Expr) error {
 func (g *gen) strcontains(x lang.Expr) error {
 	e := x.(*lang.Call)
 	a := g.typ(e.Args[0])
-	lit := e.Args[1].(*lang.StrLit)
 	offA, err := g.allocScratch(a.StorageSize())
 	if err != nil {
 		return g.wrap(e, err)
 	}
 	if err := g.place(e.Args[0], offA); err != nil {
 		return err
+	}
+	lit, ok := e.Args[1].(*lang.StrLit)
+	if !ok {
+		return g.strcontainsVar(e, a, offA)
 	}
 	needle := []byte(lit.Value)
 	found, notFound, done := g.label("scyes"), g.label("scno"), g.label("scdone")
@@ -288,5 +322,101 @@ func (g *gen) strcontains(x lang.Expr) error {
 	g.emit(asm.Mov.Imm(asm.R0, 0).WithSymbol(notFound), asm.Ja.Label(done))
 	g.emit(asm.Mov.Imm(asm.R0, 1).WithSymbol(found))
 	g.mark(done)
+	return nil
+}
+
+// strcontainsVar is strcontains() with a needle computed at run time: for
+// each start in the haystack (until its NUL), compare the needle's bytes
+// until the needle's NUL (found) or a difference (next start). R1 holds the
+// start, R2 the needle's index; the bounds are the buffers' sizes, which
+// the verifier follows.
+func (g *gen) strcontainsVar(e *lang.Call, a *Type, offA int) error {
+	b := g.typ(e.Args[1])
+	offB, err := g.allocScratch(b.StorageSize())
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	if err := g.place(e.Args[1], offB); err != nil {
+		return err
+	}
+	outer, inner, next, found, notFound, done := g.label("scvi"), g.label("scvj"), g.label("scvn"), g.label("scvy"), g.label("scvno"), g.label("scvd")
+	g.emit(
+		// An empty needle is in every string.
+		asm.LoadMem(asm.R3, regScratch, int16(offB), asm.Byte),
+		asm.JEq.Imm(asm.R3, 0, found),
+		asm.Mov.Imm(asm.R1, 0),
+	)
+	g.mark(outer)
+	g.emit(
+		asm.JGE.Imm(asm.R1, int32(a.Size), notFound),
+		asm.Mov.Imm(asm.R2, 0),
+	)
+	g.mark(inner)
+	g.emit(
+		asm.JGE.Imm(asm.R2, int32(b.Size), found),
+		asm.Mov.Reg(asm.R3, regScratch),
+		asm.Add.Reg(asm.R3, asm.R2),
+		asm.LoadMem(asm.R3, asm.R3, int16(offB), asm.Byte),
+		asm.JEq.Imm(asm.R3, 0, found),
+		asm.Mov.Reg(asm.R4, asm.R1),
+		asm.Add.Reg(asm.R4, asm.R2),
+		asm.JGE.Imm(asm.R4, int32(a.Size), notFound),
+		asm.Add.Reg(asm.R4, regScratch),
+		asm.LoadMem(asm.R4, asm.R4, int16(offA), asm.Byte),
+		asm.JEq.Imm(asm.R4, 0, notFound),
+		asm.JNE.Reg(asm.R4, asm.R3, next),
+		asm.Add.Imm(asm.R2, 1),
+		asm.Ja.Label(inner),
+	)
+	g.mark(next)
+	g.emit(
+		asm.Add.Imm(asm.R1, 1),
+		asm.Ja.Label(outer),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(notFound),
+		asm.Ja.Label(done),
+		asm.Mov.Imm(asm.R0, 1).WithSymbol(found),
+	)
+	g.mark(done)
+	return nil
+}
+
+// strIndex leaves in R0 the character at index i of a string value, 0
+// past its buffer.
+func (g *gen) strIndex(e *lang.Index) error {
+	st := g.typ(e.X)
+	base := 0
+	if v, ok := e.X.(*lang.Var); ok {
+		base = g.varOff[v.Name]
+	} else {
+		var err error
+		if base, err = g.allocScratch(st.StorageSize()); err != nil {
+			return g.wrap(e, err)
+		}
+		if err := g.place(e.X, base); err != nil {
+			return err
+		}
+	}
+	if n, ok := constInt(e.Index); ok {
+		if n < 0 || int(n) >= st.Size {
+			g.emit(asm.Mov.Imm(asm.R0, 0))
+			return nil
+		}
+		g.emit(asm.LoadMem(asm.R0, regScratch, int16(base+int(n)), asm.Byte))
+		g.truncate(asm.R0, intTypes["int8"])
+		return nil
+	}
+	if _, err := g.expr(e.Index); err != nil {
+		return err
+	}
+	out, done := g.label("sixout"), g.label("sixdone")
+	g.emit(
+		asm.JGE.Imm(asm.R0, int32(st.Size), out),
+		asm.Add.Reg(asm.R0, regScratch),
+		asm.LoadMem(asm.R0, asm.R0, int16(base), asm.Byte),
+		asm.Ja.Label(done),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(out),
+	)
+	g.mark(done)
+	g.truncate(asm.R0, intTypes["int8"])
 	return nil
 }

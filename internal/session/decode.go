@@ -32,6 +32,9 @@ func (s *session) handle(rec []byte) error {
 	}
 	id := le.Uint64(rec)
 	kind, idx := id>>32, int(uint32(id))
+	if s.discard {
+		return nil
+	}
 	switch kind {
 	case compile.RecPrintf:
 		if idx >= len(s.dec.printfs) {

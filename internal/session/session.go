@@ -159,6 +159,8 @@ type session struct {
 	// exitCalled is set when the program called exit(); exitCode is its code.
 	exitCalled bool
 	exitCode   int
+	// discard drops the records read after exit() and before END.
+	discard bool
 	start      time.Time
 	// released is set once the held child was let run; until then close
 	// kills it, also when Release itself failed.
@@ -540,6 +542,14 @@ func (s *session) loop(ctx context.Context) error {
 			select {
 			case sp := <-tick:
 				s.be.trigger(sp.ID)
+				// Read what it sent before another tick runs: after its
+				// exit(), no probe runs again.
+				if err := s.drainFor(0); err != nil {
+					return err
+				}
+				if s.exited {
+					return s.finish()
+				}
 			case reply := <-s.snapReq:
 				reply <- s.snapshot()
 			default:
@@ -602,6 +612,16 @@ func (s *session) resumeBlocked(idle bool) {
 // finish runs END and prints the last records, the maps and the losses,
 // then detaches: the answer comes before the cleanup.
 func (s *session) finish() error {
+	if s.exitCalled {
+		// What probes sent after exit() is dropped, as bpftrace stops
+		// reading at exit(): the session ends where the program said.
+		s.discard = true
+		err := s.drain()
+		s.discard = false
+		if err != nil {
+			return err
+		}
+	}
 	s.fire(lang.KindEnd)
 	if err := s.drain(); err != nil {
 		return err
