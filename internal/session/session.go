@@ -161,7 +161,7 @@ type session struct {
 	exitCode   int
 	// discard drops the records read after exit() and before END.
 	discard bool
-	start      time.Time
+	start   time.Time
 	// released is set once the held child was let run; until then close
 	// kills it, also when Release itself failed.
 	released bool
