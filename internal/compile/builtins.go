@@ -66,6 +66,9 @@ type builtin struct {
 	emit func(g *gen, e lang.Expr) error
 	// place generates a non-scalar value into the scratch area at off.
 	place func(g *gen, e lang.Expr, t *Type, off int) error
+	// lowered marks a builtin the lower pass replaces (getopt()): it has
+	// no emitter, and check sees it only when it could not be lowered.
+	lowered bool
 }
 
 func fixed(t *Type) func(*checker, lang.Expr) (*Type, error) {
@@ -167,6 +170,10 @@ func builtinTable() []*builtin {
 			help: "delete every element of a map", check: (*checker).wholeMap, emit: (*gen).mapRecord},
 		{name: "delete", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "void", usage: "delete(@m[key]) or delete(@m, key)",
 			help: "delete one element of a map", check: (*checker).mapKeyed, emit: (*gen).deleteCall},
+		{name: "getopt", call: true, minArgs: 1, maxArgs: 3, where: inAll, result: "bool, int64 or string", usage: `getopt("name"[, default[, "description"]])`,
+			help: "the named option --name[=value] given after the program (after --), typed by its default", check: (*checker).getoptType, lowered: true},
+		{name: "nsecs", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "uint64", usage: "nsecs() or nsecs(monotonic|boot|tai|sw_tai)",
+			help: "nanoseconds of a clock: monotonic (nsecs), boot (with suspend), tai", check: (*checker).nsecsType, emit: (*gen).nsecsClock},
 		{name: "exit", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "void", usage: "exit() or exit(code)",
 			help: "end the program: END runs, maps are printed, uscope exits with code (0)", check: (*checker).exitType, emit: (*gen).exit},
 		{name: "goarg", call: true, minArgs: 1, maxArgs: 1, where: inTraced, result: "uint64", ext: true, usage: "goarg(N)",

@@ -210,3 +210,13 @@ func (g *gen) secondArg(e lang.Expr) error {
 	_, err := g.expr(e.(*lang.Call).Args[1])
 	return err
 }
+
+// nsecsClock reads the clock nsecs(clock) names.
+func (g *gen) nsecsClock(e lang.Expr) error {
+	fn := asm.FnKtimeGetNs
+	if args := e.(*lang.Call).Args; len(args) == 1 {
+		fn = nsecsClocks[args[0].(*lang.Ident).Name]
+	}
+	g.emit(fn.Call())
+	return nil
+}

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"github.com/cilium/ebpf/asm"
 	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -43,6 +44,31 @@ func (k *checker) callType(e *lang.Call) (*Type, error) {
 }
 
 func voidResult(*checker, lang.Expr) (*Type, error) { return tVoid, nil }
+
+// nsecsClocks are nsecs()'s clocks and the helpers that read them.
+var nsecsClocks = map[string]asm.BuiltinFunc{
+	"monotonic": asm.FnKtimeGetNs, "boot": asm.FnKtimeGetBootNs,
+	"tai": asm.FnKtimeGetTaiNs, "sw_tai": asm.FnKtimeGetTaiNs,
+}
+
+func (k *checker) nsecsType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if len(e.Args) == 0 {
+		return tU64, nil
+	}
+	if id, ok := e.Args[0].(*lang.Ident); ok {
+		if _, ok := nsecsClocks[id.Name]; ok {
+			return tU64, nil
+		}
+	}
+	return nil, k.c.errorf(e.Args[0], "nsecs(monotonic), nsecs(boot) or nsecs(tai)", "unknown clock %s", lang.FormatExpr(e.Args[0]))
+}
+
+// getoptType is reached only by a getopt() lowering left alone: one whose
+// name or default is not a literal.
+func (k *checker) getoptType(n lang.Expr) (*Type, error) {
+	return nil, k.c.errorf(n, `getopt("name", 10, "what it is")`, "getopt() takes a string literal name and a literal default")
+}
 
 // exitType checks exit() and exit(code).
 func (k *checker) exitType(n lang.Expr) (*Type, error) {

@@ -71,7 +71,12 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	if err := c.errList(); err != nil {
 		return nil, err
 	}
-	lower(p, opts.Params)
+	for _, err := range lower(p, opts.Params) {
+		c.report(err)
+	}
+	if err := c.errList(); err != nil {
+		return nil, err
+	}
 	units, err := c.expand()
 	if err != nil {
 		return nil, err

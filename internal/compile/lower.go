@@ -2,6 +2,7 @@ package compile
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
 )
@@ -17,20 +18,29 @@ import (
 //   - delete(@m, k) and has_key(@m, k) become delete(@m[k]) and
 //     has_key(@m[k]) (bpftrace accepts both forms);
 //   - a unary + disappears;
+//   - pid(), comm() and the other function forms of builtin identifiers
+//     become the identifiers, and __builtin_NAME becomes NAME;
 //   - positional parameters become literals: $N a number when its text is
 //     one, else a string ("" or 0 when not given, as bpftrace), $# their
 //     count.
 //
-// Lowering never fails: forms it does not recognize are left for check to
-// report.
-func lower(p *lang.Program, params []string) {
-	l := &lowerer{params: params}
+//   - getopt(NAME, DEFAULT) becomes the literal of the named option
+//     --NAME=VALUE given after the program, or its default.
+//
+// Lowering fails only on named options that are wrong (a value of the
+// wrong type, an option no getopt() reads); forms it does not recognize
+// are left for check to report.
+func lower(p *lang.Program, params []string) []error {
+	l := &lowerer{prog: p, args: splitProgramArgs(params)}
+	l.params = l.args.positional
 	for _, pr := range p.Probes {
 		if pr.Pred != nil {
 			pr.Pred = l.lowerExpr(pr.Pred)
 		}
 		l.lowerBlock(pr.Body)
 	}
+	l.unusedOptions()
+	return l.errs
 }
 
 func (l *lowerer) lowerBlock(b *lang.Block) {
@@ -120,8 +130,14 @@ func (l *lowerer) lowerExprs(es []lang.Expr) {
 	}
 }
 
-// lowerer holds what lowering needs: the positional parameters.
-type lowerer struct{ params []string }
+// lowerer holds what lowering needs: the program's arguments (positional
+// parameters and named options), and the mistakes in named options.
+type lowerer struct {
+	prog   *lang.Program
+	params []string
+	args   *programArgs
+	errs   []error
+}
 
 func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 	switch x := e.(type) {
@@ -137,8 +153,22 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 			return &lang.IntLit{Pos: x.Pos, Value: uint64(n), Text: v}
 		}
 		return &lang.StrLit{Pos: x.Pos, Value: v}
+	case *lang.Ident:
+		if n, ok := strings.CutPrefix(x.Name, "__builtin_"); ok && lookupBuiltin(n, false) != nil {
+			x.Name = n
+		}
 	case *lang.Call:
 		l.lowerExprs(x.Args)
+		if n, ok := strings.CutPrefix(x.Name, "__builtin_"); ok && (lookupBuiltin(n, true) != nil || lookupBuiltin(n, false) != nil) {
+			x.Name = n
+		}
+		if x.Name == "getopt" && len(x.Args) > 0 {
+			return l.getopt(x)
+		}
+		if len(x.Args) == 0 && lookupBuiltin(x.Name, true) == nil && lookupBuiltin(x.Name, false) != nil {
+			// pid(), comm(): the function form of a builtin identifier.
+			return &lang.Ident{Pos: x.Pos, Name: x.Name}
+		}
 		if x.Name == "delete" || x.Name == "has_key" {
 			if me, ok := x.Args[0].(*lang.MapExpr); ok && len(x.Args) > 1 && me.Keys == nil {
 				x.Args = []lang.Expr{&lang.MapExpr{Pos: me.Pos, Name: me.Name, Keys: x.Args[1:]}}
