@@ -13,13 +13,18 @@ import (
 //
 //   - x++ and x-- as statements become x += 1 and x -= 1 (as expressions
 //     they stay IncDec: their value, old or new, is emitted as such);
+//
 //   - $x op= v becomes $x = $x op v; @m[k] op= v likewise, except += and
 //     -=, which stay compound because they are emitted as atomic adds;
+//
 //   - delete(@m, k) and has_key(@m, k) become delete(@m[k]) and
 //     has_key(@m[k]) (bpftrace accepts both forms);
+//
 //   - a unary + disappears;
+//
 //   - pid(), comm() and the other function forms of builtin identifiers
 //     become the identifiers, and __builtin_NAME becomes NAME;
+//
 //   - positional parameters become literals: $N a number when its text is
 //     one, else a string ("" or 0 when not given, as bpftrace), $# their
 //     count.
