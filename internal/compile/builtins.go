@@ -129,6 +129,8 @@ func builtinTable() []*builtin {
 			emit: helperInto(asm.FnGetCurrentCgroupId)},
 		{name: "cpid", where: inAll, result: "uint32", help: "pid of the command started with -c (0 without)", check: fixed(tU32),
 			emit: (*gen).cpid},
+		{name: "probetype", where: inAll, result: "string[16]", help: "the probe's type: uprobe, uretprobe, usdt, interval, or special (begin and end)",
+			check: fixed(strType(16)), place: (*gen).placeProbeType},
 		{name: "comm", where: inAll, result: "string[16]", help: "name of the current thread", check: fixed(strType(16)),
 			place: (*gen).placeComm},
 		{name: "retval", where: inUretprobe, whereHint: "use a uretprobe", result: "int64", help: "the value the function returned",

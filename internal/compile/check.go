@@ -489,6 +489,9 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 			if a.Kind == KindString && b.Kind == KindString {
 				return strType(max(a.Size, b.Size)), nil
 			}
+			if a.Kind == KindBuf && b.Kind == KindBuf {
+				return &Type{Kind: KindBuf, Size: max(a.Size, b.Size)}, nil
+			}
 			return nil, k.c.errorf(e, "", "the branches of ?: have different types: %v and %v", a, b)
 		}
 		return a, nil
@@ -616,6 +619,9 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 	case "==", "!=":
 		if a.Kind == KindString && b.Kind == KindString {
 			return tBool, nil
+		}
+		if a.Kind == KindBuf && b.Kind == KindBuf || a.Kind == KindTuple && sameShape(a, b) {
+			return tBool, nil // compared byte by byte
 		}
 	case "&&", "||":
 		if !a.IsScalar() || !b.IsScalar() {

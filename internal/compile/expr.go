@@ -268,6 +268,48 @@ func sizeOf(n int) asm.Size {
 	return asm.DWord
 }
 
+// bytesEqual compares two buffers or two tuples of one shape for == and
+// !=: each is placed in a zeroed slot of the larger size, and the slots
+// are compared word by word (a buffer's length is its first word).
+func (g *gen) bytesEqual(e *lang.Binary, a, b *Type) error {
+	n := max(a.StorageSize(), b.StorageSize())
+	offA, err := g.allocScratch(n)
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	offB, err := g.allocScratch(n)
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	g.zeroScratch(offA, n)
+	g.zeroScratch(offB, n)
+	if err := g.place(e.X, offA); err != nil {
+		return err
+	}
+	if err := g.place(e.Y, offB); err != nil {
+		return err
+	}
+	differ, done := g.label("bdiff"), g.label("bdone")
+	for i := 0; i < n; i += 8 {
+		g.emit(
+			asm.LoadMem(asm.R1, regScratch, int16(offA+i), asm.DWord),
+			asm.LoadMem(asm.R2, regScratch, int16(offB+i), asm.DWord),
+			asm.JNE.Reg(asm.R1, asm.R2, differ),
+		)
+	}
+	eq, ne := int32(1), int32(0)
+	if e.Op == "!=" {
+		eq, ne = 0, 1
+	}
+	g.emit(
+		asm.Mov.Imm(asm.R0, eq),
+		asm.Ja.Label(done),
+		asm.Mov.Imm(asm.R0, ne).WithSymbol(differ),
+	)
+	g.mark(done)
+	return nil
+}
+
 var aluOps = map[string]asm.ALUOp{
 	"+": asm.Add, "-": asm.Sub, "*": asm.Mul, "/": asm.Div, "%": asm.Mod,
 	"&": asm.And, "|": asm.Or, "^": asm.Xor, "<<": asm.LSh, ">>": asm.RSh,
@@ -281,6 +323,9 @@ func (g *gen) binary(e *lang.Binary) error {
 	a, b := g.typ(e.X), g.typ(e.Y)
 	if a.Kind == KindString && b.Kind == KindString {
 		return g.strEqual(e, a, b)
+	}
+	if a.Kind == KindBuf || a.Kind == KindTuple {
+		return g.bytesEqual(e, a, b)
 	}
 	if _, err := g.expr(e.X); err != nil {
 		return err

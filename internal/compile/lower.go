@@ -124,6 +124,36 @@ func scopeLoopVar(s *lang.ForStmt) {
 	})
 }
 
+// positionalText lowers str($N) and str($N + K) to the text of the
+// parameter (from its K-th byte), as bpftrace reads a parameter given to
+// str() as a string whatever it looks like.
+func (l *lowerer) positionalText(c *lang.Call) (lang.Expr, bool) {
+	if c.Name != "str" || len(c.Args) != 1 {
+		return nil, false
+	}
+	skip := uint64(0)
+	arg := c.Args[0]
+	if b, ok := arg.(*lang.Binary); ok && b.Op == "+" {
+		k, isLit := b.Y.(*lang.IntLit)
+		if !isLit {
+			return nil, false
+		}
+		arg, skip = b.X, k.Value
+	}
+	p, ok := arg.(*lang.Positional)
+	if !ok || p.N == 0 {
+		return nil, false
+	}
+	v := ""
+	if p.N <= len(l.params) {
+		v = l.params[p.N-1]
+	}
+	if skip > uint64(len(v)) {
+		skip = uint64(len(v))
+	}
+	return &lang.StrLit{Pos: c.Pos, Value: v[skip:]}, true
+}
+
 // compoundOps maps each compound assignment to its binary operator.
 var compoundOps = map[string]string{
 	"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>",
@@ -157,12 +187,18 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 		if n, err := strconv.ParseInt(v, 0, 64); err == nil {
 			return &lang.IntLit{Pos: x.Pos, Value: uint64(n), Text: v}
 		}
+		if n, err := strconv.ParseUint(v, 0, 64); err == nil {
+			return &lang.IntLit{Pos: x.Pos, Value: n, Text: v}
+		}
 		return &lang.StrLit{Pos: x.Pos, Value: v}
 	case *lang.Ident:
 		if n, ok := strings.CutPrefix(x.Name, "__builtin_"); ok && lookupBuiltin(n, false) != nil {
 			x.Name = n
 		}
 	case *lang.Call:
+		if s, ok := l.positionalText(x); ok {
+			return s
+		}
 		l.lowerExprs(x.Args)
 		if n, ok := strings.CutPrefix(x.Name, "__builtin_"); ok && (lookupBuiltin(n, true) != nil || lookupBuiltin(n, false) != nil) {
 			x.Name = n

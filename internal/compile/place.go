@@ -75,6 +75,21 @@ func (g *gen) place(e lang.Expr, off int) error {
 	return fmt.Errorf("compile: cannot place %T", e)
 }
 
+// placeProbeType writes the unit's probe type, as bpftrace names it.
+func (g *gen) placeProbeType(_ lang.Expr, t *Type, off int) error {
+	kind := g.shape.kind
+	switch {
+	case g.special != nil && g.special.Kind == lang.KindInterval:
+		kind = "interval"
+	case g.special != nil:
+		kind = "special"
+	case g.shape.ret:
+		kind = lang.KindUretprobe
+	}
+	g.placeBytes(off, []byte(kind), t.Size)
+	return nil
+}
+
 func (g *gen) placeComm(_ lang.Expr, _ *Type, off int) error {
 	g.zeroScratch(off, 16)
 	g.scratchPtr(asm.R1, off)
