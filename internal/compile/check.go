@@ -29,6 +29,8 @@ type Info struct {
 	// elems holds the element an access selects in a value kept in a
 	// record ($t.0, $s.m, $a[1]).
 	elems map[lang.Expr]int
+	// arrayInts holds the casts of arrays to integers, (uint32)a.
+	arrayInts map[lang.Expr]bool
 	// strIndex holds the indexes of string values ($s[i]).
 	strIndex map[lang.Expr]bool
 	// loops is set when the unit has a for loop: the loop's body is a
@@ -44,7 +46,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, arrayInts: map[lang.Expr]bool{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -650,6 +652,12 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 }
 
 func (k *checker) castType(e *lang.Cast) (*Type, error) {
+	if e.Type.Array != 0 {
+		return k.arrayCast(e)
+	}
+	if xt, err := k.typeOf(e.X); err == nil && xt.Kind == KindTuple && xt.Array && e.Type.Ptr == 0 {
+		return k.arrayToInt(e, xt)
+	}
 	base, ok := intTypes[e.Type.Name]
 	if et, isEnum := k.c.enums[e.Type.Name]; isEnum && e.Type.Ptr == 0 {
 		base, ok = et, true
@@ -680,6 +688,50 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 	for i := 0; i < e.Type.Ptr; i++ {
 		t = &Type{Kind: KindInt, Size: 8, Pointee: t}
 	}
+	return t, nil
+}
+
+// arrayCast types (T[N])x: the bytes of the integer x as an array of N
+// integers of type T (N*sizeof(T) must be x's size; (T[])x takes N from
+// it), as in bpftrace.
+func (k *checker) arrayCast(e *lang.Cast) (*Type, error) {
+	et, ok := intTypes[e.Type.Name]
+	if !ok || e.Type.Name == "void" {
+		return nil, k.c.errorf(e, "e.g. (uint8[8])x", "an array cast needs an integer element type, not %q", e.Type.Name)
+	}
+	xt, err := k.scalarType(e.X)
+	if err != nil {
+		return nil, err
+	}
+	n := e.Type.Array
+	if n < 0 {
+		n = xt.Size / et.Size
+	}
+	if n*et.Size != xt.Size {
+		return nil, k.c.errorf(e, fmt.Sprintf("use (%s[%d])", e.Type.Name, xt.Size/et.Size), "cannot cast %v (%d bytes) to %s[%d] (%d bytes)", xt, xt.Size, e.Type.Name, n, n*et.Size)
+	}
+	t := &Type{Kind: KindTuple, Array: true}
+	for i := 0; i < n; i++ {
+		t.Elems = append(t.Elems, et)
+	}
+	return t, nil
+}
+
+// arrayToInt types (T)a of an array a of integers: its bytes as one
+// integer of type T, of the array's size.
+func (k *checker) arrayToInt(e *lang.Cast, xt *Type) (*Type, error) {
+	t, ok := intTypes[e.Type.Name]
+	size := 0
+	for _, el := range xt.Elems {
+		if el.Kind != KindInt {
+			ok = false
+		}
+		size += el.Size
+	}
+	if !ok || t.Size != size {
+		return nil, k.c.errorf(e, "", "cannot cast %v (%d bytes) to %s", xt, size, e.Type.Name)
+	}
+	k.info.arrayInts[e] = true
 	return t, nil
 }
 

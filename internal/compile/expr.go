@@ -87,6 +87,9 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 		}
 		g.mark(end)
 	case *lang.Cast:
+		if g.info.arrayInts[e] {
+			return t, g.arrayToInt(e, t)
+		}
 		if _, err := g.expr(e.X); err != nil {
 			return nil, err
 		}
@@ -266,6 +269,42 @@ func sizeOf(n int) asm.Size {
 		return asm.Word
 	}
 	return asm.DWord
+}
+
+// arrayToInt leaves in R0 the bytes of an array of integers as one
+// integer: read from user memory when the array is there, else put
+// together from the value's elements, the first the lowest (little
+// endian, as x86-64 and arm64 lay them out).
+func (g *gen) arrayToInt(e *lang.Cast, t *Type) error {
+	if g.info.mem[e.X] != nil {
+		if err := g.memAddr(e.X); err != nil {
+			return err
+		}
+		return g.wrap(e, g.readUser(t))
+	}
+	xt := g.typ(e.X)
+	off, err := g.allocScratch(xt.StorageSize())
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	if err := g.place(e.X, off); err != nil {
+		return err
+	}
+	g.emit(asm.Mov.Imm(asm.R0, 0))
+	shift := 0
+	for i, el := range xt.Elems {
+		g.emit(asm.LoadMem(asm.R1, regScratch, int16(off+8*i), asm.DWord))
+		if el.Size < 8 {
+			g.emit(asm.LSh.Imm(asm.R1, int32(64-8*el.Size)), asm.RSh.Imm(asm.R1, int32(64-8*el.Size)))
+		}
+		if shift > 0 {
+			g.emit(asm.LSh.Imm(asm.R1, int32(shift)))
+		}
+		g.emit(asm.Or.Reg(asm.R0, asm.R1))
+		shift += 8 * el.Size
+	}
+	g.truncate(asm.R0, t)
+	return nil
 }
 
 // bytesEqual compares two buffers or two tuples of one shape for == and

@@ -53,6 +53,20 @@ func (g *gen) place(e lang.Expr, off int) error {
 		return nil
 	case *lang.MapExpr:
 		return g.mapRead(e, off)
+	case *lang.Cast:
+		// (T[N])x: each element from x's bytes, the first the lowest.
+		if _, err := g.expr(e.X); err != nil {
+			return err
+		}
+		for i, el := range t.Elems {
+			g.emit(asm.Mov.Reg(asm.R1, asm.R0))
+			if i > 0 {
+				g.emit(asm.RSh.Imm(asm.R1, int32(8*el.Size*i)))
+			}
+			g.truncate(asm.R1, el)
+			g.emit(asm.StoreMem(regScratch, int16(off+8*i), asm.R1, asm.DWord))
+		}
+		return nil
 	case *lang.Ternary:
 		elseLbl, end := g.label("pelse"), g.label("pend")
 		if _, err := g.expr(e.Cond); err != nil {

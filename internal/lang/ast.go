@@ -373,6 +373,9 @@ type TypeName struct {
 	Pos  Pos
 	Name string
 	Ptr  int
+	// Array is the length of an array cast, (int8[8])x; -1 for (int8[])x,
+	// whose length comes from the value's size; 0 otherwise.
+	Array int
 }
 
 // Cast is (type)expr.

@@ -350,7 +350,12 @@ func QuoteString(s string) string {
 
 // String returns the type as written in a cast: "uint8 *", "struct foo **".
 func (t TypeName) String() string {
-	if t.Ptr == 0 {
+	switch {
+	case t.Array > 0:
+		return t.Name + "[" + strconv.Itoa(t.Array) + "]"
+	case t.Array < 0:
+		return t.Name + "[]"
+	case t.Ptr == 0:
 		return t.Name
 	}
 	return t.Name + " " + strings.Repeat("*", t.Ptr)

@@ -593,6 +593,19 @@ func (p *parser) parseUnary() Expr {
 		if p.castAhead() {
 			p.next()
 			ty := p.parseType()
+			if p.peek().is("[") && ty.Ptr == 0 {
+				// (int8[8])x, (uint8[])x: an integer as an array.
+				p.next()
+				ty.Array = -1
+				if n := p.peek(); n.kind == tInt {
+					p.next()
+					if n.val == 0 || n.val > 64 {
+						p.errAt(n.pos, n.length(), "", "an array cast has 1 to 64 elements")
+					}
+					ty.Array = int(n.val)
+				}
+				p.expect("]", "expected ']' after the array's length")
+			}
 			p.expect(")", "expected ')' after the type of a cast")
 			p.enter()
 			x := p.parseUnary()
