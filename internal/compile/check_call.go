@@ -606,13 +606,43 @@ func sizeOfValue(t *Type) int {
 	case KindString:
 		return t.Size
 	case KindTuple:
-		n := 0
+		// Laid out as a C struct of its elements, as bpftrace sizes it.
+		n, align := 0, 1
 		for _, e := range t.Elems {
+			a := alignOfValue(e)
+			n = (n + a - 1) / a * a
 			n += sizeOfValue(e)
+			align = max(align, a)
 		}
-		return n
+		return (n + align - 1) / align * align
 	}
 	return t.StorageSize()
+}
+
+// alignOfValue is the alignment of a value of t in sizeOfValue's layout.
+func alignOfValue(t *Type) int {
+	switch t.Kind {
+	case KindInt:
+		if t.C != nil && t.C.align > 0 {
+			return t.C.align
+		}
+		if t.Pointee != nil {
+			return 8
+		}
+		return max(t.Size, 1)
+	case KindString:
+		return 1
+	case KindTuple:
+		if t.C != nil && t.C.align > 0 {
+			return t.C.align
+		}
+		a := 1
+		for _, e := range t.Elems {
+			a = max(a, alignOfValue(e))
+		}
+		return a
+	}
+	return 8
 }
 
 func (k *checker) systemType(n lang.Expr) (*Type, error) {

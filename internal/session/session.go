@@ -309,8 +309,9 @@ func (s *session) run(ctx context.Context) error {
 		cfg.Attached(s.links.Probes())
 	} else if cfg.JSON && !cfg.Quiet {
 		s.out.w.AttachedProbes(s.links.Probes())
-	} else if !plan.Trace && hasProbes(plan) && !cfg.Quiet {
-		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", s.links.Probes(), plural(s.links.Probes()))
+	} else if !plan.Trace && !cfg.Quiet {
+		n := s.links.Probes()
+		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", n, plural(n))
 	}
 	notifyAttached()
 	if plan.Trace {
