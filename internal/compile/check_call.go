@@ -370,6 +370,9 @@ func (k *checker) checkAggArgs(call *lang.Call, t *Type) error {
 			return err
 		}
 	}
+	if t.Agg == AggTSeries {
+		return k.tseriesArgs(call, t)
+	}
 	if t.Agg != AggLhist {
 		return nil
 	}
@@ -385,6 +388,26 @@ func (k *checker) checkAggArgs(call *lang.Call, t *Type) error {
 		return k.c.errorf(call, "e.g. lhist(x, 0, 100, 10)", "lhist() needs min < max, step > 0 and at most 1000 buckets")
 	}
 	t.Min, t.Max, t.Step = v[0], v[1], v[2]
+	return nil
+}
+
+// tseriesArgs checks tseries(x, interval, n[, fn]) and keeps its constants
+// in t.
+func (k *checker) tseriesArgs(call *lang.Call, t *Type) error {
+	interval, ok1 := constInt(call.Args[1])
+	n, ok2 := constInt(call.Args[2])
+	if !ok1 || !ok2 || interval <= 0 || n < 1 || n > 1000 {
+		return k.c.errorf(call, `e.g. tseries(x, 1s, 10) or tseries(x, 100ms, 20, "max")`, "tseries() needs a constant interval above 0 and 1 to 1000 intervals")
+	}
+	fn := ""
+	if len(call.Args) == 4 {
+		lit, ok := call.Args[3].(*lang.StrLit)
+		if !ok || (lit.Value != "avg" && lit.Value != "max" && lit.Value != "min" && lit.Value != "sum") {
+			return k.c.errorf(call.Args[3], `"avg", "max", "min" or "sum"`, "tseries()'s fourth argument names how values combine")
+		}
+		fn = lit.Value
+	}
+	t.Step, t.Max, t.Builtin = interval, n, fn
 	return nil
 }
 

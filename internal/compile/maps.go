@@ -155,6 +155,9 @@ func (g *gen) aggregate(call *lang.Call, me *lang.MapExpr, m *MapDesc) error {
 	if err != nil {
 		return err
 	}
+	if agg == AggTSeries {
+		return g.tseries(call, m, keyOff, slot)
+	}
 	skip := g.label("aggskip")
 	if err := g.lookupOrInit(m, keyOff, skip); err != nil {
 		return g.wrap(call, err)
@@ -355,5 +358,98 @@ func (g *gen) hasKey(e lang.Expr) error {
 		asm.Mov.Imm(asm.R0, 1),
 	)
 	g.mark(yes)
+	return nil
+}
+
+// tseries records the value in the stack slot in its interval: the time
+// (tai, or the dummy map's value) gives the epoch, time / interval, whose
+// slot epoch % n is the last part of the key; a slot still holding an
+// older epoch starts over. The layout is output's (AggWordTS*).
+func (g *gen) tseries(call *lang.Call, m *MapDesc, keyOff int, slot int16) error {
+	t := m.Value
+	ts, err := g.pushStack(16) // [ts] the time, [ts+8] the epoch
+	if err != nil {
+		return g.wrap(call, err)
+	}
+	defer g.popStack(16)
+	if dm := g.c.maps[g.c.opts.DummyTSMap]; dm != nil && dm.Key == nil && dm.Value.IsScalar() {
+		if err := g.mapRead(&lang.MapExpr{Pos: call.Pos, Name: dm.Name}, -1); err != nil {
+			return err
+		}
+	} else {
+		g.emit(asm.FnKtimeGetTaiNs.Call())
+	}
+	g.emit(
+		asm.StoreMem(asm.RFP, ts, asm.R0, asm.DWord),
+		asm.LoadImm(asm.R1, t.Step, asm.DWord),
+		asm.Div.Reg(asm.R0, asm.R1),
+		asm.StoreMem(asm.RFP, ts+8, asm.R0, asm.DWord),
+		asm.LoadImm(asm.R1, t.Max, asm.DWord),
+		asm.Mod.Reg(asm.R0, asm.R1),
+		asm.StoreMem(regScratch, int16(keyOff+m.BucketOff), asm.R0, asm.DWord),
+	)
+	skip, fresh, done := g.label("tsskip"), g.label("tsnew"), g.label("tsdone")
+	if err := g.lookupOrInit(m, keyOff, skip); err != nil {
+		return g.wrap(call, err)
+	}
+	const (
+		value = output.AggWordTSValue
+		meta  = output.AggWordTSMeta
+		epoch = output.AggWordTSEpoch
+	)
+	g.emit(
+		asm.LoadMem(asm.R1, asm.RFP, slot, asm.DWord), // the value
+		asm.LoadMem(asm.R2, asm.RFP, ts+8, asm.DWord), // the epoch
+		asm.LoadMem(asm.R3, asm.R0, epoch, asm.DWord),
+		asm.JNE.Reg(asm.R3, asm.R2, fresh),
+	)
+	switch t.Builtin {
+	case "":
+		g.emit(
+			asm.StoreMem(asm.R0, value, asm.R1, asm.DWord),
+			asm.LoadMem(asm.R3, asm.RFP, ts, asm.DWord),
+			asm.StoreMem(asm.R0, meta, asm.R3, asm.DWord),
+		)
+	case "sum", "avg":
+		g.emit(
+			asm.LoadMem(asm.R3, asm.R0, value, asm.DWord),
+			asm.Add.Reg(asm.R3, asm.R1),
+			asm.StoreMem(asm.R0, value, asm.R3, asm.DWord),
+		)
+		if t.Builtin == "avg" {
+			g.emit(
+				asm.LoadMem(asm.R3, asm.R0, meta, asm.DWord),
+				asm.Add.Imm(asm.R3, 1),
+				asm.StoreMem(asm.R0, meta, asm.R3, asm.DWord),
+			)
+		}
+	case "min", "max":
+		keep := asm.JSGE // min: keep the current when v >= it
+		if t.Builtin == "max" {
+			keep = asm.JSLE
+		}
+		g.emit(
+			asm.LoadMem(asm.R3, asm.R0, value, asm.DWord),
+			keep.Reg(asm.R1, asm.R3, done),
+			asm.StoreMem(asm.R0, value, asm.R1, asm.DWord),
+		)
+	}
+	g.emit(asm.Ja.Label(done))
+	// A new epoch in the slot: the value alone.
+	g.mark(fresh)
+	g.emit(
+		asm.StoreMem(asm.R0, value, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R0, epoch, asm.R2, asm.DWord),
+	)
+	if t.Builtin == "avg" {
+		g.emit(storeImm(asm.R0, meta, 1, asm.DWord))
+	} else {
+		g.emit(
+			asm.LoadMem(asm.R3, asm.RFP, ts, asm.DWord),
+			asm.StoreMem(asm.R0, meta, asm.R3, asm.DWord),
+		)
+	}
+	g.mark(done)
+	g.mark(skip)
 	return nil
 }

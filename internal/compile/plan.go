@@ -47,6 +47,10 @@ type Options struct {
 	TraceUserStack bool
 	// Unsafe allows what can harm the system: system().
 	Unsafe bool
+	// DummyTSMap names a scalar map whose value tseries() takes as the
+	// time instead of the clock: bpftrace's BPFTRACE_DUMMY_TS_MAP, the
+	// hook its runtime tests use to make time series deterministic.
+	DummyTSMap string
 	// Params are the positional parameters ($1, $2 ...) given after the
 	// program on the command line.
 	Params []string
@@ -144,6 +148,9 @@ type MapDesc struct {
 	Value     *Type
 	ValueSize int
 	PerCPU    bool
+	// BucketOff is where a tseries() map's key holds the interval's slot
+	// (a u64 after the keys); 0 for other maps.
+	BucketOff int
 	// Index of the map's slot in the errors map (updates that failed: full).
 	Index int
 }

@@ -97,6 +97,10 @@ func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
 			nb = lhistBuckets(val)
 		}
 		m.ValueSize = output.AggValueSize(val.Agg, nb)
+		if val.Agg == AggTSeries {
+			m.BucketOff = m.KeySize
+			m.KeySize += 8
+		}
 	} else {
 		m.ValueSize = val.StorageSize()
 	}

@@ -43,6 +43,9 @@ const (
 	AggStats = output.AggStats
 	AggHist  = output.AggHist
 	AggLhist = output.AggLHist
+	// AggTSeries keeps its interval in Type.Step, the number of intervals
+	// in Type.Max and the combining function in Type.Builtin.
+	AggTSeries = output.AggTSeries
 )
 
 // Type is the type of an expression.

@@ -34,6 +34,8 @@ func AggValueSize(k AggKind, lhistBuckets int) int {
 		return 8 * Log2Buckets
 	case AggLHist:
 		return 8 * lhistBuckets
+	case AggTSeries:
+		return 24
 	}
 	return 0
 }

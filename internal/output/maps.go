@@ -32,6 +32,9 @@ const (
 	// AggLHist is lhist(): Entry.Buckets in LinearBucket's layout, with the
 	// bounds in Map.LHistMin, LHistMax and LHistStep.
 	AggLHist
+	// AggTSeries is tseries(): Entry.Points, with the series' parameters
+	// in Map.TSeries.
+	AggTSeries
 )
 
 // String names the kind as the bpftrace function that makes it.
@@ -55,6 +58,8 @@ func (k AggKind) String() string {
 		return "hist"
 	case AggLHist:
 		return "lhist"
+	case AggTSeries:
+		return "tseries"
 	}
 	return "AggKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -71,6 +76,8 @@ type Entry struct {
 	Sum int64
 	// Buckets are the counts of hist() and lhist().
 	Buckets []uint64
+	// Points are a tseries()'s values by epoch (interval start / interval).
+	Points map[uint64]int64
 }
 
 // average returns Sum/Count truncated toward zero, or 0 without samples.
@@ -98,6 +105,8 @@ type Map struct {
 	Kind AggKind
 	// LHistMin, LHistMax and LHistStep are lhist()'s bounds.
 	LHistMin, LHistMax, LHistStep int64
+	// TSeries are tseries()'s parameters.
+	TSeries TSeries
 	// Entries are the map's keys and values in any order.
 	Entries []Entry
 }
@@ -175,6 +184,12 @@ func divide(v Value, div uint64) Value {
 
 // FormatMap returns a map in bpftrace main's text format; see PrintMap.
 func FormatMap(m *Map, opts PrintOptions) string {
+	if m.Kind == AggTSeries {
+		if len(m.Entries) == 0 {
+			return ""
+		}
+		return m.formatTSeries()
+	}
 	div := max(opts.Div, 1)
 	es := m.sorted(opts.Top)
 	if len(es) == 0 {
@@ -255,6 +270,8 @@ func mapJSONType(k AggKind) string {
 		return "stats"
 	case AggHist, AggLHist:
 		return "hist"
+	case AggTSeries:
+		return "tseries"
 	}
 	return "map"
 }
@@ -262,6 +279,9 @@ func mapJSONType(k AggKind) string {
 // FormatMapJSON returns a map as one bpftrace NDJSON line (with its
 // newline), or "" for an empty map, which bpftrace does not print.
 func FormatMapJSON(m *Map, opts PrintOptions) string {
+	if m.Kind == AggTSeries {
+		return m.tseriesMapJSON()
+	}
 	es := m.sorted(opts.Top)
 	if len(es) == 0 {
 		return ""
@@ -307,6 +327,36 @@ func FormatMapJSON(m *Map, opts PrintOptions) string {
 		}
 	}
 	if keyed {
+		sb.WriteByte('}')
+	}
+	sb.WriteString("}}\n")
+	return sb.String()
+}
+
+// tseriesMapJSON is a tseries map's JSON line, empty intervals left out;
+// a map without keys, or an empty one, is the array itself.
+func (m *Map) tseriesMapJSON() string {
+	es := tsSorted(m.Entries)
+	first, last := m.tsRange()
+	var sb strings.Builder
+	sb.WriteString(`{"type": "tseries", "data": {` + jsonString(m.Name) + ": ")
+	switch {
+	case len(es) == 0:
+		sb.WriteString("[]")
+	case len(es) == 1 && len(es[0].Key) == 0:
+		sb.WriteString(m.tseriesJSON(&es[0], first, last))
+	default:
+		sb.WriteByte('{')
+		for i := range es {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			parts := make([]string, len(es[i].Key))
+			for j, k := range es[i].Key {
+				parts[j] = k.text(KeyIndent)
+			}
+			sb.WriteString(jsonString(strings.Join(parts, ",")) + ": " + m.tseriesJSON(&es[i], first, last))
+		}
 		sb.WriteByte('}')
 	}
 	sb.WriteString("}}\n")

@@ -1,6 +1,12 @@
 package session
 
 import (
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/output"
 )
@@ -26,12 +32,58 @@ func (s *session) readMap(md *compile.MapDesc) *output.Map {
 		return m
 	}
 	var vals [][]byte
+	if md.Value.Agg == compile.AggTSeries {
+		return s.readTSeries(md, m, it)
+	}
 	for it.Next(&key, &vals) {
 		e := output.Entry{Key: s.decodeKey(md, key)}
 		output.MergeAgg(md.Value.Agg, vals, &e)
 		m.Entries = append(m.Entries, e)
 	}
 	return m
+}
+
+// readTSeries reads a tseries() map: one BPF entry per key and interval
+// slot (the key's last u64), reduced over the CPUs and gathered per key.
+func (s *session) readTSeries(md *compile.MapDesc, m *output.Map, it mapIterator) *output.Map {
+	m.TSeries = output.TSeries{Interval: md.Value.Step, Intervals: int(md.Value.Max), Func: md.Value.Builtin, Start: s.tseriesStart()}
+	key := make([]byte, md.KeySize)
+	var vals [][]byte
+	byKey := map[string]int{}
+	for it.Next(&key, &vals) {
+		prefix := string(key[:md.BucketOff])
+		i, ok := byKey[prefix]
+		if !ok {
+			i = len(m.Entries)
+			byKey[prefix] = i
+			m.Entries = append(m.Entries, output.Entry{Key: s.decodeKey(md, key[:md.BucketOff]), Points: map[uint64]int64{}})
+		}
+		epoch, v := output.ReduceTSeries(m.TSeries.Func, vals)
+		if _, dup := m.Entries[i].Points[epoch]; !dup {
+			m.Entries[i].Points[epoch] = v
+		}
+	}
+	return m
+}
+
+// dummyTSMap is bpftrace's BPFTRACE_DUMMY_TS_MAP, a scalar map whose value
+// tseries() takes as the time (without '@'): the hook bpftrace's runtime
+// tests use, honoured so that its suite runs unchanged.
+func dummyTSMap() string {
+	return strings.TrimPrefix(os.Getenv("BPFTRACE_DUMMY_TS_MAP"), "@")
+}
+
+// tseriesStart turns the time tseries() read (CLOCK_TAI, or the dummy
+// map's value as is) into wall-clock time.
+func (s *session) tseriesStart() func(int64) time.Time {
+	if dummyTSMap() != "" {
+		return func(ns int64) time.Time { return time.Unix(0, ns) }
+	}
+	var tai, real unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_TAI, &tai)
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &real)
+	delta := tai.Nano() - real.Nano()
+	return func(ns int64) time.Time { return time.Unix(0, ns-delta) }
 }
 
 func (s *session) decodeKey(md *compile.MapDesc, key []byte) []output.Value {

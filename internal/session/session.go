@@ -236,6 +236,7 @@ func (s *session) run(ctx context.Context) error {
 		TriggerArgOffset: triggerArgOffset,
 		TraceUserStack:   cfg.Trace.UserStack,
 		Params:           cfg.Params,
+		DummyTSMap:       dummyTSMap(),
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
 		SpecialIDBase:    nextSpecialBase(),
