@@ -145,7 +145,7 @@ func builtinTable() []*builtin {
 		{name: "rand", where: inAll, result: "uint32", help: "a pseudo-random number", check: fixed(tU32), emit: helperInto(asm.FnGetPrandomU32)},
 		{name: "jiffies", where: inAll, result: "uint64", help: "the kernel's jiffies counter", check: fixed(tU64), emit: helperInto(asm.FnJiffies64)},
 		{name: "numaid", where: inAll, result: "uint32", help: "the NUMA node the probe runs on", check: fixed(tU32), emit: helperInto(asm.FnGetNumaNodeId)},
-		{name: "usermode", where: inAll, result: "bool", help: "whether the probe fired in user mode (always, for uprobes)", check: fixed(tBool), emit: (*gen).usermode},
+		{name: "usermode", where: inAll, result: "uint8", help: "1 when the probe fired in user mode (always, for uprobes), else 0", check: fixed(intTypes["uint8"]), emit: (*gen).usermode},
 		{name: "username", where: inAll, result: "username", help: "the name of the current user, from its uid", check: fixed(tUsername),
 			emit: helperInto(asm.FnGetCurrentUidGid, lo32...)},
 		{name: "sp", where: inAll, result: "uint64", help: "the stack pointer", check: fixed(tU64), emit: loadReg("sp")},

@@ -29,6 +29,7 @@ import (
 //     one, else a string ("" or 0 when not given, as bpftrace), $# their
 //     count.
 //
+//   - @m = { stmts; v } becomes { stmts; @m = v };
 //   - getopt(NAME, DEFAULT) becomes the literal of the named option
 //     --NAME=VALUE given after the program, or its default.
 //
@@ -73,6 +74,14 @@ func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 	case *lang.AssignStmt:
 		s.RHS = l.lowerExpr(s.RHS)
 		s.LHS = l.lowerExpr(s.LHS)
+		if b, ok := s.RHS.(*lang.BlockExpr); ok && b.Value != nil && s.Op == "=" {
+			if _, isMap := s.LHS.(*lang.MapExpr); isMap {
+				// @m = { stmts; v }: the statements, then @m = v (v may
+				// be an aggregation, which only a map assignment holds).
+				out := &lang.Block{Pos: b.Pos, Stmts: append(append([]lang.Stmt(nil), b.Stmts...), &lang.AssignStmt{Pos: s.Pos, Op: "=", LHS: s.LHS, RHS: b.Value})}
+				return out
+			}
+		}
 		op, compound := compoundOps[s.Op]
 		if !compound {
 			break
@@ -92,6 +101,7 @@ func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 		s.Cond = l.lowerExpr(s.Cond)
 		l.lowerBlock(s.Body)
 	case *lang.UnrollStmt:
+		s.Count = l.lowerExpr(s.Count)
 		l.lowerBlock(s.Body)
 	case *lang.LetStmt:
 		if s.Init != nil {

@@ -97,14 +97,26 @@ func (s *session) decodeKey(md *compile.MapDesc, key []byte) []output.Value {
 	return []output.Value{v}
 }
 
-// printMap prints one map now, for print(@m, top, div).
+// printMap prints one map now, for print(@m, top, div). A map without
+// keys that holds nothing yet prints its type's zero value, as bpftrace
+// main does (@: 0).
 func (s *session) printMap(md *compile.MapDesc, top, div int) {
+	m := s.readMap(md)
+	if md.Key == nil && len(m.Entries) == 0 && md.Value.Agg != compile.AggTSeries {
+		e := output.Entry{}
+		if md.PerCPU {
+			output.MergeAgg(md.Value.Agg, [][]byte{make([]byte, md.ValueSize)}, &e)
+		} else {
+			e.Value = s.decode(md.Value, make([]byte, md.ValueSize), 0)
+		}
+		m.Entries = []output.Entry{e}
+	}
 	if s.cfg.Report != nil {
 		s.out.flush()
-		s.cfg.Report([]*output.Map{s.readMap(md)}, false)
+		s.cfg.Report([]*output.Map{m}, false)
 		return
 	}
-	s.out.w.Map(s.readMap(md), output.PrintOptions{Top: top, Div: uint64(div)})
+	s.out.w.Map(m, output.PrintOptions{Top: top, Div: uint64(div)})
 }
 
 // printAllMaps prints every map at the end, as bpftrace does.
