@@ -3,6 +3,7 @@ package compile
 import (
 	"fmt"
 	"github.com/cilium/ebpf/asm"
+	"net"
 	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -62,6 +63,82 @@ func (k *checker) nsecsType(n lang.Expr) (*Type, error) {
 		}
 	}
 	return nil, k.c.errorf(e.Args[0], "nsecs(monotonic), nsecs(boot) or nsecs(tai)", "unknown clock %s", lang.FormatExpr(e.Args[0]))
+}
+
+// ntopType types ntop([af, ] addr): an integer (IPv4), or 4 or 16 bytes
+// (an array value, or a char array in user memory).
+func (k *checker) ntopType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	addr := e.Args[len(e.Args)-1]
+	if len(e.Args) == 2 {
+		if _, err := k.scalarType(e.Args[0]); err != nil {
+			return nil, err
+		}
+	}
+	t, err := k.typeOf(addr)
+	if err != nil {
+		return nil, err
+	}
+	size := 0
+	switch c := k.info.mem[addr]; {
+	case t.IsScalar():
+		size = 4
+	case c != nil && c.kind == cArray && (c.size == 4 || c.size == 16):
+		size = c.size
+	case t.Kind == KindTuple && t.Array && (len(t.Elems) == 4 || len(t.Elems) == 16):
+		size = len(t.Elems)
+	default:
+		return nil, k.c.errorf(addr, "an integer, or 4 or 16 bytes", "ntop() cannot take %v", t)
+	}
+	return &Type{Kind: KindBuf, Size: size, Builtin: "inet"}, nil
+}
+
+// ptonType types pton("ADDR"): the address's bytes, checked now.
+func (k *checker) ptonType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	lit, ok := e.Args[0].(*lang.StrLit)
+	ip := net.ParseIP("")
+	if ok {
+		ip = net.ParseIP(lit.Value)
+	}
+	if ip == nil {
+		return nil, k.c.errorf(e.Args[0], `pton("127.0.0.1") or pton("::1")`, "pton() takes an IPv4 or IPv6 address as a string literal")
+	}
+	size := 16
+	if strings.Contains(lit.Value, ".") && !strings.Contains(lit.Value, ":") {
+		size = 4
+	}
+	t := &Type{Kind: KindTuple, Array: true}
+	for i := 0; i < size; i++ {
+		t.Elems = append(t.Elems, intTypes["uint8"])
+	}
+	return t, nil
+}
+
+// macaddrType types macaddr(mac): a char[6] in user memory, or a pointer
+// to 6 bytes.
+func (k *checker) macaddrType(n lang.Expr) (*Type, error) {
+	a := n.(*lang.Call).Args[0]
+	t, err := k.typeOf(a)
+	if err != nil {
+		return nil, err
+	}
+	if c := k.info.mem[a]; !(c != nil && c.kind == cArray && c.size >= 6) && !t.IsScalar() {
+		return nil, k.c.errorf(a, "a char[6] member or a pointer", "macaddr() cannot take %v", t)
+	}
+	return &Type{Kind: KindBuf, Size: 6, Builtin: "macaddr"}, nil
+}
+
+func (k *checker) strlenType(n lang.Expr) (*Type, error) {
+	a := n.(*lang.Call).Args[0]
+	t, err := k.typeOf(a)
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != KindString {
+		return nil, k.c.errorf(a, "strlen(str(ptr))", "strlen() takes a string, not %v", t)
+	}
+	return tU64, nil
 }
 
 // getoptType is reached only by a getopt() lowering left alone: one whose

@@ -30,6 +30,7 @@ import (
 //     count.
 //
 //   - @m = { stmts; v } becomes { stmts; @m = v };
+//
 //   - getopt(NAME, DEFAULT) becomes the literal of the named option
 //     --NAME=VALUE given after the program, or its default.
 //

@@ -3,6 +3,7 @@ package compile
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 
 	"github.com/cilium/ebpf/asm"
 
@@ -447,5 +448,114 @@ func (g *gen) strIndex(e *lang.Index) error {
 	)
 	g.mark(done)
 	g.truncate(asm.R0, intTypes["int8"])
+	return nil
+}
+
+// placeNtop stores ntop()'s address bytes as a buffer: an integer's 4
+// bytes as they lie in memory, or an array's bytes.
+func (g *gen) placeNtop(n lang.Expr, t *Type, off int) error {
+	e := n.(*lang.Call)
+	addr := e.Args[len(e.Args)-1]
+	g.zeroScratch(off, t.StorageSize())
+	g.emit(storeImm(regScratch, int16(off), int64(t.Size), asm.DWord))
+	at := g.typ(addr)
+	switch {
+	case at.IsScalar():
+		if _, err := g.expr(addr); err != nil {
+			return err
+		}
+		g.emit(asm.StoreMem(regScratch, int16(off+8), asm.R0, asm.Word))
+	case g.info.mem[addr] != nil:
+		return g.readInto(addr, off+8, t.Size)
+	default:
+		return g.packBytes(addr, at, off+8)
+	}
+	return nil
+}
+
+// placePton stores pton()'s bytes, one per element.
+func (g *gen) placePton(n lang.Expr, t *Type, off int) error {
+	ip := net.ParseIP(n.(*lang.Call).Args[0].(*lang.StrLit).Value)
+	if len(t.Elems) == 4 {
+		ip = ip.To4()
+	} else {
+		ip = ip.To16()
+	}
+	for i, b := range ip {
+		g.emit(storeImm(regScratch, int16(off+8*i), int64(b), asm.DWord))
+	}
+	return nil
+}
+
+// placeMacaddr stores macaddr()'s 6 bytes, read from user memory.
+func (g *gen) placeMacaddr(n lang.Expr, t *Type, off int) error {
+	a := n.(*lang.Call).Args[0]
+	g.zeroScratch(off, t.StorageSize())
+	g.emit(storeImm(regScratch, int16(off), 6, asm.DWord))
+	if g.info.mem[a] != nil {
+		return g.readInto(a, off+8, 6)
+	}
+	if _, err := g.expr(a); err != nil {
+		return err
+	}
+	g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.Mov.Imm(asm.R2, 6))
+	g.scratchPtr(asm.R1, off+8)
+	g.emit(asm.FnProbeReadUser.Call())
+	return nil
+}
+
+// readInto copies n bytes of an expression in user memory to scratch.
+func (g *gen) readInto(e lang.Expr, off, n int) error {
+	if err := g.memAddr(e); err != nil {
+		return err
+	}
+	g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.Mov.Imm(asm.R2, int32(n)))
+	g.scratchPtr(asm.R1, off)
+	g.emit(asm.FnProbeReadUser.Call())
+	return nil
+}
+
+// packBytes stores the elements of an array value of bytes as bytes.
+func (g *gen) packBytes(e lang.Expr, t *Type, off int) error {
+	tmp, err := g.allocScratch(t.StorageSize())
+	if err != nil {
+		return g.wrap(e, err)
+	}
+	if err := g.place(e, tmp); err != nil {
+		return err
+	}
+	for i := range t.Elems {
+		g.emit(
+			asm.LoadMem(asm.R1, regScratch, int16(tmp+8*i), asm.DWord),
+			asm.StoreMem(regScratch, int16(off+i), asm.R1, asm.Byte),
+		)
+	}
+	return nil
+}
+
+// strlen counts a string value's bytes before its NUL.
+func (g *gen) strlen(n lang.Expr) error {
+	a := n.(*lang.Call).Args[0]
+	t := g.typ(a)
+	off, err := g.allocScratch(t.StorageSize())
+	if err != nil {
+		return g.wrap(n, err)
+	}
+	if err := g.place(a, off); err != nil {
+		return err
+	}
+	top, done := g.label("slen"), g.label("slend")
+	g.emit(asm.Mov.Imm(asm.R0, 0))
+	g.mark(top)
+	g.emit(
+		asm.JGE.Imm(asm.R0, int32(t.Size), done),
+		asm.Mov.Reg(asm.R1, regScratch),
+		asm.Add.Reg(asm.R1, asm.R0),
+		asm.LoadMem(asm.R1, asm.R1, int16(off), asm.Byte),
+		asm.JEq.Imm(asm.R1, 0, done),
+		asm.Add.Imm(asm.R0, 1),
+		asm.Ja.Label(top),
+	)
+	g.mark(done)
 	return nil
 }

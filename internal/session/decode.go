@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -239,6 +240,16 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		n := int(le.Uint64(b))
 		if n > t.Size {
 			n = t.Size
+		}
+		switch t.Builtin {
+		case "inet": // ntop(): the address's bytes, 4 or 16 of them
+			return output.StringValue(net.IP(append([]byte(nil), b[8:8+n]...)).String(), false)
+		case "macaddr":
+			parts := make([]string, n)
+			for i := range parts {
+				parts[i] = fmt.Sprintf("%02X", b[8+i])
+			}
+			return output.StringValue(strings.Join(parts, ":"), false)
 		}
 		return output.BufferValue(append([]byte(nil), b[8:8+n]...), false)
 	case compile.KindSym:
