@@ -33,6 +33,9 @@ type shape struct {
 	// probe reads ip: sites moved by different distances then get programs
 	// of their own.
 	moved uint64
+	// frameless: the probed function has no frame at any site of the
+	// program; ustack takes its caller from [sp] (ustack.go).
+	frameless bool
 }
 
 // expand is the second pass: it resolves every attach point to its sites
@@ -92,6 +95,7 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
 				sh.moved = s.Moved
 			}
+			sh.frameless = usesStack(c, pr) && framelessSite(ap.Kind, &s)
 			if _, ok := groups[sh]; !ok {
 				order = append(order, sh)
 			}

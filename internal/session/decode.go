@@ -136,8 +136,7 @@ func (s *session) printf(idx int, rec []byte) {
 		Func: label, Msg: msg,
 	}
 	if s.cfg.Trace.UserStack && len(h) >= compile.TraceHeaderSize+16 {
-		id := int64(le.Uint64(h[compile.TraceHeaderSize:]))
-		row.Stack, row.StackErr = s.frames(id, row.PID)
+		row.Stack, row.StackErr = s.frames(stackRef(h[compile.TraceHeaderSize:]))
 	}
 	s.out.traceRow(row, s.cfg.Trace)
 	s.events++
@@ -245,9 +244,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 	case compile.KindUsym:
 		return output.StringValue(s.symbolize(pid, le.Uint64(b)), false)
 	case compile.KindStack:
-		id := int64(le.Uint64(b))
-		spid := int(le.Uint64(b[8:]))
-		frames := s.stack(id, spid)
+		frames := s.stack(stackRef(b))
 		if t.Max > 0 && int64(len(frames)) > t.Max {
 			frames = frames[:t.Max] // ustack(N)
 		}
@@ -287,8 +284,8 @@ func (s *session) symbolize(pid int, addr uint64) string {
 
 // stack reads a user stack and formats its frames: as bpftrace does, or
 // with Config.Frame when set.
-func (s *session) stack(id int64, pid int) []string {
-	frames, errno := s.frames(id, pid)
+func (s *session) stack(ref stackValue) []string {
+	frames, errno := s.frames(ref)
 	if errno != 0 {
 		return []string{fmt.Sprintf("[unknown: stack not captured: error %d]", errno)}
 	}
@@ -301,41 +298,6 @@ func (s *session) stack(id int64, pid int) []string {
 		}
 	}
 	return out
-}
-
-// frames reads a user stack from the stack map and symbolizes it; a
-// negative id is the error bpf_get_stackid returned.
-func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
-	if id < 0 {
-		return nil, int(id)
-	}
-	m := s.coll.Map(compile.MapStacks)
-	if m == nil {
-		return nil, 0
-	}
-	raw, err := m.LookupBytes(uint32(id))
-	if err != nil || raw == nil {
-		return nil, 0
-	}
-	if pid == 0 {
-		pid = s.pid
-	}
-	var frames []output.Frame
-	for i := 0; i+8 <= len(raw); i += 8 {
-		pc := le.Uint64(raw[i:])
-		if pc == 0 {
-			break
-		}
-		f := output.Frame{Addr: pc}
-		if name, off, obj, ok := s.resolver.Symbolize(pid, pc); ok {
-			f.Sym, f.Off, f.Module = name, off, obj
-		}
-		if i == 0 {
-			s.unmoveFrame(&f)
-		}
-		frames = append(frames, f)
-	}
-	return frames, 0
 }
 
 // reportLosses prints records the ring buffer refused and updates full maps

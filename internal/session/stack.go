@@ -1,0 +1,88 @@
+package session
+
+import (
+	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/output"
+)
+
+// stackValue is a decoded user stack value (layout: compile.StackIDOffset).
+type stackValue struct {
+	id     int64  // bpf_get_stackid's result; negative: the error
+	pid    int    // the process the stack belongs to
+	caller uint64 // return address at [sp] of a frameless site, or 0
+}
+
+// stackRef decodes the 16-byte user stack value the program stored.
+func stackRef(b []byte) stackValue {
+	return stackValue{
+		id:     int64(int32(le.Uint32(b[compile.StackIDOffset:]))),
+		pid:    int(le.Uint32(b[compile.StackPIDOffset:])),
+		caller: le.Uint64(b[compile.StackCallerOffset:]),
+	}
+}
+
+// frames reads a user stack from the stack map and symbolizes it; a
+// negative id is the error bpf_get_stackid returned. At a frameless site
+// the frame-pointer walk misses the immediate caller, whose return address
+// the program read from [sp]: it becomes the second frame, unless the
+// kernel put it there.
+func (s *session) frames(ref stackValue) ([]output.Frame, int) {
+	if ref.id < 0 {
+		return nil, int(ref.id)
+	}
+	m := s.coll.Map(compile.MapStacks)
+	if m == nil {
+		return nil, 0
+	}
+	raw, err := m.LookupBytes(uint32(ref.id))
+	if err != nil || raw == nil {
+		return nil, 0
+	}
+	pid := ref.pid
+	if pid == 0 {
+		pid = s.pid
+	}
+	var pcs []uint64
+	for i := 0; i+8 <= len(raw); i += 8 {
+		pc := le.Uint64(raw[i:])
+		if pc == 0 {
+			break
+		}
+		pcs = append(pcs, pc)
+	}
+	// Since Linux 6.12 the kernel itself adds [sp] at a uprobe on push
+	// %rbp or endbr64 (is_uprobe_at_func_entry): then it is already the
+	// second frame. (The frame-pointer walk's second frame equals [sp]
+	// only then: the two are return addresses of different calls.)
+	if ref.caller != 0 && len(pcs) > 0 && (len(pcs) == 1 || pcs[1] != ref.caller) {
+		pcs = append(pcs[:1], append([]uint64{ref.caller}, pcs[1:]...)...)
+	}
+	frames := make([]output.Frame, 0, len(pcs))
+	for i, pc := range pcs {
+		f := s.symbolFrame(pid, pc, i > 0)
+		if i == 0 {
+			s.unmoveFrame(&f)
+		}
+		frames = append(frames, f)
+	}
+	return frames, 0
+}
+
+// symbolFrame names one frame. A return address (every frame but the
+// first) is looked up one byte earlier, inside the call instruction, so a
+// call that ends its function (a noreturn callee) names the caller; the
+// printed offset stays the return address's.
+func (s *session) symbolFrame(pid int, pc uint64, ret bool) output.Frame {
+	f := output.Frame{Addr: pc}
+	look := pc
+	if ret {
+		look--
+	}
+	if name, off, obj, ok := s.resolver.Symbolize(pid, look); ok {
+		if ret {
+			off++
+		}
+		f.Sym, f.Off, f.Module = name, off, obj
+	}
+	return f
+}
