@@ -1,0 +1,173 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+// The call tree of the stack tests' programs: leaf is reached 3 times
+// through main;a;b, once through main;c and twice from main itself.
+// noinline and the work after each call keep every frame (no inlining, no
+// tail calls) at any optimization level.
+const treeC = `
+#define NOINLINE __attribute__((noinline))
+volatile long sink;
+NOINLINE void leaf(int x) { sink += x; }
+NOINLINE void b(int x) { leaf(x); sink++; }
+NOINLINE void a(int x) { b(x); sink++; }
+NOINLINE void c(int x) { leaf(x); sink++; }
+int main(void) {
+	for (int i = 0; i < 3; i++) a(i);
+	c(1);
+	leaf(2); sink++;
+	leaf(3); sink++;
+	return 0;
+}
+`
+
+// treeWant is the tree as folded paths from main down, with their counts.
+var treeWant = []string{"main;a;b;leaf 3", "main;c;leaf 1", "main;leaf 2"}
+
+// foldedFromMain returns the folded lines of out cut to start at the frame
+// named main (or main.main), sorted; it fails the test on a line that has
+// no main frame or an [unknown] frame below main.
+func foldedFromMain(t *testing.T, out, main string) []string {
+	t.Helper()
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		i := strings.Index(l, ";"+main+";")
+		if i < 0 {
+			t.Errorf("folded line %q has no %s frame", l, main)
+			continue
+		}
+		rest := l[i+1:]
+		if strings.Contains(rest, "[unknown]") {
+			t.Errorf("folded line %q has an [unknown] frame below %s", l, main)
+		}
+		got = append(got, rest)
+	}
+	sort.Strings(got)
+	return got
+}
+
+func checkTree(t *testing.T, bin, leaf, main string, want []string) {
+	t.Helper()
+	out := runOK(t, "stack", "-f", "-c", bin, bin+":"+leaf)
+	got := foldedFromMain(t, out, main)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stack -f on %s:\n%s\nwant the paths (from %s down):\n%s", leaf, out, main, strings.Join(want, "\n"))
+	}
+}
+
+// TestStackFramelessCaller: at a function's entry the probed function has
+// no frame yet, so a frame-pointer walk alone loses its caller
+// (main;a;leaf for main;a;b;leaf); the caller comes from [sp]. -O0 leaves
+// start with push %rbp, -O2 leaves have no frame at all.
+func TestStackFramelessCaller(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, flags := range [][]string{
+		{"-O0", "-fno-omit-frame-pointer"},
+		{"-O2", "-fno-omit-frame-pointer"},
+		{"-O2", "-fno-omit-frame-pointer", "-fcf-protection=full"}, // endbr64 first
+	} {
+		t.Run(strings.Join(flags, " "), func(t *testing.T) {
+			bin := testutil.BuildC(t, "tree", treeC, flags...)
+			checkTree(t, bin, "leaf", "main", treeWant)
+		})
+	}
+}
+
+// TestStackFramelessCallerCXX: the same tree in C++ methods of a template,
+// named demangled.
+func TestStackFramelessCallerCXX(t *testing.T) {
+	testutil.RequireRoot(t)
+	gxx := testutil.RequireTool(t, "g++")
+	src := `
+#define NOINLINE __attribute__((noinline))
+volatile long sink;
+template <typename T> struct W {
+	NOINLINE static void leaf(T x) { sink += x; }
+	NOINLINE static void b(T x) { leaf(x); sink++; }
+	NOINLINE static void a(T x) { b(x); sink++; }
+	NOINLINE static void c(T x) { leaf(x); sink++; }
+};
+int main() {
+	for (int i = 0; i < 3; i++) W<int>::a(i);
+	W<int>::c(1);
+	W<int>::leaf(2); sink++;
+	W<int>::leaf(3); sink++;
+}
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tree.cc"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "treecc")
+	if b, err := exec.Command(gxx, "-O2", "-fno-omit-frame-pointer", "-o", bin, filepath.Join(dir, "tree.cc")).CombinedOutput(); err != nil {
+		t.Fatalf("g++: %v\n%s", err, b)
+	}
+	w := func(s string) string {
+		var out []string
+		for _, f := range strings.Split(s, ";") {
+			if f != "main" {
+				f = "W<int>::" + f + "(int)"
+			}
+			out = append(out, f)
+		}
+		return strings.Join(out, ";")
+	}
+	var want []string
+	for _, l := range treeWant {
+		path, n, _ := strings.Cut(l, " ")
+		want = append(want, w(path)+" "+n)
+	}
+	sort.Strings(want)
+	checkTree(t, bin, "_ZN1WIiE4leafEi", "main", want)
+}
+
+// TestStackFramelessCallerGo: Go entry probes sit after the stack check
+// (on push %rbp); a small leaf has no stack check and no frame.
+func TestStackFramelessCallerGo(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := `package main
+
+var sink int
+
+//go:noinline
+func leaf(x int) { sink += x }
+
+//go:noinline
+func b(x int) { leaf(x); sink++ }
+
+//go:noinline
+func a(x int) { b(x); sink++ }
+
+//go:noinline
+func c(x int) { leaf(x); sink++ }
+
+func main() {
+	for i := 0; i < 3; i++ {
+		a(i)
+	}
+	c(1)
+	leaf(2)
+	sink++
+	leaf(3)
+	sink++
+}
+`
+	bin := testutil.BuildGo(t, "gotree", src, []string{"CGO_ENABLED=0"})
+	var want []string
+	for _, l := range treeWant {
+		path, n, _ := strings.Cut(l, " ")
+		want = append(want, "main."+strings.ReplaceAll(path, ";", ";main.")+" "+n)
+	}
+	sort.Strings(want)
+	checkTree(t, bin, "main.leaf", "main.main", want)
+}
