@@ -12,7 +12,7 @@ import (
 // mapsRefreshInterval bounds how often Symbolize re-reads the mappings of a
 // process after an address fell outside every known object (a library
 // loaded later, or JIT code that no re-read will explain).
-const mapsRefreshInterval = 250 * time.Millisecond
+const mapsRefreshInterval = 10 * time.Millisecond
 
 // symState is the per-process symbolization cache.
 type symState struct {
@@ -30,18 +30,21 @@ type symState struct {
 // known function; object may still be set then. Objects are opened once and
 // shared across processes that map the same file; mappings are cached per
 // process and re-read when an address falls outside all of them.
+//
+// An address in no object's function is looked up in the process's perf
+// map (JIT code); object is then "[perf-PID.map]", as perf names it.
 func (r *Resolver) Symbolize(pid int, addr uint64) (name string, off uint64, object string, ok bool) {
 	o := r.processObjectAt(pid, addr)
 	if o == nil {
-		return "", 0, "", false
+		return r.jitName(pid, addr, "")
 	}
 	obj, err := r.symObject(o)
 	if err != nil {
-		return "", 0, o.Path, false
+		return r.jitName(pid, addr, o.Path)
 	}
 	fn, d, found := obj.funcAt(o.LinkAddr(addr))
 	if !found {
-		return "", 0, o.Path, false
+		return r.jitName(pid, addr, o.Path)
 	}
 	return displayName(fn.Name, obj.goBinary() != nil), d, o.Path, true
 }
@@ -144,4 +147,13 @@ func (r *Resolver) RememberMaps(pid int) {
 	r.mu.Lock()
 	st.objs, st.haveMaps, st.lastHit, st.readAt, st.raw = objs, true, 0, time.Now(), raw
 	r.mu.Unlock()
+}
+
+// jitName names addr from the perf map of pid; object is what Symbolize
+// returns when the map does not name it.
+func (r *Resolver) jitName(pid int, addr uint64, object string) (string, uint64, string, bool) {
+	if name, off, ok := r.perfMapName(pid, addr); ok {
+		return name, off, fmt.Sprintf("[perf-%d.map]", pid), true
+	}
+	return "", 0, object, false
 }

@@ -304,7 +304,9 @@ func (s *session) run(ctx context.Context) error {
 	}
 	if s.plan.HasStacks && s.pid != 0 {
 		// Know the traced process's objects before it can exit; the drain
-		// loop refreshes this as it maps more.
+		// loop refreshes this as it maps more. A held command first runs
+		// to its entry point, where its libraries are mapped (stack.go).
+		s.runToEntry()
 		s.resolver.RememberMaps(s.pid)
 	}
 	if s.held != nil {
@@ -521,7 +523,7 @@ func (s *session) loop(ctx context.Context) error {
 		if s.plan.HasStacks && s.pid != 0 {
 			// Stacks are named when the maps are printed, maybe after
 			// the process has exited: keep its objects known.
-			s.resolver.RememberMaps(s.pid)
+			s.rememberTreeMaps()
 		}
 	ticks:
 		for {

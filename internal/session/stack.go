@@ -1,6 +1,8 @@
 package session
 
 import (
+	"fmt"
+
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/output"
 )
@@ -85,4 +87,36 @@ func (s *session) symbolFrame(pid int, pc uint64, ret bool) output.Frame {
 		f.Sym, f.Off, f.Module = name, off, obj
 	}
 	return f
+}
+
+// runToEntry runs a held -c command to its entry point before it is
+// released, so that the libraries the dynamic linker maps are known even
+// when the command exits before the first drain. A failure only costs the
+// names of library frames: it is a warning.
+func (s *session) runToEntry() {
+	h, ok := s.held.(interface{ RunToEntry() error })
+	if !ok {
+		return
+	}
+	if err := h.RunToEntry(); err != nil {
+		s.out.warn(fmt.Sprintf("stack frames in libraries of %s may stay unnamed: %v", s.cfg.Command[0], err))
+	}
+}
+
+// RunToEntry: see attach.Held.RunToEntry.
+func (c heldChild) RunToEntry() error { return c.h.RunToEntry() }
+
+// rememberTreeMaps keeps the objects of the traced process and of its
+// descendants known (resolve.RememberMaps reads a process's maps only
+// when they changed).
+func (s *session) rememberTreeMaps() {
+	s.resolver.RememberMaps(s.pid)
+	if s.tree == nil {
+		return
+	}
+	for _, pid := range s.tree.Pids() {
+		if pid != s.pid {
+			s.resolver.RememberMaps(pid)
+		}
+	}
 }
