@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sort"
 	"strings"
 	"testing"
@@ -170,4 +172,63 @@ func main() {
 	}
 	sort.Strings(want)
 	checkTree(t, bin, "main.leaf", "main.main", want)
+}
+
+// TestStackModes: ustack(MODE[, N]) and the stack_mode config key print
+// frames as bpftrace's modes do (the formats of bpftrace's
+// tests/runtime/call ustack_stack_mode_* and builtin tests).
+func TestStackModes(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "tree", treeC, "-O2", "-fno-omit-frame-pointer")
+	run := func(prog string) []string {
+		t.Helper()
+		out := runOK(t, "run", "-c", bin, "-e", prog)
+		return strings.Split(out, "\n")
+	}
+	framesOf := func(lines []string) []string {
+		// The frames of the first map key: between "@[" and "]: N".
+		var fr []string
+		in := false
+		for _, l := range lines {
+			switch {
+			case l == "@[":
+				in = true
+			case strings.HasPrefix(l, "]: "):
+				return fr
+			case in:
+				fr = append(fr, l)
+			}
+		}
+		return fr
+	}
+	perf := framesOf(run(`uprobe:` + bin + `:leaf { @[ustack(perf, 2)] = count(); }`))
+	rePerf := regexp.MustCompile(`^\t[0-9a-f]+ (leaf|b|c|main)\+[0-9]+ \(` + regexp.QuoteMeta(bin) + `\)$`)
+	if len(perf) != 2 || !rePerf.MatchString(perf[0]) || !rePerf.MatchString(perf[1]) || !strings.Contains(perf[0], " leaf+0 ") {
+		t.Errorf("ustack(perf, 2) frames = %q, want 2 of \"\\tADDR sym+off (%s)\", leaf first", perf, bin)
+	}
+	raw := framesOf(run(`config = { stack_mode=raw } uprobe:` + bin + `:leaf { @[ustack] = count(); }`))
+	reRaw := regexp.MustCompile(`^[0-9a-f]+$`)
+	if len(raw) < 3 {
+		t.Errorf("stack_mode=raw frames = %q, want at least leaf, its caller, main", raw)
+	}
+	for _, f := range raw {
+		if !reRaw.MatchString(f) {
+			t.Errorf("stack_mode=raw frame %q is not a bare hex address", f)
+		}
+	}
+	id := testutil.RequireTool(t, "readelf")
+	b, err := exec.Command(id, "-n", bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`Build ID: ([0-9a-f]+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no build ID in %s", bin)
+	}
+	leafOff := testutil.SymbolValue(t, bin, "leaf") // a PIE: link address = file offset in .text's segment
+	bid := framesOf(run(`uprobe:` + bin + `:leaf { @[ustack(build_id, 1)] = count(); }`))
+	want := string(m[1]) + " 0x" + strconv.FormatUint(leafOff, 16)
+	if len(bid) != 1 || bid[0] != want {
+		t.Errorf("ustack(build_id, 1) = %q, want %q", bid, want)
+	}
 }

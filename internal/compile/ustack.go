@@ -90,3 +90,22 @@ func usesStack(c *compiler, pr *lang.Probe) bool {
 	})
 	return found
 }
+
+// stackModes are bpftrace's stack modes (ustack(MODE), stack_mode).
+var stackModes = map[string]bool{"bpftrace": true, "perf": true, "raw": true, "build_id": true}
+
+// stackMode returns the mode ustack(MODE[, N]) names, "" when the first
+// argument is not a mode; the stack type carries it in Format.
+func (k *checker) stackMode(e *lang.Call) (string, error) {
+	id, ok := e.Args[0].(*lang.Ident)
+	if !ok {
+		if len(e.Args) == 2 {
+			return "", k.c.errorf(e.Args[0], "ustack(perf, 5)", "ustack()'s first argument of two is a stack mode: bpftrace, perf, raw or build_id")
+		}
+		return "", nil
+	}
+	if !stackModes[id.Name] {
+		return "", k.c.errorf(id, "stack modes: bpftrace, perf, raw, build_id", "unknown stack mode %q", id.Name)
+	}
+	return id.Name, nil
+}

@@ -157,3 +157,24 @@ func (r *Resolver) jitName(pid int, addr uint64, object string) (string, uint64,
 	}
 	return "", 0, object, false
 }
+
+// BuildIDOffset returns the GNU build ID of the object that maps addr in
+// pid and addr's offset in that file (bpftrace's build_id stack mode).
+// ok is false when no mapped file with a build ID holds addr.
+func (r *Resolver) BuildIDOffset(pid int, addr uint64) (id string, fileOff uint64, ok bool) {
+	o := r.processObjectAt(pid, addr)
+	if o == nil {
+		return "", 0, false
+	}
+	obj, err := r.symObject(o)
+	if err != nil {
+		return "", 0, false
+	}
+	id = obj.f.BuildID()
+	for _, m := range o.Mappings {
+		if addr >= m.Start && addr < m.End && id != "" {
+			return id, addr - m.Start + m.Offset, true
+		}
+	}
+	return "", 0, false
+}

@@ -244,11 +244,14 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 	case compile.KindUsym:
 		return output.StringValue(s.symbolize(pid, le.Uint64(b)), false)
 	case compile.KindStack:
-		frames := s.stack(stackRef(b))
+		mode := s.stackMode(t)
+		frames := s.stack(stackRef(b), mode)
 		if t.Max > 0 && int64(len(frames)) > t.Max {
 			frames = frames[:t.Max] // ustack(N)
 		}
-		return output.StackValue(frames)
+		v := output.StackValue(frames)
+		v.StackMode = mode
+		return v
 	case compile.KindMapLen:
 		if idx := le.Uint64(b); idx < uint64(len(s.plan.Maps)) {
 			return output.UintValue(s.mapLen(s.plan.Maps[idx]), 8)
@@ -284,18 +287,14 @@ func (s *session) symbolize(pid int, addr uint64) string {
 
 // stack reads a user stack and formats its frames: as bpftrace does, or
 // with Config.Frame when set.
-func (s *session) stack(ref stackValue) []string {
+func (s *session) stack(ref stackValue, mode string) []string {
 	frames, errno := s.frames(ref)
 	if errno != 0 {
 		return []string{fmt.Sprintf("[unknown: stack not captured: error %d]", errno)}
 	}
 	out := make([]string, len(frames))
 	for i, f := range frames {
-		if s.cfg.Frame != nil {
-			out[i] = s.cfg.Frame(f)
-		} else {
-			out[i] = f.Bpftrace()
-		}
+		out[i] = s.formatFrame(f, ref.pid, mode)
 	}
 	return out
 }

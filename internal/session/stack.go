@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/output"
@@ -119,4 +120,41 @@ func (s *session) rememberTreeMaps() {
 			s.resolver.RememberMaps(pid)
 		}
 	}
+}
+
+// stackMode is the stack mode of a ustack value: ustack(MODE), else the
+// stack_mode config key; "" (bpftrace's) when neither is given.
+func (s *session) stackMode(t *compile.Type) string {
+	if t.Format != "" {
+		return t.Format
+	}
+	if m := s.plan.Config.StackMode; m != "bpftrace" {
+		return m
+	}
+	return ""
+}
+
+// formatFrame formats a frame as Config.Frame says (the tools), else in
+// bpftrace's stack mode: bpftrace "sym+off", perf "addr sym+off
+// (module)", raw the bare hex address, build_id "BUILDID 0xOFFSET" (the
+// hex address when the object has no build ID).
+func (s *session) formatFrame(f output.Frame, pid int, mode string) string {
+	switch mode {
+	case "perf":
+		return f.Perf()
+	case "raw":
+		return strconv.FormatUint(f.Addr, 16)
+	case "build_id":
+		if pid == 0 {
+			pid = s.pid
+		}
+		if id, off, ok := s.resolver.BuildIDOffset(pid, f.Addr); ok {
+			return id + " 0x" + fmt.Sprintf("%02x", off)
+		}
+		return strconv.FormatUint(f.Addr, 16)
+	}
+	if s.cfg.Frame != nil {
+		return s.cfg.Frame(f)
+	}
+	return f.Bpftrace()
 }
