@@ -17,6 +17,7 @@ type unit struct {
 	shape   shape
 	sites   []int // indexes into Plan.Sites
 	special *Special
+	profile *Profile // profile.go
 	info    *Info
 }
 
@@ -66,6 +67,8 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 				return nil, c.errorf(ap, "give it a block of its own", "%s cannot share a block with other attach points", ap.Kind)
 			}
 			return c.expandSpecial(idx, pr, ap)
+		case lang.KindProfile:
+			return c.expandProfile(idx, pr, ap)
 		}
 		if c.opts.Resolver == nil {
 			return nil, c.errorf(ap, "", "no resolver for %s", ap.Raw)

@@ -59,7 +59,7 @@ func (g *gen) placeStack(off int) error {
 		asm.StoreMem(regScratch, int16(off+StackPIDOffset), asm.R0, asm.Word),
 	)
 	if !g.shape.frameless {
-		g.emit(asm.StoreImm(regScratch, int16(off+StackCallerOffset), 0, asm.DWord))
+		g.emit(storeImm(regScratch, int16(off+StackCallerOffset), 0, asm.DWord))
 		return nil
 	}
 	// bpf_probe_read_user zeroes the destination when the read fails.

@@ -24,7 +24,7 @@ func (f apField) length() int {
 	return 1
 }
 
-const kindsHint = "use uprobe, uretprobe, usdt, BEGIN, END or interval"
+const kindsHint = "use uprobe, uretprobe, usdt, BEGIN, END, interval or profile"
 
 const attachHint = "a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1"
 
@@ -121,6 +121,9 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	case "interval", "i":
 		ap.Kind = KindInterval
 		p.intervalParts(ap, fields)
+	case "profile":
+		ap.Kind = KindProfile
+		p.profileParts(ap, fields)
 	case "import":
 		p.errAt(start, kf.length(), "write the code in place", "%s is not supported yet", kind)
 	case "struct", "union", "enum", "typedef":

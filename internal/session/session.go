@@ -224,6 +224,7 @@ func (s *session) run(ctx context.Context) error {
 		Params:           cfg.Params,
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
+		ProfilePID:       s.pid, // used without FilterTree only
 		SpecialIDBase:    nextSpecialBase(),
 	}
 	if s.held != nil {
@@ -273,6 +274,12 @@ func (s *session) run(ctx context.Context) error {
 	for pi := len(plan.Programs) - 1; pi >= 0; pi-- {
 		p := plan.Programs[pi]
 		if p.Special != nil {
+			continue
+		}
+		if p.Profile != nil {
+			if err := s.attachProfile(p); err != nil {
+				return err
+			}
 			continue
 		}
 		sites := groups[pi]
