@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -230,5 +231,61 @@ func TestStackModes(t *testing.T) {
 	want := string(m[1]) + " 0x" + strconv.FormatUint(leafOff, 16)
 	if len(bid) != 1 || bid[0] != want {
 		t.Errorf("ustack(build_id, 1) = %q, want %q", bid, want)
+	}
+}
+
+// mapStacks parses bpftrace's printing of @[ustack] = count(): each key's
+// frames without their +offsets, innermost first, joined by ';', with the
+// counts of keys that read the same added up.
+func mapStacks(t *testing.T, out string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	var fr []string
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case l == "@[":
+			in, fr = true, nil
+		case in && strings.HasPrefix(l, "]: "):
+			n, err := strconv.Atoi(strings.TrimPrefix(l, "]: "))
+			if err != nil {
+				t.Fatalf("bad count line %q", l)
+			}
+			got[strings.Join(fr, ";")] += n
+			in = false
+		case in:
+			f := strings.TrimSpace(l)
+			if i := strings.LastIndexByte(f, '+'); i > 0 {
+				f = f[:i]
+			}
+			fr = append(fr, f)
+		}
+	}
+	return got
+}
+
+// TestStackAtReturn: a kernel uretprobe fires with ip at the return
+// address in the caller, whose frame the walk starts from; no [sp] word is
+// read there (a site with a frame), and the stack is the caller's.
+func TestStackAtReturn(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "tree", treeC, "-O2", "-fno-omit-frame-pointer")
+	out := runOK(t, "run", "-c", bin, "-e", `uretprobe:`+bin+`:leaf { @[ustack] = count(); }`)
+	got := mapStacks(t, out)
+	// Cut every stack after its main frame (libc's frames below it).
+	toMain := map[string]int{}
+	for g, m := range got {
+		fr := strings.Split(g, ";")
+		for i, f := range fr {
+			if f == "main" {
+				fr = fr[:i+1]
+				break
+			}
+		}
+		toMain[strings.Join(fr, ";")] += m
+	}
+	want := map[string]int{"b;a;main": 3, "c;main": 1, "main": 2}
+	if !reflect.DeepEqual(toMain, want) {
+		t.Errorf("uretprobe stacks = %v, want %v; output:\n%s", toMain, want, out)
 	}
 }
