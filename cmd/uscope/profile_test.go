@@ -169,3 +169,45 @@ document.body.appendChild(pre);
 			"--window-size=1200,200", "--screenshot="+shot, "file://"+svg).Run()
 	}
 }
+
+// TestProfileNodeJIT: Node run with --perf-basic-prof writes
+// /tmp/perf-PID.map; the frames of its JIT-compiled JavaScript are named
+// from it ("JS:*hotLeaf FILE:LINE:COL", V8's name), so the hot JavaScript
+// functions show in the profile (TurboFan may inline hotLeaf into
+// hotOuter: either name counts).
+func TestProfileNodeJIT(t *testing.T) {
+	testutil.RequireRoot(t)
+	node := testutil.RequireTool(t, "node")
+	dir := t.TempDir()
+	js := filepath.Join(dir, "hot.js")
+	src := `function hotLeaf(n) { let s = 0; for (let i = 0; i < n; i++) s += Math.sqrt(i); return s; }
+function hotOuter() { let t = 0; for (let k = 0; k < 10000; k++) t += hotLeaf(20000); return t; }
+hotOuter();
+`
+	if err := os.WriteFile(js, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	folded := filepath.Join(dir, "node.folded")
+	runOK(t, "profile", "-F", "499", "-o", folded, "-c", node+" --perf-basic-prof "+js)
+	data, err := os.ReadFile(folded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jit := regexp.MustCompile(`(^|;)(JS|LazyCompile):[*~^+]?hot(Leaf|Outer) [^;]*hot\.js:[12]:`)
+	var all, hot int
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		i := strings.LastIndexByte(l, ' ')
+		n, err := strconv.Atoi(l[i+1:])
+		if err != nil {
+			t.Fatalf("line %q is not folded", l)
+		}
+		all += n
+		if jit.MatchString(l[:i]) {
+			hot += n
+		}
+	}
+	// Most of the CPU time is in the JavaScript; Node's start takes some.
+	if all == 0 || hot*2 < all {
+		t.Errorf("%d of %d samples name hotLeaf or hotOuter from the perf map, want at least half:\n%.3000s", hot, all, data)
+	}
+}
