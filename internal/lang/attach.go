@@ -24,7 +24,7 @@ func (f apField) length() int {
 	return 1
 }
 
-const kindsHint = "use uprobe, uretprobe, usdt, BEGIN, END, interval or profile"
+const kindsHint = "use uprobe, uretprobe, usdt, BEGIN, END or interval"
 
 const attachHint = "a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1"
 
