@@ -13,7 +13,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-n=${STACKS_N:-1000000}
+n=${STACKS_N:-200000}
 runs=${STACKS_RUNS:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
