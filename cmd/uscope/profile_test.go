@@ -79,7 +79,6 @@ func TestProfileRatio(t *testing.T) {
 	checkRatio(t, "pprof", cum["hot_a"]/1.001, cum["hot_b"]/1.001) // ms of 1.001 ms samples
 }
 
-
 // TestProfileFlameGraphRendered renders uscope's flame graph SVG of the
 // 3:1 program in headless Chromium and checks the frames as laid out: the
 // tower main → hot_a, hot_b → spin, each above its parent, widths in
