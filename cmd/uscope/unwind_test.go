@@ -289,3 +289,84 @@ func TestStackAtReturn(t *testing.T) {
 		t.Errorf("uretprobe stacks = %v, want %v; output:\n%s", toMain, want, out)
 	}
 }
+
+// TestStackCgo: mixed stacks through cgo come out whole: Go calling C
+// (runtime.cgocall, asmcgocall onto the system stack, cgo's C wrapper) and
+// C calling back into Go (the exported function's C side, crosscall2,
+// runtime.cgocallback, cgocallbackg's ABI wrapper and itself, cgocallbackg1,
+// the Go side) and that Go calling C again. The register save area of
+// crosscall2 holds a stack address the walk reads as a frame: it is left
+// out (not code).
+func TestStackCgo(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "gcc")
+	goTool := testutil.RequireTool(t, "go")
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module cgotree\n\ngo 1.21\n",
+		"main.go": `package main
+
+/*
+#cgo CFLAGS: -O0 -fno-omit-frame-pointer
+void c_leaf(int x);
+void c_mid(int x);
+void c_calls_go(int x);
+*/
+import "C"
+
+var sink int
+
+//export goCallback
+func goCallback(x C.int) { goLeaf(int(x)) }
+
+//go:noinline
+func goLeaf(x int) { sink += x; C.c_leaf(C.int(x)) }
+
+//go:noinline
+func callMid() { C.c_mid(1) }
+
+//go:noinline
+func callBack() { C.c_calls_go(2) }
+
+func main() {
+	for i := 0; i < 3; i++ {
+		callMid()
+	}
+	callBack()
+}
+`,
+		"tree.c": `#include "_cgo_export.h"
+volatile long csink;
+__attribute__((noinline)) void c_leaf(int x) { csink += x; }
+__attribute__((noinline)) void c_mid(int x) { c_leaf(x); csink++; }
+__attribute__((noinline)) void c_calls_go(int x) { goCallback(x); csink++; }
+`,
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "cgotree")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=", "GOWORK=off")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	out := runOK(t, "stack", "-f", "-c", bin, bin+":c_leaf")
+	got := foldedFromMain(t, out, "main.main")
+	hash := regexp.MustCompile(`_cgo(exp)?_[0-9a-f]{12}_`)
+	for i := range got {
+		got[i] = hash.ReplaceAllString(got[i], "_cgo${1}_H_")
+	}
+	want := []string{
+		"main.main;main.callBack;main._Cfunc_c_calls_go;runtime.cgocall;runtime.asmcgocall;_cgo_H_Cfunc_c_calls_go;c_calls_go;" +
+			"goCallback;crosscall2;runtime.cgocallback;runtime.cgocallbackg;runtime.cgocallbackg;runtime.cgocallbackg1;_cgoexp_H_goCallback;" +
+			"main.goLeaf;main._Cfunc_c_leaf;runtime.cgocall;runtime.asmcgocall;_cgo_H_Cfunc_c_leaf;c_leaf 1",
+		"main.main;main.callMid;main._Cfunc_c_mid;runtime.cgocall;runtime.asmcgocall;_cgo_H_Cfunc_c_mid;c_mid;c_leaf 3",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stack -f on c_leaf:\n%s\nwant (from main.main down):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -20,8 +20,10 @@ type symState struct {
 	readAt   time.Time
 	lastHit  int
 	haveMaps bool
-	// raw is /proc/PID/maps as RememberMaps last read it.
-	raw []byte
+	// raw is /proc/PID/maps as RememberMaps last read it, data its
+	// writable, non-executable ranges (stacks, heap).
+	raw  []byte
+	data [][2]uint64
 }
 
 // Symbolize turns an address in process pid into the function that contains
@@ -144,8 +146,16 @@ func (r *Resolver) RememberMaps(pid int) {
 	for i := range objs {
 		_, _ = r.symObject(&objs[i])
 	}
+	var data [][2]uint64
+	if ms, err := proc.ParseMaps(raw); err == nil {
+		for _, m := range ms {
+			if m.Perms.Write && !m.Perms.Exec {
+				data = append(data, [2]uint64{m.Start, m.End})
+			}
+		}
+	}
 	r.mu.Lock()
-	st.objs, st.haveMaps, st.lastHit, st.readAt, st.raw = objs, true, 0, time.Now(), raw
+	st.objs, st.haveMaps, st.lastHit, st.readAt, st.raw, st.data = objs, true, 0, time.Now(), raw, data
 	r.mu.Unlock()
 }
 
@@ -177,4 +187,24 @@ func (r *Resolver) BuildIDOffset(pid int, addr uint64) (id string, fileOff uint6
 		}
 	}
 	return "", 0, false
+}
+
+// InData reports whether addr lies in a writable, non-executable mapping
+// of pid (a stack, the heap) as RememberMaps last read them: no code
+// runs there, so a frame-pointer walk that returns such an address read
+// a saved register, not a return address. An address mapped later (JIT
+// code) is not in data.
+func (r *Resolver) InData(pid int, addr uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.syms[pid]
+	if st == nil {
+		return false
+	}
+	for _, m := range st.data {
+		if addr >= m[0] && addr < m[1] {
+			return true
+		}
+	}
+	return false
 }

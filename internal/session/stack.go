@@ -62,6 +62,12 @@ func (s *session) frames(ref stackValue) ([]output.Frame, int) {
 	}
 	frames := make([]output.Frame, 0, len(pcs))
 	for i, pc := range pcs {
+		if i > 0 && s.resolver.InData(pid, pc) {
+			// Not code: the walk read a saved register for a frame
+			// (crosscall2's register save area, say); the frames
+			// after it are still the chain's.
+			continue
+		}
 		f := s.symbolFrame(pid, pc, i > 0)
 		if i == 0 {
 			s.unmoveFrame(&f)
