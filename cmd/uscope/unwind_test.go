@@ -370,3 +370,26 @@ __attribute__((noinline)) void c_calls_go(int x) { goCallback(x); csink++; }
 		t.Errorf("stack -f on c_leaf:\n%s\nwant (from main.main down):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestTraceStackLibraryFrame: trace -U on a callback that libc calls
+// (dl_iterate_phdr) in a command that exits at once: the frame in libc is
+// the callback's caller, read from [sp], and it is named, because the
+// command's libraries were known before it could exit (it ran to its entry
+// point held). Frames past libc need CFI (libc has no frame pointers).
+func TestTraceStackLibraryFrame(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := `#define _GNU_SOURCE
+#include <link.h>
+#define NOINLINE __attribute__((noinline))
+volatile long sink;
+NOINLINE int leaf_cb(struct dl_phdr_info *info, size_t size, void *data) { sink++; return 1; }
+NOINLINE void walk(void) { dl_iterate_phdr(leaf_cb, 0); sink++; }
+int main(void) { walk(); walk(); return 0; }
+`
+	bin := testutil.BuildC(t, "dl", src, "-O2", "-fno-omit-frame-pointer")
+	out := runOK(t, "trace", "-U", "-c", bin, "p:"+bin+":leaf_cb")
+	re := regexp.MustCompile(`(?m)^\s+leaf_cb\+0x0 \[dl\]\n\s+dl_iterate_phdr\+0x[0-9a-f]+ \[libc\.so\.6\]\n`)
+	if n := len(re.FindAllString(out, -1)); n != 2 {
+		t.Errorf("%d stacks of leaf_cb called by dl_iterate_phdr [libc.so.6], want 2:\n%s", n, out)
+	}
+}
