@@ -210,3 +210,19 @@ hotOuter();
 		t.Errorf("%d of %d samples name hotLeaf or hotOuter from the perf map, want at least half:\n%.3000s", hot, all, data)
 	}
 }
+
+// TestProfileProbeName: probe in a profile program is the probe as
+// bpftrace names it, and the samples are the traced command's only (the
+// tree filter): every sample's pid is the command's.
+func TestProfileProbeName(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "hot", hotC, "-O0", "-fno-omit-frame-pointer")
+	out := runOK(t, "run", "-c", bin, "-e", `profile:hz:199 { @[probe] = count(); @c[comm] = count(); }`)
+	if !regexp.MustCompile(`(?m)^@\[profile:hz:199\]: \d+$`).MatchString(out) {
+		t.Errorf("no @[profile:hz:199] count:\n%s", out)
+	}
+	comms := regexp.MustCompile(`(?m)^@c\[(.*)\]: \d+$`).FindAllStringSubmatch(out, -1)
+	if len(comms) != 1 || comms[0][1] != "hot" {
+		t.Errorf("samples of other processes than the command's: %q\n%s", comms, out)
+	}
+}

@@ -23,6 +23,9 @@ import (
 type Profile struct {
 	Hz          uint64
 	PeriodNanos uint64
+	// name is the index in Plan.Specials of the entry that names the
+	// probe for func and probe (never triggered: its kind is profile).
+	name int
 }
 
 // expandProfile makes the unit of a profile probe; it has no sites.
@@ -33,7 +36,8 @@ func (c *compiler) expandProfile(idx int, pr *lang.Probe, ap *lang.AttachPoint) 
 	if ap.ProfileHz == 0 && ap.IntervalNanos == 0 {
 		return nil, c.errorf(ap, "write profile:hz:99", "profile rate must be positive")
 	}
-	prof := &Profile{Hz: ap.ProfileHz, PeriodNanos: ap.IntervalNanos}
+	prof := &Profile{Hz: ap.ProfileHz, PeriodNanos: ap.IntervalNanos, name: len(c.plan.Specials)}
+	c.plan.Specials = append(c.plan.Specials, &Special{Kind: lang.KindProfile, Name: ap.String(), Index: prof.name})
 	return []*unit{{c: c, probe: pr, name: fmt.Sprintf("f%d", idx), shape: shape{kind: lang.KindProfile}, profile: prof}}, nil
 }
 
@@ -59,4 +63,14 @@ func (g *gen) profileFilter() {
 		asm.RSh.Imm(asm.R0, 32),
 		asm.JNE.Imm(asm.R0, int32(g.c.opts.ProfilePID), g.exitLbl),
 	)
+}
+
+// profileName loads what func and probe are in a profile program: the
+// number decode maps to the probe's name (past the sites, as specials).
+func (g *gen) profileName() bool {
+	if g.profile == nil {
+		return false
+	}
+	g.emit(asm.LoadImm(asm.R0, int64(len(g.c.plan.Sites)+g.profile.name), asm.DWord))
+	return true
 }
