@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -391,5 +392,67 @@ int main(void) { walk(); walk(); return 0; }
 	re := regexp.MustCompile(`(?m)^\s+leaf_cb\+0x0 \[dl\]\n\s+dl_iterate_phdr\+0x[0-9a-f]+ \[libc\.so\.6\]\n`)
 	if n := len(re.FindAllString(out, -1)); n != 2 {
 		t.Errorf("%d stacks of leaf_cb called by dl_iterate_phdr [libc.so.6], want 2:\n%s", n, out)
+	}
+}
+
+// TestStackDebugInfo: with show_debug_info, bpftrace-mode frames end in
+// @file:line from DWARF and functions inlined at a return address get
+// frames of their own, "[inlined] name@file:line", innermost first, as
+// addr2line -i lists them: the line of each is the call it made.
+func TestStackDebugInfo(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := `#define NOINLINE __attribute__((noinline))
+#define INLINE static inline __attribute__((always_inline))
+volatile long sink;
+NOINLINE void ext(int x) { sink += x; } // EXT
+INLINE void inner(int x) {
+	ext(x); // INNER
+	sink++;
+}
+INLINE void middle(int x) {
+	inner(x + 1); // MIDDLE
+	sink++;
+}
+NOINLINE void outer(int x) {
+	middle(x); // OUTER
+	sink++;
+}
+int main(void) {
+	outer(1); // MAIN
+	return 0;
+}
+`
+	line := func(marker string) int {
+		for i, l := range strings.Split(src, "\n") {
+			if strings.Contains(l, "// "+marker) {
+				return i + 1
+			}
+		}
+		t.Fatalf("no marker %s", marker)
+		return 0
+	}
+	bin := testutil.BuildC(t, "inl", src, "-O2", "-g", "-fno-omit-frame-pointer")
+	cfile := regexp.QuoteMeta(filepath.Join(filepath.Dir(bin), "inl.c"))
+	out := runOK(t, "run", "-c", bin, "-e", `config = { show_debug_info = 1 } uprobe:`+bin+`:ext { @[ustack] = count(); }`)
+	var frames []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "    ") {
+			frames = append(frames, strings.TrimSpace(l))
+		}
+	}
+	want := []string{
+		fmt.Sprintf(`ext\+0@%s:%d`, cfile, line("EXT")),
+		fmt.Sprintf(`\[inlined\] inner@%s:%d`, cfile, line("INNER")),
+		fmt.Sprintf(`\[inlined\] middle@%s:%d`, cfile, line("MIDDLE")),
+		fmt.Sprintf(`outer\+\d+@%s:%d`, cfile, line("OUTER")),
+		fmt.Sprintf(`main\+\d+@%s:%d`, cfile, line("MAIN")),
+	}
+	if len(frames) < len(want) {
+		t.Fatalf("stack has %d frames, want at least %d:\n%s", len(frames), len(want), out)
+	}
+	for i, w := range want {
+		if !regexp.MustCompile("^" + w + "$").MatchString(frames[i]) {
+			t.Errorf("frame %d = %q, want %s", i, frames[i], w)
+		}
 	}
 }

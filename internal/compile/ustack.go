@@ -109,3 +109,19 @@ func (k *checker) stackMode(e *lang.Call) (string, error) {
 	}
 	return id.Name, nil
 }
+
+// show_debug_info: as in bpftrace built with blazesym, bpftrace-mode
+// frames get "@file:line" from DWARF and inlined functions their own
+// "[inlined] name@file:line" frames. Off by default, as in a bpftrace
+// built without blazesym (Debian's), so that stacks print as before.
+func init() {
+	delete(configIgnored, "show_debug_info")
+	configKeys["show_debug_info"] = func(c *compiler, v string) string {
+		b, ok := configBool(v)
+		if !ok {
+			return "show_debug_info is true or false"
+		}
+		c.plan.Config.ShowDebugInfo = b
+		return ""
+	}
+}

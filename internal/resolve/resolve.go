@@ -112,6 +112,8 @@ type Resolver struct {
 	syms    map[int]*symState  // per-PID mappings, for symbolization
 	// perfMaps: per-PID JIT symbols from /tmp/perf-PID.map (perfmap.go).
 	perfMaps map[int]*perfMap
+	// lines: per-object DWARF line tables and inlines (lines.go).
+	lines map[*object]*dwarfLines
 }
 
 // New returns a Resolver.

@@ -292,9 +292,13 @@ func (s *session) stack(ref stackValue, mode string) []string {
 	if errno != 0 {
 		return []string{fmt.Sprintf("[unknown: stack not captured: error %d]", errno)}
 	}
-	out := make([]string, len(frames))
+	out := make([]string, 0, len(frames))
 	for i, f := range frames {
-		out[i] = s.formatFrame(f, ref.pid, mode)
+		if s.plan.Config.ShowDebugInfo && mode == "" && s.cfg.Frame == nil {
+			out = append(out, s.sourceFrames(f, ref.pid, i > 0)...)
+			continue
+		}
+		out = append(out, s.formatFrame(f, ref.pid, mode))
 	}
 	return out
 }

@@ -164,3 +164,26 @@ func (s *session) formatFrame(f output.Frame, pid int, mode string) string {
 	}
 	return f.Bpftrace()
 }
+
+// sourceFrames formats a frame as bpftrace does with show_debug_info: each
+// function inlined at the address as "[inlined] name@file:line", innermost
+// first, then "sym+off@file:line"; the plain frame without DWARF.
+func (s *session) sourceFrames(f output.Frame, pid int, ret bool) []string {
+	if pid == 0 {
+		pid = s.pid
+	}
+	plain := f.Bpftrace()
+	src := s.resolver.Source(pid, f.Addr, ret)
+	if len(src) == 0 || f.Sym == "" {
+		return []string{plain}
+	}
+	var out []string
+	for _, sf := range src {
+		if sf.Inlined {
+			out = append(out, fmt.Sprintf("[inlined] %s@%s:%d", sf.Func, sf.File, sf.Line))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s@%s:%d", plain, sf.File, sf.Line))
+	}
+	return out
+}
