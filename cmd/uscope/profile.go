@@ -23,7 +23,8 @@ counts the stacks in the kernel, and at the end writes them: folded
 ("comm;outer;...;inner count", the input of flamegraph.pl, inferno,
 speedscope), as a pprof profile (-f pprof -o FILE: go tool pprof, Pyroscope)
 or as a flame graph SVG that uscope draws itself (-f svg -o FILE). Without -p
-or -c every process is sampled. It is bpftrace's
+or -c every process is sampled. Folded stacks go to stdout, where -c's
+command writes too: give -o FILE to keep them apart. It is bpftrace's
 'profile:hz:99 { @[ustack] = count(); }' with the output people open.
 
 Stacks are walked with frame pointers (see 'uscope stack'); a sample in a
