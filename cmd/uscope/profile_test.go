@@ -187,7 +187,18 @@ hotOuter();
 		t.Fatal(err)
 	}
 	folded := filepath.Join(dir, "node.folded")
-	runOK(t, "profile", "-F", "499", "-o", folded, "-c", node+" --perf-basic-prof "+js)
+	// V8 writes its log beside the map: keep it in dir. The map itself is
+	// /tmp/perf-PID.map; remove the one this run wrote.
+	t.Cleanup(func() {
+		maps, _ := filepath.Glob("/tmp/perf-*.map")
+		for _, m := range maps {
+			if b, err := os.ReadFile(m); err == nil && strings.Contains(string(b), js) {
+				os.Remove(m)
+			}
+		}
+	})
+	runOK(t, "profile", "-F", "499", "-o", folded, "-c",
+		node+" --perf-basic-prof --logfile="+filepath.Join(dir, "v8.log")+" --no-logfile-per-isolate "+js)
 	data, err := os.ReadFile(folded)
 	if err != nil {
 		t.Fatal(err)
