@@ -219,7 +219,7 @@ func builtinTable() []*builtin {
 			help: "compare at most n bytes of two strings: 0 when equal", check: (*checker).strncmpType, emit: (*gen).strncmp},
 		{name: "time", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "void", usage: `time("%H:%M:%S\n")`,
 			help: "print the current time with a strftime format", check: (*checker).timeType, emit: (*gen).time},
-		{name: "ustack", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "ustack", usage: "ustack(N)",
+		{name: "ustack", call: true, minArgs: 0, maxArgs: 2, where: inAll, result: "ustack", usage: "ustack([MODE, ][N])",
 			help: "the user stack, printed with at most N frames", check: (*checker).ustackType, place: (*gen).placeStackExpr},
 		{name: "usym", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "usym", usage: "usym(addr)",
 			help: "an address, printed as the symbol it is in", check: (*checker).usymType, emit: (*gen).usym},

@@ -242,12 +242,22 @@ func (k *checker) ustackType(n lang.Expr) (*Type, error) {
 	if !ok || len(e.Args) == 0 {
 		return tStack, nil
 	}
+	mode, err := k.stackMode(e)
+	if err != nil {
+		return nil, err
+	}
+	if mode != "" && len(e.Args) == 1 {
+		return &Type{Kind: KindStack, Size: 16, Format: mode}, nil
+	}
+	if mode != "" {
+		e = &lang.Call{Name: e.Name, Args: e.Args[1:]}
+	}
 	lit, ok := e.Args[0].(*lang.IntLit)
 	if !ok || lit.Value < 1 || lit.Value > maxStackDeep {
 		return nil, k.c.errorf(e, fmt.Sprintf("e.g. ustack(5); at most %d", maxStackDeep), "ustack() takes a constant number of frames")
 	}
 	// Max limits the frames printed; the kernel collects them all.
-	return &Type{Kind: KindStack, Size: 16, Max: int64(lit.Value)}, nil
+	return &Type{Kind: KindStack, Size: 16, Max: int64(lit.Value), Format: mode}, nil
 }
 
 func (k *checker) regType(n lang.Expr) (*Type, error) {

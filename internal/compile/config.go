@@ -18,6 +18,9 @@ type Config struct {
 	NoMapsOnExit bool
 	// StackMode is bpftrace's stack_mode: bpftrace (default), perf, raw.
 	StackMode string
+	// ShowDebugInfo is show_debug_info (ustack.go): frames carry
+	// @file:line and inlined functions.
+	ShowDebugInfo bool
 }
 
 // configKeys are bpftrace's config variables that apply to userspace

@@ -19,6 +19,7 @@ func (c *compiler) emit(units []*unit) error {
 		if u.special != nil {
 			p.Special = u.special
 		}
+		c.profileProgram(u, p)
 		c.plan.Programs = append(c.plan.Programs, p)
 	}
 	return nil

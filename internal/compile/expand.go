@@ -17,6 +17,7 @@ type unit struct {
 	shape   shape
 	sites   []int // indexes into Plan.Sites
 	special *Special
+	profile *Profile // profile.go
 	info    *Info
 }
 
@@ -33,6 +34,9 @@ type shape struct {
 	// probe reads ip: sites moved by different distances then get programs
 	// of their own.
 	moved uint64
+	// frameless: the probed function has no frame at any site of the
+	// program; ustack takes its caller from [sp] (ustack.go).
+	frameless bool
 }
 
 // expand is the second pass: it resolves every attach point to its sites
@@ -63,6 +67,8 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 				return nil, c.errorf(ap, "give it a block of its own", "%s cannot share a block with other attach points", ap.Kind)
 			}
 			return c.expandSpecial(idx, pr, ap)
+		case lang.KindProfile:
+			return c.expandProfile(idx, pr, ap)
 		}
 		if c.opts.Resolver == nil {
 			return nil, c.errorf(ap, "", "no resolver for %s", ap.Raw)
@@ -92,6 +98,7 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
 				sh.moved = s.Moved
 			}
+			sh.frameless = usesStack(c, pr) && framelessSite(ap.Kind, &s)
 			if _, ok := groups[sh]; !ok {
 				order = append(order, sh)
 			}

@@ -536,6 +536,9 @@ func (g *gen) siteName(lang.Expr) error {
 		g.emit(asm.LoadImm(asm.R0, int64(len(g.c.plan.Sites)+g.special.Index), asm.DWord))
 		return nil
 	}
+	if g.profileName() {
+		return nil
+	}
 	g.emit(asm.Mov.Reg(asm.R1, regCtx), asm.FnGetAttachCookie.Call())
 	return nil
 }

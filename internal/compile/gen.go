@@ -150,6 +150,7 @@ func (g *gen) program() ([]instruction, error) {
 	// Prologue: keep ctx, find the scratch area.
 	g.emit(asm.Mov.Reg(regCtx, asm.R1))
 	g.treeFilter()
+	g.profileFilter()
 	if g.special != nil {
 		// The trigger function's first argument says which special runs.
 		g.emit(

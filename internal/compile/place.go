@@ -254,21 +254,6 @@ func (g *gen) placeBuf(n lang.Expr, t *Type, off int) error {
 	return nil
 }
 
-// placeStack stores the user stack id and the pid.
-func (g *gen) placeStack(off int) error {
-	g.emit(
-		asm.Mov.Reg(asm.R1, regCtx),
-		asm.LoadMapPtr(asm.R2, 0).WithReference(MapStacks),
-		asm.Mov.Imm(asm.R3, 1<<8), // BPF_F_USER_STACK
-		asm.FnGetStackid.Call(),
-		asm.StoreMem(regScratch, int16(off), asm.R0, asm.DWord),
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(regScratch, int16(off+8), asm.R0, asm.DWord),
-	)
-	return nil
-}
-
 // strncmp compares at most n bytes of two strings; 0 means equal, as in C.
 func (g *gen) strncmp(x lang.Expr) error {
 	e := x.(*lang.Call)

@@ -30,6 +30,9 @@ type Options struct {
 	// FilterTree limits probe programs to the processes in MapTree
 	// (filter.go): -p and -c follow the process's descendants.
 	FilterTree bool
+	// ProfilePID keeps profile probes to one process when FilterTree is
+	// off (-p with --no-follow); 0: every process.
+	ProfilePID int
 	// CPID is the value of the cpid builtin (the -c child), 0 if none.
 	CPID int
 	// StartNanos is CLOCK_MONOTONIC at start, for `elapsed`.
@@ -100,6 +103,7 @@ type Program struct {
 	Sites   []int  // indexes into Plan.Sites; the cookie of each is its index
 	Return  bool   // attach as uretprobe
 	Special *Special
+	Profile *Profile // a profile probe's rate (profile.go)
 	// positions maps each instruction to the source it came from.
 	positions []lang.Pos
 }

@@ -115,6 +115,7 @@ const (
 	KindUretprobe = "uretprobe"
 	KindUSDT      = "usdt"
 	KindInterval  = "interval"
+	KindProfile   = "profile" // profile:hz:N, profile:us:N (profile.go)
 )
 
 // AttachPoint is one attach point of a probe, already split into its parts.
@@ -145,8 +146,11 @@ type AttachPoint struct {
 	HasOffset bool
 	Addr      uint64
 	HasAddr   bool
-	// IntervalNanos is the period of an interval probe.
+	// IntervalNanos is the period of an interval probe, and of a profile
+	// probe given in time units.
 	IntervalNanos uint64
+	// ProfileHz is the frequency of a profile:hz:N probe.
+	ProfileHz uint64
 }
 
 // Position implements Node.

@@ -121,6 +121,9 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	case "interval", "i":
 		ap.Kind = KindInterval
 		p.intervalParts(ap, fields)
+	case "profile":
+		ap.Kind = KindProfile
+		p.profileParts(ap, fields)
 	case "import":
 		p.errAt(start, kf.length(), "write the code in place", "%s is not supported yet", kind)
 	case "struct", "union", "enum", "typedef":

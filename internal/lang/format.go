@@ -379,6 +379,8 @@ func (a *AttachPoint) String() string {
 			return fmt.Sprintf("interval:us:%d", n/1e3)
 		}
 		return fmt.Sprintf("interval:ns:%d", n)
+	case KindProfile:
+		return profileString(a)
 	case KindUSDT:
 		s := a.Kind + ":" + quoteTarget(a.Target) + ":"
 		if a.Provider != "" {

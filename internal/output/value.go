@@ -83,6 +83,10 @@ type Value struct {
 	Names []string
 	// Frames holds a stack's formatted frames, innermost first.
 	Frames []string
+	// StackMode is the bpftrace stack mode the frames were formatted in
+	// ("", bpftrace, perf, raw, build_id): perf frames are indented with a
+	// tab, raw and build_id ones not at all, as bpftrace prints them.
+	StackMode string
 	// Array marks a tuple that is a C array: it prints as [a, b].
 	Array bool
 	// Bool marks an integer that is a bool (a comparison, true, false): it
@@ -292,6 +296,12 @@ func (v Value) text(indent string) string {
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
 	case KindStack:
+		switch v.StackMode {
+		case "perf":
+			indent = PerfIndent
+		case "raw", "build_id":
+			indent = ""
+		}
 		return FormatStack(v.Frames, indent)
 	}
 	return ""

@@ -110,6 +110,10 @@ type Resolver struct {
 	ldOnce  bool
 	procs   map[int]*procState // per-PID objects, for targets
 	syms    map[int]*symState  // per-PID mappings, for symbolization
+	// perfMaps: per-PID JIT symbols from /tmp/perf-PID.map (perfmap.go).
+	perfMaps map[int]*perfMap
+	// lines: per-object DWARF line tables and inlines (lines.go).
+	lines map[*object]*dwarfLines
 }
 
 // New returns a Resolver.

@@ -12,7 +12,7 @@ import (
 // mapsRefreshInterval bounds how often Symbolize re-reads the mappings of a
 // process after an address fell outside every known object (a library
 // loaded later, or JIT code that no re-read will explain).
-const mapsRefreshInterval = 250 * time.Millisecond
+const mapsRefreshInterval = 10 * time.Millisecond
 
 // symState is the per-process symbolization cache.
 type symState struct {
@@ -20,8 +20,10 @@ type symState struct {
 	readAt   time.Time
 	lastHit  int
 	haveMaps bool
-	// raw is /proc/PID/maps as RememberMaps last read it.
-	raw []byte
+	// raw is /proc/PID/maps as RememberMaps last read it, data its
+	// writable, non-executable ranges (stacks, heap).
+	raw  []byte
+	data [][2]uint64
 }
 
 // Symbolize turns an address in process pid into the function that contains
@@ -30,18 +32,21 @@ type symState struct {
 // known function; object may still be set then. Objects are opened once and
 // shared across processes that map the same file; mappings are cached per
 // process and re-read when an address falls outside all of them.
+//
+// An address in no object's function is looked up in the process's perf
+// map (JIT code); object is then "[perf-PID.map]", as perf names it.
 func (r *Resolver) Symbolize(pid int, addr uint64) (name string, off uint64, object string, ok bool) {
 	o := r.processObjectAt(pid, addr)
 	if o == nil {
-		return "", 0, "", false
+		return r.jitName(pid, addr, "")
 	}
 	obj, err := r.symObject(o)
 	if err != nil {
-		return "", 0, o.Path, false
+		return r.jitName(pid, addr, o.Path)
 	}
 	fn, d, found := obj.funcAt(o.LinkAddr(addr))
 	if !found {
-		return "", 0, o.Path, false
+		return r.jitName(pid, addr, o.Path)
 	}
 	return displayName(fn.Name, obj.goBinary() != nil), d, o.Path, true
 }
@@ -141,7 +146,65 @@ func (r *Resolver) RememberMaps(pid int) {
 	for i := range objs {
 		_, _ = r.symObject(&objs[i])
 	}
+	var data [][2]uint64
+	if ms, err := proc.ParseMaps(raw); err == nil {
+		for _, m := range ms {
+			if m.Perms.Write && !m.Perms.Exec {
+				data = append(data, [2]uint64{m.Start, m.End})
+			}
+		}
+	}
 	r.mu.Lock()
-	st.objs, st.haveMaps, st.lastHit, st.readAt, st.raw = objs, true, 0, time.Now(), raw
+	st.objs, st.haveMaps, st.lastHit, st.readAt, st.raw, st.data = objs, true, 0, time.Now(), raw, data
 	r.mu.Unlock()
+}
+
+// jitName names addr from the perf map of pid; object is what Symbolize
+// returns when the map does not name it.
+func (r *Resolver) jitName(pid int, addr uint64, object string) (string, uint64, string, bool) {
+	if name, off, ok := r.perfMapName(pid, addr); ok {
+		return name, off, fmt.Sprintf("[perf-%d.map]", pid), true
+	}
+	return "", 0, object, false
+}
+
+// BuildIDOffset returns the GNU build ID of the object that maps addr in
+// pid and addr's offset in that file (bpftrace's build_id stack mode).
+// ok is false when no mapped file with a build ID holds addr.
+func (r *Resolver) BuildIDOffset(pid int, addr uint64) (id string, fileOff uint64, ok bool) {
+	o := r.processObjectAt(pid, addr)
+	if o == nil {
+		return "", 0, false
+	}
+	obj, err := r.symObject(o)
+	if err != nil {
+		return "", 0, false
+	}
+	id = obj.f.BuildID()
+	for _, m := range o.Mappings {
+		if addr >= m.Start && addr < m.End && id != "" {
+			return id, addr - m.Start + m.Offset, true
+		}
+	}
+	return "", 0, false
+}
+
+// InData reports whether addr lies in a writable, non-executable mapping
+// of pid (a stack, the heap) as RememberMaps last read them: no code
+// runs there, so a frame-pointer walk that returns such an address read
+// a saved register, not a return address. An address mapped later (JIT
+// code) is not in data.
+func (r *Resolver) InData(pid int, addr uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.syms[pid]
+	if st == nil {
+		return false
+	}
+	for _, m := range st.data {
+		if addr >= m[0] && addr < m[1] {
+			return true
+		}
+	}
+	return false
 }

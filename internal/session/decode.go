@@ -144,8 +144,7 @@ func (s *session) printf(idx int, rec []byte) {
 		Func: label, Msg: msg,
 	}
 	if s.cfg.Trace.UserStack && len(h) >= compile.TraceHeaderSize+16 {
-		id := int64(le.Uint64(h[compile.TraceHeaderSize:]))
-		row.Stack, row.StackErr = s.frames(id, row.PID)
+		row.Stack, row.StackErr = s.frames(stackRef(h[compile.TraceHeaderSize:]))
 	}
 	s.out.traceRow(row, s.cfg.Trace)
 	s.events++
@@ -269,13 +268,14 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 	case compile.KindUsym:
 		return output.StringValue(s.symbolize(pid, le.Uint64(b)), false)
 	case compile.KindStack:
-		id := int64(le.Uint64(b))
-		spid := int(le.Uint64(b[8:]))
-		frames := s.stack(id, spid)
+		mode := s.stackMode(t)
+		frames := s.stack(stackRef(b), mode)
 		if t.Max > 0 && int64(len(frames)) > t.Max {
 			frames = frames[:t.Max] // ustack(N)
 		}
-		return output.StackValue(frames)
+		v := output.StackValue(frames)
+		v.StackMode = mode
+		return v
 	case compile.KindMapLen:
 		if idx := le.Uint64(b); idx < uint64(len(s.plan.Maps)) {
 			return output.UintValue(s.mapLen(s.plan.Maps[idx]), 8)
@@ -311,55 +311,20 @@ func (s *session) symbolize(pid int, addr uint64) string {
 
 // stack reads a user stack and formats its frames: as bpftrace does, or
 // with Config.Frame when set.
-func (s *session) stack(id int64, pid int) []string {
-	frames, errno := s.frames(id, pid)
+func (s *session) stack(ref stackValue, mode string) []string {
+	frames, errno := s.frames(ref)
 	if errno != 0 {
 		return []string{fmt.Sprintf("[unknown: stack not captured: error %d]", errno)}
 	}
-	out := make([]string, len(frames))
+	out := make([]string, 0, len(frames))
 	for i, f := range frames {
-		if s.cfg.Frame != nil {
-			out[i] = s.cfg.Frame(f)
-		} else {
-			out[i] = f.Bpftrace()
+		if s.plan.Config.ShowDebugInfo && mode == "" && s.cfg.Frame == nil {
+			out = append(out, s.sourceFrames(f, ref.pid, i > 0)...)
+			continue
 		}
+		out = append(out, s.formatFrame(f, ref.pid, mode))
 	}
 	return out
-}
-
-// frames reads a user stack from the stack map and symbolizes it; a
-// negative id is the error bpf_get_stackid returned.
-func (s *session) frames(id int64, pid int) ([]output.Frame, int) {
-	if id < 0 {
-		return nil, int(id)
-	}
-	m := s.coll.Map(compile.MapStacks)
-	if m == nil {
-		return nil, 0
-	}
-	raw, err := m.LookupBytes(uint32(id))
-	if err != nil || raw == nil {
-		return nil, 0
-	}
-	if pid == 0 {
-		pid = s.pid
-	}
-	var frames []output.Frame
-	for i := 0; i+8 <= len(raw); i += 8 {
-		pc := le.Uint64(raw[i:])
-		if pc == 0 {
-			break
-		}
-		f := output.Frame{Addr: pc}
-		if name, off, obj, ok := s.resolver.Symbolize(pid, pc); ok {
-			f.Sym, f.Off, f.Module = name, off, obj
-		}
-		if i == 0 {
-			s.unmoveFrame(&f)
-		}
-		frames = append(frames, f)
-	}
-	return frames, 0
 }
 
 // reportLosses prints records the ring buffer refused and updates full maps

@@ -239,6 +239,7 @@ func (s *session) run(ctx context.Context) error {
 		DummyTSMap:       dummyTSMap(),
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
+		ProfilePID:       s.pid, // used without FilterTree only
 		SpecialIDBase:    nextSpecialBase(),
 	}
 	if s.held != nil {
@@ -290,6 +291,12 @@ func (s *session) run(ctx context.Context) error {
 		if p.Special != nil {
 			continue
 		}
+		if p.Profile != nil {
+			if err := s.attachProfile(p); err != nil {
+				return err
+			}
+			continue
+		}
 		sites := groups[pi]
 		o := aopts
 		o.Return = p.Return
@@ -320,7 +327,9 @@ func (s *session) run(ctx context.Context) error {
 	}
 	if s.plan.HasStacks && s.pid != 0 {
 		// Know the traced process's objects before it can exit; the drain
-		// loop refreshes this as it maps more.
+		// loop refreshes this as it maps more. A held command first runs
+		// to its entry point, where its libraries are mapped (stack.go).
+		s.runToEntry()
 		s.resolver.RememberMaps(s.pid)
 	}
 	if s.held != nil {
@@ -537,7 +546,7 @@ func (s *session) loop(ctx context.Context) error {
 		if s.plan.HasStacks && s.pid != 0 {
 			// Stacks are named when the maps are printed, maybe after
 			// the process has exited: keep its objects known.
-			s.resolver.RememberMaps(s.pid)
+			s.rememberTreeMaps()
 		}
 	ticks:
 		for {

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/uscope/uscope/internal/tools"
+)
+
+func init() { commands = append(commands, newProfileCommand) }
+
+func newProfileCommand() *cobra.Command {
+	var (
+		f      toolFlags
+		o      tools.ProfileOptions
+		format string
+	)
+	c := &cobra.Command{
+		Use:   "profile [-p PID | -c CMD] [-F HZ] [-d DURATION] [-f folded|pprof|svg] [-o FILE]",
+		Short: "Sample the user stacks of a process on CPU (a CPU profile)",
+		Long: `Profile samples, HZ times a second on every CPU, the user stack of whatever
+the traced process (-p) or command (-c) — and their descendants — is running,
+counts the stacks in the kernel, and at the end writes them: folded
+("comm;outer;...;inner count", the input of flamegraph.pl, inferno,
+speedscope), as a pprof profile (-f pprof -o FILE: go tool pprof, Pyroscope)
+or as a flame graph SVG that uscope draws itself (-f svg -o FILE). Without -p
+or -c every process is sampled. Folded stacks go to stdout, where -c's
+command writes too: give -o FILE to keep them apart. It is bpftrace's
+'profile:hz:99 { @[ustack] = count(); }' with the output people open.
+
+Stacks are walked with frame pointers (see 'uscope stack'); a sample in a
+function without a frame of its own misses that function's caller.`,
+		Example: `  uscope profile -c ./app -o app.folded
+  uscope profile -p 1234 -F 999 -d 10 -f svg -o flame.svg
+  uscope profile -c 'python3 x.py' -f pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Options = f.options(cmd.OutOrStdout())
+			o.Format = format
+			tool, err := tools.Profile(o)
+			if err != nil {
+				return toolError(cmd, err)
+			}
+			return runTool(cmd, "profile", &f, tool)
+		},
+	}
+	f.register(c, false)
+	c.Flags().IntVarP(&o.Hz, "frequency", "F", 99, "samples per second on each CPU")
+	c.Flags().StringVarP(&format, "format", "f", "folded", "output: folded, pprof or svg")
+	c.Flags().StringVarP(&o.Path, "output", "o", "", "write to `FILE` (needed for pprof and svg)")
+	return c
+}
