@@ -60,7 +60,7 @@ func TestBuiltinsTable(t *testing.T) {
 
 func TestNearest(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"prinft", "printf"}, {"strlen", "str"}, {"hsit", "hist"}, {"zzzzzz", ""},
+		{"prinft", "printf"}, {"strlne", "strlen"}, {"hsit", "hist"}, {"zzzzzz", ""},
 	} {
 		if got := nearest(tc.in, builtinNames(true)); got != tc.want {
 			t.Errorf("nearest(%q) = %q, want %q", tc.in, got, tc.want)
