@@ -29,6 +29,9 @@ type Info struct {
 	// elems holds the element an access selects in a value kept in a
 	// record ($t.0, $s.m, $a[1]).
 	elems map[lang.Expr]int
+	// addrTaken holds the $variables whose address is taken (&$x): they
+	// live in scratch.
+	addrTaken map[string]bool
 	// arrayInts holds the casts of arrays to integers, (uint32)a.
 	arrayInts map[lang.Expr]bool
 	// strIndex holds the indexes of string values ($s[i]).
@@ -46,7 +49,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, arrayInts: map[lang.Expr]bool{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -442,11 +445,20 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 				return nil, k.c.errorf(e, "cast it to a pointer first: *(uint64*)(...)", "cannot dereference %v", t)
 			}
 			if c := t.Pointee.C; c != nil && c.kind != cInt && c.kind != cPtr {
-				k.info.mem[e] = c // a struct or array in user memory
+				k.info.mem[e] = c // a struct or array in memory (see gen.inKernel)
 			}
 			return t.Pointee, nil
 		case "&":
-			return nil, k.c.errorf(e, "", "cannot take the address of a value in the probe")
+			v, ok := e.X.(*lang.Var)
+			if !ok {
+				return nil, k.c.errorf(e, "take the address of a $variable: &$x", "cannot take the address of %s", lang.FormatExpr(e.X))
+			}
+			vt, err := k.typeOf(v)
+			if err != nil {
+				return nil, err
+			}
+			k.info.addrTaken[v.Name] = true
+			return &Type{Kind: KindInt, Size: 8, Pointee: vt, Kernel: true}, nil
 		}
 		t, err := k.scalarType(e.X)
 		if err != nil {
@@ -673,6 +685,7 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 		for i := 0; i < e.Type.Ptr; i++ {
 			t = &Type{Kind: KindInt, Size: 8, Pointee: t}
 		}
+		t.Kernel = k.typ(e.X).Kernel // a pointer into uscope's memory stays one
 		return t, nil
 	}
 	if !ok {
@@ -687,6 +700,9 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 	t := base
 	for i := 0; i < e.Type.Ptr; i++ {
 		t = &Type{Kind: KindInt, Size: 8, Pointee: t}
+	}
+	if xt := k.typ(e.X); xt != nil && xt.Kernel && t.Pointee != nil {
+		t.Kernel = true // still a pointer into uscope's memory
 	}
 	return t, nil
 }

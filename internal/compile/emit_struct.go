@@ -83,7 +83,11 @@ func (g *gen) memScalar(e lang.Expr) error {
 		return err
 	}
 	t := &Type{Kind: KindInt, Size: c.size, Signed: c.signed && c.bits == 0}
-	if err := g.readUser(t); err != nil {
+	read := g.readUser
+	if g.inKernel(e) {
+		read = g.readKernel
+	}
+	if err := read(t); err != nil {
 		return g.wrap(e, err)
 	}
 	if c.bits > 0 {
@@ -112,9 +116,33 @@ func (g *gen) memPlace(e lang.Expr, t *Type, off int) error {
 	}
 	g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.Mov.Imm(asm.R2, int32(c.size)))
 	g.scratchPtr(asm.R1, raw)
-	g.emit(asm.FnProbeReadUser.Call())
+	if g.inKernel(e) {
+		g.emit(asm.FnProbeReadKernel.Call())
+	} else {
+		g.emit(asm.FnProbeReadUser.Call())
+	}
 	g.unpack(raw, c, off, t)
 	return nil
+}
+
+// inKernel reports whether a memory expression is reached through a
+// pointer into uscope's own memory (&$x) rather than the traced process's.
+func (g *gen) inKernel(e lang.Expr) bool {
+	switch x := e.(type) {
+	case *lang.Unary:
+		return x.Op == "*" && g.typ(x.X).Kernel
+	case *lang.Field:
+		if t := g.typ(x.X); t.Pointee != nil {
+			return t.Kernel
+		}
+		return g.inKernel(x.X)
+	case *lang.Index:
+		if t := g.typ(x.X); t.Pointee != nil {
+			return t.Kernel
+		}
+		return g.inKernel(x.X)
+	}
+	return false
 }
 
 // unpack converts a C value at scratch offset raw into its value layout at

@@ -219,7 +219,13 @@ func (g *gen) unary(e *lang.Unary, t *Type) error {
 		if _, err := g.expr(e.X); err != nil {
 			return err
 		}
+		if g.typ(e.X).Kernel {
+			return g.wrap(e, g.readKernel(t))
+		}
 		return g.wrap(e, g.readUser(t))
+	case "&": // &$x: its place in scratch
+		g.scratchPtr(asm.R0, g.varOff[e.X.(*lang.Var).Name])
+		return nil
 	}
 	if _, err := g.expr(e.X); err != nil {
 		return err
@@ -256,6 +262,22 @@ func (g *gen) readUser(t *Type) error {
 	// The same read USDT arguments use (usdtbpf.ReadUser).
 	g.emit(usdtbpf.ReadUser(size, t.Signed, slot)...)
 	g.popStack(8)
+	return nil
+}
+
+// readKernel is readUser for uscope's own memory (&$x).
+func (g *gen) readKernel(t *Type) error {
+	slot, err := g.pushStack(8)
+	if err != nil {
+		return err
+	}
+	defer g.popStack(8)
+	for _, ins := range usdtbpf.ReadUser(t.Size, t.Signed, slot) {
+		if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnProbeReadUser) {
+			ins = asm.FnProbeReadKernel.Call()
+		}
+		g.emit(ins)
+	}
 	return nil
 }
 

@@ -207,7 +207,7 @@ func (g *gen) allocVars() error {
 	g.scalarsInScratch = g.info.loops
 	for _, name := range g.info.VarOrder {
 		t := g.info.Vars[name]
-		if t.IsScalar() && !g.scalarsInScratch {
+		if t.IsScalar() && !g.scalarsInScratch && !g.info.addrTaken[name] {
 			off, err := g.pushStack(8)
 			if err != nil {
 				return g.wrap(g.probe, err)
@@ -231,7 +231,7 @@ func (g *gen) allocVars() error {
 // scalarVar is where the scalar $name lives: a register (the frame
 // pointer or the scratch area) and an offset from it.
 func (g *gen) scalarVar(name string) (asm.Register, int16) {
-	if g.scalarsInScratch {
+	if g.scalarsInScratch || g.info.addrTaken[name] {
 		return regScratch, int16(g.varOff[name])
 	}
 	return asm.RFP, int16(g.varOff[name])

@@ -54,6 +54,17 @@ func (g *gen) place(e lang.Expr, off int) error {
 		return nil
 	case *lang.MapExpr:
 		return g.mapRead(e, off)
+	case *lang.Unary:
+		// *p of a pointer into uscope's memory (&$x): a copy of the value.
+		if e.Op == "*" && g.typ(e.X).Kernel && g.info.mem[e] == nil {
+			if _, err := g.expr(e.X); err != nil {
+				return err
+			}
+			g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.Mov.Imm(asm.R2, int32(t.StorageSize())))
+			g.scratchPtr(asm.R1, off)
+			g.emit(asm.FnProbeReadKernel.Call())
+			return nil
+		}
 	case *lang.Cast:
 		// (T[N])x: each element from x's bytes, the first the lowest.
 		if _, err := g.expr(e.X); err != nil {

@@ -76,6 +76,9 @@ type Type struct {
 	// C is the layout of a value read from user memory through a type the
 	// program defines (ctypes.go); nil for other values.
 	C *cType
+	// Kernel marks a pointer into uscope's own BPF memory (&$var), read
+	// with bpf_probe_read_kernel and in the layout of values, not C's.
+	Kernel bool
 	// Enum is the enum of an integer of an enum type, which prints as its
 	// enumerator's name.
 	Enum *EnumType
