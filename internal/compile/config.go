@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,8 +103,20 @@ func configBool(v string) (bool, bool) {
 }
 
 // applyConfig applies a config block; keys may be written as bpftrace's
-// environment variables (BPFTRACE_MAX_STRLEN) or in lowercase.
+// environment variables (BPFTRACE_MAX_STRLEN) or in lowercase. The
+// environment's BPFTRACE_* variables (Options.ConfigEnv) take precedence
+// over the block, as in bpftrace.
 func (c *compiler) applyConfig(items []*lang.ConfigItem) {
+	defer func() {
+		for k, v := range c.opts.ConfigEnv {
+			key := strings.ToLower(strings.TrimPrefix(k, "BPFTRACE_"))
+			if set, ok := configKeys[key]; ok {
+				if msg := set(c, v); msg != "" {
+					c.report(fmt.Errorf("environment variable %s: %s, not %q", k, msg, v))
+				}
+			}
+		}
+	}()
 	for _, it := range items {
 		key := strings.ToLower(strings.TrimPrefix(strings.ToUpper(it.Key), "BPFTRACE_"))
 		if set, ok := configKeys[key]; ok {

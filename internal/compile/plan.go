@@ -50,6 +50,10 @@ type Options struct {
 	TraceUserStack bool
 	// Unsafe allows what can harm the system: system().
 	Unsafe bool
+	// ConfigEnv are the environment's BPFTRACE_* variables that name
+	// config keys (BPFTRACE_STACK_MODE=raw): they override the program's
+	// config block, as in bpftrace.
+	ConfigEnv map[string]string
 	// DummyTSMap names a scalar map whose value tseries() takes as the
 	// time instead of the clock: bpftrace's BPFTRACE_DUMMY_TS_MAP, the
 	// hook its runtime tests use to make time series deterministic.

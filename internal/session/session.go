@@ -136,6 +136,18 @@ func runWith(ctx context.Context, cfg Config, be backend) (err error) {
 	return s.run(ctx)
 }
 
+// configEnv collects the BPFTRACE_* environment variables, which set
+// config keys as in bpftrace (the compiler ignores those that are not).
+func configEnv() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "BPFTRACE_") && k != "BPFTRACE_DUMMY_TS_MAP" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // ExitCode is the code a program gave exit(code): uscope exits with it, as
 // bpftrace does.
 type ExitCode int
@@ -237,6 +249,7 @@ func (s *session) run(ctx context.Context) error {
 		TraceUserStack:   cfg.Trace.UserStack,
 		Params:           cfg.Params,
 		DummyTSMap:       dummyTSMap(),
+		ConfigEnv:        configEnv(),
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
 		ProfilePID:       s.pid, // used without FilterTree only
