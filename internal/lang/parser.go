@@ -348,6 +348,12 @@ func (p *parser) parseStmt() (s Stmt, needSemi bool) {
 		return &UnrollStmt{Pos: t.pos, Count: n, Body: p.parseBlock()}, false
 	case t.isWord("return"):
 		p.next()
+		if n := p.peek(); !n.is(";") && !n.is("}") && n.kind != tEOF {
+			// return EXPR: a probe's value is not used; EXPR runs for
+			// its effects, as in bpftrace.
+			x := p.parseExpr()
+			return &Block{Pos: t.pos, Stmts: []Stmt{&ExprStmt{X: x}, &ReturnStmt{Pos: t.pos}}}, true
+		}
 		return &ReturnStmt{Pos: t.pos}, true
 	case t.isWord("else"):
 		p.errAt(t.pos, t.length(), "else must follow the block of an if", "'else' without 'if'")
@@ -366,6 +372,11 @@ func (p *parser) parseStmt() (s Stmt, needSemi bool) {
 	}
 	x := p.parseExpr()
 	op := p.peek()
+	if id, ok := x.(*Ident); ok && id.Name == "_" && op.is("=") {
+		// _ = EXPR discards the value, as in bpftrace.
+		p.next()
+		return &ExprStmt{X: p.parseExpr()}, true
+	}
 	if op.kind == tOp && assignOps[op.text] {
 		if !isLvalue(x) {
 			p.errAt(t.pos, p.last-t.pos.Offset, "assign to a $variable or an @map element", "cannot assign to %s", FormatExpr(x))
