@@ -179,7 +179,7 @@ func TestTranslate(t *testing.T) {
 		{"file.bt", "run|file.bt"},
 		{"-e|P|0", "run|-e|P|--|0"},
 		{"-e|P|--|--x=1", "run|-e|P|--|--x=1"},
-		{"-", "!reading the program from standard input (-)"},
+		{"-", "run|-"},
 		{"--unsafe|-e|P", "run|--unsafe|-e|P"},
 		{"-k|-e|P", "run|-k|-e|P"},
 		{"-idonotexist", "run|-idonotexist"}, // bpftrace rejects it: so does uscope

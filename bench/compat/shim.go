@@ -219,10 +219,7 @@ func Translate(args []string) ([]string, error) {
 	if hasExpr {
 		r = append(r, "-e", expr)
 	} else if len(pos) > 0 {
-		if pos[0] == "-" {
-			return nil, &UnsupportedError{"reading the program from standard input (-)"}
-		}
-		r = append(r, pos[0])
+		r = append(r, pos[0]) // "-": the program from standard input
 		pos = pos[1:]
 	}
 	if len(pos) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -133,6 +134,13 @@ retval and args (the results) are available.`,
 			switch {
 			case expr == "" && len(args) == 0:
 				return usageError(errors.New("no program: give -e 'PROGRAM' or a FILE; see 'uscope run --help'"))
+			case expr == "" && args[0] == "-":
+				// run -: the program from standard input, as bpftrace reads it.
+				b, err := io.ReadAll(os.Stdin)
+				if err != nil {
+					return usageError(fmt.Errorf("read the program from standard input: %w", err))
+				}
+				file, src, params = "stdin", string(b), args[1:]
 			case expr == "":
 				b, err := os.ReadFile(args[0])
 				if err != nil {
