@@ -49,9 +49,13 @@ returns are probed at their RET instructions, never with a uretprobe. The tool i
 				unit = "msecs"
 			}
 			// Go functions pair calls by goroutine, not by thread.
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
 			key, funcs := tools.GoKey(args[0], f.sf.pid)
 			tool, err := tools.Latency(tools.LatencyOptions{
-				Options: f.options(cmd.OutOrStdout()), Pattern: args[0], Unit: unit, PerFunction: perFunction,
+				Options: o, Pattern: args[0], Unit: unit, PerFunction: perFunction,
 				Key: key, Functions: funcs,
 			})
 			if err != nil {
@@ -60,7 +64,7 @@ returns are probed at their RET instructions, never with a uretprobe. The tool i
 			return runTool(cmd, "latency", &f, tool)
 		},
 	}
-	f.register(c, true)
+	f.register(c, toolStyle{timestamp: true})
 	c.Flags().BoolVarP(&micro, "microseconds", "u", false, "histogram in microseconds")
 	c.Flags().BoolVarP(&milli, "milliseconds", "m", false, "histogram in milliseconds")
 	c.Flags().BoolVarP(&perFunction, "function", "F", false, "one histogram per function (and process)")

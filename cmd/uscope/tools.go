@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/tools"
@@ -57,16 +60,65 @@ type toolFlags struct {
 	duration    seconds
 	timestamp   bool
 	showProgram bool
+	// format is -f/--format (text, json; stack also folded), output -o.
+	format, output string
+	style          toolStyle
+
+	file *os.File // -o's file while the tool runs
 }
 
-func (f *toolFlags) register(c *cobra.Command, withTimestamp bool) {
-	f.sf.register(c)
+// toolStyle says what a tool's short options mean. This is the one place
+// the rule lives (README "bcc's tools and uscope's"): uscope's own names
+// (count, latency, stack) keep uscope's -c CMD, -d DURATION and -f FORMAT;
+// bcc's names (funccount, funclatency, stackcount, argdist) give every
+// short option bcc's meaning (-c CPU, -c cumulative, -d delimiter, -f
+// folded) and run a command with --cmd CMD. Long options mean the same
+// everywhere: --format, --output, --duration, --interval, --cmd/--command.
+type toolStyle struct {
+	// bcc is a bcc name: no -c for the command, --cmd instead.
+	bcc bool
+	// timestamp registers -T/--timestamp.
+	timestamp bool
+	// durationShort is the short option of --duration: "d", or "D" for
+	// stackcount, whose -d is the delimiter.
+	durationShort string
+	// noFormatShort leaves -f to the tool (stackcount's and stack's
+	// folded output); --format still works.
+	noFormatShort bool
+}
+
+func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
+	f.style = style
+	if style.bcc {
+		// The session's flags, with --cmd in place of -c/--command.
+		scratch := &cobra.Command{}
+		f.sf.register(scratch)
+		scratch.Flags().VisitAll(func(fl *pflag.Flag) {
+			if fl.Name == "command" {
+				fl.Name, fl.Shorthand = "cmd", ""
+				fl.Usage = strings.Replace(fl.Usage, "run `CMD`", "run `CMD` (-c is bcc's meaning here)", 1)
+			}
+			c.Flags().AddFlag(fl)
+		})
+	} else {
+		f.sf.register(c)
+	}
 	c.Flags().VarP(&f.interval, "interval", "i", "print every `SEC` seconds (or a duration: 500ms), and clear the counts")
-	if withTimestamp {
+	if style.timestamp {
 		c.Flags().BoolVarP(&f.timestamp, "timestamp", "T", false, "print the time before each output")
 	}
-	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m); -d 0 stops once everything is attached")
+	short := style.durationShort
+	if short == "" && !style.bcc {
+		short = "d"
+	}
+	c.Flags().VarP(&f.duration, "duration", short, "stop after `SEC` seconds (or a duration: 1m); 0 stops once everything is attached")
 	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
+	fshort := "f"
+	if style.noFormatShort {
+		fshort = ""
+	}
+	c.Flags().StringVarP(&f.format, "format", fshort, "text", "output `FORMAT`: text (the tool's own), or json (bpftrace's NDJSON, as 'run -f json')")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
 }
 
 // timing turns -i and -d into a tool's timing: with both, the program
@@ -80,9 +132,36 @@ func (f *toolFlags) timing() tools.Timing {
 	return t
 }
 
-// options returns the options every tool takes.
-func (f *toolFlags) options(out io.Writer) tools.Options {
-	return tools.Options{Out: out, Timing: f.timing()}
+// options returns the options every tool takes, opening -o's file.
+func (f *toolFlags) options(cmd *cobra.Command, formats ...string) (tools.Options, error) {
+	o := tools.Options{Out: cmd.OutOrStdout(), Timing: f.timing(), PID: f.sf.pid}
+	switch f.format {
+	case "text", "":
+	case "json":
+		o.JSON = true
+	default:
+		if !slices.Contains(formats, f.format) {
+			return o, usageError(fmt.Errorf("--format %q: give text or json%s", f.format, extraFormats(formats)))
+		}
+	}
+	if f.output != "" && f.file == nil && !f.showProgram {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return o, usageError(fmt.Errorf("-o: %w", err))
+		}
+		f.file = file
+	}
+	if f.file != nil {
+		o.Out = f.file
+	}
+	return o, nil
+}
+
+func extraFormats(fs []string) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return " (or " + strings.Join(fs, ", ") + ")"
 }
 
 // oneProcess reports whether the tool traces one process (-p or -c).
@@ -99,6 +178,10 @@ func runTool(cmd *cobra.Command, name string, f *toolFlags, tool *tools.Tool) er
 		return err
 	}
 	cfg.Out = cmd.OutOrStdout()
+	if f.file != nil {
+		cfg.Out = f.file
+		defer f.file.Close()
+	}
 	cfg.Attached, cfg.Report, cfg.Frame = tool.Attached, tool.Report, tool.Frame
 	if cfg.Attached == nil {
 		cfg.Attached = func(int) {}

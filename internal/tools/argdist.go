@@ -95,7 +95,7 @@ func Argdist(o ArgdistOptions) (*Tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Report: func(got []*output.Map, final bool) {
 			var block []*output.Map
@@ -132,7 +132,16 @@ func Argdist(o ArgdistOptions) (*Tool, error) {
 				}
 			}
 		},
-	}, nil
+	}, mapNames(maps)...), nil
+}
+
+// mapNames returns "@name" for each name.
+func mapNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "@" + n
+	}
+	return out
 }
 
 // argdistText prints one spec's map as argdist's display() does.

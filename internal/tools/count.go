@@ -24,14 +24,18 @@ func Count(o CountOptions) (*Tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := render("count", struct {
-		Probe string
-		intervalData
-	}{ap.String(), o.data("counts")})
+	points, err := o.points(ap)
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{
+	prog, err := render("count", struct {
+		Probe string
+		intervalData
+	}{o.probeHeader(points), o.data("counts")})
+	if err != nil {
+		return nil, err
+	}
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Attached: func(probes int) {
 			o.printf("%s", output.BCCTracing(probes, o.Pattern))
@@ -54,7 +58,7 @@ func Count(o CountOptions) (*Tool, error) {
 				o.printf("Detaching...\n")
 			}
 		},
-	}, nil
+	}, "@counts"), nil
 }
 
 // countRows turns a map of counts keyed by one value into rows sorted by

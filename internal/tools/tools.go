@@ -92,6 +92,15 @@ type Options struct {
 	// Now gives the time for -T lines and argdist's headers (tests fix it).
 	Now func() time.Time
 	Timing
+	// JSON prints bpftrace's NDJSON (-f json) instead of the tool's text.
+	JSON bool
+	// CPU, when set and not negative, counts only what runs on that CPU
+	// (bcc's -c CPU).
+	CPU *int
+	// Regexp makes the pattern's function name a regular expression
+	// (bcc's -r); PID is the process it is resolved in (0: none).
+	Regexp bool
+	PID    int
 }
 
 func (o *Options) now() time.Time {
