@@ -200,7 +200,10 @@ refused: uscope traces userspace.`,
 			o.CPU, o.Regexp = cpu.ptr(), regex
 			tool, err := tools.Stack(tools.StackOptions{
 				Options: o, Pattern: args[0], Folded: folded, Offset: offset,
-				OneProcess: f.oneProcess(), Merge: !perPID && !f.oneProcess(),
+				// As bcc: the stacks of all processes add up without -P,
+				// and -p (not --cmd, which follows descendants) names no
+				// process.
+				OneProcess: f.sf.pid != 0, Merge: !perPID && f.sf.pid == 0,
 				Delimiter: delimiter && !user, Addresses: verbose,
 			})
 			if err != nil {

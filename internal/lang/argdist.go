@@ -318,6 +318,10 @@ func perThread(pos Pos, name string) *MapExpr {
 func (c *argdistConv) node(e Expr) Expr {
 	p, ret := c.p, c.spec.Type == "r"
 	switch x := e.(type) {
+	case *Call:
+		if x.Name == "STRCMP" {
+			return p.bccStrcmp(x)
+		}
 	case *Ident:
 		if strings.HasPrefix(x.Name, "__entry_") {
 			name := strings.TrimPrefix(x.Name, "__entry_")

@@ -15,7 +15,6 @@ import (
 // print (text in the tool's format, or bpftrace's NDJSON), and the
 // filters bcc's tools share.
 
-
 // predicate is the filter every tool's probes get from Options: the CPU
 // (bcc's -c CPU of funccount and stackcount), or "".
 func (o *Options) predicate() string {
@@ -37,30 +36,62 @@ func (o *Options) points(ap *lang.AttachPoint) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("-r: %q is not a regular expression: %v", ap.Func, err)
 	}
-	all := *ap
-	all.Func = "*"
 	r := resolve.New(resolve.Options{PID: o.PID})
 	defer r.Close()
-	sites, err := r.Resolve(&all)
-	if err != nil {
-		return "", err
-	}
 	var names []string
-	seen := map[string]bool{}
-	for _, s := range sites {
-		if !re.MatchString(s.Func) {
-			continue
+	looked := 0
+	if ap.Kind == lang.KindUSDT {
+		all := *ap
+		all.Func = "*"
+		sites, err := r.Resolve(&all)
+		if err != nil {
+			return "", err
 		}
-		one := *ap
-		one.Target, one.Func, one.Provider = s.Target, s.Func, s.Provider
-		name := one.String()
-		if !seen[name] {
-			seen[name] = true
-			names = append(names, name)
+		looked = len(sites)
+		seen := map[string]bool{}
+		for _, s := range sites {
+			one := *ap
+			one.Target, one.Func, one.Provider = s.Target, s.Func, s.Provider
+			if name := one.String(); re.MatchString(s.Func) && !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	} else {
+		// Every name of every function (aliases too: libc's write is also
+		// __write), one probe per address, as bcc attaches.
+		targets, err := r.Targets(ap.Target)
+		if err != nil {
+			return "", err
+		}
+		for _, t := range targets {
+			f, err := r.Object(t.AttachPath)
+			if err != nil {
+				return "", err
+			}
+			funcs, err := f.Functions()
+			if err != nil {
+				return "", err
+			}
+			looked += len(funcs)
+			byAddr := map[uint64]string{}
+			for _, s := range funcs {
+				if s.HiddenVersion || !re.MatchString(s.Name) {
+					continue
+				}
+				if old, ok := byAddr[s.Addr]; !ok || s.Name < old {
+					byAddr[s.Addr] = s.Name
+				}
+			}
+			for _, name := range byAddr {
+				one := *ap
+				one.Target, one.Func = t.Path, name
+				names = append(names, one.String())
+			}
 		}
 	}
 	if len(names) == 0 {
-		return "", fmt.Errorf("-r %q: no function of %s matches (it looked at %d); drop -r to use '*' wildcards", ap.Func, targetName(ap), len(sites))
+		return "", fmt.Errorf("-r %q: no function of %s matches (it looked at %d); drop -r to use '*' wildcards", ap.Func, targetName(ap), looked)
 	}
 	slices.Sort(names)
 	return strings.Join(names, ",\n"), nil
