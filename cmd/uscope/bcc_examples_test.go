@@ -493,3 +493,85 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
+
+// traceRows returns the messages of trace's rows (the text after FUNC),
+// after checking the header has bcc's columns.
+func traceRows(t *testing.T, out, header, prefix string) []string {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if len(lines) == 0 || !regexp.MustCompile(`^`+header+`PID +TID +COMM +FUNC +-$`).MatchString(lines[0]) {
+		t.Errorf("header %q is not bcc trace's %q", lines[0], header+"PID TID COMM FUNC -")
+	}
+	row := regexp.MustCompile(`^` + prefix + `\d+ +\d+ +bccex +\S+ +(.*)$`)
+	var msgs []string
+	for _, l := range lines[1:] {
+		if m := row.FindStringSubmatch(l); m != nil {
+			msgs = append(msgs, m[1])
+		} else if l != "" {
+			t.Errorf("row %q is not PID TID COMM FUNC MSG", l)
+		}
+	}
+	return msgs
+}
+
+// wantRows checks trace's rows; header and prefix are the regular
+// expressions of the columns before PID in the header and in each row.
+func wantRows(header, prefix string, want ...string) func(*testing.T, string) {
+	return func(t *testing.T, out string) {
+		t.Helper()
+		got := traceRows(t, out, header, prefix)
+		if !slices.Equal(got, want) {
+			t.Errorf("rows %q, want %q\n%s", got, want, out)
+		}
+	}
+}
+
+func TestBCCTraceExamples(t *testing.T) {
+	const hms = `\d\d:\d\d:\d\d +`
+	runBCCExamples(t, []bccExample{
+		{`trace 'p:c:write (arg1 == 1) "writing %d bytes to STDOUT", arg3'`, "w",
+			[]string{"trace", `p:c:write (arg1 == 1) "writing %d bytes to STDOUT", arg3`},
+			wantRows("", "", "writing 10 bytes to STDOUT", "writing 10 bytes to STDOUT", "writing 10 bytes to STDOUT")},
+		{`trace 'p:c:open (STRCMP("test.txt", arg1)) "opening %s", arg1' -T`, "o",
+			[]string{"trace", `p:c:open (STRCMP("test.txt", arg1)) "opening %s", arg1`, "-T"},
+			wantRows(`TIME +`, hms, "opening test.txt", "opening test.txt")},
+		{`trace 'p:c:open(char *filename) "opening %s", filename'`, "o",
+			[]string{"trace", `p:c:open(char *filename) "opening %s", filename`},
+			wantRows("", "", "opening test.txt", "opening test.txt", "opening other.txt")},
+		{`trace 'c:malloc "size = %d", arg1'`, "m",
+			[]string{"trace", `c:malloc "size = %d", arg1`},
+			wantRows("", "", "size = 16", "size = 77", "size = 16", "size = 1000", "size = 16",
+				"size = 77", "size = 16", "size = 1000", "size = 16", "size = 77")},
+		{`trace 'r:c:malloc (retval) "allocated = %x", retval'`, "m",
+			[]string{"trace", `r:c:malloc (retval) "allocated = %x", retval`},
+			func(t *testing.T, out string) {
+				got := traceRows(t, out, "", "")
+				if len(got) != 10 || !regexp.MustCompile(`^allocated = [0-9a-f]+$`).MatchString(got[0]) {
+					t.Errorf("want 10 'allocated = HEX' rows, got %q", got)
+				}
+			}},
+		// bcc trace's filters: -n on the command name, -f on the message,
+		// --uid; -t -u prints Unix seconds.
+		{`trace -n bcce -f 100 'p:c:write "fd %d n %d", arg1, arg3'`, "w",
+			[]string{"trace", "-n", "bcce", "-f", "100", `p:c:write "fd %d n %d", arg1, arg3`},
+			wantRows("", "", "fd 2 n 100", "fd 2 n 100")},
+		{`trace -n nomatch 'p:c:write "fd %d", arg1'`, "w",
+			[]string{"trace", "-n", "nomatch", `p:c:write "fd %d", arg1`}, wantRows("", "")},
+		{`trace --uid 0 'p:c:write "fd %d", arg1'`, "w",
+			[]string{"trace", "--uid", "0", `p:c:write "fd %d", arg1`}, wantRows("", "", "fd 1", "fd 1", "fd 1", "fd 2", "fd 2")},
+		{`trace --uid 12345 'p:c:write "fd %d", arg1'`, "w",
+			[]string{"trace", "--uid", "12345", `p:c:write "fd %d", arg1`}, wantRows("", "")},
+		{`trace -t -u 'p:c:write (arg1 == 2) "fd %d", arg1'`, "w",
+			[]string{"trace", "-t", "-u", `p:c:write (arg1 == 2) "fd %d", arg1`},
+			wantRows(`TIME +`, `\d{10}\.\d{6} +`, "fd 2", "fd 2")},
+	})
+}
+
+func TestBCCTraceRefusals(t *testing.T) {
+	for _, flag := range []string{"-K", "-C", "-B", "-I=x.h", "-s=/bin/ls"} {
+		r := runUscope(t, "trace", flag, "c:malloc")
+		if r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("trace %s: exit %d, stderr %q; want exit 1 and one line", flag, r.code, r.stderr)
+		}
+	}
+}

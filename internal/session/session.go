@@ -104,6 +104,10 @@ type TraceOptions struct {
 	Time      bool // -T: wall-clock time
 	MaxEvents int  // -M: stop after this many events
 	UserStack bool // -U: print the user stack below each row
+	// bcc trace's -u (Unix seconds with -t), -a (frame addresses) and -f
+	// (only rows whose message contains MsgFilter).
+	UnixTimestamp, Address bool
+	MsgFilter              string
 }
 
 // Error is a failure of the kernel side (load or attach): exit code 2.
