@@ -15,7 +15,7 @@ import (
 // and stack.
 
 func init() {
-	commands = append(commands, newFunccountCommand, newFunclatencyCommand, newStackcountCommand)
+	commands = append(commands, newFunccountCommand, newFunclatencyCommand, newStackcountCommand, newTplistCommand)
 }
 
 // cpuFlag is bcc's -c CPU: a CPU number, given or not.
@@ -224,5 +224,56 @@ refused: uscope traces userspace.`,
 	c.Flags().BoolVarP(&delimiter, "delimited", "d", false, "print a \"--\" delimiter between the kernel and the user stack")
 	c.Flags().BoolVarP(&folded, "folded", "f", false, "print folded stacks (comm;outer;...;inner count) for flame graphs")
 	c.Flags().BoolVar(&debug, "debug", false, "print the program on standard error, then run it")
+	return c
+}
+
+func newTplistCommand() *cobra.Command {
+	var (
+		pid             int
+		lib             string
+		verbose         int
+		format, outFile string
+	)
+	c := &cobra.Command{
+		Use:   "tplist [-p PID] [-l LIB] [-v] [FILTER]",
+		Short: "bcc's tplist: list the USDT probes of a library, program or process",
+		Long: `Tplist is bcc's tplist for userspace: the USDT probes of the library or
+program -l names (a path, a program on PATH or a short name: c, pthread), or
+of every object process -p maps, one "PATH provider:name" line each. FILTER
+is a shell pattern over provider:name ('*loop_iter'). -v adds the semaphore
+and the numbers of locations and arguments; -vv every location and how each
+argument is fetched. Kernel tracepoints (tplist without -l or -p) are not
+listed: uscope traces userspace. 'uscope list' lists every probe, uprobes
+too, in names that paste into programs.`,
+		Example: `  uscope tplist -l basic_usdt
+  uscope tplist '*loop_iter' -l basic_usdt -v
+  uscope tplist -l /usr/bin/python3 -vv 'python:function__*'
+  uscope tplist -p 1234`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := toolFlags{format: format, output: outFile}
+			f.sf.pid = pid
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			if f.file != nil {
+				defer f.file.Close()
+			}
+			to := tools.TplistOptions{Options: o, Lib: lib, Verbose: verbose}
+			if len(args) == 1 {
+				to.Filter = args[0]
+			}
+			if err := tools.Tplist(to); err != nil {
+				return toolError(cmd, err)
+			}
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&pid, "pid", "p", 0, "list the probes of every object process `PID` maps")
+	c.Flags().StringVarP(&lib, "lib", "l", "", "list the probes of `LIB`: a path, a program on PATH or a library short name")
+	c.Flags().CountVarP(&verbose, "verbose", "v", "-v: semaphore and counts; -vv: every location and argument")
+	c.Flags().StringVarP(&format, "format", "f", "text", "output `FORMAT`: text or json (one usdt_probe object a line)")
+	c.Flags().StringVarP(&outFile, "output", "o", "", "write the list to `FILE`")
 	return c
 }
