@@ -173,4 +173,3 @@ func bccReg(r usdt.Reg) string {
 	}
 	return n
 }
-
