@@ -93,7 +93,7 @@ on standard error.`,
 			return runTool(cmd, "count", &f, tool)
 		},
 	}
-	f.register(c, toolStyle{bcc: true, timestamp: true, durationShort: "d"})
+	f.register(c, toolStyle{bcc: true, timestamp: true, durationShort: "d", top: true})
 	c.Flags().VarP(&cpu, "cpu", "c", "count only calls on `CPU`")
 	c.Flags().BoolVarP(&regex, "regexp", "r", false, "the function part of PATTERN is a regular expression")
 	c.Flags().BoolVarP(&debug, "debug", "D", false, "print the program on standard error, then run it")

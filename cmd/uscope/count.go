@@ -46,6 +46,6 @@ prints it.`,
 			return runTool(cmd, "count", &f, tool)
 		},
 	}
-	f.register(c, toolStyle{timestamp: true})
+	f.register(c, toolStyle{timestamp: true, top: true})
 	return c
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/tools"
@@ -63,6 +64,8 @@ type toolFlags struct {
 	// format is -f/--format (text, json; stack also folded), output -o.
 	format, output string
 	style          toolStyle
+	// top is --top N (count, funccount).
+	top int
 
 	file *os.File // -o's file while the tool runs
 }
@@ -82,6 +85,8 @@ type toolStyle struct {
 	// durationShort is the short option of --duration: "d", or "D" for
 	// stackcount, whose -d is the delimiter.
 	durationShort string
+	// top registers --top N: a live view on a terminal.
+	top bool
 	// noFormatShort leaves -f to the tool (stackcount's and stack's
 	// folded output); --format still works.
 	noFormatShort bool
@@ -119,6 +124,9 @@ func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
 	}
 	c.Flags().StringVarP(&f.format, "format", fshort, "text", "output `FORMAT`: text (the tool's own), or json (bpftrace's NDJSON, as 'run -f json')")
 	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
+	if style.top {
+		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest counts each interval (-i, default 1s), redrawn in place on a terminal")
+	}
 }
 
 // timing turns -i and -d into a tool's timing: with both, the program
@@ -134,6 +142,12 @@ func (f *toolFlags) timing() tools.Timing {
 
 // options returns the options every tool takes, opening -o's file.
 func (f *toolFlags) options(cmd *cobra.Command, formats ...string) (tools.Options, error) {
+	if f.top < 0 {
+		return tools.Options{}, usageError(fmt.Errorf("--top %d: give a positive number of rows", f.top))
+	}
+	if f.top > 0 && f.interval.d == 0 {
+		f.interval = seconds{d: time.Second, set: true}
+	}
 	o := tools.Options{Out: cmd.OutOrStdout(), Timing: f.timing(), PID: f.sf.pid}
 	switch f.format {
 	case "text", "":
@@ -153,6 +167,12 @@ func (f *toolFlags) options(cmd *cobra.Command, formats ...string) (tools.Option
 	}
 	if f.file != nil {
 		o.Out = f.file
+	}
+	if f.top > 0 {
+		o.Top = f.top
+		// Redrawn only on a terminal; piped or to a file, plain intervals.
+		out, ok := o.Out.(*os.File)
+		o.Live = ok && !o.JSON && term.IsTerminal(int(out.Fd()))
 	}
 	return o, nil
 }

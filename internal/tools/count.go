@@ -47,12 +47,20 @@ func Count(o CountOptions) (*Tool, error) {
 			}
 			// At the end of an interval run, the last interval has been
 			// printed already unless counts came in since.
+			if o.Live && !final {
+				o.printf("%s", o.topView(countRows(m)))
+				return
+			}
 			if !final || o.Interval == 0 || !empty([]*output.Map{m}) {
 				o.printf("\n")
 				if o.Timestamp {
 					o.printf("%s", output.BCCTimestamp(o.now().Format("15:04:05")))
 				}
-				o.printf("%s", output.BCCFuncCount(countRows(m)))
+				rows := countRows(m)
+				if o.Top > 0 && len(rows) > o.Top {
+					rows = rows[len(rows)-o.Top:]
+				}
+				o.printf("%s", output.BCCFuncCount(rows))
 			}
 			if final {
 				o.printf("Detaching...\n")

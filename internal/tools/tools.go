@@ -101,6 +101,11 @@ type Options struct {
 	// (bcc's -r); PID is the process it is resolved in (0: none).
 	Regexp bool
 	PID    int
+	// Top, when positive, prints only the Top largest rows of each
+	// interval (--top); Live redraws them in place, as top does, when the
+	// output is a terminal.
+	Top  int
+	Live bool
 }
 
 func (o *Options) now() time.Time {

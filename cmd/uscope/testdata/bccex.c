@@ -10,6 +10,7 @@
 //   x  pthread_mutex_lock and unlock four times
 //   s  path_a 7 times, path_b 3 times (each calls leaf)
 //   l  nest(3): nested calls of 4.5, 3 and 1.5 ms
+//   L  malloc and free every millisecond, until killed (the --top tests)
 // Standard output and error go to /dev/null, so the tracer's output is
 // the only output. Built with -O0 -fno-omit-frame-pointer.
 #define _GNU_SOURCE
@@ -124,6 +125,10 @@ int main(int argc, char **argv) {
 	}
 	if (strchr(what, 'l'))
 		nest(3);
+	while (strchr(what, 'L')) {
+		free(malloc(32));
+		usleep(1000);
+	}
 	// Stay a moment, so that the tracer reads the maps once more.
 	usleep(200000);
 	fflush(stdout);
