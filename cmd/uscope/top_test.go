@@ -94,4 +94,3 @@ func TestTopPiped(t *testing.T) {
 		t.Errorf("no malloc row:\n%s", out)
 	}
 }
-
