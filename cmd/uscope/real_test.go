@@ -190,7 +190,7 @@ func TestTraceRedis(t *testing.T) {
 // TestReadlineReturn prints what a scripted interactive bash reads.
 func TestReadlineReturn(t *testing.T) {
 	testutil.RequireRoot(t)
-	cmd := exec.Command(uscopeBin, "trace", "-c", "/bin/bash --norc --noprofile -i", `r:/bin/bash:readline "%s" retval`)
+	cmd := exec.Command(uscopeBin, "trace", "--cmd", "/bin/bash --norc --noprofile -i", `r:/bin/bash:readline "%s" retval`)
 	cmd.Stdin = strings.NewReader("echo hello-from-bash\nexit 0\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -105,6 +105,7 @@ func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
 			}
 			c.Flags().AddFlag(fl)
 		})
+		c.Flags().SetNormalizeFunc(cmdAlias)
 	} else {
 		f.sf.register(c)
 	}
@@ -127,6 +128,15 @@ func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
 	if style.top {
 		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest counts each interval (-i, default 1s), redrawn in place on a terminal")
 	}
+}
+
+// cmdAlias lets --command, uscope's long name, mean --cmd under bcc's
+// names.
+func cmdAlias(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "command" {
+		name = "cmd"
+	}
+	return pflag.NormalizedName(name)
 }
 
 // timing turns -i and -d into a tool's timing: with both, the program

@@ -38,6 +38,7 @@ func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
 		}
 		c.Flags().AddFlag(fl)
 	})
+	c.Flags().SetNormalizeFunc(cmdAlias)
 	fs := c.Flags()
 	fs.StringVarP(&b.comm, "name", "n", "", "only events of threads whose name contains `NAME`")
 	fs.StringVarP(&b.msgFilter, "msg-filter", "f", "", "only rows whose message contains `MSG`")
