@@ -123,14 +123,9 @@ the program on standard error.`,
   uscope funclatency -mTi 5 -d 60 c:nanosleep`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			unit := "nsecs"
-			switch {
-			case micro && milli:
-				return toolError(cmd, errors.New("-u and -m exclude each other"))
-			case micro:
-				unit = "usecs"
-			case milli:
-				unit = "msecs"
+			unit, err := latencyUnit(micro, milli)
+			if err != nil {
+				return toolError(cmd, err)
 			}
 			if level < 0 {
 				return toolError(cmd, fmt.Errorf("-l %d: give a positive number of levels", level))

@@ -39,14 +39,9 @@ returns are probed at their RET instructions, never with a uretprobe. The tool i
   uscope latency -c ./app ./app:work       # run ./app and time work()`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			unit := "nsecs"
-			switch {
-			case micro && milli:
-				return toolError(cmd, errors.New("-u and -m exclude each other"))
-			case micro:
-				unit = "usecs"
-			case milli:
-				unit = "msecs"
+			unit, err := latencyUnit(micro, milli)
+			if err != nil {
+				return toolError(cmd, err)
 			}
 			// Go functions pair calls by goroutine, not by thread.
 			o, err := f.options(cmd)
@@ -69,4 +64,17 @@ returns are probed at their RET instructions, never with a uretprobe. The tool i
 	c.Flags().BoolVarP(&milli, "milliseconds", "m", false, "histogram in milliseconds")
 	c.Flags().BoolVarP(&perFunction, "function", "F", false, "one histogram per function (and process)")
 	return c
+}
+
+// latencyUnit is the unit -u and -m select, as bcc names it.
+func latencyUnit(micro, milli bool) (string, error) {
+	switch {
+	case micro && milli:
+		return "", errors.New("-u and -m exclude each other")
+	case micro:
+		return "usecs", nil
+	case milli:
+		return "msecs", nil
+	}
+	return "nsecs", nil
 }

@@ -152,15 +152,7 @@ func (o *ArgdistOptions) argdistText(pr *argdistProbe, m *output.Map) string {
 		if label == "" {
 			label = spec.Exprs[0].Text
 		}
-		var buckets []uint64
-		for _, e := range m.Entries {
-			if buckets == nil {
-				buckets = make([]uint64, len(e.Buckets))
-			}
-			for i, c := range e.Buckets {
-				buckets[i] += c
-			}
-		}
+		buckets := sumBuckets(m)
 		return output.BCCLog2Hist(buckets, label)
 	}
 	rows := make([]output.Count, 0, len(m.Entries))

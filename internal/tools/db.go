@@ -207,15 +207,7 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 			if o.Timestamp {
 				o.printf("[%s]\n", o.now().Format("15:04:05"))
 			}
-			var buckets []uint64
-			for _, e := range m.Entries {
-				if buckets == nil {
-					buckets = make([]uint64, len(e.Buckets))
-				}
-				for i, c := range e.Buckets {
-					buckets[i] += c
-				}
-			}
+			buckets := sumBuckets(m)
 			o.printf("\n%s", output.BCCLog2Hist(buckets, "query latency ("+unit+")"))
 		},
 	}, "@latency"), nil

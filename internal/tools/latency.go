@@ -169,15 +169,7 @@ func (o *LatencyOptions) latencyText(hist, total *output.Map, div int64) string 
 			sb.WriteString(output.BCCLog2Hist(s.buckets, o.Unit))
 		}
 	} else {
-		var buckets []uint64
-		for _, e := range hist.Entries {
-			if buckets == nil {
-				buckets = make([]uint64, len(e.Buckets))
-			}
-			for i, c := range e.Buckets {
-				buckets[i] += c
-			}
-		}
+		buckets := sumBuckets(hist)
 		sb.WriteString(output.BCCLog2Hist(buckets, o.Unit))
 	}
 	var count, sum int64

@@ -219,3 +219,17 @@ func keyText(v output.Value) string {
 	}
 	return v.Text()
 }
+
+// sumBuckets adds up the histograms of every key of m, bucket by bucket.
+func sumBuckets(m *output.Map) []uint64 {
+	var buckets []uint64
+	for _, e := range m.Entries {
+		if buckets == nil {
+			buckets = make([]uint64, len(e.Buckets))
+		}
+		for i, c := range e.Buckets {
+			buckets[i] += c
+		}
+	}
+	return buckets
+}
