@@ -575,3 +575,35 @@ func TestBCCTraceRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteToolArgs: completion offers tool names, the functions of
+// the pattern's target, and PIDs with their command names for -p.
+func TestCompleteToolArgs(t *testing.T) {
+	bin := testutil.BuildC(t, "bccex", mustRead(t, "testdata/bccex.c"), "-O0", "-pthread")
+	out := runOK(t, "__complete", "funccount", bin+":pa")
+	if !strings.Contains(out, bin+":path_a\n") || !strings.Contains(out, bin+":path_b\n") || strings.Contains(out, ":leaf") {
+		t.Errorf("pattern completion of %s:pa:\n%s", bin, out)
+	}
+	out = runOK(t, "__complete", "fun")
+	if !strings.Contains(out, "funccount\t") || !strings.Contains(out, "funclatency\t") {
+		t.Errorf("tool names: \n%s", out)
+	}
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := strconv.Itoa(os.Getpid())
+	out = runOK(t, "__complete", "stackcount", "-p", self)
+	if !strings.Contains(out, self+"\t"+strings.TrimSpace(string(comm))+"\n") {
+		t.Errorf("-p completion lacks %s with its comm:\n%s", self, out)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

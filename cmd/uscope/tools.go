@@ -125,8 +125,28 @@ func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
 	}
 	c.Flags().StringVarP(&f.format, "format", fshort, "text", "output `FORMAT`: text (the tool's own), or json (bpftrace's NDJSON, as 'run -f json')")
 	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
+	completeTool(c, &f.sf.pid)
 	if style.top {
 		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest counts each interval (-i, default 1s), redrawn in place on a terminal")
+	}
+}
+
+// completeTool completes -p with PIDs and their commands, and the
+// pattern argument from the target binary's functions or USDT probes.
+func completeTool(c *cobra.Command, pid *int) {
+	_ = c.RegisterFlagCompletionFunc("pid", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return tools.CompletePIDs(toComplete), cobra.ShellCompDirectiveNoFileComp
+	})
+	if c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			if got := tools.CompletePattern(toComplete, *pid); len(got) > 0 {
+				return got, cobra.ShellCompDirectiveNoFileComp
+			}
+			return nil, cobra.ShellCompDirectiveDefault
+		}
 	}
 }
 
