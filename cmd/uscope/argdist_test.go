@@ -37,7 +37,7 @@ func TestArgdistMallocSizes(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := toolsProgram(t)
 	spec := "p:c:malloc(size_t size):size_t:size"
-	out := runOK(t, "argdist", "-c", bin, "-C", spec, "-C", "r:c:malloc():u64:$retval != 0#non-null")
+	out := runOK(t, "argdist", "--cmd", bin, "-C", spec, "-C", "r:c:malloc():u64:$retval != 0#non-null")
 	if !regexp.MustCompile(`(?m)^\[\d\d:\d\d:\d\d\]$`).MatchString(out) {
 		t.Errorf("no [HH:MM:SS] line:\n%s", out)
 	}
@@ -59,7 +59,7 @@ func TestArgdistMallocSizes(t *testing.T) {
 func TestArgdistHistogramAndEntry(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := toolsProgram(t)
-	out := runOK(t, "argdist", "-c", bin,
+	out := runOK(t, "argdist", "--cmd", bin,
 		"-H", "p:c:malloc(size_t size):size_t:size",
 		"-C", "r:"+bin+":leaf(int x):int:$entry(x):$entry(x) >= 5#late leaves",
 		"-C", "p:"+bin+":path_b()")

@@ -35,13 +35,17 @@ prints it.`,
   uscope count -c ./app './app:handle_*'       # run ./app and count its handlers`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tool, err := tools.Count(tools.CountOptions{Options: f.options(cmd.OutOrStdout()), Pattern: args[0]})
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			tool, err := tools.Count(tools.CountOptions{Options: o, Pattern: args[0]})
 			if err != nil {
 				return toolError(cmd, err)
 			}
 			return runTool(cmd, "count", &f, tool)
 		},
 	}
-	f.register(c, true)
+	f.register(c, toolStyle{timestamp: true, top: true})
 	return c
 }

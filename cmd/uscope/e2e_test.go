@@ -195,7 +195,7 @@ func TestRunBadInput(t *testing.T) {
 func TestTraceUserStack(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := argsProgram(t)
-	r := runUscope(t, "trace", "-U", "-c", bin, fmt.Sprintf(`p:%s:ret42 "x=%%d" arg1`, bin))
+	r := runUscope(t, "trace", "-U", "--cmd", bin, fmt.Sprintf(`p:%s:ret42 "x=%%d" arg1`, bin))
 	if r.code != argsExit {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -39,19 +39,18 @@ returns are probed at their RET instructions, never with a uretprobe. The tool i
   uscope latency -c ./app ./app:work       # run ./app and time work()`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			unit := "nsecs"
-			switch {
-			case micro && milli:
-				return toolError(cmd, errors.New("-u and -m exclude each other"))
-			case micro:
-				unit = "usecs"
-			case milli:
-				unit = "msecs"
+			unit, err := latencyUnit(micro, milli)
+			if err != nil {
+				return toolError(cmd, err)
 			}
 			// Go functions pair calls by goroutine, not by thread.
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
 			key, funcs := tools.GoKey(args[0], f.sf.pid)
 			tool, err := tools.Latency(tools.LatencyOptions{
-				Options: f.options(cmd.OutOrStdout()), Pattern: args[0], Unit: unit, PerFunction: perFunction,
+				Options: o, Pattern: args[0], Unit: unit, PerFunction: perFunction,
 				Key: key, Functions: funcs,
 			})
 			if err != nil {
@@ -60,9 +59,22 @@ returns are probed at their RET instructions, never with a uretprobe. The tool i
 			return runTool(cmd, "latency", &f, tool)
 		},
 	}
-	f.register(c, true)
+	f.register(c, toolStyle{timestamp: true})
 	c.Flags().BoolVarP(&micro, "microseconds", "u", false, "histogram in microseconds")
 	c.Flags().BoolVarP(&milli, "milliseconds", "m", false, "histogram in milliseconds")
 	c.Flags().BoolVarP(&perFunction, "function", "F", false, "one histogram per function (and process)")
 	return c
+}
+
+// latencyUnit is the unit -u and -m select, as bcc names it.
+func latencyUnit(micro, milli bool) (string, error) {
+	switch {
+	case micro && milli:
+		return "", errors.New("-u and -m exclude each other")
+	case micro:
+		return "usecs", nil
+	case milli:
+		return "msecs", nil
+	}
+	return "nsecs", nil
 }

@@ -231,7 +231,7 @@ func TestPlacementStack(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := placementProgram(t)
 	for _, fn := range []string{"f_cmpjcc", "f_testje", "f_learax"} {
-		r := runUscope(t, "trace", "-U", "-c", bin+" 1", bin+":"+fn)
+		r := runUscope(t, "trace", "-U", "--cmd", bin+" 1", bin+":"+fn)
 		if r.code != 0 || !strings.Contains(r.stdout, "\n        "+fn+"+0x0 [placement]\n") {
 			t.Errorf("%s: want frame %s+0x0\nexit %d\n%s\n%s", fn, fn, r.code, r.stdout, r.stderr)
 		}

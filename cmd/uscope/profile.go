@@ -10,9 +10,8 @@ func init() { commands = append(commands, newProfileCommand) }
 
 func newProfileCommand() *cobra.Command {
 	var (
-		f      toolFlags
-		o      tools.ProfileOptions
-		format string
+		f toolFlags
+		o tools.ProfileOptions
 	)
 	c := &cobra.Command{
 		Use:   "profile [-p PID | -c CMD] [-F HZ] [-d DURATION] [-f folded|pprof|svg] [-o FILE]",
@@ -34,8 +33,14 @@ function without a frame of its own misses that function's caller.`,
   uscope profile -c 'python3 x.py' -f pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Options = f.options(cmd.OutOrStdout())
-			o.Format = format
+			opts, err := f.options(cmd, tools.ProfileFormats...)
+			if err != nil {
+				return err
+			}
+			o.Options, o.Format, o.Path = opts, f.format, f.output
+			if o.Format == "text" {
+				o.Format = "folded"
+			}
 			tool, err := tools.Profile(o)
 			if err != nil {
 				return toolError(cmd, err)
@@ -43,9 +48,8 @@ function without a frame of its own misses that function's caller.`,
 			return runTool(cmd, "profile", &f, tool)
 		},
 	}
-	f.register(c, false)
+	f.register(c, toolStyle{})
 	c.Flags().IntVarP(&o.Hz, "frequency", "F", 99, "samples per second on each CPU")
-	c.Flags().StringVarP(&format, "format", "f", "folded", "output: folded, pprof or svg")
-	c.Flags().StringVarP(&o.Path, "output", "o", "", "write to `FILE` (needed for pprof and svg)")
+	c.Flags().Lookup("format").Usage = "output `FORMAT`: folded (text, the default), pprof or svg (both need -o FILE)"
 	return c
 }

@@ -50,7 +50,7 @@ func startUscope(t *testing.T, args ...string) *tracer {
 	go func() { defer wg.Done(); tr.collect(stderr, true) }()
 	go func() { wg.Wait(); tr.cmd.Wait(); close(tr.done) }()
 	tr.waitFor(func(l string) bool {
-		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "Tracing ")
+		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
 	}, "attached")
 	return tr
 }
@@ -190,7 +190,7 @@ func TestTraceRedis(t *testing.T) {
 // TestReadlineReturn prints what a scripted interactive bash reads.
 func TestReadlineReturn(t *testing.T) {
 	testutil.RequireRoot(t)
-	cmd := exec.Command(uscopeBin, "trace", "-c", "/bin/bash --norc --noprofile -i", `r:/bin/bash:readline "%s" retval`)
+	cmd := exec.Command(uscopeBin, "trace", "--cmd", "/bin/bash --norc --noprofile -i", `r:/bin/bash:readline "%s" retval`)
 	cmd.Stdin = strings.NewReader("echo hello-from-bash\nexit 0\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -74,6 +74,11 @@ func runRuntimeTool(cmd *cobra.Command, f *runtimeFlags, name string, p *runtime
 	if err != nil {
 		return fmt.Errorf("internal error: uscope %s made a program that does not parse: %w\n%s", name, err, src)
 	}
+	return runRuntimeProgram(cmd, f, name, p, prog, hooks)
+}
+
+// runRuntimeProgram is runRuntimeTool for a program already parsed.
+func runRuntimeProgram(cmd *cobra.Command, f *runtimeFlags, name string, p *runtimes.Process, prog *lang.Program, hooks session.Config) error {
 	if f.showProgram {
 		fmt.Fprint(cmd.OutOrStdout(), lang.Format(prog))
 		return nil

@@ -253,8 +253,16 @@ func TestDBSlowerPostgres(t *testing.T) {
 	if _, err := pg.psql("SELECT pg_sleep(0.2)"); err != nil {
 		t.Fatal(err)
 	}
-	if hist := st.stop(); !hasRow(hist, "128", "->", "255", ":", "1") {
-		t.Errorf("dbstat: no 128 -> 255 ms bucket with one query\n%s", hist)
+	if hist := st.stop(); !hasRow(hist, "128", "->", "255", ":", "1") || !strings.Contains(hist, "     query latency (ms)  : count     distribution\n") {
+		t.Errorf("dbstat: no 'query latency (ms)' histogram with one query in 128 -> 255\n%s", hist)
+	}
+	// dbstat -u -f json: the histogram in microseconds, as run -f json.
+	js := startUscope(t, "dbstat", "-u", "-f", "json", "postgres")
+	if _, err := pg.psql("SELECT pg_sleep(0.2)"); err != nil {
+		t.Fatal(err)
+	}
+	if out := js.stop(); !strings.Contains(out, `{"type": "hist", "data": {"@latency": [`) || !strings.Contains(out, `{"min": 131072, "max": 262143, "count": 1}`) {
+		t.Errorf("dbstat -u -f json: no @latency hist with the 200 ms query in 131072-262143 us\n%s", out)
 	}
 	var ms float64 = -1
 	for _, l := range strings.Split(out, "\n") {

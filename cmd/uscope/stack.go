@@ -36,9 +36,13 @@ too. The tool is a program in uscope's language; --program prints it.`,
   uscope stack 'u:/usr/bin/python3.11:gc__start'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, "folded")
+			if err != nil {
+				return err
+			}
 			tool, err := tools.Stack(tools.StackOptions{
-				Options: f.options(cmd.OutOrStdout()), Pattern: args[0],
-				Folded: folded, Offset: offset, OneProcess: f.oneProcess(),
+				Options: o, Pattern: args[0],
+				Folded: folded || f.format == "folded", Offset: offset, OneProcess: f.oneProcess(),
 			})
 			if err != nil {
 				return toolError(cmd, err)
@@ -46,7 +50,7 @@ too. The tool is a program in uscope's language; --program prints it.`,
 			return runTool(cmd, "stack", &f, tool)
 		},
 	}
-	f.register(c, true)
+	f.register(c, toolStyle{timestamp: true, noFormatShort: true})
 	c.Flags().BoolVarP(&folded, "folded", "f", false, "print folded stacks (comm;outer;...;inner count) for flame graphs")
 	c.Flags().BoolVarP(&offset, "offset", "s", false, "print frames with their offset (sym+0xoff)")
 	return c

@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/tools"
@@ -57,16 +61,102 @@ type toolFlags struct {
 	duration    seconds
 	timestamp   bool
 	showProgram bool
+	// format is -f/--format (text, json; stack also folded), output -o.
+	format, output string
+	style          toolStyle
+	// top is --top N (count, funccount).
+	top int
+
+	file *os.File // -o's file while the tool runs
 }
 
-func (f *toolFlags) register(c *cobra.Command, withTimestamp bool) {
-	f.sf.register(c)
+// toolStyle says what a tool's short options mean. This is the one place
+// the rule lives (README "bcc's tools and uscope's"): uscope's own names
+// (count, latency, stack) keep uscope's -c CMD, -d DURATION and -f FORMAT;
+// bcc's names (funccount, funclatency, stackcount, argdist) give every
+// short option bcc's meaning (-c CPU, -c cumulative, -d delimiter, -f
+// folded) and run a command with --cmd CMD. Long options mean the same
+// everywhere: --format, --output, --duration, --interval, --cmd/--command.
+type toolStyle struct {
+	// bcc is a bcc name: no -c for the command, --cmd instead.
+	bcc bool
+	// timestamp registers -T/--timestamp.
+	timestamp bool
+	// durationShort is the short option of --duration: "d", or "D" for
+	// stackcount, whose -d is the delimiter.
+	durationShort string
+	// top registers --top N: a live view on a terminal.
+	top bool
+	// noFormatShort leaves -f to the tool (stackcount's and stack's
+	// folded output); --format still works.
+	noFormatShort bool
+}
+
+func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
+	f.style = style
+	if style.bcc {
+		// The session's flags, with --cmd in place of -c/--command.
+		scratch := &cobra.Command{}
+		f.sf.register(scratch)
+		scratch.Flags().VisitAll(func(fl *pflag.Flag) {
+			if fl.Name == "command" {
+				fl.Name, fl.Shorthand = "cmd", ""
+				fl.Usage = strings.Replace(fl.Usage, "run `CMD`", "run `CMD` (-c is bcc's meaning here)", 1)
+			}
+			c.Flags().AddFlag(fl)
+		})
+		c.Flags().SetNormalizeFunc(cmdAlias)
+	} else {
+		f.sf.register(c)
+	}
 	c.Flags().VarP(&f.interval, "interval", "i", "print every `SEC` seconds (or a duration: 500ms), and clear the counts")
-	if withTimestamp {
+	if style.timestamp {
 		c.Flags().BoolVarP(&f.timestamp, "timestamp", "T", false, "print the time before each output")
 	}
-	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m); -d 0 stops once everything is attached")
+	short := style.durationShort
+	if short == "" && !style.bcc {
+		short = "d"
+	}
+	c.Flags().VarP(&f.duration, "duration", short, "stop after `SEC` seconds (or a duration: 1m); 0 stops once everything is attached")
 	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
+	fshort := "f"
+	if style.noFormatShort {
+		fshort = ""
+	}
+	c.Flags().StringVarP(&f.format, "format", fshort, "text", "output `FORMAT`: text (the tool's own), or json (bpftrace's NDJSON, as 'run -f json')")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
+	completeTool(c, &f.sf.pid)
+	if style.top {
+		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest counts each interval (-i, default 1s), redrawn in place on a terminal")
+	}
+}
+
+// completeTool completes -p with PIDs and their commands, and the
+// pattern argument from the target binary's functions or USDT probes.
+func completeTool(c *cobra.Command, pid *int) {
+	_ = c.RegisterFlagCompletionFunc("pid", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return tools.CompletePIDs(toComplete), cobra.ShellCompDirectiveNoFileComp
+	})
+	if c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			if got := tools.CompletePattern(toComplete, *pid); len(got) > 0 {
+				return got, cobra.ShellCompDirectiveNoFileComp
+			}
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+	}
+}
+
+// cmdAlias lets --command, uscope's long name, mean --cmd under bcc's
+// names.
+func cmdAlias(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "command" {
+		name = "cmd"
+	}
+	return pflag.NormalizedName(name)
 }
 
 // timing turns -i and -d into a tool's timing: with both, the program
@@ -80,9 +170,48 @@ func (f *toolFlags) timing() tools.Timing {
 	return t
 }
 
-// options returns the options every tool takes.
-func (f *toolFlags) options(out io.Writer) tools.Options {
-	return tools.Options{Out: out, Timing: f.timing()}
+// options returns the options every tool takes, opening -o's file.
+func (f *toolFlags) options(cmd *cobra.Command, formats ...string) (tools.Options, error) {
+	if f.top < 0 {
+		return tools.Options{}, usageError(fmt.Errorf("--top %d: give a positive number of rows", f.top))
+	}
+	if f.top > 0 && f.interval.d == 0 {
+		f.interval = seconds{d: time.Second, set: true}
+	}
+	o := tools.Options{Out: cmd.OutOrStdout(), Timing: f.timing(), PID: f.sf.pid}
+	switch f.format {
+	case "text", "":
+	case "json":
+		o.JSON = true
+	default:
+		if !slices.Contains(formats, f.format) {
+			return o, usageError(fmt.Errorf("--format %q: give text or json%s", f.format, extraFormats(formats)))
+		}
+	}
+	if f.output != "" && f.file == nil && !f.showProgram {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return o, usageError(fmt.Errorf("-o: %w", err))
+		}
+		f.file = file
+	}
+	if f.file != nil {
+		o.Out = f.file
+	}
+	if f.top > 0 {
+		o.Top = f.top
+		// Redrawn only on a terminal; piped or to a file, plain intervals.
+		out, ok := o.Out.(*os.File)
+		o.Live = ok && !o.JSON && term.IsTerminal(int(out.Fd()))
+	}
+	return o, nil
+}
+
+func extraFormats(fs []string) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return " (or " + strings.Join(fs, ", ") + ")"
 }
 
 // oneProcess reports whether the tool traces one process (-p or -c).
@@ -99,6 +228,10 @@ func runTool(cmd *cobra.Command, name string, f *toolFlags, tool *tools.Tool) er
 		return err
 	}
 	cfg.Out = cmd.OutOrStdout()
+	if f.file != nil {
+		cfg.Out = f.file
+		defer f.file.Close()
+	}
 	cfg.Attached, cfg.Report, cfg.Frame = tool.Attached, tool.Report, tool.Frame
 	if cfg.Attached == nil {
 		cfg.Attached = func(int) {}

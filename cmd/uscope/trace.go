@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -19,6 +21,9 @@ func newTraceCommand() *cobra.Command {
 		verbose bool
 		ustack  bool
 		asJSON  bool
+		// bcc trace's flags beyond those (bcc.go's rule: bcc's short
+		// options, --cmd for the command).
+		b traceBCCFlags
 	)
 	c := &cobra.Command{
 		Use:   "trace [flags] SPEC...",
@@ -31,7 +36,14 @@ trace tool does. SPEC is
 p: is an entry probe (the default: a bare LIB:FUNC means p:), r: a return
 probe, u: a USDT probe (u:LIB:[PROVIDER:]NAME). Arguments are bcc's 1-based
 arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
-%s reads a string from the traced process (up to -Z bytes).`,
+%s reads a string from the traced process (up to -Z bytes).
+
+trace is a bcc name, so its short options are bcc's: -c is the cgroup path,
+-f the message filter, -n the command-name filter, -u Unix timestamps with
+-t, -a addresses in -U stacks, -b the buffer in pages per CPU; --cmd CMD
+runs a command, --format json prints NDJSON. -K, -I, -s and -B are refused
+in one line (kernel stacks, C headers, build-id stacks, byte strings), and
+-C (a CPU column) too: uscope's trace records do not carry the CPU yet.`,
 		Example: `  uscope trace '/usr/bin/redis-server:createStringObject "%s" arg1'
   uscope trace 'r:/bin/bash:readline "%s" retval'
   uscope trace -p 1234 'c:malloc "size=%d" arg1'
@@ -46,20 +58,31 @@ arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
 			if tid != 0 {
 				filterThread(prog, tid)
 			}
+			if err := b.apply(prog, &sf); err != nil {
+				return toolError(cmd, err)
+			}
+			switch b.format {
+			case "text", "":
+			case "json":
+				asJSON = true
+			default:
+				return toolError(cmd, fmt.Errorf("--format %q: give text or json", b.format))
+			}
 			cfg, err := sf.config(prog)
 			if err != nil {
 				return err
 			}
 			cfg.Out = cmd.OutOrStdout()
 			cfg.JSON = asJSON
-			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack}
+			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack,
+				UnixTimestamp: b.unix, Address: b.addresses, MsgFilter: b.msgFilter}
 			if verbose {
 				cfg.Debug = cmd.ErrOrStderr()
 			}
 			return runSession(cmd.Context(), cfg)
 		},
 	}
-	sf.register(c)
+	b.register(c, &sf)
 	c.Flags().IntVarP(&tid, "tid", "L", 0, "trace only thread `TID`")
 	c.Flags().BoolVarP(&ts, "timestamp", "t", false, "print seconds since the first event")
 	c.Flags().BoolVarP(&clock, "time", "T", false, "print the wall-clock time of each event")
@@ -74,12 +97,7 @@ arg1..argN; retval, $pid (thread id), $tgid, $uid, $gid, $cpu are available.
 
 // filterThread adds `tid == TID` to every probe's predicate (-L).
 func filterThread(p *lang.Program, tid int) {
-	for _, pr := range p.Probes {
-		cond := &lang.Binary{Pos: pr.Pos, Op: "==", X: &lang.Ident{Pos: pr.Pos, Name: "tid"}, Y: &lang.IntLit{Pos: pr.Pos, Value: uint64(tid)}}
-		if pr.Pred == nil {
-			pr.Pred = cond
-		} else {
-			pr.Pred = &lang.Binary{Pos: pr.Pos, Op: "&&", X: cond, Y: pr.Pred}
-		}
-	}
+	addPredicate(p, func(pos lang.Pos) lang.Expr {
+		return &lang.Binary{Pos: pos, Op: "==", X: &lang.Ident{Pos: pos, Name: "tid"}, Y: &lang.IntLit{Pos: pos, Value: uint64(tid)}}
+	})
 }

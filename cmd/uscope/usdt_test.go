@@ -165,7 +165,7 @@ func TestUSDTProbeNames(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{tc.args[0], "-c", bin + " args 2"}, tc.args[1:]...)
+			args := append([]string{tc.args[0], "--command", bin + " args 2"}, tc.args[1:]...)
 			r := runUscope(t, args...)
 			if r.code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s\n%s", r.code, tc.code, r.stdout, r.stderr)

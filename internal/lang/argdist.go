@@ -259,6 +259,9 @@ func convertTo(x Expr, ty TypeName, strSize int) Expr {
 	}
 	switch {
 	case ty.Ptr == 1 && (ty.Name == "char" || ty.Name == "uchar" || ty.Name == "int8" || ty.Name == "uint8"):
+		if id, ok := x.(*Ident); ok && id.Name == "comm" {
+			return x // $COMM is a string already
+		}
 		call := &Call{Pos: pos, Name: "str", Args: []Expr{x}}
 		if strSize > 0 {
 			call.Args = append(call.Args, &IntLit{Pos: pos, Value: uint64(strSize), Text: strconv.Itoa(strSize)})
@@ -315,6 +318,10 @@ func perThread(pos Pos, name string) *MapExpr {
 func (c *argdistConv) node(e Expr) Expr {
 	p, ret := c.p, c.spec.Type == "r"
 	switch x := e.(type) {
+	case *Call:
+		if x.Name == "STRCMP" {
+			return p.bccStrcmp(x)
+		}
 	case *Ident:
 		if strings.HasPrefix(x.Name, "__entry_") {
 			name := strings.TrimPrefix(x.Name, "__entry_")
@@ -351,11 +358,13 @@ func (c *argdistConv) node(e Expr) Expr {
 			return &Binary{Pos: x.Pos, Op: "-", X: &Ident{Pos: x.Pos, Name: "nsecs"}, Y: perThread(x.Pos, m)}
 		case "PID":
 			return &Ident{Pos: x.Pos, Name: "pid"}
+		case "COMM":
+			return &Ident{Pos: x.Pos, Name: "comm"}
 		}
 		if name, ok := bccVars[x.Name]; ok {
 			return &Ident{Pos: x.Pos, Name: name}
 		}
-		p.errAt(x.Pos, len(x.Name)+1, "argdist knows $retval, $latency, $entry(PARAM) and $PID", "unknown variable $%s", x.Name)
+		p.errAt(x.Pos, len(x.Name)+1, "argdist knows $retval, $latency, $entry(PARAM), $PID and $COMM", "unknown variable $%s", x.Name)
 	}
 	return e
 }

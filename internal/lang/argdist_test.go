@@ -32,7 +32,7 @@ func TestParseArgdistSpec(t *testing.T) {
 			exprs: "$PID => (uint32)pid; $latency/1000 => (uint64)((nsecs - @__lat3[tid]) / 1000)"},
 		{spec: "u:pthread:pthread_start():u64:arg2", point: "usdt:pthread:pthread_start", exprs: "arg2 => (uint64)arg1"},
 		{spec: "p:c:f(int a, int b):int,int:a+b,STRCMP(\"x\", a):b > 0", point: "uprobe:c:f",
-			exprs: `a+b => (int)((int)arg0 + (int)arg1); STRCMP("x", a) => (int)STRCMP("x", (int)arg0)`, filt: "(int)arg1 > 0"},
+			exprs: `a+b => (int)((int)arg0 + (int)arg1); STRCMP("x", a) => (int)(str((int)arg0) == "x")`, filt: "(int)arg1 > 0"},
 	}
 	for _, c := range cases {
 		s, err := ParseArgdistSpec(c.spec, 3, 80)

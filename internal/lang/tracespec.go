@@ -351,19 +351,26 @@ func (p *parser) bccExpr(e Expr, params map[string]traceParam) Expr {
 			}
 		case *Call:
 			if x.Name == "STRCMP" {
-				var lit *StrLit
-				if len(x.Args) == 2 {
-					lit, _ = x.Args[0].(*StrLit)
-				}
-				if lit == nil {
-					p.errAt(x.Pos, len(x.Name), `write STRCMP("literal", expr)`, "STRCMP takes a string literal and an expression")
-				}
-				str := &Call{Pos: x.Pos, Name: "str", Args: []Expr{x.Args[1]}}
-				return &Binary{Pos: x.Pos, Op: "==", X: str, Y: lit}
+				return p.bccStrcmp(x)
 			}
 		}
 		return e
 	})
+}
+
+// bccStrcmp rewrites bcc's STRCMP("lit", e) (trace and argdist) as
+// str(e) == "lit".
+func (p *parser) bccStrcmp(x *Call) Expr {
+	var lit *StrLit
+	if len(x.Args) == 2 {
+		lit, _ = x.Args[0].(*StrLit)
+	}
+	if lit == nil {
+		p.errAt(x.Pos, len(x.Name), `write STRCMP("literal", expr)`, "STRCMP takes a string literal and an expression")
+		return x
+	}
+	str := &Call{Pos: x.Pos, Name: "str", Args: []Expr{x.Args[1]}}
+	return &Binary{Pos: x.Pos, Op: "==", X: str, Y: lit}
 }
 
 const formatHint = "bcc's trace formats are %d %i %u %x %o %c %s %p %U, with h, l or ll"

@@ -263,7 +263,8 @@ func (r *Resolver) nameTargets(name string) ([]Target, error) {
 		return nil, errorf("give a path", err, "cannot look up library %q: %v", name, err)
 	}
 	if e, ok := c.Lookup(name); ok {
-		return []Target{{Path: e.Path, AttachPath: e.Path}}, nil
+		ts := []Target{{Path: e.Path, AttachPath: e.Path}}
+		return r.pthreadStub(name, ts, r.nameTargets), nil
 	}
 	if looksLikeLibrary(name) {
 		return nil, errorf("give a path", nil, "unknown library %q: not in %s", name, r.ldCacheName())
@@ -440,6 +441,9 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 				out = append(out, toTarget(o))
 			}
 		}
+		if len(out) == 0 {
+			out = looseTargets(target, objs) // bccnames.go
+		}
 		// Several versions of one short name: prefer what ld.so.cache says.
 		if len(out) > 1 {
 			sort.SliceStable(out, func(i, j int) bool { return len(filepath.Base(out[i].Path)) < len(filepath.Base(out[j].Path)) })
@@ -461,9 +465,9 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 	}
 	if len(out) == 0 {
 		return nil, errorf(fmt.Sprintf("see what it maps: uscope list -p %d", pid), nil,
-			"%q is not mapped in process %d", target, pid)
+			"%q is not mapped in process %d (looked at its %d objects for %s)", target, pid, len(objs), lookedFor(target))
 	}
-	return out, nil
+	return r.pthreadStub(target, out, r.processTargets), nil
 }
 
 // matchesName reports whether base (a file name) is what a user means by

@@ -130,6 +130,9 @@ func (s *session) printf(idx int, rec []byte) {
 	}
 	msg := f.Sprintf(args)
 	clear(args)
+	if s.cfg.Trace.MsgFilter != "" && !strings.Contains(msg, s.cfg.Trace.MsgFilter) {
+		return // -f: not a row asked for
+	}
 	h := rec[8:]
 	ts := le.Uint64(h)
 	pidTgid := le.Uint64(h[8:])

@@ -49,7 +49,8 @@ type traceRow struct {
 }
 
 func traceOpts(o TraceOptions) output.TraceOptions {
-	return output.TraceOptions{Timestamp: o.Timestamp, Time: o.Time, UserStack: o.UserStack}
+	return output.TraceOptions{Timestamp: o.Timestamp, Time: o.Time, UserStack: o.UserStack,
+		UnixTimestamp: o.UnixTimestamp, Address: o.Address}
 }
 
 func (p *printer) traceHeader(o TraceOptions) {

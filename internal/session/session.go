@@ -104,7 +104,19 @@ type TraceOptions struct {
 	Time      bool // -T: wall-clock time
 	MaxEvents int  // -M: stop after this many events
 	UserStack bool // -U: print the user stack below each row
+	// bcc trace's -u (Unix seconds with -t), -a (frame addresses) and -f
+	// (only rows whose message contains MsgFilter).
+	UnixTimestamp, Address bool
+	MsgFilter              string
 }
+
+// permError is a load the kernel refused for want of privileges.
+type permError struct{ err error }
+
+func (e *permError) Error() string {
+	return "not permitted to load BPF programs: run uscope as root (sudo), or grant it CAP_BPF and CAP_PERFMON"
+}
+func (e *permError) Unwrap() error { return e.err }
 
 // Error is a failure of the kernel side (load or attach): exit code 2.
 type Error struct{ Err error }
@@ -426,7 +438,9 @@ func (s *session) load() error {
 			return &Error{fmt.Errorf("%s (%s)", msg, hint)}
 		}
 		if errors.Is(err, unix.EPERM) {
-			return &Error{fmt.Errorf("load BPF programs: %w (run as root, or grant CAP_BPF and CAP_PERFMON)", err)}
+			// One line, without cilium/ebpf's hints (MEMLOCK, rlimit) that
+			// are about its API, not what the user can do.
+			return &Error{&permError{err}}
 		}
 		return &Error{fmt.Errorf("load BPF programs: %w", err)}
 	}

@@ -95,7 +95,7 @@ func Argdist(o ArgdistOptions) (*Tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Report: func(got []*output.Map, final bool) {
 			var block []*output.Map
@@ -132,7 +132,16 @@ func Argdist(o ArgdistOptions) (*Tool, error) {
 				}
 			}
 		},
-	}, nil
+	}, mapNames(maps)...), nil
+}
+
+// mapNames returns "@name" for each name.
+func mapNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "@" + n
+	}
+	return out
 }
 
 // argdistText prints one spec's map as argdist's display() does.
@@ -143,15 +152,7 @@ func (o *ArgdistOptions) argdistText(pr *argdistProbe, m *output.Map) string {
 		if label == "" {
 			label = spec.Exprs[0].Text
 		}
-		var buckets []uint64
-		for _, e := range m.Entries {
-			if buckets == nil {
-				buckets = make([]uint64, len(e.Buckets))
-			}
-			for i, c := range e.Buckets {
-				buckets[i] += c
-			}
-		}
+		buckets := sumBuckets(m)
 		return output.BCCLog2Hist(buckets, label)
 	}
 	rows := make([]output.Count, 0, len(m.Entries))

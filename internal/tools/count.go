@@ -24,14 +24,18 @@ func Count(o CountOptions) (*Tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := render("count", struct {
-		Probe string
-		intervalData
-	}{ap.String(), o.data("counts")})
+	points, err := o.points(ap)
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{
+	prog, err := render("count", struct {
+		Probe string
+		intervalData
+	}{o.probeHeader(points), o.data("counts")})
+	if err != nil {
+		return nil, err
+	}
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Attached: func(probes int) {
 			o.printf("%s", output.BCCTracing(probes, o.Pattern))
@@ -43,18 +47,26 @@ func Count(o CountOptions) (*Tool, error) {
 			}
 			// At the end of an interval run, the last interval has been
 			// printed already unless counts came in since.
+			if o.Live && !final {
+				o.printf("%s", o.topView(countRows(m)))
+				return
+			}
 			if !final || o.Interval == 0 || !empty([]*output.Map{m}) {
 				o.printf("\n")
 				if o.Timestamp {
 					o.printf("%s", output.BCCTimestamp(o.now().Format("15:04:05")))
 				}
-				o.printf("%s", output.BCCFuncCount(countRows(m)))
+				rows := countRows(m)
+				if o.Top > 0 && len(rows) > o.Top {
+					rows = rows[len(rows)-o.Top:]
+				}
+				o.printf("%s", output.BCCFuncCount(rows))
 			}
 			if final {
 				o.printf("Detaching...\n")
 			}
 		},
-	}, nil
+	}, "@counts"), nil
 }
 
 // countRows turns a map of counts keyed by one value into rows sorted by

@@ -29,6 +29,9 @@ type LatencyOptions struct {
 	// header: return probes of Go functions attach at every RET
 	// instruction, so the number of probes does not tell.
 	Functions int
+	// Level, when positive, times only the outermost Level levels of
+	// nested or recursive calls (funclatency -l); 0 times every level.
+	Level int
 }
 
 // GoKey returns the key latency pairs the calls of the functions pattern
@@ -87,17 +90,26 @@ func Latency(o LatencyOptions) (*Tool, error) {
 	if o.Key == "" {
 		o.Key = "tid"
 	}
+	entry, err := o.points(ap)
+	if err != nil {
+		return nil, err
+	}
+	ret, err := o.points(withKind(ap, lang.KindUretprobe))
+	if err != nil {
+		return nil, err
+	}
 	prog, err := render("latency", struct {
 		Entry, Return, Key string
 		PerFunction        bool
 		Divisor            int64
+		Level              int
 		intervalData
-	}{ap.String(), withKind(ap, lang.KindUretprobe).String(), o.Key, o.PerFunction, div, o.data("latency", "total")})
+	}{o.probeHeader(entry), ret, o.Key, o.PerFunction, div, o.Level, o.data("latency", "total")})
 	if err != nil {
 		return nil, err
 	}
 	var hist *output.Map // the histogram of this interval, until @total comes
-	return &Tool{
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Attached: func(probes int) {
 			if o.Functions > 0 {
@@ -122,7 +134,7 @@ func Latency(o LatencyOptions) (*Tool, error) {
 				o.printf("Detaching...\n")
 			}
 		},
-	}, nil
+	}, "@latency", "@total"), nil
 }
 
 // latencyText is one interval of funclatency's output: the histogram (or
@@ -157,15 +169,7 @@ func (o *LatencyOptions) latencyText(hist, total *output.Map, div int64) string 
 			sb.WriteString(output.BCCLog2Hist(s.buckets, o.Unit))
 		}
 	} else {
-		var buckets []uint64
-		for _, e := range hist.Entries {
-			if buckets == nil {
-				buckets = make([]uint64, len(e.Buckets))
-			}
-			for i, c := range e.Buckets {
-				buckets[i] += c
-			}
-		}
+		buckets := sumBuckets(hist)
 		sb.WriteString(output.BCCLog2Hist(buckets, o.Unit))
 	}
 	var count, sum int64

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -20,6 +21,15 @@ type StackOptions struct {
 	// OneProcess leaves out the "comm [pid]" line of each stack, as
 	// stackcount does when it traces one process (-p, -c).
 	OneProcess bool
+	// Merge adds up the stacks of all processes and prints no process
+	// line, as stackcount does without -P.
+	Merge bool
+	// Delimiter prints stackcount -d's "--" line between the kernel stack
+	// (which a uprobe does not have) and the user stack; folded, a "-"
+	// frame after the user frames.
+	Delimiter bool
+	// Addresses prints each frame's address before it (stackcount -v).
+	Addresses bool
 }
 
 // Stack builds bcc's stackcount: the user stacks that reach the matched
@@ -33,21 +43,30 @@ func Stack(o StackOptions) (*Tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := render("stack", struct {
-		Probe string
-		intervalData
-	}{ap.String(), o.data("stacks")})
+	points, err := o.points(ap)
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{
+	prog, err := render("stack", struct {
+		Probe string
+		intervalData
+	}{o.probeHeader(points), o.data("stacks")})
+	if err != nil {
+		return nil, err
+	}
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Attached: func(probes int) {
 			if !o.Folded {
 				o.printf("%s", output.BCCTracing(probes, o.Pattern))
 			}
 		},
-		Frame: func(f output.Frame) string { return output.BCCFrame(f, o.Offset) },
+		Frame: func(f output.Frame) string {
+			if o.Addresses {
+				return fmt.Sprintf("%-16x %s", f.Addr, output.BCCFrame(f, o.Offset))
+			}
+			return output.BCCFrame(f, o.Offset)
+		},
 		Report: func(maps []*output.Map, final bool) {
 			m := find(maps, "@stacks")
 			if m == nil {
@@ -60,7 +79,7 @@ func Stack(o StackOptions) (*Tool, error) {
 				o.printf("Detaching...\n")
 			}
 		},
-	}, nil
+	}, "@stacks"), nil
 }
 
 // stackEntry is one counted stack.
@@ -80,7 +99,13 @@ func (o *StackOptions) stacksText(m *output.Map) string {
 			continue
 		}
 		s := stackEntry{comm: keyText(e.Key[0]), pid: int(intOf(e.Key[1])), frames: e.Key[2].Frames, count: intOf(e.Value)}
-		if o.Folded {
+		if o.Merge {
+			s.comm, s.pid = "", 0
+		}
+		if o.Folded && o.Delimiter {
+			s.frames = append([]string{"-"}, s.frames...)
+		}
+		if o.Folded || o.Merge {
 			// Flame graphs merge the stacks of processes of one name.
 			k := output.Folded(s.comm, s.frames)
 			if i, ok := index[k]; ok {
@@ -118,6 +143,9 @@ func (o *StackOptions) stacksText(m *output.Map) string {
 		comm := s.comm
 		if o.OneProcess {
 			comm = ""
+		}
+		if o.Delimiter {
+			sb.WriteString("    --\n")
 		}
 		sb.WriteString(output.BCCStack(s.frames, comm, s.pid, s.count))
 	}

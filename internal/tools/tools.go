@@ -92,6 +92,20 @@ type Options struct {
 	// Now gives the time for -T lines and argdist's headers (tests fix it).
 	Now func() time.Time
 	Timing
+	// JSON prints bpftrace's NDJSON (-f json) instead of the tool's text.
+	JSON bool
+	// CPU, when set and not negative, counts only what runs on that CPU
+	// (bcc's -c CPU).
+	CPU *int
+	// Regexp makes the pattern's function name a regular expression
+	// (bcc's -r); PID is the process it is resolved in (0: none).
+	Regexp bool
+	PID    int
+	// Top, when positive, prints only the Top largest rows of each
+	// interval (--top); Live redraws them in place, as top does, when the
+	// output is a terminal.
+	Top  int
+	Live bool
 }
 
 func (o *Options) now() time.Time {
@@ -204,4 +218,18 @@ func keyText(v output.Value) string {
 		return fmt.Sprint(v.Uint)
 	}
 	return v.Text()
+}
+
+// sumBuckets adds up the histograms of every key of m, bucket by bucket.
+func sumBuckets(m *output.Map) []uint64 {
+	var buckets []uint64
+	for _, e := range m.Entries {
+		if buckets == nil {
+			buckets = make([]uint64, len(e.Buckets))
+		}
+		for i, c := range e.Buckets {
+			buckets[i] += c
+		}
+	}
+	return buckets
 }

@@ -1,0 +1,223 @@
+package tools
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/runtimes"
+)
+
+// bcc's dbslower and dbstat: the query__start and query__done probes of a
+// PostgreSQL or MySQL server, found as bcc finds them (the processes given,
+// else a running server, else the newest installed one).
+
+// DBServer is a database server's executable and its query probes.
+type DBServer struct {
+	// DB is "postgres" or "mysql"; Exe the server's executable.
+	DB, Exe     string
+	Start, Done runtimes.Probe
+	// Filter is the predicate that limits the probes to the processes
+	// given (" /pid == N || .../"), or "".
+	Filter string
+}
+
+// DBUsageError is a database name or server that is not there: the user's
+// to fix (exit 1).
+type DBUsageError struct{ Err error }
+
+func (e *DBUsageError) Error() string { return e.Err.Error() }
+func (e *DBUsageError) Unwrap() error { return e.Err }
+
+// FindDBServer finds the server of database name (postgres, postgresql or
+// mysql) among pids (none: any) and checks it has the query probes.
+func FindDBServer(name string, pids []int) (*DBServer, error) {
+	db := name
+	if db == "postgresql" {
+		db = "postgres"
+	}
+	if !slices.Contains([]string{"postgres", "mysql"}, db) {
+		return nil, &DBUsageError{fmt.Errorf("unknown database %q; give postgres or mysql", name)}
+	}
+	exe, probes, err := dbServer(db, pids)
+	if err != nil {
+		return nil, &DBUsageError{err}
+	}
+	s := &DBServer{DB: db, Exe: exe, Start: probes[runtimes.QueryStart], Done: probes[runtimes.QueryDone]}
+	if len(pids) > 0 {
+		var conds []string
+		for _, p := range pids {
+			conds = append(conds, fmt.Sprintf("pid == %d", p))
+		}
+		s.Filter = " /" + strings.Join(conds, " || ") + "/"
+	}
+	return s, nil
+}
+
+func dbServer(db string, pids []int) (string, map[runtimes.Event]runtimes.Probe, error) {
+	var exe string
+	for _, pid := range pids {
+		p, err := runtimes.Detect(pid, db)
+		if err != nil {
+			return "", nil, err
+		}
+		exe = p.Object
+	}
+	if exe == "" {
+		exe = runningServer(db)
+	}
+	if exe == "" {
+		names := map[string]string{"postgres": "/usr/lib/postgresql/*/bin/postgres", "mysql": "/usr/sbin/mysqld"}
+		found, _ := filepath.Glob(names[db])
+		if len(found) == 0 {
+			return "", nil, fmt.Errorf("no %s server runs and none is installed; give its processes with -p", db)
+		}
+		exe = found[len(found)-1]
+	}
+	lang, v, _ := runtimes.Classify(exe, nil)
+	if lang == "" {
+		lang = db
+	}
+	p := &runtimes.Process{Lang: lang, Version: v, Object: exe}
+	probes, _, err := p.Probes([]runtimes.Event{runtimes.QueryStart, runtimes.QueryDone}, nil)
+	return exe, probes, err
+}
+
+// runningServer returns the executable of a running server of db.
+func runningServer(db string) string {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		exe, err := os.Readlink("/proc/" + e.Name() + "/exe")
+		if err != nil {
+			continue
+		}
+		if lang, _, _ := runtimes.Classify(exe, nil); lang == db {
+			return exe
+		}
+	}
+	return ""
+}
+
+// DBSlowerOptions configure dbslower.
+type DBSlowerOptions struct {
+	Options
+	Server *DBServer
+	// MinMS is -m: the threshold in milliseconds.
+	MinMS float64
+}
+
+// DBSlower prints every query that took at least MinMS, as bcc's dbslower:
+// TIME(s) PID MS QUERY. The rows are the program's printf, so -f json
+// gives run -f json's printf lines.
+func DBSlower(o DBSlowerOptions) (*Tool, error) {
+	s := o.Server
+	query := s.Done.Args["query"]
+	save := ""
+	if query == "" { // mysql's query__done has no text
+		save, query = "\t@query[tid] = "+s.Start.Args["query"]+";\n", "@query[tid]"
+	}
+	src := fmt.Sprintf(`%s%s {
+	@qstart[tid] = nsecs;
+%s}
+
+%s%s {
+	$start = @qstart[tid];
+	if ($start > 0 && nsecs - $start >= %d) {
+		$ns = nsecs - $start;
+		$t = elapsed / 1000000;
+		printf("%%4d.%%03d %%-8d %%8d.%%03d %%s\n", $t / 1000, $t %% 1000, pid, $ns / 1000000, ($ns %% 1000000) / 1000, %s);
+	}
+	delete(@qstart[tid]);
+}
+`, s.Start.Point(s.Exe), s.Filter, save, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), query)
+	prog, err := parseTool("dbslower", src)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tool{
+		Program: prog,
+		Report:  func([]*output.Map, bool) {},
+		Attached: func(int) {
+			o.printf("Tracing database queries slower than %g ms (%s)... Ctrl-C to quit.\n", o.MinMS, s.Exe)
+			o.printf("%-8s %-8s %12s %s\n", "TIME(s)", "PID", "MS", "QUERY")
+		},
+	}
+	if o.JSON {
+		w := output.NewWriter(o.Out, output.JSON)
+		t.Attached = func(n int) { w.AttachedProbes(n) }
+	}
+	return t, nil
+}
+
+// DBStatOptions configure dbstat.
+type DBStatOptions struct {
+	Options
+	Server *DBServer
+	// MinMS is -m; Micro (-u) makes the histogram microseconds.
+	MinMS float64
+	Micro bool
+}
+
+// DBStat builds bcc's dbstat: a log2 histogram of the query latencies,
+// "query latency (ms)" (or us), at the end or every interval.
+func DBStat(o DBStatOptions) (*Tool, error) {
+	s := o.Server
+	div, unit := 1000000, "ms"
+	if o.Micro {
+		div, unit = 1000, "us"
+	}
+	src := fmt.Sprintf(`%s%s {
+	@qstart[tid] = nsecs;
+}
+
+%s%s {
+	$start = @qstart[tid];
+	if ($start > 0 && nsecs - $start >= %d) {
+		@latency = hist((nsecs - $start) / %d);
+	}
+	delete(@qstart[tid]);
+}
+`, s.Start.Point(s.Exe), s.Filter, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), div)
+	var b strings.Builder
+	if err := programs.ExecuteTemplate(&b, "interval", o.data("latency")); err != nil {
+		return nil, err
+	}
+	prog, err := parseTool("dbstat", src+b.String())
+	if err != nil {
+		return nil, err
+	}
+	return o.jsonTool(&Tool{
+		Program: prog,
+		Attached: func(int) {
+			o.printf("Tracing database queries for application %s... Hit Ctrl+C to end.\n", s.Exe)
+		},
+		Report: func(maps []*output.Map, final bool) {
+			m := find(maps, "@latency")
+			if m == nil || (final && o.Interval > 0 && empty([]*output.Map{m})) {
+				return
+			}
+			if o.Timestamp {
+				o.printf("[%s]\n", o.now().Format("15:04:05"))
+			}
+			buckets := sumBuckets(m)
+			o.printf("\n%s", output.BCCLog2Hist(buckets, "query latency ("+unit+")"))
+		},
+	}, "@latency"), nil
+}
+
+// parseTool parses a program a tool made.
+func parseTool(tool, src string) (*lang.Program, error) {
+	prog, err := lang.Parse(ProgramFile(tool), src)
+	if err != nil {
+		return nil, fmt.Errorf("internal error: uscope %s made a program that does not parse: %w\n%s", tool, err, src)
+	}
+	return prog, nil
+}
