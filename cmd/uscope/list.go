@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -93,6 +94,11 @@ func splitListArgs(pid int, args []string) (target, pattern string, err error) {
 			rest := a[len(k):]
 			if i := strings.IndexByte(rest, ':'); i >= 0 {
 				target = rest[:i]
+				if !strings.ContainsAny(target, "*?[") && !filepath.IsAbs(target) && strings.Contains(target, "/") {
+					// A relative path names the target; the pattern then
+					// matches in it whatever its absolute path is.
+					a = a[:len(k)] + "*" + rest[i:]
+				}
 			}
 			if target == "*" {
 				target = ""
