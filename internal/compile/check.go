@@ -29,6 +29,8 @@ type Info struct {
 	// elems holds the element an access selects in a value kept in a
 	// record ($t.0, $s.m, $a[1]).
 	elems map[lang.Expr]int
+	// cargs are the C values read through args and retval (cargs.go).
+	cargs map[lang.Expr]*cArg
 
 	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
 	// calls that send records, set by resources.
@@ -39,7 +41,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, cargs: map[lang.Expr]*cArg{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -336,7 +338,10 @@ func (k *checker) typeOf(e lang.Expr) (*Type, error) {
 }
 
 func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
-	if isGoExpr(e) {
+	if t, ok, err := k.cArgsType(e); ok {
+		return t, err
+	}
+	if k.goArgs(e) {
 		return k.goType(e)
 	}
 	switch e := e.(type) {
