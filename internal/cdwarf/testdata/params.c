@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 enum color { RED, GREEN = 5, BLUE };
 struct hdr { uint32_t len; uint16_t flags; char tag[8]; };
@@ -51,13 +52,18 @@ int main(int argc, char **argv) {
 	struct small s = { 11, -12 };
 	struct pair p = { 1L << 40, -5 };
 	struct big b = { 100, 200, 300 };
+	const char *text = "a string";
+	sink += text[0];
 	for (int i = 0; i < n; i++) {
 		ints(-5, 250, -30000, 65000, -2000000000, 4000000000u);
-		wide(-(1LL << 50), 18000000000000000000ull, true, BLUE, 'x', "a string");
+		wide(-(1LL << 50), 18000000000000000000ull, true, BLUE, 'x', text);
 		byref(&r, &w);
 		byval(s, p, b, callback);
 		getreq(1234 + i);
 	}
+	/* Alive a little longer, so that addresses are symbolized in its maps. */
+	if (argc > 2)
+		sleep(atoi(argv[2]));
 	printf("done %ld\n", sink);
 	return 0;
 }

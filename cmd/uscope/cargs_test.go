@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+// cParamsProgram builds internal/cdwarf/testdata/params.c, whose main
+// passes known values to functions of every C type class.
+func cParamsProgram(t *testing.T, flags ...string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../internal/cdwarf/testdata/params.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testutil.BuildC(t, "params", string(src), flags...)
+}
+
+// TestCArgsByName reads parameters by name from DWARF at -O0 and -O2; the
+// expected values are those main passes (params.c).
+func TestCArgsByName(t *testing.T) {
+	testutil.RequireRoot(t)
+	// The last: DWARF in a separate file found by .gnu_debuglink.
+	for _, opt := range [][]string{{"-O0", "-g"}, {"-O2", "-g"}, {"-O2", "-gdwarf-4"}, {"-O2", "-g", "debuglink"}} {
+		t.Run(strings.Join(opt, ""), func(t *testing.T) {
+			bin := cParamsProgram(t, opt[:2]...)
+			if len(opt) > 2 {
+				splitDebug(t, bin)
+			}
+			prog := fmt.Sprintf(`
+uprobe:%[1]s:ints { print(args); }
+uprobe:%[1]s:wide { printf("w %%ld %%lu %%d %%d %%c %%s\n", args.g, args.h, args.t, args.col, args.ch, str(args.s)); }
+uprobe:%[1]s:byref { printf("r %%d %%d %%s %%d %%d %%s %%d\n", args.r->id, args.r->hdr.len, args.r->hdr.tag, args.w->req->hp->len, args.w->req->hp->flags, str(args.r->path), args.r->vals[2]); print(args.r->vals); }
+uprobe:%[1]s:byval { print(args.s); printf("v %%d %%ld %%ld %%ld %%ld\n", args.s.b, args.p.x, args.p.y, args.b.a, args.b.c); print(args.fn); }
+uretprobe:%[1]s:getreq { printf("ret %%d\n", retval->id); }
+`, bin)
+			r := runUscope(t, "run", "-c", bin+" 2 1", "-e", prog)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			wantLines(t, r.stdout,
+				"{ .a = -5, .b = 250, .c = -30000, .d = 65000, .e = -2000000000, .f = 4000000000 }",
+				fmt.Sprintf("w %d 18000000000000000000 1 6 x a string", -(int64(1) << 50)),
+				"r 17 99 hello 4242 7 /srv/index.html 3",
+				"[1,2,3]",
+				"{ .a = 11, .b = -12 }",
+				fmt.Sprintf("v -12 %d -5 100 300", int64(1)<<40),
+				"callback",
+				"ret 1234",
+				"ret 1235",
+			)
+		})
+	}
+}
+
+// TestCArgsErrors: names DWARF does not have, and args where they are not.
+func TestCArgsErrors(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := cParamsProgram(t, "-O0", "-g")
+	for _, c := range []struct{ prog, want string }{
+		{`uprobe:` + bin + `:byref { print(args.x); }`, "byref has no parameter named x"},
+		{`uretprobe:` + bin + `:byref { print(args.r); }`, "args are not available in a uretprobe"},
+	} {
+		r := runUscope(t, "run", "-e", c.prog)
+		if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", c.prog, r.code, r.stderr, c.want)
+		}
+	}
+	stripped := filepath.Join(t.TempDir(), "stripped")
+	if out, err := exec.Command("strip", "--strip-debug", "-o", stripped, bin).CombinedOutput(); err != nil {
+		t.Fatalf("strip: %v %s", err, out)
+	}
+	r := runUscope(t, "run", "-e", `uprobe:`+stripped+`:byref { print(args.r); }`)
+	if r.code != 1 || !strings.Contains(r.stderr, "args needs DWARF") {
+		t.Errorf("stripped: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestCxxThis reads a C++ method's this->member and parameter.
+func TestCxxThis(t *testing.T) {
+	testutil.RequireRoot(t)
+	gxx := testutil.RequireTool(t, "g++")
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "method")
+			if out, err := exec.Command(gxx, opt, "-g", "-o", bin, "testdata/method.cpp").CombinedOutput(); err != nil {
+				t.Fatalf("g++: %v %s", err, out)
+			}
+			r := runUscope(t, "run", "-c", bin, "-e",
+				`uprobe:`+bin+`:"Counter::add" { printf("add %d %d %d\n", args.this->total, args.this->id, args.delta); }`)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			// total starts at 40 and grows by 1, 2, 3; id is 7.
+			wantLines(t, r.stdout, "add 40 7 1", "add 41 7 2", "add 43 7 3")
+		})
+	}
+}
+
+// splitDebug moves bin's DWARF to bin.debug and links it by .gnu_debuglink,
+// as distributions ship debug files.
+func splitDebug(t *testing.T, bin string) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"objcopy", "--only-keep-debug", bin, bin + ".debug"},
+		{"strip", "--strip-debug", bin},
+		{"objcopy", "--add-gnu-debuglink=" + bin + ".debug", bin},
+	} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = filepath.Dir(bin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	if out, _ := exec.Command("readelf", "-S", bin).Output(); strings.Contains(string(out), ".debug_info") {
+		t.Fatal("strip left .debug_info")
+	}
+}
