@@ -46,7 +46,7 @@ uretprobe:%[1]s:getreq { printf("ret %%d\n", retval->id); }
 			}
 			wantLines(t, r.stdout,
 				"{ .a = -5, .b = 250, .c = -30000, .d = 65000, .e = -2000000000, .f = 4000000000 }",
-				fmt.Sprintf("w %d 18000000000000000000 1 6 x a string", -(int64(1) << 50)),
+				fmt.Sprintf("w %d 18000000000000000000 1 6 x a string", -(int64(1)<<50)),
 				"r 17 99 hello 4242 7 /srv/index.html 3",
 				"[1,2,3]",
 				"{ .a = 11, .b = -12 }",
@@ -120,5 +120,23 @@ func splitDebug(t *testing.T, bin string) {
 	}
 	if out, _ := exec.Command("readelf", "-S", bin).Output(); strings.Contains(string(out), ".debug_info") {
 		t.Fatal("strip left .debug_info")
+	}
+}
+
+// TestListSignatures: `uscope list -v` prints each C function's parameters
+// as bpftrace's -lv does, and --json carries them; the expectations are
+// params.c's declarations.
+func TestListSignatures(t *testing.T) {
+	bin := cParamsProgram(t, "-O2", "-g")
+	r := runUscope(t, "list", "-v", bin, "uprobe:*by*")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	wantLines(t, r.stdout,
+		"uprobe:"+bin+":byref", "    struct req* r", "    struct wrap* w",
+		"uprobe:"+bin+":byval", "    struct small s", "    struct pair p", "    struct big b", "    cb_t fn")
+	r = runUscope(t, "list", "--json", bin, "wide")
+	if !strings.Contains(r.stdout, `"params":["int64_t g","uint64_t h","_Bool t","enum color col","char ch","const char* s"]`) {
+		t.Errorf("--json: %s %s", r.stdout, r.stderr)
 	}
 }

@@ -220,6 +220,7 @@ func orNone(s string) string {
 // writeVerbose prints the -v details of a probe, indented under it.
 func writeVerbose(w *bufio.Writer, p *resolve.Listing) {
 	if p.Kind != lang.KindUSDT {
+		writeSignature(w, p)
 		if p.Display != "" && p.Display != p.Func {
 			fmt.Fprintf(w, "    demangled %s\n", p.Display)
 		}
@@ -300,6 +301,8 @@ type listJSON struct {
 	GoModule  string         `json:"go_module,omitempty"`
 	Sites     []listSiteJSON `json:"sites"`
 	Inlined   int            `json:"inlined,omitempty"`
+	// Params are a C or C++ function's parameters from DWARF ("int argc").
+	Params []string `json:"params,omitempty"`
 }
 
 type listSiteJSON struct {
@@ -331,6 +334,7 @@ func jsonProbe(p *resolve.Listing) listJSON {
 	if p.Display != p.Func {
 		j.Demangled = p.Display
 	}
+	j.Params = cSignature(p)
 	if ol.Go != nil {
 		j.GoVersion, j.GoModule = ol.Go.Version, ol.Go.Module
 	}

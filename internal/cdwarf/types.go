@@ -36,6 +36,9 @@ func typeName(t dwarf.Type, depth int) string {
 	}
 	switch x := t.(type) {
 	case *dwarf.QualType:
+		if _, ok := x.Type.(*dwarf.PtrType); ok {
+			return typeName(x.Type, depth+1) + " " + x.Qual // char* const
+		}
 		return x.Qual + " " + typeName(x.Type, depth+1)
 	case *dwarf.PtrType:
 		if _, ok := Strip(x.Type).(*dwarf.FuncType); ok {
