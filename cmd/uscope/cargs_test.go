@@ -1,6 +1,8 @@
 package main
 
 import (
+	"debug/dwarf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uscope/uscope/arch"
+	"github.com/uscope/uscope/internal/cdwarf"
 	"github.com/uscope/uscope/internal/testutil"
 )
 
@@ -138,5 +142,77 @@ func TestListSignatures(t *testing.T) {
 	r = runUscope(t, "list", "--json", bin, "wide")
 	if !strings.Contains(r.stdout, `"params":["int64_t g","uint64_t h","_Bool t","enum color col","char ch","const char* s"]`) {
 		t.Errorf("--json: %s %s", r.stdout, r.stderr)
+	}
+}
+
+// TestCArgsAtOffset reads parameters inside an -O2 function by their DWARF
+// location lists: clobber(71, 72) keeps y in a callee-saved register after
+// its first call, and x is dead there; reading x there is an error naming
+// it and the address.
+func TestCArgsAtOffset(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := cParamsProgram(t, "-O2", "-g")
+	f, err := cdwarf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fn, err := f.Func("clobber", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := fn.Param("x")
+	y, _ := fn.Param("y")
+	// An instruction boundary past the entry where DWARF has y in a
+	// register and x nowhere: the line table's statements.
+	var pc uint64
+	for _, a := range statementAddrs(t, f, fn.LowPC, fn.HighPC) {
+		ly, ey := fn.Location(y, a, false, arch.AMD64)
+		_, ex := fn.Location(x, a, false, arch.AMD64)
+		if a > fn.LowPC && ey == nil && ly.Pieces[0].Kind == cdwarf.InReg && errors.Is(ex, cdwarf.ErrOptimizedOut) {
+			pc = a
+			break
+		}
+	}
+	if pc == 0 {
+		t.Skip("gcc left no statement where y is in a register and x is gone")
+	}
+	probe := fmt.Sprintf("uprobe:%s:clobber+%d", bin, pc-fn.LowPC)
+	r := runUscope(t, "run", "--exact-entry", "-c", bin+" 2", "-e", probe+` { printf("y=%d\n", args.y); }`)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "y=72", "y=72")
+	r = runUscope(t, "run", "-c", bin+" 1", "-e", probe+` { printf("x=%d\n", args.x); }`)
+	want := fmt.Sprintf("x is optimized out at %#x", pc)
+	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 3 {
+		t.Errorf("exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
+}
+
+// statementAddrs are the is_stmt addresses of the line table in [lo, hi).
+func statementAddrs(t *testing.T, f *cdwarf.File, lo, hi uint64) []uint64 {
+	t.Helper()
+	var out []uint64
+	r := f.Data().Reader()
+	for {
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			return out
+		}
+		if cu.Tag != dwarf.TagCompileUnit {
+			r.SkipChildren()
+			continue
+		}
+		lr, err := f.Data().LineReader(cu)
+		if err == nil && lr != nil {
+			var le dwarf.LineEntry
+			for lr.Next(&le) == nil {
+				if le.IsStmt && le.Address >= lo && le.Address < hi {
+					out = append(out, le.Address)
+				}
+			}
+		}
+		r.SkipChildren()
 	}
 }

@@ -218,7 +218,7 @@ func (k *checker) cParam(f *lang.Field, s *Site, inAll bool) (*Type, error) {
 	vt := k.c.valueType(ct)
 	if locErr != nil {
 		if !inAll {
-			return nil, k.c.errorf(f, "", "args.%s of %s at %#x: %v", f.Name, s.Name(), s.Addr, locErr)
+			return nil, k.c.errorf(f, "", "args.%s of %s: %v", f.Name, s.Name(), locErr)
 		}
 		a.text = "<" + cPlaceholder(locErr) + ">"
 		k.info.cargs[f] = a

@@ -37,6 +37,17 @@ __attribute__((noipa)) long byval(struct small s, struct pair p, struct big b, c
 	return s.a;
 }
 
+__attribute__((noipa)) long helper(long v) { return v * 3; }
+
+/* After the call, x is dead: at -O2 DWARF locates it there no more. */
+__attribute__((noipa)) long clobber(long x, long y) {
+	long r = helper(x);
+	sink += r;
+	r += helper(y);
+	sink += y;
+	return r;
+}
+
 static struct req global_req;
 
 __attribute__((noipa)) struct req *getreq(int id) {
@@ -60,6 +71,7 @@ int main(int argc, char **argv) {
 		byref(&r, &w);
 		byval(s, p, b, callback);
 		getreq(1234 + i);
+		clobber(71, 72);
 	}
 	/* Alive a little longer, so that addresses are symbolized in its maps. */
 	if (argc > 2)
