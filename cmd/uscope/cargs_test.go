@@ -41,6 +41,7 @@ func TestCArgsByName(t *testing.T) {
 uprobe:%[1]s:ints { print(args); }
 uprobe:%[1]s:wide { printf("w %%ld %%lu %%d %%d %%c %%s\n", args.g, args.h, args.t, args.col, args.ch, str(args.s)); }
 uprobe:%[1]s:byref { printf("r %%d %%d %%s %%d %%d %%s %%d\n", args.r->id, args.r->hdr.len, args.r->hdr.tag, args.w->req->hp->len, args.w->req->hp->flags, str(args.r->path), args.r->vals[2]); print(args.r->vals); }
+uprobe:%[1]s:byref { printf("c %%d %%s\n", ((struct req *)arg0)->hdr.len, ((struct req *)arg0)->hdr.tag); }
 uprobe:%[1]s:byval { print(args.s); printf("v %%d %%ld %%ld %%ld %%ld\n", args.s.b, args.p.x, args.p.y, args.b.a, args.b.c); print(args.fn); }
 uretprobe:%[1]s:getreq { printf("ret %%d\n", retval->id); }
 `, bin)
@@ -53,6 +54,7 @@ uretprobe:%[1]s:getreq { printf("ret %%d\n", retval->id); }
 				fmt.Sprintf("w %d 18000000000000000000 1 6 x a string", -(int64(1)<<50)),
 				"r 17 99 hello 4242 7 /srv/index.html 3",
 				"[1,2,3]",
+				"c 99 hello",
 				"{ .a = 11, .b = -12 }",
 				fmt.Sprintf("v -12 %d -5 100 300", int64(1)<<40),
 				"callback",

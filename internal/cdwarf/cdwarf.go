@@ -39,6 +39,7 @@ type File struct {
 
 	once  sync.Once
 	index map[string][]dwarf.Offset // name and linkage name → subprogram DIEs
+	types map[string]dwarf.Offset   // "struct Foo", "union U", "enum E", typedef names → definitions
 	err   error
 	// sections lacking in debug/dwarf's API, read on demand
 	secOnce  sync.Once
@@ -122,6 +123,7 @@ func (f *File) sections() {
 // that have code (a low PC or ranges) under their name and linkage name.
 func (f *File) buildIndex() {
 	f.index = map[string][]dwarf.Offset{}
+	f.types = map[string]dwarf.Offset{}
 	r := f.d.Reader()
 	for {
 		e, err := r.Next()
@@ -132,6 +134,7 @@ func (f *File) buildIndex() {
 		if e == nil {
 			return
 		}
+		f.indexType(e)
 		switch e.Tag {
 		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagNamespace, dwarf.TagStructType, dwarf.TagClassType:
 			continue // look inside
@@ -146,6 +149,51 @@ func (f *File) buildIndex() {
 			r.SkipChildren()
 		}
 	}
+}
+
+// indexType records a named type definition, first one wins.
+func (f *File) indexType(e *dwarf.Entry) {
+	var prefix string
+	switch e.Tag {
+	case dwarf.TagStructType, dwarf.TagClassType:
+		prefix = "struct "
+	case dwarf.TagUnionType:
+		prefix = "union "
+	case dwarf.TagEnumerationType:
+		prefix = "enum "
+	case dwarf.TagTypedef:
+	default:
+		return
+	}
+	name, _ := e.Val(dwarf.AttrName).(string)
+	if name == "" {
+		return
+	}
+	if decl, _ := e.Val(dwarf.AttrDeclaration).(bool); decl {
+		return
+	}
+	if _, ok := f.types[prefix+name]; !ok {
+		f.types[prefix+name] = e.Offset
+	}
+	if prefix == "struct " && e.Tag == dwarf.TagClassType {
+		if _, ok := f.types["class "+name]; !ok {
+			f.types["class "+name] = e.Offset
+		}
+	}
+}
+
+// Type returns the type named name: "struct Foo", "union U", "enum E", or a
+// typedef's name.
+func (f *File) Type(name string) (dwarf.Type, error) {
+	f.once.Do(f.buildIndex)
+	if f.err != nil {
+		return nil, f.err
+	}
+	off, ok := f.types[name]
+	if !ok {
+		return nil, fmt.Errorf("no type %s in the DWARF", name)
+	}
+	return f.d.Type(off)
 }
 
 // names are the name and linkage name of a subprogram, following

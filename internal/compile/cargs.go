@@ -533,3 +533,35 @@ func (g *gen) cArgAddr(a *cArg) {
 		g.emit(asm.Add.Imm(asm.R0, int32(p.Off)))
 	}
 }
+
+// dwarfCast types a cast to a type the program does not define but the
+// probed binary's DWARF does ((struct Foo *)arg0, as bpftrace resolves
+// them); ok is false when DWARF does not know the name.
+func (k *checker) dwarfCast(e *lang.Cast) (t *Type, ok bool, err error) {
+	s := k.cSite()
+	if s == nil {
+		return nil, false, nil
+	}
+	f, err := openDWARF(s.AttachPath)
+	if err != nil {
+		return nil, false, nil
+	}
+	dt, err := f.Type(e.Type.Name)
+	if err != nil {
+		return nil, false, nil
+	}
+	if _, err := k.scalarType(e.X); err != nil {
+		return nil, true, err
+	}
+	ct := k.c.dwarfCType(dt, 0, map[dwarfKey]*cType{})
+	if e.Type.Ptr == 0 {
+		if ct.kind != cInt {
+			return nil, true, k.c.errorf(e, "cast to a pointer: ("+e.Type.Name+" *)arg0", "cannot cast a number to %s", e.Type.Name)
+		}
+		return k.c.valueType(ct), true, nil
+	}
+	for i := 0; i < e.Type.Ptr; i++ {
+		ct = &cType{kind: cPtr, size: 8, align: 8, elem: ct}
+	}
+	return k.c.valueType(ct), true, nil
+}

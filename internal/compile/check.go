@@ -609,6 +609,9 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 		}
 		return t, nil
 	}
+	if t, isDWARF, err := k.dwarfCast(e); !ok && isDWARF {
+		return t, err
+	}
 	if !ok {
 		return nil, k.c.errorf(e, "use int8..int64, uint8..uint64, char, int, long or a pointer to one", "unknown type %q", e.Type.Name)
 	}
