@@ -218,3 +218,60 @@ func statementAddrs(t *testing.T, f *cdwarf.File, lo, hi uint64) []uint64 {
 		r.SkipChildren()
 	}
 }
+
+// TestLineProbeLocals: a uprobe on a source line in main's loop fires as
+// many times as the loop runs, at -O0 and -O2, and locals.i there prints
+// the loop variable's values in order; a variable DWARF says is optimized
+// out there is a one-line error naming it and the address.
+func TestLineProbeLocals(t *testing.T) {
+	testutil.RequireRoot(t)
+	src, err := os.ReadFile("../../internal/cdwarf/testdata/params.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 0
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, "ints(-5, 250") {
+			line = i + 1
+		}
+	}
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			bin := cParamsProgram(t, opt, "-g")
+			probe := fmt.Sprintf("uprobe:%s@params.c:%d", bin, line)
+			r := runUscope(t, "run", "-c", bin+" 4", "-e", probe+` { @hits = count(); printf("i=%d n=%d\n", locals.i, locals.n); }`)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			wantLines(t, r.stdout, "i=0 n=4", "i=1 n=4", "i=2 n=4", "i=3 n=4", "@hits: 4")
+			if strings.Count(r.stdout, "i=") != 4 {
+				t.Errorf("the line fired %d times, want 4:\n%s", strings.Count(r.stdout, "i="), r.stdout)
+			}
+			// A variable optimized out at one of the line's addresses.
+			f, err := cdwarf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			addrs, _, err := f.LineAddrs("params.c", line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := f.ScopeAt(addrs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range sc.Vars {
+				if _, err := sc.Func.Location(&v, addrs[0], false, arch.AMD64); errors.Is(err, cdwarf.ErrOptimizedOut) {
+					r := runUscope(t, "run", "-e", probe+` { print(locals.`+v.Name+`); }`)
+					want := fmt.Sprintf("locals.%s in main: %s is optimized out at %#x", v.Name, v.Name, addrs[0])
+					if r.code != 1 || !strings.Contains(r.stderr, want) {
+						t.Errorf("exit %d, stderr %q, want %q", r.code, r.stderr, want)
+					}
+					return
+				}
+			}
+			t.Logf("no variable is optimized out at %#x", addrs[0])
+		})
+	}
+}

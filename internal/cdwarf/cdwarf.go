@@ -33,6 +33,7 @@ var ErrNoFunc = errors.New("no DWARF entry for the function")
 type File struct {
 	d     *dwarf.Data
 	ef    *elf.File
+	code  *elf.File // the object itself, whose code a debug file lacks
 	close func()
 	// Path is the file the DWARF was read from (the object or its debug file).
 	Path string
@@ -70,6 +71,7 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f.Path = path
+	f.code = ef.ELF()
 	if src != ef {
 		f.Path = ef.DebugFilePath()
 	}
@@ -87,7 +89,7 @@ func Load(ef *elf.File) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading DWARF: %w", err)
 	}
-	return &File{d: d, ef: ef}, nil
+	return &File{d: d, ef: ef, code: ef}, nil
 }
 
 // Close releases the file (for a File from Open).

@@ -2,6 +2,7 @@ package cdwarf
 
 import (
 	"debug/dwarf"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -81,6 +82,10 @@ type EvalContext struct {
 	AtEntry bool
 	// FrameBase is the function's DW_AT_frame_base expression.
 	FrameBase []byte
+	// CFAReg+CFAOff is the call frame address away from the entry, when
+	// known (CFAReg "" : unknown).
+	CFAReg string
+	CFAOff int64
 }
 
 // DWARF expression operators used here (DWARF 5, section 7.7.1).
@@ -299,12 +304,18 @@ func eval(expr []byte, ctx EvalContext, depth int) (Location, error) {
 				err = push(sval{reg: fb.reg, off: fb.off + off})
 			}
 		case op == opCallFrameCFA:
+			if !ctx.AtEntry && ctx.CFAReg != "" {
+				err = push(sval{reg: ctx.CFAReg, off: ctx.CFAOff})
+				break
+			}
 			if !ctx.AtEntry {
 				return Location{}, fmt.Errorf("needs the call frame address at %#x, which uscope knows only at the function's entry", ctx.PC)
 			}
 			err = push(sval{reg: ctx.Arch.SP, off: 8})
 		case op == opAddr:
-			err = push(sval{off: int64(r.fixed(8))})
+			// A link-time address: in a position-independent object it
+			// moves by the load bias, which the program does not know.
+			return Location{}, errors.New("at a link-time address (DW_OP_addr), which uscope does not relocate yet")
 		case op == opConst1u:
 			err = push(sval{off: int64(r.fixed(1))})
 		case op == opConst1s:
@@ -422,7 +433,7 @@ func frameBase(ctx EvalContext, depth int) (sval, error) {
 	if len(ctx.FrameBase) == 0 {
 		return sval{}, errors.New("DW_OP_fbreg without a frame base")
 	}
-	fb, err := eval(ctx.FrameBase, EvalContext{Arch: ctx.Arch, PC: ctx.PC, AtEntry: ctx.AtEntry}, depth+1)
+	fb, err := eval(ctx.FrameBase, EvalContext{Arch: ctx.Arch, PC: ctx.PC, AtEntry: ctx.AtEntry, CFAReg: ctx.CFAReg, CFAOff: ctx.CFAOff}, depth+1)
 	if err != nil {
 		return sval{}, fmt.Errorf("frame base: %w", err)
 	}
@@ -444,6 +455,9 @@ func frameBase(ctx EvalContext, depth int) (sval, error) {
 // there. atEntry tells that pc is the function's entry.
 func (fn *Func) Location(p *Param, pc uint64, atEntry bool, a *arch.Arch) (Location, error) {
 	ctx := EvalContext{Arch: a, PC: pc, AtEntry: atEntry, FrameBase: fn.frameBase}
+	if !atEntry {
+		ctx.CFAReg, ctx.CFAOff = fn.cfaAt(pc, a)
+	}
 	if p.loc == nil {
 		return Location{}, fmt.Errorf("%s: %w (no location)", p.Name, ErrOptimizedOut)
 	}
@@ -703,4 +717,40 @@ func (fn *Func) EntryLocations(a *arch.Arch) ([]Location, []error) {
 		}
 	}
 	return locs, errs
+}
+
+// cfaAt is the call frame address at pc inside a function that sets up a
+// frame pointer (push %rbp; mov %rsp,%rbp, after an optional endbr64), as
+// gcc and clang do at -O0: rsp+16 right after the push, rbp+16 from the
+// mov on. "" when the function does not start so or pc precedes that.
+func (fn *Func) cfaAt(pc uint64, a *arch.Arch) (string, int64) {
+	if a != arch.AMD64 || fn.f.code == nil || pc <= fn.LowPC || pc >= fn.HighPC {
+		return "", 0
+	}
+	var code [12]byte
+	ok := false
+	for _, p := range fn.f.code.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && fn.LowPC >= p.Vaddr && fn.LowPC+12 <= p.Vaddr+p.Filesz {
+			if _, err := p.ReadAt(code[:], int64(fn.LowPC-p.Vaddr)); err == nil {
+				ok = true
+			}
+		}
+	}
+	if !ok {
+		return "", 0
+	}
+	i := uint64(0)
+	if code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa {
+		i = 4
+	}
+	if code[i] != 0x55 || code[i+1] != 0x48 || code[i+2] != 0x89 || code[i+3] != 0xe5 {
+		return "", 0
+	}
+	switch {
+	case pc == fn.LowPC+i+1:
+		return a.SP, 16
+	case pc >= fn.LowPC+i+4:
+		return a.FP, 16
+	}
+	return "", 0
 }

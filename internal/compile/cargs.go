@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf/asm"
@@ -116,7 +117,7 @@ func cShapeKey(pr *lang.Probe, s Site, key string) string {
 func usesArgsOrRetval(pr *lang.Probe) bool {
 	found := false
 	lang.Inspect(pr, func(n lang.Node) bool {
-		if id, ok := n.(*lang.Ident); ok && (id.Name == "args" || id.Name == "retval") {
+		if id, ok := n.(*lang.Ident); ok && (id.Name == "args" || id.Name == "retval" || id.Name == "locals") {
 			found = true
 		}
 		return !found
@@ -155,6 +156,9 @@ func (k *checker) cArgsType(e lang.Expr) (t *Type, ok bool, err error) {
 		case "args":
 			t, err := k.cAllArgs(x, s)
 			return t, true, err
+		case "locals":
+			t, err := k.cAllLocals(x, s)
+			return t, true, err
 		case "retval":
 			if !k.shape.ret {
 				return nil, false, nil
@@ -165,6 +169,10 @@ func (k *checker) cArgsType(e lang.Expr) (t *Type, ok bool, err error) {
 	case *lang.Field:
 		if id, isID := x.X.(*lang.Ident); isID && id.Name == "args" {
 			t, err := k.cParam(x, s, false)
+			return t, true, err
+		}
+		if id, isID := x.X.(*lang.Ident); isID && id.Name == "locals" {
+			t, err := k.cLocal(x, s, false)
 			return t, true, err
 		}
 	}
@@ -202,14 +210,20 @@ func (k *checker) cParam(f *lang.Field, s *Site, inAll bool) (*Type, error) {
 		return nil, k.c.errorf(f, hint, "%s has no parameter named %s", s.Name(), f.Name)
 	}
 	p := &fn.Params[idx]
-	a := &cArg{name: f.Name}
+	var loc cdwarf.Location
 	var locErr error
 	if cAtEntry(s) {
 		locs, errs := fn.EntryLocations(arch.AMD64)
-		a.loc, locErr = locs[idx], errs[idx]
+		loc, locErr = locs[idx], errs[idx]
 	} else {
-		a.loc, locErr = fn.Location(p, s.Addr, false, arch.AMD64)
+		loc, locErr = fn.Location(p, s.Addr, false, arch.AMD64)
 	}
+	return k.cValue(f, "args", s, p, loc, locErr, inAll)
+}
+
+// cValue types a parameter or variable p found at loc (or not, locErr).
+func (k *checker) cValue(f *lang.Field, what string, s *Site, p *cdwarf.Param, loc cdwarf.Location, locErr error, inAll bool) (*Type, error) {
+	a := &cArg{name: f.Name, loc: loc}
 	if locErr == nil {
 		locErr = cLocUsable(a.loc)
 	}
@@ -218,28 +232,90 @@ func (k *checker) cParam(f *lang.Field, s *Site, inAll bool) (*Type, error) {
 	vt := k.c.valueType(ct)
 	if locErr != nil {
 		if !inAll {
-			return nil, k.c.errorf(f, "", "args.%s of %s: %v", f.Name, s.Name(), locErr)
+			return nil, k.c.errorf(f, "", "%s.%s in %s: %v", what, f.Name, cFuncName(s), locErr)
 		}
 		a.text = "<" + cPlaceholder(locErr) + ">"
 		k.info.cargs[f] = a
 		return strType(len(a.text) + 2), nil
 	}
-	if _, isFn := cdwarf.Strip(p.Type).(*dwarf.PtrType); isFn {
-		if _, fp := cdwarf.Strip(cdwarf.Strip(p.Type).(*dwarf.PtrType).Type).(*dwarf.FuncType); fp {
+	if pt, isPtr := cdwarf.Strip(p.Type).(*dwarf.PtrType); isPtr {
+		if _, fp := cdwarf.Strip(pt.Type).(*dwarf.FuncType); fp {
 			a.usym = true
 			vt = tUsym
 		}
 	}
-	if b, isBool := cdwarf.Strip(p.Type).(*dwarf.BoolType); isBool && b != nil {
+	if _, isBool := cdwarf.Strip(p.Type).(*dwarf.BoolType); isBool {
 		vt = &Type{Kind: KindInt, Size: 1, Bool: true, C: ct}
 	}
 	if len(a.loc.Pieces) == 1 && a.loc.Pieces[0].Kind == cdwarf.InMem {
 		k.info.mem[f] = ct // read like a C value in memory (emit_struct.go)
 	} else if vt.IsScalar() && len(a.loc.Pieces) != 1 {
-		return nil, k.c.errorf(f, "", "args.%s is in %d pieces at %#x", f.Name, len(a.loc.Pieces), s.Addr)
+		return nil, k.c.errorf(f, "", "%s.%s is in %d pieces at %#x", what, f.Name, len(a.loc.Pieces), s.Addr)
 	}
 	k.info.cargs[f] = a
 	return vt, nil
+}
+
+// cScope is what DWARF says is visible at the unit's site.
+func (k *checker) cScope(n lang.Node, s *Site) (*cdwarf.Scope, error) {
+	f, err := openDWARF(s.AttachPath)
+	if err != nil {
+		if errors.Is(err, cdwarf.ErrNoDWARF) {
+			return nil, k.c.errorf(n, "trace a build with -g (or install its debug file)", "locals needs DWARF, but %s has none", s.Target)
+		}
+		return nil, k.c.errorf(n, "", "locals: %v", err)
+	}
+	sc, err := f.ScopeAt(s.Addr)
+	if err != nil {
+		return nil, k.c.errorf(n, "", "locals: %v", err)
+	}
+	return sc, nil
+}
+
+// cLocal types locals.NAME: a variable (or parameter) in scope at the
+// site, by its DWARF location there.
+func (k *checker) cLocal(f *lang.Field, s *Site, inAll bool) (*Type, error) {
+	if k.shape.ret {
+		return nil, k.c.errorf(f, "probe a line or an offset", "locals are not available in a uretprobe")
+	}
+	sc, err := k.cScope(f, s)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := sc.Var(f.Name)
+	if !ok {
+		return nil, k.c.errorf(f, "in scope: "+sc.Names(), "no variable %s in scope at %#x in %s", f.Name, s.Addr, sc.Func.Name)
+	}
+	loc, locErr := sc.Func.Location(v, s.Addr, cAtEntry(s), arch.AMD64)
+	return k.cValue(f, "locals", s, v, loc, locErr, inAll)
+}
+
+// cAllLocals types locals itself: every variable in scope, by name.
+func (k *checker) cAllLocals(id *lang.Ident, s *Site) (*Type, error) {
+	sc, err := k.cScope(id, s)
+	if err != nil {
+		return nil, err
+	}
+	a := &cArg{name: "args"}
+	t := &Type{Kind: KindTuple, Names: []string{}}
+	seen := map[string]bool{}
+	for _, v := range sc.Vars {
+		if seen[v.Name] {
+			continue
+		}
+		seen[v.Name] = true
+		part := &lang.Field{Pos: id.Pos, X: id, Name: v.Name}
+		pt, err := k.cLocal(part, s, true)
+		if err != nil {
+			return nil, err
+		}
+		k.info.Types[part] = pt
+		a.parts = append(a.parts, part)
+		t.Names = append(t.Names, v.Name)
+		t.Elems = append(t.Elems, pt)
+	}
+	k.info.cargs[id] = a
+	return t, nil
 }
 
 func cPlaceholder(err error) string {
@@ -564,4 +640,14 @@ func (k *checker) dwarfCast(e *lang.Cast) (t *Type, ok bool, err error) {
 		ct = &cType{kind: cPtr, size: 8, align: 8, elem: ct}
 	}
 	return k.c.valueType(ct), true, nil
+}
+
+// cFuncName is the function a site is in, without the +0xOFF of a site
+// inside it.
+func cFuncName(s *Site) string {
+	n := s.Name()
+	if i := strings.LastIndex(n, "+0x"); i > 0 {
+		return n[:i]
+	}
+	return n
 }

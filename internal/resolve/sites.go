@@ -158,6 +158,9 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 	default:
 		return nil, errorf("", nil, "%s probes have no sites to resolve", ap.Kind)
 	}
+	if sites, ok, err := r.lineSites(ap); ok {
+		return sites, err
+	}
 	// usdt::[PROVIDER:]NAME with -p searches every object the process maps:
 	// its libraries and objects it created at run time (memfds), not only
 	// its executable.
