@@ -1,10 +1,15 @@
 package cdwarf
 
 import (
+	"bytes"
+	"debug/elf"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uscope/uscope/arch"
 	"github.com/uscope/uscope/internal/testutil"
@@ -145,5 +150,52 @@ func FuzzEval(f *testing.F) {
 		_, _ = Eval(b, ctx)
 		_, _ = LocList5(b, 0, 0x1000, 0, func(i uint64) (uint64, bool) { return i, i < 4 })
 		_, _ = LocList4(b, 0, 0x1000, 0)
+	})
+}
+
+// FuzzFile feeds damaged objects through everything that reads DWARF.
+func FuzzFile(f *testing.F) {
+	if _, err := exec.LookPath("gcc"); err == nil {
+		dir := f.TempDir()
+		bin := filepath.Join(dir, "p")
+		if out, err := exec.Command("gcc", "-O2", "-g", "-o", bin, "testdata/params.c").CombinedOutput(); err == nil {
+			b, _ := os.ReadFile(bin)
+			f.Add(b)
+		} else {
+			f.Logf("gcc: %v %s", err, out)
+		}
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tm := time.AfterFunc(10*time.Second, func() { panic("FuzzFile: one input took over 10s") })
+		defer tm.Stop()
+		ef, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		file, err := Load(ef)
+		if err != nil {
+			return
+		}
+		names := file.Names()
+		for i, n := range names {
+			if i > 50 {
+				break
+			}
+			fn, err := file.Func(n, 0)
+			if err != nil {
+				continue
+			}
+			_ = fn.Signature()
+			fn.EntryLocations(arch.AMD64)
+			for j := range fn.Params {
+				_, _ = fn.Location(&fn.Params[j], fn.LowPC+1, false, arch.AMD64)
+			}
+			if sc, err := file.ScopeAt(fn.LowPC); err == nil {
+				_ = sc.Names()
+			}
+		}
+		_, _, _ = file.LineAddrs("params.c", 60)
+		_, _ = file.Type("struct req")
 	})
 }
