@@ -275,3 +275,46 @@ func TestLineProbeLocals(t *testing.T) {
 		})
 	}
 }
+
+// TestInlinedInstances: with probe_inline, a uprobe on a static inline
+// function inlined into three callers at -O2 counts every call (the
+// program prints its own count) and reads its argument in each instance.
+func TestInlinedInstances(t *testing.T) {
+	testutil.RequireRoot(t)
+	src, err := os.ReadFile("testdata/inline.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := testutil.BuildC(t, "inline", string(src), "-O2", "-g")
+	const n = 5
+	r := runUscope(t, "run", "-c", fmt.Sprintf("%s %d", bin, n), "-e",
+		`config = { probe_inline = 1 } uprobe:`+bin+`:scale { @calls = count(); @v[args.v] = count(); }`)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var own int
+	if _, err := fmt.Sscanf(r.stdout[strings.Index(r.stdout, "calls "):], "calls %d", &own); err != nil {
+		t.Fatalf("no count from the program: %s", r.stdout)
+	}
+	if own != n+n+n/2 {
+		t.Fatalf("the program counted %d calls", own)
+	}
+	wantLines(t, r.stdout, fmt.Sprintf("@calls: %d", own))
+	// a1 passes i, a2 i+100, a3 (odd i) i+200.
+	var want []string
+	for i := 0; i < n; i++ {
+		want = append(want, fmt.Sprintf("@v[%d]: 1", i))
+	}
+	for i := 0; i < n; i++ {
+		want = append(want, fmt.Sprintf("@v[%d]: 1", i+100))
+	}
+	for i := 1; i < n; i += 2 {
+		want = append(want, fmt.Sprintf("@v[%d]: 1", i+200))
+	}
+	wantLines(t, r.stdout, want...)
+	// Without probe_inline, as bpftrace: the name has no function.
+	r = runUscope(t, "run", "-e", `uprobe:`+bin+`:scale { @calls = count(); }`)
+	if r.code != 1 {
+		t.Errorf("without probe_inline: exit %d, %s", r.code, r.stderr)
+	}
+}

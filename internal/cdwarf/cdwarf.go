@@ -38,10 +38,12 @@ type File struct {
 	// Path is the file the DWARF was read from (the object or its debug file).
 	Path string
 
-	once  sync.Once
-	index map[string][]dwarf.Offset // name and linkage name → subprogram DIEs
-	types map[string]dwarf.Offset   // "struct Foo", "union U", "enum E", typedef names → definitions
-	err   error
+	once    sync.Once
+	index   map[string][]dwarf.Offset // name and linkage name → subprogram DIEs
+	types   map[string]dwarf.Offset   // "struct Foo", "union U", "enum E", typedef names → definitions
+	inlOnce sync.Once
+	inlines map[string][]Inline // inlined instances by function name
+	err     error
 	// sections lacking in debug/dwarf's API, read on demand
 	secOnce  sync.Once
 	loc      []byte // .debug_loc (DWARF 4)

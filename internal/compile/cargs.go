@@ -191,6 +191,9 @@ func (k *checker) cParam(f *lang.Field, s *Site, inAll bool) (*Type, error) {
 		return nil, k.c.errorf(f, "save it at entry: uprobe:...{ @a[tid] = args."+f.Name+"; }",
 			"args are not available in a uretprobe (read retval, or save them in the uprobe)")
 	}
+	if s.Inlined != "" {
+		return k.cInlineParam(f, s, inAll)
+	}
 	fn, err := k.cFunc(f, s)
 	if err != nil {
 		return nil, err
@@ -347,13 +350,23 @@ func (k *checker) cAllArgs(id *lang.Ident, s *Site) (*Type, error) {
 	if k.shape.ret {
 		return nil, k.c.errorf(id, "save them at entry in a uprobe", "args are not available in a uretprobe (read retval)")
 	}
-	fn, err := k.cFunc(id, s)
-	if err != nil {
-		return nil, err
+	var params []cdwarf.Param
+	if s.Inlined != "" {
+		in, _, err := k.cInline(id, s)
+		if err != nil {
+			return nil, err
+		}
+		params = in.Params
+	} else {
+		fn, err := k.cFunc(id, s)
+		if err != nil {
+			return nil, err
+		}
+		params = fn.Params
 	}
 	a := &cArg{name: "args"}
 	t := &Type{Kind: KindTuple, Names: []string{}}
-	for i, p := range fn.Params {
+	for i, p := range params {
 		name := p.Name
 		if name == "" {
 			name = fmt.Sprintf("arg%d", i)
@@ -650,4 +663,43 @@ func cFuncName(s *Site) string {
 		return n[:i]
 	}
 	return n
+}
+
+// cInline is the inlined instance of the unit's site and the function it
+// is inlined into.
+func (k *checker) cInline(n lang.Node, s *Site) (*cdwarf.Inline, *cdwarf.Func, error) {
+	f, err := openDWARF(s.AttachPath)
+	if err != nil {
+		return nil, nil, k.c.errorf(n, "", "args: %v", err)
+	}
+	in, ok := f.InlineAt(s.Func, s.Addr)
+	if !ok {
+		return nil, nil, k.c.errorf(n, "", "args: no inlined instance of %s at %#x", s.Func, s.Addr)
+	}
+	outer, err := f.OuterFunc(in)
+	if err != nil {
+		return nil, nil, k.c.errorf(n, "", "args: %v", err)
+	}
+	return in, outer, nil
+}
+
+// cInlineParam types args.NAME in an inlined instance: by the location
+// DWARF gives the instance's parameter there (often none: the optimizer
+// folds parameters into the caller's values).
+func (k *checker) cInlineParam(f *lang.Field, s *Site, inAll bool) (*Type, error) {
+	in, outer, err := k.cInline(f, s)
+	if err != nil {
+		return nil, err
+	}
+	for i := range in.Params {
+		if p := &in.Params[i]; p.Name == f.Name {
+			loc, locErr := outer.Location(p, s.Addr, false, arch.AMD64)
+			return k.cValue(f, "args", s, p, loc, locErr, inAll)
+		}
+	}
+	var names []string
+	for _, p := range in.Params {
+		names = append(names, p.Name)
+	}
+	return nil, k.c.errorf(f, "parameters: "+strings.Join(names, ", "), "%s (inlined into %s) has no parameter named %s", s.Func, s.Inlined, f.Name)
 }

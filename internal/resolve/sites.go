@@ -365,6 +365,9 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 					"%s in %s exists only inlined, %d times, with no function of its own", ap.Func, t.Path, len(cs))
 			}
 		}
+		if sites := r.cInlineOnly(o, ap, g); len(sites) > 0 {
+			return sites, nil
+		}
 		names := make([]string, len(funcs))
 		for i, fn := range funcs {
 			names[i] = fn.Name
@@ -430,7 +433,8 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	if isGo {
 		return r.goSites(o, ap, out)
 	}
-	return r.cxxReturns(o, ap, out)
+	sites, err := r.cxxReturns(o, ap, out)
+	return r.cInlineSites(o, ap, sites, err)
 }
 
 // displayName is the name `func` prints: demangled for C++ and Rust.
