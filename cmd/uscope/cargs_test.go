@@ -4,13 +4,16 @@ import (
 	"debug/dwarf"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uscope/uscope/arch"
+	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/internal/cdwarf"
 	"github.com/uscope/uscope/internal/testutil"
 )
@@ -37,30 +40,11 @@ func TestCArgsByName(t *testing.T) {
 			if len(opt) > 2 {
 				splitDebug(t, bin)
 			}
-			prog := fmt.Sprintf(`
-uprobe:%[1]s:ints { print(args); }
-uprobe:%[1]s:wide { printf("w %%ld %%lu %%d %%d %%c %%s\n", args.g, args.h, args.t, args.col, args.ch, str(args.s)); }
-uprobe:%[1]s:byref { printf("r %%d %%d %%s %%d %%d %%s %%d\n", args.r->id, args.r->hdr.len, args.r->hdr.tag, args.w->req->hp->len, args.w->req->hp->flags, str(args.r->path), args.r->vals[2]); print(args.r->vals); }
-uprobe:%[1]s:byref { printf("c %%d %%s\n", ((struct req *)arg0)->hdr.len, ((struct req *)arg0)->hdr.tag); }
-uprobe:%[1]s:byval { print(args.s); printf("v %%d %%ld %%ld %%ld %%ld\n", args.s.b, args.p.x, args.p.y, args.b.a, args.b.c); print(args.fn); }
-uretprobe:%[1]s:getreq { printf("ret %%d\n", retval->id); }
-`, bin)
-			r := runUscope(t, "run", "-c", bin+" 2 1", "-e", prog)
+			r := runUscope(t, "run", "-c", bin+" 2 1", "-e", cParamsProbes(bin))
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 			}
-			wantLines(t, r.stdout,
-				"{ .a = -5, .b = 250, .c = -30000, .d = 65000, .e = -2000000000, .f = 4000000000 }",
-				fmt.Sprintf("w %d 18000000000000000000 1 6 x a string", -(int64(1)<<50)),
-				"r 17 99 hello 4242 7 /srv/index.html 3",
-				"[1,2,3]",
-				"c 99 hello",
-				"{ .a = 11, .b = -12 }",
-				fmt.Sprintf("v -12 %d -5 100 300", int64(1)<<40),
-				"callback",
-				"ret 1234",
-				"ret 1235",
-			)
+			wantCParams(t, r.stdout)
 		})
 	}
 }
@@ -317,4 +301,99 @@ func TestInlinedInstances(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("without probe_inline: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// cParamsProbes reads every parameter class of params.c by name.
+func cParamsProbes(bin string) string {
+	return fmt.Sprintf(`
+uprobe:%[1]s:ints { print(args); }
+uprobe:%[1]s:wide { printf("w %%ld %%lu %%d %%d %%c %%s\n", args.g, args.h, args.t, args.col, args.ch, str(args.s)); }
+uprobe:%[1]s:byref { printf("r %%d %%d %%s %%d %%d %%s %%d\n", args.r->id, args.r->hdr.len, args.r->hdr.tag, args.w->req->hp->len, args.w->req->hp->flags, str(args.r->path), args.r->vals[2]); print(args.r->vals); }
+uprobe:%[1]s:byref { printf("c %%d %%s\n", ((struct req *)arg0)->hdr.len, ((struct req *)arg0)->hdr.tag); }
+uprobe:%[1]s:byval { print(args.s); printf("v %%d %%ld %%ld %%ld %%ld\n", args.s.b, args.p.x, args.p.y, args.b.a, args.b.c); print(args.fn); }
+uretprobe:%[1]s:getreq { printf("ret %%d\n", retval->id); }
+`, bin)
+}
+
+// wantCParams checks the values params.c's main passes.
+func wantCParams(t *testing.T, out string) {
+	t.Helper()
+	wantLines(t, out,
+		"{ .a = -5, .b = 250, .c = -30000, .d = 65000, .e = -2000000000, .f = 4000000000 }",
+		fmt.Sprintf("w %d 18000000000000000000 1 6 x a string", -(int64(1)<<50)),
+		"r 17 99 hello 4242 7 /srv/index.html 3",
+		"[1,2,3]",
+		"c 99 hello",
+		"{ .a = 11, .b = -12 }",
+		fmt.Sprintf("v -12 %d -5 100 300", int64(1)<<40),
+		"callback",
+		"ret 1234",
+		"ret 1235",
+	)
+}
+
+// TestDebuginfod serves the debug file of a binary stripped of its DWARF
+// (and with no debuglink) from a real debuginfod (elfutils', Debian's
+// debuginfod package) on loopback: DEBUGINFOD_URLS gives the same results
+// as the unstripped binary.
+func TestDebuginfod(t *testing.T) {
+	testutil.RequireRoot(t)
+	server := testutil.RequireTool(t, "debuginfod")
+	dir := t.TempDir()
+	bin := cParamsProgram(t, "-O2", "-g")
+	srv := filepath.Join(dir, "srv")
+	if err := os.Mkdir(srv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"objcopy", "--only-keep-debug", bin, filepath.Join(srv, "params.debug")},
+		{"strip", "--strip-debug", bin},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	id := buildIDOf(t, bin)
+	port := freePort(t)
+	cmd := exec.Command(server, "-F", "-p", fmt.Sprint(port), "-d", filepath.Join(dir, "db.sqlite"), "-t", "1", srv)
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// Wait until the server has indexed the file (it scans at start).
+	ready := false
+	for i := 0; i < 600 && !ready; i++ {
+		resp, err := http.Get(url + "/buildid/" + id + "/debuginfo") // it serves GET only
+		if err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == http.StatusOK
+		}
+		if !ready {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !ready {
+		t.Fatalf("debuginfod at %s never served build-id %s", url, id)
+	}
+	env := []string{"DEBUGINFOD_URLS=" + url, "DEBUGINFOD_CACHE_PATH=" + filepath.Join(dir, "cache")}
+	out := runUscopeEnv(t, env, "run", "-c", bin+" 2 1", "-e", cParamsProbes(bin))
+	wantCParams(t, out)
+	if _, err := os.Stat(filepath.Join(dir, "cache", id, "debuginfo")); err != nil {
+		t.Errorf("the debug file is not in the cache: %v", err)
+	}
+}
+
+func buildIDOf(t *testing.T, path string) string {
+	t.Helper()
+	f, err := elfx.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.BuildID() == "" {
+		t.Fatalf("%s has no build-id", path)
+	}
+	return f.BuildID()
 }

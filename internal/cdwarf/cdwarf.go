@@ -62,9 +62,21 @@ func Open(path string) (*File, error) {
 	if ef.Section(".debug_info") == nil && ef.Section(".zdebug_info") == nil {
 		if d := ef.DebugFile(); d != nil && d.Section(".debug_info") != nil {
 			src = d
+		} else if dp, err := FetchDebugInfo(ef.BuildID()); err == nil && dp != "" {
+			// From a debuginfod server (DEBUGINFOD_URLS).
+			f, err := openDebug(dp, ef)
+			if err != nil {
+				ef.Close()
+				return nil, fmt.Errorf("%s: debug file %s from debuginfod: %w", path, dp, err)
+			}
+			return f, nil
 		} else {
 			ef.Close()
-			return nil, fmt.Errorf("%s: %w (build with -g, or install its debug file)", path, ErrNoDWARF)
+			hint := "build with -g, install its debug file, or set DEBUGINFOD_URLS"
+			if err != nil {
+				hint = err.Error()
+			}
+			return nil, fmt.Errorf("%s: %w (%s)", path, ErrNoDWARF, hint)
 		}
 	}
 	f, err := Load(src.ELF())
@@ -78,6 +90,26 @@ func Open(path string) (*File, error) {
 		f.Path = ef.DebugFilePath()
 	}
 	f.close = func() { ef.Close() }
+	return f, nil
+}
+
+// openDebug reads the DWARF of the debug file at dp for the object ef.
+func openDebug(dp string, ef *elfx.File) (*File, error) {
+	d, err := elfx.Open(dp, elfx.WithoutDebugFile())
+	if err != nil {
+		return nil, err
+	}
+	if d.BuildID() != ef.BuildID() {
+		d.Close()
+		return nil, errors.New("its build-id does not match")
+	}
+	f, err := Load(d.ELF())
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	f.Path, f.code = dp, ef.ELF()
+	f.close = func() { d.Close(); ef.Close() }
 	return f, nil
 }
 
