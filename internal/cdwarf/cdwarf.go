@@ -40,6 +40,7 @@ type File struct {
 
 	once    sync.Once
 	index   map[string][]dwarf.Offset // name and linkage name → subprogram DIEs
+	byPC    map[uint64]dwarf.Offset   // low PC → subprogram (aliases: malloc is __libc_malloc)
 	types   map[string]dwarf.Offset   // "struct Foo", "union U", "enum E", typedef names → definitions
 	inlOnce sync.Once
 	inlines map[string][]Inline // inlined instances by function name
@@ -160,6 +161,7 @@ func (f *File) sections() {
 func (f *File) buildIndex() {
 	f.index = map[string][]dwarf.Offset{}
 	f.types = map[string]dwarf.Offset{}
+	f.byPC = map[uint64]dwarf.Offset{}
 	r := f.d.Reader()
 	for {
 		e, err := r.Next()
@@ -178,6 +180,11 @@ func (f *File) buildIndex() {
 			if e.Val(dwarf.AttrLowpc) != nil || e.Val(dwarf.AttrRanges) != nil {
 				for _, n := range f.names(e) {
 					f.index[n] = append(f.index[n], e.Offset)
+				}
+				if pc, ok := e.Val(dwarf.AttrLowpc).(uint64); ok && pc != 0 {
+					if _, dup := f.byPC[pc]; !dup {
+						f.byPC[pc] = e.Offset
+					}
 				}
 			}
 		}
@@ -301,6 +308,10 @@ func (f *File) Func(name string, addr uint64) (*Func, error) {
 	}
 	offs := f.index[name]
 	if len(offs) == 0 {
+		// An alias (a symbol DWARF does not name) at a function's address.
+		if off, ok := f.byPC[addr]; ok && addr != 0 {
+			return f.funcAt(off)
+		}
 		return nil, fmt.Errorf("%s: %w", name, ErrNoFunc)
 	}
 	var first *Func
