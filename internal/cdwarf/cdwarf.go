@@ -15,7 +15,8 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -333,12 +334,7 @@ func (f *File) Func(name string, addr uint64) (*Func, error) {
 // Names lists the names of the functions with code, sorted.
 func (f *File) Names() []string {
 	f.once.Do(f.buildIndex)
-	out := make([]string, 0, len(f.index))
-	for n := range f.index {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(f.index))
 }
 
 func (f *File) funcAt(off dwarf.Offset) (*Func, error) {
@@ -394,27 +390,9 @@ func (f *File) funcAt(off dwarf.Offset) (*Func, error) {
 		}
 		switch c.Tag {
 		case dwarf.TagFormalParameter:
-			p := Param{loc: c.AttrField(dwarf.AttrLocation)}
-			p.Artificial, _ = c.Val(dwarf.AttrArtificial).(bool)
-			src := c
-			for i := 0; src != nil && i < 4; i++ { // name and type may be on the abstract origin
-				if s, ok := src.Val(dwarf.AttrName).(string); ok && p.Name == "" {
-					p.Name = s
-				}
-				if to, ok := src.Val(dwarf.AttrType).(dwarf.Offset); ok && p.Type == nil {
-					t, err := f.d.Type(to)
-					if err != nil {
-						return nil, fmt.Errorf("type of %s of %s: %v", p.Name, fn.Name, err)
-					}
-					p.Type = t
-				}
-				if p.Name != "" && p.Type != nil {
-					break
-				}
-				src = f.ref(src)
-			}
-			if !p.Artificial && src != nil {
-				p.Artificial, _ = src.Val(dwarf.AttrArtificial).(bool)
+			p := f.varOf(c)
+			if p.Type == nil {
+				return nil, fmt.Errorf("parameter %d of %s has no type", len(fn.Params), fn.Name)
 			}
 			fn.Params = append(fn.Params, p)
 		case dwarf.TagUnspecifiedParameters:
@@ -463,6 +441,29 @@ func (f *File) declParams(d *dwarf.Entry) ([]Param, error) {
 			r.SkipChildren()
 		}
 	}
+}
+
+// varOf reads a parameter or variable DIE, its name, type and artificial
+// flag possibly on its abstract origin (inlined and out-of-line copies).
+func (f *File) varOf(e *dwarf.Entry) Param {
+	p := Param{loc: e.AttrField(dwarf.AttrLocation)}
+	src := e
+	for i := 0; src != nil && i < 4; i++ {
+		if s, ok := src.Val(dwarf.AttrName).(string); ok && p.Name == "" {
+			p.Name = s
+		}
+		if a, ok := src.Val(dwarf.AttrArtificial).(bool); ok && a {
+			p.Artificial = true
+		}
+		if to, ok := src.Val(dwarf.AttrType).(dwarf.Offset); ok && p.Type == nil {
+			p.Type, _ = f.d.Type(to)
+		}
+		if p.Name != "" && p.Type != nil {
+			break
+		}
+		src = f.ref(src)
+	}
+	return p
 }
 
 // Param returns the parameter named name.

@@ -2,6 +2,8 @@ package cdwarf
 
 import (
 	"debug/dwarf"
+	"maps"
+	"slices"
 	"sort"
 )
 
@@ -30,12 +32,7 @@ func (f *File) Inlined(name string) []Inline {
 // InlinedNames lists the functions that have inlined instances.
 func (f *File) InlinedNames() []string {
 	f.inlOnce.Do(f.buildInlines)
-	out := make([]string, 0, len(f.inlines))
-	for n := range f.inlines {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(f.inlines))
 }
 
 // InlineAt returns the instance of name that starts at addr.
@@ -134,21 +131,7 @@ func (f *File) inlineParams(e *dwarf.Entry) []Param {
 			return out
 		}
 		if c.Tag == dwarf.TagFormalParameter {
-			p := Param{loc: c.AttrField(dwarf.AttrLocation)}
-			src := c
-			for i := 0; src != nil && i < 4; i++ {
-				if s, ok := src.Val(dwarf.AttrName).(string); ok && p.Name == "" {
-					p.Name = s
-				}
-				if to, ok := src.Val(dwarf.AttrType).(dwarf.Offset); ok && p.Type == nil {
-					p.Type, _ = f.d.Type(to)
-				}
-				if p.Name != "" && p.Type != nil {
-					break
-				}
-				src = f.ref(src)
-			}
-			if p.Name != "" && p.Type != nil {
+			if p := f.varOf(c); p.Name != "" && p.Type != nil {
 				out = append(out, p)
 			}
 		}

@@ -147,20 +147,7 @@ func (f *File) ScopeAt(pc uint64) (*Scope, error) {
 			continue
 		case dwarf.TagVariable, dwarf.TagFormalParameter:
 			if fnOff != 0 && depth > 0 && len(stack) > 0 {
-				p := Param{loc: e.AttrField(dwarf.AttrLocation)}
-				src := e
-				for i := 0; src != nil && i < 4; i++ {
-					if s, ok := src.Val(dwarf.AttrName).(string); ok && p.Name == "" {
-						p.Name = s
-					}
-					if to, ok := src.Val(dwarf.AttrType).(dwarf.Offset); ok && p.Type == nil {
-						p.Type, _ = f.d.Type(to)
-					}
-					if p.Name != "" && p.Type != nil {
-						break
-					}
-					src = f.ref(src)
-				}
+				p := f.varOf(e)
 				if p.Name != "" && p.Type != nil {
 					stack[len(stack)-1] = append(stack[len(stack)-1], p)
 				}
