@@ -125,6 +125,14 @@ func TestListSignatures(t *testing.T) {
 	wantLines(t, r.stdout,
 		"uprobe:"+bin+":byref", "    struct req* r", "    struct wrap* w",
 		"uprobe:"+bin+":byval", "    struct small s", "    struct pair p", "    struct big b", "    cb_t fn")
+	// bpftrace's form: the pattern's target part a relative path.
+	rel := exec.Command(uscopeBin, "list", "-v", "uprobe:./"+filepath.Base(bin)+":byref")
+	rel.Dir = filepath.Dir(bin)
+	out, err := rel.CombinedOutput()
+	if err != nil {
+		t.Fatalf("relative pattern: %v %s", err, out)
+	}
+	wantLines(t, string(out), "uprobe:"+bin+":byref", "    struct req* r")
 	r = runUscope(t, "list", "--json", bin, "wide")
 	if !strings.Contains(r.stdout, `"params":["int64_t g","uint64_t h","_Bool t","enum color col","char ch","const char* s"]`) {
 		t.Errorf("--json: %s %s", r.stdout, r.stderr)

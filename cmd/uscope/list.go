@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -93,6 +94,13 @@ func splitListArgs(pid int, args []string) (target, pattern string, err error) {
 			rest := a[len(k):]
 			if i := strings.IndexByte(rest, ':'); i >= 0 {
 				target = rest[:i]
+				// A relative path (bpftrace's -lv 'uprobe:./prog:f') matches
+				// the object by its absolute path.
+				if strings.ContainsRune(target, '/') && !filepath.IsAbs(target) && !resolve.IsGlob(target) && pid == 0 {
+					if abs, err := filepath.Abs(target); err == nil {
+						a = k + abs + rest[i:]
+					}
+				}
 			}
 			if target == "*" {
 				target = ""
