@@ -703,3 +703,26 @@ func (k *checker) cInlineParam(f *lang.Field, s *Site, inAll bool) (*Type, error
 	}
 	return nil, k.c.errorf(f, "parameters: "+strings.Join(names, ", "), "%s (inlined into %s) has no parameter named %s", s.Func, s.Inlined, f.Name)
 }
+
+// localsType types locals where cArgsType did not: outside C code.
+func (k *checker) localsType(n lang.Expr) (*Type, error) {
+	return nil, k.c.errorf(n, "probe a source line of a C or C++ program: uprobe:BIN@FILE:LINE", "locals are read from DWARF in C and C++ code only")
+}
+
+// cArgsExpr and placeCArgsExpr emit locals (and args in C code) from what
+// check recorded; expr and place reach cArgScalar and cArgPlace first.
+func (g *gen) cArgsExpr(e lang.Expr) error {
+	a := g.info.cargs[e]
+	if a == nil {
+		return g.wrap(e, errorString("compile: no C value for "+lang.FormatExpr(e)))
+	}
+	return g.cArgScalar(e, a, g.typ(e))
+}
+
+func (g *gen) placeCArgsExpr(e lang.Expr, t *Type, off int) error {
+	a := g.info.cargs[e]
+	if a == nil {
+		return g.wrap(e, errorString("compile: no C value for "+lang.FormatExpr(e)))
+	}
+	return g.cArgPlace(e, a, t, off)
+}
