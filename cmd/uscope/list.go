@@ -94,10 +94,12 @@ func splitListArgs(pid int, args []string) (target, pattern string, err error) {
 			rest := a[len(k):]
 			if i := strings.IndexByte(rest, ':'); i >= 0 {
 				target = rest[:i]
-				if !strings.ContainsAny(target, "*?[") && !filepath.IsAbs(target) && strings.Contains(target, "/") {
-					// A relative path names the target; the pattern then
-					// matches in it whatever its absolute path is.
-					a = a[:len(k)] + "*" + rest[i:]
+				// A relative path (bpftrace's -lv 'uprobe:./prog:f') matches
+				// the object by its absolute path.
+				if strings.ContainsRune(target, '/') && !filepath.IsAbs(target) && !resolve.IsGlob(target) && pid == 0 {
+					if abs, err := filepath.Abs(target); err == nil {
+						a = k + abs + rest[i:]
+					}
 				}
 			}
 			if target == "*" {
@@ -226,6 +228,7 @@ func orNone(s string) string {
 // writeVerbose prints the -v details of a probe, indented under it.
 func writeVerbose(w *bufio.Writer, p *resolve.Listing) {
 	if p.Kind != lang.KindUSDT {
+		writeSignature(w, p)
 		if p.Display != "" && p.Display != p.Func {
 			fmt.Fprintf(w, "    demangled %s\n", p.Display)
 		}
@@ -306,6 +309,8 @@ type listJSON struct {
 	GoModule  string         `json:"go_module,omitempty"`
 	Sites     []listSiteJSON `json:"sites"`
 	Inlined   int            `json:"inlined,omitempty"`
+	// Params are a C or C++ function's parameters from DWARF ("int argc").
+	Params []string `json:"params,omitempty"`
 }
 
 type listSiteJSON struct {
@@ -337,6 +342,7 @@ func jsonProbe(p *resolve.Listing) listJSON {
 	if p.Display != p.Func {
 		j.Demangled = p.Display
 	}
+	j.Params = cSignature(p)
 	if ol.Go != nil {
 		j.GoVersion, j.GoModule = ol.Go.Version, ol.Go.Module
 	}

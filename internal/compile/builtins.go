@@ -154,8 +154,11 @@ func builtinTable() []*builtin {
 		{name: "argN", where: inTraced, result: "uint64",
 			help: "the N-th argument (C calling convention, Go's register ABI, or the USDT argument)", check: (*checker).argType, emit: (*gen).argValue},
 		{name: "args", where: inTraced, result: "record", ext: true,
-			help: "a Go function's parameters by name (args.NAME; results at a return), from DWARF", check: (*checker).argsType,
+			help: "the parameters by name (args.NAME) from DWARF: of a C or C++ function (at its entry, an offset, a line, an inlined instance), of a Go function (results at a return)", check: (*checker).argsType,
 			emit: (*gen).goScalarExpr, place: (*gen).placeGoExpr},
+		{name: "locals", where: inTraced, result: "record", ext: true,
+			help: "the variables in scope by name (locals.NAME) from DWARF, in C and C++ code (at a source line or an offset)", check: (*checker).localsType,
+			emit: (*gen).cArgsExpr, place: (*gen).placeCArgsExpr},
 		{name: "goid", where: inTraced, result: "uint64", ext: true, help: "the goroutine id in a Go function", check: (*checker).goidType,
 			emit: (*gen).goid},
 

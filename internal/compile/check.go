@@ -39,6 +39,8 @@ type Info struct {
 	// loops is set when the unit has a for loop: the loop's body is a
 	// callback, which finds the variables in scratch.
 	loops bool
+	// cargs are the C values read through args and retval (cargs.go).
+	cargs map[lang.Expr]*cArg
 
 	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
 	// calls that send records, set by resources.
@@ -49,7 +51,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -395,7 +397,10 @@ func (k *checker) typeOf(e lang.Expr) (*Type, error) {
 }
 
 func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
-	if isGoExpr(e) {
+	if t, ok, err := k.cArgsType(e); ok {
+		return t, err
+	}
+	if k.goArgs(e) {
 		return k.goType(e)
 	}
 	switch e := e.(type) {
@@ -687,6 +692,9 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 		}
 		t.Kernel = k.typ(e.X).Kernel // a pointer into uscope's memory stays one
 		return t, nil
+	}
+	if t, isDWARF, err := k.dwarfCast(e); !ok && isDWARF {
+		return t, err
 	}
 	if !ok {
 		return nil, k.c.errorf(e, "use int8..int64, uint8..uint64, char, int, long or a pointer to one", "unknown type %q", e.Type.Name)

@@ -340,7 +340,7 @@ func (k *checker) goType(e lang.Expr) (*Type, error) {
 // goStrType handles str(x) on a Go string: it reads exactly the string's
 // length. ok is false for other arguments.
 func (k *checker) goStrType(e *lang.Call) (t *Type, ok bool, err error) {
-	if e.Name != "str" || len(e.Args) != 1 || !isGoExpr(e.Args[0]) {
+	if e.Name != "str" || len(e.Args) != 1 || !k.goArgs(e.Args[0]) {
 		return nil, false, nil
 	}
 	at, err := k.typeOf(e.Args[0])
@@ -355,7 +355,7 @@ func (k *checker) goStrType(e *lang.Call) (t *Type, ok bool, err error) {
 
 // goLenCall handles len(x) on a Go string, slice or array.
 func (k *checker) goLenCall(e *lang.Call) (bool, error) {
-	if e.Name != "len" || len(e.Args) != 1 || !isGoExpr(e.Args[0]) {
+	if e.Name != "len" || len(e.Args) != 1 || !k.goArgs(e.Args[0]) {
 		return false, nil
 	}
 	r, err := k.goRefOf(e.Args[0])

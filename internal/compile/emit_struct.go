@@ -12,6 +12,10 @@ import (
 // memAddr leaves in R0 the user address of an expression check marked as
 // in memory.
 func (g *gen) memAddr(e lang.Expr) error {
+	if a := g.info.cargs[e]; a != nil {
+		g.cArgAddr(a)
+		return nil
+	}
 	switch x := e.(type) {
 	case *lang.Unary: // *p
 		_, err := g.expr(x.X)
@@ -60,7 +64,7 @@ func (g *gen) memAddr(e lang.Expr) error {
 // baseAddr leaves in R0 the address X.NAME or X[i] starts from: X's value
 // when it is a pointer, X's own address when X is in memory.
 func (g *gen) baseAddr(x lang.Expr) error {
-	if g.info.mem[x] != nil {
+	if c := g.info.mem[x]; c != nil && c.kind != cPtr {
 		return g.memAddr(x)
 	}
 	_, err := g.expr(x)

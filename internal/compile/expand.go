@@ -94,6 +94,7 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 			if s.GoFunc != "" {
 				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
 			}
+			sh.key = cShapeKey(pr, s, sh.key)
 			sh.atReturn = sh.atReturn || s.AtReturn // C++ exits too (resolve/cxxret.go)
 			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
 				sh.moved = s.Moved

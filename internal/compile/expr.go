@@ -27,7 +27,10 @@ func argIndex(name string) (int, bool) {
 func (g *gen) expr(e lang.Expr) (*Type, error) {
 	defer func(p lang.Pos) { g.pos = p }(g.at(e))
 	t := g.typ(e)
-	if isGoExpr(e) {
+	if a := g.info.cargs[e]; a != nil && g.info.mem[e] == nil {
+		return t, g.cArgScalar(e, a, t)
+	}
+	if g.goArgs(e) {
 		return t, g.goScalar(e, t)
 	}
 	if g.info.mem[e] != nil {

@@ -149,7 +149,7 @@ func TestGoCompileErrors(t *testing.T) {
 		{`uprobe:/bin/app:main.g { print(args); }`, "args needs DWARF"},
 		{`uprobe:/bin/true:f { printf("%d\n", goid); }`, "goid is only available in probes on Go functions"},
 		{`uprobe:/bin/true:f { printf("%d\n", goarg(0)); }`, "only in probes on Go functions"},
-		{`uprobe:/bin/true:f { printf("%d\n", args.x); }`, "args is only available in probes on Go functions"},
+		{`uprobe:/bin/true:f { printf("%d\n", args.x); }`, "args needs DWARF, but /bin/true has none"},
 		{`uretprobe:/bin/app:main.f { printf("%d\n", arg0); }`, "arg0 is not available in a uretprobe"},
 	}
 	for _, tc := range cases {

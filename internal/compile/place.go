@@ -17,7 +17,10 @@ func (g *gen) place(e lang.Expr, off int) error {
 	if t.IsScalar() {
 		return g.store(e, t, off)
 	}
-	if isGoExpr(e) {
+	if a := g.info.cargs[e]; a != nil && g.info.mem[e] == nil {
+		return g.cArgPlace(e, a, t, off)
+	}
+	if g.goArgs(e) {
 		return g.placeGo(e, t, off)
 	}
 	if g.info.mem[e] != nil {
@@ -154,7 +157,7 @@ func (g *gen) placeBytes(off int, b []byte, n int) {
 func (g *gen) placeStr(n lang.Expr, t *Type, off int) error {
 	e := n.(*lang.Call)
 	if len(e.Args) == 1 && g.typ(e.Args[0]).Kind == KindString {
-		if isGoExpr(e.Args[0]) {
+		if g.goArgs(e.Args[0]) {
 			return g.placeGo(e.Args[0], t, off)
 		}
 		return g.place(e.Args[0], off)

@@ -158,6 +158,9 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 	default:
 		return nil, errorf("", nil, "%s probes have no sites to resolve", ap.Kind)
 	}
+	if sites, ok, err := r.lineSites(ap); ok {
+		return sites, err
+	}
 	// usdt::[PROVIDER:]NAME with -p searches every object the process maps:
 	// its libraries and objects it created at run time (memfds), not only
 	// its executable.
@@ -362,6 +365,9 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 					"%s in %s exists only inlined, %d times, with no function of its own", ap.Func, t.Path, len(cs))
 			}
 		}
+		if sites := r.cInlineOnly(o, ap, g); len(sites) > 0 {
+			return sites, nil
+		}
 		names := make([]string, len(funcs))
 		for i, fn := range funcs {
 			names[i] = fn.Name
@@ -427,7 +433,8 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	if isGo {
 		return r.goSites(o, ap, out)
 	}
-	return r.cxxReturns(o, ap, out)
+	sites, err := r.cxxReturns(o, ap, out)
+	return r.cInlineSites(o, ap, sites, err)
 }
 
 // displayName is the name `func` prints: demangled for C++ and Rust.
