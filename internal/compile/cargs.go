@@ -454,7 +454,13 @@ func (c *compiler) dwarfCType(t dwarf.Type, depth int, memo map[dwarfKey]*cType)
 				signed = true
 			}
 		}
-		return &cType{kind: cInt, size: clampSize(size), align: clampSize(size), signed: signed}
+		et := &EnumType{Name: cdwarf.TypeName(x), Names: map[int64]string{}}
+		for _, v := range x.Val {
+			if _, dup := et.Names[v.Val]; !dup {
+				et.Names[v.Val] = v.Name
+			}
+		}
+		return &cType{kind: cInt, size: clampSize(size), align: clampSize(size), signed: signed, enum: et}
 	case *dwarf.PtrType:
 		p := &cType{kind: cPtr, size: 8, align: 8}
 		memo[key] = p

@@ -26,6 +26,8 @@ type cType struct {
 	st   *cStruct
 	// bits and bitOff describe a bit-field (set on the field's own type).
 	bits, bitOff int
+	// enum names the values of a C enum (from DWARF), printed by name.
+	enum *EnumType
 }
 
 type cKind int
@@ -185,7 +187,7 @@ func (c *compiler) valueType(t *cType) *Type {
 		if t.bits > 0 {
 			return &Type{Kind: KindInt, Size: 8, Signed: false, C: t}
 		}
-		return &Type{Kind: KindInt, Size: t.size, Signed: t.signed, C: t}
+		return &Type{Kind: KindInt, Size: t.size, Signed: t.signed, C: t, Enum: t.enum}
 	case cPtr:
 		p := &Type{Kind: KindInt, Size: 8, C: t}
 		switch t.elem.kind {

@@ -132,16 +132,22 @@ func (g *gen) memPlace(e lang.Expr, t *Type, off int) error {
 // inKernel reports whether a memory expression is reached through a
 // pointer into uscope's own memory (&$x) rather than the traced process's.
 func (g *gen) inKernel(e lang.Expr) bool {
+	typ := func(x lang.Expr) *Type { // args and locals have no type of their own
+		if t := g.info.Types[x]; t != nil {
+			return t
+		}
+		return &Type{}
+	}
 	switch x := e.(type) {
 	case *lang.Unary:
-		return x.Op == "*" && g.typ(x.X).Kernel
+		return x.Op == "*" && typ(x.X).Kernel
 	case *lang.Field:
-		if t := g.typ(x.X); t.Pointee != nil {
+		if t := typ(x.X); t.Pointee != nil {
 			return t.Kernel
 		}
 		return g.inKernel(x.X)
 	case *lang.Index:
-		if t := g.typ(x.X); t.Pointee != nil {
+		if t := typ(x.X); t.Pointee != nil {
 			return t.Kernel
 		}
 		return g.inKernel(x.X)
