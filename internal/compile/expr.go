@@ -308,11 +308,8 @@ func (g *gen) arrayToInt(e *lang.Cast, t *Type) error {
 		return g.wrap(e, g.readUser(t))
 	}
 	xt := g.typ(e.X)
-	off, err := g.allocScratch(xt.StorageSize())
+	off, err := g.placed(e.X, e)
 	if err != nil {
-		return g.wrap(e, err)
-	}
-	if err := g.place(e.X, off); err != nil {
 		return err
 	}
 	g.emit(asm.Mov.Imm(asm.R0, 0))
@@ -332,25 +329,32 @@ func (g *gen) arrayToInt(e *lang.Cast, t *Type) error {
 	return nil
 }
 
+// placePair places both operands of a comparison in zeroed slots of n
+// bytes.
+func (g *gen) placePair(e *lang.Binary, n int) (int, int, error) {
+	offA, err := g.allocScratch(n)
+	if err != nil {
+		return 0, 0, g.wrap(e, err)
+	}
+	offB, err := g.allocScratch(n)
+	if err != nil {
+		return 0, 0, g.wrap(e, err)
+	}
+	g.zeroScratch(offA, n)
+	g.zeroScratch(offB, n)
+	if err := g.place(e.X, offA); err != nil {
+		return 0, 0, err
+	}
+	return offA, offB, g.place(e.Y, offB)
+}
+
 // bytesEqual compares two buffers or two tuples of one shape for == and
 // !=: each is placed in a zeroed slot of the larger size, and the slots
 // are compared word by word (a buffer's length is its first word).
 func (g *gen) bytesEqual(e *lang.Binary, a, b *Type) error {
 	n := max(a.StorageSize(), b.StorageSize())
-	offA, err := g.allocScratch(n)
+	offA, offB, err := g.placePair(e, n)
 	if err != nil {
-		return g.wrap(e, err)
-	}
-	offB, err := g.allocScratch(n)
-	if err != nil {
-		return g.wrap(e, err)
-	}
-	g.zeroScratch(offA, n)
-	g.zeroScratch(offB, n)
-	if err := g.place(e.X, offA); err != nil {
-		return err
-	}
-	if err := g.place(e.Y, offB); err != nil {
 		return err
 	}
 	differ, done := g.label("bdiff"), g.label("bdone")
@@ -498,20 +502,8 @@ func (g *gen) logical(e *lang.Binary) error {
 // zero-padded in scratch, so whole words compare.
 func (g *gen) strEqual(e *lang.Binary, a, b *Type) error {
 	n := max(a.StorageSize(), b.StorageSize())
-	offA, err := g.allocScratch(n)
+	offA, offB, err := g.placePair(e, n)
 	if err != nil {
-		return g.wrap(e, err)
-	}
-	offB, err := g.allocScratch(n)
-	if err != nil {
-		return g.wrap(e, err)
-	}
-	g.zeroScratch(offA, n)
-	g.zeroScratch(offB, n)
-	if err := g.place(e.X, offA); err != nil {
-		return err
-	}
-	if err := g.place(e.Y, offB); err != nil {
 		return err
 	}
 	differ, end := g.label("sne"), g.label("seq")

@@ -220,11 +220,8 @@ func (g *gen) placeBuf(n lang.Expr, t *Type, off int) error {
 	g.zeroScratch(off, t.StorageSize())
 	if st := g.typ(e.Args[0]); st.Kind == KindString {
 		// A string value's first t.Size bytes.
-		tmp, err := g.allocScratch(st.StorageSize())
+		tmp, err := g.placed(e.Args[0], e)
 		if err != nil {
-			return g.wrap(e, err)
-		}
-		if err := g.place(e.Args[0], tmp); err != nil {
 			return err
 		}
 		g.copyScratch(off+8, tmp, min(align8(t.Size), st.StorageSize()))
@@ -314,11 +311,8 @@ func (g *gen) strncmp(x lang.Expr) error {
 func (g *gen) strcontains(x lang.Expr) error {
 	e := x.(*lang.Call)
 	a := g.typ(e.Args[0])
-	offA, err := g.allocScratch(a.StorageSize())
+	offA, err := g.placed(e.Args[0], e)
 	if err != nil {
-		return g.wrap(e, err)
-	}
-	if err := g.place(e.Args[0], offA); err != nil {
 		return err
 	}
 	lit, ok := e.Args[1].(*lang.StrLit)
@@ -361,11 +355,8 @@ func (g *gen) strcontains(x lang.Expr) error {
 // the verifier follows.
 func (g *gen) strcontainsVar(e *lang.Call, a *Type, offA int) error {
 	b := g.typ(e.Args[1])
-	offB, err := g.allocScratch(b.StorageSize())
+	offB, err := g.placed(e.Args[1], e)
 	if err != nil {
-		return g.wrap(e, err)
-	}
-	if err := g.place(e.Args[1], offB); err != nil {
 		return err
 	}
 	outer, inner, next, found, notFound, done := g.label("scvi"), g.label("scvj"), g.label("scvn"), g.label("scvy"), g.label("scvno"), g.label("scvd")
@@ -516,11 +507,8 @@ func (g *gen) readInto(e lang.Expr, off, n int) error {
 
 // packBytes stores the elements of an array value of bytes as bytes.
 func (g *gen) packBytes(e lang.Expr, t *Type, off int) error {
-	tmp, err := g.allocScratch(t.StorageSize())
+	tmp, err := g.placed(e, e)
 	if err != nil {
-		return g.wrap(e, err)
-	}
-	if err := g.place(e, tmp); err != nil {
 		return err
 	}
 	for i := range t.Elems {
@@ -536,11 +524,8 @@ func (g *gen) packBytes(e lang.Expr, t *Type, off int) error {
 func (g *gen) strlen(n lang.Expr) error {
 	a := n.(*lang.Call).Args[0]
 	t := g.typ(a)
-	off, err := g.allocScratch(t.StorageSize())
+	off, err := g.placed(a, n)
 	if err != nil {
-		return g.wrap(n, err)
-	}
-	if err := g.place(a, off); err != nil {
 		return err
 	}
 	top, done := g.label("slen"), g.label("slend")
@@ -557,4 +542,14 @@ func (g *gen) strlen(n lang.Expr) error {
 	)
 	g.mark(done)
 	return nil
+}
+
+// placed places e in a new scratch region of its size and returns the
+// region; n is the node errors point at.
+func (g *gen) placed(e lang.Expr, n lang.Node) (int, error) {
+	off, err := g.allocScratch(g.typ(e).StorageSize())
+	if err != nil {
+		return 0, g.wrap(n, err)
+	}
+	return off, g.place(e, off)
 }
