@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -96,7 +98,7 @@ func splitListArgs(pid int, args []string) (target, pattern string, err error) {
 				target = rest[:i]
 				// A relative path (bpftrace's -lv 'uprobe:./prog:f') matches
 				// the object by its absolute path.
-				if strings.ContainsRune(target, '/') && !filepath.IsAbs(target) && !resolve.IsGlob(target) && pid == 0 {
+				if strings.ContainsRune(target, '/') && !filepath.IsAbs(target) && pid == 0 {
 					if abs, err := filepath.Abs(target); err == nil {
 						a = k + abs + rest[i:]
 					}
@@ -139,6 +141,20 @@ func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut, labels bool, a
 	if err != nil {
 		return usageError(err)
 	}
+	asWritten := map[string]string{}
+	if target != "" && !filepath.IsAbs(target) && strings.ContainsRune(target, '/') {
+		// Each object as the user would have written it: relative to
+		// the working directory, with the same "./" prefix.
+		cwd, _ := os.Getwd()
+		for _, t := range targets {
+			if rel, err := filepath.Rel(cwd, t.Path); err == nil && !strings.HasPrefix(rel, "..") {
+				if strings.HasPrefix(target, "./") {
+					rel = "./" + rel
+				}
+				asWritten[t.Path] = rel
+			}
+		}
+	}
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	defer w.Flush()
 	opts := resolve.ListOptions{Pattern: pattern, Details: verbose || jsonOut, Labels: labels}
@@ -157,6 +173,10 @@ func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut, labels bool, a
 			fmt.Fprintf(w, "# %s: Go binary, %s, module %s\n", l.Object.Target.Path, l.Object.Go.Version, orNone(l.Object.Go.Module))
 		}
 		line = append(l.AppendProbe(line[:0]), '\n')
+		if written, ok := asWritten[l.Object.Target.Path]; ok {
+			// The path as the user wrote it (./prog), as bpftrace lists it.
+			line = bytes.Replace(line, []byte(":"+l.Object.Target.Path+":"), []byte(":"+written+":"), 1)
+		}
 		w.Write(line)
 		if verbose {
 			writeVerbose(w, l)
