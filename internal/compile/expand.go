@@ -57,7 +57,33 @@ func (c *compiler) expand() ([]*unit, error) {
 	return units, c.errList()
 }
 
+// allSpecial reports whether every attach point is begin, end or interval.
+func allSpecial(aps []*lang.AttachPoint) bool {
+	for _, ap := range aps {
+		switch ap.Kind {
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
+	if len(pr.Points) > 1 && allSpecial(pr.Points) {
+		// begin,end { ... }: one probe per special, sharing the block.
+		var units []*unit
+		for _, ap := range pr.Points {
+			one := *pr
+			one.Points = []*lang.AttachPoint{ap}
+			us, err := c.expandSpecial(idx, &one, ap)
+			if err != nil {
+				return nil, err
+			}
+			units = append(units, us...)
+		}
+		return units, nil
+	}
 	groups := map[shape][]int{}
 	var order []shape
 	for _, ap := range pr.Points {
@@ -119,6 +145,11 @@ func (c *compiler) expandSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) 
 		return nil, c.errorf(ap, "use interval:s:1 or interval:ms:100", "interval must be positive")
 	}
 	name := fmt.Sprintf("s%d", idx)
+	for _, sp := range c.plan.Specials {
+		if sp.Program == name { // begin,end { }: a program per special
+			name = fmt.Sprintf("s%d_%d", idx, len(c.plan.Specials))
+		}
+	}
 	// probe prints begin and end as bpftrace main names them, other
 	// specials as written.
 	pname := ap.Raw
