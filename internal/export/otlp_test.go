@@ -97,7 +97,7 @@ func TestKubernetesAndContainer(t *testing.T) {
 	for text, want := range map[string]string{
 		"0::/system.slice/docker-" + id + ".scope\n": id,
 		"0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1234.slice/cri-containerd-" + id + ".scope\n": id,
-		"12:memory:/docker/" + id + "\n0::/\n":          "",
+		"12:memory:/docker/" + id + "\n0::/\n":          id,
 		"12:memory:/docker/" + id + "\n":                id,
 		"0::/user.slice/user-0.slice/session-3.scope\n": "",
 		"garbage": "",
