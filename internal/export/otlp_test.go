@@ -3,6 +3,8 @@ package export
 import (
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +106,22 @@ func TestKubernetesAndContainer(t *testing.T) {
 	} {
 		if got := CgroupContainer(text); got != want {
 			t.Errorf("CgroupContainer(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+// TestDaemonSetSetsKubernetesEnv: the DaemonSet sets every downward-API
+// variable Kubernetes reads, from the field it stands for.
+func TestDaemonSetSetsKubernetesEnv(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/kubernetes/daemonset.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := map[string]string{"k8s.pod.name": "metadata.name", "k8s.namespace.name": "metadata.namespace", "k8s.node.name": "spec.nodeName"}
+	for _, e := range k8sEnv {
+		want := fmt.Sprintf("- name: %s\n              valueFrom:\n                fieldRef:\n                  fieldPath: %s\n", e.env, field[e.attr])
+		if !strings.Contains(string(b), want) {
+			t.Errorf("daemonset.yaml does not set %s from %s", e.env, field[e.attr])
 		}
 	}
 }
