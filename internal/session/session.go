@@ -165,11 +165,11 @@ type session struct {
 	restoreMem func()
 	// snapReq and snapEnd serve Config.Snapshots (snapshot.go).
 	snapReq chan chan Snapshot
-	// monoOffset is wall-clock minus CLOCK_MONOTONIC ns (events.go).
-	monoOffset int64
 	snapEnd chan struct{}
 	// targetGone is set once the traced process has exited.
 	targetGone atomic.Bool
+	// monoOffset is wall-clock minus CLOCK_MONOTONIC ns (events.go).
+	monoOffset int64
 }
 
 // setupMemLimit is the Go heap's soft limit while the session resolves,
