@@ -117,7 +117,9 @@ func (b *Binary) readName(addr, limit uint64, varint bool) (string, error) {
 // fields are found by what they hold rather than by a layout per version:
 // types and etypes are two ascending words in one segment, followed within
 // a few words by a slice whose first element, taken as an offset from
-// types, is a type descriptor with a readable name.
+// types, is a type descriptor with a readable name. Go 1.27 has
+// typedesclen between them and the itabs' offset and size after
+// (typesGo127).
 func (b *Binary) findTypes() (uint64, uint64, error) {
 	md, err := b.findModuledata()
 	if err != nil {
@@ -133,6 +135,9 @@ func (b *Binary) findTypes() (uint64, uint64, error) {
 		return v
 	}
 	for i := mdWordText + 4; i+1 < nw; i++ {
+		if lo, hi, ok := b.typesGo127(w, i); ok {
+			return lo, hi, nil
+		}
 		lo, hi := w(i), w(i+1)
 		if lo == 0 || lo >= hi || b.mem.progFor(lo, int(min(hi-lo, 1<<31))) == nil {
 			continue
@@ -155,6 +160,29 @@ func (b *Binary) findTypes() (uint64, uint64, error) {
 		}
 	}
 	return 0, 0, fmt.Errorf("moduledata at %#x: no types section (types, etypes and typelinks) found", md)
+}
+
+// typesGo127 checks Go 1.27's layout at word i: types, typedesclen,
+// etypes, itaboffset, itabsize (no typelinks); the first itab's _type,
+// at types+itaboffset, must have a readable name.
+func (b *Binary) typesGo127(w func(int) uint64, i int) (uint64, uint64, bool) {
+	lo, n, hi, itabOff, itabSize := w(i), w(i+1), w(i+2), w(i+3), w(i+4)
+	if lo == 0 || lo >= hi || n == 0 || n > hi-lo || itabSize == 0 || itabOff >= hi-lo || itabSize > hi-lo-itabOff {
+		return 0, 0, false
+	}
+	if b.mem.progFor(lo, int(min(hi-lo, 1<<31))) == nil {
+		return 0, 0, false
+	}
+	typ, err := b.mem.ptr(lo + itabOff + uint64(b.PtrSize))
+	if err != nil {
+		return 0, 0, false
+	}
+	b.rtypes.lo, b.rtypes.hi = lo, hi
+	b.rtypes.varintName = true
+	if name, err := b.typeNameIn(typ); err == nil && name != "" {
+		return lo, hi, true
+	}
+	return 0, 0, false
 }
 
 // InterfaceTypeName returns the dynamic type name of an interface value
