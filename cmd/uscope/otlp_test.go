@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/uscope/uscope/internal/cgroup"
 	"github.com/uscope/uscope/internal/testutil"
@@ -264,23 +263,8 @@ func TestOTLP(t *testing.T) {
 			command := fmt.Sprintf(`sh -c 'echo $$ > %s/cgroup.procs && exec %s %d %s'`, cg, bin, n, release)
 			us := exec.Command(uscopeBin, "run", "-q", "--otlp", tc.url, "--otlp-interval", "500ms", "-c", command, "-e", prog)
 			us.Env = append(os.Environ(), "USCOPE_POD_NAME=uscope-agent-x7k2p", "USCOPE_POD_NAMESPACE=uscope", "USCOPE_NODE_NAME=node-1")
-			var out bytes.Buffer
-			us.Stdout, us.Stderr = &out, &out
-			if err := us.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- us.Wait() }()
+			out, done := startUntilRelease(t, us, release)
 			released := false
-			t.Cleanup(func() {
-				os.WriteFile(release, nil, 0o644)
-				select {
-				case <-done:
-				case <-time.After(30 * time.Second):
-					us.Process.Kill()
-					<-done
-				}
-			})
 			var sum, hist *otlpPoint
 			var res otlpAttrs
 			var logs []string
