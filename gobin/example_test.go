@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"reflect"
 	"runtime"
+	"unsafe"
 
 	"github.com/uscope/uscope/gobin"
 )
@@ -82,4 +84,19 @@ func ExampleBinary_Functions() {
 	}
 	fmt.Println(n)
 	// Output: 2
+}
+
+// The dynamic type of an interface value: its first word points at the
+// type descriptor (for an empty interface) whose name TypeName reads.
+func ExampleBinary_TypeName() {
+	b := open()
+	defer b.Close()
+	var v any = map[string][]int{}
+	typ := (*[2]uintptr)(unsafe.Pointer(&v))[0]
+	// Take off the load bias (zero unless the test binary is a PIE).
+	fn, _ := b.FuncByName("github.com/uscope/uscope/gobin_test.ExampleBinary_TypeName")
+	bias := uint64(reflect.ValueOf(ExampleBinary_TypeName).Pointer()) - fn.Entry
+	name, err := b.TypeName(uint64(typ) - bias)
+	fmt.Println(name, err)
+	// Output: map[string][]int <nil>
 }

@@ -43,6 +43,13 @@ func inspect(b *Binary) {
 	b.GoidSources()
 	b.GRegister()
 	b.HasDWARF()
+	// Type names: the types section's start and some words into it, as
+	// descriptors and as itabs.
+	b.TypeName(0) // finds the section
+	for a := b.rtypes.lo; a < b.rtypes.hi && a < b.rtypes.lo+4096; a += 8 {
+		b.TypeName(a)
+		b.InterfaceTypeName(a, false)
+	}
 	for _, name := range b.InlinedNames() {
 		b.InlinedCopies(name)
 	}

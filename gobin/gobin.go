@@ -55,6 +55,8 @@ type Binary struct {
 	file io.Closer // set by OpenFile, closed by Close
 	mem  *image
 	pcln *pclntab
+	// rtypes is the runtime types section, for TypeName (typename.go).
+	rtypes typesRange
 
 	funcsOnce sync.Once
 	funcs     []Func

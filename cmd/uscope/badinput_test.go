@@ -17,6 +17,9 @@ func TestBadInput(t *testing.T) {
 	}{
 		// Flags of every tracing command.
 		{[]string{"run", "--str-size", "0", "-e", "BEGIN{}"}, []string{"--str-size 0", "2 to 1024 bytes"}},
+		{[]string{"run", "--otlp", "foo:bar", "-e", "BEGIN{}"}, []string{`--otlp "foo:bar"`, "grpc://HOST:4317"}},
+		{[]string{"run", "--otlp", "ftp://x:1", "-e", "BEGIN{}"}, []string{`unknown scheme "ftp"`, "http://HOST:4318"}},
+		{[]string{"run", "--otlp", "grpc://127.0.0.1:1", "--otlp-interval", "0", "-e", "BEGIN{}"}, []string{"--otlp-interval 0s", "positive duration"}},
 		{[]string{"run", "--str-size", "-1", "-e", "BEGIN{}"}, []string{"--str-size -1", "2 to 1024"}},
 		{[]string{"run", "--str-size", "1", "-e", "BEGIN{}"}, []string{"--str-size 1", "terminating NUL"}},
 		{[]string{"run", "--str-size", "5000", "-e", "BEGIN{}"}, []string{"--str-size 5000", "at most what str() reads"}},

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -19,12 +23,17 @@ type fleetFlags struct {
 	maxSeries  int
 	cgroup     string
 	container  string
+	// otlp is --otlp's URL, otlpInterval its export period.
+	otlp         string
+	otlpInterval time.Duration
 }
 
 func (f *fleetFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.prometheus, "prometheus", "", "serve the maps as metrics on http://`ADDR`/metrics while tracing (e.g. 127.0.0.1:9464)")
 	c.Flags().IntVar(&f.maxSeries, "max-series", 10000, "with --prometheus, export at most `N` series (the rest are counted in uscope_series_dropped)")
 	c.Flags().StringVar(&f.cgroup, "cgroup", "", "trace only processes in the cgroup v2 `PATH` (or below it), e.g. system.slice/nginx.service")
+	c.Flags().StringVar(&f.otlp, "otlp", "", "export the maps as OTLP metrics and printf events as OTLP logs to `URL`: grpc://HOST:4317 or http://HOST:4318 (HTTP/protobuf)")
+	c.Flags().DurationVar(&f.otlpInterval, "otlp-interval", 10*time.Second, "with --otlp, export the metrics every `DURATION` (and once at the end)")
 	c.Flags().StringVar(&f.container, "container", "", "trace only processes of the container `ID` (its cgroup is found by the id); metrics get container=\"ID\"")
 }
 
@@ -53,6 +62,15 @@ func (f *fleetFlags) start(cfg *session.Config) error {
 		}
 		flt.Apply(cfg.Program)
 	}
+	k8s := export.Kubernetes(os.Getenv)
+	for k, v := range export.PromLabels(k8s) {
+		labels[k] = v
+	}
+	if f.otlp != "" {
+		if err := f.startOTLP(cfg, labels, k8s); err != nil {
+			return err
+		}
+	}
 	if f.prometheus == "" {
 		return nil
 	}
@@ -67,6 +85,54 @@ func (f *fleetFlags) start(cfg *session.Config) error {
 		exp.Add("", prog, r, labels)
 		if prev != nil {
 			prev(r)
+		}
+	}
+	return nil
+}
+
+// startOTLP exports the session's maps as OTLP metrics and its printf and
+// trace events as OTLP log records; the last metrics and the queued
+// records are sent when the session ends (Config.Final).
+func (f *fleetFlags) startOTLP(cfg *session.Config, labels, k8s map[string]string) error {
+	if f.otlpInterval <= 0 {
+		return usageError(fmt.Errorf("--otlp-interval %v: give a positive duration, e.g. 10s", f.otlpInterval))
+	}
+	attrs := map[string]string{}
+	for k, v := range k8s {
+		attrs[k] = v
+	}
+	if id := labels["container"]; id != "" {
+		attrs["container.id"] = id
+	}
+	exp := export.New(f.maxSeries)
+	t, err := export.StartOTLP(f.otlp, exp, export.OTLPOptions{Interval: f.otlpInterval, Attrs: attrs})
+	if err != nil {
+		return usageError(err)
+	}
+	prog, prevSnap, prevEvents, prevFinal := cfg.Program, cfg.Snapshots, cfg.Events, cfg.Final
+	// Metrics carry the Prometheus labels but the resource's: the
+	// container and the pod are resource attributes in OTLP.
+	cfg.Snapshots = func(r session.Reader) {
+		exp.Add("", prog, r, nil)
+		if prevSnap != nil {
+			prevSnap(r)
+		}
+	}
+	cfg.Events = func(ev session.Event) {
+		t.Event(ev)
+		if prevEvents != nil {
+			prevEvents(ev)
+		}
+	}
+	cfg.Final = func(sn session.Snapshot) {
+		exp.Freeze("", sn)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := t.Shutdown(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "uscope: warning: --otlp %s: %v\n", f.otlp, err)
+		}
+		if prevFinal != nil {
+			prevFinal(sn)
 		}
 	}
 	return nil

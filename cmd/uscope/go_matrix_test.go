@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -160,8 +161,48 @@ func TestGoToolchainMatrix(t *testing.T) {
 						t.Fatalf("the program reported %d values, want %d\n%s", len(want), n, r.stdout)
 					}
 					wantAll(t, r.stdout, want)
+					checkTypeNames(t, bin, r.stdout)
 				})
 			}
 		})
+	}
+}
+
+// checkTypeNames: gobin's dynamic type names of the interface values
+// gomatrix reports (a Shape holding main.Sq, an error from errors.New, an
+// any holding *main.Acc) are what the program's %T prints.
+func checkTypeNames(t *testing.T, bin, out string) {
+	t.Helper()
+	var f []string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "typeinfo "); ok {
+			f = strings.Fields(rest)
+		}
+	}
+	if len(f) != 7 {
+		t.Fatalf("no typeinfo line in the program's output:\n%s", out)
+	}
+	num := func(s string) uint64 {
+		v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	gb, err := gobin.OpenFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gb.Close()
+	fn, ok := gb.FuncByName("main.work")
+	if !ok {
+		t.Fatal("no main.work")
+	}
+	bias := num(f[0]) - fn.Entry
+	for i, empty := range []bool{false, false, true} {
+		got, err := gb.InterfaceTypeName(num(f[1+i])-bias, empty)
+		if err != nil || got != f[4+i] {
+			t.Errorf("%s: dynamic type of interface %d: %q (%v), want %q", gb.GoVersion, i, got, err, f[4+i])
+		}
 	}
 }

@@ -146,22 +146,7 @@ func TestPrometheusScrape(t *testing.T) {
 	prog := fmt.Sprintf(`uprobe:%[1]s:work { @calls[comm, func] = count(); @total = sum(arg0);
 		@lat = hist(arg0); @lin[func] = lhist(arg0, 0, 100, 10); }`, bin)
 	us := exec.Command(uscopeBin, "run", "--prometheus", addr, "-c", fmt.Sprintf("%s %d %s", bin, n, release), "-e", prog)
-	var out bytes.Buffer
-	us.Stdout, us.Stderr = &out, &out
-	if err := us.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- us.Wait() }()
-	t.Cleanup(func() {
-		os.WriteFile(release, nil, 0o644)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			us.Process.Kill()
-			<-done
-		}
-	})
+	out, done := startUntilRelease(t, us, release)
 	waitFor(t, "uscope_calls_total to reach N in Prometheus", func() (bool, string) {
 		select {
 		case err := <-done:
@@ -249,4 +234,29 @@ func checkBuckets(t *testing.T, got []sample, want []float64, cum func(float64) 
 			t.Errorf("bucket le=%v holds %v, want %v", le, byLE[le], w)
 		}
 	}
+}
+
+// startUntilRelease starts cmd with its output in a buffer and returns it
+// and a channel that gets cmd's end (tests put it back after reading it).
+// At cleanup the release file the target waits for is created and cmd
+// is waited for, killed after 30 s.
+func startUntilRelease(t *testing.T, cmd *exec.Cmd, release string) (*bytes.Buffer, chan error) {
+	t.Helper()
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		os.WriteFile(release, nil, 0o644)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return out, done
 }

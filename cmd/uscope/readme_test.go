@@ -63,13 +63,14 @@ func TestReadmeExamples(t *testing.T) {
 		t.Fatalf("found %d runnable README examples; the parser or the README broke", len(examples))
 	}
 	binDir := filepath.Dir(uscopeBin)
+	otelcol := otelcolBinary(t) // the fleet section's OTLP example
 	for _, ex := range examples {
 		t.Run("README.md:"+strconv.Itoa(ex.line), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", ex.script)
 			src, _ := filepath.Abs("../..")
-			cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "USCOPE_SRC="+src)
+			cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "USCOPE_SRC="+src, "OTELCOL="+otelcol)
 			cmd.Dir = t.TempDir()
 			out, err := cmd.CombinedOutput()
 			if err != nil {

@@ -92,7 +92,8 @@ func (a *Agent) Check(cfg *Config) (map[string]Want, error) {
 		if err != nil {
 			return nil, fmt.Errorf("program %s: %w", p.Name, err)
 		}
-		labels := map[string]string{}
+		// The pod and node of the agent (the DaemonSet's downward API).
+		labels := export.PromLabels(export.Kubernetes(os.Getenv))
 		if p.Cgroup != "" || p.Container != "" {
 			var flt *cgroup.Filter
 			if p.Cgroup != "" {

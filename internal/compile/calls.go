@@ -78,7 +78,7 @@ func (g *gen) printf(n lang.Expr) error {
 		asm.LoadImm(asm.R1, int64(RecPrintf<<32|uint64(g.info.records[e])), asm.DWord),
 		asm.StoreMem(regScratch, int16(off), asm.R1, asm.DWord),
 	)
-	if g.c.plan.Trace {
+	if g.c.plan.EventHeader {
 		g.traceHeader(off + 8)
 	}
 	g.emitRecord(off, desc.Size)

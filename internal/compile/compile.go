@@ -64,6 +64,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 			c.plan.Trace = true
 		}
 	}
+	c.plan.EventHeader = c.plan.Trace || opts.EventHeader
 	c.applyConfig(p.Config)
 	c.structTypes(p.Structs)
 	c.enumTypes(p.Enums)

@@ -69,6 +69,10 @@ type Options struct {
 	// so that several sessions in one process (the agent) do not run each
 	// other's specials through the shared trigger function.
 	SpecialIDBase uint64
+	// EventHeader gives every printf record the trace row's fixed fields
+	// (time, pid_tgid, comm, cookie: TraceHeaderSize bytes after the id),
+	// so that exporters can attribute events (--otlp).
+	EventHeader bool
 }
 
 // Plan is everything the session needs to load, attach and decode.
@@ -92,6 +96,9 @@ type Plan struct {
 	// Trace is set for bcc trace programs: printf rows carry pid, tid,
 	// comm, time and the site.
 	Trace bool
+	// EventHeader is set when printf records carry the trace row's fixed
+	// fields (Options.EventHeader, or Trace).
+	EventHeader bool
 	// Program is the source the plan came from.
 	Source *lang.Program
 	// Config is what the program's config block asks of the session.

@@ -63,7 +63,7 @@ func (c *compiler) resources(units []*unit) {
 func (c *compiler) printfLayout(u *unit, e *lang.Call) *PrintfDesc {
 	desc := &PrintfDesc{Format: e.Args[0].(*lang.StrLit).Value, Pos: e.Pos, Action: e.Name, End: callEnd(c.prog.Source, e)}
 	size := 8
-	if c.plan.Trace {
+	if c.plan.EventHeader {
 		size += c.traceHeaderSize()
 	}
 	for _, a := range e.Args[1:] {

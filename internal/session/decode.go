@@ -120,6 +120,9 @@ func (s *session) printf(idx int, rec []byte) {
 		return
 	}
 	if !s.plan.Trace {
+		if s.cfg.Events != nil {
+			s.event(f.Sprintf(args), rec)
+		}
 		s.out.w.Printf(f, args)
 		clear(args) // drop the strings that point into rec
 		return
@@ -148,6 +151,9 @@ func (s *session) printf(idx int, rec []byte) {
 	}
 	if s.cfg.Trace.UserStack && len(h) >= compile.TraceHeaderSize+16 {
 		row.Stack, row.StackErr = s.frames(stackRef(h[compile.TraceHeaderSize:]))
+	}
+	if s.cfg.Events != nil {
+		s.event(msg, rec)
 	}
 	s.out.traceRow(row, s.cfg.Trace)
 	s.events++

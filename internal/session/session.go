@@ -96,6 +96,12 @@ type Config struct {
 	// Reader of the maps that any goroutine may call until the session
 	// ends (exporters: --prometheus, --otlp, the agent).
 	Snapshots func(Reader)
+	// Events, when set, is called with every printf and trace event as it
+	// is decoded (events.go; --otlp).
+	Events func(Event)
+	// Final, when set, is called at the session's end, after END and the
+	// last events, with the maps' last snapshot (--otlp's last export).
+	Final func(Snapshot)
 }
 
 // TraceOptions are the output options of `uscope trace`.
@@ -200,6 +206,8 @@ type session struct {
 	snapEnd chan struct{}
 	// targetGone is set once the traced process has exited.
 	targetGone atomic.Bool
+	// monoOffset is wall-clock minus CLOCK_MONOTONIC ns (events.go).
+	monoOffset int64
 }
 
 // setupMemLimit is the Go heap's soft limit while the session resolves,
@@ -266,6 +274,7 @@ func (s *session) run(ctx context.Context) error {
 		FilterTree:       s.follows(),
 		ProfilePID:       s.pid, // used without FilterTree only
 		SpecialIDBase:    nextSpecialBase(),
+		EventHeader:      cfg.Events != nil,
 	}
 	if s.held != nil {
 		opts.CPID = s.held.PID()
@@ -667,6 +676,9 @@ func (s *session) finish() error {
 	s.printAllMaps()
 	s.reportLosses()
 	s.out.flush()
+	if s.cfg.Final != nil {
+		s.cfg.Final(s.snapshot())
+	}
 	if s.links != nil {
 		return s.links.Close()
 	}
