@@ -388,7 +388,7 @@ NOINLINE void walk(void) { dl_iterate_phdr(leaf_cb, 0); sink++; }
 int main(void) { walk(); walk(); return 0; }
 `
 	bin := testutil.BuildC(t, "dl", src, "-O2", "-fno-omit-frame-pointer")
-	out := runOK(t, "trace", "-U", "-c", bin, "p:"+bin+":leaf_cb")
+	out := runOK(t, "trace", "-U", "--cmd", bin, "p:"+bin+":leaf_cb")
 	re := regexp.MustCompile(`(?m)^\s+leaf_cb\+0x0 \[dl\]\n\s+dl_iterate_phdr\+0x[0-9a-f]+ \[libc\.so\.6\]\n`)
 	if n := len(re.FindAllString(out, -1)); n != 2 {
 		t.Errorf("%d stacks of leaf_cb called by dl_iterate_phdr [libc.so.6], want 2:\n%s", n, out)
