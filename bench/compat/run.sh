@@ -153,10 +153,9 @@ section="$work/section.md"
 	echo "failures on its own suite are the environment: no tracefs here (debugf tests write"
 	echo "/sys/kernel/debug/tracing/trace), dwarf tests whose BEFORE calls the function once 1 s after"
 	echo "start (bpftrace 0.17 takes longer than that to attach on a loaded machine), and start-up past"
-	echo "the runner's 5 s attach timeout under load (hence -retries). Tests that expect \`comm\` or a JSON"
-	echo "key to be \"bpftrace\" cannot pass under uscope's name; \`-q\`, added by the runner itself to"
-	echo "PROG tests with EXPECT_JSON, is an option uscope lacks. Every failure's first reason:"
-	echo "\`summary.txt\` and \`failures.tsv\` of each run."
+	echo "the runner's 5 s attach timeout under load (hence -retries). uscope runs through a link named"
+	echo "bpftrace, since tests expect that \`comm\`. Every failure's first reason: \`summary.txt\` and"
+	echo "\`failures.tsv\` of each run."
 	echo
 	echo "Commands (\`go run ./bench/compat\`, -out a directory per run):"
 	echo
