@@ -233,7 +233,20 @@ func (k *checker) let(s *lang.LetStmt) error {
 		}
 	}
 	if t == nil {
-		return nil
+		// let $x; read before it is assigned: a zero of the type its first
+		// assignment gives, an integer unless that is a string literal.
+		t = tS64
+		lang.Inspect(k.unit.probe.Body, func(n lang.Node) bool {
+			if a, ok := n.(*lang.AssignStmt); ok && t == tS64 {
+				if v, ok := a.LHS.(*lang.Var); ok && v.Name == s.Var.Name {
+					if lit, ok := a.RHS.(*lang.StrLit); ok {
+						t = strType(k.strLitSize(lit.Value))
+					}
+					return false
+				}
+			}
+			return true
+		})
 	}
 	return k.declare(s.Var, t)
 }
