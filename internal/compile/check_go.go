@@ -278,6 +278,16 @@ func (k *checker) goLayoutTry(n lang.Node, r *goRef, depth int) (*goLayout, erro
 		return nil, k.c.errorf(n, "", "%s", msg)
 	}
 	t := r.t
+	if t == tGoItab || t == tGoEType {
+		// The dynamic type: the session names it from the binary's
+		// type data (gobin.Binary.InterfaceTypeName).
+		kind := "goitab"
+		if t == tGoEType {
+			kind = "goetype"
+		}
+		l.t = &Type{Kind: KindInt, Size: 8, Builtin: kind, GoBinary: k.goSite().AttachPath}
+		return l, k.loadable(n, r)
+	}
 	if it := goIntType(t); it != nil {
 		l.t = it
 		return l, k.loadable(n, r)

@@ -167,6 +167,10 @@ var (
 	tGoUintptr = &gobin.Type{Name: "uintptr", Kind: gobin.KindUint, Size: 8}
 	tGoByte    = &gobin.Type{Name: "uint8", Kind: gobin.KindUint, Size: 1}
 	tGoUnsafe  = &gobin.Type{Name: "unsafe.Pointer", Kind: gobin.KindPointer, Size: 8}
+	// An interface's first word: an itab, or for an empty interface the
+	// type descriptor; printed as the dynamic type's name (session/gotype.go).
+	tGoItab  = &gobin.Type{Name: "*internal/abi.ITab", Kind: gobin.KindUint, Size: 8}
+	tGoEType = &gobin.Type{Name: "*internal/abi.Type", Kind: gobin.KindUint, Size: 8}
 )
 
 // goFields lists what .NAME can select on a value of type t.
@@ -183,7 +187,11 @@ func goFields(t *gobin.Type) []gobin.Field {
 		}
 		return []gobin.Field{{Name: "ptr", Offset: 0, Type: ptr}, {Name: "len", Offset: 8, Type: tGoInt}, {Name: "cap", Offset: 16, Type: tGoInt}}
 	case gobin.KindInterface:
-		return []gobin.Field{{Name: "type", Offset: 0, Type: tGoUintptr}, {Name: "data", Offset: 8, Type: tGoUnsafe}}
+		typ := tGoItab
+		if t.Name == "interface {}" || t.Name == "any" {
+			typ = tGoEType
+		}
+		return []gobin.Field{{Name: "type", Offset: 0, Type: typ}, {Name: "data", Offset: 8, Type: tGoUnsafe}}
 	}
 	return nil
 }

@@ -76,6 +76,10 @@ type Type struct {
 	// C is the layout of a value read from user memory through a type the
 	// program defines (ctypes.go); nil for other values.
 	C *cType
+	// GoBinary is, for a Go interface's first word (Builtin "goitab", or
+	// "goetype" for an empty interface), the binary whose type data
+	// names the dynamic type.
+	GoBinary string
 	// Kernel marks a pointer into uscope's own BPF memory (&$var), read
 	// with bpf_probe_read_kernel and in the layout of values, not C's.
 	Kernel bool

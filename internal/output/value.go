@@ -69,7 +69,8 @@ type Value struct {
 	Signed bool
 	// Size is an integer's width in bytes: 1, 2, 4 or 8; 0 means 8.
 	Size int
-	// Str holds a string; for KindInt, an enum value's enumerator.
+	// Str holds a string; for KindInt, a name it prints as in text (an
+	// enum value's enumerator, a Go interface's dynamic type).
 	Str string
 	// Bytes holds a buffer.
 	Bytes []byte

@@ -181,6 +181,9 @@ func (s *session) decodeArg(t *compile.Type, b []byte) output.Value {
 		if t.Pointee != nil {
 			return output.PointerValue(v)
 		}
+		if t.Builtin != "" || t.Bool {
+			return s.decode(t, b, 0) // integers that print as names
+		}
 		if t.Enum != nil {
 			return output.EnumValue(int64(v), t.Enum.Names[int64(v)])
 		}
@@ -228,6 +231,14 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			return output.StringValue(userName(uint32(v)), false)
 		case "strerror":
 			return output.StringValue(strerror(syscall.Errno(v)), false)
+		case "goitab", "goetype":
+			// The word, which printf's %x prints, named by its dynamic
+			// type in text (print(args), %s), as an enum is.
+			w := output.UintValue(v, 8)
+			if name, ok := s.goTypeName(t.GoBinary, v, t.Builtin == "goetype"); ok {
+				w.Str = name
+			}
+			return w
 		}
 		if t.Enum != nil {
 			return output.EnumValue(int64(v), t.Enum.Names[int64(v)])

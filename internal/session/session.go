@@ -191,6 +191,8 @@ type session struct {
 	exitCode   int
 	// discard drops the records read after exit() and before END.
 	discard bool
+	// goTypes names Go interfaces' dynamic types, per binary (gotype.go).
+	goTypes map[string]*goTypes
 	start   time.Time
 	// released is set once the held child was let run; until then close
 	// kills it, also when Release itself failed.
@@ -359,6 +361,7 @@ func (s *session) run(ctx context.Context) error {
 	if plan.Trace {
 		s.out.traceHeader(cfg.Trace)
 	}
+	s.primeGoTypes() // a PIE's load bias, while the process runs
 	if s.plan.HasStacks && s.pid != 0 {
 		// Know the traced process's objects before it can exit; the drain
 		// loop refreshes this as it maps more. A held command first runs
@@ -713,6 +716,11 @@ func (s *session) close() error {
 	}
 	if s.resolver != nil {
 		s.resolver.Close()
+	}
+	for _, gt := range s.goTypes {
+		if gt.bin != nil {
+			gt.bin.Close()
+		}
 	}
 	return errors.Join(errs...)
 }
