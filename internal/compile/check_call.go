@@ -272,13 +272,19 @@ func (k *checker) regType(n lang.Expr) (*Type, error) {
 	return tU64, nil
 }
 
-func (k *checker) strncmpType(n lang.Expr) (*Type, error) {
-	e := n.(*lang.Call)
+// firstTwo types a call's first two arguments.
+func (k *checker) firstTwo(e *lang.Call) (*Type, *Type, error) {
 	a, err := k.typeOf(e.Args[0])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := k.typeOf(e.Args[1])
+	return a, b, err
+}
+
+func (k *checker) strncmpType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	a, b, err := k.firstTwo(e)
 	if err != nil {
 		return nil, err
 	}
@@ -297,11 +303,7 @@ const maxStrcontainsSteps = 1 << 14
 
 func (k *checker) strcontainsType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
-	a, err := k.typeOf(e.Args[0])
-	if err != nil {
-		return nil, err
-	}
-	b, err := k.typeOf(e.Args[1])
+	a, b, err := k.firstTwo(e)
 	if err != nil {
 		return nil, err
 	}

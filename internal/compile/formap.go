@@ -1,7 +1,7 @@
 package compile
 
 import (
-	"strings"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -93,6 +93,7 @@ func (g *gen) forRange(s *lang.ForStmt) error {
 // the loop's variable from the helper's other arguments.
 func (g *gen) loopCall(s *lang.ForStmt, helper asm.BuiltinFunc, args func(), ctxReg asm.Register, enter func() error) error {
 	cb := g.label("forcb")
+	g.callbacks = append(g.callbacks, cb)
 	stopped, err := g.allocScratch(8)
 	if err != nil {
 		return g.wrap(s, err)
@@ -279,7 +280,7 @@ func (g *gen) funcInfos() {
 	}
 	g.insns[0] = btf.WithFuncMetadata(g.insns[0], fn("prog", "ctx"))
 	for i, ins := range g.insns {
-		if s := ins.Symbol(); strings.HasPrefix(s, "forcb_") {
+		if s := ins.Symbol(); s != "" && slices.Contains(g.callbacks, s) {
 			g.insns[i] = btf.WithFuncMetadata(ins, fn(s, "a", "b", "c", "d"))
 		}
 	}

@@ -60,10 +60,11 @@ type gen struct {
 	exitLbl          string
 	// loops holds the labels break and continue jump to, innermost last.
 	loops []loopLabels
-	// subprogs are the callbacks of loops over maps, appended after the
-	// program's exit.
-	subprogs [][]instruction
-	subPos   [][]lang.Pos
+	// subprogs are the callbacks of loops, appended after the program's
+	// exit; callbacks are their first instructions' labels.
+	subprogs  [][]instruction
+	subPos    [][]lang.Pos
+	callbacks []string
 }
 
 type loopLabels struct{ brk, cont string }
@@ -194,7 +195,7 @@ func (g *gen) program() ([]instruction, error) {
 		return nil, g.wrap(g.probe, err)
 	}
 	g.insns, g.posOf = insns, pos
-	if len(g.subprogs) > 0 {
+	if len(g.callbacks) > 0 {
 		g.funcInfos()
 	}
 	return insns, nil

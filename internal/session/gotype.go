@@ -29,45 +29,58 @@ func (s *session) goTypeName(path string, word uint64, empty bool) (string, bool
 	if word == 0 {
 		return "nil", true
 	}
-	if s.goTypes == nil {
-		s.goTypes = map[string]*goTypes{}
-	}
-	gt, seen := s.goTypes[path]
-	if !seen {
-		gt = &goTypes{}
-		s.goTypes[path] = gt
-		b, err := gobin.OpenFile(path)
-		if err != nil {
-			// /proc/PID/root/FILE of a process that has exited: the same
-			// file from uscope's mount namespace, when it is there.
-			if m := procRoot.FindStringIndex(path); m != nil {
-				path = path[m[1]:]
-				b, err = gobin.OpenFile(path)
-			}
-		}
-		if err == nil {
-			gt.bin, gt.ok = b, true
-			if f, err := elf.Open(path); err == nil {
-				pie := f.Type == elf.ET_DYN
-				f.Close()
-				if pie {
-					gt.ok = false
-					if objs, err := proc.Objects(s.pid); err == nil && s.pid != 0 {
-						for _, o := range objs {
-							if o.Exe {
-								gt.bias, gt.ok = o.Bias, true
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	gt := s.goBinary(path)
 	if !gt.ok {
 		return "", false
 	}
 	name, err := gt.bin.InterfaceTypeName(word-gt.bias, empty)
 	return name, err == nil
+}
+
+// goBinary opens the Go binary at path once, with its load bias in the
+// traced process when it is position-independent.
+func (s *session) goBinary(path string) *goTypes {
+	if gt, ok := s.goTypes[path]; ok {
+		return gt
+	}
+	if s.goTypes == nil {
+		s.goTypes = map[string]*goTypes{}
+	}
+	gt := &goTypes{}
+	s.goTypes[path] = gt
+	b, err := gobin.OpenFile(path)
+	if err != nil {
+		// /proc/PID/root/FILE of a process that has exited: the same
+		// file from uscope's mount namespace, when it is there.
+		if m := procRoot.FindStringIndex(path); m != nil {
+			path = path[m[1]:]
+			b, err = gobin.OpenFile(path)
+		}
+	}
+	if err != nil {
+		return gt
+	}
+	gt.bin, gt.ok = b, true
+	f, err := elf.Open(path)
+	if err != nil || f.Type != elf.ET_DYN {
+		if f != nil {
+			f.Close()
+		}
+		return gt
+	}
+	f.Close()
+	gt.ok = false
+	if s.pid == 0 {
+		return gt
+	}
+	if objs, err := proc.Objects(s.pid); err == nil {
+		for _, o := range objs {
+			if o.Exe {
+				gt.bias, gt.ok = o.Bias, true
+			}
+		}
+	}
+	return gt
 }
 
 // primeGoTypes opens, at the start, the binaries whose interface values
@@ -80,7 +93,7 @@ func (s *session) primeGoTypes() {
 			return
 		}
 		if t.GoBinary != "" {
-			s.goTypeName(t.GoBinary, 1, true) // opens and caches; the name is not wanted
+			s.goBinary(t.GoBinary)
 		}
 		for _, e := range t.Elems {
 			walk(e)
