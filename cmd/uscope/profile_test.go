@@ -139,8 +139,11 @@ document.body.appendChild(pre);
 		if f.Label > f.W {
 			t.Errorf("frame %s: label %.1fpx wider than its frame %.1fpx", f.Name, f.Label, f.W)
 		}
-		if _, ok := byName[f.Name]; !ok || f.Name == "spin" && f.Samples > frames[byName[f.Name]].Samples {
-			byName[f.Name] = i // spin: the one above hot_a (the larger)
+		// A name can have several frames: a sample taken in a prologue,
+		// before the frame pointer is set, loses its caller and puts
+		// hot_b or spin at another depth. The tower is the largest.
+		if j, ok := byName[f.Name]; !ok || f.Samples > frames[j].Samples {
+			byName[f.Name] = i
 		}
 	}
 	all, ok1 := byName["all"]

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,18 +74,23 @@ func (tr *tracer) collect(r io.Reader, isErr bool) {
 // exits first or nothing comes within 30 s.
 func (tr *tracer) waitFor(ok func(string) bool, what string) {
 	tr.t.Helper()
+	seen := func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return slices.ContainsFunc(tr.lines, ok)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		tr.mu.Lock()
-		for _, l := range tr.lines {
-			if ok(l) {
-				tr.mu.Unlock()
-				return
-			}
+		if seen() {
+			return
 		}
-		tr.mu.Unlock()
 		select {
 		case <-tr.done:
+			// The line may have come in with uscope's last output,
+			// after the scan above.
+			if seen() {
+				return
+			}
 			tr.t.Fatalf("uscope exited before %s\n%s", what, tr.output())
 		case <-time.After(20 * time.Millisecond):
 		}
