@@ -382,9 +382,6 @@ func (k *checker) assign(s *lang.AssignStmt) error {
 		if err != nil {
 			return err
 		}
-		if t.Kind == KindMapLen {
-			return k.c.errorf(s.RHS, lenHint, "len() cannot be stored in a variable")
-		}
 		if t.Kind == KindVoid || t.Kind == KindAgg {
 			return k.c.errorf(s.RHS, "aggregations belong in maps: @x = count()", "cannot assign %v to $%s", t, lhs.Name)
 		}
@@ -551,7 +548,7 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 			if err != nil {
 				return nil, err
 			}
-			if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
+			if t.Kind == KindVoid || t.Kind == KindAgg {
 				return nil, k.c.errorf(x, "", "a tuple cannot hold %v", t)
 			}
 			tt.Elems = append(tt.Elems, t)
@@ -609,9 +606,6 @@ func (k *checker) scalarType(e lang.Expr) (*Type, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind == KindMapLen {
-		return nil, k.c.errorf(e, lenHint, "len() cannot be computed with")
-	}
 	if !t.IsScalar() {
 		return nil, k.c.errorf(e, "", "expected an integer, got %v", t)
 	}
@@ -660,9 +654,6 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 			return nil, k.c.errorf(e, "", "%s needs integers, got %v and %v", e.Op, a, b)
 		}
 		return tBool, nil
-	}
-	if a.Kind == KindMapLen || b.Kind == KindMapLen {
-		return nil, k.c.errorf(e, lenHint, "len() cannot be computed with")
 	}
 	if !a.IsScalar() || !b.IsScalar() {
 		return nil, k.c.errorf(e, "compare strings with == or strncmp()", "operator %s needs integers, got %v and %v", e.Op, a, b)

@@ -340,10 +340,14 @@ func (k *checker) lenType(n lang.Expr) (*Type, error) {
 	if ok, err := k.goLenCall(e); ok {
 		return tS64, err
 	}
-	if _, err := k.mapArg(e); err != nil {
+	m, err := k.mapArg(e)
+	if err != nil {
 		return nil, err
 	}
-	return tMapLen, nil
+	if m.key == nil {
+		return nil, k.c.errorf(e, "len() counts the keys of a map such as @m[k]", "call to len() expects a map with explicit keys (non-scalar map)")
+	}
+	return tU64, nil
 }
 
 // mapArg checks a call that takes a whole map (clear, zero, len).
@@ -439,7 +443,7 @@ func checkDirective(d output.ArgKind, t *Type) error {
 			return nil
 		}
 	default:
-		if t.IsScalar() || t.Kind == KindMapLen {
+		if t.IsScalar() {
 			return nil
 		}
 		return errorString("this directive needs an integer; use %s to print " + t.String())
@@ -513,11 +517,6 @@ func constInt(e lang.Expr) (int64, bool) {
 	return 0, false
 }
 
-// lenHint says what len(@m) is for: the number of keys is counted in
-// userspace when the record that carries it is printed, so it can be printed
-// but not computed with in a probe.
-const lenHint = "len(@m) is counted when it is printed: use it in printf() or print()"
-
 // assignMap checks @m[k] = v, @m[k] = count() and the atomic @m[k] += v.
 func (k *checker) assignMap(s *lang.AssignStmt, me *lang.MapExpr) error {
 	if s.Op != "=" {
@@ -548,8 +547,6 @@ func (k *checker) assignMap(s *lang.AssignStmt, me *lang.MapExpr) error {
 	switch t.Kind {
 	case KindVoid:
 		return k.c.errorf(s.RHS, "", "cannot store the result of %v in a map", t)
-	case KindMapLen:
-		return k.c.errorf(s.RHS, lenHint, "len() cannot be stored in a map")
 	}
 	m, err := k.defineMap(me, t)
 	if err != nil {
@@ -593,7 +590,7 @@ func (k *checker) keyType(me *lang.MapExpr) (*Type, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.Kind == KindVoid || t.Kind == KindAgg || t.Kind == KindMapLen {
+		if t.Kind == KindVoid || t.Kind == KindAgg {
 			return nil, k.c.errorf(x, "", "%v cannot be a map key", t)
 		}
 		elems = append(elems, t)

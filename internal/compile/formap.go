@@ -285,3 +285,25 @@ func (g *gen) funcInfos() {
 		}
 	}
 }
+
+// mapLen emits len(@m): bpf_for_each_map_elem with a callback that only
+// goes on returns the number of elements it visited, so the count is a
+// plain integer in the kernel, as in bpftrace (it can be stored, compared
+// and used as a key).
+func (g *gen) mapLen(n lang.Expr) error {
+	m := g.c.maps[n.(*lang.Call).Args[0].(*lang.MapExpr).Name]
+	if g.countCb == "" {
+		g.countCb = g.label("lencb")
+		g.callbacks = append(g.callbacks, g.countCb)
+		g.subprogs = append(g.subprogs, []instruction{asm.Mov.Imm(asm.R0, 0).WithSymbol(g.countCb), asm.Return()})
+		g.subPos = append(g.subPos, []lang.Pos{g.pos, g.pos})
+	}
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m.Spec),
+		asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference(g.countCb),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnForEachMapElem.Call(),
+	)
+	return nil
+}

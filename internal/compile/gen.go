@@ -65,6 +65,9 @@ type gen struct {
 	subprogs  [][]instruction
 	subPos    [][]lang.Pos
 	callbacks []string
+	// countCb is the label of the callback len(@m) counts with (mapLen),
+	// made once per program.
+	countCb string
 }
 
 type loopLabels struct{ brk, cont string }

@@ -406,6 +406,14 @@ func (g *gen) placeGoBytes(n lang.Node, ptr, length *goRef, t *Type, off int) er
 }
 
 // goLen generates len(x) of a Go value.
+// length generates len(): of a Go value (goLen) or of a map (mapLen).
+func (g *gen) length(n lang.Expr) error {
+	if g.goArgs(n.(*lang.Call).Args[0]) {
+		return g.goLen(n)
+	}
+	return g.mapLen(n)
+}
+
 func (g *gen) goLen(n lang.Expr) error {
 	e := n.(*lang.Call)
 	r := g.info.goRefs[e.Args[0]]

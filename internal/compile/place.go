@@ -127,12 +127,6 @@ func (g *gen) placeComm(_ lang.Expr, _ *Type, off int) error {
 }
 
 // placeMapLen stores len(@m)'s map index; userspace counts the keys.
-func (g *gen) placeMapLen(e lang.Expr, _ *Type, off int) error {
-	m := g.c.maps[e.(*lang.Call).Args[0].(*lang.MapExpr).Name]
-	g.emit(storeImm(regScratch, int16(off), int64(m.Index), asm.DWord))
-	return nil
-}
-
 func (g *gen) placeStackExpr(_ lang.Expr, _ *Type, off int) error { return g.placeStack(off) }
 
 // placeBytes writes constant bytes, zero-padded to n.

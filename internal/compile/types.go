@@ -23,9 +23,6 @@ const (
 	KindStack       // ustack: a stack id and pid, printed as frames
 	KindTuple       // (a, b, ...)
 	KindAgg         // a map value that is an aggregation (count(), hist() ...)
-	// KindMapLen is len(@m): it carries the map's index, and userspace
-	// prints the map's number of keys when the record is printed.
-	KindMapLen
 )
 
 // AggKind is the aggregation a map holds: output's kinds, whose value
@@ -99,7 +96,6 @@ var (
 	tProbe  = &Type{Kind: KindSym, Size: 8, Builtin: "probe"}
 	tUsym   = &Type{Kind: KindUsym, Size: 8}
 	tStack  = &Type{Kind: KindStack, Size: 16}
-	tMapLen = &Type{Kind: KindMapLen, Size: 8}
 	// Integers that print as something else: a uid as its user name, an
 	// errno as its message.
 	tUsername = &Type{Kind: KindInt, Size: 8, Builtin: "username"}
@@ -119,8 +115,6 @@ func (t *Type) StorageSize() int {
 		return 8 + align8(t.Size)
 	case KindStack:
 		return 16
-	case KindMapLen:
-		return 8
 	case KindTuple:
 		n := 0
 		for _, e := range t.Elems {
@@ -172,8 +166,6 @@ func (t *Type) String() string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case KindAgg:
 		return t.Agg.String() + "()"
-	case KindMapLen:
-		return "len(@map)"
 	}
 	return "?"
 }

@@ -18,7 +18,8 @@ const DefaultTimeFormat = "%H:%M:%S\n"
 //
 // with glibc's flags '_' (pad with spaces), '-' (no padding), '0' (pad with
 // zeros), '^' (upper case) and '#' (swap case), a field width, and the
-// ignored E and O modifiers. An unknown conversion is copied as written, as
+// ignored E and O modifiers, and bpftrace's %f, the microseconds of the
+// second in six digits. An unknown conversion is copied as written, as
 // glibc does.
 func Strftime(format string, t time.Time) string {
 	var sb strings.Builder
@@ -206,6 +207,8 @@ func (s strftimeSpec) conv(sb *strings.Builder, c byte, t time.Time) bool {
 		s.str(sb, strconv.FormatInt(t.Unix(), 10), false)
 	case 'S':
 		s.num(sb, t.Second(), 2, '0')
+	case 'f':
+		s.num(sb, t.Nanosecond()/1000, 6, '0')
 	case 't':
 		sb.WriteByte('\t')
 	case 'T', 'X':

@@ -26,6 +26,11 @@ func TestStrftime(t *testing.T) {
 			t.Errorf("Strftime(%q) = %q, want %q", tt.format, got, tt.want)
 		}
 	}
+	// bpftrace's %f: the microseconds, as its suite checks with
+	// strftime("%s.%f", 123000).
+	if got := Strftime("%s.%f", ts.Add(1000123000)); got != "1709647630.000123" {
+		t.Errorf("Strftime(%%s.%%f) = %q", got)
+	}
 }
 
 // TestStrftimeMatchesC compares Strftime with glibc's strftime for many

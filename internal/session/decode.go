@@ -296,11 +296,6 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		v := output.StackValue(frames)
 		v.StackMode = mode
 		return v
-	case compile.KindMapLen:
-		if idx := le.Uint64(b); idx < uint64(len(s.plan.Maps)) {
-			return output.UintValue(s.mapLen(s.plan.Maps[idx]), 8)
-		}
-		return output.UintValue(0, 8)
 	case compile.KindTuple:
 		var elems []output.Value
 		off := 0

@@ -139,23 +139,3 @@ func (s *session) printAllMaps() {
 	}
 	s.out.flush()
 }
-
-// mapLen counts the keys of a map now, for len(@m).
-func (s *session) mapLen(md *compile.MapDesc) uint64 {
-	m := s.coll.Map(md.Spec)
-	if m == nil {
-		return 0
-	}
-	var n uint64
-	key := make([]byte, md.KeySize)
-	next := make([]byte, md.KeySize)
-	var cur any
-	for {
-		if err := m.NextKey(cur, next); err != nil {
-			return n
-		}
-		n++
-		copy(key, next)
-		cur = key
-	}
-}
