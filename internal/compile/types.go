@@ -87,15 +87,15 @@ type Type struct {
 
 // Common types.
 var (
-	tVoid   = &Type{Kind: KindVoid}
-	tU64    = &Type{Kind: KindInt, Size: 8}
-	tS64    = &Type{Kind: KindInt, Size: 8, Signed: true}
-	tU32    = &Type{Kind: KindInt, Size: 4}
-	tBool   = &Type{Kind: KindInt, Size: 1, Bool: true}
-	tFunc   = &Type{Kind: KindSym, Size: 8, Builtin: "func"}
-	tProbe  = &Type{Kind: KindSym, Size: 8, Builtin: "probe"}
-	tUsym   = &Type{Kind: KindUsym, Size: 8}
-	tStack  = &Type{Kind: KindStack, Size: 16}
+	tVoid  = &Type{Kind: KindVoid}
+	tU64   = &Type{Kind: KindInt, Size: 8}
+	tS64   = &Type{Kind: KindInt, Size: 8, Signed: true}
+	tU32   = &Type{Kind: KindInt, Size: 4}
+	tBool  = &Type{Kind: KindInt, Size: 1, Bool: true}
+	tFunc  = &Type{Kind: KindSym, Size: 8, Builtin: "func"}
+	tProbe = &Type{Kind: KindSym, Size: 8, Builtin: "probe"}
+	tUsym  = &Type{Kind: KindUsym, Size: 8}
+	tStack = &Type{Kind: KindStack, Size: 16}
 	// Integers that print as something else: a uid as its user name, an
 	// errno as its message.
 	tUsername = &Type{Kind: KindInt, Size: 8, Builtin: "username"}
