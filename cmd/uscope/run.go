@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/attach"
+	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/session"
 )
@@ -148,7 +149,7 @@ retval and args (the results) are available.`,
 				}
 				file, src, params = args[0], string(b), args[1:]
 			}
-			prog, err := lang.Parse(file, src)
+			prog, err := lang.ParseParams(file, src, compile.PositionalParams(params))
 			if err != nil {
 				return usageError(err)
 			}

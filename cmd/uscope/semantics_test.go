@@ -17,6 +17,7 @@ package main
 //	EMPTY             the program prints nothing before the exit trailer
 //	ERROR CODE TEXT   the program is rejected: exit code CODE, stderr contains TEXT
 //	EXIT CODE         the program runs and exits with CODE (exit(CODE)); default 0
+//	ARGS WORD...      words given after the program (its $1, $2 ... and --name=v)
 //	XFAIL REASON      uscope fails this case today (the lead's work queue)
 //	MAIN_ONLY REASON  bpftrace main and 0.17 differ here; main's result is the
 //	                  expectation and the bpftrace 0.17 cross-check skips it
@@ -68,6 +69,7 @@ type semCase struct {
 	ErrText  string
 	IsError  bool
 	Exit     int // the exit code of a case that is not rejected
+	Args     []string
 	XFail    string
 	MainOnly string
 }
@@ -165,6 +167,8 @@ func parseSemantics(r io.Reader, file string) ([]semCase, error) {
 				return nil, fmt.Errorf("%s: want \"EXIT CODE\" with a code in 1..255", pos)
 			}
 			cur.Exit = c
+		case word == "ARGS":
+			cur.Args = strings.Fields(rest)
 		case word == "XFAIL" || word == "MAIN_ONLY":
 			if strings.TrimSpace(rest) == "" {
 				return nil, fmt.Errorf("%s: %s needs a reason", pos, word)
@@ -266,14 +270,14 @@ type semResult struct {
 }
 
 // semRun runs one program with uscope (or the peer) and returns its output.
-func semRun(peer string, prog string) semResult {
+func semRun(peer string, prog string, args ...string) semResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var cmd *exec.Cmd
 	if peer != "" {
-		cmd = exec.CommandContext(ctx, peer, "-e", prog)
+		cmd = exec.CommandContext(ctx, peer, append([]string{"-e", prog}, args...)...)
 	} else {
-		cmd = exec.CommandContext(ctx, uscopeBin, "run", "-e", prog)
+		cmd = exec.CommandContext(ctx, uscopeBin, append([]string{"run", "-e", prog}, args...)...)
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -400,7 +404,7 @@ func TestSemantics(t *testing.T) {
 					t.Skipf("MAIN_ONLY: %s", c.MainOnly)
 				}
 				limit <- struct{}{}
-				r := semRun(peer, c.Prog)
+				r := semRun(peer, c.Prog, c.Args...)
 				<-limit
 				v, diff := judge(c, r, comm, peer != "")
 				mu.Lock()

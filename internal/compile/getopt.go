@@ -19,6 +19,10 @@ type programArgs struct {
 	described  map[string]string
 }
 
+// PositionalParams returns the positional parameters among the words
+// after a program ($1 is the first), leaving out named options (--name).
+func PositionalParams(params []string) []string { return splitProgramArgs(params).positional }
+
 func splitProgramArgs(params []string) *programArgs {
 	a := &programArgs{named: map[string]*string{}, used: map[string]bool{}, described: map[string]string{}}
 	for _, p := range params {

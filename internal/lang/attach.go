@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -79,6 +80,9 @@ func (p *parser) scanField(slashOK bool) apField {
 
 // parseAttachPoint scans one attach point from the source and splits it.
 func (p *parser) parseAttachPoint() *AttachPoint {
+	if ap := p.positionalAttachPoint(); ap != nil {
+		return ap
+	}
 	lx := p.lx
 	start := lx.pos()
 	var fields []apField
@@ -131,6 +135,60 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	default:
 		p.errAt(start, kf.length(), kindsHint, "unknown probe type %q: uscope traces userspace", kind)
 	}
+	return ap
+}
+
+// positionalAttachPoint parses an attach point that uses positional
+// parameters ($1 ...) as the text they expand to, or returns nil (the
+// lexer unmoved) when the next attach point uses none.
+func (p *parser) positionalAttachPoint() *AttachPoint {
+	lx := p.lx
+	saved := *lx
+	start := lx.pos()
+	for i := 0; ; i++ {
+		p.scanField(i == 1)
+		if lx.eof() || lx.at(0) != ':' {
+			break
+		}
+		lx.advance()
+	}
+	raw := lx.src[start.Offset:lx.off]
+	if !strings.Contains(raw, "$") {
+		*lx = saved
+		return nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '$' || i+1 >= len(raw) || !isDigit(raw[i+1]) {
+			b.WriteByte(raw[i])
+			continue
+		}
+		j := i + 1
+		for j < len(raw) && isDigit(raw[j]) {
+			j++
+		}
+		n, _ := strconv.Atoi(raw[i+1 : j])
+		if n < 1 || n > len(p.params) {
+			at := Pos{Line: start.Line, Col: start.Col + i, Offset: start.Offset + i}
+			p.errAt(at, j-i, "give it after the program: uscope run -e 'PROGRAM' VALUE", "positional parameter $%s in an attach point was not given", raw[i+1:j])
+		}
+		b.WriteString(p.params[n-1])
+		i = j - 1
+	}
+	text := b.String()
+	sub := newParser(lx.file, text, 0, len(text))
+	var ap *AttachPoint
+	if err := sub.run(func() {
+		ap = sub.parseAttachPoint()
+		if !sub.lx.eof() {
+			sub.errAt(sub.lx.pos(), 1, "a positional parameter in an attach point must expand to attach point text", "unexpected %q in the attach point %q", sub.lx.src[sub.lx.off:], text)
+		}
+	}); err != nil {
+		err.Pos, err.Len, err.Source = start, len(raw), lx.src
+		err.Msg += fmt.Sprintf(" (in %q, from %s)", text, raw)
+		p.fail(err)
+	}
+	ap.Pos, ap.Raw = start, text
 	return ap
 }
 

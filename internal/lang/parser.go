@@ -35,7 +35,15 @@ const maxDepth = 1000
 // the source in messages ("-e" for a one-liner). The error, if any, is an
 // *Error for the first mistake in the text.
 func Parse(file, src string) (*Program, error) {
+	return ParseParams(file, src, nil)
+}
+
+// ParseParams is Parse with the program's positional parameters, which
+// attach points may use as bpftrace allows: i:ms:$1, BEG$1, or $1 for a
+// whole attach point. Elsewhere $N is an expression, left to the compiler.
+func ParseParams(file, src string, params []string) (*Program, error) {
 	p := newParser(file, src, 0, len(src))
+	p.params = params
 	prog := &Program{File: file, Source: src}
 	err := p.run(func() {
 		p.skipShebang()
@@ -94,6 +102,8 @@ type parser struct {
 	la    []token
 	last  int // offset just past the last token consumed
 	depth int
+	// params are the positional parameters attach points may use.
+	params []string
 }
 
 // bailout carries the first error up the parser's stack.
