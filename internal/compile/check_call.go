@@ -323,16 +323,21 @@ func (k *checker) strcontainsType(n lang.Expr) (*Type, error) {
 func (k *checker) mapKeyed(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	me, ok := e.Args[0].(*lang.MapExpr)
-	if !ok || me.Keys == nil || len(e.Args) != 1 {
+	if ok && e.Name == "has_key" {
+		if m := k.c.mapTypes[me.Name]; m != nil && m.key == nil {
+			return nil, k.c.errorf(e, "has_key(@m, key) needs a map such as @m[k]", "call to has_key() expects a map with explicit keys (non-scalar map)")
+		}
+	}
+	// delete(@scalar) deletes a map without keys (main's stdlib).
+	scalar := ok && me.Keys == nil && e.Name == "delete" && k.c.mapTypes[me.Name] != nil && k.c.mapTypes[me.Name].key == nil
+	if !ok || me.Keys == nil && !scalar || len(e.Args) != 1 {
 		return nil, k.c.errorf(e, e.Name+"(@m[key]) or "+e.Name+"(@m, key)", "%s() takes a map and a key", e.Name)
 	}
 	if _, err := k.mapElem(me); err != nil {
 		return nil, err
 	}
-	if e.Name == "has_key" {
-		return tBool, nil
-	}
-	return tVoid, nil
+	// Both are bools: whether the element exists, whether one was deleted.
+	return tBool, nil
 }
 
 func (k *checker) lenType(n lang.Expr) (*Type, error) {

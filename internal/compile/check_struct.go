@@ -111,3 +111,52 @@ func (k *checker) aggIndex(e *lang.Index, xt *Type) (*Type, bool, error) {
 	}
 	return nil, false, nil
 }
+
+// offsetofType types offsetof(struct Foo, a.b) and offsetof(EXPR, a.b):
+// the byte offset of the member in the struct, a constant.
+func (k *checker) offsetofType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if len(e.Args) != 2 {
+		return nil, k.c.errorf(e, "offsetof(struct Foo, member)", "offsetof takes a struct and a member")
+	}
+	path, ok := e.Args[1].(*lang.Ident)
+	if !ok {
+		return nil, k.c.errorf(e.Args[1], "offsetof(struct Foo, member)", "offsetof's second argument is a member name")
+	}
+	var st *cStruct
+	if id, ok := e.Args[0].(*lang.Ident); ok && k.c.structs[id.Name] != nil {
+		st = k.c.structs[id.Name]
+	} else {
+		xt, err := k.typeOf(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		if st = k.structAt(e.Args[0], xt); st == nil {
+			return nil, k.c.errorf(e.Args[0], "give a struct the program defines: offsetof(struct Foo, member)", "offsetof needs a struct, not %v", xt)
+		}
+	}
+	off := 0
+	for i, name := range strings.Split(path.Name, ".") {
+		if i > 0 {
+			if st == nil {
+				return nil, k.c.errorf(path, "", "%s is not a struct", strings.Join(strings.Split(path.Name, ".")[:i], "."))
+			}
+		}
+		var found *cField
+		for j := range st.fields {
+			if st.fields[j].name == name {
+				found = &st.fields[j]
+			}
+		}
+		if found == nil {
+			return nil, k.c.errorf(path, "members: "+memberNames(st), "%s has no member %s", st.name, name)
+		}
+		off += found.off
+		st = nil
+		if found.t.kind == cStructKind {
+			st = found.t.st
+		}
+	}
+	k.info.consts[e] = int64(off)
+	return tU64, nil
+}

@@ -340,7 +340,16 @@ func (g *gen) deleteCall(e lang.Expr) error {
 	}
 	g.emit(asm.LoadMapPtr(asm.R1, 0).WithReference(m.Spec))
 	g.scratchPtr(asm.R2, keyOff)
-	g.emit(asm.FnMapDeleteElem.Call())
+	// The result: true when an element was deleted (the helper returns 0).
+	deleted := g.label("deleted")
+	g.emit(
+		asm.FnMapDeleteElem.Call(),
+		asm.Mov.Reg(asm.R1, asm.R0),
+		asm.Mov.Imm(asm.R0, 1),
+		asm.JEq.Imm(asm.R1, 0, deleted),
+		asm.Mov.Imm(asm.R0, 0),
+	)
+	g.mark(deleted)
 	return nil
 }
 

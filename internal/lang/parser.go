@@ -914,6 +914,9 @@ func (p *parser) parsePrimary() Expr {
 			p.expect(")", "expected ')' after the type")
 			return &Call{Pos: t.pos, Name: t.str, Args: []Expr{&Ident{Pos: ty.Pos, Name: ty.String()}}}
 		}
+		if t.str == "offsetof" && p.peek().is("(") {
+			return p.parseOffsetof(t)
+		}
 		if p.peek().is("(") {
 			p.next()
 			return &Call{Pos: t.pos, Name: t.str, Args: p.parseList(")", "the arguments of "+t.str+"()")}
@@ -944,6 +947,38 @@ func (p *parser) parsePrimary() Expr {
 	}
 	p.unexpected(t, "expected an expression")
 	return nil
+}
+
+// parseOffsetof parses offsetof(TYPE, member[.member...]) or
+// offsetof(EXPR, member...) after its name: the type travels as an
+// identifier ("struct Foo"), as sizeof's does, and the member path as an
+// identifier "a.b".
+func (p *parser) parseOffsetof(name token) Expr {
+	isType := p.typeAhead()
+	p.next()
+	var of Expr
+	if isType {
+		ty := p.parseType()
+		of = &Ident{Pos: ty.Pos, Name: ty.String()}
+	} else {
+		of = p.parseExpr()
+	}
+	p.expect(",", "offsetof takes a struct and a member: offsetof(struct Foo, x)")
+	first := p.next()
+	if first.kind != tIdent {
+		p.unexpected(first, "expected a member name")
+	}
+	path := first.str
+	for p.peek().is(".") {
+		p.next()
+		m := p.next()
+		if m.kind != tIdent {
+			p.unexpected(m, "expected a member name after '.'")
+		}
+		path += "." + m.str
+	}
+	p.expect(")", "expected ')' after the member")
+	return &Call{Pos: name.pos, Name: "offsetof", Args: []Expr{of, &Ident{Pos: first.pos, Name: path}}}
 }
 
 // parseRecord parses a record after its '(': name = expr { , name = expr } ).
