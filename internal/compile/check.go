@@ -183,9 +183,13 @@ func (k *checker) stmt(s lang.Stmt) error {
 		k.block(s.Body)
 		k.loops--
 	case *lang.UnrollStmt:
-		lit, ok := s.Count.(*lang.IntLit)
-		if !ok || lit.Value < 1 || lit.Value > 100 {
+		switch lit, ok := s.Count.(*lang.IntLit); {
+		case !ok:
 			k.c.report(k.c.errorf(s.Count, "use a number from 1 to 100", "unroll needs a constant count"))
+		case lit.Value < 1:
+			k.c.report(k.c.errorf(s.Count, "use a number from 1 to 100", "unroll minimum value is 1"))
+		case lit.Value > 100:
+			k.c.report(k.c.errorf(s.Count, "use a number from 1 to 100, or a while loop", "unroll maximum value is 100"))
 		}
 		k.block(s.Body)
 	case *lang.ReturnStmt:

@@ -56,7 +56,7 @@ func TestListingGolden(t *testing.T) {
 // each names the problem and points at the offending text.
 func TestCompileErrors(t *testing.T) {
 	cases := []struct{ src, want string }{
-		{`uprobe:/bin/true:f { printf("%d\n", nope); }`, `t:1:37: unknown identifier "nope"`},
+		{`uprobe:/bin/true:f { printf("%d\n", nope); }`, `t:1:37: ERROR: unknown identifier "nope"`},
 		{`uprobe:/bin/true:f { printf("%d\n", retval); }`, `retval is only available in uretprobe probes`},
 		{`uretprobe:/bin/true:f { printf("%d\n", arg0); }`, `arg0 is not available in a uretprobe`},
 		{`uprobe:/bin/true:f { printf("%d %d\n", arg0); }`, `format has 2 directive(s) but 1 argument(s) follow`},

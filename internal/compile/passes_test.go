@@ -26,10 +26,10 @@ func TestEveryMistakeReported(t *testing.T) {
 		t.Fatalf("error %v (%T), want a list", err, err)
 	}
 	want := []string{
-		`t:2:18: unknown identifier "nope"`,
-		`t:3:8: unknown function prinft(); did you mean printf()?`,
-		`t:4:12: operator + needs integers`,
-		`t:6:27: retval is only available in uretprobe probes`,
+		`t:2:18: ERROR: unknown identifier "nope"`,
+		`t:3:8: ERROR: unknown function prinft(); did you mean printf()?`,
+		`t:4:12: ERROR: operator + needs integers`,
+		`t:6:27: ERROR: retval is only available in uretprobe probes`,
 	}
 	if len(list) != len(want) {
 		t.Fatalf("%d errors, want %d:\n%v", len(list), len(want), err)

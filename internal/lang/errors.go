@@ -16,9 +16,13 @@ type Error struct {
 	Hint string
 	// Source is the program text, for the caret line; may be empty.
 	Source string
+	// Warning marks a diagnostic that does not stop the program (an
+	// unused map, unreachable code).
+	Warning bool
 }
 
-// Error returns the one-line form: "file:line:col: msg (hint)".
+// Error returns the one-line form: "file:line:col: ERROR: msg; hint"
+// ("WARNING:" for a warning).
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -26,7 +30,14 @@ func (e *Error) Error() string {
 		b.WriteByte(':')
 	}
 	if e.Pos.IsValid() {
+		// A mistake at a place in the program is labelled as bpftrace
+		// and compilers label theirs.
 		fmt.Fprintf(&b, "%d:%d: ", e.Pos.Line, e.Pos.Col)
+		if e.Warning {
+			b.WriteString("WARNING: ")
+		} else {
+			b.WriteString("ERROR: ")
+		}
 	} else if e.File != "" {
 		b.WriteByte(' ')
 	}

@@ -193,36 +193,36 @@ func TestParseTraceSpec(t *testing.T) {
 
 func TestParseTraceSpecErrors(t *testing.T) {
 	tests := []struct{ spec, want string }{
-		{"", `trace:1:1: missing probe; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
-		{`t:sched:sched_switch`, `trace:1:1: tracepoints are kernel probes: uscope traces userspace; use p:LIB:FUNC, r:LIB:FUNC or u:LIB:[PROVIDER:]NAME`},
-		{`k:lib:do_sys_open`, `trace:1:1: unknown probe type "k": uscope traces userspace; use p (entry), r (return) or u (USDT)`},
-		{`r:malloc`, `trace:1:1: ambiguous spec "r:malloc": "r" is read as the library; write r::malloc for the process given with -p, or r:LIB:malloc`},
-		{`p:c:`, `trace:1:4: missing function name; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
-		{`u:lib:`, `trace:1:6: missing function name; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
-		{`u:a:b:c:d`, `trace:1:8: too many ':' in USDT spec; write u:LIB:[PROVIDER:]NAME`},
-		{`r:c:malloc+4`, `trace:1:5: a return probe cannot attach at a function offset; use p: to probe inside the function, or drop the offset`},
-		{`p:c:malloc+x`, `trace:1:12: invalid offset "x"; write the offset as a number, like +0x10 or +16`},
-		{`p:c:+4`, `trace:1:5: missing function name before '+'; write FUNC+OFFSET`},
-		{`p:c:0xzz`, `trace:1:5: invalid address "0xzz"; write an address as 0x401000 or a function name`},
-		{`u:/bin/x:probe(int x)`, `trace:1:15: a USDT probe takes no signature; use arg1, arg2, ... instead`},
-		{`p:c:f(int) "%d", arg1`, `trace:1:10: unexpected ')'; expected a parameter name, like (char *path, int flags)`},
-		{`p:c:f(int a, int a)`, `trace:1:18: parameter "a" declared twice; give each parameter its own name`},
-		{`p:c:f(int a; int b)`, `trace:1:12: unexpected ';'; expected ',' or ')' in the signature`},
-		{`p:c:open (arg0 == 1)`, `trace:1:11: bcc numbers arguments from arg1; use arg1 for the first argument`},
-		{`p:c:open (arg1 == 1`, `trace:1:20: unexpected end of input; expected ')' to close the filter`},
-		{`p:c:open "%s %s" arg1`, `trace:1:10: format has 2 directives but 1 argument given; give one argument per % directive`},
-		{`p:c:open "x" arg1`, `trace:1:10: format has 0 directives but 1 argument given; give one argument per % directive`},
-		{`p:c:open "%K" arg1`, `trace:1:10: %K prints kernel symbols: uscope traces userspace; use %U for user addresses, or %x`},
-		{`p:c:open "%q" arg1`, `trace:1:10: unknown format directive "%q"; bcc's trace formats are %d %i %u %x %o %c %s %p %U, with h, l or ll`},
-		{`p:c:open "%*d" arg1`, `trace:1:10: '*' widths are not supported in "%*"; write the width as a number`},
-		{`p:c:open "abc %" arg1`, `trace:1:10: incomplete format directive "%"; bcc's trace formats are %d %i %u %x %o %c %s %p %U, with h, l or ll`},
-		{`p:c:open $foo`, `trace:1:10: unexpected variable $foo; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
-		{`p:c:open ($foo == 1)`, `trace:1:11: unknown variable $foo; bcc's trace knows $retval, $pid, $tgid, $uid, $gid, $cpu and $task`},
-		{`p:c:open (STRCMP(arg1, "x"))`, `trace:1:11: STRCMP takes a string literal and an expression; write STRCMP("literal", expr)`},
-		{`p:c:open (STRCMP("x"))`, `trace:1:11: STRCMP takes a string literal and an expression; write STRCMP("literal", expr)`},
-		{`p:c:open "%d", arg1,`, `trace:1:21: unexpected end of input; expected an expression`},
-		{`p:c:open "%d", arg1 arg2`, `trace:1:21: unexpected identifier "arg2"; expected ',' between arguments`},
-		{`p:c:open "%d`, `trace:1:10: unterminated string; close it with '"' on the same line`},
+		{"", `trace:1:1: ERROR: missing probe; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
+		{`t:sched:sched_switch`, `trace:1:1: ERROR: tracepoints are kernel probes: uscope traces userspace; use p:LIB:FUNC, r:LIB:FUNC or u:LIB:[PROVIDER:]NAME`},
+		{`k:lib:do_sys_open`, `trace:1:1: ERROR: unknown probe type "k": uscope traces userspace; use p (entry), r (return) or u (USDT)`},
+		{`r:malloc`, `trace:1:1: ERROR: ambiguous spec "r:malloc": "r" is read as the library; write r::malloc for the process given with -p, or r:LIB:malloc`},
+		{`p:c:`, `trace:1:4: ERROR: missing function name; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
+		{`u:lib:`, `trace:1:6: ERROR: missing function name; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
+		{`u:a:b:c:d`, `trace:1:8: ERROR: too many ':' in USDT spec; write u:LIB:[PROVIDER:]NAME`},
+		{`r:c:malloc+4`, `trace:1:5: ERROR: a return probe cannot attach at a function offset; use p: to probe inside the function, or drop the offset`},
+		{`p:c:malloc+x`, `trace:1:12: ERROR: invalid offset "x"; write the offset as a number, like +0x10 or +16`},
+		{`p:c:+4`, `trace:1:5: ERROR: missing function name before '+'; write FUNC+OFFSET`},
+		{`p:c:0xzz`, `trace:1:5: ERROR: invalid address "0xzz"; write an address as 0x401000 or a function name`},
+		{`u:/bin/x:probe(int x)`, `trace:1:15: ERROR: a USDT probe takes no signature; use arg1, arg2, ... instead`},
+		{`p:c:f(int) "%d", arg1`, `trace:1:10: ERROR: unexpected ')'; expected a parameter name, like (char *path, int flags)`},
+		{`p:c:f(int a, int a)`, `trace:1:18: ERROR: parameter "a" declared twice; give each parameter its own name`},
+		{`p:c:f(int a; int b)`, `trace:1:12: ERROR: unexpected ';'; expected ',' or ')' in the signature`},
+		{`p:c:open (arg0 == 1)`, `trace:1:11: ERROR: bcc numbers arguments from arg1; use arg1 for the first argument`},
+		{`p:c:open (arg1 == 1`, `trace:1:20: ERROR: unexpected end of input; expected ')' to close the filter`},
+		{`p:c:open "%s %s" arg1`, `trace:1:10: ERROR: format has 2 directives but 1 argument given; give one argument per % directive`},
+		{`p:c:open "x" arg1`, `trace:1:10: ERROR: format has 0 directives but 1 argument given; give one argument per % directive`},
+		{`p:c:open "%K" arg1`, `trace:1:10: ERROR: %K prints kernel symbols: uscope traces userspace; use %U for user addresses, or %x`},
+		{`p:c:open "%q" arg1`, `trace:1:10: ERROR: unknown format directive "%q"; bcc's trace formats are %d %i %u %x %o %c %s %p %U, with h, l or ll`},
+		{`p:c:open "%*d" arg1`, `trace:1:10: ERROR: '*' widths are not supported in "%*"; write the width as a number`},
+		{`p:c:open "abc %" arg1`, `trace:1:10: ERROR: incomplete format directive "%"; bcc's trace formats are %d %i %u %x %o %c %s %p %U, with h, l or ll`},
+		{`p:c:open $foo`, `trace:1:10: ERROR: unexpected variable $foo; a trace spec is [p|r|u]:[LIB]:FUNC[+OFF] [(FILTER)] ["FMT"[, ARGS...]]`},
+		{`p:c:open ($foo == 1)`, `trace:1:11: ERROR: unknown variable $foo; bcc's trace knows $retval, $pid, $tgid, $uid, $gid, $cpu and $task`},
+		{`p:c:open (STRCMP(arg1, "x"))`, `trace:1:11: ERROR: STRCMP takes a string literal and an expression; write STRCMP("literal", expr)`},
+		{`p:c:open (STRCMP("x"))`, `trace:1:11: ERROR: STRCMP takes a string literal and an expression; write STRCMP("literal", expr)`},
+		{`p:c:open "%d", arg1,`, `trace:1:21: ERROR: unexpected end of input; expected an expression`},
+		{`p:c:open "%d", arg1 arg2`, `trace:1:21: ERROR: unexpected identifier "arg2"; expected ',' between arguments`},
+		{`p:c:open "%d`, `trace:1:10: ERROR: unterminated string; close it with '"' on the same line`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestParseTraceSpecs(t *testing.T) {
 	}
 	// A compiler error on a translated node points into the right spec.
 	e := prog.Errorf(prog.Probes[1].Body.Stmts[0].(*ExprStmt).X.(*Call).Args[1], 4, "", "bad")
-	if want := "trace:2:16: bad\np:c:free \"%x\", arg1\n               ^~~~"; e.Detail() != want {
+	if want := "trace:2:16: ERROR: bad\np:c:free \"%x\", arg1\n               ^~~~"; e.Detail() != want {
 		t.Errorf("Detail:\n%s\nwant:\n%s", e.Detail(), want)
 	}
 
@@ -280,7 +280,7 @@ func TestParseTraceSpecs(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if want := "trace:2:10: format has 2 directives but 1 argument given; give one argument per % directive\np:c:free \"%d %d\" arg1\n         ^~~~~~~"; detail(err) != want {
+	if want := "trace:2:10: ERROR: format has 2 directives but 1 argument given; give one argument per % directive\np:c:free \"%d %d\" arg1\n         ^~~~~~~"; detail(err) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", detail(err), want)
 	}
 	if _, err := ParseTraceSpecs(nil, TraceOptions{}); err == nil {
