@@ -233,7 +233,7 @@ func (k *checker) let(s *lang.LetStmt) error {
 		if t == nil {
 			t = it
 		} else if !sameShape(t, it) && !(t.IsScalar() && it.IsScalar()) {
-			return k.c.errorf(s.Init, "", "$%s is %v; cannot assign %v", s.Var.Name, t, it)
+			return k.c.errorf(s.Init, "", "$%s is %v; cannot assign %v", displayVar(s.Var.Name), t, it)
 		}
 	}
 	if t == nil {
@@ -266,7 +266,7 @@ func (k *checker) declare(v *lang.Var, t *Type) error {
 		return nil
 	}
 	if !sameShape(old, t) {
-		return k.c.errorf(v, "", "$%s holds %v; cannot assign %v", v.Name, old, t)
+		return k.c.errorf(v, "", "$%s holds %v; cannot assign %v", displayVar(v.Name), old, t)
 	}
 	k.info.Types[v] = old
 	return nil
@@ -387,7 +387,7 @@ func (k *checker) assign(s *lang.AssignStmt) error {
 			return err
 		}
 		if t.Kind == KindVoid || t.Kind == KindAgg {
-			return k.c.errorf(s.RHS, "aggregations belong in maps: @x = count()", "cannot assign %v to $%s", t, lhs.Name)
+			return k.c.errorf(s.RHS, "aggregations belong in maps: @x = count()", "cannot assign %v to $%s", t, displayVar(lhs.Name))
 		}
 		return k.declare(lhs, t)
 	case *lang.MapExpr:
@@ -434,7 +434,7 @@ func (k *checker) typeOf1(e lang.Expr) (*Type, error) {
 	case *lang.Var:
 		t, ok := k.info.Vars[e.Name]
 		if !ok {
-			return nil, k.c.errorf(e, "assign it first: $"+e.Name+" = ...", "$%s is used before it is assigned", e.Name)
+			return nil, k.c.errorf(e, "assign it first: $"+displayVar(e.Name)+" = ...", "$%s is used before it is assigned", displayVar(e.Name))
 		}
 		return t, nil
 	case *lang.MapExpr:

@@ -522,6 +522,63 @@ func constInt(e lang.Expr) (int64, bool) {
 	return 0, false
 }
 
+// foldInt is the value of an integer expression made of literals and the
+// arithmetic operators, as main folds them (1 + 1, -2 * 3, 1 << 4).
+func foldInt(e lang.Expr) (int64, bool) {
+	switch x := e.(type) {
+	case *lang.IntLit:
+		return int64(x.Value), true
+	case *lang.Unary:
+		v, ok := foldInt(x.X)
+		switch {
+		case !ok:
+		case x.Op == "-":
+			return -v, true
+		case x.Op == "~":
+			return ^v, true
+		case x.Op == "+":
+			return v, true
+		}
+	case *lang.Binary:
+		a, ok1 := foldInt(x.X)
+		b, ok2 := foldInt(x.Y)
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		switch x.Op {
+		case "+":
+			return a + b, true
+		case "-":
+			return a - b, true
+		case "*":
+			return a * b, true
+		case "/":
+			if b != 0 {
+				return a / b, true
+			}
+		case "%":
+			if b != 0 {
+				return a % b, true
+			}
+		case "<<":
+			if b >= 0 && b < 64 {
+				return a << b, true
+			}
+		case ">>":
+			if b >= 0 && b < 64 {
+				return a >> b, true
+			}
+		case "&":
+			return a & b, true
+		case "|":
+			return a | b, true
+		case "^":
+			return a ^ b, true
+		}
+	}
+	return 0, false
+}
+
 // assignMap checks @m[k] = v, @m[k] = count() and the atomic @m[k] += v.
 func (k *checker) assignMap(s *lang.AssignStmt, me *lang.MapExpr) error {
 	if s.Op != "=" {

@@ -90,13 +90,22 @@ func (k *checker) aggIndex(e *lang.Index, xt *Type) (*Type, bool, error) {
 		k.info.strIndex[e] = true
 		return intTypes["int8"], true, nil
 	}
-	if xt.Kind == KindTuple && xt.Array {
-		n, ok := constInt(e.Index)
+	if xt.Kind == KindTuple && (xt.Array || !xt.MultiKey) {
+		// An array value, or a tuple indexed as main allows: $t[1 + 1]
+		// is $t.2.
+		n, ok := foldInt(e.Index)
 		if !ok {
-			return nil, true, k.c.errorf(e.Index, "", "an array value is indexed with a constant")
+			what := "an array value"
+			if !xt.Array {
+				what = "a tuple"
+			}
+			return nil, true, k.c.errorf(e.Index, "", "%s is indexed with a constant", what)
+		}
+		if xt.Array && (n < 0 || int(n) >= len(xt.Elems)) {
+			return nil, true, k.c.errorf(e.Index, "", "the index %d is out of bounds for array of size %d", n, len(xt.Elems))
 		}
 		if n < 0 || int(n) >= len(xt.Elems) {
-			return nil, true, k.c.errorf(e.Index, "", "the index %d is out of bounds for array of size %d", n, len(xt.Elems))
+			return nil, true, k.c.errorf(e.Index, "tuples have elements 0 to "+strconv.Itoa(len(xt.Elems)-1), "the index %d is out of bounds for %v", n, xt)
 		}
 		k.info.Types[e.Index] = tS64
 		k.info.elems[e] = int(n)

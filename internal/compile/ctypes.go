@@ -86,6 +86,10 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 		if t.size == 0 && t.kind == cStructKind {
 			return c.prog.Errorf(f, len(f.Name), "define it before this one", "%s has an incomplete type %s", f.Name, f.Type.Name)
 		}
+		align := t.align
+		if d.Packed {
+			align = 1
+		}
 		var at int
 		switch {
 		case st.union:
@@ -94,7 +98,7 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 			// Bit-fields pack into units of their type's size.
 			unitBits := 8 * t.size
 			if bitPos == 0 || bitPos+f.Type.Bits > unitBits {
-				off = alignUp(off, t.align)
+				off = alignUp(off, align)
 				bitPos = 0
 			}
 			bf := *t
@@ -111,12 +115,12 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 				off += (bitPos + 7) / 8
 				bitPos = 0
 			}
-			off = alignUp(off, t.align)
+			off = alignUp(off, align)
 			at = off
 			off += t.size
 		}
 		st.fields = append(st.fields, cField{name: f.Name, off: at, t: t})
-		st.align = max(st.align, t.align)
+		st.align = max(st.align, align)
 		if st.union {
 			st.size = max(st.size, t.size)
 		}

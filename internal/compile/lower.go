@@ -22,6 +22,8 @@ import (
 //
 //   - a unary + disappears;
 //
+//   - a ?: whose value is unused becomes an if statement;
+//
 //   - pid(), comm() and the other function forms of builtin identifiers
 //     become the identifiers, and __builtin_NAME becomes NAME;
 //
@@ -45,6 +47,7 @@ func lower(p *lang.Program, params []string) []error {
 			pr.Pred = l.lowerExpr(pr.Pred)
 		}
 		l.lowerBlock(pr.Body)
+		resolveScopes(pr)
 	}
 	l.unusedOptions()
 	return l.errs
@@ -70,6 +73,14 @@ func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 				op = "-="
 			}
 			return l.lowerStmt(&lang.AssignStmt{Pos: inc.Pos, Op: op, LHS: inc.X, RHS: &lang.IntLit{Pos: inc.Pos, Value: 1, Text: "1"}})
+		}
+		if t, ok := s.X.(*lang.Ternary); ok && t.Then != nil {
+			// c ? a : b whose value is unused is if (c) { a } else { b },
+			// so the branches may be calls without a value (printf).
+			p := t.Cond.Position()
+			return l.lowerStmt(&lang.IfStmt{Pos: p, Cond: t.Cond,
+				Then: &lang.Block{Pos: t.Then.Position(), Stmts: []lang.Stmt{&lang.ExprStmt{X: t.Then}}},
+				Else: &lang.Block{Pos: t.Else.Position(), Stmts: []lang.Stmt{&lang.ExprStmt{X: t.Else}}}})
 		}
 		s.X = l.lowerExpr(s.X)
 	case *lang.AssignStmt:

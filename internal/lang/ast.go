@@ -486,6 +486,8 @@ type StructDef struct {
 	Name   string // "" for an anonymous struct defined inside another
 	Union  bool
 	Fields []*FieldDef
+	// Packed is __attribute__((packed)): members without padding.
+	Packed bool
 }
 
 // Position implements Node.

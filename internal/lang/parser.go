@@ -1140,6 +1140,36 @@ func (p *parser) parseEnumDef() *EnumDef {
 
 // parseStructDef parses struct|union [NAME] { members }; named says a
 // name is required (at the top of a program).
+// parseAttributes parses the GCC attributes after a struct's '}':
+// __attribute__((packed)), __attribute__((aligned(N))), several in one
+// list or one after another. packed is kept; others are read and ignored.
+func (p *parser) parseAttributes(d *StructDef) {
+	for p.peek().kind == tIdent && p.peek().str == "__attribute__" {
+		p.next()
+		p.expect("(", "write __attribute__((packed))")
+		p.expect("(", "write __attribute__((packed))")
+		for {
+			a := p.next()
+			if a.kind != tIdent {
+				p.unexpected(a, "expected an attribute such as packed")
+			}
+			if a.str == "packed" || a.str == "__packed__" {
+				d.Packed = true
+			}
+			if p.peek().is("(") {
+				p.next()
+				p.parseList(")", "the arguments of "+a.str)
+			}
+			if !p.peek().is(",") {
+				break
+			}
+			p.next()
+		}
+		p.expect(")", "expected ')' to close the attribute list")
+		p.expect(")", "expected '))' after the attributes")
+	}
+}
+
 func (p *parser) parseStructDef(named bool) *StructDef {
 	kw := p.next()
 	d := &StructDef{Pos: kw.pos, Union: kw.str == "union"}
@@ -1155,6 +1185,7 @@ func (p *parser) parseStructDef(named bool) *StructDef {
 		switch {
 		case t.is("}"):
 			p.next()
+			p.parseAttributes(d)
 			return d
 		case t.is(";"):
 			p.next()
