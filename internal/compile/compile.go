@@ -85,6 +85,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	if err := c.check(units); err != nil {
 		return nil, err
 	}
+	c.warnings()
 	c.resources(units)
 	if err := c.emit(units); err != nil {
 		return nil, err

@@ -155,3 +155,37 @@ func TestLongProgramCompiles(t *testing.T) {
 }
 
 func nativeEndian() binary.ByteOrder { return binary.LittleEndian }
+
+// TestWarnings: the warnings pass reports, as bpftrace does, a declared
+// map no probe uses and the first statement after one that leaves its
+// block; a program without either has no warnings.
+func TestWarnings(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want []string
+	}{
+		{"let @a = hash(10); let @b = hash(10); BEGIN { @b[1] = 1; exit(); }", []string{"t:1:5: WARNING: Unused map: @a"}},
+		{"BEGIN { @x = 1; exit(); @x = 2; @x = 3; }", []string{"t:1:25: WARNING: Unreachable statement"}},
+		{"BEGIN { while (1) { break; @x = 1; } if (1) { return; } exit(); }", []string{"t:1:28: WARNING: Unreachable statement"}},
+		{"BEGIN { @x = 1; exit(); }", nil},
+	} {
+		prog, err := lang.Parse("t", tt.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := Compile(prog, Options{Resolver: fakeResolver{}})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		var got []string
+		for _, d := range plan.Diagnostics {
+			if !d.Warning {
+				t.Errorf("%s: diagnostic %v is not a warning", tt.src, d)
+			}
+			got = append(got, strings.SplitN(d.Error(), ";", 2)[0])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: warnings %q, want %q", tt.src, got, tt.want)
+		}
+	}
+}

@@ -105,6 +105,9 @@ type Plan struct {
 	Config Config
 	// Warnings are for the user: attach points skipped by missing_probes.
 	Warnings []string
+	// Diagnostics are the warnings at places in the program (an unused
+	// map, an unreachable statement), with their source line and caret.
+	Diagnostics []*lang.Error
 }
 
 // Program is one generated BPF program and where it attaches.

@@ -37,6 +37,13 @@ func (p *printer) warn(msg string) {
 	fmt.Fprintln(os.Stderr, "uscope: warning: "+msg)
 }
 
+// diagnostic prints a warning about the program, already labelled, with
+// its source line and caret.
+func (p *printer) diagnostic(text string) {
+	p.buf.Flush()
+	fmt.Fprintln(os.Stderr, "uscope: "+text)
+}
+
 // traceRow is one row of `uscope trace` output.
 type traceRow struct {
 	Nanos    uint64

@@ -290,6 +290,11 @@ func (s *session) run(ctx context.Context) error {
 	for _, w := range plan.Warnings {
 		s.out.warn(w)
 	}
+	if !cfg.NoWarnings {
+		for _, d := range plan.Diagnostics {
+			s.out.diagnostic(d.Detail())
+		}
+	}
 	if cfg.Debug != nil {
 		fmt.Fprintf(cfg.Debug, "%s\n", lang.Format(cfg.Program))
 		fmt.Fprint(cfg.Debug, plan.Listing())
