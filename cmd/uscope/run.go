@@ -188,7 +188,7 @@ retval and args (the results) are available.`,
 	c.Flags().BoolVarP(&debug, "debug", "d", false, "print the program, its types and the generated BPF instructions")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print the line that says how many probes are attached")
 	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands")
-	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines")
+	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines nor warnings about the program")
 	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "accepted for bpftrace's -k; helper errors are counted by uscope either way")
 	c.Flags().DurationVar(&sf.duration, "duration", 0, "stop after `DURATION` (e.g. 10s)")
 	c.Flags().IntVar(&sf.strSize, "str-size", 64, "bytes read by str(), including the terminating NUL")

@@ -31,6 +31,24 @@ func (g *gen) exit(e lang.Expr) error {
 	return nil
 }
 
+// runtimeWarning sends a warning about node n, found while the probe
+// runs; userspace prints it once, with its caret. It clobbers R0-R5.
+func (g *gen) runtimeWarning(n lang.Node, msg string) error {
+	idx := -1
+	for i, w := range g.c.plan.Runtime {
+		if w.Pos == n.Position() && w.Msg == msg {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		w := g.c.prog.Errorf(n, nodeLen(n), "", "%s", msg)
+		w.Warning = true
+		idx = len(g.c.plan.Runtime)
+		g.c.plan.Runtime = append(g.c.plan.Runtime, w)
+	}
+	return g.wrap(n, g.simpleRecord(RecRuntime, idx, nil))
+}
+
 func (g *gen) time(e lang.Expr) error {
 	return g.wrap(e, g.simpleRecord(RecTime, g.info.records[e.(*lang.Call)], nil))
 }

@@ -50,6 +50,21 @@ func (g *gen) memAddr(e lang.Expr) error {
 		if _, err := g.expr(x.Index); err != nil {
 			return err
 		}
+		if arr := g.info.mem[x.X]; arr != nil && arr.kind == cArray && arr.n > 0 {
+			// Out of bounds: a warning, then the read as written.
+			in := g.label("inbounds")
+			g.emit(asm.JLT.Imm(asm.R0, int32(arr.n), in))
+			idx, err := g.spill()
+			if err != nil {
+				return g.wrap(e, err)
+			}
+			if err := g.runtimeWarning(e, "Array access out of bounds. This can lead to unexpected results."); err != nil {
+				return err
+			}
+			g.emit(asm.LoadMem(asm.R0, asm.RFP, idx, asm.DWord))
+			g.popStack(8)
+			g.mark(in)
+		}
 		g.emit(
 			asm.Mul.Imm(asm.R0, int32(size)),
 			asm.LoadMem(asm.R1, asm.RFP, slot, asm.DWord),

@@ -430,7 +430,11 @@ func (g *gen) binary(e *lang.Binary) error {
 			// A division by zero gives 1, as bpftrace main's does (BPF's
 			// own gives 0, and x for %).
 			ok, done := g.label("divok"), g.label("divdone")
-			g.emit(asm.JNE.Imm(asm.R2, 0, ok), asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(done))
+			g.emit(asm.JNE.Imm(asm.R2, 0, ok))
+			if err := g.runtimeWarning(e, "Divide or modulo by 0 detected. This can lead to unexpected results. 1 is being used as the result."); err != nil {
+				return err
+			}
+			g.emit(asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(done))
 			g.mark(ok)
 			g.emit(op.Reg(asm.R1, asm.R2), asm.Mov.Reg(asm.R0, asm.R1))
 			g.mark(done)

@@ -108,6 +108,9 @@ type Plan struct {
 	// Diagnostics are the warnings at places in the program (an unused
 	// map, an unreachable statement), with their source line and caret.
 	Diagnostics []*lang.Error
+	// Runtime are the warnings a probe may send while it runs (RecRuntime),
+	// each at its place in the program.
+	Runtime []*lang.Error
 }
 
 // Program is one generated BPF program and where it attaches.
@@ -182,6 +185,9 @@ const (
 	RecExit
 	RecValue
 	RecTime
+	// RecRuntime is a warning found while the probe ran (a division by
+	// zero, an array index out of bounds): its index in Plan.Runtime.
+	RecRuntime
 )
 
 // Names of the maps every plan has.

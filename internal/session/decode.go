@@ -70,6 +70,12 @@ func (s *session) handle(rec []byte) error {
 		if idx < len(s.plan.Times) {
 			s.out.w.Time(output.Strftime(s.plan.Times[idx], time.Now()))
 		}
+	case compile.RecRuntime:
+		// Each warning once: a probe can hit it at every call.
+		if idx < len(s.plan.Runtime) && !s.dec.warned[idx] && !s.cfg.NoWarnings {
+			s.dec.warned[idx] = true
+			s.out.diagnostic(s.plan.Runtime[idx].Detail())
+		}
 	}
 	return nil
 }
@@ -81,6 +87,8 @@ func (s *session) handle(rec []byte) error {
 type decoder struct {
 	rec     ringbuf.Record
 	printfs []preparedPrintf
+	// warned holds the runtime warnings already printed.
+	warned []bool
 }
 
 type preparedPrintf struct {
@@ -90,7 +98,7 @@ type preparedPrintf struct {
 }
 
 func newDecoder(s *session) *decoder {
-	d := &decoder{printfs: make([]preparedPrintf, len(s.plan.Printfs))}
+	d := &decoder{printfs: make([]preparedPrintf, len(s.plan.Printfs)), warned: make([]bool, len(s.plan.Runtime))}
 	for i, pd := range s.plan.Printfs {
 		f, err := output.ParseFormat(pd.Format)
 		if err != nil {

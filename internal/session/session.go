@@ -36,7 +36,8 @@ type Config struct {
 	Quiet bool
 	// Unsafe allows system() (--unsafe).
 	Unsafe bool
-	// NoWarnings drops warnf() lines (--no-warnings).
+	// NoWarnings drops warnf() lines and the warnings about the program
+	// (--no-warnings).
 	NoWarnings bool
 	// PID limits probes to one process; the session ends when it exits.
 	PID int
