@@ -22,6 +22,9 @@ type Config struct {
 	// ShowDebugInfo is show_debug_info (ustack.go): frames carry
 	// @file:line and inlined functions.
 	ShowDebugInfo bool
+	// MaxCatBytes is max_cat_bytes: how much of a file cat() prints
+	// (0: bpftrace's default, 10240).
+	MaxCatBytes int
 }
 
 // configKeys are bpftrace's config variables that apply to userspace
@@ -43,6 +46,14 @@ var configKeys = map[string]func(c *compiler, v string) string{
 			return "max_map_keys takes a number from 1 to 16777216"
 		}
 		c.opts.MapSize = n
+		return ""
+	},
+	"max_cat_bytes": func(c *compiler, v string) string {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return "max_cat_bytes takes a positive number"
+		}
+		c.plan.Config.MaxCatBytes = n
 		return ""
 	},
 	"missing_probes": func(c *compiler, v string) string {
@@ -87,7 +98,7 @@ var configKeys = map[string]func(c *compiler, v string) string{
 // features).
 var configIgnored = map[string]bool{
 	"cache_user_symbols": true, "cpp_demangle": true, "lazy_symbolication": true, "license": true,
-	"log_size": true, "max_bpf_progs": true, "max_cat_bytes": true, "max_probes": true,
+	"log_size": true, "max_bpf_progs": true, "max_probes": true,
 	"on_stack_limit": true, "perf_rb_pages": true, "show_debug_info": true, "str_trunc_trailer": true,
 	"max_type_res_iterations": true, "symbol_source": true, "use_blazesym": true, "max_ast_nodes": true,
 }

@@ -136,9 +136,21 @@ func (g *gen) pointerPlus(p, i lang.Expr, op string) error {
 // scale multiplies reg by the size of what a pointer type points to, as C
 // does for pointer arithmetic.
 func (g *gen) scale(reg asm.Register, ptr *Type) {
-	if ptr.Pointee != nil && ptr.Pointee.Size > 1 {
-		g.emit(asm.Mul.Imm(reg, int32(ptr.Pointee.Size)))
+	if n := pointeeSize(ptr); n > 1 {
+		g.emit(asm.Mul.Imm(reg, int32(n)))
 	}
+}
+
+// pointeeSize is the size of what a pointer points to, as C counts it
+// for pointer arithmetic: a struct's size in memory, not its value's.
+func pointeeSize(ptr *Type) int {
+	switch {
+	case ptr.Pointee == nil:
+		return 0
+	case ptr.Pointee.C != nil:
+		return ptr.Pointee.C.size
+	}
+	return ptr.Pointee.Size
 }
 
 // incDec generates x++ and x-- used as a value: the variable or map
@@ -150,8 +162,8 @@ func (g *gen) incDec(e *lang.IncDec) error {
 		delta = -1
 	}
 	t := g.typ(e)
-	if t.Pointee != nil && t.Pointee.Size > 1 {
-		delta *= int32(t.Pointee.Size)
+	if n := pointeeSize(t); n > 1 {
+		delta *= int32(n)
 	}
 	switch x := e.X.(type) {
 	case *lang.Var:

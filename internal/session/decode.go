@@ -437,7 +437,7 @@ func bootTime(nsecs uint64) time.Time {
 }
 
 // maxCatBytes bounds what cat() prints of a file, as bpftrace's
-// max_cat_bytes (default 10240).
+// max_cat_bytes (default 10240; the config's MaxCatBytes when set).
 const maxCatBytes = 10240
 
 // action does what cat, system, errorf, warnf and debugf ask, with their
@@ -450,8 +450,12 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 			s.out.warn(fmt.Sprintf("cat(%q): %v", text, err))
 			return
 		}
-		if len(b) > maxCatBytes {
-			b = b[:maxCatBytes]
+		limit := maxCatBytes
+		if n := s.plan.Config.MaxCatBytes; n > 0 {
+			limit = n
+		}
+		if len(b) > limit {
+			b = b[:limit]
 		}
 		s.out.w.Message("cat", string(b))
 	case "system":
