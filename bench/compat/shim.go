@@ -34,7 +34,7 @@ var longOpts = map[string]bool{ // name -> takes an argument
 }
 
 // longAliases maps long options to the short ones they equal.
-var longAliases = map[string]string{"cmd": "c", "debug": "d", "help": "h", "include": "I",
+var longAliases = map[string]string{"cmd": "c", "debug": "d", "help": "h",
 	"list": "l", "output": "o", "pid": "p", "quiet": "q", "verbose": "v", "version": "V", "btf": "b"}
 
 type btOpt struct{ name, arg string } // name: "e", "c", or a long name
@@ -171,6 +171,12 @@ func Translate(args []string) ([]string, error) {
 			out = append(out, "--unsafe")
 		case "no-warnings":
 			out = append(out, "--no-warnings")
+		case "usdt-file-activation":
+			out = append(out, "--usdt-file-activation")
+		case "probe-filter":
+			out = append(out, "--probe-filter", o.arg)
+		case "include":
+			out = append(out, "--include", o.arg)
 		case "verify-llvm-ir":
 			// A self-check of bpftrace's LLVM IR, added by the peer's
 			// runner; nothing to translate.

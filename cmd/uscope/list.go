@@ -121,9 +121,28 @@ func splitListArgs(pid int, args []string) (target, pattern string, err error) {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// targetlessKinds are the probe types that need no binary, listed by
+// their forms as bpftrace lists them (bpftrace -l 'interval:*').
+var targetlessKinds = map[string][]string{
+	"interval": {"interval:hz:", "interval:us:", "interval:ms:", "interval:s:"},
+	"profile":  {"profile:hz:", "profile:us:", "profile:ms:", "profile:s:"},
+	"BEGIN":    {"BEGIN"}, "END": {"END"}, "begin": {"begin"}, "end": {"end"},
+}
+
 func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut, labels bool, args []string) error {
 	if pid < 0 {
 		return usageError(fmt.Errorf("invalid PID %d", pid))
+	}
+	if len(args) == 1 {
+		kind, _, _ := strings.Cut(args[0], ":")
+		if forms, ok := targetlessKinds[kind]; ok && pid == 0 {
+			for _, f := range forms {
+				if ok, _ := filepath.Match(args[0], f); ok || strings.HasPrefix(f, strings.TrimSuffix(args[0], "*")) {
+					fmt.Fprintln(stdout, f)
+				}
+			}
+			return nil
+		}
 	}
 	target, pattern, err := splitListArgs(pid, args)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"os/signal"
 	"syscall"
 	"time"
@@ -106,6 +107,9 @@ func newRunCommand() *cobra.Command {
 		debug   bool
 		// bpftrace's own flags, with its meaning.
 		quiet, unsafe, noWarnings, helperErrors bool
+		usdtFileActivation                      bool
+		probeFilter                             string
+		includes                                []string
 	)
 	c := &cobra.Command{
 		Use:   "run [flags] (-e PROGRAM | FILE) [ARG...]",
@@ -153,11 +157,19 @@ retval and args (the results) are available.`,
 			if err != nil {
 				return usageError(err)
 			}
+			if probeFilter != "" {
+				if err := filterProbes(prog, probeFilter); err != nil {
+					return usageError(err)
+				}
+			}
 			cfg, err := sf.config(prog)
 			if err != nil {
 				return err
 			}
 			cfg.Params = params
+			if cfg.Defines, err = compile.IncludeDefines(includes); err != nil {
+				return usageError(err)
+			}
 			cfg.Quiet, cfg.Unsafe, cfg.NoWarnings = quiet, unsafe, noWarnings
 			switch format {
 			case "text":
@@ -190,6 +202,10 @@ retval and args (the results) are available.`,
 	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands")
 	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines nor warnings about the program")
 	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "accepted for bpftrace's -k; helper errors are counted by uscope either way")
+	c.Flags().BoolVar(&usdtFileActivation, "usdt-file-activation", false, "accepted for bpftrace's flag: uscope always enables a USDT probe's semaphore in every process\n"+
+		"that maps the file, through the kernel's reference counter")
+	c.Flags().StringVar(&probeFilter, "probe-filter", "", "attach only the attach points that match `REGEX` (BEGIN and END are kept), as bpftrace's")
+	c.Flags().StringArrayVar(&includes, "include", nil, "take the constants of system `HEADER` (errno.h: EPERM, signal.h: SIGINT; stdint.h's types are built in)")
 	c.Flags().DurationVar(&sf.duration, "duration", 0, "stop after `DURATION` (e.g. 10s)")
 	c.Flags().IntVar(&sf.strSize, "str-size", 64, "bytes read by str(), including the terminating NUL")
 	sf.register(c)
@@ -242,5 +258,38 @@ func commandEnd(err error) *attach.CommandEnd {
 		}
 		return found
 	}
+	return nil
+}
+
+// filterProbes keeps the attach points that match --probe-filter's
+// regular expression (searched in the attach point as written), and BEGIN
+// and END; it fails when no other attach point is left.
+func filterProbes(prog *lang.Program, filter string) error {
+	re, err := regexp.Compile(filter)
+	if err != nil {
+		return fmt.Errorf("Invalid --probe-filter regex %q: %v", filter, err)
+	}
+	var kept []*lang.Probe
+	others := 0
+	for _, p := range prog.Probes {
+		var points []*lang.AttachPoint
+		for _, ap := range p.Points {
+			switch {
+			case ap.Kind == lang.KindBegin || ap.Kind == lang.KindEnd:
+				points = append(points, ap)
+			case re.MatchString(ap.Raw):
+				points = append(points, ap)
+				others++
+			}
+		}
+		if len(points) > 0 {
+			p.Points = points
+			kept = append(kept, p)
+		}
+	}
+	if others == 0 {
+		return fmt.Errorf("No probes to attach: --probe-filter %q matches no attach point of the program", filter)
+	}
+	prog.Probes = kept
 	return nil
 }

@@ -33,14 +33,17 @@ import (
 //
 //   - @m = { stmts; v } becomes { stmts; @m = v };
 //
+//   - a constant of a header given with --include (EPERM) becomes its
+//     value;
+//
 //   - getopt(NAME, DEFAULT) becomes the literal of the named option
 //     --NAME=VALUE given after the program, or its default.
 //
 // Lowering fails only on named options that are wrong (a value of the
 // wrong type, an option no getopt() reads); forms it does not recognize
 // are left for check to report.
-func lower(p *lang.Program, params []string) []error {
-	l := &lowerer{prog: p, args: splitProgramArgs(params)}
+func lower(p *lang.Program, params []string, defines map[string]int64) []error {
+	l := &lowerer{prog: p, args: splitProgramArgs(params), defines: defines}
 	l.params = l.args.positional
 	for _, pr := range p.Probes {
 		if pr.Pred != nil {
@@ -194,6 +197,8 @@ type lowerer struct {
 	params []string
 	args   *programArgs
 	errs   []error
+	// defines are the constants of --include's headers.
+	defines map[string]int64
 }
 
 func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
@@ -216,6 +221,9 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 	case *lang.Ident:
 		if n, ok := strings.CutPrefix(x.Name, "__builtin_"); ok && lookupBuiltin(n, false) != nil {
 			x.Name = n
+		}
+		if v, ok := l.defines[x.Name]; ok && lookupBuiltin(x.Name, false) == nil {
+			return &lang.IntLit{Pos: x.Pos, Value: uint64(v), Text: x.Name}
 		}
 	case *lang.Call:
 		if s, ok := l.positionalText(x); ok {

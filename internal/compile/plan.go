@@ -61,6 +61,9 @@ type Options struct {
 	// Params are the positional parameters ($1, $2 ...) given after the
 	// program on the command line.
 	Params []string
+	// Defines are the constants of the headers given with --include
+	// (IncludeDefines): a name the program uses as an identifier.
+	Defines map[string]int64
 	// TriggerArgOffset is the pt_regs offset of the register holding the
 	// first argument of the trigger function that runs BEGIN, END and
 	// interval probes.

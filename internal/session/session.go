@@ -32,6 +32,8 @@ type Config struct {
 	Program *lang.Program
 	// Params are the program's positional parameters ($1, $2 ...).
 	Params []string
+	// Defines are the constants of --include's headers.
+	Defines map[string]int64
 	// Quiet leaves out the "Attached N probes" line (-q).
 	Quiet bool
 	// Unsafe allows system() (--unsafe).
@@ -271,6 +273,7 @@ func (s *session) run(ctx context.Context) error {
 		TriggerArgOffset: triggerArgOffset,
 		TraceUserStack:   cfg.Trace.UserStack,
 		Params:           cfg.Params,
+		Defines:          cfg.Defines,
 		DummyTSMap:       dummyTSMap(),
 		ConfigEnv:        configEnv(),
 		Unsafe:           cfg.Unsafe,
