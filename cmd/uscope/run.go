@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
