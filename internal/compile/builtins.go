@@ -167,6 +167,8 @@ func builtinTable() []*builtin {
 			help: "x with its bytes in the other order, at x's width", check: (*checker).bswapType, emit: (*gen).bswap},
 		{name: "sizeof", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "uint64", usage: "sizeof(type or expression)",
 			help: "the size in bytes of a type or of an expression's type", check: (*checker).sizeofType, emit: (*gen).constValue},
+		{name: "uaddr", call: true, minArgs: 1, maxArgs: 1, where: inTraced, result: "pointer", usage: `uaddr("symbol")`,
+			help: "the address of a symbol of the probed binary, a pointer to an unsigned integer of its size (uint64* if not 1, 2, 4 or 8)", check: (*checker).uaddrType, emit: (*gen).uaddr},
 		{name: "offsetof", call: true, minArgs: 2, maxArgs: 2, where: inAll, result: "uint64", usage: "offsetof(struct Foo, member[.member])",
 			help: "the byte offset of a member in a struct (of a type or of an expression's type)", check: (*checker).offsetofType, emit: (*gen).constValue},
 		{name: "strerror", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "strerror", usage: "strerror(errno)",

@@ -36,6 +36,8 @@ type Info struct {
 	arrayInts map[lang.Expr]bool
 	// strIndex holds the indexes of string values ($s[i]).
 	strIndex map[lang.Expr]bool
+	// uaddrs holds what uaddr("sym") resolved to (uaddr.go).
+	uaddrs map[lang.Expr]uaddrRef
 	// loops is set when the unit has a for loop: the loop's body is a
 	// callback, which finds the variables in scratch.
 	loops bool
@@ -51,7 +53,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, uaddrs: map[lang.Expr]uaddrRef{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
 		records: map[*lang.Call]int{},
 	}
 }
