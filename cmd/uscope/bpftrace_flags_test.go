@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -41,5 +42,32 @@ func TestBpftraceRunFlags(t *testing.T) {
 	out := runOK(t, "list", "interval:*")
 	if strings.TrimSpace(out) != "interval:hz:\ninterval:us:\ninterval:ms:\ninterval:s:" {
 		t.Errorf("list 'interval:*':\n%s", out)
+	}
+}
+
+// TestBenchMode: --mode bench times each bench:NAME probe after BEGIN and
+// before END, and prints bpftrace's table (or one benchmark_result per
+// probe with -f json); the counts the probes kept equal the iterations.
+func TestBenchMode(t *testing.T) {
+	testutil.RequireRoot(t)
+	out := runOK(t, "run", "--mode", "bench", "-e", `BEGIN { printf("begin\n"); } bench:a { @a = count(); } bench:b { @b = count(); } END { printf("end\n"); }`)
+	re := regexp.MustCompile(`(?m)^begin\nBenchmark {32}Time\(ns\) {7}Iterations\n-{66}\na {40}(\d+) +(\d+)\nb {40}(\d+) +(\d+)\nend\n`)
+	m := re.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no benchmark table:\n%s", out)
+	}
+	wantLines(t, out, "@a: "+m[2], "@b: "+m[4])
+	js := runOK(t, "run", "-q", "-f", "json", "--mode", "bench", "-e", `bench:x { @x = count(); }`)
+	if !regexp.MustCompile(`(?m)^\{"type": "benchmark_result", "data": \{"x": \{"average": \d+, "iters": \d+\}\}\}$`).MatchString(js) {
+		t.Errorf("json:\n%s", js)
+	}
+	for _, bad := range [][]string{
+		{"run", "-e", "bench:x { }"},
+		{"run", "--mode", "bench", "-e", "BEGIN { exit(); }"},
+		{"run", "--mode", "fast", "-e", "BEGIN { exit(); }"},
+	} {
+		if r := runUscope(t, bad...); r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%q: exit %d, want 1 with one line\n%s", bad, r.code, r.stderr)
+		}
 	}
 }

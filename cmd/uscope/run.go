@@ -108,7 +108,7 @@ func newRunCommand() *cobra.Command {
 		// bpftrace's own flags, with its meaning.
 		quiet, unsafe, noWarnings, helperErrors bool
 		usdtFileActivation                      bool
-		probeFilter                             string
+		probeFilter, mode                       string
 		includes                                []string
 	)
 	c := &cobra.Command{
@@ -167,6 +167,13 @@ retval and args (the results) are available.`,
 				return err
 			}
 			cfg.Params = params
+			switch mode {
+			case "run":
+			case "bench":
+				cfg.Bench = true
+			default:
+				return usageError(fmt.Errorf("unknown --mode %q; use run or bench", mode))
+			}
 			if cfg.Defines, err = compile.IncludeDefines(includes); err != nil {
 				return usageError(err)
 			}
@@ -204,6 +211,7 @@ retval and args (the results) are available.`,
 	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "accepted for bpftrace's -k; helper errors are counted by uscope either way")
 	c.Flags().BoolVar(&usdtFileActivation, "usdt-file-activation", false, "accepted for bpftrace's flag: uscope always enables a USDT probe's semaphore in every process\n"+
 		"that maps the file, through the kernel's reference counter")
+	c.Flags().StringVar(&mode, "mode", "run", "run the program, or bench: time each bench:NAME probe in a loop, as bpftrace's --mode bench")
 	c.Flags().StringVar(&probeFilter, "probe-filter", "", "attach only the attach points that match `REGEX` (BEGIN and END are kept), as bpftrace's")
 	c.Flags().StringArrayVar(&includes, "include", nil, "take the constants of system `HEADER` (errno.h: EPERM, signal.h: SIGINT; stdint.h's types are built in)")
 	c.Flags().DurationVar(&sf.duration, "duration", 0, "stop after `DURATION` (e.g. 10s)")

@@ -61,7 +61,7 @@ func (c *compiler) expand() ([]*unit, error) {
 func allSpecial(aps []*lang.AttachPoint) bool {
 	for _, ap := range aps {
 		switch ap.Kind {
-		case lang.KindBegin, lang.KindEnd, lang.KindInterval:
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindBench:
 		default:
 			return false
 		}
@@ -88,7 +88,7 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 	var order []shape
 	for _, ap := range pr.Points {
 		switch ap.Kind {
-		case lang.KindBegin, lang.KindEnd, lang.KindInterval:
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindBench:
 			if len(pr.Points) > 1 {
 				return nil, c.errorf(ap, "give it a block of its own", "%s cannot share a block with other attach points", ap.Kind)
 			}
@@ -153,8 +153,11 @@ func (c *compiler) expandSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) 
 	// probe prints begin and end as bpftrace main names them, other
 	// specials as written.
 	pname := ap.Raw
-	if ap.Kind == lang.KindBegin || ap.Kind == lang.KindEnd {
+	switch ap.Kind {
+	case lang.KindBegin, lang.KindEnd:
 		pname = strings.ToLower(ap.Kind)
+	case lang.KindBench:
+		pname = ap.Func // the benchmark's name in the results
 	}
 	sp := &Special{Kind: ap.Kind, ID: c.opts.SpecialIDBase + uint64(len(c.plan.Specials)+1), IntervalNanos: ap.IntervalNanos, Program: name,
 		Name: pname, Index: len(c.plan.Specials)}

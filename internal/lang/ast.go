@@ -116,6 +116,8 @@ const (
 	KindUSDT      = "usdt"
 	KindInterval  = "interval"
 	KindProfile   = "profile" // profile:hz:N, profile:us:N (profile.go)
+	// KindBench is bench:NAME, run in a loop and timed by --mode bench.
+	KindBench = "bench"
 )
 
 // AttachPoint is one attach point of a probe, already split into its parts.
@@ -127,6 +129,7 @@ const (
 //	usdt:TARGET:[PROVIDER:]NAME   Kind=usdt, Target, Provider (may be ""), Func=NAME
 //	interval:s:N / interval:ms:N  Kind=interval, IntervalNanos
 //	BEGIN, END                    Kind=BEGIN / END
+//	bench:NAME                    Kind=bench, Func=NAME (--mode bench)
 //
 // Short forms (u, ur, U, i) are expanded to the long kind. Target may be empty
 // (with -p, the process's executable), contain '*', or be a library short

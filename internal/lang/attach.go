@@ -128,6 +128,12 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	case "profile":
 		ap.Kind = KindProfile
 		p.profileParts(ap, fields)
+	case "bench":
+		ap.Kind = KindBench
+		if len(fields) != 2 || fields[1].text == "" || !isWordText(fields[1].text) {
+			p.errAt(start, len(ap.Raw), "write bench:NAME", "a bench probe is bench:NAME")
+		}
+		ap.Func = fields[1].text
 	case "import":
 		p.errAt(start, kf.length(), "write the code in place", "%s is not supported yet", kind)
 	case "struct", "union", "enum", "typedef":

@@ -381,6 +381,8 @@ func (a *AttachPoint) String() string {
 		return fmt.Sprintf("interval:ns:%d", n)
 	case KindProfile:
 		return profileString(a)
+	case KindBench:
+		return KindBench + ":" + a.Func
 	case KindUSDT:
 		s := a.Kind + ":" + quoteTarget(a.Target) + ":"
 		if a.Provider != "" {

@@ -34,6 +34,8 @@ type Config struct {
 	Params []string
 	// Defines are the constants of --include's headers.
 	Defines map[string]int64
+	// Bench is --mode bench: the bench:NAME probes are timed (benchmode.go).
+	Bench bool
 	// Quiet leaves out the "Attached N probes" line (-q).
 	Quiet bool
 	// Unsafe allows system() (--unsafe).
@@ -290,6 +292,9 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.plan = plan
+	if err := checkBenchMode(plan, cfg.Bench); err != nil {
+		return err
+	}
 	s.dec = newDecoder(s)
 	for _, w := range plan.Warnings {
 		s.out.warn(w)
@@ -385,6 +390,9 @@ func (s *session) run(ctx context.Context) error {
 		s.released = true
 	}
 	s.restoreMemLimit()
+	if err := s.runBenches(); err != nil {
+		return err
+	}
 	if s.held == nil && s.pid == 0 && onlySpecials(plan) {
 		// Only begin and end probes: nothing can fire any more, so the
 		// program ends after begin, as bpftrace main's does.
