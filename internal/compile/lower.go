@@ -77,6 +77,11 @@ func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 			}
 			return l.lowerStmt(&lang.AssignStmt{Pos: inc.Pos, Op: op, LHS: inc.X, RHS: &lang.IntLit{Pos: inc.Pos, Value: 1, Text: "1"}})
 		}
+		if b, ok := s.X.(*lang.BlockExpr); ok && b.Value != nil {
+			// { stmts; v } whose value is unused: a block that ends with v.
+			stmts := append(append([]lang.Stmt(nil), b.Stmts...), &lang.ExprStmt{X: b.Value})
+			return l.lowerStmt(&lang.Block{Pos: b.Pos, Stmts: stmts})
+		}
 		if t, ok := s.X.(*lang.Ternary); ok && t.Then != nil {
 			// c ? a : b whose value is unused is if (c) { a } else { b },
 			// so the branches may be calls without a value (printf).

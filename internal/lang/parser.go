@@ -323,6 +323,12 @@ func (p *parser) parseStmts(valueOK bool) (stmts []Stmt, value Expr) {
 			p.next()
 			return stmts, es.X
 		}
+		if is, ok := s.(*IfStmt); ok && valueOK && p.peek().is("}") {
+			if v, ok := ifValue(is); ok {
+				p.next()
+				return stmts, v
+			}
+		}
 		stmts = append(stmts, s)
 		t = p.peek()
 		if t.is(";") {
@@ -479,6 +485,70 @@ func (p *parser) parseCond(kw string) Expr {
 	p.expect(")", "expected ')' to close the "+kw+" condition")
 	if t := p.peek(); !t.is("{") {
 		p.unexpected(t, fmt.Sprintf("expected '{' after %s (...)", kw))
+	}
+	return x
+}
+
+// ifValue turns an if statement that ends a block expression into the
+// value it gives, when every branch ends with an expression and there is
+// an else: { ...; if (c) { a } else { b } } gives a or b.
+func ifValue(s *IfStmt) (Expr, bool) {
+	blockValue := func(b *Block) (Expr, bool) {
+		if b == nil || len(b.Stmts) == 0 {
+			return nil, false
+		}
+		var v Expr
+		switch last := b.Stmts[len(b.Stmts)-1].(type) {
+		case *ExprStmt:
+			v = last.X
+		case *IfStmt:
+			var ok bool
+			if v, ok = ifValue(last); !ok {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+		return &BlockExpr{Pos: b.Pos, Stmts: b.Stmts[:len(b.Stmts)-1], Value: v}, true
+	}
+	then, ok := blockValue(s.Then)
+	if !ok {
+		return nil, false
+	}
+	var els Expr
+	switch e := s.Else.(type) {
+	case *Block:
+		els, ok = blockValue(e)
+	case *IfStmt:
+		els, ok = ifValue(e)
+	default:
+		ok = false
+	}
+	if !ok {
+		return nil, false
+	}
+	return &Ternary{Pos: s.Pos, Cond: s.Cond, Then: then, Else: els}, true
+}
+
+// parseIfExpr parses if (c) { ...; a } else { ...; b } where a value is
+// expected, as main allows: a ?: of two block expressions.
+func (p *parser) parseIfExpr() Expr {
+	kw := p.next()
+	cond := p.parseCond("if")
+	x := &Ternary{Pos: kw.pos, Cond: cond, Then: p.parseBlockExpr()}
+	if !p.peek().isWord("else") {
+		p.unexpected(p.peek(), "an if that gives a value needs an else: if (c) { a } else { b }")
+	}
+	p.next()
+	if p.peek().isWord("if") {
+		p.enter()
+		x.Else = p.parseIfExpr()
+		p.leave()
+	} else {
+		if t := p.peek(); !t.is("{") {
+			p.unexpected(t, "expected '{' or 'if' after else")
+		}
+		x.Else = p.parseBlockExpr()
 	}
 	return x
 }
@@ -902,6 +972,9 @@ func (p *parser) parsePrimary() Expr {
 				v = 1
 			}
 			return &IntLit{Pos: t.pos, Value: v, Text: t.str}
+		}
+		if t.str == "if" {
+			return p.parseIfExpr()
 		}
 		if keywords[t.str] {
 			p.unexpected(t, "expected an expression")
