@@ -122,6 +122,7 @@ const (
 	opStackValue    = 0x9f
 	opEntryValue    = 0xa3
 	opGNUEntryValue = 0xf3
+	opGNUUninit     = 0xf0
 )
 
 // sval is a value on the evaluation stack: reg+off ("" reg: a constant).
@@ -309,13 +310,23 @@ func eval(expr []byte, ctx EvalContext, depth int) (Location, error) {
 				break
 			}
 			if !ctx.AtEntry {
-				return Location{}, fmt.Errorf("needs the call frame address at %#x, which uscope knows only at the function's entry", ctx.PC)
+				return Location{}, fmt.Errorf("needs the call frame address at %#x, which the object's call frame information does not give", ctx.PC)
 			}
 			err = push(sval{reg: ctx.Arch.SP, off: 8})
 		case op == opAddr:
 			// A link-time address: in a position-independent object it
-			// moves by the load bias, which the program does not know.
-			return Location{}, errors.New("at a link-time address (DW_OP_addr), which uscope does not relocate yet")
+			// moves by the load bias. The probe's own address is known at
+			// link time (PC) and at run time (the instruction pointer, set
+			// to the probed address while uprobe handlers run), so the
+			// address is the instruction pointer plus addr-PC, whatever
+			// the bias.
+			v := r.fixed(8)
+			if ctx.PC == 0 {
+				return Location{}, errors.New("at a link-time address (DW_OP_addr) with no probe address to relocate it by")
+			}
+			err = push(sval{reg: ctx.Arch.PC, off: int64(v - ctx.PC)})
+		case op == opGNUUninit:
+			// The value is where the rest says, not yet initialized.
 		case op == opConst1u:
 			err = push(sval{off: int64(r.fixed(1))})
 		case op == opConst1s:
@@ -456,7 +467,10 @@ func frameBase(ctx EvalContext, depth int) (sval, error) {
 func (fn *Func) Location(p *Param, pc uint64, atEntry bool, a *arch.Arch) (Location, error) {
 	ctx := EvalContext{Arch: a, PC: pc, AtEntry: atEntry, FrameBase: fn.frameBase}
 	if !atEntry {
-		ctx.CFAReg, ctx.CFAOff = fn.cfaAt(pc, a)
+		ctx.CFAReg, ctx.CFAOff = fn.cfaFromCFI(pc, a)
+		if ctx.CFAReg == "" {
+			ctx.CFAReg, ctx.CFAOff = fn.cfaAt(pc, a)
+		}
 	}
 	if p.loc == nil {
 		return Location{}, fmt.Errorf("%s: %w (no location)", p.Name, ErrOptimizedOut)

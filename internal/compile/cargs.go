@@ -340,6 +340,9 @@ func cLocUsable(l cdwarf.Location) error {
 			if _, ok := ptRegs[p.Reg]; !ok {
 				return fmt.Errorf("in %s, which uprobes cannot read", p.Reg)
 			}
+			if p.Off != int64(int32(p.Off)) {
+				return fmt.Errorf("at %%%s%+d, an offset a BPF instruction cannot hold", p.Reg, p.Off)
+			}
 		}
 	}
 	return nil
