@@ -287,10 +287,15 @@ type Line struct {
 }
 
 // Lines returns the probeable lines of file (matched as LineAddrs does),
-// by line number: each line with the addresses a probe on it attaches to.
+// by line number: each line with the addresses a probe on it attaches to,
+// leaving out lines that begin only where an earlier line begins.
 func (f *File) Lines(file string) ([]Line, error) {
 	byLine := map[int]*Line{}
+	owner := map[uint64]int{} // the first line that begins at an address
 	known, err := f.lineStarts(file, func(name string, line int, addr uint64) {
+		if _, ok := owner[addr]; !ok {
+			owner[addr] = line
+		}
 		l := byLine[line]
 		if l == nil {
 			l = &Line{File: name, Line: line}
@@ -307,8 +312,18 @@ func (f *File) Lines(file string) ([]Line, error) {
 		}
 		return nil, fmt.Errorf("no code for any line of %s", file)
 	}
+	// A line all of whose addresses begin an earlier line of the table
+	// too is not listed, as perf probe -L leaves it out: a probe there is
+	// one on the earlier line (it is still probed if named).
 	out := make([]Line, 0, len(byLine))
 	for _, l := range byLine {
+		own := false
+		for _, a := range l.Addrs {
+			own = own || owner[a] == l.Line
+		}
+		if !own {
+			continue
+		}
 		sort.Slice(l.Addrs, func(i, j int) bool { return l.Addrs[i] < l.Addrs[j] })
 		out = append(out, *l)
 	}
