@@ -55,6 +55,9 @@ type lineSiteJSON struct {
 	// OptimizedOut those DWARF gives none there.
 	Vars         []string `json:"vars"`
 	OptimizedOut []string `json:"optimized_out,omitempty"`
+	// Unreadable are located in a way a probe cannot read ("TYPE NAME:
+	// why").
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // listLines lists the lines ap names in each target.
@@ -141,6 +144,9 @@ func listObjectLines(w *bufio.Writer, enc *json.Encoder, f *cdwarf.File, t resol
 			for _, v := range s.OptimizedOut {
 				fmt.Fprintf(w, "        %s <optimized out>\n", v)
 			}
+			for _, v := range s.Unreadable {
+				fmt.Fprintf(w, "        %s <unreadable>\n", v)
+			}
 		}
 	}
 	return nil
@@ -165,7 +171,11 @@ func lineSite(f *cdwarf.File, ef *elfx.File, addr uint64) lineSiteJSON {
 		seen[v.Name] = true
 		decl := cdwarf.TypeName(v.Type) + " " + v.Name
 		if _, err := sc.Func.Location(v, addr, addr == sc.Func.LowPC, arch.AMD64); err != nil {
-			s.OptimizedOut = append(s.OptimizedOut, decl)
+			if errors.Is(err, cdwarf.ErrOptimizedOut) {
+				s.OptimizedOut = append(s.OptimizedOut, decl)
+			} else {
+				s.Unreadable = append(s.Unreadable, decl+": "+err.Error())
+			}
 			continue
 		}
 		s.Vars = append(s.Vars, decl)
