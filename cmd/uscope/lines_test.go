@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -230,5 +231,50 @@ func TestListLines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSplitDWARF: a -gsplit-dwarf build (the DWARF in a .dwo next to the
+// binary, the binary keeping skeleton units) gives the same parameters,
+// signatures and line probes as a build with its DWARF inside, and the
+// binary without its .dwo is a one-line error.
+func TestSplitDWARF(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := cParamsProgram(t, "-O2", "-g", "-gsplit-dwarf")
+	dwos, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), "*.dwo"))
+	if len(dwos) != 1 {
+		t.Fatalf("gcc wrote no .dwo next to %s: %v", bin, dwos)
+	}
+	if out, _ := exec.Command("readelf", "-S", bin).Output(); strings.Contains(string(out), ".debug_loclists") || !strings.Contains(string(out), ".debug_addr") {
+		t.Fatalf("not a split build:\n%s", out)
+	}
+	r := runUscope(t, "run", "-c", bin+" 2 1", "-e", cParamsProbes(bin))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantCParams(t, r.stdout)
+	r = runUscope(t, "list", "-v", bin, "uprobe:*:byval")
+	wantLines(t, r.stdout, "uprobe:"+bin+":byval", "    struct small s", "    struct pair p", "    struct big b", "    cb_t fn")
+	src, err := os.ReadFile("../../internal/cdwarf/testdata/params.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 0
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, "getreq(1234 + i)") {
+			line = i + 1
+		}
+	}
+	r = runUscope(t, "run", "-c", bin+" 3", "-e", fmt.Sprintf(`uprobe:%s:params.c:%d { printf("i=%%d\n", locals.i); }`, bin, line))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantLines(t, r.stdout, "i=0", "i=1", "i=2")
+	if err := os.Remove(dwos[0]); err != nil {
+		t.Fatal(err)
+	}
+	r = runUscope(t, "run", "-e", `uprobe:`+bin+`:byref { print(args.r); }`)
+	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 1 || !strings.Contains(first, "split DWARF") || !strings.Contains(first, ".dwo") {
+		t.Errorf("without the .dwo: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/uscope/uscope/arch"
 	"github.com/uscope/uscope/elfx"
@@ -145,7 +146,8 @@ func listObjectLines(w *bufio.Writer, enc *json.Encoder, f *cdwarf.File, t resol
 				fmt.Fprintf(w, "        %s <optimized out>\n", v)
 			}
 			for _, v := range s.Unreadable {
-				fmt.Fprintf(w, "        %s <unreadable>\n", v)
+				decl, why, _ := strings.Cut(v, ": ")
+				fmt.Fprintf(w, "        %s <unreadable: %s>\n", decl, why)
 			}
 		}
 	}
@@ -174,7 +176,7 @@ func lineSite(f *cdwarf.File, ef *elfx.File, addr uint64) lineSiteJSON {
 			if errors.Is(err, cdwarf.ErrOptimizedOut) {
 				s.OptimizedOut = append(s.OptimizedOut, decl)
 			} else {
-				s.Unreadable = append(s.Unreadable, decl+": "+err.Error())
+				s.Unreadable = append(s.Unreadable, decl+": "+strings.TrimPrefix(err.Error(), v.Name+": "))
 			}
 			continue
 		}

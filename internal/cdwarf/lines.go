@@ -54,7 +54,7 @@ func (f *File) lineStarts(file string, fn func(name string, line int, addr uint6
 			return known, nil
 		}
 		r.SkipChildren()
-		if cu.Tag != dwarf.TagCompileUnit && cu.Tag != dwarf.TagPartialUnit {
+		if cu.Tag != dwarf.TagCompileUnit && cu.Tag != dwarf.TagPartialUnit && cu.Tag != dwarf.TagSkeletonUnit {
 			continue
 		}
 		lr, err := f.d.LineReader(cu)
@@ -114,8 +114,16 @@ type Scope struct {
 // ScopeAt returns the function containing pc and the variables of the
 // lexical blocks around pc (not those of functions inlined there).
 func (f *File) ScopeAt(pc uint64) (*Scope, error) {
+	if s := f.splitAt(pc); s != nil {
+		return s.ScopeAt(pc)
+	}
 	r := f.d.Reader()
 	cu, err := r.SeekPC(pc)
+	if f.skel != nil {
+		// A split unit has no ranges of its own: its skeleton covers pc.
+		r.Seek(0)
+		cu, err = r.Next()
+	}
 	if err != nil || cu == nil {
 		return nil, fmt.Errorf("no DWARF for address %#x", pc)
 	}
@@ -226,6 +234,11 @@ func (f *File) FuncLine(name string) (file string, line int, err error) {
 	}
 	offs := f.index[name]
 	if len(offs) == 0 {
+		for _, s := range f.splits {
+			if file, line, err := s.FuncLine(name); err == nil {
+				return file, line, nil
+			}
+		}
 		return "", 0, fmt.Errorf("%s: %w", name, ErrNoFunc)
 	}
 	r := f.d.Reader()
@@ -268,6 +281,9 @@ func (f *File) FuncLine(name string) (file string, line int, err error) {
 		return "", 0, fmt.Errorf("no compilation unit holds %s", name)
 	}
 	lr, err := f.d.LineReader(cu)
+	if f.skel != nil {
+		lr, err = f.skelData.LineReader(f.skel) // a split unit's is its skeleton's
+	}
 	if err != nil || lr == nil {
 		return "", 0, fmt.Errorf("%s: no line table", name)
 	}
