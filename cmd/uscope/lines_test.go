@@ -277,4 +277,10 @@ func TestSplitDWARF(t *testing.T) {
 	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 1 || !strings.Contains(first, "split DWARF") || !strings.Contains(first, ".dwo") {
 		t.Errorf("without the .dwo: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// DWARF 4's GNU split forms: not read, and said so.
+	bin4 := cParamsProgram(t, "-O2", "-gdwarf-4", "-gsplit-dwarf")
+	r = runUscope(t, "run", "-e", `uprobe:`+bin4+`:byref { print(args.r); }`)
+	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 1 || !strings.Contains(first, "split DWARF 4") || !strings.Contains(first, "-gdwarf-5") {
+		t.Errorf("DWARF 4 split: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
