@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -88,6 +89,13 @@ func (f *File) loadSplits(path string) error {
 
 // openDWO reads the .dwo at path for the skeleton unit skel of f.
 func (f *File) openDWO(path string, skel *dwarf.Entry) (*File, error) {
+	// The name comes from the object: open only a regular file (not a
+	// FIFO or a device a hostile object names).
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
 	ef, err := elf.Open(path)
 	if err != nil {
 		return nil, err
