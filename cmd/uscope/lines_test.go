@@ -255,16 +255,7 @@ func TestSplitDWARF(t *testing.T) {
 	wantCParams(t, r.stdout)
 	r = runUscope(t, "list", "-v", bin, "uprobe:*:byval")
 	wantLines(t, r.stdout, "uprobe:"+bin+":byval", "    struct small s", "    struct pair p", "    struct big b", "    cb_t fn")
-	src, err := os.ReadFile("../../internal/cdwarf/testdata/params.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := 0
-	for i, l := range strings.Split(string(src), "\n") {
-		if strings.Contains(l, "getreq(1234 + i)") {
-			line = i + 1
-		}
-	}
+	line := paramsLine(t, "getreq(1234 + i)")
 	r = runUscope(t, "run", "-c", bin+" 3", "-e", fmt.Sprintf(`uprobe:%s:params.c:%d { printf("i=%%d\n", locals.i); }`, bin, line))
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -283,4 +274,20 @@ func TestSplitDWARF(t *testing.T) {
 	if first, _, _ := strings.Cut(r.stderr, "\n"); r.code != 1 || !strings.Contains(first, "split DWARF 4") || !strings.Contains(first, "-gdwarf-5") {
 		t.Errorf("DWARF 4 split: exit %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// paramsLine is the number of the line of params.c that contains text.
+func paramsLine(t *testing.T, text string) int {
+	t.Helper()
+	src, err := os.ReadFile("../../internal/cdwarf/testdata/params.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, text) {
+			return i + 1
+		}
+	}
+	t.Fatalf("params.c has no line with %q", text)
+	return 0
 }
