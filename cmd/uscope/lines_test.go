@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uscope/uscope/internal/testutil"
 )
@@ -290,4 +292,31 @@ func paramsLine(t *testing.T, text string) int {
 	}
 	t.Fatalf("params.c has no line with %q", text)
 	return 0
+}
+
+// TestDWP: the .dwo files packed into BIN.dwp (llvm-dwp; at -O0: llvm-dwp
+// 14 does not finish on gcc's -O2 location lists) give the same
+// parameters as the binary with its DWARF inside.
+func TestDWP(t *testing.T) {
+	testutil.RequireRoot(t)
+	dwp := testutil.RequireTool(t, "llvm-dwp")
+	bin := cParamsProgram(t, "-O0", "-g", "-gsplit-dwarf")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, dwp, "-e", bin, "-o", bin+".dwp").CombinedOutput(); err != nil {
+		t.Fatalf("llvm-dwp: %v %s", err, out)
+	}
+	dwos, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), "*.dwo"))
+	for _, d := range dwos {
+		if err := os.Remove(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runUscope(t, "run", "-c", bin+" 2 1", "-e", cParamsProbes(bin))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	wantCParams(t, r.stdout)
+	r = runUscope(t, "list", "-v", bin, "uprobe:*:byref")
+	wantLines(t, r.stdout, "uprobe:"+bin+":byref", "    struct req* r", "    struct wrap* w")
 }

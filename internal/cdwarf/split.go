@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Split DWARF (gcc/clang -gsplit-dwarf, DWARF 5): the object keeps a
@@ -16,10 +17,9 @@ import (
 // .dwo is read as a File of its own (split), whose forms that index the
 // skeleton's .debug_addr and the .dwo's offset tables Go's debug/dwarf
 // resolves once the sections are cut at their bases; the File of the
-// object asks its splits what it does not know itself. Not read: .dwp
-// packages (neither binutils' dwp nor llvm-dwp 14 here packs DWARF 5 .dwo
-// files, so there was nothing to test against) and DWARF 4's GNU split
-// forms.
+// object asks its splits what it does not know itself. A .dwp package
+// next to the object (BIN.dwp, version 5 index) stands for missing .dwo
+// files. Not read: DWARF 4's GNU split forms.
 
 // DWARF 5 split-unit attributes and operators missing from debug/dwarf.
 const (
@@ -40,6 +40,8 @@ func (f *File) loadSplits(path string) error {
 	r := f.d.Reader()
 	var firstErr error
 	skeletons := 0
+	var pkg *dwpFile
+	triedPkg := false
 	for {
 		cu, err := r.Next()
 		if err != nil || cu == nil {
@@ -72,6 +74,30 @@ func (f *File) loadSplits(path string) error {
 			}
 			if firstErr == nil {
 				firstErr = fmt.Errorf("split DWARF %s: %w", c, err)
+			}
+		}
+		if s == nil {
+			// A package of the .dwo files next to the object (BIN.dwp).
+			if pkg == nil && !triedPkg {
+				triedPkg = true
+				if pkg, err = openDWP(path + ".dwp"); err == nil {
+					prev := f.close
+					f.close = func() {
+						pkg.ef.Close()
+						if prev != nil {
+							prev()
+						}
+					}
+				} else if !errors.Is(err, os.ErrNotExist) && firstErr == nil {
+					firstErr = fmt.Errorf("split DWARF %s.dwp: %w", path, err)
+				}
+			}
+			if pkg != nil {
+				if s, err = f.fromDWP(pkg, cu, path+".dwp"); err != nil {
+					firstErr = fmt.Errorf("split DWARF %s.dwp: %w", path, err)
+				} else {
+					firstErr = nil
+				}
 			}
 		}
 		if s != nil {
@@ -108,14 +134,24 @@ func (f *File) openDWO(path string, skel *dwarf.Entry) (*File, error) {
 		b, _ := s.Data()
 		return b
 	}
+	sf, err := f.splitFile(sec, skel, path)
+	if err != nil {
+		ef.Close()
+		return nil, err
+	}
+	sf.ef = ef
+	sf.close = func() { ef.Close() }
+	return sf, nil
+}
+
+// splitFile is the File of a split unit whose .dwo sections sec gives.
+func (f *File) splitFile(sec func(name string) []byte, skel *dwarf.Entry, path string) (*File, error) {
 	info := sec(".debug_info.dwo")
 	if info == nil {
-		ef.Close()
 		return nil, errors.New("no .debug_info.dwo")
 	}
 	d, err := dwarf.New(sec(".debug_abbrev.dwo"), nil, nil, info, nil, nil, nil, sec(".debug_str.dwo"))
 	if err != nil {
-		ef.Close()
 		return nil, err
 	}
 	from := func(b []byte, n uint64) []byte {
@@ -131,11 +167,138 @@ func (f *File) openDWO(path string, skel *dwarf.Entry) (*File, error) {
 	_ = d.AddSection(".debug_addr", from(f.addr, uint64(addrBase)))
 	_ = d.AddSection(".debug_str_offsets", from(sec(".debug_str_offsets.dwo"), strOffsetsHeader))
 	_ = d.AddSection(".debug_rnglists", from(sec(".debug_rnglists.dwo"), listsHeader))
-	s := &File{d: d, ef: ef, code: f.code, skel: skel, skelData: f.d, Path: path}
+	s := &File{d: d, code: f.code, skel: skel, skelData: f.d, Path: path}
 	s.secOnce.Do(func() {})
 	s.loclists, s.addr = sec(".debug_loclists.dwo"), f.addr
-	s.close = func() { ef.Close() }
 	return s, nil
+}
+
+// A DWARF package (.dwp, DWARF 5 section 7.3.5): the .dwo files' sections
+// concatenated, and .debug_cu_index giving each unit's contribution to
+// each section by the unit's DWO id.
+type dwpFile struct {
+	ef    *elf.File
+	secs  map[string][]byte
+	units map[uint64]map[string][2]uint32 // DWO id → section → offset, size
+}
+
+// dwpSections are the DW_SECT_* column ids of a version 5 index.
+var dwpSections = map[uint32]string{1: ".debug_info.dwo", 3: ".debug_abbrev.dwo", 4: ".debug_line.dwo",
+	5: ".debug_loclists.dwo", 6: ".debug_str_offsets.dwo", 7: ".debug_macro.dwo", 8: ".debug_rnglists.dwo"}
+
+func openDWP(path string) (*dwpFile, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	ef, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	p := &dwpFile{ef: ef, secs: map[string][]byte{}}
+	for _, s := range ef.Sections {
+		if strings.HasSuffix(s.Name, ".dwo") || s.Name == ".debug_cu_index" {
+			if b, err := s.Data(); err == nil {
+				p.secs[s.Name] = b
+			}
+		}
+	}
+	if p.units, err = parseCUIndex(p.secs[".debug_cu_index"]); err != nil {
+		ef.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseCUIndex reads a version 5 .debug_cu_index.
+func parseCUIndex(b []byte) (map[uint64]map[string][2]uint32, error) {
+	if len(b) < 16 {
+		return nil, errors.New("no .debug_cu_index")
+	}
+	le := binary.LittleEndian
+	version, ncols, nunits, nslots := le.Uint16(b), le.Uint32(b[4:]), le.Uint32(b[8:]), le.Uint32(b[12:])
+	if version != 5 {
+		return nil, fmt.Errorf(".debug_cu_index version %d (only 5 is read)", version)
+	}
+	if ncols == 0 || ncols > 16 || nslots > 1<<20 || nunits > nslots {
+		return nil, errors.New("malformed .debug_cu_index")
+	}
+	hashAt := uint64(16)
+	idxAt := hashAt + 8*uint64(nslots)
+	colsAt := idxAt + 4*uint64(nslots)
+	offsAt := colsAt + 4*uint64(ncols)
+	sizesAt := offsAt + 4*uint64(ncols)*uint64(nunits)
+	if sizesAt+4*uint64(ncols)*uint64(nunits) > uint64(len(b)) {
+		return nil, errors.New("truncated .debug_cu_index")
+	}
+	cols := make([]string, ncols)
+	for c := range cols {
+		cols[c] = dwpSections[le.Uint32(b[colsAt+4*uint64(c):])]
+	}
+	units := map[uint64]map[string][2]uint32{}
+	for i := uint64(0); i < uint64(nslots); i++ {
+		id, row := le.Uint64(b[hashAt+8*i:]), le.Uint32(b[idxAt+4*i:])
+		if row == 0 || row > nunits {
+			continue
+		}
+		m := map[string][2]uint32{}
+		for c, name := range cols {
+			at := uint64(row-1)*uint64(ncols) + uint64(c)
+			if name != "" {
+				m[name] = [2]uint32{le.Uint32(b[offsAt+4*at:]), le.Uint32(b[sizesAt+4*at:])}
+			}
+		}
+		units[id] = m
+	}
+	return units, nil
+}
+
+// fromDWP is the File of the skeleton unit skel's contributions to pkg.
+func (f *File) fromDWP(pkg *dwpFile, skel *dwarf.Entry, path string) (*File, error) {
+	id, err := f.dwoID(skel)
+	if err != nil {
+		return nil, err
+	}
+	contrib, ok := pkg.units[id]
+	if !ok {
+		return nil, fmt.Errorf("no unit with DWO id %#x", id)
+	}
+	sec := func(name string) []byte {
+		b := pkg.secs[name]
+		c, ok := contrib[name]
+		if !ok {
+			if name == ".debug_str.dwo" {
+				return b // shared by every unit
+			}
+			return nil
+		}
+		if uint64(c[0])+uint64(c[1]) > uint64(len(b)) {
+			return nil
+		}
+		return b[c[0] : c[0]+c[1]]
+	}
+	return f.splitFile(sec, skel, path)
+}
+
+// dwoID reads the DWO id of a DWARF 5 skeleton unit from its header (the
+// 8 bytes before its first DIE), which debug/dwarf does not expose.
+func (f *File) dwoID(skel *dwarf.Entry) (uint64, error) {
+	s := f.ef.Section(".debug_info")
+	if s == nil {
+		return 0, errors.New("no .debug_info")
+	}
+	b, err := s.Data()
+	if err != nil {
+		return 0, err
+	}
+	off := uint64(skel.Offset)
+	if off < 20 || off > uint64(len(b)) || b[off-14] != 4 /* DW_UT_skeleton */ {
+		return 0, errors.New("not a DWARF 5 skeleton unit")
+	}
+	return binary.LittleEndian.Uint64(b[off-8:]), nil
 }
 
 // loclistxOffset turns a DW_FORM_loclistx index of a split unit into the
