@@ -172,6 +172,11 @@ func TestListLines(t *testing.T) {
 			if want := perfLines(t, perf, bin, "lines.c"); !slices.Equal(got, want) {
 				t.Errorf("lines %v, perf probe -L lists %v", got, want)
 			}
+			// A line without code: one line naming the nearest ones.
+			r = runUscope(t, "list", "-v", bin, "uprobe:*:lines.c:1")
+			if want := fmt.Sprintf("line 1 of lines.c has no code of its own; nearest probeable lines: %d", got[0]); r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Errorf("line 1: exit %d, stderr %q, want %q", r.code, r.stderr, want)
+			}
 			// The loop's line, or the nearest line before it in main that
 			// perf probe -V accepts (at -O2 the loop's lines share
 			// addresses, which perf refuses).

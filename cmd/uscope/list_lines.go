@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/uscope/uscope/arch"
@@ -107,6 +109,17 @@ func listObjectLines(w *bufio.Writer, enc *json.Encoder, f *cdwarf.File, t resol
 			return err
 		}
 		defer ef.Close()
+	}
+	if ap.Line >= 0 && !slices.ContainsFunc(lines, func(l cdwarf.Line) bool { return l.Line == ap.Line }) {
+		// The nearest probeable lines before and after it.
+		var near []string
+		i, _ := slices.BinarySearchFunc(lines, ap.Line, func(l cdwarf.Line, n int) int { return l.Line - n })
+		for _, j := range []int{i - 1, i} {
+			if j >= 0 && j < len(lines) {
+				near = append(near, strconv.Itoa(lines[j].Line))
+			}
+		}
+		return fmt.Errorf("%s: line %d of %s has no code of its own; nearest probeable lines: %s", t.Path, ap.Line, ap.File, strings.Join(near, ", "))
 	}
 	for _, l := range lines {
 		if ap.Line >= 0 && l.Line != ap.Line {
