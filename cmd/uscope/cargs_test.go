@@ -218,16 +218,7 @@ func statementAddrs(t *testing.T, f *cdwarf.File, lo, hi uint64) []uint64 {
 // out there is a one-line error naming it and the address.
 func TestLineProbeLocals(t *testing.T) {
 	testutil.RequireRoot(t)
-	src, err := os.ReadFile("../../internal/cdwarf/testdata/params.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := 0
-	for i, l := range strings.Split(string(src), "\n") {
-		if strings.Contains(l, "ints(-5, 250") {
-			line = i + 1
-		}
-	}
+	line := paramsLine(t, "ints(-5, 250")
 	for _, opt := range []string{"-O0", "-O2"} {
 		t.Run(opt, func(t *testing.T) {
 			bin := cParamsProgram(t, opt, "-g")

@@ -174,6 +174,9 @@ func runList(stdout, stderr io.Writer, pid int, verbose, jsonOut, labels bool, a
 			}
 		}
 	}
+	if ap := linePattern(pattern); ap != nil {
+		return listLines(stdout, r, targets, ap, verbose, jsonOut, asWritten) // list_lines.go
+	}
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	defer w.Flush()
 	opts := resolve.ListOptions{Pattern: pattern, Details: verbose || jsonOut, Labels: labels}

@@ -51,6 +51,11 @@ type File struct {
 	loc      []byte // .debug_loc (DWARF 4)
 	loclists []byte // .debug_loclists (DWARF 5)
 	addr     []byte // .debug_addr
+	// Split DWARF (split.go): the .dwo files of the skeleton units; in a
+	// File of a .dwo, its skeleton unit and the object's DWARF.
+	splits   []*File
+	skel     *dwarf.Entry
+	skelData *dwarf.Data
 }
 
 // Open reads the DWARF of the object at path, or of its separate debug file
@@ -92,6 +97,10 @@ func Open(path string) (*File, error) {
 		f.Path = ef.DebugFilePath()
 	}
 	f.close = func() { ef.Close() }
+	if err := f.loadSplits(path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return f, nil
 }
 
@@ -130,6 +139,10 @@ func Load(ef *elf.File) (*File, error) {
 
 // Close releases the file (for a File from Open).
 func (f *File) Close() error {
+	for _, s := range f.splits {
+		s.Close()
+	}
+	f.splits = nil
 	if f.close != nil {
 		f.close()
 		f.close = nil
@@ -235,6 +248,11 @@ func (f *File) Type(name string) (dwarf.Type, error) {
 	}
 	off, ok := f.types[name]
 	if !ok {
+		for _, s := range f.splits {
+			if t, err := s.Type(name); err == nil {
+				return t, nil
+			}
+		}
 		return nil, fmt.Errorf("no type %s in the DWARF", name)
 	}
 	return f.d.Type(off)
@@ -313,6 +331,14 @@ func (f *File) Func(name string, addr uint64) (*Func, error) {
 		if off, ok := f.byPC[addr]; ok && addr != 0 {
 			return f.funcAt(off)
 		}
+		if s := f.splitAt(addr); s != nil {
+			return s.Func(name, addr)
+		}
+		for _, s := range f.splits {
+			if fn, err := s.Func(name, addr); err == nil {
+				return fn, nil
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", name, ErrNoFunc)
 	}
 	var first *Func
@@ -334,7 +360,16 @@ func (f *File) Func(name string, addr uint64) (*Func, error) {
 // Names lists the names of the functions with code, sorted.
 func (f *File) Names() []string {
 	f.once.Do(f.buildIndex)
-	return slices.Sorted(maps.Keys(f.index))
+	if len(f.splits) == 0 {
+		return slices.Sorted(maps.Keys(f.index))
+	}
+	all := maps.Clone(f.index)
+	for _, s := range f.splits {
+		for _, n := range s.Names() {
+			all[n] = nil
+		}
+	}
+	return slices.Sorted(maps.Keys(all))
 }
 
 func (f *File) funcAt(off dwarf.Offset) (*Func, error) {
@@ -376,6 +411,8 @@ func (f *File) funcAt(off dwarf.Offset) (*Func, error) {
 	cr.Seek(off)
 	if cu, err := cr.SeekPC(fn.LowPC); err == nil {
 		fn.cu = cu
+	} else if f.skel != nil {
+		fn.cu = f.skel // a split unit: the skeleton has the base address
 	}
 	if !e.Children {
 		return fn, nil

@@ -196,6 +196,9 @@ func FuzzFile(f *testing.F) {
 			}
 		}
 		_, _, _ = file.LineAddrs("params.c", 60)
+		_, _ = file.Lines("params.c")
+		_, _, _ = file.FuncLine("main")
+		_ = file.loadSplits(t.TempDir())
 		_, _ = file.Type("struct req")
 	})
 }

@@ -20,6 +20,7 @@ type Inline struct {
 	Params []Param
 
 	outer dwarf.Offset
+	of    *File // the File whose DIEs outer is in
 }
 
 // Inlined returns every inlined instance of the function named name,
@@ -27,6 +28,15 @@ type Inline struct {
 func (f *File) Inlined(name string) []Inline {
 	f.inlOnce.Do(f.buildInlines)
 	return f.inlines[name]
+}
+
+// withSplitInlines adds the instances of the split units to the object's.
+func (f *File) withSplitInlines() {
+	for _, s := range f.splits {
+		for _, n := range s.InlinedNames() {
+			f.inlines[n] = append(f.inlines[n], s.Inlined(n)...)
+		}
+	}
 }
 
 // InlinedNames lists the functions that have inlined instances.
@@ -47,7 +57,12 @@ func (f *File) InlineAt(name string, addr uint64) (*Inline, bool) {
 
 // OuterFunc is the function an instance was inlined into, whose frame
 // base its parameters' locations use.
-func (f *File) OuterFunc(in *Inline) (*Func, error) { return f.funcAt(in.outer) }
+func (f *File) OuterFunc(in *Inline) (*Func, error) {
+	if in.of != nil {
+		return in.of.funcAt(in.outer)
+	}
+	return f.funcAt(in.outer)
+}
 
 func (f *File) buildInlines() {
 	f.inlines = map[string][]Inline{}
@@ -80,7 +95,7 @@ func (f *File) buildInlines() {
 			}
 		}
 		if e.Tag == dwarf.TagInlinedSubroutine && outer != 0 {
-			in := Inline{Outer: outerName, outer: outer}
+			in := Inline{Outer: outerName, outer: outer, of: f}
 			if ns := f.names(e); len(ns) > 0 {
 				in.Name = ns[0]
 			}
@@ -108,6 +123,7 @@ func (f *File) buildInlines() {
 			depth++
 		}
 	}
+	f.withSplitInlines()
 	for n := range f.inlines {
 		s := f.inlines[n]
 		sort.Slice(s, func(i, j int) bool { return s[i].Addr < s[j].Addr })

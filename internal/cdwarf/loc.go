@@ -86,6 +86,9 @@ type EvalContext struct {
 	// known (CFAReg "" : unknown).
 	CFAReg string
 	CFAOff int64
+	// Addrx resolves DW_OP_addrx and DW_OP_constx: entry i of the unit's
+	// .debug_addr (nil: not supported).
+	Addrx func(i uint64) (uint64, bool)
 }
 
 // DWARF expression operators used here (DWARF 5, section 7.7.1).
@@ -122,6 +125,7 @@ const (
 	opStackValue    = 0x9f
 	opEntryValue    = 0xa3
 	opGNUEntryValue = 0xf3
+	opGNUUninit     = 0xf0
 )
 
 // sval is a value on the evaluation stack: reg+off ("" reg: a constant).
@@ -309,13 +313,40 @@ func eval(expr []byte, ctx EvalContext, depth int) (Location, error) {
 				break
 			}
 			if !ctx.AtEntry {
-				return Location{}, fmt.Errorf("needs the call frame address at %#x, which uscope knows only at the function's entry", ctx.PC)
+				return Location{}, fmt.Errorf("needs the call frame address at %#x, which the object's call frame information does not give", ctx.PC)
 			}
 			err = push(sval{reg: ctx.Arch.SP, off: 8})
 		case op == opAddr:
 			// A link-time address: in a position-independent object it
-			// moves by the load bias, which the program does not know.
-			return Location{}, errors.New("at a link-time address (DW_OP_addr), which uscope does not relocate yet")
+			// moves by the load bias. The probe's own address is known at
+			// link time (PC) and at run time (the instruction pointer, set
+			// to the probed address while uprobe handlers run), so the
+			// address is the instruction pointer plus addr-PC, whatever
+			// the bias.
+			v := r.fixed(8)
+			if ctx.PC == 0 {
+				return Location{}, errors.New("at a link-time address (DW_OP_addr) with no probe address to relocate it by")
+			}
+			err = push(sval{reg: ctx.Arch.PC, off: int64(v - ctx.PC)})
+		case op == opAddrx, op == opConstx:
+			i := r.uleb()
+			if ctx.Addrx == nil {
+				return Location{}, errors.New("DW_OP_addrx without .debug_addr")
+			}
+			v, ok := ctx.Addrx(i)
+			if !ok {
+				return Location{}, fmt.Errorf("address index %d not in .debug_addr", i)
+			}
+			if op == opConstx {
+				err = push(sval{off: int64(v)})
+				break
+			}
+			if ctx.PC == 0 {
+				return Location{}, errors.New("at a link-time address (DW_OP_addrx) with no probe address to relocate it by")
+			}
+			err = push(sval{reg: ctx.Arch.PC, off: int64(v - ctx.PC)})
+		case op == opGNUUninit:
+			// The value is where the rest says, not yet initialized.
 		case op == opConst1u:
 			err = push(sval{off: int64(r.fixed(1))})
 		case op == opConst1s:
@@ -433,7 +464,7 @@ func frameBase(ctx EvalContext, depth int) (sval, error) {
 	if len(ctx.FrameBase) == 0 {
 		return sval{}, errors.New("DW_OP_fbreg without a frame base")
 	}
-	fb, err := eval(ctx.FrameBase, EvalContext{Arch: ctx.Arch, PC: ctx.PC, AtEntry: ctx.AtEntry, CFAReg: ctx.CFAReg, CFAOff: ctx.CFAOff}, depth+1)
+	fb, err := eval(ctx.FrameBase, EvalContext{Arch: ctx.Arch, PC: ctx.PC, AtEntry: ctx.AtEntry, CFAReg: ctx.CFAReg, CFAOff: ctx.CFAOff, Addrx: ctx.Addrx}, depth+1)
 	if err != nil {
 		return sval{}, fmt.Errorf("frame base: %w", err)
 	}
@@ -454,9 +485,12 @@ func frameBase(ctx EvalContext, depth int) (sval, error) {
 // (an expression, or the entry of a location list covering pc) evaluated
 // there. atEntry tells that pc is the function's entry.
 func (fn *Func) Location(p *Param, pc uint64, atEntry bool, a *arch.Arch) (Location, error) {
-	ctx := EvalContext{Arch: a, PC: pc, AtEntry: atEntry, FrameBase: fn.frameBase}
+	ctx := EvalContext{Arch: a, PC: pc, AtEntry: atEntry, FrameBase: fn.frameBase, Addrx: fn.addrx}
 	if !atEntry {
-		ctx.CFAReg, ctx.CFAOff = fn.cfaAt(pc, a)
+		ctx.CFAReg, ctx.CFAOff = fn.cfaFromCFI(pc, a)
+		if ctx.CFAReg == "" {
+			ctx.CFAReg, ctx.CFAOff = fn.cfaAt(pc, a)
+		}
 	}
 	if p.loc == nil {
 		return Location{}, fmt.Errorf("%s: %w (no location)", p.Name, ErrOptimizedOut)
@@ -467,10 +501,18 @@ func (fn *Func) Location(p *Param, pc uint64, atEntry bool, a *arch.Arch) (Locat
 		expr, _ = p.loc.Val.([]byte)
 	case dwarf.ClassLocList, dwarf.ClassLocListPtr:
 		off, ok := p.loc.Val.(int64)
+		if u, isIndex := p.loc.Val.(uint64); isIndex && u < 1<<31 {
+			off, ok = int64(u), true // DW_FORM_loclistx
+		}
 		if !ok {
 			return Location{}, fmt.Errorf("%s: location list of an unknown form", p.Name)
 		}
 		var err error
+		if fn.f.skel != nil { // a split unit's lists are DW_FORM_loclistx
+			if off, err = fn.f.loclistxOffset(off); err != nil {
+				return Location{}, fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
 		if expr, err = fn.locListExpr(off, pc); err != nil {
 			return Location{}, fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -496,30 +538,36 @@ func (fn *Func) locListExpr(off int64, pc uint64) ([]byte, error) {
 	f := fn.f
 	f.sections()
 	var base uint64
-	var addrBase int64 = -1
 	version := 4
 	if fn.cu != nil {
 		base, _ = fn.cu.Val(dwarf.AttrLowpc).(uint64)
-		if ab, ok := fn.cu.Val(dwarf.AttrAddrBase).(int64); ok {
-			addrBase = ab
-		}
 		if fn.cu.Val(dwarf.AttrAddrBase) != nil || f.loclists != nil && f.loc == nil {
 			version = 5
 		}
 	}
 	if f.loclists != nil && (version == 5 || f.loc == nil) {
-		return LocList5(f.loclists, off, pc, base, func(i uint64) (uint64, bool) {
-			if addrBase < 0 {
-				return 0, false
-			}
-			at := uint64(addrBase) + i*8
-			if at+8 > uint64(len(f.addr)) || at < uint64(addrBase) {
-				return 0, false
-			}
-			return binary.LittleEndian.Uint64(f.addr[at:]), true
-		})
+		return LocList5(f.loclists, off, pc, base, fn.addrx)
 	}
 	return LocList4(f.loc, off, pc, base)
+}
+
+// addrx is entry i of the .debug_addr of fn's unit (DWARF 5 DW_FORM_addrx,
+// DW_OP_addrx, DW_LLE_*x).
+func (fn *Func) addrx(i uint64) (uint64, bool) {
+	f := fn.f
+	f.sections()
+	if fn.cu == nil {
+		return 0, false
+	}
+	ab, ok := fn.cu.Val(dwarf.AttrAddrBase).(int64)
+	if !ok || ab < 0 || i > 1<<40 {
+		return 0, false
+	}
+	at := uint64(ab) + i*8
+	if at+8 > uint64(len(f.addr)) || at < uint64(ab) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(f.addr[at:]), true
 }
 
 // LocList4 finds in a DWARF 4 .debug_loc section the expression of the

@@ -39,7 +39,11 @@ func typeName(t dwarf.Type, depth int) string {
 		if _, ok := x.Type.(*dwarf.PtrType); ok {
 			return typeName(x.Type, depth+1) + " " + x.Qual // char* const
 		}
-		return x.Qual + " " + typeName(x.Type, depth+1)
+		in := typeName(x.Type, depth+1)
+		if strings.HasPrefix(in, x.Qual+" ") {
+			return in // const of an array of const (gcc): one const in C
+		}
+		return x.Qual + " " + in
 	case *dwarf.PtrType:
 		if _, ok := Strip(x.Type).(*dwarf.FuncType); ok {
 			return funcPtrName(Strip(x.Type).(*dwarf.FuncType), depth)

@@ -230,6 +230,11 @@ func (k *checker) cValue(f *lang.Field, what string, s *Site, p *cdwarf.Param, l
 	if locErr == nil {
 		locErr = cLocUsable(a.loc)
 	}
+	if ft, isFloat := cdwarf.Strip(p.Type).(*dwarf.FloatType); isFloat && locErr == nil {
+		// bpftrace has no floating-point values either (its DWARF types
+		// of floats are none); say so rather than print the bits.
+		locErr = fmt.Errorf("%s is a %s, and uscope has no floating-point values (bpftrace neither)", f.Name, ft.Name)
+	}
 	ct := k.c.dwarfCType(p.Type, 0, map[dwarfKey]*cType{})
 	a.ct = ct
 	vt := k.c.valueType(ct)
@@ -339,6 +344,9 @@ func cLocUsable(l cdwarf.Location) error {
 		case p.Reg != "":
 			if _, ok := ptRegs[p.Reg]; !ok {
 				return fmt.Errorf("in %s, which uprobes cannot read", p.Reg)
+			}
+			if p.Off != int64(int32(p.Off)) {
+				return fmt.Errorf("at %%%s%+d, an offset a BPF instruction cannot hold", p.Reg, p.Off)
 			}
 		}
 	}

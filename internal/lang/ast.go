@@ -149,6 +149,13 @@ type AttachPoint struct {
 	HasOffset bool
 	Addr      uint64
 	HasAddr   bool
+	// Line is the source line of a line probe (HasLine):
+	// KIND:TARGET:FILE:LINE (File set) or KIND:TARGET:FUNC:LINE (Func
+	// set, LINE counted from the line of the function's name, which is
+	// line 0, as perf probe counts); -1 for LINE written '*'.
+	Line    int
+	HasLine bool
+	File    string
 	// IntervalNanos is the period of an interval probe, and of a profile
 	// probe given in time units.
 	IntervalNanos uint64

@@ -87,7 +87,9 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	start := lx.pos()
 	var fields []apField
 	for i := 0; ; i++ {
-		fields = append(fields, p.scanField(i == 1))
+		// A source file with a directory as the third field of a uprobe
+		// (uprobe:BIN:src/file.c:LINE) keeps its '/'.
+		fields = append(fields, p.scanField(i == 1 || i == 2 && isUprobeKind(fields[0].text) && p.sourcePathAhead()))
 		if lx.eof() || lx.at(0) != ':' {
 			break
 		}
@@ -230,6 +232,9 @@ func (p *parser) uprobeParts(ap *AttachPoint, fields []apField) {
 	case len(fields) == 3:
 		ap.Target = fields[1].text
 		fn = fields[2]
+	case len(fields) == 4 && !fields[3].quoted && isLineText(fields[3].text) && !(!fields[2].quoted && (fields[2].text == "cpp" || fields[2].text == "c++")):
+		p.lineParts(ap, fields)
+		return
 	case len(fields) == 4 && !fields[2].quoted && (fields[2].text == "cpp" || fields[2].text == "c++"):
 		ap.Target = fields[1].text
 		ap.Lang = "cpp"
@@ -346,4 +351,105 @@ func (p *parser) intervalParts(ap *AttachPoint, fields []apField) {
 		p.errAt(at.pos, at.length(), "use a shorter period", "interval is too long")
 	}
 	ap.IntervalNanos = n * mul
+}
+
+// Line probes (issue 17): KIND:TARGET:FILE:LINE, where FILE names a source
+// file (it has a source extension or a '/'), and KIND:TARGET:FUNC:LINE,
+// LINE counted from the function's own line. LINE is decimal, or '*' (to
+// list a file's lines).
+
+func isUprobeKind(k string) bool {
+	return k == "uprobe" || k == "u" || k == "uretprobe" || k == "ur"
+}
+
+func isLineText(s string) bool {
+	if s == "*" {
+		return true
+	}
+	if s == "" || len(s) > 9 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sourceExts are the extensions that make a field a source file.
+var sourceExts = map[string]bool{
+	"c": true, "h": true, "cc": true, "cp": true, "cpp": true, "cxx": true, "c++": true, "C": true,
+	"hh": true, "hpp": true, "hxx": true, "h++": true, "H": true, "inl": true, "ipp": true, "tcc": true,
+	"ixx": true, "cppm": true, "i": true, "ii": true, "s": true, "S": true, "rs": true, "m": true, "mm": true,
+	"f": true, "f90": true, "d": true, "zig": true, "y": true, "l": true,
+}
+
+// IsSourceFile reports whether a probe's field names a source file rather
+// than a function: a name with a source extension (.c, .cpp, .h...) or
+// with a '/'.
+func IsSourceFile(s string) bool {
+	if strings.Contains(s, "/") {
+		return true
+	}
+	i := strings.LastIndexByte(s, '.')
+	return i > 0 && sourceExts[s[i+1:]]
+}
+
+// sourcePathAhead reports whether the field at the lexer is a path with a
+// '/' followed by ":LINE" (digits or '*') and the end of the attach point:
+// uprobe:BIN:src/file.c:12 rather than a function and a predicate.
+func (p *parser) sourcePathAhead() bool {
+	src, i := p.lx.src, p.lx.off
+	slash, start := false, i
+	for ; i < len(src); i++ {
+		c := src[i]
+		if c == ':' || isSpace(c) || c == ',' || c == '{' || c == '}' || c == '"' {
+			break
+		}
+		if c == '/' {
+			slash = true
+			continue
+		}
+		if !isLetter(c) && !isDigit(c) && c != '.' && c != '-' && c != '+' {
+			return false
+		}
+	}
+	if !slash || i == start || i >= len(src) || src[i] != ':' {
+		return false
+	}
+	i++
+	j := i
+	for j < len(src) && (isDigit(src[j]) || src[j] == '*' && j == i) {
+		j++
+	}
+	if j == i || !isLineText(src[i:j]) {
+		return false
+	}
+	return j == len(src) || isSpace(src[j]) || src[j] == '{' || src[j] == ',' || src[j] == '/'
+}
+
+// lineParts fills a line probe's target, file or function, and line.
+func (p *parser) lineParts(ap *AttachPoint, fields []apField) {
+	ap.Target = fields[1].text
+	where, lf := fields[2], fields[3]
+	if where.text == "" {
+		p.errAt(colonBefore(lf), 1, fmt.Sprintf("write %s:TARGET:FILE:LINE or %s:TARGET:FUNC:LINE", ap.Kind, ap.Kind), "missing source file or function before the line")
+	}
+	if IsSourceFile(where.text) {
+		ap.File = where.text
+	} else {
+		ap.Func = where.text
+	}
+	ap.HasLine, ap.Line = true, -1
+	if lf.text != "*" {
+		v, _ := parseInt(lf.text)
+		ap.Line = int(v)
+	}
+	if ap.File != "" && ap.Line == 0 {
+		p.errAt(lf.pos, lf.length(), "source lines count from 1", "line 0 of %s", ap.File)
+	}
+	if ap.Kind == KindUretprobe {
+		p.errAt(lf.pos, lf.length(), fmt.Sprintf("use uprobe:%s:%s:%s", ap.Target, where.text, lf.text), "a source line has no return")
+	}
 }

@@ -394,6 +394,16 @@ func (a *AttachPoint) String() string {
 	if a.Lang != "" {
 		s += a.Lang + ":"
 	}
+	if a.HasLine {
+		line := "*"
+		if a.Line >= 0 {
+			line = strconv.Itoa(a.Line)
+		}
+		if a.File != "" {
+			return s + quoteField(a.File, `:",{}\`) + ":" + line
+		}
+		return s + quoteName(a.Func) + ":" + line
+	}
 	if a.HasAddr {
 		return s + fmt.Sprintf("%#x", a.Addr)
 	}
