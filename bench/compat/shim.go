@@ -173,6 +173,8 @@ func Translate(args []string) ([]string, error) {
 			out = append(out, "--no-warnings")
 		case "usdt-file-activation":
 			out = append(out, "--usdt-file-activation")
+		case "debuginfo":
+			out = append(out, "--debuginfo", o.arg)
 		case "mode":
 			out = append(out, "--mode", o.arg)
 		case "probe-filter":

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,4 +73,34 @@ func TestBenchMode(t *testing.T) {
 			t.Errorf("%q: exit %d, want 1 with one line\n%s", bad, r.code, r.stderr)
 		}
 	}
+}
+
+// TestDebuginfoDirs: --debuginfo DIR finds the debug file of a stripped
+// binary by its name (DIR/NAME.debug, as bpftrace's --debuginfo), for
+// list -v's signature and for args in a probe; without it there is none.
+func TestDebuginfoDirs(t *testing.T) {
+	testutil.RequireRoot(t)
+	objcopy := testutil.RequireTool(t, "objcopy")
+	full := testutil.BuildC(t, "dbg", `
+#define NOINLINE __attribute__((noinline))
+NOINLINE int probed(int count, char c) { __asm__ volatile(""); return count + c; }
+int main(void) { return probed(2, 'x') == 0; }
+`, "-O0", "-g")
+	dir := t.TempDir()
+	dbgDir := filepath.Join(dir, "debug")
+	bin := filepath.Join(dir, "dbg-stripped")
+	for _, args := range [][]string{{"--only-keep-debug", full, filepath.Join(dbgDir, "dbg-stripped.debug")}, {"--strip-debug", full, bin}} {
+		if err := os.MkdirAll(dbgDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(objcopy, args...).CombinedOutput(); err != nil {
+			t.Fatalf("objcopy %q: %v\n%s", args, err, out)
+		}
+	}
+	ap := "uprobe:" + bin + ":probed"
+	wantLines(t, runOK(t, "list", "-v", ap, "--debuginfo", filepath.Join(dir, "nothing"), "--debuginfo", dbgDir), ap, "    int count", "    char c")
+	if out := runOK(t, "list", "-v", ap); strings.Contains(out, "int count") {
+		t.Errorf("a signature without --debuginfo:\n%s", out)
+	}
+	wantLines(t, runOK(t, "run", "--debuginfo", dbgDir, "-c", bin, "-e", ap+` { printf("%d %c\n", args.count, args.c); exit(); }`), "2 x")
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/uscope/uscope/internal/cdwarf"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/resolve"
 )
@@ -69,6 +70,7 @@ probe with the same facts. Functions are those with code: zero-sized symbols
 	c.Flags().IntVarP(&pid, "pid", "p", 0, "list the objects mapped in process `PID`")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "show addresses, sizes, offsets, semaphores and USDT arguments")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object per probe")
+	c.Flags().StringArrayVar(&cdwarf.DebugDirs, "debuginfo", nil, "also look for separate debug files in `DIR` (for -v's signatures), as bpftrace's --debuginfo")
 	c.Flags().BoolVar(&labels, "labels", false, "list zero-sized symbols (labels such as runtime.etext) as functions too")
 	return c
 }

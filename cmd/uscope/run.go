@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/attach"
+	"github.com/uscope/uscope/internal/cdwarf"
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/session"
@@ -43,6 +44,8 @@ type sessionFlags struct {
 	probeInline bool
 	// block is --block.
 	block bool
+	// debugDirs is --debuginfo DIR, repeated.
+	debugDirs []string
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
@@ -61,6 +64,7 @@ func (f *sessionFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.block, "block", false, "stop the traced process (-p/-c) while the event buffer is 3/4 full, instead of losing events")
 	c.Flags().StringVar(&f.ringBufSize, "ringbuf-size", "", "`SIZE` of the event ring buffer, a power of two such as 64M (default 4M)")
 	f.export.register(c)
+	c.Flags().StringArrayVar(&f.debugDirs, "debuginfo", nil, "also look for separate debug files in `DIR` (DIR/NAME.debug, DIR/.build-id/...), as bpftrace's --debuginfo")
 	c.Flags().BoolVar(&f.probeInline, "probe-inline", false, "uprobes on Go functions also fire where they were inlined (bpftrace's probe_inline config key)")
 }
 
@@ -78,6 +82,7 @@ func (f *sessionFlags) config(prog *lang.Program) (session.Config, error) {
 		ProbeInline:     f.probeInline,
 	}
 	cfg.Block = f.block
+	cdwarf.DebugDirs = f.debugDirs
 	if f.ringBufSize != "" {
 		n, err := parseRingBufSize(f.ringBufSize)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"maps"
 	"slices"
 	"strings"
@@ -58,8 +59,43 @@ type File struct {
 	skelData *dwarf.Data
 }
 
+// DebugDirs are directories searched for separate debug files after the
+// standard places, as bpftrace's --debuginfo DIR: DIR/.build-id/xx/yyyy.debug,
+// DIR/NAME.debug and DIR/NAME, with NAME the object's file name or its
+// .gnu_debuglink name. A file found there must have the object's build-id.
+// The command line sets it before tracing starts.
+var DebugDirs []string
+
+// searchDebugDirs opens the first debug file of ef found in DebugDirs.
+func searchDebugDirs(path string, ef *elfx.File) *File {
+	id := ef.BuildID()
+	names := []string{filepath.Base(path) + ".debug", filepath.Base(path)}
+	if link, _, ok := ef.DebugLink(); ok {
+		names = append([]string{link}, names...)
+	}
+	for _, dir := range DebugDirs {
+		var cands []string
+		if len(id) > 2 {
+			cands = append(cands, filepath.Join(dir, ".build-id", id[:2], id[2:]+".debug"))
+		}
+		for _, n := range names {
+			cands = append(cands, filepath.Join(dir, n))
+		}
+		for _, c := range cands {
+			if abs, err := filepath.Abs(c); err == nil && abs == path {
+				continue
+			}
+			if f, err := openDebug(c, ef); err == nil {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
 // Open reads the DWARF of the object at path, or of its separate debug file
-// (.gnu_debuglink, /usr/lib/debug/.build-id) when the object has none.
+// (.gnu_debuglink, /usr/lib/debug/.build-id, DebugDirs, debuginfod) when the
+// object has none.
 func Open(path string) (*File, error) {
 	ef, err := elfx.Open(path)
 	if err != nil {
@@ -69,6 +105,8 @@ func Open(path string) (*File, error) {
 	if ef.Section(".debug_info") == nil && ef.Section(".zdebug_info") == nil {
 		if d := ef.DebugFile(); d != nil && d.Section(".debug_info") != nil {
 			src = d
+		} else if f := searchDebugDirs(path, ef); f != nil {
+			return f, nil
 		} else if dp, err := FetchDebugInfo(ef.BuildID()); err == nil && dp != "" {
 			// From a debuginfod server (DEBUGINFOD_URLS).
 			f, err := openDebug(dp, ef)
