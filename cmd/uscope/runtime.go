@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/runtimes"
 	"github.com/uscope/uscope/internal/session"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 // The language-runtime tools, after bcc's ugc and ucalls: programs built
@@ -180,8 +180,8 @@ probes. uscope says so instead of printing nothing.`,
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing calls in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
-				Report: pairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
-					writeCalls(out, p.Lang, calls, times, top, millis)
+				Report: tools.PairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
+					tools.Calls{Lang: p.Lang, Top: top, Millis: millis}.Write(out, calls, times)
 				}),
 			})
 		},
@@ -191,123 +191,6 @@ probes. uscope says so instead of printing nothing.`,
 	c.Flags().BoolVarP(&latency, "latency", "L", false, "also time each call")
 	c.Flags().BoolVarP(&millis, "milliseconds", "m", false, "print times in milliseconds (default microseconds)")
 	return c
-}
-
-func findMap(maps []*output.Map, name string) *output.Map {
-	for _, m := range maps {
-		if m.Name == name {
-			return m
-		}
-	}
-	return nil
-}
-
-// methodName is class.method, or method alone when the runtime gives no
-// class.
-func methodName(lang string, key []output.Value) string {
-	if len(key) != 2 {
-		return ""
-	}
-	class, method := key[0].Str, key[1].Str
-	if class == "" {
-		return method
-	}
-	if lang == "python" {
-		return class + ":" + method
-	}
-	return class + "." + method
-}
-
-func valueInt(v output.Value) int64 {
-	if v.Signed {
-		return v.Int
-	}
-	return int64(v.Uint)
-}
-
-// writeCalls prints ucalls' table: METHOD, # CALLS and, with times,
-// TIME, sorted ascending by time (or calls), so the largest is last.
-func writeCalls(w io.Writer, lang string, calls, times *output.Map, top int, millis bool) {
-	type row struct {
-		name  string
-		n, ns int64
-	}
-	rows := map[string]*row{}
-	for _, e := range calls.Entries {
-		n := methodName(lang, e.Key)
-		rows[n] = &row{name: n, n: valueInt(e.Value)}
-	}
-	if times != nil {
-		for _, e := range times.Entries {
-			if r := rows[methodName(lang, e.Key)]; r != nil {
-				r.ns = valueInt(e.Value)
-			}
-		}
-	}
-	var list []*row
-	for _, r := range rows {
-		list = append(list, r)
-	}
-	slices.SortFunc(list, func(a, b *row) int {
-		if times != nil && a.ns != b.ns {
-			return int(a.ns - b.ns)
-		}
-		if a.n != b.n {
-			return int(a.n - b.n)
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	if top > 0 && len(list) > top {
-		list = list[len(list)-top:]
-	}
-	if times == nil {
-		fmt.Fprintf(w, "%-50s %8s\n", "METHOD", "# CALLS")
-		for _, r := range list {
-			fmt.Fprintf(w, "%-50s %8d\n", r.name, r.n)
-		}
-		return
-	}
-	unit, div := "us", 1000.0
-	if millis {
-		unit, div = "ms", 1e6
-	}
-	fmt.Fprintf(w, "%-50s %8s %16s\n", "METHOD", "# CALLS", "TIME ("+unit+")")
-	for _, r := range list {
-		fmt.Fprintf(w, "%-50s %8d %16.2f\n", r.name, r.n, float64(r.ns)/div)
-	}
-}
-
-// pairReport is a Report hook for a tool that keeps two maps, first and
-// (when paired) second, printed one after the other each interval, or
-// at the end when there is no interval.
-func pairReport(first, second string, paired, intervals bool, write func(a, b *output.Map)) func([]*output.Map, bool) {
-	var stash *output.Map
-	return func(maps []*output.Map, final bool) {
-		if final {
-			if !intervals {
-				a, b := findMap(maps, first), findMap(maps, second)
-				if a == nil {
-					a = &output.Map{Name: first}
-				}
-				if paired && b == nil {
-					b = &output.Map{Name: second}
-				}
-				write(a, b)
-			}
-			return
-		}
-		for _, m := range maps {
-			switch {
-			case m.Name == first && !paired:
-				write(m, nil)
-			case m.Name == first:
-				stash = m
-			case m.Name == second && stash != nil:
-				write(stash, m)
-				stash = nil
-			}
-		}
-	}
 }
 
 func newThreadsCommand() *cobra.Command {
@@ -371,8 +254,8 @@ argument is unreliable), by requested size of malloc for C (-l c). It prints at 
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing allocations in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
-				Report: pairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
-					writeObjNew(out, p.Lang, objs, bytes, topCount, topBytes)
+				Report: tools.PairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
+					tools.ObjNew{Lang: p.Lang, TopCount: topCount, TopBytes: topBytes}.Write(out, objs, bytes)
 				}),
 			})
 		},
@@ -381,62 +264,6 @@ argument is unreliable), by requested size of malloc for C (-l c). It prints at 
 	c.Flags().IntVarP(&topCount, "top-count", "C", 0, "print only the `TOP` types with the most allocations")
 	c.Flags().IntVarP(&topBytes, "top-size", "S", 0, "print only the `TOP` types with the most bytes")
 	return c
-}
-
-// writeObjNew prints uobjnew's table: TYPE, ALLOCS, BYTES, ascending.
-func writeObjNew(w io.Writer, lang string, objs, bytes *output.Map, topCount, topBytes int) {
-	type row struct {
-		name     string
-		n, bytes int64
-	}
-	rows := map[string]*row{}
-	name := func(k []output.Value) string {
-		if len(k) != 1 {
-			return ""
-		}
-		if lang == "c" {
-			return fmt.Sprintf("block size %d", valueInt(k[0]))
-		}
-		return k[0].Str
-	}
-	for _, e := range objs.Entries {
-		rows[name(e.Key)] = &row{name: name(e.Key), n: valueInt(e.Value)}
-	}
-	if bytes != nil {
-		for _, e := range bytes.Entries {
-			if r := rows[name(e.Key)]; r != nil {
-				r.bytes = valueInt(e.Value)
-			}
-		}
-	}
-	var list []*row
-	for _, r := range rows {
-		list = append(list, r)
-	}
-	slices.SortFunc(list, func(a, b *row) int {
-		if topBytes > 0 && a.bytes != b.bytes {
-			return int(a.bytes - b.bytes)
-		}
-		if a.n != b.n {
-			return int(a.n - b.n)
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	top := max(topCount, topBytes)
-	if top > 0 && len(list) > top {
-		list = list[len(list)-top:]
-	}
-	if bytes == nil {
-		fmt.Fprintf(w, "%-50s %10s\n", "TYPE", "ALLOCS")
-		for _, r := range list {
-			fmt.Fprintf(w, "%-50s %10d\n", r.name, r.n)
-		}
-		return
-	}
-	fmt.Fprintf(w, "%-50s %10s %12s\n", "TYPE", "ALLOCS", "BYTES")
-	for _, r := range list {
-		fmt.Fprintf(w, "%-50s %10d %12d\n", r.name, r.n, r.bytes)
-	}
 }
 
 // intervalArg reads the optional second argument of the runtime tools, an

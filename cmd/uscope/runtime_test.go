@@ -190,8 +190,7 @@ func TestRuntimeC(t *testing.T) {
 	pid := strconv.Itoa(c.pid())
 	objnew := startUscope(t, "objnew", "-l", "c", pid)
 	threads := startUscope(t, "threads", "-l", "c", pid)
-	fmt.Fprintln(c.stdin, "go")
-	c.expect("done")
+	goC(t, c)
 	// The start routine is named while the process lives.
 	threads.waitLine("create")
 	c.stdin.Close()
@@ -203,6 +202,24 @@ func TestRuntimeC(t *testing.T) {
 	}
 	if out := threads.waitExit(); !hasRowAfterID(out, "create", "uscope_worker") {
 		t.Errorf("threads: no thread started in uscope_worker\n%s", out)
+	}
+}
+
+// goC releases testdata/runtime_c.c's work and returns the ids of the
+// threads it started, in order.
+func goC(t *testing.T, c *child) []int {
+	t.Helper()
+	fmt.Fprintln(c.stdin, "go")
+	var tids []int
+	for {
+		l := c.next()
+		if l == "done" {
+			return tids
+		}
+		var tid int
+		if _, err := fmt.Sscanf(l, "tid %d", &tid); err == nil {
+			tids = append(tids, tid)
+		}
 	}
 }
 

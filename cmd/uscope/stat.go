@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/runtimes"
 	"github.com/uscope/uscope/internal/session"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 func init() { commands = append(commands, newStatCommand) }
@@ -36,7 +36,7 @@ var statColumns = []struct {
 // running processes of the languages, and the installed Python and JVM
 // ones, so that processes started later are counted too. Objects without
 // USDT probes are left out.
-func statRuntimes(langs []string) []*runtimes.Process {
+func statRuntimes(langs []string, cmdlines map[int64]string) []*runtimes.Process {
 	seen := map[string]bool{}
 	var out []*runtimes.Process
 	add := func(p *runtimes.Process) {
@@ -61,6 +61,9 @@ func statRuntimes(langs []string) []*runtimes.Process {
 			p, err := runtimes.Detect(pid, "")
 			if err == nil && p.Lang != "postgres" && p.Lang != "mysql" {
 				add(p)
+				if p.Lang != "c" && (len(langs) == 0 || slices.Contains(langs, p.Lang)) {
+					cmdlines[int64(pid)] = tools.Cmdline(int64(pid))
+				}
 			}
 		}
 	}
@@ -129,80 +132,22 @@ stat runs are counted too.`,
 			if f.lang != "" {
 				langs = strings.Split(f.lang, ",")
 			}
-			objs := statRuntimes(langs)
-			var b strings.Builder
-			used := map[string]bool{}
-			for _, p := range objs {
-				var evs []runtimes.Event
-				for _, sc := range statColumns {
-					evs = append(evs, sc.evs...)
-				}
-				probes, _, _ := p.Probes(nil, evs)
-				for _, sc := range statColumns {
-					for _, ev := range sc.evs {
-						pr, ok := probes[ev]
-						if !ok || (ev == runtimes.MethodEntry && pr.Note != "") {
-							continue // CPython 3.11: count returns
-						}
-						fmt.Fprintf(&b, "%s {\n\t@%s[pid] = count();\n}\n\n", pr.Point(p.Object), sc.m)
-						used[sc.m] = true
-						break
-					}
-				}
+			st, err := buildStat(langs, interval, count)
+			if err != nil {
+				return err
 			}
-			if len(used) == 0 {
-				what := "Java or Python"
-				if f.lang != "" {
-					what = f.lang
-				}
-				return usageError(fmt.Errorf("no %s runtime with USDT probes runs or is installed", what))
-			}
-			var maps []string
-			for _, sc := range statColumns {
-				if used[sc.m] {
-					maps = append(maps, sc.m)
-				}
-			}
-			fmt.Fprintf(&b, "interval:ms:%d {\n", max(1, int64(interval*1000)))
-			for _, m := range maps {
-				fmt.Fprintf(&b, "\tprint(@%s);\n", m)
-			}
-			for _, m := range maps {
-				fmt.Fprintf(&b, "\tclear(@%s);\n", m)
-			}
-			if count > 0 {
-				fmt.Fprintf(&b, "\t@ticks++;\n\tif (@ticks >= %d) {\n\t\texit();\n\t}\n", count)
-			}
-			b.WriteString("}\n")
 			out := cmd.OutOrStdout()
-			counts := map[string]map[int64]int64{}
+			w := tools.Stat{W: out, Columns: st.cols, Interval: interval, SortIdx: sortIdx, Rows: rows, Cmdlines: st.cmdlines}
 			p := &runtimes.Process{Lang: f.lang}
-			return runRuntimeTool(cmd, &f, "stat", p, b.String(), session.Config{
+			return runRuntimeTool(cmd, &f, "stat", p, st.src, session.Config{
 				Attached: func(int) {
 					var names []string
-					for _, o := range objs {
+					for _, o := range st.objs {
 						names = append(names, o.Object)
 					}
 					fmt.Fprintf(out, "Tracing %s... Ctrl-C to quit.\n", strings.Join(names, ", "))
 				},
-				Report: func(ms []*output.Map, final bool) {
-					if final {
-						return
-					}
-					for _, m := range ms {
-						name := strings.TrimPrefix(m.Name, "@")
-						counts[name] = map[int64]int64{}
-						for _, e := range m.Entries {
-							if len(e.Key) == 1 {
-								counts[name][valueInt(e.Key[0])] = valueInt(e.Value)
-							}
-						}
-						if name == maps[len(maps)-1] {
-							writeStat(out, counts, interval, sortIdx, rows)
-							counts = map[string]map[int64]int64{}
-						}
-					}
-				},
+				Report: st.report(w.Write),
 			})
 		},
 	}
@@ -214,59 +159,91 @@ stat runs are counted too.`,
 	return c
 }
 
-// writeStat prints one interval of stat's table.
-func writeStat(w io.Writer, counts map[string]map[int64]int64, interval float64, sortIdx, rows int) {
-	pids := map[int64]bool{}
-	for _, m := range counts {
-		for pid := range m {
-			pids[pid] = true
-		}
-	}
-	type row struct {
-		pid  int64
-		cmd  string
-		rate []float64
-	}
-	var list []row
-	for pid := range pids {
-		r := row{pid: pid, cmd: cmdline(pid)}
-		for _, sc := range statColumns {
-			r.rate = append(r.rate, float64(counts[sc.m][pid])/interval)
-		}
-		list = append(list, r)
-	}
-	slices.SortFunc(list, func(a, b row) int {
-		i := max(sortIdx, 0)
-		if a.rate[i] != b.rate[i] {
-			if a.rate[i] > b.rate[i] {
-				return -1
-			}
-			return 1
-		}
-		return int(a.pid - b.pid)
-	})
-	if rows > 0 && len(list) > rows {
-		list = list[:rows]
-	}
-	fmt.Fprintf(w, "\n%-8s %-30s", "PID", "CMDLINE")
-	for _, sc := range statColumns {
-		fmt.Fprintf(w, " %9s", sc.col)
-	}
-	fmt.Fprintln(w)
-	for _, r := range list {
-		fmt.Fprintf(w, "%-8d %-30.30s", r.pid, r.cmd)
-		for _, v := range r.rate {
-			fmt.Fprintf(w, " %9.1f", v)
-		}
-		fmt.Fprintln(w)
-	}
+
+// statProgram is stat's program with what prints its maps.
+type statProgram struct {
+	src  string
+	objs []*runtimes.Process
+	maps []string // the maps counted, in column order
+	cols []tools.StatColumn
+	// cmdlines are those of the processes running at the start.
+	cmdlines map[int64]string
 }
 
-// cmdline is a process's command line, or "(exited)".
-func cmdline(pid int64) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || len(b) == 0 {
-		return "(exited)"
+// buildStat makes stat's program: a count per process of each column's
+// event in every runtime object of langs (all when empty), printed and
+// cleared every interval seconds, count times (0: until the end).
+func buildStat(langs []string, interval float64, count int) (*statProgram, error) {
+	st := &statProgram{cmdlines: map[int64]string{}}
+	st.objs = statRuntimes(langs, st.cmdlines)
+	var b strings.Builder
+	used := map[string]bool{}
+	for _, p := range st.objs {
+		var evs []runtimes.Event
+		for _, sc := range statColumns {
+			evs = append(evs, sc.evs...)
+		}
+		probes, _, _ := p.Probes(nil, evs)
+		for _, sc := range statColumns {
+			for _, ev := range sc.evs {
+				pr, ok := probes[ev]
+				if !ok || (ev == runtimes.MethodEntry && pr.Note != "") {
+					continue // CPython 3.11: count returns
+				}
+				fmt.Fprintf(&b, "%s {\n\t@%s[pid] = count();\n}\n\n", pr.Point(p.Object), sc.m)
+				used[sc.m] = true
+				break
+			}
+		}
 	}
-	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	if len(used) == 0 {
+		what := "Java or Python"
+		if len(langs) > 0 {
+			what = strings.Join(langs, " or ")
+		}
+		return nil, usageError(fmt.Errorf("no %s runtime with USDT probes runs or is installed", what))
+	}
+	for _, sc := range statColumns {
+		st.cols = append(st.cols, tools.StatColumn{Col: sc.col, Map: sc.m})
+		if used[sc.m] {
+			st.maps = append(st.maps, sc.m)
+		}
+	}
+	fmt.Fprintf(&b, "interval:ms:%d {\n", max(1, int64(interval*1000)))
+	for _, m := range st.maps {
+		fmt.Fprintf(&b, "\tprint(@%s);\n", m)
+	}
+	for _, m := range st.maps {
+		fmt.Fprintf(&b, "\tclear(@%s);\n", m)
+	}
+	if count > 0 {
+		fmt.Fprintf(&b, "\t@ticks++;\n\tif (@ticks >= %d) {\n\t\texit();\n\t}\n", count)
+	}
+	b.WriteString("}\n")
+	st.src = b.String()
+	return st, nil
+}
+
+// report is the session's Report hook: each interval's maps, gathered per
+// process and handed to write once the last one is in.
+func (st *statProgram) report(write func(map[string]map[int64]int64)) func([]*output.Map, bool) {
+	counts := map[string]map[int64]int64{}
+	return func(ms []*output.Map, final bool) {
+		if final {
+			return
+		}
+		for _, m := range ms {
+			name := strings.TrimPrefix(m.Name, "@")
+			counts[name] = map[int64]int64{}
+			for _, e := range m.Entries {
+				if len(e.Key) == 1 {
+					counts[name][tools.ValueInt(e.Key[0])] = tools.ValueInt(e.Value)
+				}
+			}
+			if name == st.maps[len(st.maps)-1] {
+				write(counts)
+				counts = map[string]map[int64]int64{}
+			}
+		}
+	}
 }

@@ -120,6 +120,11 @@ func (s *session) printf(idx int, rec []byte) {
 		return
 	}
 	if !s.plan.Trace {
+		if s.cfg.Printf != nil {
+			s.cfg.Printf(d.Format, args)
+			clear(args)
+			return
+		}
 		if s.cfg.Events != nil {
 			s.event(f.Sprintf(args), rec)
 		}

@@ -102,6 +102,11 @@ type Config struct {
 	// Final, when set, is called at the session's end, after END and the
 	// last events, with the maps' last snapshot (--otlp's last export).
 	Final func(Snapshot)
+	// Printf, when set, takes each printf record's decoded arguments in
+	// place of its printing (tools that lay rows out in Go: no text is
+	// printed to be parsed again). format tells the printfs apart; strings
+	// in args point into the record and must be copied to be kept.
+	Printf func(format string, args []output.Value)
 }
 
 // TraceOptions are the output options of `uscope trace`.

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+// bcc's language tools under their names (bcc_runtime.go), each line of
+// tools/lib/u*_example.txt (and of its --help examples) that a Debian
+// runtime can run, against workloads whose calls, collections,
+// allocations and threads are known: testdata/runtime_c.c,
+// testdata/runtime_work.py (CPython 3.11) and testdata/UscopeRuntime.java
+// (TestRuntimeJava). A PID becomes the workload's. Lines for Ruby, PHP,
+// Perl and Tcl have no runtime with probes here, and Node 20 has none
+// (Node 19 removed them): TestRuntimeWithoutProbes covers the refusal.
+// Expectations are the layouts the example files show.
+
+// stdoutLines are a tracer's standard output lines.
+func stdoutLines(out string) []string {
+	var ls []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "uscope-stderr: ") {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// wantLine checks that out has the line exactly.
+func wantLine(t *testing.T, tool, out, line string) {
+	t.Helper()
+	for _, l := range stdoutLines(out) {
+		if l == line {
+			return
+		}
+	}
+	t.Errorf("%s: no line %q\n%s", tool, line, out)
+}
+
+// tableRows returns, for each table under a header line equal to header,
+// its rows' fields (a table ends at an empty line or another header).
+func tableRows(out, header string) [][][]string {
+	var tables [][][]string
+	in := false
+	for _, l := range stdoutLines(out) {
+		switch {
+		case l == header:
+			tables = append(tables, nil)
+			in = true
+		case l == "" || strings.HasPrefix(l, "Tracing"):
+			in = false
+		case in:
+			tables[len(tables)-1] = append(tables[len(tables)-1], strings.Fields(l))
+		}
+	}
+	return tables
+}
+
+func TestBCCRuntimeC(t *testing.T) {
+	testutil.RequireRoot(t)
+	src, err := os.ReadFile("testdata/runtime_c.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := testutil.BuildC(t, "runtime_c", string(src), "-pthread")
+	c := startChild(t, bin)
+	c.expect("ready")
+	pid := strconv.Itoa(c.pid())
+	objnewI := startUscope(t, "uobjnew", "-l", "c", pid, "1")        // ./uobjnew -l c 2020 1
+	objnewS := startUscope(t, "uobjnew", "-S", "10", "-l", "c", pid) // ./uobjnew -S 10 -l c 27245
+	threads := startUscope(t, "uthreads", pid)                       // ./uthreads 27450
+	none := startUscope(t, "uthreads", "-l", "none", pid)            // ./uthreads -l none 12245
+	tids := goC(t, c)
+	if len(tids) != 4 {
+		t.Fatalf("the workload started %d threads, want 4", len(tids))
+	}
+	// The start routines are named while the process lives.
+	last := regexp.MustCompile(`^\d+\.\d{3} +` + strconv.Itoa(tids[3]) + ` `)
+	for _, tr := range []*tracer{threads, none} {
+		tr.waitFor(last.MatchString, "the last thread's row")
+	}
+	c.stdin.Close()
+
+	row := regexp.MustCompile(`^(\d+\.\d{3}) +(\d+) +pthread +uscope_worker \[runtime_c\]`)
+	for _, ex := range []struct {
+		tr   *tracer
+		lang string
+	}{{threads, "c"}, {none, "none"}} {
+		out := ex.tr.waitExit()
+		wantLine(t, "uthreads", out, "Tracing thread events in process "+pid+" (language: "+ex.lang+")... Ctrl-C to quit.")
+		wantLine(t, "uthreads", out, fmt.Sprintf("%-8s %-16s %-8s %-30s", "TIME", "ID", "TYPE", "DESCRIPTION"))
+		var got []int
+		for _, l := range stdoutLines(out) {
+			if m := row.FindStringSubmatch(l); m != nil {
+				n, _ := strconv.Atoi(m[2])
+				got = append(got, n)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tids) {
+			t.Errorf("uthreads -l %s: pthread rows for threads %v, want %v\n%s", ex.lang, got, tids, out)
+		}
+	}
+
+	header := fmt.Sprintf("%-30s %8s %12s", "TYPE", "# ALLOCS", "# BYTES")
+	want := []string{fmt.Sprintf("%-30s %8d %12d", "block size 4343", 2, 8686), fmt.Sprintf("%-30s %8d %12d", "block size 4242", 3, 12726)}
+	// -S 10: at most ten rows, ascending by bytes, ours among them.
+	out := objnewS.waitExit()
+	wantLine(t, "uobjnew", out, "Tracing allocations in process "+pid+" (language: c)... Ctrl-C to quit.")
+	tables := tableRows(out, header)
+	if len(tables) != 1 || len(tables[0]) > 10 {
+		t.Errorf("uobjnew -S 10: want one table of at most 10 rows\n%s", out)
+	}
+	for _, w := range want {
+		wantLine(t, "uobjnew -S 10", out, w)
+	}
+	if len(tables) == 1 {
+		prev := int64(-1)
+		for _, r := range tables[0] {
+			b, _ := strconv.ParseInt(r[len(r)-1], 10, 64)
+			if b < prev {
+				t.Errorf("uobjnew -S 10: rows not ascending by bytes\n%s", out)
+			}
+			prev = b
+		}
+	}
+	// An interval: every table has the header; the rows add up.
+	out = objnewI.waitExit()
+	sums := map[string][2]int64{}
+	for _, tab := range tableRows(out, header) {
+		for _, r := range tab {
+			if len(r) == 5 {
+				n, _ := strconv.ParseInt(r[3], 10, 64)
+				b, _ := strconv.ParseInt(r[4], 10, 64)
+				k := strings.Join(r[:3], " ")
+				sums[k] = [2]int64{sums[k][0] + n, sums[k][1] + b}
+			}
+		}
+	}
+	if sums["block size 4242"] != [2]int64{3, 12726} || sums["block size 4343"] != [2]int64{2, 8686} {
+		t.Errorf("uobjnew -l c PID 1: over the intervals 4242: %v, 4343: %v; want 3 12726 and 2 8686\n%s", sums["block size 4242"], sums["block size 4343"], out)
+	}
+}
+
+func TestBCCRuntimePython(t *testing.T) {
+	const n = 7
+	c, script := startPythonWork(t, n)
+	pid := strconv.Itoa(c.pid())
+	top := startUscope(t, "ucalls", "-mT", "5", pid)                   // ucalls -mT 5 $(pidof python)
+	every := startUscope(t, "ucalls", "-l", "python", pid, "1")        // ./ucalls -l python 2020 1
+	lat := startUscope(t, "ucalls", "-l", "python", pid, "-mL")        // ./ucalls -l python 2020 -mL
+	flow := startUscope(t, "uflow", "-C", script, "-l", "python", pid) // ./uflow -C '<stdin>' -l python 180
+	gc := startUscope(t, "ugc", "-l", "python", pid)
+	stat := startUscope(t, "ustat", "-C", "-l", "python", "1", "4") // ./ustat.py -C 5 12, shortened
+	collected := goPython(t, c)
+
+	calls := fmt.Sprintf("%-50s %8s", "METHOD", "# CALLS")
+	row := func(m string, k int) string { return fmt.Sprintf("%-50s %8d", script+"."+m, k) }
+	// CPython 3.11 inlines Python-to-Python calls: counted at their
+	// returns, outer and leaf N times plus once under sys.setprofile.
+	out := top.waitExit()
+	wantLine(t, "ucalls", out, "Tracing calls in process "+pid+" (language: python)... Ctrl-C to quit.")
+	if tabs := tableRows(out, calls); len(tabs) != 1 || len(tabs[0]) > 5 {
+		t.Errorf("ucalls -T 5: want one table of at most 5 rows\n%s", out)
+	}
+	wantLine(t, "ucalls -mT 5", out, row("outer", n+1))
+	wantLine(t, "ucalls -mT 5", out, row("leaf", n+1))
+
+	out = every.waitExit()
+	total := 0
+	for _, tab := range tableRows(out, calls) {
+		for _, r := range tab {
+			if len(r) == 2 && r[0] == script+".outer" {
+				k, _ := strconv.Atoi(r[1])
+				total += k
+			}
+		}
+	}
+	if total != n+1 {
+		t.Errorf("ucalls PID 1: %d calls of outer over the intervals, want %d\n%s", total, n+1, out)
+	}
+
+	// Entries fire only under sys.setprofile: outer(100) and its leaf.
+	out = lat.waitExit()
+	timed := regexp.MustCompile(`^` + regexp.QuoteMeta(script) + `\.(outer|leaf) +1 +(\d+\.\d\d)$`)
+	seen := 0
+	for _, l := range stdoutLines(out) {
+		if m := timed.FindStringSubmatch(l); m != nil && m[2] != "0.00" || m != nil && m[1] == "leaf" {
+			seen++
+		}
+	}
+	wantLine(t, "ucalls -mL", out, fmt.Sprintf("%-50s %8s %8s", "METHOD", "# CALLS", "TIME (ms)"))
+	if seen != 2 {
+		t.Errorf("ucalls -mL: want outer and leaf once each, timed\n%s", out)
+	}
+
+	out = flow.waitExit()
+	wantLine(t, "uflow", out, "Tracing method calls in python process "+pid+"... Ctrl-C to quit.")
+	wantLine(t, "uflow", out, fmt.Sprintf("%-3s %-6s %-6s %-8s %s", "CPU", "PID", "TID", "TIME(us)", "METHOD"))
+	frow := regexp.MustCompile(`^\d+ +` + pid + ` +` + pid + ` +(\d+\.\d{3})( +)(->|<-) ` + regexp.QuoteMeta(script) + `\.(\w+|<lambda>) *$`)
+	count := map[string]int{}
+	outerIndent, leafIndent := -1, -1
+	for _, l := range stdoutLines(out) {
+		m := frow.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		// TIME is %-8.3f and a space; the rest is the indentation.
+		indent := len(m[2]) - (9 - len(m[1]))
+		count[m[3]+m[4]]++
+		if m[3] == "->" && m[4] == "outer" {
+			outerIndent = indent
+		}
+		if m[3] == "->" && m[4] == "leaf" && outerIndent >= 0 && leafIndent < 0 {
+			leafIndent = indent
+		}
+	}
+	if count["<-leaf"] != n+1 || count["->outer"] != 1 || count["->leaf"] != 1 || leafIndent != outerIndent+2 {
+		t.Errorf("uflow: returns of leaf %d (want %d), entries of outer %d and leaf %d (want 1), leaf indented %d under outer's %d (want 2 more)\n%s",
+			count["<-leaf"], n+1, count["->outer"], count["->leaf"], leafIndent, outerIndent, out)
+	}
+
+	out = gc.waitExit()
+	wantLine(t, "ugc", out, "Tracing garbage collections in python process "+pid+"... Ctrl-C to quit.")
+	wantLine(t, "ugc", out, fmt.Sprintf("%-8s %-8s %-40s", "START", "TIME (us)", "DESCRIPTION"))
+	gcs := 0
+	for g := 0; g < 3; g++ {
+		gcrow := regexp.MustCompile(fmt.Sprintf(`^\d+\.\d{3} +\d+\.\d\d +gen %d GC collected %d objects$`, g, collected[g]))
+		for _, l := range stdoutLines(out) {
+			if gcrow.MatchString(l) {
+				gcs++
+				break
+			}
+		}
+	}
+	if gcs != 3 {
+		t.Errorf("ugc: %d of the script's 3 collections (%v)\n%s", gcs, collected, out)
+	}
+	all := 0
+	for _, l := range stdoutLines(out) {
+		if strings.Contains(l, " GC collected ") {
+			all++
+		}
+	}
+
+	// ustat: each interval the time and loadavg, the header, our process;
+	// its GCs over the intervals are the collections ugc saw.
+	out = stat.waitExit()
+	wantLine(t, "ustat", out, "Tracing... Output every 1 secs. Hit Ctrl-C to end")
+	wantLine(t, "ustat", out, "Detaching...")
+	header := fmt.Sprintf("%-6s %-20s %-10s %-6s %-10s %-8s %-6s %-6s", "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s")
+	load := regexp.MustCompile(`^\d\d:\d\d:\d\d loadavg: \d+\.\d\d \d+\.\d\d \d+\.\d\d \d+/\d+ \d+$`)
+	loads := 0
+	for _, l := range stdoutLines(out) {
+		if load.MatchString(l) {
+			loads++
+		}
+	}
+	tabs := tableRows(out, header)
+	if loads != 4 || len(tabs) != 4 {
+		t.Errorf("ustat 1 4: %d loadavg lines and %d tables, want 4\n%s", loads, len(tabs), out)
+	}
+	methods, gcTotal := 0, 0
+	for _, tab := range tabs {
+		for _, r := range tab {
+			if r[0] == pid {
+				if r[1] != "/usr/bin/python3.11" || len(r) != 8 {
+					t.Errorf("ustat: row %q, want CMDLINE cut at 20 characters and 6 counts", r)
+					continue
+				}
+				m, _ := strconv.Atoi(r[2])
+				g, _ := strconv.Atoi(r[3])
+				methods += m
+				gcTotal += g
+			}
+		}
+	}
+	if gcTotal != all || methods < 2*(n+1) {
+		t.Errorf("ustat: GC/s add up to %d (ugc saw %d), METHOD/s to %d (want at least %d)\n%s", gcTotal, all, methods, 2*(n+1), out)
+	}
+}
+
+// TestBCCUcallsRefused: ucalls' system-call modes are kernel tracepoints.
+func TestBCCUcallsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"ucalls", "-l", "none", "-ST", "10", "1"}, // ucalls -l none -ST 10 7913
+		{"ucalls", "1", "-S"},                      // ./ucalls 6712 -S
+		{"ucalls", "-l", "java", "1", "-S"},        // ./ucalls -l java 185 -S
+	} {
+		r := runUscope(t, args...)
+		out, code := r.stderr, r.code
+		if code != 1 || !strings.Contains(out, "kernel tracepoints; uscope traces userspace") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("%v: exit %d, %q; want exit 1 and one line saying uscope traces userspace", args, code, out)
+		}
+	}
+}
