@@ -302,8 +302,8 @@ to pthread_create.`,
 				return name + " [" + mod + "]"
 			}}
 			return runRuntimeTool(cmd, &f, "uthreads", p, src, session.Config{
-				Printf:   th.Printf,
-				Report:   func([]*output.Map, bool) {},
+				Printf: th.Printf,
+				Report: func([]*output.Map, bool) {},
 				Attached: func(int) {
 					if shown == "" {
 						shown = p.Lang

@@ -48,4 +48,3 @@ the eval loop), so those show only their return.`,
 	c.Flags().StringVarP(&method, "method", "M", "", "trace only the methods whose name starts with `METHOD`")
 	return c
 }
-

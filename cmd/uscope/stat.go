@@ -159,7 +159,6 @@ stat runs are counted too.`,
 	return c
 }
 
-
 // statProgram is stat's program with what prints its maps.
 type statProgram struct {
 	src  string
