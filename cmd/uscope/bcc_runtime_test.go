@@ -299,3 +299,123 @@ func TestBCCUcallsRefused(t *testing.T) {
 		}
 	}
 }
+
+// bccJavaLines are the Java lines of bcc's u*_example.txt files and their
+// --help examples, PID standing for the JVM of TestRuntimeJava, which runs
+// UscopeRuntime.java with -XX:+ExtendedDTraceProbes and the serial
+// collector.
+var bccJavaLines = []string{
+	"ucalls -L PID",                 // ucalls -L $(pidof java)
+	"ucalls -l java PID",            // ./ucalls -l java 185
+	"uflow -C java/lang/Thread PID", // ./uflow -C java/lang/Thread $(pidof java)
+	"uflow -l java PID",             // ./uflow -l java 185
+	"uflow -M indexOf -l java PID",  // ./uflow -M indexOf -l java 185
+	"ugc -F Tenured PID",            // ugc -F Tenured $(pidof java)
+	"ugc -M 1 PID",                  // ugc -M 1 $(pidof java)
+	"ugc -l java PID",               // ./ugc -l java 185
+	"ugc -M 10 -l java PID",         // ./ugc -M 10 -l java 185
+	"uthreads -l java PID",          // ./uthreads -l java 27420
+	"uobjnew -l java PID",           // ./uobjnew -l java 145
+}
+
+// checkBCCJava checks what each of bccJavaLines printed about
+// UscopeRuntime's run: step() 7 times (5 from main, one in each thread),
+// String.indexOf 5 times from main, threads uscope-a and uscope-b started
+// and stopped, 300 Blobs, System.gc() twice.
+func checkBCCJava(t *testing.T, pid string, trs map[string]*tracer) {
+	out := func(line string) string { return trs[line].waitExit() }
+	rows := func(o string, re *regexp.Regexp) [][]string {
+		var got [][]string
+		for _, l := range stdoutLines(o) {
+			if m := re.FindStringSubmatch(l); m != nil {
+				got = append(got, m)
+			}
+		}
+		return got
+	}
+
+	o := out("ucalls -L PID")
+	wantLine(t, "ucalls -L", o, "Tracing calls in process "+pid+" (language: java)... Ctrl-C to quit.")
+	wantLine(t, "ucalls -L", o, "If you do not see any results, make sure you ran java with option -XX:+ExtendedDTraceProbes")
+	wantLine(t, "ucalls -L", o, fmt.Sprintf("%-50s %8s %8s", "METHOD", "# CALLS", "TIME (us)"))
+	if len(rows(o, regexp.MustCompile(`^UscopeRuntime\.step {40}7 +\d+\.\d\d$`))) != 1 {
+		t.Errorf("ucalls -L: no row UscopeRuntime.step 7 with its time\n%s", o)
+	}
+	o = out("ucalls -l java PID")
+	wantLine(t, "ucalls -l java", o, fmt.Sprintf("%-50s %8s", "METHOD", "# CALLS"))
+	wantLine(t, "ucalls -l java", o, fmt.Sprintf("%-50s %8d", "UscopeRuntime.step", 7))
+
+	flowRow := regexp.MustCompile(`^\d+ +` + pid + ` +\d+ +(\d+\.\d{3})( +)(->|<-) (\S+)\.(\S+?) *$`)
+	o = out("uflow -C java/lang/Thread PID")
+	wantLine(t, "uflow", o, "Tracing method calls in java process "+pid+"... Ctrl-C to quit.")
+	wantLine(t, "uflow", o, fmt.Sprintf("%-3s %-6s %-6s %-8s %s", "CPU", "PID", "TID", "TIME(us)", "METHOD"))
+	n := map[string]int{}
+	for _, m := range rows(o, flowRow) {
+		if !strings.HasPrefix(m[4], "java/lang/Thread") {
+			t.Errorf("uflow -C java/lang/Thread: row of class %s", m[4])
+		}
+		n[m[3]+m[4]+"."+m[5]]++
+	}
+	if n["->java/lang/Thread.start"] != 2 || n["<-java/lang/Thread.start"] != 2 {
+		t.Errorf("uflow -C java/lang/Thread: Thread.start entered %d times and left %d, want 2\n%s", n["->java/lang/Thread.start"], n["<-java/lang/Thread.start"], o)
+	}
+	o = out("uflow -l java PID")
+	n = map[string]int{}
+	for _, m := range rows(o, flowRow) {
+		n[m[3]+m[4]+"."+m[5]]++
+	}
+	if n["->UscopeRuntime.step"] != 7 || n["<-UscopeRuntime.step"] != 7 {
+		t.Errorf("uflow -l java: step entered %d times and left %d, want 7\n%s", n["->UscopeRuntime.step"], n["<-UscopeRuntime.step"], o)
+	}
+	o = out("uflow -M indexOf -l java PID")
+	n = map[string]int{}
+	for _, m := range rows(o, flowRow) {
+		if !strings.HasPrefix(m[5], "indexOf") {
+			t.Errorf("uflow -M indexOf: row of method %s", m[5])
+		}
+		n[m[3]]++
+	}
+	if n["->"] < 5 || n["->"] != n["<-"] {
+		t.Errorf("uflow -M indexOf: %d entries and %d returns of indexOf*, want the same number, at least UscopeRuntime's 5\n%s", n["->"], n["<-"], o)
+	}
+
+	pool := regexp.MustCompile(`^\d+\.\d{3} +(\d+\.\d\d) +MarkSweepCompact Tenured Gen used=\d+->\d+ max=\d+->\d+$`)
+	gcRow := regexp.MustCompile(`^\d+\.\d{3} +(\d+\.\d\d) +(.*)$`)
+	o = out("ugc -F Tenured PID")
+	wantLine(t, "ugc", o, "Tracing garbage collections in java process "+pid+"... Ctrl-C to quit.")
+	wantLine(t, "ugc", o, fmt.Sprintf("%-8s %-8s %-40s", "START", "TIME (us)", "DESCRIPTION"))
+	if got, all := len(rows(o, pool)), len(rows(o, gcRow)); got < 2 || got != all {
+		t.Errorf("ugc -F Tenured: %d rows, %d of them the tenured pool's collections, want System.gc()'s 2 at least, and only those\n%s", all, got, o)
+	}
+	o = out("ugc -l java PID")
+	info := 0
+	for _, m := range rows(o, gcRow) {
+		if m[2] == "no additional info available" {
+			info++
+		}
+	}
+	if info < 2 || len(rows(o, pool)) < 2 {
+		t.Errorf("ugc -l java: %d collections and %d tenured pool rows, want System.gc()'s 2 at least\n%s", info, len(rows(o, pool)), o)
+	}
+	for line, minUS := range map[string]float64{"ugc -M 1 PID": 1000, "ugc -M 10 -l java PID": 10000} {
+		o = out(line)
+		wantLine(t, line, o, fmt.Sprintf("%-8s %-8s %-40s", "START", "TIME (us)", "DESCRIPTION"))
+		for _, m := range rows(o, gcRow) {
+			if us, _ := strconv.ParseFloat(m[1], 64); us < minUS {
+				t.Errorf("%s: a collection of %s us\n%s", line, m[1], o)
+			}
+		}
+	}
+
+	o = out("uthreads -l java PID")
+	wantLine(t, "uthreads", o, "Tracing thread events in process "+pid+" (language: java)... Ctrl-C to quit.")
+	for _, w := range []string{"start +uscope-a", "stop +uscope-a", "start +uscope-b", "stop +uscope-b"} {
+		if len(rows(o, regexp.MustCompile(`^\d+\.\d{3} +R=\d+/N=\d+ +`+w+` *$`))) != 1 {
+			t.Errorf("uthreads -l java: no row %q with R=ID/N=TID\n%s", w, o)
+		}
+	}
+	o = out("uobjnew -l java PID")
+	wantLine(t, "uobjnew", o, "Tracing allocations in process "+pid+" (language: java)... Ctrl-C to quit.")
+	wantLine(t, "uobjnew", o, fmt.Sprintf("%-30s %8s %12s", "TYPE", "# ALLOCS", "# BYTES"))
+	wantLine(t, "uobjnew", o, fmt.Sprintf("%-30s %8d %12d", "UscopeRuntime$Blob", 300, 0))
+}

@@ -110,7 +110,9 @@ func TestRuntimeJava(t *testing.T) {
 	if out, err := exec.Command(javac, "-d", dir, "testdata/UscopeRuntime.java").CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	c := startChild(t, filepath.Join(javaHome, "bin", "java"), "-XX:+ExtendedDTraceProbes", "-cp", dir, "UscopeRuntime")
+	// The serial collector, as in bcc's ugc_example.txt (MarkSweepCompact,
+	// Tenured Gen).
+	c := startChild(t, filepath.Join(javaHome, "bin", "java"), "-XX:+ExtendedDTraceProbes", "-XX:+UseSerialGC", "-cp", dir, "UscopeRuntime")
 	c.expect("ready")
 	pid := strconv.Itoa(c.pid())
 	calls := startUscope(t, "calls", pid)
@@ -118,9 +120,16 @@ func TestRuntimeJava(t *testing.T) {
 	gc := startUscope(t, "gc", pid)
 	threads := startUscope(t, "threads", pid)
 	objnew := startUscope(t, "objnew", pid)
+	// bcc's names, the Java lines of tools/lib/u*_example.txt.
+	bcc := map[string]*tracer{}
+	for _, line := range bccJavaLines {
+		args := strings.Fields(strings.ReplaceAll(line, "PID", pid))
+		bcc[line] = startUscope(t, args...)
+	}
 	fmt.Fprintln(c.stdin, "go")
 	c.expect("done 15")
 	c.stdin.Close()
+	checkBCCJava(t, pid, bcc)
 	checks := []struct {
 		tool *tracer
 		want [][]string // rows: the first fields of a line
