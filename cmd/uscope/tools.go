@@ -232,7 +232,7 @@ func runTool(cmd *cobra.Command, name string, f *toolFlags, tool *tools.Tool) er
 		cfg.Out = f.file
 		defer f.file.Close()
 	}
-	cfg.Attached, cfg.Report, cfg.Frame = tool.Attached, tool.Report, tool.Frame
+	cfg.Attached, cfg.Report, cfg.Frame, cfg.Printf = tool.Attached, tool.Report, tool.Frame, tool.Printf
 	if cfg.Attached == nil {
 		cfg.Attached = func(int) {}
 	}
