@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"debug/elf"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,19 +134,18 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 		cfg.Duration = max(f.duration.d, time.Nanosecond)
 	}
 	stderr := cmd.ErrOrStderr()
-	p := newTLSPrinter(cmd.OutOrStdout(), f)
-	cfg.Out = p
+	p := &tools.TLSPrinter{Out: cmd.OutOrStdout(), Comm: f.comm, Hex: f.hex, Latency: f.latency, JSON: f.json, Start: monotonicNow(), Wall: time.Now()}
+	cfg.Printf = p.Printf
 	cfg.Attached = func(probes int) {
 		var names []string
 		for _, t := range targets {
 			names = append(names, fmt.Sprintf("%s (%s)", t.Path, t.Library))
 		}
 		fmt.Fprintf(stderr, "Attached %d probes: TLS in %s. Ctrl-C to end.\n", probes, strings.Join(names, ", "))
-		p.header()
+		p.Header()
 	}
 	cfg.Report = func([]*output.Map, bool) {}
 	err = runSession(cmd.Context(), cfg)
-	p.flush()
 	return plainToolError(err, tools.ProgramFile("tls"))
 }
 
@@ -330,172 +324,12 @@ func tlsHas(t tools.TLSTarget, name string) bool {
 	return ok && s.IsFunc() && s.Addr != 0
 }
 
-// tlsPrinter receives the session's output, turns the tls program's record
-// lines into entries, and passes any other line through.
-type tlsPrinter struct {
-	mu    sync.Mutex
-	out   io.Writer
-	f     *tlsFlags
-	pend  []byte
-	start uint64 // CLOCK_MONOTONIC at the start, in ns
-	wall  time.Time
-}
-
-func newTLSPrinter(out io.Writer, f *tlsFlags) *tlsPrinter {
-	return &tlsPrinter{out: out, f: f, start: monotonicNow(), wall: time.Now()}
-}
-
 func monotonicNow() uint64 {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return 0
 	}
 	return uint64(ts.Nano())
-}
-
-func (p *tlsPrinter) header() {
-	if p.f.json {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	lat := ""
-	if p.f.latency {
-		lat = fmt.Sprintf(" %10s", "LAT(us)")
-	}
-	fmt.Fprintf(p.out, "%-12s %-18s %-16s %7s %7s %7s%s\n", "TIME(s)", "FUNC", "COMM", "PID", "TID", "LEN", lat)
-}
-
-func (p *tlsPrinter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pend = append(p.pend, b...)
-	for {
-		i := bytes.IndexByte(p.pend, '\n')
-		if i < 0 {
-			break
-		}
-		p.line(string(p.pend[:i]))
-		p.pend = p.pend[i+1:]
-	}
-	return len(b), nil
-}
-
-func (p *tlsPrinter) flush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.pend) > 0 {
-		p.line(string(p.pend))
-		p.pend = nil
-	}
-}
-
-// tlsJSON is one entry of --json.
-type tlsJSON struct {
-	Time      string `json:"time"`
-	Func      string `json:"func"`
-	Direction string `json:"direction"`
-	PID       int    `json:"pid"`
-	TID       int    `json:"tid"`
-	Comm      string `json:"comm"`
-	Len       int64  `json:"len"`
-	Asked     int64  `json:"asked,omitempty"`
-	Failed    bool   `json:"failed,omitempty"`
-	Partial   bool   `json:"partial,omitempty"`
-	LatencyNS uint64 `json:"latency_ns,omitempty"`
-	Truncated bool   `json:"truncated"`
-	Data      string `json:"data"`
-	Hex       string `json:"hex,omitempty"`
-}
-
-func (p *tlsPrinter) line(s string) {
-	r, ok := tools.ParseTLSRecord(s)
-	if !ok {
-		fmt.Fprintln(p.out, s)
-		return
-	}
-	if p.f.comm != "" && r.Comm != p.f.comm {
-		return
-	}
-	if p.f.json {
-		dir := "read"
-		switch {
-		case r.Write:
-			dir = "write"
-		case r.Handshake:
-			dir = "handshake"
-		}
-		j := tlsJSON{
-			Time: p.wall.Add(time.Duration(int64(r.Nsecs - p.start))).UTC().Format(time.RFC3339Nano),
-			Func: r.Func, Direction: dir, PID: r.PID, TID: r.TID, Comm: r.Comm, Len: r.Len,
-			Asked: r.Asked, Failed: r.Failed(), Partial: r.Partial(),
-			LatencyNS: r.Latency, Truncated: r.Truncated(), Data: string(r.Data),
-		}
-		if p.f.hex {
-			j.Hex = hex.EncodeToString(r.Data)
-		}
-		b, _ := json.Marshal(j)
-		fmt.Fprintf(p.out, "%s\n", b)
-		return
-	}
-	secs := float64(int64(r.Nsecs-p.start)) / 1e9
-	lat := ""
-	if p.f.latency {
-		lat = fmt.Sprintf(" %10.3f", float64(r.Latency)/1e3)
-	}
-	fmt.Fprintf(p.out, "%-12.6f %-18s %-16s %7d %7d %7d%s\n", secs, r.Func, r.Comm, r.PID, r.TID, r.Len, lat)
-	switch {
-	case r.Handshake:
-		fmt.Fprintf(p.out, "    (handshake done after %.3f ms)\n", float64(r.Latency)/1e6)
-	case r.Failed():
-		fmt.Fprintf(p.out, "    [failed: returned %d; none of %d bytes written]\n", r.Len, r.Asked)
-		return
-	case p.f.hex:
-		p.out.Write([]byte(indentDump(r.Data)))
-	default:
-		if preface, frames, ok := h2Frames(r.Data, r.Truncated()); ok {
-			p.out.Write([]byte(h2Text(preface, frames)))
-		} else {
-			p.out.Write([]byte(tlsText(r.Data)))
-		}
-	}
-	if r.Truncated() {
-		fmt.Fprintf(p.out, "    [truncated: %d of %d bytes shown]\n", len(r.Data), r.Len)
-	}
-	if r.Partial() {
-		fmt.Fprintf(p.out, "    [partial: %d of %d bytes written]\n", r.Len, r.Asked)
-	}
-}
-
-// tlsText prints data as text, each line indented: printable bytes, tabs
-// and line ends as they are, other bytes as \xNN.
-func tlsText(data []byte) string {
-	var b strings.Builder
-	b.WriteString("    ")
-	for i, c := range data {
-		switch {
-		case c == '\n':
-			b.WriteByte('\n')
-			if i < len(data)-1 {
-				b.WriteString("    ")
-			}
-		case c == '\r' && i+1 < len(data) && data[i+1] == '\n':
-		case c == '\t' || (c >= 32 && c < 127):
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, `\x%02x`, c)
-		}
-	}
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// indentDump is a hex dump with each line indented.
-func indentDump(data []byte) string {
-	d := hex.Dump(data)
-	return "    " + strings.ReplaceAll(strings.TrimSuffix(d, "\n"), "\n", "\n    ") + "\n"
 }
 
 // errJavaTLS is the one line `uscope tls` gives for a Java program: JSSE,
