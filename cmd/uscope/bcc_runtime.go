@@ -371,20 +371,20 @@ field (descending; default by PID), -r prints at most MAXROWS processes,
 			if f.lang != "" {
 				langs = []string{f.lang}
 			}
-			st, err := buildStat(langs, float64(interval), count)
+			st, err := tools.BuildStat(langs, float64(interval), count)
 			if err != nil {
-				return err
+				return usageError(err)
 			}
-			bccVerbose(cmd, &f, debug, st.src)
+			bccVerbose(cmd, &f, debug, st.Src)
 			out := cmd.OutOrStdout()
 			file, isFile := out.(*os.File)
-			w := tools.Stat{W: out, Columns: st.cols, Interval: float64(interval), SortIdx: sortIdx, Rows: rows, BCC: true, Cmdlines: st.cmdlines,
+			w := tools.Stat{W: out, Columns: st.Cols, Interval: float64(interval), SortIdx: sortIdx, Rows: rows, BCC: true, Cmdlines: st.Cmdlines,
 				Clear: !noClear && isFile && term.IsTerminal(int(file.Fd()))}
-			err = runRuntimeTool(cmd, &f, "ustat", &runtimes.Process{Lang: f.lang}, st.src, session.Config{
+			err = runRuntimeTool(cmd, &f, "ustat", &runtimes.Process{Lang: f.lang}, st.Src, session.Config{
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing... Output every %d secs. Hit Ctrl-C to end\n", interval)
 				},
-				Report: st.report(w.Write),
+				Report: st.Report(w.Write),
 			})
 			if !f.showProgram {
 				fmt.Fprintln(out, "Detaching...")

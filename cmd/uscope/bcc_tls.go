@@ -39,7 +39,7 @@ digits a line with --hexdump); data longer than the capture ends with
 "(TRUNCATED, N bytes lost)". -o, -g and -n leave out OpenSSL, GnuTLS and
 NSS; --extra-lib openssl:PATH (gnutls:, nss:) adds a library; -c keeps the
 processes named COMM, -u one user's; --cmd CMD runs a command. The capture
-is at most ` + fmt.Sprint(maxTLSBytes) + ` bytes of each call (--max-buffer-size lowers it). Libraries
+is at most ` + fmt.Sprint(tools.MaxTLSBytes) + ` bytes of each call (--max-buffer-size lowers it). Libraries
 and processes are found as uscope tls finds them (its help says how).`,
 		Example: `  uscope sslsniff
   uscope sslsniff -l --handshake
@@ -57,14 +57,14 @@ and processes are found as uscope tls finds them (its help says how).`,
 				}
 				f.libs = append(f.libs, path)
 			}
-			targets, err := tlsTargets(&f)
+			targets, err := tools.FindTLSTargets(f.find())
 			if err != nil {
 				return toolError(cmd, err)
 			}
 			if len(extraLibs) > 0 && len(f.libs) == len(extraLibs) {
 				// bcc adds the extra libraries to those it finds.
 				f.libs = nil
-				if found, err := tlsTargets(&f); err == nil {
+				if found, err := tools.FindTLSTargets(f.find()); err == nil {
 					targets = append(found, targets...)
 				}
 			}
@@ -82,7 +82,7 @@ and processes are found as uscope tls finds them (its help says how).`,
 			if len(targets) == 0 {
 				return toolError(cmd, fmt.Errorf("-o, -g and -n left no TLS library to trace"))
 			}
-			tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Latency: f.latency, Has: tlsHas})
+			tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Latency: f.latency, Has: tools.TLSHas})
 			if err != nil {
 				return toolError(cmd, err)
 			}
@@ -97,7 +97,7 @@ and processes are found as uscope tls finds them (its help says how).`,
 			if err != nil {
 				return err
 			}
-			cfg.StrSize = min(maxBuffer, maxTLSBytes)
+			cfg.StrSize = min(maxBuffer, tools.MaxTLSBytes)
 			if !cmd.Flags().Changed("uid") {
 				uid = -1
 			}
@@ -118,7 +118,7 @@ and processes are found as uscope tls finds them (its help says how).`,
 	c.Flags().BoolVarP(&noNSS, "no-nss", "n", false, "do not show NSS calls")
 	c.Flags().CountVarP(&debug, "debug", "d", "debug mode: print the program (in uscope's language) on standard error")
 	c.Flags().BoolVar(&hexdump, "hexdump", false, "show data as hexdump instead of trying to decode it as UTF-8")
-	c.Flags().IntVar(&maxBuffer, "max-buffer-size", 8192, "size of captured buffer (uscope captures at most "+fmt.Sprint(maxTLSBytes)+" bytes)")
+	c.Flags().IntVar(&maxBuffer, "max-buffer-size", 8192, "size of captured buffer (uscope captures at most "+fmt.Sprint(tools.MaxTLSBytes)+" bytes)")
 	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "show function latency")
 	c.Flags().BoolVar(&handshake, "handshake", false, "show SSL handshake latency, enabled only if latency option is on")
 	c.Flags().StringArrayVar(&extraLibs, "extra-lib", nil, "intercept calls from extra library (format: `lib_type:lib_path`)")

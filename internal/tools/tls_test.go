@@ -89,44 +89,44 @@ func TestTLSPrinter(t *testing.T) {
 	hs := []output.Value{num(1_000_000_000), num(10), num(11), num(0), num(2500000), str("curl")}
 	tests := []struct {
 		name   string
-		p      TLSPrinter
+		p      *TLSPrinter
 		format string
 		args   []output.Value
 		want   string
 	}{
-		{"text", TLSPrinter{}, fmtRead, read(2_500_000_000, 3, 0, "abc"),
+		{"text", &TLSPrinter{}, fmtRead, read(2_500_000_000, 3, 0, "abc"),
 			"2.500000     SSL_read           curl                  10      11       3\n    abc\n"},
-		{"truncated", TLSPrinter{}, fmtRead, read(1_000_000_000, 9, 0, "ab"),
+		{"truncated", &TLSPrinter{}, fmtRead, read(1_000_000_000, 9, 0, "ab"),
 			"1.000000     SSL_read           curl                  10      11       9\n    ab\n    [truncated: 2 of 9 bytes shown]\n"},
-		{"latency", TLSPrinter{Latency: true}, fmtRead, read(1_000_000_000, 1, 1500, "z"),
+		{"latency", &TLSPrinter{Latency: true}, fmtRead, read(1_000_000_000, 1, 1500, "z"),
 			"1.000000     SSL_read           curl                  10      11       1      1.500\n    z\n"},
-		{"hex", TLSPrinter{Hex: true}, fmtRead, read(1_000_000_000, 2, 0, "\x00A"),
+		{"hex", &TLSPrinter{Hex: true}, fmtRead, read(1_000_000_000, 2, 0, "\x00A"),
 			"1.000000     SSL_read           curl                  10      11       2\n    00000000  00 41                                             |.A|\n"},
-		{"handshake", TLSPrinter{}, fmtHandshake, hs,
+		{"handshake", &TLSPrinter{}, fmtHandshake, hs,
 			"1.000000     SSL_do_handshake   curl                  10      11       0\n    (handshake done after 2.500 ms)\n"},
-		{"failed write", TLSPrinter{}, fmtFailed, failed,
+		{"failed write", &TLSPrinter{}, fmtFailed, failed,
 			"1.000000     SSL_write          node                  10      11      -1\n    [failed: returned -1; none of 124 bytes written]\n"},
-		{"partial write", TLSPrinter{}, fmtWrite, write(2, 5, "ab"),
+		{"partial write", &TLSPrinter{}, fmtWrite, write(2, 5, "ab"),
 			"1.000000     SSL_write          node                  10      11       2\n    ab\n    [partial: 2 of 5 bytes written]\n"},
-		{"failed write json", TLSPrinter{JSON: true}, fmtFailed, failed,
+		{"failed write json", &TLSPrinter{JSON: true}, fmtFailed, failed,
 			`{"time":"2000-01-01T00:00:01Z","func":"SSL_write","direction":"write","pid":10,"tid":11,"comm":"node","len":-1,"asked":124,"failed":true,"truncated":false,"data":""}` + "\n"},
-		{"comm filtered", TLSPrinter{Comm: "wget"}, fmtRead, read(1, 1, 0, "z"), ""},
-		{"other printfs pass", TLSPrinter{}, "warning: %s\n", []output.Value{str("something")}, "warning: something\n"},
-		{"json", TLSPrinter{JSON: true}, fmtRead, read(1_000_000_000, 5, 7, "hi"),
+		{"comm filtered", &TLSPrinter{Comm: "wget"}, fmtRead, read(1, 1, 0, "z"), ""},
+		{"other printfs pass", &TLSPrinter{}, "warning: %s\n", []output.Value{str("something")}, "warning: something\n"},
+		{"json", &TLSPrinter{JSON: true}, fmtRead, read(1_000_000_000, 5, 7, "hi"),
 			`{"time":"2000-01-01T00:00:01Z","func":"SSL_read","direction":"read","pid":10,"tid":11,"comm":"curl","len":5,"latency_ns":7,"truncated":true,"data":"hi"}` + "\n"},
 		// bcc's sslsniff, as sslsniff_example.txt shows it.
-		{"sslsniff", TLSPrinter{BCC: true, UID: -1}, fmtWrite, write(3, 3, "GET"),
+		{"sslsniff", &TLSPrinter{BCC: true, UID: -1}, fmtWrite, write(3, 3, "GET"),
 			"WRITE/SEND   0.000000000        node             10      3     \n----- DATA -----\nGET\n----- END DATA -----\n\n"},
-		{"sslsniff truncated", TLSPrinter{BCC: true, UID: -1}, fmtRead, read(5, 9, 0, "ab"),
+		{"sslsniff truncated", &TLSPrinter{BCC: true, UID: -1}, fmtRead, read(5, 9, 0, "ab"),
 			"READ/RECV    0.000000000        curl             10      9     \n----- DATA -----\nab\n----- END DATA (TRUNCATED, 7 bytes lost) -----\n\n"},
-		{"sslsniff hexdump -x -l", TLSPrinter{BCC: true, UID: -1, Hex: true, Extra: true, Latency: true}, fmtRead, read(5, 17, 1500000, "0123456789abcdefg"),
+		{"sslsniff hexdump -x -l", &TLSPrinter{BCC: true, UID: -1, Hex: true, Extra: true, Latency: true}, fmtRead, read(5, 17, 1500000, "0123456789abcdefg"),
 			"READ/RECV    0.000000000        curl             10      17     0       11      1.500  \n----- DATA -----\n30313233343536373839616263646566\n67\n----- END DATA -----\n\n"},
-		{"sslsniff failed write", TLSPrinter{BCC: true, UID: -1}, fmtFailed, failed,
+		{"sslsniff failed write", &TLSPrinter{BCC: true, UID: -1}, fmtFailed, failed,
 			"WRITE/SEND   0.000000000        node             10      -1    \n"},
-		{"sslsniff handshake -l --handshake", TLSPrinter{BCC: true, UID: -1, Latency: true, Handshake: true}, fmtHandshake, hs,
+		{"sslsniff handshake -l --handshake", &TLSPrinter{BCC: true, UID: -1, Latency: true, Handshake: true}, fmtHandshake, hs,
 			"HANDSHAKE    0.000000000        curl             10      0      2.500  \n"},
-		{"sslsniff handshake without --handshake", TLSPrinter{BCC: true, UID: -1, Latency: true}, fmtHandshake, hs, ""},
-		{"sslsniff -u", TLSPrinter{BCC: true, UID: 5}, fmtRead, read(5, 1, 0, "z"), ""},
+		{"sslsniff handshake without --handshake", &TLSPrinter{BCC: true, UID: -1, Latency: true}, fmtHandshake, hs, ""},
+		{"sslsniff -u", &TLSPrinter{BCC: true, UID: 5}, fmtRead, read(5, 1, 0, "z"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
