@@ -1,14 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uscope/uscope/internal/testutil"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 // bcc's language tools under their names (bcc_runtime.go), each line of
@@ -418,4 +421,142 @@ func checkBCCJava(t *testing.T, pid string, trs map[string]*tracer) {
 	wantLine(t, "uobjnew", o, "Tracing allocations in process "+pid+" (language: java)... Ctrl-C to quit.")
 	wantLine(t, "uobjnew", o, fmt.Sprintf("%-30s %8s %12s", "TYPE", "# ALLOCS", "# BYTES"))
 	wantLine(t, "uobjnew", o, fmt.Sprintf("%-30s %8d %12d", "UscopeRuntime$Blob", 300, 0))
+}
+
+// startUscopeFile starts a tool that writes to file (-o) and waits until
+// its attached_probes line is there.
+func startUscopeFile(t *testing.T, file string, args ...string) *tracer {
+	t.Helper()
+	tr := launchUscope(t, args...)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), `"attached_probes"`) {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attached_probes line in %s within 30s\n%s", file, tr.output())
+		}
+	}
+}
+
+// jsonLines reads an NDJSON file: every line must be a JSON object.
+func jsonLines(t *testing.T, file string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for i, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil {
+			t.Fatalf("%s line %d is not JSON: %v\n%s", file, i+1, err, l)
+		}
+		out = append(out, obj)
+	}
+	return out
+}
+
+// mapData returns the entries of map name in a line of type "map".
+func mapData(obj map[string]any, name string) map[string]any {
+	if obj["type"] != "map" {
+		return nil
+	}
+	data, _ := obj["data"].(map[string]any)
+	m, _ := data[name].(map[string]any)
+	return m
+}
+
+// TestRuntimeToolsJSON: calls and stat with -f json -o FILE write
+// bpftrace's NDJSON (attached_probes, then the maps), with the counts the
+// workload makes; calls --top N prints at most N rows an interval when
+// piped.
+func TestRuntimeToolsJSON(t *testing.T) {
+	const n = 5
+	c, script := startPythonWork(t, n)
+	pid := strconv.Itoa(c.pid())
+	dir := t.TempDir()
+	callsFile, statFile := dir+"/calls.json", dir+"/stat.json"
+	calls := startUscopeFile(t, callsFile, "calls", "-f", "json", "-o", callsFile, pid)
+	stat := startUscopeFile(t, statFile, "stat", "-f", "json", "-o", statFile, "-l", "python", "1", "4")
+	top := startUscope(t, "calls", "--top", "2", pid)
+	goPython(t, c)
+	for _, tr := range []*tracer{calls, top, stat} {
+		if out := tr.waitExit(); strings.Contains(out, "{") && tr != top {
+			t.Errorf("-o FILE: JSON on standard output\n%s", out)
+		}
+	}
+
+	lines := jsonLines(t, callsFile)
+	if lines[0]["type"] != "attached_probes" {
+		t.Errorf("calls: first line %v, want attached_probes", lines[0])
+	}
+	got := map[string]float64{}
+	for _, l := range lines {
+		for k, v := range mapData(l, "@calls") {
+			got[k], _ = v.(float64)
+		}
+	}
+	if got[script+",outer"] != n+1 || got[script+",leaf"] != n+1 {
+		t.Errorf("calls -f json: @calls %v, want %s,outer and %s,leaf %d", got, script, script, n+1)
+	}
+
+	lines = jsonLines(t, statFile)
+	if lines[0]["type"] != "attached_probes" {
+		t.Errorf("stat: first line %v, want attached_probes", lines[0])
+	}
+	gcs := 0.0
+	for _, l := range lines {
+		if v, ok := mapData(l, "@gc")[pid].(float64); ok {
+			gcs += v
+		}
+	}
+	if gcs < 3 {
+		t.Errorf("stat -f json: %v collections of process %s in @gc, want the script's 3 at least", gcs, pid)
+	}
+
+	out := top.output()
+	header := fmt.Sprintf("%-50s %8s", "METHOD", "# CALLS")
+	tabs := tableRows(out, header)
+	seen := false
+	for _, tab := range tabs {
+		if len(tab) > 2 {
+			t.Errorf("calls --top 2: a table of %d rows\n%s", len(tab), out)
+		}
+		if len(tab) == 2 && tab[0][1] == strconv.Itoa(n+1) && tab[1][1] == strconv.Itoa(n+1) {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("calls --top 2: no interval with outer and leaf, %d calls each, as its top rows\n%s", n+1, out)
+	}
+}
+
+// TestTLSJSONFile: tls -f json -o FILE writes one JSON object per read or
+// write of curl's request and response.
+func TestTLSJSONFile(t *testing.T) {
+	testutil.RequireRoot(t)
+	curl := testutil.RequireTool(t, "curl")
+	port, body := startTLSServer(t)
+	file := t.TempDir() + "/tls.json"
+	res := runUscope(t, "tls", "-f", "json", "-o", file, "-c", fmt.Sprintf("%s -sk --http1.1 -o /dev/null https://127.0.0.1:%d/index.html", curl, port))
+	if res.code != 0 || strings.Contains(res.stdout, "{") {
+		t.Fatalf("exit %d, standard output %q", res.code, res.stdout)
+	}
+	var written, read string
+	for _, l := range jsonLines(t, file) {
+		var e tools.TLSEntry
+		b, _ := json.Marshal(l)
+		if err := json.Unmarshal(b, &e); err != nil || e.Comm != "curl" || e.Func == "" {
+			t.Errorf("entry %v: want a TLS entry of curl", l)
+		}
+		switch e.Direction {
+		case "write":
+			written += e.Data
+		case "read":
+			read += e.Data
+		}
+	}
+	if !strings.HasPrefix(written, "GET /index.html HTTP/1.1\r\n") || !strings.HasSuffix(read, body) {
+		t.Errorf("written %q, read %q; want curl's request and the page", written, read)
+	}
 }

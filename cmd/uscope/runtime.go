@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
@@ -27,6 +30,49 @@ type runtimeFlags struct {
 	lang        string
 	showProgram bool
 	fleet       fleetFlags // --prometheus, --max-series, --cgroup, --container
+	// format is -f/--format, output -o (calls, stat); top is --top N.
+	format, output string
+	top            int
+	file           *os.File // -o's file while the tool runs
+}
+
+// registerOutput registers -f/--format and -o/--output, and --top N when
+// top is set.
+func (f *runtimeFlags) registerOutput(c *cobra.Command, top bool) {
+	c.Flags().StringVarP(&f.format, "format", "f", "text", "output `FORMAT`: text (the tool's own), or json (bpftrace's NDJSON, as 'run -f json')")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
+	if top {
+		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest rows each interval (default 1s), redrawn in place on a terminal")
+	}
+}
+
+// out returns where the tool writes (-o's file, opened here, or standard
+// output), whether that is JSON, and whether --top redraws it (a
+// terminal, text).
+func (f *runtimeFlags) out(cmd *cobra.Command) (w io.Writer, json, live bool, err error) {
+	switch f.format {
+	case "text", "":
+	case "json":
+		json = true
+	default:
+		return nil, false, false, usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	}
+	if f.top < 0 {
+		return nil, false, false, usageError(fmt.Errorf("--top %d: give a positive number of rows", f.top))
+	}
+	w = cmd.OutOrStdout()
+	if f.output != "" && !f.showProgram {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return nil, false, false, usageError(fmt.Errorf("-o: %w", err))
+		}
+		f.file, w = file, file
+	}
+	if f.top > 0 && !json {
+		file, ok := w.(*os.File)
+		live = ok && term.IsTerminal(int(file.Fd()))
+	}
+	return w, json, live, nil
 }
 
 func (f *runtimeFlags) register(c *cobra.Command) {
@@ -94,6 +140,9 @@ func runRuntimeProgram(cmd *cobra.Command, f *runtimeFlags, name string, p *runt
 	}
 	if err := f.fleet.start(&cfg); err != nil {
 		return err
+	}
+	if f.file != nil {
+		defer f.file.Close()
 	}
 	return plainToolError(runSession(cmd.Context(), cfg), "uscope-"+name)
 }
@@ -174,20 +223,34 @@ probes. uscope says so instead of printing nothing.`,
 			if err != nil {
 				return err
 			}
+			out, json, live, err := f.out(cmd)
+			if err != nil {
+				return err
+			}
+			if f.top > 0 {
+				top = f.top
+				if interval == 0 {
+					interval = 1000
+				}
+			}
 			src := runtimes.CallsProgram(p, probes, runtimes.CallsOptions{Latency: latency, IntervalMS: interval})
-			out := cmd.OutOrStdout()
-			return runRuntimeTool(cmd, &f, "calls", p, src, session.Config{
+			hooks := session.Config{
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing calls in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
 				Report: tools.PairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
-					tools.Calls{Lang: p.Lang, Top: top, Millis: millis}.Write(out, calls, times)
+					tools.Calls{Lang: p.Lang, Top: top, Millis: millis, Live: live}.Write(out, calls, times)
 				}),
-			})
+			}
+			if json {
+				hooks.Attached, hooks.Report = tools.JSONHooks(out, interval > 0, "@calls", "@times")
+			}
+			return runRuntimeTool(cmd, &f, "calls", p, src, hooks)
 		},
 	}
 	f.register(c)
-	c.Flags().IntVarP(&top, "top", "T", 0, "print only the `TOP` methods with the most calls (or time, with -L)")
+	f.registerOutput(c, true)
+	c.Flags().IntVarP(&top, "top-rows", "T", 0, "print only the `TOP` methods with the most calls (or time, with -L)")
 	c.Flags().BoolVarP(&latency, "latency", "L", false, "also time each call")
 	c.Flags().BoolVarP(&millis, "milliseconds", "m", false, "print times in milliseconds (default microseconds)")
 	return c

@@ -67,10 +67,16 @@ stat runs are counted too.`,
 			if err != nil {
 				return usageError(err)
 			}
-			out := cmd.OutOrStdout()
-			w := tools.Stat{W: out, Columns: st.Cols, Interval: interval, SortIdx: sortIdx, Rows: rows, Cmdlines: st.Cmdlines}
+			out, json, live, err := f.out(cmd)
+			if err != nil {
+				return err
+			}
+			if f.top > 0 {
+				rows = f.top
+			}
+			w := tools.Stat{W: out, Columns: st.Cols, Interval: interval, SortIdx: sortIdx, Rows: rows, Cmdlines: st.Cmdlines, Clear: live}
 			p := &runtimes.Process{Lang: f.lang}
-			return runRuntimeTool(cmd, &f, "stat", p, st.Src, session.Config{
+			hooks := session.Config{
 				Attached: func(int) {
 					var names []string
 					for _, o := range st.Objs {
@@ -79,7 +85,15 @@ stat runs are counted too.`,
 					fmt.Fprintf(out, "Tracing %s... Ctrl-C to quit.\n", strings.Join(names, ", "))
 				},
 				Report: st.Report(w.Write),
-			})
+			}
+			if json {
+				var maps []string
+				for _, m := range st.Maps {
+					maps = append(maps, "@"+m)
+				}
+				hooks.Attached, hooks.Report = tools.JSONHooks(out, true, maps...)
+			}
+			return runRuntimeTool(cmd, &f, "stat", p, st.Src, hooks)
 		},
 	}
 	c.Flags().StringVarP(&f.lang, "language", "l", "", "only processes of these languages (java,python)")
@@ -87,5 +101,6 @@ stat runs are counted too.`,
 	c.Flags().BoolVarP(&noClear, "noclear", "C", false, "do not clear the screen (uscope never does)")
 	c.Flags().StringVarP(&sortCol, "sort", "S", "", "sort by `COLUMN` (METHOD, GC, OBJNEW, CLOAD, EXC, THR), descending")
 	c.Flags().IntVarP(&rows, "rows", "r", 20, "print at most `ROWS` processes")
+	f.registerOutput(c, true)
 	return c
 }

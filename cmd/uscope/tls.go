@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -24,7 +25,9 @@ type tlsFlags struct {
 	latency  bool
 	json     bool
 	program  bool
-	duration seconds
+	// format is -f/--format (text, json: --json), output -o.
+	format, output string
+	duration       seconds
 }
 
 func newTLSCommand() *cobra.Command {
@@ -79,7 +82,9 @@ shows them) and one --lib.`,
 	c.Flags().BoolVar(&f.hex, "hex", false, "print the data as a hex dump")
 	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", tools.MaxTLSBytes))
 	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took")
-	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write")
+	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write (as -f json)")
+	c.Flags().StringVarP(&f.format, "format", "f", "text", "output `FORMAT`: text, or json (one JSON object per read or write)")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
 	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m)")
 	return c
@@ -108,8 +113,24 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 	if f.duration.set {
 		cfg.Duration = max(f.duration.d, time.Nanosecond)
 	}
+	switch f.format {
+	case "text", "":
+	case "json":
+		f.json = true
+	default:
+		return usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	}
+	out := cmd.OutOrStdout()
+	if f.output != "" {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return usageError(fmt.Errorf("-o: %w", err))
+		}
+		defer file.Close()
+		out = file
+	}
 	stderr := cmd.ErrOrStderr()
-	p := &tools.TLSPrinter{Out: cmd.OutOrStdout(), Comm: f.comm, Hex: f.hex, Latency: f.latency, JSON: f.json, Start: monotonicNow(), Wall: time.Now()}
+	p := &tools.TLSPrinter{Out: out, Comm: f.comm, Hex: f.hex, Latency: f.latency, JSON: f.json, Start: monotonicNow(), Wall: time.Now()}
 	cfg.Printf = p.Printf
 	cfg.Attached = func(probes int) {
 		var names []string

@@ -57,6 +57,9 @@ type Calls struct {
 	Top    int
 	Millis bool
 	BCC    bool
+	// Live clears the screen before each table and says when it was drawn
+	// (--top on a terminal).
+	Live bool
 }
 
 // Write prints one table: METHOD, # CALLS and, with times, TIME, sorted
@@ -99,6 +102,9 @@ func (c Calls) Write(w io.Writer, calls, times *output.Map) {
 	if c.Millis {
 		unit, div = "ms", 1e6
 	}
+	if c.Live {
+		fmt.Fprintf(w, "%s%s  top %d of %d  (Ctrl-C to end)\n\n", clearScreen, time.Now().Format("15:04:05"), len(list), len(rows))
+	}
 	if c.BCC {
 		fmt.Fprintln(w)
 		if times == nil {
@@ -140,21 +146,24 @@ func cmpInt(a, b int64) int {
 
 // PairReport is a session Report hook for a tool that keeps two maps,
 // first and (when paired) second, written one after the other each
-// interval, or at the end when there is no interval.
+// interval, and at the end.
 func PairReport(first, second string, paired, intervals bool, write func(a, b *output.Map)) func([]*output.Map, bool) {
 	var stash *output.Map
 	return func(maps []*output.Map, final bool) {
 		if final {
-			if !intervals {
-				a, b := find(maps, first), find(maps, second)
-				if a == nil {
-					a = &output.Map{Name: first}
-				}
-				if paired && b == nil {
-					b = &output.Map{Name: second}
-				}
-				write(a, b)
+			a, b := find(maps, first), find(maps, second)
+			// With intervals, the end prints only what came in after the
+			// last one (the traced process exited in between).
+			if intervals && (a == nil || len(a.Entries) == 0) {
+				return
 			}
+			if a == nil {
+				a = &output.Map{Name: first}
+			}
+			if paired && b == nil {
+				b = &output.Map{Name: second}
+			}
+			write(a, b)
 			return
 		}
 		for _, m := range maps {
@@ -440,7 +449,7 @@ func (s Stat) Write(counts map[string]map[int64]int64) {
 	}
 	if s.BCC {
 		if s.Clear {
-			fmt.Fprint(s.W, "\x1b[H\x1b[2J")
+			fmt.Fprint(s.W, clearScreen)
 		} else {
 			fmt.Fprintln(s.W)
 		}
@@ -469,6 +478,9 @@ func (s Stat) Write(counts map[string]map[int64]int64) {
 		}
 		return
 	}
+	if s.Clear {
+		fmt.Fprint(s.W, clearScreen)
+	}
 	fmt.Fprintf(s.W, "\n%-8s %-30s", "PID", "CMDLINE")
 	for _, sc := range s.Columns {
 		fmt.Fprintf(s.W, " %9s", sc.Col)
@@ -490,4 +502,23 @@ func Cmdline(pid int64) string {
 		return "(exited)"
 	}
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+// JSONHooks are a session's Attached and Report hooks that print, in
+// place of a tool's text, the NDJSON of `run -f json`: attached_probes,
+// then each of the maps named (when the program has them) at every
+// print, or at the end when there are no intervals.
+func JSONHooks(w io.Writer, intervals bool, names ...string) (attached func(int), report func([]*output.Map, bool)) {
+	jw := output.NewWriter(w, output.JSON)
+	attached = func(n int) { jw.AttachedProbes(n) }
+	report = func(maps []*output.Map, final bool) {
+		for _, name := range names {
+			// With intervals, the end holds only what came in after the
+			// last one.
+			if m := find(maps, name); m != nil && (!final || !intervals || len(m.Entries) > 0) {
+				output.PrintMapJSON(w, m, output.PrintOptions{})
+			}
+		}
+	}
+	return attached, report
 }

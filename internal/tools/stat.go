@@ -85,7 +85,7 @@ func statRuntimes(langs []string, cmdlines map[int64]string) []*runtimes.Process
 type StatProgram struct {
 	Src  string
 	Objs []*runtimes.Process
-	maps []string // the maps counted, in column order
+	Maps []string // the maps counted, in column order
 	Cols []StatColumn
 	// cmdlines are those of the processes running at the start.
 	Cmdlines map[int64]string
@@ -127,14 +127,14 @@ func BuildStat(langs []string, interval float64, count int) (*StatProgram, error
 	for _, sc := range StatCounters {
 		st.Cols = append(st.Cols, StatColumn{Col: sc.Col, Map: sc.Map})
 		if used[sc.Map] {
-			st.maps = append(st.maps, sc.Map)
+			st.Maps = append(st.Maps, sc.Map)
 		}
 	}
 	fmt.Fprintf(&b, "interval:ms:%d {\n", max(1, int64(interval*1000)))
-	for _, m := range st.maps {
+	for _, m := range st.Maps {
 		fmt.Fprintf(&b, "\tprint(@%s);\n", m)
 	}
-	for _, m := range st.maps {
+	for _, m := range st.Maps {
 		fmt.Fprintf(&b, "\tclear(@%s);\n", m)
 	}
 	if count > 0 {
@@ -161,7 +161,7 @@ func (st *StatProgram) Report(write func(map[string]map[int64]int64)) func([]*ou
 					counts[name][ValueInt(e.Key[0])] = ValueInt(e.Value)
 				}
 			}
-			if name == st.maps[len(st.maps)-1] {
+			if name == st.Maps[len(st.Maps)-1] {
 				write(counts)
 				counts = map[string]map[int64]int64{}
 			}
