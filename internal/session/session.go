@@ -119,6 +119,10 @@ type TraceOptions struct {
 	// (only rows whose message contains MsgFilter).
 	UnixTimestamp, Address bool
 	MsgFilter              string
+	// CPU (bcc's -C) adds a CPU column; Aggregate (-A) counts identical
+	// rows and prints each once at the end, most frequent first, with
+	// "-->COUNT N".
+	CPU, Aggregate bool
 }
 
 // permError is a load the kernel refused for want of privileges.
@@ -681,6 +685,7 @@ func (s *session) finish() error {
 	if err := s.drain(); err != nil {
 		return err
 	}
+	s.out.aggregated()
 	s.printAllMaps()
 	s.reportLosses()
 	s.out.flush()
