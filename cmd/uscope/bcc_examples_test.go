@@ -167,6 +167,15 @@ func TestBCCArgdistExamples(t *testing.T) {
 		{"argdist -C 'r::__vfs_read():u32:$COMM' (a libc function here)", "w",
 			[]string{"argdist", "-C", "p:c:write():char*:$COMM"},
 			wantCounts("p:c:write():char*:$COMM", map[string]int{"$COMM = bccex": 5})},
+		// A struct member through a pointer argument (argdist's --help:
+		// -H 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec').
+		{"argdist -C 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec'", "n",
+			[]string{"argdist", "-C", "p:c:nanosleep(struct timespec *req):long:req->tv_nsec"},
+			wantCounts("p:c:nanosleep(struct timespec *req):long:req->tv_nsec",
+				map[string]int{"req->tv_nsec = 1000": 3, "req->tv_nsec = 300000": 2, "req->tv_nsec = 200000000": 2})},
+		{"argdist -H 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec'", "n",
+			[]string{"argdist", "-H", "p:c:nanosleep(struct timespec *req):long:req->tv_nsec"},
+			wantHist("req->tv_nsec", map[uint64]int{512: 3, 262144: 2, 134217728: 2})},
 		{"argdist -p 2780 -z 120 -C 'p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1'", "w",
 			[]string{"argdist", "-z", "120", "-C", "p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1"},
 			wantCounts("p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1",
