@@ -90,11 +90,7 @@ calls it does not inline, so calls are counted at their return there.`,
 			if err != nil {
 				return err
 			}
-			required := []runtimes.Event{runtimes.MethodReturn}
-			if latency {
-				required = append(required, runtimes.MethodEntry)
-			}
-			p, probes, err := runtimeProcess(cmd, &f, args[0], false, required, nil)
+			p, probes, err := callsProcess(cmd, &f, args[0], latency)
 			if err != nil {
 				return err
 			}
@@ -143,18 +139,7 @@ name starts with the given text.`,
   uscope uflow -C '<stdin>' -l python 180 # trace only REPL-defined methods`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, probes, err := runtimeProcess(cmd, &f, args[0], false, []runtimes.Event{runtimes.MethodEntry, runtimes.MethodReturn}, nil)
-			if err != nil {
-				return err
-			}
-			src := runtimes.FlowProgram(p, probes, runtimes.FlowOptions{Class: class, Method: method})
-			bccVerbose(cmd, &f, verbose, src)
-			fl := tools.Flow{W: cmd.OutOrStdout(), Lang: p.Lang, BCC: true}
-			return runRuntimeTool(cmd, &f, "uflow", p, src, session.Config{
-				Printf:   fl.Printf,
-				Report:   func([]*output.Map, bool) {},
-				Attached: func(int) { fl.Header(p.Lang, p.PID) },
-			})
+			return runFlow(cmd, &f, "uflow", args[0], runtimes.FlowOptions{Class: class, Method: method}, true, verbose)
 		},
 	}
 	bccRuntimeFlags(c, &f, &verbose, "java, perl, php, python, ruby, tcl")

@@ -30,21 +30,28 @@ the eval loop), so those show only their return.`,
   uscope flow -M handle_ $(pgrep -f server.py)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, probes, err := runtimeProcess(cmd, &f, args[0], false, []runtimes.Event{runtimes.MethodEntry, runtimes.MethodReturn}, nil)
-			if err != nil {
-				return err
-			}
-			src := runtimes.FlowProgram(p, probes, runtimes.FlowOptions{Class: class, Method: method})
-			fl := tools.Flow{W: cmd.OutOrStdout(), Lang: p.Lang}
-			return runRuntimeTool(cmd, &f, "flow", p, src, session.Config{
-				Printf:   fl.Printf,
-				Report:   func([]*output.Map, bool) {},
-				Attached: func(int) { fl.Header(p.Lang, p.PID) },
-			})
+			return runFlow(cmd, &f, "flow", args[0], runtimes.FlowOptions{Class: class, Method: method}, false, false)
 		},
 	}
 	f.register(c)
 	c.Flags().StringVarP(&class, "class", "C", "", "trace only the methods of classes (Python: files) that start with `CLASS`")
 	c.Flags().StringVarP(&method, "method", "M", "", "trace only the methods whose name starts with `METHOD`")
 	return c
+}
+
+// runFlow runs flow (bcc false) or uflow (bcc's layout; verbose prints the
+// program on standard error) on process pid.
+func runFlow(cmd *cobra.Command, f *runtimeFlags, name, pid string, o runtimes.FlowOptions, bcc, verbose bool) error {
+	p, probes, err := runtimeProcess(cmd, f, pid, false, []runtimes.Event{runtimes.MethodEntry, runtimes.MethodReturn}, nil)
+	if err != nil {
+		return err
+	}
+	src := runtimes.FlowProgram(p, probes, o)
+	bccVerbose(cmd, f, verbose, src)
+	fl := tools.Flow{W: cmd.OutOrStdout(), Lang: p.Lang, BCC: bcc}
+	return runRuntimeTool(cmd, f, name, p, src, session.Config{
+		Printf:   fl.Printf,
+		Report:   func([]*output.Map, bool) {},
+		Attached: func(int) { fl.Header(p.Lang, p.PID) },
+	})
 }

@@ -81,6 +81,16 @@ func (f *runtimeFlags) register(c *cobra.Command) {
 	f.fleet.register(c)
 }
 
+// callsProcess is runtimeProcess for calls and ucalls: method returns,
+// and entries too to time calls (-L).
+func callsProcess(cmd *cobra.Command, f *runtimeFlags, pid string, latency bool) (*runtimes.Process, map[runtimes.Event]runtimes.Probe, error) {
+	required := []runtimes.Event{runtimes.MethodReturn}
+	if latency {
+		required = append(required, runtimes.MethodEntry)
+	}
+	return runtimeProcess(cmd, f, pid, false, required, nil)
+}
+
 // runtimeProcess finds the language of process arg (a PID) and the probes
 // of the events a tool needs; every reason they cannot fire is one line.
 func runtimeProcess(cmd *cobra.Command, f *runtimeFlags, arg string, cOK bool, required, optional []runtimes.Event) (*runtimes.Process, map[runtimes.Event]runtimes.Probe, error) {
@@ -215,11 +225,7 @@ probes. uscope says so instead of printing nothing.`,
 			if err != nil {
 				return err
 			}
-			required := []runtimes.Event{runtimes.MethodReturn}
-			if latency {
-				required = append(required, runtimes.MethodEntry)
-			}
-			p, probes, err := runtimeProcess(cmd, &f, args[0], false, required, nil)
+			p, probes, err := callsProcess(cmd, &f, args[0], latency)
 			if err != nil {
 				return err
 			}

@@ -127,15 +127,8 @@ func ThreadsProgram(p *Process, probes map[Event]Probe) string {
 		return "uprobe:libc:pthread_create {\n\tprintf(\"%-10d %-8s %s\\n\", tid, \"create\", usym(arg2));\n}\n"
 	}
 	var b strings.Builder
-	for _, ev := range []Event{ThreadStart, ThreadStop} {
-		pr, ok := probes[ev]
-		if !ok {
-			continue
-		}
-		kind := "start"
-		if ev == ThreadStop {
-			kind = "stop"
-		}
+	for _, te := range threadEvents(probes) {
+		pr, kind := te.pr, te.kind
 		tid := pr.Args["native"]
 		if tid == "" {
 			tid = "tid"
@@ -143,6 +136,27 @@ func ThreadsProgram(p *Process, probes map[Event]Probe) string {
 		fmt.Fprintf(&b, "%s {\n\tprintf(\"%%-10d %%-8s %%s\\n\", %s, \"%s\", %s);\n}\n\n", pr.Point(p.Object), tid, kind, pr.Args["name"])
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// threadEvent is a thread start or stop probe and its kind.
+type threadEvent struct {
+	pr   Probe
+	kind string // "start", "stop"
+}
+
+// threadEvents are the thread start and stop probes there are.
+func threadEvents(probes map[Event]Probe) []threadEvent {
+	var out []threadEvent
+	for _, ev := range []Event{ThreadStart, ThreadStop} {
+		if pr, ok := probes[ev]; ok {
+			kind := "start"
+			if ev == ThreadStop {
+				kind = "stop"
+			}
+			out = append(out, threadEvent{pr, kind})
+		}
+	}
+	return out
 }
 
 // ObjNewBytes reports whether ObjNewProgram counts bytes (@bytes) for p.
@@ -285,15 +299,8 @@ func ThreadsFieldsProgram(p *Process, probes map[Event]Probe) string {
 	if p.Lang == "c" {
 		return b.String()
 	}
-	for _, ev := range []Event{ThreadStart, ThreadStop} {
-		pr, ok := probes[ev]
-		if !ok {
-			continue
-		}
-		kind := "start"
-		if ev == ThreadStop {
-			kind = "stop"
-		}
+	for _, te := range threadEvents(probes) {
+		pr, kind := te.pr, te.kind
 		rid, native := pr.Args["tid"], pr.Args["native"]
 		if rid == "" {
 			rid = "0"

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -88,10 +89,10 @@ func (c Calls) Write(w io.Writer, calls, times *output.Map) {
 	}
 	slices.SortFunc(list, func(a, b *row) int {
 		if times != nil && a.ns != b.ns {
-			return cmpInt(a.ns, b.ns)
+			return cmp.Compare(a.ns, b.ns)
 		}
 		if a.n != b.n {
-			return cmpInt(a.n, b.n)
+			return cmp.Compare(a.n, b.n)
 		}
 		return strings.Compare(a.name, b.name)
 	})
@@ -132,16 +133,6 @@ func (c Calls) Write(w io.Writer, calls, times *output.Map) {
 	for _, r := range list {
 		fmt.Fprintf(w, "%-50s %8d %16.2f\n", r.name, r.n, float64(r.ns)/div)
 	}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // PairReport is a session Report hook for a tool that keeps two maps,
@@ -221,10 +212,10 @@ func (o ObjNew) Write(w io.Writer, objs, bytes *output.Map) {
 	bySize := o.TopBytes > 0 || (o.BCC && o.TopCount == 0)
 	slices.SortFunc(list, func(a, b *row) int {
 		if bySize && a.bytes != b.bytes {
-			return cmpInt(a.bytes, b.bytes)
+			return cmp.Compare(a.bytes, b.bytes)
 		}
 		if a.n != b.n {
-			return cmpInt(a.n, b.n)
+			return cmp.Compare(a.n, b.n)
 		}
 		return strings.Compare(a.name, b.name)
 	})
@@ -442,7 +433,7 @@ func (s Stat) Write(counts map[string]map[int64]int64) {
 			}
 			return 1
 		}
-		return cmpInt(a.pid, b.pid)
+		return cmp.Compare(a.pid, b.pid)
 	})
 	if s.Rows > 0 && len(list) > s.Rows {
 		list = list[:s.Rows]
