@@ -246,6 +246,13 @@ func TestRuntimeWithoutProbes(t *testing.T) {
 		{"node", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"gc", "-l", "node"}, "Node.js 19 removed its USDT probes"},
 		{"tcl", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"calls", "-l", "tcl"}, "Tcl (/usr/bin/dash) has no USDT probes"},
 		{"python gc objnew", []string{python311, "-c", "print('ready', flush=True); input()"}, []string{"objnew"}, "has no probe for object allocations"},
+		// bcc's example lines for runtimes without probes here.
+		{"ugc $(pidof node)", []string{"/usr/bin/node", "-e", "console.log('ready'); process.stdin.resume()"}, []string{"ugc"}, "Node.js 19 removed its USDT probes"},
+		{"ucalls -l ruby 1344 -T 10", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"ucalls", "-l", "ruby", "-T", "10"}, "Ruby (/usr/bin/dash) has no USDT probes"},
+		{"uflow -l ruby 27245", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"uflow", "-l", "ruby"}, "configured with --enable-dtrace"},
+		{"ugc -l ruby 1344 -m", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"ugc", "-l", "ruby", "-m"}, "Ruby (/usr/bin/dash) has no USDT probes"},
+		{"uobjnew -l ruby 6712 -C 10", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"uobjnew", "-l", "ruby", "-C", "10"}, "Ruby (/usr/bin/dash) has no USDT probes"},
+		{"ucalls -l php 443 -LS", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"ucalls", "-l", "php", "-LS"}, "kernel tracepoints; uscope traces userspace"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.RequireFile(t, c.prog[0])
