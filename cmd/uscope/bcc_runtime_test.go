@@ -319,6 +319,7 @@ var bccJavaLines = []string{
 	"ugc -M 10 -l java PID",         // ./ugc -M 10 -l java 185
 	"uthreads -l java PID",          // ./uthreads -l java 27420
 	"uobjnew -l java PID",           // ./uobjnew -l java 145
+	"ustat -C -l java 1 6",          // ./ustat -l java, -C and 6 one-second summaries
 }
 
 // checkBCCJava checks what each of bccJavaLines printed about
@@ -416,6 +417,25 @@ func checkBCCJava(t *testing.T, pid string, trs map[string]*tracer) {
 		if len(rows(o, regexp.MustCompile(`^\d+\.\d{3} +R=\d+/N=\d+ +`+w+` *$`))) != 1 {
 			t.Errorf("uthreads -l java: no row %q with R=ID/N=TID\n%s", w, o)
 		}
+	}
+	// ustat: the JVM's row adds up to its 300 Blobs (and more), 2 System.gc()
+	// at least, the 2 threads it starts at least, and calls.
+	o = out("ustat -C -l java 1 6")
+	wantLine(t, "ustat", o, "Tracing... Output every 1 secs. Hit Ctrl-C to end")
+	header := fmt.Sprintf("%-6s %-20s %-10s %-6s %-10s %-8s %-6s %-6s", "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s")
+	sum := make([]int, 6)
+	for _, tab := range tableRows(o, header) {
+		for _, r := range tab {
+			if len(r) == 8 && r[0] == pid {
+				for i := range sum {
+					v, _ := strconv.Atoi(r[2+i])
+					sum[i] += v
+				}
+			}
+		}
+	}
+	if sum[0] < 7 || sum[1] < 2 || sum[2] < 300 || sum[5] < 2 {
+		t.Errorf("ustat -l java: the JVM's METHOD, GC, OBJNEW, CLOAD, EXC, THR add up to %v; want at least 7 calls, 2 GCs, 300 objects, 2 threads\n%s", sum, o)
 	}
 	o = out("uobjnew -l java PID")
 	wantLine(t, "uobjnew", o, "Tracing allocations in process "+pid+" (language: java)... Ctrl-C to quit.")
