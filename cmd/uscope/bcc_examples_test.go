@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,6 +167,15 @@ func TestBCCArgdistExamples(t *testing.T) {
 		{"argdist -C 'r::__vfs_read():u32:$COMM' (a libc function here)", "w",
 			[]string{"argdist", "-C", "p:c:write():char*:$COMM"},
 			wantCounts("p:c:write():char*:$COMM", map[string]int{"$COMM = bccex": 5})},
+		// A struct member through a pointer argument (argdist's --help:
+		// -H 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec').
+		{"argdist -C 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec'", "n",
+			[]string{"argdist", "-C", "p:c:nanosleep(struct timespec *req):long:req->tv_nsec"},
+			wantCounts("p:c:nanosleep(struct timespec *req):long:req->tv_nsec",
+				map[string]int{"req->tv_nsec = 1000": 3, "req->tv_nsec = 300000": 2, "req->tv_nsec = 200000000": 2})},
+		{"argdist -H 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec'", "n",
+			[]string{"argdist", "-H", "p:c:nanosleep(struct timespec *req):long:req->tv_nsec"},
+			wantHist("req->tv_nsec", map[uint64]int{512: 3, 262144: 2, 134217728: 2})},
 		{"argdist -p 2780 -z 120 -C 'p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1'", "w",
 			[]string{"argdist", "-z", "120", "-C", "p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1"},
 			wantCounts("p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1",
@@ -564,11 +574,43 @@ func TestBCCTraceExamples(t *testing.T) {
 		{`trace -t -u 'p:c:write (arg1 == 2) "fd %d", arg1'`, "w",
 			[]string{"trace", "-t", "-u", `p:c:write (arg1 == 2) "fd %d", arg1`},
 			wantRows(`TIME +`, `\d{10}\.\d{6} +`, "fd 2", "fd 2")},
+		// -T -C, as in "trace 'u:pthread:pthread_create "%U", arg3' -T -C"
+		// (Debian's glibc has no pthread USDT probes): a CPU column of
+		// the CPUs there are.
+		{`trace 'c:malloc "size = %d", arg1' -T -C`, "m",
+			[]string{"trace", `c:malloc "size = %d", arg1`, "-T", "-C"},
+			func(t *testing.T, out string) {
+				got := traceRows(t, out, `TIME +CPU +`, hms+`(\d+) +`)
+				if len(got) != 10 {
+					t.Errorf("want 10 rows with TIME and CPU, got %q\n%s", got, out)
+				}
+				for _, m := range regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d (\d+) +\d+ `).FindAllStringSubmatch(out, -1) {
+					if cpu, _ := strconv.Atoi(m[1]); cpu >= runtime.NumCPU() {
+						t.Errorf("CPU %d of %d\n%s", cpu, runtime.NumCPU(), out)
+					}
+				}
+			}},
+		// -A with -M: each distinct row once, most frequent first, with
+		// its count (trace_example.txt's 'trace ... -K -A -M 1000', the
+		// kernel stack left out); the command ends before 1000 events,
+		// and the rows are printed at the end.
+		{`trace -A -M 1000 'c:malloc "size = %d", arg1'`, "m",
+			[]string{"trace", "-A", "-M", "1000", `c:malloc "size = %d", arg1`},
+			func(t *testing.T, out string) {
+				row := regexp.MustCompile(`(?m)^\d+ +\d+ +bccex +malloc +(size = \d+)\n-->COUNT (\d+)\n\n`)
+				var got []string
+				for _, m := range row.FindAllStringSubmatch(out, -1) {
+					got = append(got, m[1]+" "+m[2])
+				}
+				if want := []string{"size = 16 5", "size = 77 3", "size = 1000 2"}; !slices.Equal(got, want) {
+					t.Errorf("aggregated %q, want %q\n%s", got, want, out)
+				}
+			}},
 	})
 }
 
 func TestBCCTraceRefusals(t *testing.T) {
-	for _, flag := range []string{"-K", "-C", "-B", "-I=x.h", "-s=/bin/ls"} {
+	for _, flag := range []string{"-K", "-A", "-B", "-I=x.h", "-s=/bin/ls"} {
 		r := runUscope(t, "trace", flag, "c:malloc")
 		if r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("trace %s: exit %d, stderr %q; want exit 1 and one line", flag, r.code, r.stderr)

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
-	"io"
-	"strconv"
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/runtimes"
 	"github.com/uscope/uscope/internal/session"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 func init() { commands = append(commands, newFlowCommand) }
@@ -35,20 +30,7 @@ the eval loop), so those show only their return.`,
   uscope flow -M handle_ $(pgrep -f server.py)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, probes, err := runtimeProcess(cmd, &f, args[0], false, []runtimes.Event{runtimes.MethodEntry, runtimes.MethodReturn}, nil)
-			if err != nil {
-				return err
-			}
-			src := runtimes.FlowProgram(p, probes, runtimes.FlowOptions{Class: class, Method: method})
-			out := &flowWriter{w: cmd.OutOrStdout(), lang: p.Lang}
-			return runRuntimeTool(cmd, &f, "flow", p, src, session.Config{
-				Out:    out,
-				Report: func([]*output.Map, bool) {},
-				Attached: func(int) {
-					fmt.Fprintf(out.w, "Tracing method calls in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
-					fmt.Fprintf(out.w, "%-3s %-7s %-7s %-10s %s\n", "CPU", "PID", "TID", "TIME(us)", "METHOD")
-				},
-			})
+			return runFlow(cmd, &f, "flow", args[0], runtimes.FlowOptions{Class: class, Method: method}, false, false)
 		},
 	}
 	f.register(c)
@@ -57,37 +39,19 @@ the eval loop), so those show only their return.`,
 	return c
 }
 
-// flowWriter turns the program's lines "CPU PID TID US DEPTH ARROW CLASS
-// METHOD" into uflow's columns, the method indented by its depth.
-type flowWriter struct {
-	w    io.Writer
-	lang string
-	buf  []byte
-}
-
-func (fw *flowWriter) Write(b []byte) (int, error) {
-	fw.buf = append(fw.buf, b...)
-	for {
-		i := bytes.IndexByte(fw.buf, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := string(fw.buf[:i])
-		fw.buf = fw.buf[i+1:]
-		f := strings.SplitN(line, " ", 8)
-		if len(f) < 8 {
-			fmt.Fprintln(fw.w, line)
-			continue
-		}
-		depth, _ := strconv.Atoi(f[4])
-		name := f[7]
-		if f[6] != "" {
-			sep := "."
-			if fw.lang == "python" {
-				sep = ":"
-			}
-			name = f[6] + sep + f[7]
-		}
-		fmt.Fprintf(fw.w, "%-3s %-7s %-7s %-10s %s%s %s\n", f[0], f[1], f[2], f[3], strings.Repeat("  ", min(depth, 100)), f[5], name)
+// runFlow runs flow (bcc false) or uflow (bcc's layout; verbose prints the
+// program on standard error) on process pid.
+func runFlow(cmd *cobra.Command, f *runtimeFlags, name, pid string, o runtimes.FlowOptions, bcc, verbose bool) error {
+	p, probes, err := runtimeProcess(cmd, f, pid, false, []runtimes.Event{runtimes.MethodEntry, runtimes.MethodReturn}, nil)
+	if err != nil {
+		return err
 	}
+	src := runtimes.FlowProgram(p, probes, o)
+	bccVerbose(cmd, f, verbose, src)
+	fl := tools.Flow{W: cmd.OutOrStdout(), Lang: p.Lang, BCC: bcc}
+	return runRuntimeTool(cmd, f, name, p, src, session.Config{
+		Printf:   fl.Printf,
+		Report:   func([]*output.Map, bool) {},
+		Attached: func(int) { fl.Header(p.Lang, p.PID) },
+	})
 }

@@ -32,6 +32,16 @@ type tracer struct {
 // attached (the stderr line "Attached N probes", or the trace header).
 func startUscope(t *testing.T, args ...string) *tracer {
 	t.Helper()
+	tr := launchUscope(t, args...)
+	tr.waitFor(func(l string) bool {
+		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "TIME ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
+	}, "attached")
+	return tr
+}
+
+// launchUscope starts uscope, collecting its output, without waiting.
+func launchUscope(t *testing.T, args ...string) *tracer {
+	t.Helper()
 	tr := &tracer{t: t, cmd: exec.Command(uscopeBin, args...), done: make(chan struct{})}
 	stdout, err := tr.cmd.StdoutPipe()
 	if err != nil {
@@ -50,9 +60,6 @@ func startUscope(t *testing.T, args ...string) *tracer {
 	go func() { defer wg.Done(); tr.collect(stdout, false) }()
 	go func() { defer wg.Done(); tr.collect(stderr, true) }()
 	go func() { wg.Wait(); tr.cmd.Wait(); close(tr.done) }()
-	tr.waitFor(func(l string) bool {
-		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
-	}, "attached")
 	return tr
 }
 

@@ -3,16 +3,19 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/runtimes"
 	"github.com/uscope/uscope/internal/session"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 // The language-runtime tools, after bcc's ugc and ucalls: programs built
@@ -27,12 +30,65 @@ type runtimeFlags struct {
 	lang        string
 	showProgram bool
 	fleet       fleetFlags // --prometheus, --max-series, --cgroup, --container
+	// format is -f/--format, output -o (calls, stat); top is --top N.
+	format, output string
+	top            int
+	file           *os.File // -o's file while the tool runs
+}
+
+// registerOutput registers -f/--format and -o/--output, and --top N when
+// top is set.
+func (f *runtimeFlags) registerOutput(c *cobra.Command, top bool) {
+	c.Flags().StringVarP(&f.format, "format", "f", "text", "output `FORMAT`: text (the tool's own), or json (bpftrace's NDJSON, as 'run -f json')")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
+	if top {
+		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest rows each interval (default 1s), redrawn in place on a terminal")
+	}
+}
+
+// out returns where the tool writes (-o's file, opened here, or standard
+// output), whether that is JSON, and whether --top redraws it (a
+// terminal, text).
+func (f *runtimeFlags) out(cmd *cobra.Command) (w io.Writer, json, live bool, err error) {
+	switch f.format {
+	case "text", "":
+	case "json":
+		json = true
+	default:
+		return nil, false, false, usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	}
+	if f.top < 0 {
+		return nil, false, false, usageError(fmt.Errorf("--top %d: give a positive number of rows", f.top))
+	}
+	w = cmd.OutOrStdout()
+	if f.output != "" && !f.showProgram {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return nil, false, false, usageError(fmt.Errorf("-o: %w", err))
+		}
+		f.file, w = file, file
+	}
+	if f.top > 0 && !json {
+		file, ok := w.(*os.File)
+		live = ok && term.IsTerminal(int(file.Fd()))
+	}
+	return w, json, live, nil
 }
 
 func (f *runtimeFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.lang, "language", "l", "", "the process's language: "+strings.Join(runtimes.Languages, ", ")+" (default: detected)")
 	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	f.fleet.register(c)
+}
+
+// callsProcess is runtimeProcess for calls and ucalls: method returns,
+// and entries too to time calls (-L).
+func callsProcess(cmd *cobra.Command, f *runtimeFlags, pid string, latency bool) (*runtimes.Process, map[runtimes.Event]runtimes.Probe, error) {
+	required := []runtimes.Event{runtimes.MethodReturn}
+	if latency {
+		required = append(required, runtimes.MethodEntry)
+	}
+	return runtimeProcess(cmd, f, pid, false, required, nil)
 }
 
 // runtimeProcess finds the language of process arg (a PID) and the probes
@@ -94,6 +150,9 @@ func runRuntimeProgram(cmd *cobra.Command, f *runtimeFlags, name string, p *runt
 	}
 	if err := f.fleet.start(&cfg); err != nil {
 		return err
+	}
+	if f.file != nil {
+		defer f.file.Close()
 	}
 	return plainToolError(runSession(cmd.Context(), cfg), "uscope-"+name)
 }
@@ -166,148 +225,41 @@ probes. uscope says so instead of printing nothing.`,
 			if err != nil {
 				return err
 			}
-			required := []runtimes.Event{runtimes.MethodReturn}
-			if latency {
-				required = append(required, runtimes.MethodEntry)
-			}
-			p, probes, err := runtimeProcess(cmd, &f, args[0], false, required, nil)
+			p, probes, err := callsProcess(cmd, &f, args[0], latency)
 			if err != nil {
 				return err
 			}
+			out, json, live, err := f.out(cmd)
+			if err != nil {
+				return err
+			}
+			if f.top > 0 {
+				top = f.top
+				if interval == 0 {
+					interval = 1000
+				}
+			}
 			src := runtimes.CallsProgram(p, probes, runtimes.CallsOptions{Latency: latency, IntervalMS: interval})
-			out := cmd.OutOrStdout()
-			return runRuntimeTool(cmd, &f, "calls", p, src, session.Config{
+			hooks := session.Config{
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing calls in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
-				Report: pairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
-					writeCalls(out, p.Lang, calls, times, top, millis)
+				Report: tools.PairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
+					tools.Calls{Lang: p.Lang, Top: top, Millis: millis, Live: live}.Write(out, calls, times)
 				}),
-			})
+			}
+			if json {
+				hooks.Attached, hooks.Report = tools.JSONHooks(out, interval > 0, "@calls", "@times")
+			}
+			return runRuntimeTool(cmd, &f, "calls", p, src, hooks)
 		},
 	}
 	f.register(c)
-	c.Flags().IntVarP(&top, "top", "T", 0, "print only the `TOP` methods with the most calls (or time, with -L)")
+	f.registerOutput(c, true)
+	c.Flags().IntVarP(&top, "top-rows", "T", 0, "print only the `TOP` methods with the most calls (or time, with -L)")
 	c.Flags().BoolVarP(&latency, "latency", "L", false, "also time each call")
 	c.Flags().BoolVarP(&millis, "milliseconds", "m", false, "print times in milliseconds (default microseconds)")
 	return c
-}
-
-func findMap(maps []*output.Map, name string) *output.Map {
-	for _, m := range maps {
-		if m.Name == name {
-			return m
-		}
-	}
-	return nil
-}
-
-// methodName is class.method, or method alone when the runtime gives no
-// class.
-func methodName(lang string, key []output.Value) string {
-	if len(key) != 2 {
-		return ""
-	}
-	class, method := key[0].Str, key[1].Str
-	if class == "" {
-		return method
-	}
-	if lang == "python" {
-		return class + ":" + method
-	}
-	return class + "." + method
-}
-
-func valueInt(v output.Value) int64 {
-	if v.Signed {
-		return v.Int
-	}
-	return int64(v.Uint)
-}
-
-// writeCalls prints ucalls' table: METHOD, # CALLS and, with times,
-// TIME, sorted ascending by time (or calls), so the largest is last.
-func writeCalls(w io.Writer, lang string, calls, times *output.Map, top int, millis bool) {
-	type row struct {
-		name  string
-		n, ns int64
-	}
-	rows := map[string]*row{}
-	for _, e := range calls.Entries {
-		n := methodName(lang, e.Key)
-		rows[n] = &row{name: n, n: valueInt(e.Value)}
-	}
-	if times != nil {
-		for _, e := range times.Entries {
-			if r := rows[methodName(lang, e.Key)]; r != nil {
-				r.ns = valueInt(e.Value)
-			}
-		}
-	}
-	var list []*row
-	for _, r := range rows {
-		list = append(list, r)
-	}
-	slices.SortFunc(list, func(a, b *row) int {
-		if times != nil && a.ns != b.ns {
-			return int(a.ns - b.ns)
-		}
-		if a.n != b.n {
-			return int(a.n - b.n)
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	if top > 0 && len(list) > top {
-		list = list[len(list)-top:]
-	}
-	if times == nil {
-		fmt.Fprintf(w, "%-50s %8s\n", "METHOD", "# CALLS")
-		for _, r := range list {
-			fmt.Fprintf(w, "%-50s %8d\n", r.name, r.n)
-		}
-		return
-	}
-	unit, div := "us", 1000.0
-	if millis {
-		unit, div = "ms", 1e6
-	}
-	fmt.Fprintf(w, "%-50s %8s %16s\n", "METHOD", "# CALLS", "TIME ("+unit+")")
-	for _, r := range list {
-		fmt.Fprintf(w, "%-50s %8d %16.2f\n", r.name, r.n, float64(r.ns)/div)
-	}
-}
-
-// pairReport is a Report hook for a tool that keeps two maps, first and
-// (when paired) second, printed one after the other each interval, or
-// at the end when there is no interval.
-func pairReport(first, second string, paired, intervals bool, write func(a, b *output.Map)) func([]*output.Map, bool) {
-	var stash *output.Map
-	return func(maps []*output.Map, final bool) {
-		if final {
-			if !intervals {
-				a, b := findMap(maps, first), findMap(maps, second)
-				if a == nil {
-					a = &output.Map{Name: first}
-				}
-				if paired && b == nil {
-					b = &output.Map{Name: second}
-				}
-				write(a, b)
-			}
-			return
-		}
-		for _, m := range maps {
-			switch {
-			case m.Name == first && !paired:
-				write(m, nil)
-			case m.Name == first:
-				stash = m
-			case m.Name == second && stash != nil:
-				write(stash, m)
-				stash = nil
-			}
-		}
-	}
 }
 
 func newThreadsCommand() *cobra.Command {
@@ -371,8 +323,8 @@ argument is unreliable), by requested size of malloc for C (-l c). It prints at 
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing allocations in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
-				Report: pairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
-					writeObjNew(out, p.Lang, objs, bytes, topCount, topBytes)
+				Report: tools.PairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
+					tools.ObjNew{Lang: p.Lang, TopCount: topCount, TopBytes: topBytes}.Write(out, objs, bytes)
 				}),
 			})
 		},
@@ -381,62 +333,6 @@ argument is unreliable), by requested size of malloc for C (-l c). It prints at 
 	c.Flags().IntVarP(&topCount, "top-count", "C", 0, "print only the `TOP` types with the most allocations")
 	c.Flags().IntVarP(&topBytes, "top-size", "S", 0, "print only the `TOP` types with the most bytes")
 	return c
-}
-
-// writeObjNew prints uobjnew's table: TYPE, ALLOCS, BYTES, ascending.
-func writeObjNew(w io.Writer, lang string, objs, bytes *output.Map, topCount, topBytes int) {
-	type row struct {
-		name     string
-		n, bytes int64
-	}
-	rows := map[string]*row{}
-	name := func(k []output.Value) string {
-		if len(k) != 1 {
-			return ""
-		}
-		if lang == "c" {
-			return fmt.Sprintf("block size %d", valueInt(k[0]))
-		}
-		return k[0].Str
-	}
-	for _, e := range objs.Entries {
-		rows[name(e.Key)] = &row{name: name(e.Key), n: valueInt(e.Value)}
-	}
-	if bytes != nil {
-		for _, e := range bytes.Entries {
-			if r := rows[name(e.Key)]; r != nil {
-				r.bytes = valueInt(e.Value)
-			}
-		}
-	}
-	var list []*row
-	for _, r := range rows {
-		list = append(list, r)
-	}
-	slices.SortFunc(list, func(a, b *row) int {
-		if topBytes > 0 && a.bytes != b.bytes {
-			return int(a.bytes - b.bytes)
-		}
-		if a.n != b.n {
-			return int(a.n - b.n)
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	top := max(topCount, topBytes)
-	if top > 0 && len(list) > top {
-		list = list[len(list)-top:]
-	}
-	if bytes == nil {
-		fmt.Fprintf(w, "%-50s %10s\n", "TYPE", "ALLOCS")
-		for _, r := range list {
-			fmt.Fprintf(w, "%-50s %10d\n", r.name, r.n)
-		}
-		return
-	}
-	fmt.Fprintf(w, "%-50s %10s %12s\n", "TYPE", "ALLOCS", "BYTES")
-	for _, r := range list {
-		fmt.Fprintf(w, "%-50s %10d %12d\n", r.name, r.n, r.bytes)
-	}
 }
 
 // intervalArg reads the optional second argument of the runtime tools, an

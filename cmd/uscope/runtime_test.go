@@ -110,7 +110,9 @@ func TestRuntimeJava(t *testing.T) {
 	if out, err := exec.Command(javac, "-d", dir, "testdata/UscopeRuntime.java").CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	c := startChild(t, filepath.Join(javaHome, "bin", "java"), "-XX:+ExtendedDTraceProbes", "-cp", dir, "UscopeRuntime")
+	// The serial collector, as in bcc's ugc_example.txt (MarkSweepCompact,
+	// Tenured Gen).
+	c := startChild(t, filepath.Join(javaHome, "bin", "java"), "-XX:+ExtendedDTraceProbes", "-XX:+UseSerialGC", "-cp", dir, "UscopeRuntime")
 	c.expect("ready")
 	pid := strconv.Itoa(c.pid())
 	calls := startUscope(t, "calls", pid)
@@ -118,9 +120,16 @@ func TestRuntimeJava(t *testing.T) {
 	gc := startUscope(t, "gc", pid)
 	threads := startUscope(t, "threads", pid)
 	objnew := startUscope(t, "objnew", pid)
+	// bcc's names, the Java lines of tools/lib/u*_example.txt.
+	bcc := map[string]*tracer{}
+	for _, line := range bccJavaLines {
+		args := strings.Fields(strings.ReplaceAll(line, "PID", pid))
+		bcc[line] = startUscope(t, args...)
+	}
 	fmt.Fprintln(c.stdin, "go")
 	c.expect("done 15")
 	c.stdin.Close()
+	checkBCCJava(t, pid, bcc)
 	checks := []struct {
 		tool *tracer
 		want [][]string // rows: the first fields of a line
@@ -190,8 +199,7 @@ func TestRuntimeC(t *testing.T) {
 	pid := strconv.Itoa(c.pid())
 	objnew := startUscope(t, "objnew", "-l", "c", pid)
 	threads := startUscope(t, "threads", "-l", "c", pid)
-	fmt.Fprintln(c.stdin, "go")
-	c.expect("done")
+	goC(t, c)
 	// The start routine is named while the process lives.
 	threads.waitLine("create")
 	c.stdin.Close()
@@ -203,6 +211,24 @@ func TestRuntimeC(t *testing.T) {
 	}
 	if out := threads.waitExit(); !hasRowAfterID(out, "create", "uscope_worker") {
 		t.Errorf("threads: no thread started in uscope_worker\n%s", out)
+	}
+}
+
+// goC releases testdata/runtime_c.c's work and returns the ids of the
+// threads it started, in order.
+func goC(t *testing.T, c *child) []int {
+	t.Helper()
+	fmt.Fprintln(c.stdin, "go")
+	var tids []int
+	for {
+		l := c.next()
+		if l == "done" {
+			return tids
+		}
+		var tid int
+		if _, err := fmt.Sscanf(l, "tid %d", &tid); err == nil {
+			tids = append(tids, tid)
+		}
 	}
 }
 
@@ -220,6 +246,13 @@ func TestRuntimeWithoutProbes(t *testing.T) {
 		{"node", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"gc", "-l", "node"}, "Node.js 19 removed its USDT probes"},
 		{"tcl", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"calls", "-l", "tcl"}, "Tcl (/usr/bin/dash) has no USDT probes"},
 		{"python gc objnew", []string{python311, "-c", "print('ready', flush=True); input()"}, []string{"objnew"}, "has no probe for object allocations"},
+		// bcc's example lines for runtimes without probes here.
+		{"ugc $(pidof node)", []string{"/usr/bin/node", "-e", "console.log('ready'); process.stdin.resume()"}, []string{"ugc"}, "Node.js 19 removed its USDT probes"},
+		{"ucalls -l ruby 1344 -T 10", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"ucalls", "-l", "ruby", "-T", "10"}, "Ruby (/usr/bin/dash) has no USDT probes"},
+		{"uflow -l ruby 27245", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"uflow", "-l", "ruby"}, "configured with --enable-dtrace"},
+		{"ugc -l ruby 1344 -m", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"ugc", "-l", "ruby", "-m"}, "Ruby (/usr/bin/dash) has no USDT probes"},
+		{"uobjnew -l ruby 6712 -C 10", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"uobjnew", "-l", "ruby", "-C", "10"}, "Ruby (/usr/bin/dash) has no USDT probes"},
+		{"ucalls -l php 443 -LS", []string{"/bin/sh", "-c", "echo ready; read x"}, []string{"ucalls", "-l", "php", "-LS"}, "kernel tracepoints; uscope traces userspace"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.RequireFile(t, c.prog[0])

@@ -1,48 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"debug/elf"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
 
-	"github.com/uscope/uscope/elfx"
-	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/tools"
-	"github.com/uscope/uscope/proc"
 )
 
 func init() { commands = append(commands, newTLSCommand) }
-
-// tlsSonames are the libraries traced system-wide when no process is named.
-var tlsSonames = []struct {
-	soname string
-	lib    tools.TLSLibrary
-}{
-	{"libssl.so.3", tools.OpenSSL},
-	{"libssl.so.1.1", tools.OpenSSL},
-	{"libgnutls.so.30", tools.GnuTLS},
-	{"libnspr4.so", tools.NSS},
-	{"libcrypto.so.3", tools.OpenSSLBIO},
-	{"libcrypto.so.1.1", tools.OpenSSLBIO},
-}
-
-// maxTLSBytes is the largest capture of one read or write.
-const maxTLSBytes = 1024
 
 type tlsFlags struct {
 	sf       sessionFlags
@@ -54,7 +25,9 @@ type tlsFlags struct {
 	latency  bool
 	json     bool
 	program  bool
-	duration seconds
+	// format is -f/--format (text, json: --json), output -o.
+	format, output string
+	duration       seconds
 }
 
 func newTLSCommand() *cobra.Command {
@@ -107,23 +80,25 @@ shows them) and one --lib.`,
 	c.Flags().StringArrayVar(&f.addrs, "addr", nil, "with one --lib of a stripped library: trace function `NAME=0xADDR` (e.g. SSL_write=0x3a2f0; repeatable)")
 	c.Flags().StringVar(&f.comm, "comm", "", "only processes whose name (comm) is `NAME`")
 	c.Flags().BoolVar(&f.hex, "hex", false, "print the data as a hex dump")
-	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", maxTLSBytes))
+	c.Flags().IntVar(&f.maxBytes, "max-bytes", 256, fmt.Sprintf("capture at most `N` bytes of each read or write (at most %d)", tools.MaxTLSBytes))
 	c.Flags().BoolVarP(&f.latency, "latency", "l", false, "print the time each call took")
-	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write")
+	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per read or write (as -f json)")
+	c.Flags().StringVarP(&f.format, "format", "f", "text", "output `FORMAT`: text, or json (one JSON object per read or write)")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
 	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m)")
 	return c
 }
 
 func runTLS(cmd *cobra.Command, f *tlsFlags) error {
-	if f.maxBytes < 1 || f.maxBytes > maxTLSBytes {
-		return toolError(cmd, fmt.Errorf("--max-bytes %d is out of range: give 1 to %d", f.maxBytes, maxTLSBytes))
+	if f.maxBytes < 1 || f.maxBytes > tools.MaxTLSBytes {
+		return toolError(cmd, fmt.Errorf("--max-bytes %d is out of range: give 1 to %d", f.maxBytes, tools.MaxTLSBytes))
 	}
-	targets, err := tlsTargets(f)
+	targets, err := tools.FindTLSTargets(f.find())
 	if err != nil {
 		return toolError(cmd, err)
 	}
-	tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Latency: f.latency, Has: tlsHas})
+	tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Latency: f.latency, Has: tools.TLSHas})
 	if err != nil {
 		return toolError(cmd, err)
 	}
@@ -138,211 +113,36 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 	if f.duration.set {
 		cfg.Duration = max(f.duration.d, time.Nanosecond)
 	}
+	switch f.format {
+	case "text", "":
+	case "json":
+		f.json = true
+	default:
+		return usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	}
+	out := cmd.OutOrStdout()
+	if f.output != "" {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return usageError(fmt.Errorf("-o: %w", err))
+		}
+		defer file.Close()
+		out = file
+	}
 	stderr := cmd.ErrOrStderr()
-	p := newTLSPrinter(cmd.OutOrStdout(), f)
-	cfg.Out = p
+	p := &tools.TLSPrinter{Out: out, Comm: f.comm, Hex: f.hex, Latency: f.latency, JSON: f.json, Start: monotonicNow(), Wall: time.Now()}
+	cfg.Printf = p.Printf
 	cfg.Attached = func(probes int) {
 		var names []string
 		for _, t := range targets {
 			names = append(names, fmt.Sprintf("%s (%s)", t.Path, t.Library))
 		}
 		fmt.Fprintf(stderr, "Attached %d probes: TLS in %s. Ctrl-C to end.\n", probes, strings.Join(names, ", "))
-		p.header()
+		p.Header()
 	}
 	cfg.Report = func([]*output.Map, bool) {}
 	err = runSession(cmd.Context(), cfg)
-	p.flush()
 	return plainToolError(err, tools.ProgramFile("tls"))
-}
-
-// tlsTargets finds what to trace: --lib paths, or the objects of -p's
-// process, or the libraries in ld.so.cache (and -c's executable).
-func tlsTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
-	out, err := tlsFindTargets(f)
-	if err != nil {
-		return nil, err
-	}
-	return tlsKeepBIO(out), nil
-}
-
-// tlsFindTargets finds the objects to trace, for tlsTargets.
-func tlsFindTargets(f *tlsFlags) ([]tools.TLSTarget, error) {
-	var out []tools.TLSTarget
-	seen := map[string]bool{}
-	add := func(path string, must bool) error {
-		if seen[path] {
-			return nil
-		}
-		seen[path] = true
-		libs := tlsClassifyAll(path)
-		if len(libs) == 0 {
-			if must {
-				return fmt.Errorf("%s holds none of the TLS functions uscope traces (SSL_write, gnutls_record_send, PR_Write, crypto/tls.(*Conn).Write)", path)
-			}
-			return nil
-		}
-		out = append(out, libs...)
-		return nil
-	}
-	if err := tlsJavaCheck(f); err != nil {
-		return nil, err
-	}
-	if len(f.addrs) > 0 {
-		return tlsAddrTarget(f)
-	}
-	for _, l := range f.libs {
-		path := l
-		if !strings.ContainsRune(l, '/') {
-			if c, err := proc.ReadLDCache(proc.DefaultLDCachePath); err == nil {
-				if e, ok := c.Lookup(l); ok {
-					path = e.Path
-				}
-			}
-			if path == l {
-				if p, err := proc.LookPath(l); err == nil {
-					path = p
-				}
-			}
-		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("--lib %s: %w", l, errors.Unwrap(err))
-		}
-		if err := add(path, true); err != nil {
-			return nil, err
-		}
-	}
-	if len(f.libs) > 0 {
-		return out, nil
-	}
-	if f.sf.pid != 0 {
-		objs, err := proc.Objects(f.sf.pid)
-		if err != nil {
-			return nil, fmt.Errorf("process %d: %w", f.sf.pid, err)
-		}
-		for _, o := range objs {
-			if o.Deleted || o.Memfd || !strings.HasPrefix(o.Path, "/") {
-				continue
-			}
-			add(o.Path, false)
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("process %d uses none of OpenSSL, GnuTLS, NSS or Go's crypto/tls (in its mappings or its executable); name the library with --lib", f.sf.pid)
-		}
-		return out, nil
-	}
-	if f.sf.command != "" {
-		words, err := splitCommand(f.sf.command)
-		if err == nil && len(words) > 0 {
-			if p, err := proc.LookPath(words[0]); err == nil {
-				add(p, false)
-			}
-		}
-	}
-	if c, err := proc.ReadLDCache(proc.DefaultLDCachePath); err == nil {
-		for _, s := range tlsSonames {
-			if e, ok := c.Lookup(s.soname); ok {
-				add(e.Path, false)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("found no TLS library (libssl, libgnutls, libnspr4) in the dynamic loader's cache; name one with --lib")
-	}
-	return out, nil
-}
-
-// tlsAddrTarget is the target of --addr: the functions of a stripped
-// library, by address, in the one file --lib names.
-func tlsAddrTarget(f *tlsFlags) ([]tools.TLSTarget, error) {
-	if len(f.libs) != 1 || !strings.ContainsRune(f.libs[0], '/') {
-		return nil, errors.New("--addr needs exactly one --lib with the path of the stripped library or program")
-	}
-	t := tools.TLSTarget{Path: f.libs[0], Addrs: map[string]uint64{}}
-	if _, err := os.Stat(t.Path); err != nil {
-		return nil, fmt.Errorf("--lib %s: %w", t.Path, errors.Unwrap(err))
-	}
-	for _, a := range f.addrs {
-		name, num, ok := strings.Cut(a, "=")
-		addr, err := strconv.ParseUint(strings.TrimPrefix(num, "0x"), 16, 64)
-		if !ok || err != nil || !strings.HasPrefix(num, "0x") {
-			return nil, fmt.Errorf("--addr %q: give NAME=0xADDR, e.g. SSL_write=0x3a2f0", a)
-		}
-		lib, ok := tools.TLSLibraryOf(name)
-		if !ok {
-			return nil, fmt.Errorf("--addr %q: %s is not a function uscope tls traces (%s, %s, %s)", a, name,
-				strings.Join(tools.TLSFunctions(tools.OpenSSL), " "), strings.Join(tools.TLSFunctions(tools.GnuTLS), " "),
-				strings.Join(tools.TLSFunctions(tools.NSS), " "))
-		}
-		if t.Library != "" && t.Library != lib {
-			return nil, fmt.Errorf("--addr: %s is %s, but other functions given are %s", name, lib, t.Library)
-		}
-		t.Library = lib
-		t.Addrs[name] = addr
-	}
-	return []tools.TLSTarget{t}, nil
-}
-
-// tlsClassify says which TLS implementation the ELF file at path holds.
-func tlsClassify(path string) (tools.TLSLibrary, bool) {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	if b, err := gobin.OpenFile(path); err == nil {
-		defer b.Close()
-		if _, ok := b.FuncByName("crypto/tls.(*Conn).Write"); ok {
-			return tools.GoTLS, true
-		}
-		return "", false
-	}
-	f, err := elfx.Open(path, elfx.WithoutDebugFile())
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
-	for _, c := range []struct {
-		sym string
-		lib tools.TLSLibrary
-	}{{"SSL_write", tools.OpenSSL}, {"gnutls_record_send", tools.GnuTLS}, {"PR_Write", tools.NSS}} {
-		if s, ok := f.Lookup(c.sym); ok && s.IsFunc() && s.Addr != 0 {
-			return c.lib, true
-		}
-	}
-	return "", false
-}
-
-// tlsHas reports whether the target defines the function name.
-func tlsHas(t tools.TLSTarget, name string) bool {
-	if t.Library == tools.GoTLS {
-		b, err := gobin.OpenFile(t.Path)
-		if err != nil {
-			return false
-		}
-		defer b.Close()
-		_, ok := b.FuncByName(name)
-		return ok
-	}
-	f, err := elfx.Open(t.Path, elfx.WithoutDebugFile())
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	s, ok := f.Lookup(name)
-	return ok && s.IsFunc() && s.Addr != 0
-}
-
-// tlsPrinter receives the session's output, turns the tls program's record
-// lines into entries, and passes any other line through.
-type tlsPrinter struct {
-	mu    sync.Mutex
-	out   io.Writer
-	f     *tlsFlags
-	pend  []byte
-	start uint64 // CLOCK_MONOTONIC at the start, in ns
-	wall  time.Time
-}
-
-func newTLSPrinter(out io.Writer, f *tlsFlags) *tlsPrinter {
-	return &tlsPrinter{out: out, f: f, start: monotonicNow(), wall: time.Now()}
 }
 
 func monotonicNow() uint64 {
@@ -353,292 +153,11 @@ func monotonicNow() uint64 {
 	return uint64(ts.Nano())
 }
 
-func (p *tlsPrinter) header() {
-	if p.f.json {
-		return
+// find is where the flags say to look for TLS libraries.
+func (f *tlsFlags) find() tools.TLSFind {
+	t := tools.TLSFind{Libs: f.libs, Addrs: f.addrs, PID: f.sf.pid}
+	if words, err := splitCommand(f.sf.command); err == nil && len(words) > 0 {
+		t.Exe = words[0]
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	lat := ""
-	if p.f.latency {
-		lat = fmt.Sprintf(" %10s", "LAT(us)")
-	}
-	fmt.Fprintf(p.out, "%-12s %-18s %-16s %7s %7s %7s%s\n", "TIME(s)", "FUNC", "COMM", "PID", "TID", "LEN", lat)
-}
-
-func (p *tlsPrinter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pend = append(p.pend, b...)
-	for {
-		i := bytes.IndexByte(p.pend, '\n')
-		if i < 0 {
-			break
-		}
-		p.line(string(p.pend[:i]))
-		p.pend = p.pend[i+1:]
-	}
-	return len(b), nil
-}
-
-func (p *tlsPrinter) flush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.pend) > 0 {
-		p.line(string(p.pend))
-		p.pend = nil
-	}
-}
-
-// tlsJSON is one entry of --json.
-type tlsJSON struct {
-	Time      string `json:"time"`
-	Func      string `json:"func"`
-	Direction string `json:"direction"`
-	PID       int    `json:"pid"`
-	TID       int    `json:"tid"`
-	Comm      string `json:"comm"`
-	Len       int64  `json:"len"`
-	Asked     int64  `json:"asked,omitempty"`
-	Failed    bool   `json:"failed,omitempty"`
-	Partial   bool   `json:"partial,omitempty"`
-	LatencyNS uint64 `json:"latency_ns,omitempty"`
-	Truncated bool   `json:"truncated"`
-	Data      string `json:"data"`
-	Hex       string `json:"hex,omitempty"`
-}
-
-func (p *tlsPrinter) line(s string) {
-	r, ok := tools.ParseTLSRecord(s)
-	if !ok {
-		fmt.Fprintln(p.out, s)
-		return
-	}
-	if p.f.comm != "" && r.Comm != p.f.comm {
-		return
-	}
-	if p.f.json {
-		dir := "read"
-		switch {
-		case r.Write:
-			dir = "write"
-		case r.Handshake:
-			dir = "handshake"
-		}
-		j := tlsJSON{
-			Time: p.wall.Add(time.Duration(int64(r.Nsecs - p.start))).UTC().Format(time.RFC3339Nano),
-			Func: r.Func, Direction: dir, PID: r.PID, TID: r.TID, Comm: r.Comm, Len: r.Len,
-			Asked: r.Asked, Failed: r.Failed(), Partial: r.Partial(),
-			LatencyNS: r.Latency, Truncated: r.Truncated(), Data: string(r.Data),
-		}
-		if p.f.hex {
-			j.Hex = hex.EncodeToString(r.Data)
-		}
-		b, _ := json.Marshal(j)
-		fmt.Fprintf(p.out, "%s\n", b)
-		return
-	}
-	secs := float64(int64(r.Nsecs-p.start)) / 1e9
-	lat := ""
-	if p.f.latency {
-		lat = fmt.Sprintf(" %10.3f", float64(r.Latency)/1e3)
-	}
-	fmt.Fprintf(p.out, "%-12.6f %-18s %-16s %7d %7d %7d%s\n", secs, r.Func, r.Comm, r.PID, r.TID, r.Len, lat)
-	switch {
-	case r.Handshake:
-		fmt.Fprintf(p.out, "    (handshake done after %.3f ms)\n", float64(r.Latency)/1e6)
-	case r.Failed():
-		fmt.Fprintf(p.out, "    [failed: returned %d; none of %d bytes written]\n", r.Len, r.Asked)
-		return
-	case p.f.hex:
-		p.out.Write([]byte(indentDump(r.Data)))
-	default:
-		if preface, frames, ok := h2Frames(r.Data, r.Truncated()); ok {
-			p.out.Write([]byte(h2Text(preface, frames)))
-		} else {
-			p.out.Write([]byte(tlsText(r.Data)))
-		}
-	}
-	if r.Truncated() {
-		fmt.Fprintf(p.out, "    [truncated: %d of %d bytes shown]\n", len(r.Data), r.Len)
-	}
-	if r.Partial() {
-		fmt.Fprintf(p.out, "    [partial: %d of %d bytes written]\n", r.Len, r.Asked)
-	}
-}
-
-// tlsText prints data as text, each line indented: printable bytes, tabs
-// and line ends as they are, other bytes as \xNN.
-func tlsText(data []byte) string {
-	var b strings.Builder
-	b.WriteString("    ")
-	for i, c := range data {
-		switch {
-		case c == '\n':
-			b.WriteByte('\n')
-			if i < len(data)-1 {
-				b.WriteString("    ")
-			}
-		case c == '\r' && i+1 < len(data) && data[i+1] == '\n':
-		case c == '\t' || (c >= 32 && c < 127):
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, `\x%02x`, c)
-		}
-	}
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// indentDump is a hex dump with each line indented.
-func indentDump(data []byte) string {
-	d := hex.Dump(data)
-	return "    " + strings.ReplaceAll(strings.TrimSuffix(d, "\n"), "\n", "\n    ") + "\n"
-}
-
-// errJavaTLS is the one line `uscope tls` gives for a Java program: JSSE,
-// Java's TLS, is Java code run by the JVM, with no native function that sees
-// the plaintext.
-func errJavaTLS(what string) error {
-	return fmt.Errorf("%s is a Java program: its TLS (JSSE) is Java code compiled by the JVM, with no native function to probe; uscope tls does not support it (use -Djavax.net.debug=ssl:record:plaintext, or give --lib for a native library such as netty-tcnative's libssl)", what)
-}
-
-// tlsJavaCheck refuses, whatever else is asked, a -p process or -c command
-// that is a Java program, unless --lib names what to trace: such a program
-// may map libssl for other reasons, and tracing it would print nothing of
-// its TLS traffic.
-func tlsJavaCheck(f *tlsFlags) error {
-	if len(f.libs) > 0 {
-		return nil
-	}
-	if f.sf.pid != 0 {
-		if objs, err := proc.Objects(f.sf.pid); err == nil {
-			for _, o := range objs {
-				if filepath.Base(o.Path) == "libjvm.so" {
-					return errJavaTLS(fmt.Sprintf("process %d", f.sf.pid))
-				}
-			}
-		}
-		return nil
-	}
-	if f.sf.command != "" {
-		words, err := splitCommand(f.sf.command)
-		if err != nil || len(words) == 0 {
-			return nil
-		}
-		p, err := proc.LookPath(words[0])
-		if err != nil {
-			return nil
-		}
-		if isJavaLauncher(p) {
-			return errJavaTLS(fmt.Sprintf("command %s", words[0]))
-		}
-	}
-	return nil
-}
-
-// isJavaLauncher reports whether the executable at path is a JVM launcher
-// (java, or a jpackage'd application): it links the JDK's libjli.so.
-func isJavaLauncher(path string) bool {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	f, err := elf.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	libs, _ := f.ImportedLibraries()
-	for _, l := range libs {
-		if l == "libjli.so" {
-			return true
-		}
-	}
-	return false
-}
-
-// tlsClassifyAll returns the TLS implementations the object at path holds:
-// a library or program with SSL_write may also hold libcrypto's BIO
-// functions (statically linked OpenSSL); libcrypto holds only those.
-func tlsClassifyAll(path string) []tools.TLSTarget {
-	var out []tools.TLSTarget
-	if lib, ok := tlsClassify(path); ok {
-		out = append(out, tools.TLSTarget{Library: lib, Path: path})
-		if lib != tools.OpenSSL {
-			return out
-		}
-	}
-	if off, ok := bioMethodOffset(path); ok {
-		out = append(out, tools.TLSTarget{Library: tools.OpenSSLBIO, Path: path, BIOMethodOffset: off})
-	}
-	return out
-}
-
-// tlsKeepBIO drops the BIO targets when no OpenSSL target is traced: SSL
-// BIOs come from libssl, so without it there are none to see.
-func tlsKeepBIO(ts []tools.TLSTarget) []tools.TLSTarget {
-	for _, t := range ts {
-		if t.Library == tools.OpenSSL {
-			return ts
-		}
-	}
-	var out []tools.TLSTarget
-	for _, t := range ts {
-		if t.Library != tools.OpenSSLBIO {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// bioMethodOffset finds, in the object at path, the offset of the method
-// pointer in OpenSSL's struct bio_st from the code of BIO_method_type,
-// which is "return b->method->type;": on amd64
-//
-//	mov OFF(%rdi),%rax
-//	mov (%rax),%eax
-//
-// ok is false when the object has no BIO_write or the code is not that.
-func bioMethodOffset(path string) (int, bool) {
-	f, err := elfx.Open(path, elfx.WithoutDebugFile())
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	if f.Machine() != elf.EM_X86_64 {
-		return 0, false
-	}
-	if s, ok := f.Lookup("BIO_write"); !ok || !s.IsFunc() || s.Addr == 0 {
-		return 0, false
-	}
-	s, ok := f.Lookup("BIO_method_type")
-	if !ok || !s.IsFunc() || s.Addr == 0 {
-		return 0, false
-	}
-	code := make([]byte, 32)
-	n, _ := f.ReadAtAddr(code, s.Addr)
-	code = code[:n]
-	off := 0
-	if len(code) >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa {
-		off = 4 // endbr64
-	}
-	first, err := x86asm.Decode(code[off:], 64)
-	if err != nil || first.Op != x86asm.MOV {
-		return 0, false
-	}
-	dst, ok1 := first.Args[0].(x86asm.Reg)
-	src, ok2 := first.Args[1].(x86asm.Mem)
-	if !ok1 || !ok2 || src.Base != x86asm.RDI || src.Index != 0 || src.Disp < 0 || src.Disp > 256 || first.DataSize != 64 {
-		return 0, false
-	}
-	second, err := x86asm.Decode(code[off+first.Len:], 64)
-	if err != nil || second.Op != x86asm.MOV {
-		return 0, false
-	}
-	if m, ok := second.Args[1].(x86asm.Mem); !ok || m.Base != dst || m.Disp != 0 || m.Index != 0 {
-		return 0, false
-	}
-	return int(src.Disp), true
+	return t
 }

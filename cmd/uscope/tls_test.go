@@ -17,72 +17,11 @@ import (
 	"github.com/uscope/uscope/internal/tools"
 )
 
-func TestTLSText(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "    GET / HTTP/1.1\n    Host: a\n    \n"},
-		{"no newline", "    no newline\n"},
-		{"a\x00\xffb\tc", "    a\\x00\\xffb\tc\n"},
-		{"", "    \n"},
-	}
-	for _, tt := range tests {
-		if got := tlsText([]byte(tt.in)); got != tt.want {
-			t.Errorf("tlsText(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestTLSPrinter(t *testing.T) {
-	rec := tools.TLSTag + "\tSSL_read\t%d\t10\t11\t%d\t0\t%d\tcurl\t%s\n"
-	wrec := tools.TLSTag + "\tSSL_write\t1000000000\t10\t11\t%d\t%d\t0\tnode\t%s\n"
-	tests := []struct {
-		name  string
-		flags tlsFlags
-		in    string
-		want  string
-	}{
-		{"text", tlsFlags{}, fmt.Sprintf(rec, 2_500_000_000, 3, 0, "61 62 63"),
-			"2.500000     SSL_read           curl                  10      11       3\n    abc\n"},
-		{"truncated", tlsFlags{}, fmt.Sprintf(rec, 1_000_000_000, 9, 0, "61 62"),
-			"1.000000     SSL_read           curl                  10      11       9\n    ab\n    [truncated: 2 of 9 bytes shown]\n"},
-		{"latency", tlsFlags{latency: true}, fmt.Sprintf(rec, 1_000_000_000, 1, 1500, "7a"),
-			"1.000000     SSL_read           curl                  10      11       1      1.500\n    z\n"},
-		{"hex", tlsFlags{hex: true}, fmt.Sprintf(rec, 1_000_000_000, 2, 0, "00 41"),
-			"1.000000     SSL_read           curl                  10      11       2\n    00000000  00 41                                             |.A|\n"},
-		{"handshake", tlsFlags{}, tools.TLSTag + "\tSSL_do_handshake\t1000000000\t10\t11\t0\t0\t2500000\tcurl\t\n",
-			"1.000000     SSL_do_handshake   curl                  10      11       0\n    (handshake done after 2.500 ms)\n"},
-		{"failed write", tlsFlags{}, fmt.Sprintf(wrec, -1, 124, ""),
-			"1.000000     SSL_write          node                  10      11      -1\n    [failed: returned -1; none of 124 bytes written]\n"},
-		{"partial write", tlsFlags{}, fmt.Sprintf(wrec, 2, 5, "61 62"),
-			"1.000000     SSL_write          node                  10      11       2\n    ab\n    [partial: 2 of 5 bytes written]\n"},
-		{"failed write json", tlsFlags{json: true}, fmt.Sprintf(wrec, -1, 124, ""),
-			`{"time":"2000-01-01T00:00:01Z","func":"SSL_write","direction":"write","pid":10,"tid":11,"comm":"node","len":-1,"asked":124,"failed":true,"truncated":false,"data":""}` + "\n"},
-		{"comm filtered", tlsFlags{comm: "wget"}, fmt.Sprintf(rec, 1, 1, 0, "7a"), ""},
-		{"other lines pass", tlsFlags{}, "warning: something\n", "warning: something\n"},
-		{"json", tlsFlags{json: true}, fmt.Sprintf(rec, 1_000_000_000, 5, 7, "68 69"),
-			`{"time":"2000-01-01T00:00:01Z","func":"SSL_read","direction":"read","pid":10,"tid":11,"comm":"curl","len":5,"latency_ns":7,"truncated":true,"data":"hi"}` + "\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var b bytes.Buffer
-			p := &tlsPrinter{out: &b, f: &tt.flags, wall: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
-			// Written in two pieces: lines may arrive split.
-			p.Write([]byte(tt.in[:len(tt.in)/2]))
-			p.Write([]byte(tt.in[len(tt.in)/2:]))
-			p.flush()
-			if b.String() != tt.want {
-				t.Errorf("got\n%q\nwant\n%q", b.String(), tt.want)
-			}
-		})
-	}
-}
-
 // tlsEntries reads the JSON entries of `uscope tls --json` output.
-func tlsEntries(out string) []tlsJSON {
-	var es []tlsJSON
+func tlsEntries(out string) []tools.TLSEntry {
+	var es []tools.TLSEntry
 	for _, l := range strings.Split(out, "\n") {
-		var e tlsJSON
+		var e tools.TLSEntry
 		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &e) == nil {
 			es = append(es, e)
 		}
@@ -91,7 +30,7 @@ func tlsEntries(out string) []tlsJSON {
 }
 
 // tlsData joins the data of the entries of comm in one direction.
-func tlsData(es []tlsJSON, comm, dir string) string {
+func tlsData(es []tools.TLSEntry, comm, dir string) string {
 	var b strings.Builder
 	for _, e := range es {
 		if e.Comm == comm && e.Direction == dir {

@@ -95,17 +95,7 @@ type toolStyle struct {
 func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
 	f.style = style
 	if style.bcc {
-		// The session's flags, with --cmd in place of -c/--command.
-		scratch := &cobra.Command{}
-		f.sf.register(scratch)
-		scratch.Flags().VisitAll(func(fl *pflag.Flag) {
-			if fl.Name == "command" {
-				fl.Name, fl.Shorthand = "cmd", ""
-				fl.Usage = strings.Replace(fl.Usage, "run `CMD`", "run `CMD` (-c is bcc's meaning here)", 1)
-			}
-			c.Flags().AddFlag(fl)
-		})
-		c.Flags().SetNormalizeFunc(cmdAlias)
+		f.sf.registerBCC(c)
 	} else {
 		f.sf.register(c)
 	}
@@ -129,6 +119,21 @@ func (f *toolFlags) register(c *cobra.Command, style toolStyle) {
 	if style.top {
 		c.Flags().IntVar(&f.top, "top", 0, "show the `N` largest counts each interval (-i, default 1s), redrawn in place on a terminal")
 	}
+}
+
+// registerBCC registers the session's flags under a bcc name: --cmd in
+// place of -c/--command (-c is bcc's meaning there).
+func (f *sessionFlags) registerBCC(c *cobra.Command) {
+	scratch := &cobra.Command{}
+	f.register(scratch)
+	scratch.Flags().VisitAll(func(fl *pflag.Flag) {
+		if fl.Name == "command" {
+			fl.Name, fl.Shorthand = "cmd", ""
+			fl.Usage = strings.Replace(fl.Usage, "run `CMD`", "run `CMD` (-c is bcc's meaning here)", 1)
+		}
+		c.Flags().AddFlag(fl)
+	})
+	c.Flags().SetNormalizeFunc(cmdAlias)
 }
 
 // completeTool completes -p with PIDs and their commands, and the
@@ -232,7 +237,7 @@ func runTool(cmd *cobra.Command, name string, f *toolFlags, tool *tools.Tool) er
 		cfg.Out = f.file
 		defer f.file.Close()
 	}
-	cfg.Attached, cfg.Report, cfg.Frame = tool.Attached, tool.Report, tool.Frame
+	cfg.Attached, cfg.Report, cfg.Frame, cfg.Printf = tool.Attached, tool.Report, tool.Frame, tool.Printf
 	if cfg.Attached == nil {
 		cfg.Attached = func(int) {}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -43,7 +44,8 @@ trace is a bcc name, so its short options are bcc's: -c is the cgroup path,
 -t, -a addresses in -U stacks, -b the buffer in pages per CPU; --cmd CMD
 runs a command, --format json prints NDJSON. -K, -I, -s and -B are refused
 in one line (kernel stacks, C headers, build-id stacks, byte strings), and
--C (a CPU column) too: uscope's trace records do not carry the CPU yet.`,
+-C prints the CPU column; -A (with -M) counts identical rows and prints
+each once at the end, most frequent first, as "-->COUNT N".`,
 		Example: `  uscope trace '/usr/bin/redis-server:createStringObject "%s" arg1'
   uscope trace 'r:/bin/bash:readline "%s" retval'
   uscope trace -p 1234 'c:malloc "size=%d" arg1'
@@ -75,7 +77,10 @@ in one line (kernel stacks, C headers, build-id stacks, byte strings), and
 			cfg.Out = cmd.OutOrStdout()
 			cfg.JSON = asJSON
 			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack,
-				UnixTimestamp: b.unix, Address: b.addresses, MsgFilter: b.msgFilter}
+				UnixTimestamp: b.unix, Address: b.addresses, MsgFilter: b.msgFilter, CPU: b.cpu, Aggregate: b.aggregate}
+			if b.aggregate && maxEv == 0 {
+				return toolError(cmd, errors.New("-A: give the number of events to aggregate with -M EVENTS, as bcc's trace asks"))
+			}
 			if verbose {
 				cfg.Debug = cmd.ErrOrStderr()
 			}

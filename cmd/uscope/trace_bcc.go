@@ -18,10 +18,12 @@ type traceBCCFlags struct {
 	cgroup, comm, msgFilter, format string
 	uid                             int
 	unix, addresses, self           bool
-	bufferPages                     int
+	// cpu is -C (a CPU column), aggregate -A (identical rows counted).
+	cpu, aggregate bool
+	bufferPages    int
 	// Refused, each with one line saying why.
-	kernelStack, cpu, binCmp bool
-	includes, symFiles       []string
+	kernelStack, binCmp bool
+	includes, symFiles  []string
 }
 
 func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
@@ -49,7 +51,8 @@ func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
 	fs.IntVarP(&b.bufferPages, "buffer-pages", "b", 0, "event buffer of `N` pages per CPU (bcc's perf buffer; a power of two)")
 	fs.StringVar(&b.format, "format", "text", "output `FORMAT`: text or json (NDJSON, as --json)")
 	fs.BoolVarP(&b.kernelStack, "kernel-stack", "K", false, "kernel stacks (refused: uscope traces userspace)")
-	fs.BoolVarP(&b.cpu, "print_cpu", "C", false, "a CPU column (refused: not in uscope's trace records yet)")
+	fs.BoolVarP(&b.cpu, "print_cpu", "C", false, "print CPU id")
+	fs.BoolVarP(&b.aggregate, "aggregate", "A", false, "aggregate amount of each trace: identical rows printed once at the end with -->COUNT N (needs -M)")
 	fs.BoolVarP(&b.binCmp, "bin_cmp", "B", false, "STRCMP of byte strings (refused)")
 	fs.StringArrayVarP(&b.includes, "include", "I", nil, "a C `header` (refused: types come from DWARF)")
 	fs.StringSliceVarP(&b.symFiles, "sym_file_list", "s", nil, "build-id stacks from these `FILES` (refused)")
@@ -60,8 +63,6 @@ func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags) error {
 	switch {
 	case b.kernelStack:
 		return errors.New("-K: kernel stacks are not traced; uscope traces userspace (-U prints the user stack)")
-	case b.cpu:
-		return errors.New("-C: uscope's trace rows do not carry the CPU yet; print it in the message instead: \"cpu %d\", $cpu")
 	case b.binCmp:
 		return errors.New("-B: STRCMP compares strings here, not byte lists; write the string literal")
 	case len(b.includes) > 0:

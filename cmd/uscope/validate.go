@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/uscope/uscope/internal/tools"
 )
 
 // Every numeric flag of every command is checked here, before the command
@@ -44,7 +46,7 @@ var flagRanges = map[string]flagRange{
 	"top-size":    {1, math.MaxInt32, "give at least 1, or leave it out to print all"},
 	"rows":        {1, math.MaxInt32, "give at least 1"},
 	"requests":    {1, 1 << 20, "give 1 to 1048576"},
-	"max-bytes":   {1, maxTLSBytes, fmt.Sprintf("it must be 1 to %d bytes", maxTLSBytes)},
+	"max-bytes":   {1, tools.MaxTLSBytes, fmt.Sprintf("it must be 1 to %d bytes", tools.MaxTLSBytes)},
 	"threshold":   {0, math.MaxFloat64, "give 0 or more milliseconds"},
 	"minimum":     {0, math.MaxFloat64, "give 0 or more milliseconds"},
 }

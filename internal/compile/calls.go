@@ -104,8 +104,8 @@ func (g *gen) printf(n lang.Expr) error {
 }
 
 // traceHeaderSize is the size of the fields a bcc trace row carries before
-// the printf arguments: time, pid_tgid, comm, cookie, and with -U the user
-// stack id and pid.
+// the printf arguments: time, pid_tgid, comm, cookie (32 bits) and CPU (32
+// bits), and with -U the user stack id and pid.
 func (c *compiler) traceHeaderSize() int {
 	if c.opts.TraceUserStack {
 		return TraceHeaderSize + 16
@@ -126,7 +126,10 @@ func (g *gen) traceHeader(off int) {
 	} else {
 		g.emit(asm.Mov.Imm(asm.R0, -1))
 	}
-	g.emit(asm.StoreMem(regScratch, int16(off+32), asm.R0, asm.DWord))
+	// The cookie (a site index) in the low word, the CPU in the high one
+	// (bcc trace's -C).
+	g.emit(asm.StoreMem(regScratch, int16(off+32), asm.R0, asm.Word))
+	g.emit(asm.FnGetSmpProcessorId.Call(), asm.StoreMem(regScratch, int16(off+36), asm.R0, asm.Word))
 	if g.c.opts.TraceUserStack {
 		g.placeStack(off + TraceHeaderSize)
 	}

@@ -94,8 +94,11 @@ func CallsProgram(p *Process, probes map[Event]Probe, o CallsOptions) string {
 		}
 		fmt.Fprintf(&b, "%s {\n\t@calls[%s] = count();\n}\n", counted.Point(p.Object), methodKey(counted))
 	} else {
-		fmt.Fprintf(&b, "%s {\n\t$depth = @depth[tid];\n\t@start[tid, $depth] = nsecs;\n\t@depth[tid]++;\n}\n\n", entry.Point(p.Object))
-		fmt.Fprintf(&b, "%s {\n\t$depth = @depth[tid];\n\tif ($depth > 0) {\n\t\t@depth[tid]--;\n\t\t$depth = $depth - 1;\n", ret.Point(p.Object))
+		// The method entered at each depth is kept: a return without a
+		// traced entry (CPython 3.11's inlined calls, a profile function
+		// called from C) pairs with nothing and leaves the depth alone.
+		fmt.Fprintf(&b, "%s {\n\t$depth = @depth[tid];\n\t@start[tid, $depth] = nsecs;\n\t@entered[tid, $depth] = %s;\n\t@depth[tid]++;\n}\n\n", entry.Point(p.Object), entry.Args["method"])
+		fmt.Fprintf(&b, "%s {\n\t$depth = @depth[tid];\n\tif ($depth > 0 && @entered[tid, $depth - 1] == %s) {\n\t\t@depth[tid]--;\n\t\t$depth = $depth - 1;\n\t\tdelete(@entered[tid, $depth]);\n", ret.Point(p.Object), ret.Args["method"])
 		fmt.Fprintf(&b, "\t\t$start = @start[tid, $depth];\n\t\tdelete(@start[tid, $depth]);\n\t\tif ($start > 0) {\n")
 		fmt.Fprintf(&b, "\t\t\t@calls[%[1]s] = count();\n\t\t\t@times[%[1]s] = sum(nsecs - $start);\n\t\t}\n\t}\n}\n", methodKey(ret))
 	}
@@ -124,15 +127,8 @@ func ThreadsProgram(p *Process, probes map[Event]Probe) string {
 		return "uprobe:libc:pthread_create {\n\tprintf(\"%-10d %-8s %s\\n\", tid, \"create\", usym(arg2));\n}\n"
 	}
 	var b strings.Builder
-	for _, ev := range []Event{ThreadStart, ThreadStop} {
-		pr, ok := probes[ev]
-		if !ok {
-			continue
-		}
-		kind := "start"
-		if ev == ThreadStop {
-			kind = "stop"
-		}
+	for _, te := range threadEvents(probes) {
+		pr, kind := te.pr, te.kind
 		tid := pr.Args["native"]
 		if tid == "" {
 			tid = "tid"
@@ -140,6 +136,27 @@ func ThreadsProgram(p *Process, probes map[Event]Probe) string {
 		fmt.Fprintf(&b, "%s {\n\tprintf(\"%%-10d %%-8s %%s\\n\", %s, \"%s\", %s);\n}\n\n", pr.Point(p.Object), tid, kind, pr.Args["name"])
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// threadEvent is a thread start or stop probe and its kind.
+type threadEvent struct {
+	pr   Probe
+	kind string // "start", "stop"
+}
+
+// threadEvents are the thread start and stop probes there are.
+func threadEvents(probes map[Event]Probe) []threadEvent {
+	var out []threadEvent
+	for _, ev := range []Event{ThreadStart, ThreadStop} {
+		if pr, ok := probes[ev]; ok {
+			kind := "start"
+			if ev == ThreadStop {
+				kind = "stop"
+			}
+			out = append(out, threadEvent{pr, kind})
+		}
+	}
+	return out
 }
 
 // ObjNewBytes reports whether ObjNewProgram counts bytes (@bytes) for p.
@@ -219,4 +236,79 @@ func FlowProgram(p *Process, probes map[Event]Probe, o FlowOptions) string {
 		fmt.Fprintf(&b, "\tprintf(\"%%d %%d %%d %%d %%d %s %%s %%s\\n\", cpu, pid, tid, elapsed / 1000, $depth, %s, %s);\n}\n\n", side.arrow, class, pr.Args["method"])
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// GCFieldsProgram is GCProgram for a tool that lays its rows out itself
+// (bcc's ugc): each collection is one printf of the nanoseconds since the
+// start, its duration in nanoseconds, then prefix's description with its
+// own arguments, in one format that starts with prefix.
+func GCFieldsProgram(p *Process, probes map[Event]Probe, minNanos int64, prefix string) string {
+	start, done := probes[GCStart], probes[GCDone]
+	key := "tid"
+	var save, desc, descArgs string
+	switch p.Lang {
+	case "python":
+		save = fmt.Sprintf("\t@gcgen[tid] = %s;\n", start.Args["gen"])
+		desc, descArgs = "gen %d GC collected %d objects", fmt.Sprintf(", @gcgen[tid], %s", done.Args["collected"])
+	case "java":
+		// As bcc: each memory pool's collection (manager, pool, used and
+		// max bytes before and after), then the collection itself, which
+		// the JVM describes no further. Like bcc's, the start is the
+		// thread's last begin (the JVM begins every pool, then ends them).
+		pool := func(name string) string {
+			return fmt.Sprintf("usdt:%s:%s:mem__pool__gc__%s", p.Object, start.Provider, name)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s {\n\t@gcstart[tid] = nsecs;\n\t@gcused[tid] = arg5;\n\t@gcmax[tid] = arg7;\n}\n\n", pool("begin"))
+		fmt.Fprintf(&b, "%s {\n\t$start = @gcstart[tid];\n\tif ($start > 0 && nsecs - $start >= %d) {\n", pool("end"), minNanos)
+		fmt.Fprintf(&b, "\t\tprintf(\"%s%%s %%s used=%%llu->%%llu max=%%llu->%%llu\\n\", elapsed, nsecs - $start, str(arg0, arg1), str(arg2, arg3), @gcused[tid], arg5, @gcmax[tid], arg7);\n\t}\n}\n\n", prefix)
+		fmt.Fprintf(&b, "%s {\n\t@gcstart[tid] = nsecs;\n}\n\n", start.Point(p.Object))
+		fmt.Fprintf(&b, "%s {\n\t$start = @gcstart[tid];\n\tif ($start > 0 && nsecs - $start >= %d) {\n", done.Point(p.Object), minNanos)
+		fmt.Fprintf(&b, "\t\tprintf(\"%sno additional info available\\n\", elapsed, nsecs - $start);\n\t}\n}\n", prefix)
+		return b.String()
+	case "node":
+		desc, descArgs = "GC type 0x%x", fmt.Sprintf(", %s", done.Args["type"])
+	case "ruby":
+		desc = "GC mark and sweep"
+	default:
+		desc = "collection"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s {\n\t@gcstart[%s] = nsecs;\n%s}\n\n", start.Point(p.Object), key, save)
+	fmt.Fprintf(&b, "%s {\n\t$start = @gcstart[%s];\n\tif ($start > 0 && nsecs - $start >= %d) {\n", done.Point(p.Object), key, minNanos)
+	fmt.Fprintf(&b, "\t\tprintf(\"%s%s\\n\", elapsed, nsecs - $start%s);\n\t}\n\tdelete(@gcstart[%s]);\n", prefix, desc, descArgs, key)
+	if save != "" {
+		fmt.Fprintf(&b, "\tdelete(@gcgen[%s]);\n", key)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// ThreadsFieldsProgram prints each thread event for a tool that lays its
+// rows out itself (bcc's uthreads): nanoseconds since the start, the
+// runtime's thread id, the native one, the type and the name. For the JVM
+// the events are thread__start/stop; for C (and, as bcc does, beside the
+// JVM's) each pthread, seen in the new thread itself when glibc's
+// start_thread initialises its locale (__ctype_init), with the start
+// routine the process last gave pthread_create (its address, as the
+// runtime id) and the new thread's id as the native one.
+func ThreadsFieldsProgram(p *Process, probes map[Event]Probe) string {
+	var b strings.Builder
+	b.WriteString("uprobe:libc:pthread_create {\n\t@routine[pid] = arg2;\n}\n\n")
+	b.WriteString("uprobe:libc:__ctype_init /tid != pid && has_key(@routine[pid])/ {\n\tprintf(\"%llu %llu %d %s %s\\n\", elapsed, @routine[pid], tid, \"pthread\", \"\");\n}\n")
+	if p.Lang == "c" {
+		return b.String()
+	}
+	for _, te := range threadEvents(probes) {
+		pr, kind := te.pr, te.kind
+		rid, native := pr.Args["tid"], pr.Args["native"]
+		if rid == "" {
+			rid = "0"
+		}
+		if native == "" {
+			native = "tid"
+		}
+		fmt.Fprintf(&b, "\n%s {\n\tprintf(\"%%llu %%llu %%d %%s %%s\\n\", elapsed, %s, %s, \"%s\", %s);\n}\n", pr.Point(p.Object), rid, native, kind, pr.Args["name"])
+	}
+	return b.String()
 }

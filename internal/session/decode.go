@@ -128,6 +128,11 @@ func (s *session) printf(idx int, rec []byte) {
 		return
 	}
 	if !s.plan.Trace {
+		if s.cfg.Printf != nil {
+			s.cfg.Printf(d.Format, args)
+			clear(args)
+			return
+		}
 		if s.cfg.Events != nil {
 			s.event(f.Sprintf(args), rec)
 		}
@@ -148,13 +153,13 @@ func (s *session) printf(idx int, rec []byte) {
 	ts := le.Uint64(h)
 	pidTgid := le.Uint64(h[8:])
 	comm := cString(h[16:32])
-	cookie := le.Uint64(h[32:])
+	cookie, cpu := uint64(le.Uint32(h[32:])), int(le.Uint32(h[36:]))
 	label := ""
 	if cookie < uint64(len(s.plan.Sites)) {
 		label = s.plan.Sites[cookie].Name()
 	}
 	row := traceRow{
-		Nanos: ts, PID: int(pidTgid >> 32), TID: int(uint32(pidTgid)), Comm: comm,
+		Nanos: ts, PID: int(pidTgid >> 32), TID: int(uint32(pidTgid)), Comm: comm, CPU: cpu,
 		Func: label, Msg: msg,
 	}
 	if s.cfg.Trace.UserStack && len(h) >= compile.TraceHeaderSize+16 {

@@ -37,7 +37,7 @@ func (s *session) event(text string, rec []byte) {
 		pidTgid := le.Uint64(h[8:])
 		ev.PID, ev.TID = int(pidTgid>>32), int(uint32(pidTgid))
 		ev.Comm = cString(h[16:32])
-		if cookie := le.Uint64(h[32:]); cookie < uint64(len(s.plan.Sites)) {
+		if cookie := le.Uint32(h[32:]); int(cookie) < len(s.plan.Sites) {
 			site := &s.plan.Sites[cookie]
 			ev.Probe, ev.Func = site.Probe, site.Name()
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ type printer struct {
 	json bool
 	// first is the kernel time of the first trace row, for -t.
 	first uint64
+	// agg counts the rows of trace -A, in the order first seen.
+	agg      map[string]int
+	aggOrder []string
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer {
@@ -51,13 +55,14 @@ type traceRow struct {
 	Comm     string
 	Func     string
 	Msg      string
+	CPU      int
 	Stack    []output.Frame
 	StackErr int
 }
 
 func traceOpts(o TraceOptions) output.TraceOptions {
 	return output.TraceOptions{Timestamp: o.Timestamp, Time: o.Time, UserStack: o.UserStack,
-		UnixTimestamp: o.UnixTimestamp, Address: o.Address}
+		UnixTimestamp: o.UnixTimestamp, Address: o.Address, CPU: o.CPU}
 }
 
 func (p *printer) traceHeader(o TraceOptions) {
@@ -75,13 +80,34 @@ func (p *printer) traceRow(r traceRow, o TraceOptions) {
 	ev := &output.TraceEvent{
 		Time: time.Now(), Elapsed: time.Duration(r.Nanos - p.first),
 		PID: r.PID, TID: r.TID, Comm: r.Comm, Func: r.Func, Msg: strings.TrimSuffix(r.Msg, "\n"),
-		UserStack: r.Stack, UserStackErr: r.StackErr,
+		CPU: r.CPU, UserStack: r.Stack, UserStackErr: r.StackErr,
+	}
+	if o.Aggregate && !p.json {
+		row := output.FormatTraceRow(traceOpts(o), ev)
+		if p.agg == nil {
+			p.agg = map[string]int{}
+		}
+		if p.agg[row] == 0 {
+			p.aggOrder = append(p.aggOrder, row)
+		}
+		p.agg[row]++
+		return
 	}
 	if p.json {
 		output.TraceRowJSON(p.buf, traceOpts(o), ev)
 		return
 	}
 	output.TraceRow(p.buf, traceOpts(o), ev)
+}
+
+// aggregated prints trace -A's rows, most frequent first, as bcc does:
+// the row (and its stacks), "-->COUNT N", an empty line.
+func (p *printer) aggregated() {
+	sort.SliceStable(p.aggOrder, func(i, j int) bool { return p.agg[p.aggOrder[i]] > p.agg[p.aggOrder[j]] })
+	for _, row := range p.aggOrder {
+		fmt.Fprintf(p.buf, "%s-->COUNT %d\n\n", row, p.agg[row])
+	}
+	p.aggOrder, p.agg = nil, nil
 }
 
 // outBufSize is the size of the output buffer: large, so that a burst of

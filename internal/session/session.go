@@ -107,6 +107,11 @@ type Config struct {
 	// Final, when set, is called at the session's end, after END and the
 	// last events, with the maps' last snapshot (--otlp's last export).
 	Final func(Snapshot)
+	// Printf, when set, takes each printf record's decoded arguments in
+	// place of its printing (tools that lay rows out in Go: no text is
+	// printed to be parsed again). format tells the printfs apart; strings
+	// in args point into the record and must be copied to be kept.
+	Printf func(format string, args []output.Value)
 }
 
 // TraceOptions are the output options of `uscope trace`.
@@ -119,6 +124,10 @@ type TraceOptions struct {
 	// (only rows whose message contains MsgFilter).
 	UnixTimestamp, Address bool
 	MsgFilter              string
+	// CPU (bcc's -C) adds a CPU column; Aggregate (-A) counts identical
+	// rows and prints each once at the end, most frequent first, with
+	// "-->COUNT N".
+	CPU, Aggregate bool
 }
 
 // permError is a load the kernel refused for want of privileges.
@@ -693,6 +702,7 @@ func (s *session) finish() error {
 	if err := s.drain(); err != nil {
 		return err
 	}
+	s.out.aggregated()
 	s.printAllMaps()
 	s.reportLosses()
 	s.out.flush()

@@ -1,10 +1,8 @@
 package tools
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // TLSLibrary names the TLS implementations `uscope tls` knows.
@@ -137,8 +135,8 @@ type TLSOptions struct {
 	Has func(t TLSTarget, name string) bool
 }
 
-// TLS builds the program of `uscope tls`: one record line per read or write
-// (TLSTag first), which ParseTLSRecord reads back.
+// TLS builds the program of `uscope tls`: one printf per read or write
+// (TLSTag first), whose arguments TLSRecordOf turns into a record.
 func TLS(o TLSOptions) (*Tool, error) {
 	var funcs []tlsFunc
 	for _, t := range o.Targets {
@@ -189,6 +187,7 @@ type TLSRecord struct {
 	Nsecs     uint64 // CLOCK_MONOTONIC at the probe
 	PID       int
 	TID       int
+	UID       int
 	Len       int64  // the length read or written: the call's result, <= 0 for a failed write
 	Asked     int64  // for a write, the length it was given
 	Latency   uint64 // nanoseconds the call took
@@ -204,44 +203,6 @@ func (r *TLSRecord) Failed() bool { return r.Write && !r.Handshake && r.Len <= 0
 
 // Partial reports a write that wrote less than it was given.
 func (r *TLSRecord) Partial() bool { return r.Write && r.Len > 0 && r.Len < r.Asked }
-
-// ParseTLSRecord reads one record line of the tls program (without its
-// newline). ok is false for lines that are not records.
-func ParseTLSRecord(line string) (r TLSRecord, ok bool) {
-	f := strings.SplitN(line, "\t", 10)
-	if len(f) != 10 || f[0] != TLSTag {
-		return r, false
-	}
-	r.Func = f[1]
-	r.Handshake = strings.Contains(f[1], "handshake")
-	r.Write = strings.Contains(f[1], "Write") || strings.Contains(f[1], "write") || strings.Contains(f[1], "send") || strings.Contains(f[1], "Send")
-	var err error
-	if r.Nsecs, err = strconv.ParseUint(f[2], 10, 64); err != nil {
-		return r, false
-	}
-	if r.PID, err = strconv.Atoi(f[3]); err != nil {
-		return r, false
-	}
-	if r.TID, err = strconv.Atoi(f[4]); err != nil {
-		return r, false
-	}
-	if r.Len, err = strconv.ParseInt(f[5], 10, 64); err != nil {
-		return r, false
-	}
-	if r.Asked, err = strconv.ParseInt(f[6], 10, 64); err != nil {
-		return r, false
-	}
-	if r.Latency, err = strconv.ParseUint(f[7], 10, 64); err != nil {
-		return r, false
-	}
-	r.Comm = f[8]
-	h := strings.TrimSuffix(f[9], "...")
-	h = strings.ReplaceAll(h, " ", "")
-	if r.Data, err = hex.DecodeString(h); err != nil {
-		return r, false
-	}
-	return r, true
-}
 
 // TLSLibraryOf returns the TLS implementation a C function name belongs to
 // (SSL_* OpenSSL, gnutls_* GnuTLS, PR_* NSS), for functions given by address.

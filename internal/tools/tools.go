@@ -83,6 +83,9 @@ type Tool struct {
 	Report func(maps []*output.Map, final bool)
 	// Frame formats stack frames (stack only).
 	Frame func(output.Frame) string
+	// Printf, when set, lays out the rows of the program's printfs from
+	// their arguments (session.Config.Printf).
+	Printf func(format string, args []output.Value)
 }
 
 // Options are what every tool takes.

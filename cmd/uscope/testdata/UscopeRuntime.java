@@ -1,7 +1,8 @@
 // UscopeRuntime: the JVM workload of uscope's language tools (calls, gc,
 // threads, objnew), run with -XX:+ExtendedDTraceProbes. It prints "ready",
 // waits for a line on stdin (the tools are attached by then), then:
-// calls step() 5 times, starts and joins the threads uscope-a and uscope-b,
+// calls step() 5 times and String.indexOf 5 times, starts and joins the
+// threads uscope-a and uscope-b,
 // allocates 300 Blob objects (kept alive in an array), asks for 2 full
 // collections with System.gc(), prints "done" and exits.
 import java.io.BufferedReader;
@@ -25,6 +26,9 @@ public class UscopeRuntime {
         int sum = 0;
         for (int i = 0; i < 5; i++) {
             sum += step(i);
+        }
+        for (int i = 0; i < 5; i++) {
+            sum += "uscope-a".indexOf('-') - 6;
         }
         for (String name : new String[] {"uscope-a", "uscope-b"}) {
             Thread t = new Thread(() -> step(0), name);

@@ -11,6 +11,8 @@
 //   s  path_a 7 times, path_b 3 times (each calls leaf)
 //   l  nest(3): nested calls of 4.5, 3 and 1.5 ms
 //   L  malloc and free every millisecond, until killed (the --top tests)
+//   n  nanosleep: tv_nsec 1000 three times, 300000 twice (and the two
+//      usleep(200000) every run makes, glibc nanosleeps of 200000000 ns)
 // Standard output and error go to /dev/null, so the tracer's output is
 // the only output. Built with -O0 -fno-omit-frame-pointer.
 #define _GNU_SOURCE
@@ -125,6 +127,14 @@ int main(int argc, char **argv) {
 	}
 	if (strchr(what, 'l'))
 		nest(3);
+	if (strchr(what, 'n')) {
+		struct timespec ts = {0, 1000};
+		for (int i = 0; i < 3; i++)
+			nanosleep(&ts, NULL);
+		ts.tv_nsec = 300000;
+		for (int i = 0; i < 2; i++)
+			nanosleep(&ts, NULL);
+	}
 	while (strchr(what, 'L')) {
 		free(malloc(32));
 		usleep(1000);
