@@ -73,7 +73,23 @@ func (r *Resolver) placeEntry(o *object, s *Site) {
 		}
 		s.Addr, s.Offset, s.Moved = s.FuncAddr+c.Offset, off, c.Offset
 	}
-	s.Placement = c.String()
+	s.Placement = r.intern(c.String())
+}
+
+// intern returns the one copy of s the resolver keeps: most of a
+// library's functions share a handful of placements ("+0 (push,
+// emulated)"), and a wildcard keeps one per site.
+func (r *Resolver) intern(s string) string {
+	r.internMu.Lock()
+	defer r.internMu.Unlock()
+	if v, ok := r.interned[s]; ok {
+		return v
+	}
+	if r.interned == nil {
+		r.interned = map[string]string{}
+	}
+	r.interned[s] = s
+	return s
 }
 
 // describeEntry records in s.Placement where placeEntry would put the

@@ -118,6 +118,9 @@ type Resolver struct {
 	// keep: the registers entry placement keeps (keepRegs).
 	keepOnce sync.Once
 	keep     placement.RegSet
+	// interned: one copy of each placement description (intern).
+	internMu sync.Mutex
+	interned map[string]string
 }
 
 // New returns a Resolver.

@@ -410,11 +410,16 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	if !isGo {
 		demangleAll(len(hits), func(i int) *string { return &hits[i].demangled }, func(i int) string { return funcs[hits[i].i].Name })
 	}
-	// Placement decodes code where it is mapped: give its pages back.
+	// Placement decodes code where it is mapped: give its pages back as it
+	// goes, so that a library's text is never resident all at once.
+	o.f.ReleasePages() // the symbol tables, read
 	defer o.f.ReleasePages()
 	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
 	out := make([]Site, 0, len(hits))
-	for _, h := range hits {
+	for hi, h := range hits {
+		if hi%4096 == 4095 {
+			o.f.ReleasePages()
+		}
 		fn := &funcs[h.i]
 		addr := fn.Addr + ap.Offset
 		if ap.HasOffset {
