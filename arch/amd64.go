@@ -60,7 +60,7 @@ var AMD64 = func() *Arch {
 		}
 		panic("arch: no amd64 register " + name) // table construction only
 	}
-	ops := map[string]Operand{}
+	ops := make(map[string]Operand, 80) // 8 × 4–5 legacy names, 8 × 5 numbered, rip, eip
 	for _, l := range []struct{ r64, r32, r16, r8, high string }{
 		{"rax", "eax", "ax", "al", "ah"}, {"rbx", "ebx", "bx", "bl", "bh"},
 		{"rcx", "ecx", "cx", "cl", "ch"}, {"rdx", "edx", "dx", "dl", "dh"},

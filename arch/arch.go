@@ -256,8 +256,9 @@ func Host() *Arch {
 // registers (alias → canonical name), operands the assembler names.
 func (a *Arch) build(regs []Reg, aliases map[string]string, operands map[string]Operand) *Arch {
 	a.regs = regs
-	a.names = make(map[string]int)
-	a.dwarf = make(map[int]int)
+	// Sized up front: every uscope command builds the tables at start-up.
+	a.names = make(map[string]int, len(regs)+len(aliases))
+	a.dwarf = make(map[int]int, len(regs))
 	for i, r := range regs {
 		a.names[r.Name] = i
 		if r.DWARF >= 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/uscope/uscope/internal/addrindex"
 )
 
@@ -128,4 +130,40 @@ func preferAlias(a, b Symbol) bool {
 		return len(a.Name) < len(b.Name)
 	}
 	return a.Name < b.Name
+}
+
+// ViewAtAddr calls fn with the file's bytes at link-time address addr, at
+// most size of them (fewer at the end of the segment's file-backed part),
+// without copying them: the slice is the mapping itself, so fn must neither
+// keep nor modify it. Reading a file truncated while open returns an error
+// rather than crashing. Files from OpenBytes give the caller's bytes.
+func (f *File) ViewAtAddr(addr, size uint64, fn func(b []byte)) error {
+	s, ok := f.segmentFor(addr, false)
+	if !ok {
+		return fmt.Errorf("address 0x%x is not in a file-backed segment of %s", addr, f.name())
+	}
+	off := addr - s.Vaddr + s.Offset
+	if avail := s.Filesz - (addr - s.Vaddr); size > avail {
+		size = avail
+	}
+	return f.withFaults(func() error {
+		if off > uint64(len(f.data)) || size > uint64(len(f.data))-off {
+			return io.EOF
+		}
+		fn(f.data[off : off+size : off+size])
+		return nil
+	})
+}
+
+// ReleasePages drops the pages of the file that reading it made resident in
+// this process (they stay in the kernel's page cache; a later read maps
+// them again). A tool that reads a large object once, such as the code of
+// every function of a library, calls it afterwards so that its resident
+// memory does not grow with the size of what it read.
+func (f *File) ReleasePages() {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.mapped && !f.closed.Load() && len(f.data) > 0 {
+		_ = unix.Madvise(f.data, unix.MADV_DONTNEED)
+	}
 }

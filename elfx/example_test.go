@@ -62,3 +62,22 @@ func ExampleDemangle() {
 	// true std::vector<int, std::allocator<int> >::push_back(int const&)
 	// false main
 }
+
+// Decode a function's code where it is mapped, without copying it, then
+// give back the pages that made resident.
+func ExampleFile_ViewAtAddr() {
+	f, err := elfx.Open(libc(), elfx.WithoutDebugFile())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s, _ := f.Lookup("getpid")
+	var first [4]byte
+	var n int
+	err = f.ViewAtAddr(s.Addr, s.Size, func(code []byte) {
+		n = copy(first[:], code) // fn must not keep code itself
+	})
+	f.ReleasePages()
+	fmt.Println(err, n == len(first) || uint64(n) == s.Size)
+	// Output: <nil> true
+}

@@ -77,10 +77,9 @@ type File struct {
 	data   []byte // the whole file (mmap or caller's bytes)
 	mapped bool
 	// fd is the open file behind a mapping. Reads through debug/elf and of
-	// code (ReadAtAddr) use pread on it, not the mapping: while a uprobe is
-	// registered on a file, the kernel writes its int3 into every new
-	// private mapping of the file that may execute, read-only ones like
-	// ours included, so code read from the mapping would show breakpoints.
+	// code (ReadAtAddr) use pread on it, not the mapping, so that pages
+	// read once do not stay resident in the process (the mapping is shared,
+	// so it never shows a uprobe's int3 either; see Open).
 	fd     *os.File
 	closed atomic.Bool
 	// mu guards against Close racing a read of data.
@@ -145,7 +144,11 @@ func Open(path string, opts ...Option) (*File, error) {
 	if string(magic[:]) != elf.ELFMAG {
 		return nil, fmt.Errorf("%s is %w", path, ErrNotELF)
 	}
-	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_PRIVATE)
+	// MAP_SHARED, not MAP_PRIVATE: the kernel writes the int3 of every
+	// uprobe registered on the file into each private mapping of it that
+	// may execute, read-only ones included (one copied page and a TLB
+	// flush per probe, all of them resident), but never into a shared one.
+	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", path, err)
 	}

@@ -43,6 +43,7 @@ trap 'bench_kill_jobs; rm -rf "$work"' EXIT
 uscope=$(bench_uscope) || { echo "cannot build uscope" >&2; exit 1; }
 bt=$(bench_bpftrace_version)
 gcc -O2 -o "$work/target" "$here/target.c" || exit 1
+gcc -O2 -o "$work/timeit" "$here/timeit.c" || exit 1
 cd "$work" || exit 1
 
 has() { [[ ",$parts," == *",$1,"* ]]; }
@@ -135,13 +136,15 @@ if has events; then
 fi
 
 # time_ms NAME CMD...: one run of CMD, output discarded; appends its wall ms
-# to NAME.ms and its CPU ms (user + system) to NAME.cpu.
+# to NAME.ms, its CPU ms (user + system) to NAME.cpu and its peak RSS in MB
+# to NAME.mb (timeit.c: 0.1 ms resolution).
 time_ms() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%e %U %S' -o time.out "$@" >/dev/null 2>&1 || { bench_fail "$*: exit $?"; return; }
-	awk '{ printf "%d\n", $1 * 1000 }' time.out | tail -1 >>"$name.ms"
-	awk '{ printf "%d\n", ($2 + $3) * 1000 }' time.out | tail -1 >>"$name.cpu"
+	"$work/timeit" time.out "$@" || { bench_fail "$*: exit $?"; return; }
+	awk '{ print $1 }' time.out >>"$name.ms"
+	awk '{ print $2 }' time.out >>"$name.cpu"
+	awk '{ printf "%.1f\n", $3 / 1024 }' time.out >>"$name.mb"
 }
 
 if has startup; then
@@ -149,6 +152,7 @@ if has startup; then
 	begin='BEGIN { printf("hi\n"); exit(); }'
 	hit='uprobe:./target:f_nop { printf("hit\n"); }'
 	for ((i = 1; i <= startup_runs; i++)); do
+		time_ms floor ./target 0
 		time_ms us_begin "$uscope" run -e "$begin"
 		time_ms us_c "$uscope" run -c ./target -e "$hit"
 		if [ -n "$bt" ]; then
@@ -160,10 +164,11 @@ if has startup; then
 	echo
 	echo "| one-liner | tool | runs | wall ms min | median | max | CPU ms min | median | max |"
 	echo "|---|---|---|---|---|---|---|---|---|"
-	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 0) | $(bench_stats us_begin.cpu 0) |"
-	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 0) | $(bench_stats bt_begin.cpu 0) |"
-	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 0) | $(bench_stats us_c.cpu 0) |"
-	echo "| \`-c ./target '$hit'\` | ${bt:-bpftrace} | $(bench_count bt_c.ms) | $(bench_stats bt_c.ms 0) | $(bench_stats bt_c.cpu 0) |"
+	echo "| floor: \`./target 0\` (a C program that exits) | — | $(bench_count floor.ms) | $(bench_stats floor.ms 1) | $(bench_stats floor.cpu 1) |"
+	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 1) | $(bench_stats us_begin.cpu 1) |"
+	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 1) | $(bench_stats bt_begin.cpu 1) |"
+	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 1) | $(bench_stats us_c.cpu 1) |"
+	echo "| \`-c ./target '$hit'\` | ${bt:-bpftrace} | $(bench_count bt_c.ms) | $(bench_stats bt_c.ms 1) | $(bench_stats bt_c.cpu 1) |"
 	echo
 	echo "uscope / bpftrace, BEGIN: $(bench_ratio "$(bench_median us_begin.ms)" "$(bench_median bt_begin.ms)");" \
 		"\`-c\`: $(bench_ratio "$(bench_median us_c.ms)" "$(bench_median bt_c.ms)")."
@@ -177,18 +182,30 @@ if has scale; then
 		echo "Skipped: no $libjvm."
 	else
 		bench_log "C. scale: $libjvm"
+		# A subset both tools attach (bpftrace 0.17 caps a wildcard at 512
+		# probes and attaches each as a perf event), then all of it.
+		some='JVM_*'
 		for ((i = 1; i <= scale_runs; i++)); do
-			/usr/bin/time -f '%e %M' -o scale.time "$uscope" run -e "uprobe:$libjvm:* { } BEGIN { exit(); }" >/dev/null 2>scale.err ||
-				bench_fail "scale: $(tail -2 scale.err)"
-			awk '{ print $1 * 1000 }' scale.time | tail -1 >>scale.ms
-			awk '{ print $2 / 1024 }' scale.time | tail -1 >>scale.mb
-			grep -o 'Attached [0-9]* probes' scale.err | grep -o '[0-9]*' >>scale.probes
+			time_ms us_all "$uscope" run -e "uprobe:$libjvm:* { } BEGIN { exit(); }"
+			time_ms us_some "$uscope" run -e "uprobe:$libjvm:$some { } BEGIN { exit(); }"
+			if [ -n "$bt" ]; then
+				time_ms bt_some bpftrace -e "uprobe:$libjvm:$some { } BEGIN { exit(); }"
+			fi
 		done
-		echo "\`uscope run -e 'uprobe:$libjvm:* { } BEGIN { exit(); }'\`, $(bench_median scale.probes) probes attached:"
+		"$uscope" run -e "uprobe:$libjvm:* { } BEGIN { exit(); }" 2>&1 >/dev/null | grep -o 'Attached [0-9]* probes' | grep -o '[0-9]*' >all.probes
+		"$uscope" run -e "uprobe:$libjvm:$some { } BEGIN { exit(); }" 2>&1 >/dev/null | grep -o 'Attached [0-9]* probes' | grep -o '[0-9]*' >some.probes
+		echo "\`run -e 'uprobe:$libjvm:PATTERN { } BEGIN { exit(); }'\`: resolve, attach, BEGIN, detach, exit."
+		echo "\`*\` attaches $(cat all.probes) probes (every function of the file, less aliases and the ones the kernel refuses), \`$some\` $(cat some.probes)" \
+			"(uscope counts BEGIN as a probe, as bpftrace does)."
 		echo
-		echo "| runs | wall ms min | median | max | peak RSS MB min | median | max |"
-		echo "|---|---|---|---|---|---|---|"
-		echo "| $(bench_count scale.ms) | $(bench_stats scale.ms 0) | $(bench_stats scale.mb 1) |"
+		echo "| pattern | tool | runs | wall ms min | median | max | CPU ms min | median | max | peak RSS MB min | median | max |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+		echo "| \`*\` | uscope | $(bench_count us_all.ms) | $(bench_stats us_all.ms 0) | $(bench_stats us_all.cpu 0) | $(bench_stats us_all.mb 1) |"
+		echo "| \`*\` | ${bt:-bpftrace} | — | not run: 0.17 caps a wildcard at 512 probes (BPFTRACE_MAX_PROBES) and attaches and detaches each as a perf event | | | | | | | | |"
+		echo "| \`$some\` | uscope | $(bench_count us_some.ms) | $(bench_stats us_some.ms 0) | $(bench_stats us_some.cpu 0) | $(bench_stats us_some.mb 1) |"
+		echo "| \`$some\` | ${bt:-bpftrace} | $(bench_count bt_some.ms) | $(bench_stats bt_some.ms 0) | $(bench_stats bt_some.cpu 0) | $(bench_stats bt_some.mb 1) |"
+		echo
+		echo "uscope / bpftrace on \`$some\`, wall: $(bench_ratio "$(bench_median us_some.ms)" "$(bench_median bt_some.ms)")."
 	fi
 	echo
 fi

@@ -1,8 +1,11 @@
 package attach
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/uscope/uscope/arch"
@@ -61,29 +64,18 @@ func prefilter(sites []Site, opts Options) (keep []Site, refused []Refused, err 
 		return sites, nil, nil
 	}
 	skip := opts.SkipRefused && len(sites) > 1
-	files := map[string]*os.File{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	var buf [16]byte
-	for _, st := range sites {
-		f, ok := files[st.Path]
-		if !ok {
-			f, _ = os.Open(st.Path)
-			files[st.Path] = f
-		}
-		if f != nil {
-			n, _ := f.ReadAt(buf[:], int64(st.Offset))
+	insns := firstInsns(sites)
+	keep = make([]Site, 0, len(sites))
+	for i, st := range sites {
+		if b := insns(i); len(b) > 0 {
 			switch {
-			case n > 0 && evexInsn(buf[:n]):
+			case evexInsn(b):
 				if !skip {
 					return nil, nil, evexError(st)
 				}
 				refused = append(refused, Refused{st, evexError(st)})
 				continue
-			case skip && n > 0 && refusedInsn(buf[:n]):
+			case skip && refusedInsn(b):
 				refused = append(refused, Refused{st, explain(syscall.EOPNOTSUPP, st.Path, &st, opts)})
 				continue
 			}
@@ -94,4 +86,61 @@ func prefilter(sites []Site, opts Options) (keep []Site, refused []Refused, err 
 		return nil, nil, refused[0].Err
 	}
 	return keep, refused, nil
+}
+
+// firstInsns reads up to 16 bytes at every site's file offset and returns
+// them by site index (empty for a file it cannot read). The reads go in
+// file order through a window of readWindow bytes: tens of thousands of
+// sites of one library take a few hundred preads, not one each.
+func firstInsns(sites []Site) func(i int) []byte {
+	const insnBytes, readWindow = 16, 256 << 10
+	order := make([]int32, len(sites))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(sites[a].Path, sites[b].Path); c != 0 {
+			return c
+		}
+		return cmp.Compare(sites[a].Offset, sites[b].Offset)
+	})
+	out := make([][insnBytes]byte, len(sites))
+	n := make([]uint8, len(sites))
+	var (
+		f         *os.File
+		path      string
+		win       []byte
+		winOff    uint64
+		winLen    int
+		openedAny bool
+	)
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	for _, i := range order {
+		st := &sites[i]
+		if !openedAny || st.Path != path {
+			if f != nil {
+				f.Close()
+			}
+			f, _ = os.Open(st.Path)
+			path, openedAny, winLen = st.Path, true, 0
+		}
+		if f == nil {
+			continue
+		}
+		if st.Offset < winOff || st.Offset+insnBytes > winOff+uint64(winLen) {
+			if win == nil {
+				win = make([]byte, readWindow)
+			}
+			winOff = st.Offset
+			winLen, _ = f.ReadAt(win, int64(winOff))
+		}
+		if st.Offset >= winOff && st.Offset < winOff+uint64(winLen) {
+			n[i] = uint8(copy(out[i][:], win[st.Offset-winOff:winLen]))
+		}
+	}
+	return func(i int) []byte { return out[i][:n[i]] }
 }

@@ -77,6 +77,9 @@ func NewTree(m *ebpf.Map) (*Tree, error) {
 
 // taskPidOffset is the offset of pid in the kernel's task_struct.
 func taskPidOffset() (int32, error) {
+	if off, err := kernelMemberOffset("task_struct", "pid"); err == nil {
+		return int32(off), nil
+	}
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
 		return 0, fmt.Errorf("the kernel has no BTF (%v)", err)

@@ -112,25 +112,34 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 			}
 			return nil, c.prog.Errorf(ap, len(ap.Raw), "", "%v", err)
 		}
-		for _, s := range sites {
+		// The resolver's slice becomes the plan's when it is the first:
+		// a wildcard over a library has tens of thousands of sites, and a
+		// copy of them would double the memory they take.
+		base := len(c.plan.Sites)
+		if base == 0 {
+			c.plan.Sites = sites[:len(sites):len(sites)]
+		} else {
+			c.plan.Sites = append(c.plan.Sites, sites...)
+		}
+		for i := range sites {
+			s := &c.plan.Sites[base+i]
 			sh := shape{kind: ap.Kind, ret: ap.Kind == lang.KindUretprobe}
 			if s.USDT != nil {
-				sh.key = usdtShapeKey(s)
+				sh.key = usdtShapeKey(*s)
 			}
 			if s.GoFunc != "" {
-				sh.key, sh.atReturn = goShapeKey(pr, s), s.AtReturn
+				sh.key, sh.atReturn = goShapeKey(pr, *s), s.AtReturn
 			}
-			sh.key = cShapeKey(pr, s, sh.key)
+			sh.key = cShapeKey(pr, *s, sh.key)
 			sh.atReturn = sh.atReturn || s.AtReturn // C++ exits too (resolve/cxxret.go)
 			if s.Moved != 0 && ap.Kind == lang.KindUprobe && readsIP(pr) {
 				sh.moved = s.Moved
 			}
-			sh.frameless = usesStack(c, pr) && framelessSite(ap.Kind, &s)
+			sh.frameless = usesStack(c, pr) && framelessSite(ap.Kind, s)
 			if _, ok := groups[sh]; !ok {
 				order = append(order, sh)
 			}
-			groups[sh] = append(groups[sh], len(c.plan.Sites))
-			c.plan.Sites = append(c.plan.Sites, s)
+			groups[sh] = append(groups[sh], base+i)
 		}
 	}
 	var units []*unit

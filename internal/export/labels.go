@@ -5,13 +5,13 @@
 package export
 
 import (
-	"regexp"
 	"strconv"
 
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/lazy"
 )
 
-var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+var labelRE = lazy.Regexp(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // reserved are label names the exporter itself uses or Prometheus
 // forbids.
@@ -54,7 +54,7 @@ func KeyNames(prog *lang.Program) map[string][]string {
 	for name, parts := range names {
 		used := map[string]bool{}
 		for i, p := range parts {
-			if conflict[name] || p == "" || used[p] || reserved[p] || !labelRE.MatchString(p) || len(p) > 2 && p[:2] == "__" {
+			if conflict[name] || p == "" || used[p] || reserved[p] || !labelRE().MatchString(p) || len(p) > 2 && p[:2] == "__" {
 				p = "key" + strconv.Itoa(i)
 			}
 			used[p] = true

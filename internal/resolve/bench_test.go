@@ -53,3 +53,21 @@ func BenchmarkResolveLibjvm(b *testing.B) {
 		r.Close()
 	}
 }
+
+// BenchmarkResolveLibjvmAll resolves `uprobe:libjvm.so:*`, every function of
+// libjvm.so, from a cold Resolver: symbol tables, demangling, entry
+// placement and the sites handed to the attacher (issue 22's scale case).
+func BenchmarkResolveLibjvmAll(b *testing.B) {
+	if _, err := os.Stat(libjvmPath); err != nil {
+		b.Skip(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := New(Options{})
+		sites, err := r.Resolve(apFor("uprobe", libjvmPath, "*"))
+		if err != nil || len(sites) < 40000 {
+			b.Fatal(len(sites), err)
+		}
+		r.Close()
+	}
+}

@@ -29,19 +29,27 @@ func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
 		s.Size == 0 || s.Size > maxPlacedFunc || !decodesX86(o.f.Machine()) {
 		return placement.Choice{}, false
 	}
-	code, ok := readCode(o, s.FuncAddr, s.Size)
-	if !ok {
+	keep := r.keepRegs()
+	k := runningKernel()
+	// The code is decoded where it is mapped, not copied: a wildcard over a
+	// large library reads all of its text (funcSites releases the pages).
+	var c placement.Choice
+	var head [16]byte // the first instruction, for Keep
+	ok := false
+	err := o.f.ViewAtAddr(s.FuncAddr, s.Size, func(code []byte) {
+		if uint64(len(code)) == s.Size {
+			c, ok = placement.Choose(code, keep, k), true
+			copy(head[:], code)
+		}
+	})
+	if err != nil || !ok {
 		return placement.Choice{}, false
 	}
-	// rbp too: user stacks are walked through the frame pointer chain.
-	keep := placement.SysVArgs.Union(append([]string{"rbp"}, r.opts.ReadRegs...)...)
-	k := runningKernel()
-	c := placement.Choose(code, keep, k)
 	// Code elsewhere may enter at another symbol that starts inside the
 	// skipped instructions or at the new site.
 	for d := uint64(1); d <= c.Offset; d++ {
 		if fn, off, ok := o.funcAt(s.FuncAddr + d); ok && off == 0 {
-			return placement.Keep(code, k, fmt.Sprintf("symbol %s starts at +%d", fn.Name, d)), true
+			return placement.Keep(head[:min(s.Size, uint64(len(head)))], k, fmt.Sprintf("symbol %s starts at +%d", fn.Name, d)), true
 		}
 	}
 	return c, true
@@ -65,7 +73,23 @@ func (r *Resolver) placeEntry(o *object, s *Site) {
 		}
 		s.Addr, s.Offset, s.Moved = s.FuncAddr+c.Offset, off, c.Offset
 	}
-	s.Placement = c.String()
+	s.Placement = r.intern(c.String())
+}
+
+// intern returns the one copy of s the resolver keeps: most of a
+// library's functions share a handful of placements ("+0 (push,
+// emulated)"), and a wildcard keeps one per site.
+func (r *Resolver) intern(s string) string {
+	r.internMu.Lock()
+	defer r.internMu.Unlock()
+	if v, ok := r.interned[s]; ok {
+		return v
+	}
+	if r.interned == nil {
+		r.interned = map[string]string{}
+	}
+	r.interned[s] = s
+	return s
 }
 
 // describeEntry records in s.Placement where placeEntry would put the
@@ -79,10 +103,9 @@ func (r *Resolver) describeEntry(o *object, s *Site) {
 	}
 }
 
-// readCode reads size bytes of machine code at link-time address addr from
-// the object's file with pread, not through a mapping: while a uprobe is
-// registered on the file, the kernel writes its int3 into every new
-// mapping of it that may execute, a read-only one of ours included.
+// readCode copies size bytes of machine code at link-time address addr from
+// the object's file with pread (the pages read do not stay resident in
+// uscope, as those of the mapping do).
 func readCode(o *object, addr, size uint64) ([]byte, bool) {
 	off, err := o.f.AddrToOffset(addr)
 	if err != nil {
@@ -97,6 +120,16 @@ func readCode(o *object, addr, size uint64) ([]byte, bool) {
 		return nil, false
 	}
 	return code, true
+}
+
+// keepRegs is the set of registers placement must not skip a write of:
+// the SysV argument registers, the ones the program reads, and rbp (user
+// stacks are walked through the frame pointer chain). Computed once.
+func (r *Resolver) keepRegs() placement.RegSet {
+	r.keepOnce.Do(func() {
+		r.keep = placement.SysVArgs.Union(append([]string{"rbp"}, r.opts.ReadRegs...)...)
+	})
+	return r.keep
 }
 
 // decodesX86 reports whether the architecture table decodes m's code with

@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/uscope/uscope/elfx"
+	"github.com/uscope/uscope/internal/placement"
 	"github.com/uscope/uscope/proc"
 )
 
@@ -114,6 +115,12 @@ type Resolver struct {
 	perfMaps map[int]*perfMap
 	// lines: per-object DWARF line tables and inlines (lines.go).
 	lines map[*object]*dwarfLines
+	// keep: the registers entry placement keeps (keepRegs).
+	keepOnce sync.Once
+	keep     placement.RegSet
+	// interned: one copy of each placement description (intern).
+	internMu sync.Mutex
+	interned map[string]string
 }
 
 // New returns a Resolver.

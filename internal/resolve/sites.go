@@ -1,10 +1,15 @@
 package resolve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/gobin"
@@ -203,7 +208,11 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 			}
 			continue
 		}
-		out = append(out, sites...)
+		if out == nil {
+			out = sites // one target: no copy of tens of thousands of sites
+		} else {
+			out = append(out, sites...)
+		}
 	}
 	if len(out) == 0 {
 		if everyObject && (firstErr == nil || errors.Is(firstErr, errNoMatch)) {
@@ -336,21 +345,24 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	}
 	g := CompileGlob(ap.Func)
 	m := newNameMatcher(g, "")
+	// A hit is an index into funcs (the entries are large: sorting and
+	// growing a slice of them would move tens of megabytes on a library).
 	type hit struct {
-		fn        Function
+		i         int32
 		demangled string
 	}
 	var hits []hit
-	for _, fn := range funcs {
+	for i := range funcs {
+		fn := &funcs[i]
 		if g.Literal() {
 			// Fast path: an exact mangled name, or name@version.
 			if fn.Name == ap.Func || (fn.Version != "" && (fn.Name+"@"+fn.Version == ap.Func || fn.Name+"@@"+fn.Version == ap.Func)) {
-				hits = append(hits, hit{fn: fn})
+				hits = append(hits, hit{i: int32(i)})
 				continue
 			}
 		}
 		if ok, d := m.match(fn.Name); ok {
-			hits = append(hits, hit{fn, d})
+			hits = append(hits, hit{int32(i), d})
 		}
 	}
 	if len(hits) == 0 {
@@ -377,23 +389,38 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	if ap.HasOffset && len(hits) > 1 {
 		names := map[string]bool{}
 		for _, h := range hits {
-			names[h.fn.Name] = true
+			names[funcs[h.i].Name] = true
 		}
 		if len(names) > 1 {
 			return nil, errorf("name one function", nil, "%s+%d: an offset needs one function, but %q matches %d in %s",
 				ap.Func, ap.Offset, ap.Func, len(names), t.Path)
 		}
 	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		if hits[i].fn.Name != hits[j].fn.Name {
-			return hits[i].fn.Name < hits[j].fn.Name
+	// By name, then address; the index keeps equal entries in table order.
+	slices.SortFunc(hits, func(a, b hit) int {
+		fa, fb := &funcs[a.i], &funcs[b.i]
+		if c := strings.Compare(fa.Name, fb.Name); c != 0 {
+			return c
 		}
-		return hits[i].fn.Addr < hits[j].fn.Addr
+		if c := cmp.Compare(fa.Addr, fb.Addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
 	})
+	if !isGo {
+		demangleAll(len(hits), func(i int) *string { return &hits[i].demangled }, func(i int) string { return funcs[hits[i].i].Name })
+	}
+	// Placement decodes code where it is mapped: give its pages back as it
+	// goes, so that a library's text is never resident all at once.
+	o.f.ReleasePages() // the symbol tables, read
+	defer o.f.ReleasePages()
 	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
 	out := make([]Site, 0, len(hits))
-	for _, h := range hits {
-		fn := h.fn
+	for hi, h := range hits {
+		if hi%4096 == 4095 {
+			o.f.ReleasePages()
+		}
+		fn := &funcs[h.i]
 		addr := fn.Addr + ap.Offset
 		if ap.HasOffset {
 			if fn.Size != 0 && ap.Offset >= fn.Size {
@@ -435,6 +462,40 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	}
 	sites, err := r.cxxReturns(o, ap, out)
 	return r.cInlineSites(o, ap, sites, err)
+}
+
+// demangleAll sets *dst(i) = displayName(name(i)) for every i < n whose
+// *dst(i) is empty, on every CPU when there are many: a wildcard over a C++
+// library demangles tens of thousands of names.
+func demangleAll(n int, dst func(int) *string, name func(int) string) {
+	const chunk = 1024
+	workers := min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk)
+	if workers <= 1 {
+		for i := range n {
+			if d := dst(i); *d == "" {
+				*d = elfx.Demangle(name(i))
+			}
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					if d := dst(i); *d == "" {
+						*d = elfx.Demangle(name(i))
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // displayName is the name `func` prints: demangled for C++ and Rust.

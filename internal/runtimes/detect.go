@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/uscope/uscope/internal/lazy"
 	"github.com/uscope/uscope/proc"
 	"github.com/uscope/uscope/usdt"
 )
@@ -26,15 +27,15 @@ type Process struct {
 }
 
 var (
-	pythonRE = regexp.MustCompile(`^(?:lib)?python(\d+)\.(\d+)`)
-	jdkRE    = regexp.MustCompile(`(?:jdk|java)-(\d+)`)
-	nodeRE   = regexp.MustCompile(`^node(?:js)?$`)
-	rubyRE   = regexp.MustCompile(`^(?:lib)?ruby[-.]?(\d+)?\.?(\d+)?`)
-	phpRE    = regexp.MustCompile(`^(?:lib)?php(?:-fpm|-cgi)?(\d+)?\.?(\d+)?`)
-	perlRE   = regexp.MustCompile(`^(?:lib)?perl(?:5\.(\d+))?`)
-	tclRE    = regexp.MustCompile(`^(?:lib)?tcl(?:sh)?(\d+)?\.?(\d+)?`)
-	pgRE     = regexp.MustCompile(`^postgres(?:ql)?$`)
-	mysqlRE  = regexp.MustCompile(`^(?:mysqld|mariadbd)$`)
+	pythonRE = lazy.Regexp(`^(?:lib)?python(\d+)\.(\d+)`)
+	jdkRE    = lazy.Regexp(`(?:jdk|java)-(\d+)`)
+	nodeRE   = lazy.Regexp(`^node(?:js)?$`)
+	rubyRE   = lazy.Regexp(`^(?:lib)?ruby[-.]?(\d+)?\.?(\d+)?`)
+	phpRE    = lazy.Regexp(`^(?:lib)?php(?:-fpm|-cgi)?(\d+)?\.?(\d+)?`)
+	perlRE   = lazy.Regexp(`^(?:lib)?perl(?:5\.(\d+))?`)
+	tclRE    = lazy.Regexp(`^(?:lib)?tcl(?:sh)?(\d+)?\.?(\d+)?`)
+	pgRE     = lazy.Regexp(`^postgres(?:ql)?$`)
+	mysqlRE  = lazy.Regexp(`^(?:mysqld|mariadbd)$`)
 )
 
 // Classify tells the language of a process from the path of its
@@ -53,23 +54,23 @@ func Classify(exe string, mapped []string) (lang string, v Version, object strin
 		return 0
 	}
 	switch {
-	case pythonRE.MatchString(base):
-		m := pythonRE.FindStringSubmatch(base)
+	case pythonRE().MatchString(base):
+		m := pythonRE().FindStringSubmatch(base)
 		lang, v, object = "python", Version{num(m, 1), num(m, 2)}, exe
 	case base == "python" || base == "python3":
 		lang, object = "python", exe
-	case nodeRE.MatchString(base):
+	case nodeRE().MatchString(base):
 		lang, object = "node", exe
-	case pgRE.MatchString(base):
+	case pgRE().MatchString(base):
 		lang, object = "postgres", exe
 		if m := regexp.MustCompile(`postgresql/(\d+)/`).FindStringSubmatch(exe); m != nil {
 			v.Major = num(m, 1)
 		}
-	case mysqlRE.MatchString(base):
+	case mysqlRE().MatchString(base):
 		lang, object = "mysql", exe
 	case strings.HasPrefix(base, "php"):
 		lang, object = "php", exe
-		m := phpRE.FindStringSubmatch(base)
+		m := phpRE().FindStringSubmatch(base)
 		v = Version{num(m, 1), num(m, 2)}
 	case strings.HasPrefix(base, "perl"):
 		lang, object = "perl", exe
@@ -86,11 +87,11 @@ func Classify(exe string, mapped []string) (lang string, v Version, object strin
 		switch {
 		case b == "libjvm.so":
 			lang, object = "java", p
-			if m := jdkRE.FindStringSubmatch(p); m != nil {
+			if m := jdkRE().FindStringSubmatch(p); m != nil {
 				v = Version{Major: num(m, 1)}
 			}
 		case strings.HasPrefix(b, "libpython") && (lang == "" || lang == "python"):
-			m := pythonRE.FindStringSubmatch(b)
+			m := pythonRE().FindStringSubmatch(b)
 			if lang == "" {
 				lang, v = "python", Version{num(m, 1), num(m, 2)}
 			}
@@ -99,11 +100,11 @@ func Classify(exe string, mapped []string) (lang string, v Version, object strin
 			}
 		case strings.HasPrefix(b, "libruby") && (lang == "" || lang == "ruby"):
 			lang, object = "ruby", p
-			m := rubyRE.FindStringSubmatch(b)
+			m := rubyRE().FindStringSubmatch(b)
 			v = Version{num(m, 1), num(m, 2)}
 		case strings.HasPrefix(b, "libtcl") && (lang == "" || lang == "tcl"):
 			lang, object = "tcl", p
-			m := tclRE.FindStringSubmatch(b)
+			m := tclRE().FindStringSubmatch(b)
 			v = Version{num(m, 1), num(m, 2)}
 		case strings.HasPrefix(b, "libperl") && (lang == "" || lang == "perl"):
 			lang, object = "perl", p

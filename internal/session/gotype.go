@@ -2,10 +2,10 @@ package session
 
 import (
 	"debug/elf"
-	"regexp"
 
 	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/lazy"
 	"github.com/uscope/uscope/proc"
 )
 
@@ -17,7 +17,7 @@ type goTypes struct {
 	ok   bool
 }
 
-var procRoot = regexp.MustCompile(`^/proc/[0-9]+/root`)
+var procRoot = lazy.Regexp(`^/proc/[0-9]+/root`)
 
 // goTypeName is the name Go prints (%T) for the type an interface's first
 // word (an itab, or the type descriptor of an empty interface) points to
@@ -52,7 +52,7 @@ func (s *session) goBinary(path string) *goTypes {
 	if err != nil {
 		// /proc/PID/root/FILE of a process that has exited: the same
 		// file from uscope's mount namespace, when it is there.
-		if m := procRoot.FindStringIndex(path); m != nil {
+		if m := procRoot().FindStringIndex(path); m != nil {
 			path = path[m[1]:]
 			b, err = gobin.OpenFile(path)
 		}

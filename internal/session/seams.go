@@ -91,6 +91,11 @@ type backend struct {
 	multi     func(attach.Options) bool
 	// trigger runs the BEGIN, END and interval probes of id.
 	trigger func(id uint64)
+	// runSpecial test-runs a special loaded as a raw tracepoint program
+	// (specials.go); nil: specials always attach to the trigger.
+	runSpecial func(prog *ebpf.Program, ctx []byte) error
+	// attachType is the attach type programs for Set.Attach load with.
+	attachType func(attach.Options) ebpf.AttachType
 	// waitExit is closed when process pid exits (-p).
 	waitExit func(pid int) <-chan struct{}
 	// resume sends SIGCONT to pid, which --block's programs stop.
@@ -118,8 +123,11 @@ var kernelBackend = backend{
 	newLinks: func() linker { return attach.NewSet() },
 	multi:    attach.UsesUprobeMulti,
 	trigger:  trigger,
-	waitExit: attach.WaitExit,
-	resume:   func(pid int) { _ = unix.Kill(pid, unix.SIGCONT) },
+	// Specials run as raw tracepoints (specials.go).
+	runSpecial: testRun,
+	attachType: attach.ProgramAttachType,
+	waitExit:   attach.WaitExit,
+	resume:     func(pid int) { _ = unix.Kill(pid, unix.SIGCONT) },
 }
 
 type heldChild struct{ h *attach.Held }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/lazy"
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/resolve"
 )
@@ -224,6 +224,8 @@ type session struct {
 	targetGone atomic.Bool
 	// monoOffset is wall-clock minus CLOCK_MONOTONIC ns (events.go).
 	monoOffset int64
+	// rawSpecials: the specials run as raw tracepoints (specials.go).
+	rawSpecials bool
 }
 
 // setupMemLimit is the Go heap's soft limit while the session resolves,
@@ -266,13 +268,10 @@ func (s *session) run(ctx context.Context) error {
 		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program),
 		KernelUretprobe: cfg.KernelUretprobe, ReadsRetval: readsRetval(cfg.Program),
 		ProbeInline: cfg.ProbeInline})
-	multi := s.be.multi(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
+	// Only programs with uprobes ask the kernel about uprobe_multi.
+	multi := needsUprobes(cfg.Program) && s.be.multi(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	trig, err := triggerSite()
-	if err != nil {
-		return &Error{fmt.Errorf("find uscope's own trigger function: %w", err)}
-	}
 	opts := compile.Options{
 		Resolver:         s.resolver,
 		StrSize:          cfg.StrSize,
@@ -317,9 +316,12 @@ func (s *session) run(ctx context.Context) error {
 		fmt.Fprintf(cfg.Debug, "%s\n", lang.Format(cfg.Program))
 		fmt.Fprint(cfg.Debug, plan.Listing())
 	}
-	if err := s.load(); err != nil {
+	aopts := attach.Options{PID: s.probePID(), ForcePerfEvent: cfg.ForcePerfEvent}
+	raw, err := s.loadSpecials(aopts)
+	if err != nil {
 		return err
 	}
+	s.rawSpecials = raw
 	rd, err := s.coll.Records()
 	if err != nil {
 		return &Error{fmt.Errorf("open ring buffer: %w", err)}
@@ -329,11 +331,16 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.links = s.be.newLinks()
-	aopts := attach.Options{PID: s.probePID(), ForcePerfEvent: cfg.ForcePerfEvent}
 	// Specials first, so that BEGIN prints before any event.
+	var trig attach.Site
 	for _, p := range plan.Programs {
-		if p.Special == nil {
+		if p.Special == nil || s.rawSpecials {
 			continue
+		}
+		if trig.Path == "" {
+			if trig, err = triggerSite(); err != nil {
+				return &Error{fmt.Errorf("find uscope's own trigger function: %w", err)}
+			}
 		}
 		o := aopts
 		o.PID = os.Getpid()
@@ -373,11 +380,11 @@ func (s *session) run(ctx context.Context) error {
 		cfg.Ready()
 	}
 	if cfg.Attached != nil {
-		cfg.Attached(s.links.Probes())
+		cfg.Attached(s.probes())
 	} else if cfg.JSON && !cfg.Quiet {
-		s.out.w.AttachedProbes(s.links.Probes())
+		s.out.w.AttachedProbes(s.probes())
 	} else if !plan.Trace && !cfg.Quiet {
-		n := s.links.Probes()
+		n := s.probes()
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", n, plural(n))
 	}
 	notifyAttached()
@@ -487,19 +494,19 @@ func (s *session) load() error {
 }
 
 var (
-	progNameRE = regexp.MustCompile(`program (\w+)`)
-	insnLineRE = regexp.MustCompile(`^(\d+): \(`)
+	progNameRE = lazy.Regexp(`program (\w+)`)
+	insnLineRE = lazy.Regexp(`^(\d+): \(`)
 )
 
 // verifierSource finds the source position of the instruction the verifier
 // stopped at: the last numbered instruction in its log.
 func (s *session) verifierSource(err error, ve *ebpf.VerifierError) (lang.Pos, bool) {
-	m := progNameRE.FindStringSubmatch(err.Error())
+	m := progNameRE().FindStringSubmatch(err.Error())
 	if m == nil {
 		return lang.Pos{}, false
 	}
 	for i := len(ve.Log) - 1; i >= 0; i-- {
-		if im := insnLineRE.FindStringSubmatch(ve.Log[i]); im != nil {
+		if im := insnLineRE().FindStringSubmatch(ve.Log[i]); im != nil {
 			off, _ := strconv.Atoi(im[1])
 			return s.plan.SourceOf(m[1], off)
 		}
@@ -617,7 +624,7 @@ func (s *session) loop(ctx context.Context) error {
 		for {
 			select {
 			case sp := <-tick:
-				s.be.trigger(sp.ID)
+				s.trigger(sp.ID)
 				// Read what it sent before another tick runs: after its
 				// exit(), no probe runs again.
 				if err := s.drainFor(0); err != nil {
@@ -719,7 +726,7 @@ func (s *session) finish() error {
 func (s *session) fire(kind string) {
 	for _, sp := range s.plan.Specials {
 		if sp.Kind == kind {
-			s.be.trigger(sp.ID)
+			s.trigger(sp.ID)
 		}
 	}
 }

@@ -187,7 +187,7 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 }
 `, s.Start.Point(s.Exe), s.Filter, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), div)
 	var b strings.Builder
-	if err := programs.ExecuteTemplate(&b, "interval", o.data("latency")); err != nil {
+	if err := programs().ExecuteTemplate(&b, "interval", o.data("latency")); err != nil {
 		return nil, err
 	}
 	prog, err := parseTool("dbstat", src+b.String())

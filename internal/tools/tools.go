@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -22,12 +23,15 @@ import (
 //go:embed programs/*.bt
 var programFS embed.FS
 
-var programs = template.Must(template.New("").ParseFS(programFS, "programs/*.bt"))
+// programs parses the templates on first use, not at start-up.
+var programs = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").ParseFS(programFS, "programs/*.bt"))
+})
 
 // render fills the template of a tool and parses the program it makes.
 func render(tool string, data any) (*lang.Program, error) {
 	var b bytes.Buffer
-	if err := programs.ExecuteTemplate(&b, tool+".bt", data); err != nil {
+	if err := programs().ExecuteTemplate(&b, tool+".bt", data); err != nil {
 		return nil, fmt.Errorf("%s: %w", tool, err)
 	}
 	prog, err := lang.Parse(ProgramFile(tool), b.String())
