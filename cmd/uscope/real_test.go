@@ -51,7 +51,7 @@ func startUscope(t *testing.T, args ...string) *tracer {
 	go func() { defer wg.Done(); tr.collect(stderr, true) }()
 	go func() { wg.Wait(); tr.cmd.Wait(); close(tr.done) }()
 	tr.waitFor(func(l string) bool {
-		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
+		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "uscope-stderr: Waiting for ") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
 	}, "attached")
 	return tr
 }

@@ -97,6 +97,7 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 		}
 		treeM = m
 	}
+	before := objectKeys(s.pid)
 	sites := s.notifySites()
 	n, err := attach.NewNotifier(sites, treeM, attach.Options{PID: s.probePID(), ForcePerfEvent: s.cfg.ForcePerfEvent})
 	if err != nil {
@@ -150,7 +151,8 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 			if why != "tracing was stopped" && why != "the duration passed" {
 				s.targetGone.Store(true)
 			}
-			return nil, fmt.Errorf("%s before the probes appeared: %w", why, first)
+			fmt.Fprintf(os.Stderr, "uscope: %s before the probes appeared\n", why)
+			return nil, first
 		default:
 		}
 		pid, err := n.Wait(time.Minute)
@@ -163,6 +165,7 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 		plan, err := s.compileFor(pid, opts)
 		if err == nil {
 			lw.stopped = pid
+			prefault(pid, before)
 			return plan, nil
 		}
 		attach.Resume(pid)
@@ -270,5 +273,58 @@ func (s *session) lateClose() {
 	}
 	if lw.treeMap != nil {
 		lw.treeMap.Close()
+	}
+}
+
+// objKey identifies a mapped file.
+type objKey struct {
+	major, minor uint32
+	inode        uint64
+}
+
+// objectKeys returns the objects mapped in pid now.
+func objectKeys(pid int) map[objKey]bool {
+	objs, _ := proc.Objects(pid)
+	out := make(map[objKey]bool, len(objs))
+	for _, o := range objs {
+		out[objKey{o.Major, o.Minor, o.Inode}] = true
+	}
+	return out
+}
+
+// prefaultBudget bounds the bytes of one new object's data faulted in.
+const prefaultBudget = 1 << 20
+
+// prefault touches each page of the readable, non-executable mappings of
+// the objects pid mapped since before (up to prefaultBudget each), through
+// /proc/PID/mem, which faults them into the process: a probe's first
+// firing reads strings in an object just mapped (its .rodata) only from a
+// present page, since a BPF program cannot take a page fault.
+func prefault(pid int, before map[objKey]bool) {
+	objs, err := proc.Objects(pid)
+	if err != nil {
+		return
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	page := uint64(os.Getpagesize())
+	var b [1]byte
+	for _, o := range objs {
+		if before[objKey{o.Major, o.Minor, o.Inode}] {
+			continue
+		}
+		budget := uint64(prefaultBudget)
+		for _, m := range o.Mappings {
+			if !m.Perms.Read || m.Perms.Exec {
+				continue
+			}
+			for a := m.Start; a < m.End && budget > 0; a += page {
+				_, _ = f.ReadAt(b[:], int64(a))
+				budget -= min(budget, page)
+			}
+		}
 	}
 }
