@@ -77,6 +77,13 @@ type collector struct {
 
 func startCollector(t *testing.T) *collector {
 	t.Helper()
+	return startCollectorWith(t, false)
+}
+
+// startCollectorWith starts the collector, with a profiles pipeline (and
+// the feature gate the Collector keeps OTLP profiles behind) if profiles.
+func startCollectorWith(t *testing.T, profiles bool) *collector {
+	t.Helper()
 	bin := otelcolBinary(t)
 	dir := t.TempDir()
 	c := &collector{
@@ -107,11 +114,19 @@ service:
       receivers: [otlp]
       exporters: [file]
 `, c.grpc, c.http, c.out)
+	var args []string
+	if profiles {
+		cfg += `    profiles:
+      receivers: [otlp]
+      exporters: [file]
+`
+		args = append(args, "--feature-gates=service.profilesSupport")
+	}
 	cfgFile := filepath.Join(dir, "otelcol.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", cfgFile)
+	cmd := exec.Command(bin, append([]string{"--config", cfgFile}, args...)...)
 	cmd.Stdout, cmd.Stderr = &c.log, &c.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
