@@ -99,6 +99,11 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 	}
 	before := objectKeys(s.pid)
 	sites := s.notifySites()
+	if len(sites) == 0 {
+		// No dynamic linker, no JIT or stapsdt hook: nothing would tell
+		// of a new object (a static program that maps none).
+		return nil, first
+	}
 	n, err := attach.NewNotifier(sites, treeM, attach.Options{PID: s.probePID(), ForcePerfEvent: s.cfg.ForcePerfEvent})
 	if err != nil {
 		return nil, &Error{fmt.Errorf("wait for late objects: %w", err)}
