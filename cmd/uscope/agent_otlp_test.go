@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/uscope/uscope/internal/testutil"
 )
@@ -36,23 +33,7 @@ programs:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ag := exec.Command(uscopeBin, "agent", "--config", cfgFile)
-	var logs bytes.Buffer
-	ag.Stdout, ag.Stderr = &logs, &logs
-	if err := ag.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ag.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { ag.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			ag.Process.Kill()
-			<-done
-		}
-	})
+	_, logs := startAgent(t, cfgFile)
 	waitFor(t, "the agent's program to attach", func() (bool, string) {
 		return strings.Contains(logs.String(), `"msg":"program attached"`), logs.String()
 	})
