@@ -23,6 +23,9 @@ import (
 //   - dlopen: testdata/dlhost.c dlopens a .so with an sdt.h probe from a
 //     temporary path (as libstapsdt does), seen at _dl_debug_state;
 //   - Go: package stapsdt's provider (firer -late), seen at stapsdt.loaded.
+//
+// With -c, also when a shell's child execs the program: the exec is seen
+// and the new executable's hooks are added before it runs.
 func TestLateUSDTProvider(t *testing.T) {
 	testutil.RequireRoot(t)
 	src, err := os.ReadFile("testdata/dynprobe.c")
@@ -91,6 +94,15 @@ __attribute__((noinline)) double plugin_hit(double x) {
 				return []string{"run", "-p", pid, "-e", prog}
 			}, tc.gated[0], tc.gated[1:]...)
 			check(t, out)
+		})
+		// The provider in a descendant that execs the program: the exec
+		// is seen (sched_process_exec) and the new program hooked.
+		t.Run(tc.name+" -c descendant", func(t *testing.T) {
+			r := runUscope(t, "run", "-c", "sh -c '"+strings.Join(tc.cmd, " ")+"; true'", "-e", prog)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			check(t, r.stdout)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 )
@@ -24,13 +25,26 @@ import (
 // filter), sends the process's tgid to a ring buffer and stops the process
 // with SIGSTOP, so that nothing it does next is missed while the tracer
 // looks at its mappings. The tracer resumes it with [Resume].
+//
+// With a tree, a raw tracepoint on sched_process_exec does the same for a
+// process of the tree that execs (kind [NotifyExec]): the new program's
+// objects get their hooks with [Notifier.Add] before it runs.
 type Notifier struct {
 	rb    *ebpf.Map
 	prog  *ebpf.Program
+	exec  *ebpf.Program
+	execL link.Link
 	set   *Set
 	rd    *ringbuf.Reader
+	opts  Options
 	sites int
 }
+
+// Kinds of notification.
+const (
+	NotifyHook = 0 // a hook function was called
+	NotifyExec = 1 // the process execed another program
+)
 
 // NewNotifier attaches the notification program to sites (entries of the
 // hook functions). tree, when not nil, is the traced process tree (a hash
@@ -48,11 +62,26 @@ func NewNotifier(sites []Site, tree *ebpf.Map, opts Options) (*Notifier, error) 
 	n.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "uscope_notify", Type: ebpf.Kprobe, License: "GPL",
 		AttachType:   ProgramAttachType(opts),
-		Instructions: notifyProgram(rb, tree),
+		Instructions: notifyProgram(rb, tree, NotifyHook),
 	})
 	if err != nil {
 		n.Close()
 		return nil, fmt.Errorf("load the notification program: %w", err)
+	}
+	if tree != nil {
+		n.exec, err = ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name: "uscope_notify", Type: ebpf.RawTracepoint, License: "GPL",
+			Instructions: notifyProgram(rb, tree, NotifyExec),
+		})
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("load the exec notification program: %w", err)
+		}
+		n.execL, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exec", Program: n.exec})
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("attach to the sched_process_exec tracepoint: %w", err)
+		}
 	}
 	n.rd, err = ringbuf.NewReader(rb)
 	if err != nil {
@@ -60,30 +89,43 @@ func NewNotifier(sites []Site, tree *ebpf.Map, opts Options) (*Notifier, error) 
 		return nil, fmt.Errorf("open the notification ring buffer: %w", err)
 	}
 	n.set = NewSet()
-	o := opts
-	o.Return = false
-	o.SkipRefused = true
-	if err := n.set.Attach(n.prog, sites, o); err != nil {
+	n.opts = opts
+	n.opts.Return = false
+	n.opts.SkipRefused = true
+	if err := n.Add(sites); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.sites = n.set.Probes()
 	return n, nil
 }
 
+// Add hooks more sites (the objects of a program a process of the tree
+// has just execed).
+func (n *Notifier) Add(sites []Site) error {
+	if len(sites) == 0 {
+		return nil
+	}
+	if err := n.set.Attach(n.prog, sites, n.opts); err != nil {
+		return err
+	}
+	n.sites = n.set.Probes()
+	return nil
+}
+
 // notifyProgram: if the current process is traced, output its tgid and
-// stop it.
-func notifyProgram(rb, tree *ebpf.Map) asm.Instructions {
+// kind, and stop it.
+func notifyProgram(rb, tree *ebpf.Map, kind int32) asm.Instructions {
 	insns := asm.Instructions{
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word),
+		asm.StoreMem(asm.RFP, -8, asm.R0, asm.Word),
+		asm.StoreImm(asm.RFP, -4, int64(kind), asm.Word),
 	}
 	if tree != nil {
 		insns = append(insns,
 			mapPtr(asm.R1, tree),
 			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -4),
+			asm.Add.Imm(asm.R2, -8),
 			asm.FnMapLookupElem.Call(),
 			asm.JEq.Imm(asm.R0, 0, "out"),
 		)
@@ -91,8 +133,8 @@ func notifyProgram(rb, tree *ebpf.Map) asm.Instructions {
 	return append(insns,
 		mapPtr(asm.R1, rb),
 		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.Mov.Imm(asm.R3, 4),
+		asm.Add.Imm(asm.R2, -8),
+		asm.Mov.Imm(asm.R3, 8),
 		asm.Mov.Imm(asm.R4, 0),
 		asm.FnRingbufOutput.Call(),
 		// Stop only when the tracer was told: a full ring buffer must not
@@ -108,21 +150,22 @@ func notifyProgram(rb, tree *ebpf.Map) asm.Instructions {
 // Sites is the number of hook sites attached.
 func (n *Notifier) Sites() int { return n.sites }
 
-// Wait returns the tgid of the next process that called a hook (it is
-// stopped, or about to stop), or 0 after d without one, or after [Notifier.Wake].
-func (n *Notifier) Wait(d time.Duration) (int, error) {
+// Wait returns the tgid of the next process that called a hook or execed
+// (it is stopped, or about to stop) and the kind, or 0 after d without
+// one, or after [Notifier.Wake].
+func (n *Notifier) Wait(d time.Duration) (pid, kind int, err error) {
 	n.rd.SetDeadline(time.Now().Add(d))
 	rec, err := n.rd.Read()
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read the notification ring buffer: %w", err)
+		return 0, 0, fmt.Errorf("read the notification ring buffer: %w", err)
 	}
-	if len(rec.RawSample) < 4 {
-		return 0, nil
+	if len(rec.RawSample) < 8 {
+		return 0, 0, nil
 	}
-	return int(binary.NativeEndian.Uint32(rec.RawSample)), nil
+	return int(binary.NativeEndian.Uint32(rec.RawSample)), int(binary.NativeEndian.Uint32(rec.RawSample[4:])), nil
 }
 
 // Wake makes a blocked Wait return; any goroutine may call it.
@@ -139,6 +182,14 @@ func Resume(pid int) {
 // Close detaches the hooks and frees the program and ring buffer.
 func (n *Notifier) Close() error {
 	var errs []error
+	if n.execL != nil {
+		errs = append(errs, n.execL.Close())
+		n.execL = nil
+	}
+	if n.exec != nil {
+		errs = append(errs, n.exec.Close())
+		n.exec = nil
+	}
 	if n.set != nil {
 		errs = append(errs, n.set.Close())
 		n.set = nil

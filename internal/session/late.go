@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/compile"
@@ -98,7 +99,8 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 		treeM = m
 	}
 	before := objectKeys(s.pid)
-	sites := s.notifySites()
+	hooked := map[siteKey]bool{}
+	sites := s.notifySites(hooked)
 	if len(sites) == 0 {
 		// No dynamic linker, no JIT or stapsdt hook: nothing would tell
 		// of a new object (a static program that maps none).
@@ -160,7 +162,7 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 			return nil, first
 		default:
 		}
-		pid, err := n.Wait(time.Minute)
+		pid, kind, err := n.Wait(time.Minute)
 		if err != nil {
 			return nil, &Error{err}
 		}
@@ -172,6 +174,14 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 			lw.stopped = pid
 			prefault(pid, before)
 			return plan, nil
+		}
+		if kind == attach.NotifyExec && s.waitsForObjects() {
+			// A new program: hook its executable and dynamic linker
+			// too (s.resolver now reads this process).
+			if err := n.Add(s.notifySites(hooked)); err != nil {
+				attach.Resume(pid)
+				return nil, &Error{fmt.Errorf("wait for late objects: %w", err)}
+			}
 		}
 		attach.Resume(pid)
 		if !s.waitsForObjects() {
@@ -193,10 +203,16 @@ func (s *session) compileFor(pid int, opts *compile.Options) (*compile.Plan, err
 	return compile.Compile(s.cfg.Program, *opts)
 }
 
+// siteKey identifies a hooked instruction: the file and the offset.
+type siteKey struct {
+	dev, ino, off uint64
+}
+
 // notifySites are the entries of the notification hooks in the dynamic
-// linker and the executable of the traced process.
-func (s *session) notifySites() []attach.Site {
-	objs, err := proc.Objects(s.pid)
+// linker and the executable of the resolver's process, leaving out those
+// already in hooked (which it updates).
+func (s *session) notifySites(hooked map[siteKey]bool) []attach.Site {
+	objs, err := proc.Objects(s.resolver.PID())
 	if err != nil {
 		return nil
 	}
@@ -215,6 +231,15 @@ func (s *session) notifySites() []attach.Site {
 				continue
 			}
 			for _, st := range sites {
+				var fi unix.Stat_t
+				if unix.Stat(st.AttachPath, &fi) != nil {
+					continue
+				}
+				k := siteKey{fi.Dev, fi.Ino, st.Offset}
+				if hooked[k] {
+					continue
+				}
+				hooked[k] = true
 				out = append(out, attach.Site{Path: st.AttachPath, Offset: st.Offset})
 			}
 		}
