@@ -112,14 +112,16 @@ func (n *Notifier) Add(sites []Site) error {
 	return nil
 }
 
-// notifyProgram: if the current process is traced, output its tgid and
-// kind, and stop it.
+// notifyProgram: if the current process is traced, stop it and tell the
+// tracer its tgid and kind. The record is reserved first (no room: no
+// stop, since nobody would resume the process) and submitted after the
+// SIGSTOP is queued, so that the tracer's SIGCONT always comes after it.
 func notifyProgram(rb, tree *ebpf.Map, kind int32) asm.Instructions {
 	insns := asm.Instructions{
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
+		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.StoreMem(asm.RFP, -8, asm.R0, asm.Word),
-		asm.StoreImm(asm.RFP, -4, int64(kind), asm.Word),
 	}
 	if tree != nil {
 		insns = append(insns,
@@ -132,19 +134,40 @@ func notifyProgram(rb, tree *ebpf.Map, kind int32) asm.Instructions {
 	}
 	return append(insns,
 		mapPtr(asm.R1, rb),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -8),
-		asm.Mov.Imm(asm.R3, 8),
-		asm.Mov.Imm(asm.R4, 0),
-		asm.FnRingbufOutput.Call(),
-		// Stop only when the tracer was told: a full ring buffer must not
-		// leave the process stopped with nobody to resume it.
-		asm.JNE.Imm(asm.R0, 0, "out"),
+		asm.Mov.Imm(asm.R2, 8),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R6, asm.R0),
+		asm.StoreMem(asm.R6, 0, asm.R7, asm.Word),
+		asm.StoreImm(asm.R6, 4, int64(kind), asm.Word),
 		asm.Mov.Imm(asm.R1, int32(unix.SIGSTOP)),
 		asm.FnSendSignal.Call(),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnRingbufSubmit.Call(),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
 	)
+}
+
+// Drain returns the processes of the notifications not read yet, without
+// waiting: a tracer that stops waiting resumes them.
+func (n *Notifier) Drain() []int {
+	var out []int
+	for {
+		n.rd.SetDeadline(time.Now())
+		rec, err := n.rd.Read()
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			continue // a Wake's mark: records may follow
+		}
+		if err != nil {
+			return out
+		}
+		if len(rec.RawSample) >= 4 {
+			out = append(out, int(binary.NativeEndian.Uint32(rec.RawSample)))
+		}
+	}
 }
 
 // Sites is the number of hook sites attached.

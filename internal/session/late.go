@@ -110,7 +110,14 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 	if err != nil {
 		return nil, &Error{fmt.Errorf("wait for late objects: %w", err)}
 	}
-	defer n.Close()
+	defer func() {
+		// Processes stopped at notifications not handled (the wait
+		// ended): let them run.
+		for _, pid := range n.Drain() {
+			attach.Resume(pid)
+		}
+		n.Close()
+	}()
 	if !s.cfg.Quiet {
 		fmt.Fprintf(os.Stderr, "Waiting for %s: no object of process %d defines it yet\n", strings.Join(s.notMapped(), ", "), s.pid)
 	}
@@ -175,7 +182,10 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 			prefault(pid, before)
 			return plan, nil
 		}
-		if kind == attach.NotifyExec && s.waitsForObjects() {
+		// Decided while the process is stopped: once resumed it may
+		// exit, and its maps with it.
+		pending := s.waitsForObjects()
+		if kind == attach.NotifyExec && pending {
 			// A new program: hook its executable and dynamic linker
 			// too (s.resolver now reads this process).
 			if err := n.Add(s.notifySites(hooked)); err != nil {
@@ -184,7 +194,7 @@ func (s *session) waitForObjects(ctx context.Context, opts *compile.Options, fir
 			}
 		}
 		attach.Resume(pid)
-		if !s.waitsForObjects() {
+		if !pending {
 			return nil, err
 		}
 	}
