@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -70,18 +69,11 @@ type profileRow struct {
 // collectorProfiles reads the profiles the collector wrote so far.
 func collectorProfiles(t *testing.T, c *collector) []profileRow {
 	t.Helper()
-	f, err := os.Open(c.out)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var out []profileRow
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
+	c.lines(func(l []byte) {
 		var b otlpProfiles
-		if json.Unmarshal(sc.Bytes(), &b) != nil || len(b.ResourceProfiles) == 0 {
-			continue
+		if json.Unmarshal(l, &b) != nil || len(b.ResourceProfiles) == 0 {
+			return
 		}
 		d := b.Dictionary
 		str := func(i int) string {
@@ -110,7 +102,7 @@ func collectorProfiles(t *testing.T, c *collector) []profileRow {
 				}
 			}
 		}
-	}
+	})
 	return out
 }
 

@@ -212,24 +212,31 @@ type otlpBatch struct {
 	} `json:"resourceLogs"`
 }
 
-// batches reads what the collector wrote so far.
-func (c *collector) batches(t *testing.T) []otlpBatch {
-	t.Helper()
+// lines calls fn with each line the collector's file exporter wrote so
+// far (one batch a line; the last may be partly written).
+func (c *collector) lines(fn func([]byte)) {
 	f, err := os.Open(c.out)
 	if err != nil {
-		return nil
+		return
 	}
 	defer f.Close()
-	var out []otlpBatch
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
-		var b otlpBatch
-		if err := json.Unmarshal(sc.Bytes(), &b); err != nil {
-			continue // a line being written
-		}
-		out = append(out, b)
+		fn(sc.Bytes())
 	}
+}
+
+// batches reads what the collector wrote so far.
+func (c *collector) batches(t *testing.T) []otlpBatch {
+	t.Helper()
+	var out []otlpBatch
+	c.lines(func(l []byte) {
+		var b otlpBatch
+		if json.Unmarshal(l, &b) == nil { // else a line being written
+			out = append(out, b)
+		}
+	})
 	return out
 }
 

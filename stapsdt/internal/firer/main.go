@@ -75,12 +75,18 @@ func main() {
 	}
 }
 
-func run(interval time.Duration) error {
+// newProvider declares provider myapp with its request__start probe.
+func newProvider() (*stapsdt.Provider, *stapsdt.Probe, error) {
 	p, err := stapsdt.NewProvider(stapsdttest.Provider)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	req, err := p.AddProbe(stapsdttest.ProbeRequestStart, stapsdt.String, stapsdt.Int64)
+	return p, req, err
+}
+
+func run(interval time.Duration) error {
+	p, req, err := newProvider()
 	if err != nil {
 		return err
 	}
@@ -154,11 +160,7 @@ func runLate(n int, after time.Duration, gate bool) error {
 	} else {
 		time.Sleep(after)
 	}
-	p, err := stapsdt.NewProvider(stapsdttest.Provider)
-	if err != nil {
-		return err
-	}
-	req, err := p.AddProbe(stapsdttest.ProbeRequestStart, stapsdt.String, stapsdt.Int64)
+	p, req, err := newProvider()
 	if err != nil {
 		return err
 	}
