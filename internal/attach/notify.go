@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -38,6 +39,7 @@ type Notifier struct {
 	rd    *ringbuf.Reader
 	opts  Options
 	sites int
+	once  sync.Once
 }
 
 // Kinds of notification.
@@ -192,7 +194,11 @@ func (n *Notifier) Wait(d time.Duration) (pid, kind int, err error) {
 }
 
 // Wake makes a blocked Wait return; any goroutine may call it.
-func (n *Notifier) Wake() { _ = n.rd.Flush() }
+func (n *Notifier) Wake() {
+	if n.rd != nil {
+		_ = n.rd.Flush()
+	}
+}
 
 // Resume lets a process stopped by the notification program run again. A
 // SIGCONT to a process that is not stopped does nothing.
@@ -202,32 +208,29 @@ func Resume(pid int) {
 	}
 }
 
-// Close detaches the hooks and frees the program and ring buffer.
+// Close detaches the hooks and frees the program and ring buffer. Wake
+// may still be called (it then does nothing).
 func (n *Notifier) Close() error {
 	var errs []error
-	if n.execL != nil {
-		errs = append(errs, n.execL.Close())
-		n.execL = nil
-	}
-	if n.exec != nil {
-		errs = append(errs, n.exec.Close())
-		n.exec = nil
-	}
-	if n.set != nil {
-		errs = append(errs, n.set.Close())
-		n.set = nil
-	}
-	if n.rd != nil {
-		errs = append(errs, n.rd.Close())
-		n.rd = nil
-	}
-	if n.prog != nil {
-		errs = append(errs, n.prog.Close())
-		n.prog = nil
-	}
-	if n.rb != nil {
-		errs = append(errs, n.rb.Close())
-		n.rb = nil
-	}
+	n.once.Do(func() {
+		if n.execL != nil {
+			errs = append(errs, n.execL.Close())
+		}
+		if n.exec != nil {
+			errs = append(errs, n.exec.Close())
+		}
+		if n.set != nil {
+			errs = append(errs, n.set.Close())
+		}
+		if n.rd != nil {
+			errs = append(errs, n.rd.Close())
+		}
+		if n.prog != nil {
+			errs = append(errs, n.prog.Close())
+		}
+		if n.rb != nil {
+			errs = append(errs, n.rb.Close())
+		}
+	})
 	return errors.Join(errs...)
 }
