@@ -164,6 +164,7 @@ func (p *Provider) Load() error {
 		pr.site.Store(m.addr(img.sites[i]))
 		pr.sema.Store(m.word(img.semas[i]))
 	}
+	loaded()
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -35,6 +36,8 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 
   listen: 127.0.0.1:9464
   max_series: 10000
+  otlp: grpc://127.0.0.1:4317   # optional: OTLP metrics and log records too
+  otlp_interval: 10s
   programs:
     - name: calls
       program: 'uprobe:/usr/bin/app:work { @calls[func] = count(); }'
@@ -79,6 +82,13 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 			a := agent.New(exp, log)
 			a.MapSize = cfg.MapSize
 			a.Render = renderTool
+			if cfg.OTLP != "" {
+				stop, err := agentOTLP(a, exp, cfg, log)
+				if err != nil {
+					return usageError(err)
+				}
+				defer stop()
+			}
 			srv.Health = a.Health
 			// Signals first: a SIGHUP must never kill an agent that is
 			// still attaching.
@@ -96,6 +106,9 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 					return nil
 				}
 				next, err := agent.Load(config)
+				if err == nil && (next.OTLP != cfg.OTLP || next.OTLPInterval != cfg.OTLPInterval) {
+					log.Warn("the otlp keys changed; they apply when the agent is started again", "otlp", cfg.OTLP)
+				}
 				if err == nil {
 					err = a.Apply(next)
 				}
@@ -112,6 +125,25 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 	c.Flags().BoolVar(&check, "check", false, "check the config (every program parses, every tool renders) and exit")
 	c.Flags().StringVar(&listen, "listen", "", "serve /metrics and /healthz on `ADDR` (overrides the config's listen)")
 	return c
+}
+
+// agentOTLP exports every program's maps (the Prometheus exporter's
+// points, labelled with the program) as OTLP metrics and their printf
+// events as OTLP log records, to the config's otlp URL; stop sends the
+// last export.
+func agentOTLP(a *agent.Agent, exp *export.Exporter, cfg *agent.Config, log *slog.Logger) (stop func(), err error) {
+	t, err := export.StartOTLP(cfg.OTLP, exp, export.OTLPOptions{Interval: cfg.OTLPInterval, Attrs: export.Kubernetes(os.Getenv)})
+	if err != nil {
+		return nil, err
+	}
+	a.Events = t.Event
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := t.Shutdown(ctx); err != nil {
+			log.Error("otlp: last export failed", "otlp", cfg.OTLP, "error", err.Error())
+		}
+	}, nil
 }
 
 // renderTool returns the program a tool runs for args, as

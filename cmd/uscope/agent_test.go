@@ -62,6 +62,30 @@ func healthy(addr string) (bool, string) {
 	return resp.StatusCode == 200, string(b)
 }
 
+// startAgent runs uscope agent --config cfgFile until the test ends (then
+// SIGTERM, SIGKILL after 30 s), with its logs in the buffer.
+func startAgent(t *testing.T, cfgFile string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	ag := exec.Command(uscopeBin, "agent", "--config", cfgFile)
+	var logs bytes.Buffer
+	ag.Stdout, ag.Stderr = &logs, &logs
+	if err := ag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ag.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { ag.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			ag.Process.Kill()
+			<-done
+		}
+	})
+	return ag, &logs
+}
+
 // TestAgent runs two programs (one a program, one the count tool) from a
 // config, runs the target three times (so it restarts twice), reloads the
 // config once between the second and third run (adding a program), and
@@ -85,23 +109,7 @@ programs:
 	if err := os.WriteFile(cfgFile, []byte(two), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ag := exec.Command(uscopeBin, "agent", "--config", cfgFile)
-	var logs bytes.Buffer
-	ag.Stdout, ag.Stderr = &logs, &logs
-	if err := ag.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ag.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { ag.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			ag.Process.Kill()
-			<-done
-		}
-	})
+	ag, logs := startAgent(t, cfgFile)
 	waitFor(t, "the agent's programs to attach", func() (bool, string) { return healthy(addr) })
 	runTarget := func() {
 		out, err := exec.Command(bin, fmt.Sprint(n)).CombinedOutput()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/uscope/uscope/internal/cgroup"
 	"github.com/uscope/uscope/internal/export"
+	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/session"
 )
 
@@ -32,7 +33,7 @@ func (f *fleetFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.prometheus, "prometheus", "", "serve the maps as metrics on http://`ADDR`/metrics while tracing (e.g. 127.0.0.1:9464)")
 	c.Flags().IntVar(&f.maxSeries, "max-series", 10000, "with --prometheus, export at most `N` series (the rest are counted in uscope_series_dropped)")
 	c.Flags().StringVar(&f.cgroup, "cgroup", "", "trace only processes in the cgroup v2 `PATH` (or below it), e.g. system.slice/nginx.service")
-	c.Flags().StringVar(&f.otlp, "otlp", "", "export the maps as OTLP metrics and printf events as OTLP logs to `URL`: grpc://HOST:4317 or http://HOST:4318 (HTTP/protobuf)")
+	c.Flags().StringVar(&f.otlp, "otlp", "", "export the maps as OTLP metrics, printf events as OTLP logs and maps keyed by ustack (stack, profile) as OTLP profiles at the end to `URL`: grpc://HOST:4317 or http://HOST:4318 (HTTP/protobuf)")
 	c.Flags().DurationVar(&f.otlpInterval, "otlp-interval", 10*time.Second, "with --otlp, export the metrics every `DURATION` (and once at the end)")
 	c.Flags().StringVar(&f.container, "container", "", "trace only processes of the container `ID` (its cgroup is found by the id); metrics get container=\"ID\"")
 }
@@ -90,6 +91,40 @@ func (f *fleetFlags) start(cfg *session.Config) error {
 	return nil
 }
 
+// sendProfiles sends the maps keyed by a user stack (stack's and
+// profile's @stacks, any @m[ustack] = count()) as OTLP profiles, once, at
+// the session's end (export/profiles.go).
+func (f *fleetFlags) sendProfiles(ctx context.Context, prog *lang.Program, sn session.Snapshot, attrs map[string]string, start time.Time) {
+	profs := export.Profiles(sn, export.KeyNames(prog))
+	if len(profs) == 0 {
+		return
+	}
+	period := profilePeriod(prog)
+	for i := range profs {
+		profs[i].Start, profs[i].End, profs[i].PeriodNanos = start, time.Now(), period
+	}
+	if err := export.SendProfiles(ctx, f.otlp, export.EncodeProfiles(profs, attrs)); err != nil {
+		fmt.Fprintf(os.Stderr, "uscope: warning: --otlp %s: %v (OTLP profiles are experimental: the Collector needs --feature-gates=service.profilesSupport and a profiles pipeline)\n", f.otlp, err)
+	}
+}
+
+// profilePeriod is the sampling period of the program's profile probe in
+// nanoseconds (0 without one).
+func profilePeriod(prog *lang.Program) int64 {
+	for _, pr := range prog.Probes {
+		for _, ap := range pr.Points {
+			if ap.Kind != lang.KindProfile {
+				continue
+			}
+			if ap.ProfileHz > 0 {
+				return int64(1e9 / ap.ProfileHz)
+			}
+			return int64(ap.IntervalNanos)
+		}
+	}
+	return 0
+}
+
 // startOTLP exports the session's maps as OTLP metrics and its printf and
 // trace events as OTLP log records; the last metrics and the queued
 // records are sent when the session ends (Config.Final).
@@ -124,10 +159,12 @@ func (f *fleetFlags) startOTLP(cfg *session.Config, labels, k8s map[string]strin
 			prevEvents(ev)
 		}
 	}
+	start := time.Now()
 	cfg.Final = func(sn session.Snapshot) {
 		exp.Freeze("", sn)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		f.sendProfiles(ctx, prog, sn, attrs, start)
 		if err := t.Shutdown(ctx); err != nil {
 			fmt.Fprintf(os.Stderr, "uscope: warning: --otlp %s: %v\n", f.otlp, err)
 		}

@@ -77,6 +77,13 @@ type collector struct {
 
 func startCollector(t *testing.T) *collector {
 	t.Helper()
+	return startCollectorWith(t, false)
+}
+
+// startCollectorWith starts the collector, with a profiles pipeline (and
+// the feature gate the Collector keeps OTLP profiles behind) if profiles.
+func startCollectorWith(t *testing.T, profiles bool) *collector {
+	t.Helper()
 	bin := otelcolBinary(t)
 	dir := t.TempDir()
 	c := &collector{
@@ -107,11 +114,19 @@ service:
       receivers: [otlp]
       exporters: [file]
 `, c.grpc, c.http, c.out)
+	var args []string
+	if profiles {
+		cfg += `    profiles:
+      receivers: [otlp]
+      exporters: [file]
+`
+		args = append(args, "--feature-gates=service.profilesSupport")
+	}
 	cfgFile := filepath.Join(dir, "otelcol.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", cfgFile)
+	cmd := exec.Command(bin, append([]string{"--config", cfgFile}, args...)...)
 	cmd.Stdout, cmd.Stderr = &c.log, &c.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -197,24 +212,31 @@ type otlpBatch struct {
 	} `json:"resourceLogs"`
 }
 
-// batches reads what the collector wrote so far.
-func (c *collector) batches(t *testing.T) []otlpBatch {
-	t.Helper()
+// lines calls fn with each line the collector's file exporter wrote so
+// far (one batch a line; the last may be partly written).
+func (c *collector) lines(fn func([]byte)) {
 	f, err := os.Open(c.out)
 	if err != nil {
-		return nil
+		return
 	}
 	defer f.Close()
-	var out []otlpBatch
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
-		var b otlpBatch
-		if err := json.Unmarshal(sc.Bytes(), &b); err != nil {
-			continue // a line being written
-		}
-		out = append(out, b)
+		fn(sc.Bytes())
 	}
+}
+
+// batches reads what the collector wrote so far.
+func (c *collector) batches(t *testing.T) []otlpBatch {
+	t.Helper()
+	var out []otlpBatch
+	c.lines(func(l []byte) {
+		var b otlpBatch
+		if json.Unmarshal(l, &b) == nil { // else a line being written
+			out = append(out, b)
+		}
+	})
 	return out
 }
 

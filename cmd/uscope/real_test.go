@@ -34,7 +34,7 @@ func startUscope(t *testing.T, args ...string) *tracer {
 	t.Helper()
 	tr := launchUscope(t, args...)
 	tr.waitFor(func(l string) bool {
-		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "TIME ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
+		return strings.HasPrefix(l, "uscope-stderr: Attached") || strings.HasPrefix(l, "uscope-stderr: Waiting for ") || strings.HasPrefix(l, "PID ") || strings.HasPrefix(l, "TIME ") || strings.HasPrefix(l, "Tracing ") || strings.HasPrefix(l, `{"type": "attached_probes"`)
 	}, "attached")
 	return tr
 }

@@ -29,6 +29,9 @@ type Agent struct {
 	Exp    *export.Exporter
 	// MapSize is the keys per map of every program (0: the default).
 	MapSize int
+	// Events, when set before Apply, receives the printf events of every
+	// program (the config's otlp key).
+	Events func(session.Event)
 
 	mu      sync.Mutex
 	running map[string]*running
@@ -215,6 +218,7 @@ func (a *Agent) sessionConfig(name string, w Want, r *running) session.Config {
 		// Maps go to /metrics, not to the log.
 		Report:    func([]*output.Map, bool) {},
 		Snapshots: func(rd session.Reader) { a.Exp.Add(name, w.prog, rd, w.labels) },
+		Events:    a.Events,
 	}
 }
 

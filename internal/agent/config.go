@@ -9,7 +9,9 @@ package agent
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,6 +21,8 @@ import (
 //	listen: 127.0.0.1:9464   # /metrics and /healthz
 //	max_series: 10000        # bound on exported series, all programs together
 //	map_size: 4096           # keys per map
+//	otlp: grpc://collector:4317  # also export OTLP metrics and log records (as --otlp)
+//	otlp_interval: 10s       # the OTLP metrics' export period
 //	programs:
 //	  - name: calls          # the program label of its metrics
 //	    program: |           # a program in uscope's language, or
@@ -34,6 +38,11 @@ type Config struct {
 	MaxSeries int       `yaml:"max_series"`
 	MapSize   int       `yaml:"map_size"`
 	Programs  []Program `yaml:"programs"`
+	// OTLP, when set, is the URL every program's maps (as OTLP metrics)
+	// and printf events (as OTLP log records) go to, as with --otlp;
+	// OTLPInterval is the metrics' period (default 10 s).
+	OTLP         string        `yaml:"otlp"`
+	OTLPInterval time.Duration `yaml:"otlp_interval"`
 }
 
 // Program is one named program of the config.
@@ -71,6 +80,18 @@ func Parse(path string, b []byte) (*Config, error) {
 	}
 	if c.MaxSeries == 0 {
 		c.MaxSeries = 10000
+	}
+	if c.OTLPInterval < 0 {
+		return nil, fmt.Errorf("%s: otlp_interval %v: give a positive duration, e.g. 10s", path, c.OTLPInterval)
+	}
+	if c.OTLPInterval == 0 {
+		c.OTLPInterval = 10 * time.Second
+	}
+	if c.OTLP != "" {
+		u, err := url.Parse(c.OTLP)
+		if err != nil || u.Host == "" || (u.Scheme != "grpc" && u.Scheme != "grpcs" && u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("%s: otlp %q: give grpc://HOST:4317 (gRPC) or http://HOST:4318 (HTTP/protobuf)", path, c.OTLP)
+		}
 	}
 	seen := map[string]bool{}
 	for i, p := range c.Programs {

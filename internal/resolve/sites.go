@@ -201,6 +201,9 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 		}
 		if err != nil {
 			if len(targets) == 1 {
+				if everyObject {
+					err = notMapped(err)
+				}
 				return nil, err
 			}
 			if firstErr == nil {
@@ -226,7 +229,7 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 				// only its executable and the dynamic loader.
 				hint = "name the library that defines it: usdt:LIBRARY:[PROVIDER:]NAME (with -c, libraries are not loaded yet)"
 			}
-			return nil, errorf(hint, nil, "no USDT probe matches %q in any object mapped in process %d", what, r.opts.PID)
+			return nil, errorf(hint, ErrNotMapped, "no USDT probe matches %q in any object mapped in process %d", what, r.opts.PID)
 		}
 		if firstErr != nil {
 			return nil, firstErr
@@ -251,6 +254,20 @@ func (r *Resolver) withGo(sites []Site) {
 			sites[i].GoFunc = ""
 		}
 	}
+}
+
+// ErrNotMapped is the cause of the error of a USDT probe named without its
+// object (usdt::[PROVIDER:]NAME) that no object mapped in the process
+// defines: one mapped later may (a dynamic provider).
+var ErrNotMapped = errors.New("not in any object mapped yet")
+
+// notMapped adds ErrNotMapped to the causes of a no-match error.
+func notMapped(err error) error {
+	var e *Error
+	if errors.As(err, &e) && errors.Is(err, errNoMatch) {
+		return &Error{Msg: e.Msg, Hint: e.Hint, Err: errors.Join(e.Err, ErrNotMapped)}
+	}
+	return err
 }
 
 // errNoMatch is the cause of noMatch's error: the object was read, and

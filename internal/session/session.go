@@ -226,6 +226,8 @@ type session struct {
 	monoOffset int64
 	// rawSpecials: the specials run as raw tracepoints (specials.go).
 	rawSpecials bool
+	// late is set when the session waited for its probes' objects (late.go).
+	late *lateWait
 }
 
 // setupMemLimit is the Go heap's soft limit while the session resolves,
@@ -296,6 +298,9 @@ func (s *session) run(ctx context.Context) error {
 		opts.CPID = s.held.PID()
 	}
 	plan, err := compile.Compile(cfg.Program, opts)
+	if err != nil && s.waitsForObjects() {
+		plan, err = s.waitForObjects(ctx, &opts, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -328,6 +333,9 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.reader = rd
 	if err := s.startTree(); err != nil {
+		return err
+	}
+	if err := s.lateHandOver(); err != nil {
 		return err
 	}
 	s.links = s.be.newLinks()
@@ -388,6 +396,7 @@ func (s *session) run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", n, plural(n))
 	}
 	notifyAttached()
+	s.lateResume()
 	if plan.Trace {
 		s.out.traceHeader(cfg.Trace)
 	}
@@ -399,7 +408,7 @@ func (s *session) run(ctx context.Context) error {
 		s.runToEntry()
 		s.resolver.RememberMaps(s.pid)
 	}
-	if s.held != nil {
+	if s.held != nil && !s.released {
 		if err := s.held.Release(); err != nil {
 			return &Error{fmt.Errorf("release %q: %w", cfg.Command[0], err)}
 		}
@@ -740,6 +749,7 @@ func (s *session) close() error {
 	if s.links != nil {
 		errs = append(errs, s.links.Close())
 	}
+	s.lateClose()
 	// Detached, no probe can stop the process any more: resume it.
 	s.resumeBlocked(true)
 	if s.reader != nil {

@@ -102,7 +102,7 @@ func (s *session) symbolFrame(pid int, pc uint64, ret bool) output.Frame {
 // names of library frames: it is a warning.
 func (s *session) runToEntry() {
 	h, ok := s.held.(interface{ RunToEntry() error })
-	if !ok {
+	if !ok || s.released {
 		return
 	}
 	if err := h.RunToEntry(); err != nil {

@@ -10,6 +10,13 @@
 // It prints "ready", waits until the semaphore is set (a tracer attached),
 // then fires the probe N times (argv[1], default 5), printing each
 // "fired A S C" with the values it passed, and exits.
+//
+// With a second argument it creates the provider late, as a JIT does:
+// "late" after 1.5 s, "gate" once a line arrives on stdin (it prints
+// "started" first). Once mapped it calls __jit_debug_register_code, the
+// GDB JIT interface's notification function that debuggers (and uscope)
+// hook to learn of new in-memory code, and fires N times at once, without
+// waiting for the semaphore.
 #define _GNU_SOURCE
 #include <elf.h>
 #include <stdint.h>
@@ -92,8 +99,23 @@ static size_t build(unsigned char *img) {
 	return 2 * PAGE;
 }
 
+/* The GDB JIT interface's hook: called after new code is in memory. */
+__attribute__((noinline)) void __jit_debug_register_code(void) { __asm__ volatile(""); }
+
 int main(int argc, char **argv) {
 	int n = argc > 1 ? atoi(argv[1]) : 5;
+	const char *mode = argc > 2 ? argv[2] : "";
+	if (*mode) {
+		printf("started %d\n", getpid());
+		fflush(stdout);
+		if (strcmp(mode, "gate") == 0) {
+			char line[16];
+			if (!fgets(line, sizeof line, stdin))
+				return 1;
+		} else {
+			usleep(1500000);
+		}
+	}
 	static unsigned char img[2 * PAGE];
 	size_t size = build(img);
 	int fd = memfd_create("uscope-dyn", MFD_CLOEXEC);
@@ -112,10 +134,14 @@ int main(int argc, char **argv) {
 	}
 	void (*fire)(long, const char *, int) = (void (*)(long, const char *, int))(base + TEXT);
 	volatile uint16_t *sema = (volatile uint16_t *)(base + SEMA);
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	while (*sema == 0)
-		usleep(1000);
+	if (*mode) {
+		__jit_debug_register_code();
+	} else {
+		printf("ready %d\n", getpid());
+		fflush(stdout);
+		while (*sema == 0)
+			usleep(1000);
+	}
 	char msg[32];
 	for (int i = 1; i <= n; i++) {
 		long a = -1000L * i - 7;

@@ -30,6 +30,11 @@
 // waits until the probe is enabled (unless -untraced) and then for -settle,
 // fires it N times in a tight loop with ("bench", i), prints "ns/op F", and
 // exits at the next line or EOF on stdin.
+//
+// With -late N it prints "started pid=PID", waits -after (or, with -gate,
+// for a line on stdin), only then declares and loads myapp with
+// request__start, fires it N times whether traced or not (printing "fired
+// PATH N" after each) and exits: a provider created after a tracer started.
 package main
 
 import (
@@ -52,9 +57,14 @@ func main() {
 	bench := flag.Int("bench", 0, "fire bench:hit N times in a loop and print ns/op")
 	untraced := flag.Bool("untraced", false, "with -bench: do not wait for a tracer")
 	settle := flag.Duration("settle", time.Second, "with -bench: pause between the tracer's attach and the loop")
+	late := flag.Int("late", 0, "create the provider late and fire request__start this many times")
+	after := flag.Duration("after", time.Second, "with -late: wait this long before creating the provider")
+	gate := flag.Bool("gate", false, "with -late: wait for a line on stdin instead of -after")
 	flag.Parse()
 	var err error
-	if *bench > 0 {
+	if *late > 0 {
+		err = runLate(*late, *after, *gate)
+	} else if *bench > 0 {
 		err = runBench(*bench, *untraced, *settle)
 	} else {
 		err = run(*interval)
@@ -65,12 +75,18 @@ func main() {
 	}
 }
 
-func run(interval time.Duration) error {
+// newProvider declares provider myapp with its request__start probe.
+func newProvider() (*stapsdt.Provider, *stapsdt.Probe, error) {
 	p, err := stapsdt.NewProvider(stapsdttest.Provider)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	req, err := p.AddProbe(stapsdttest.ProbeRequestStart, stapsdt.String, stapsdt.Int64)
+	return p, req, err
+}
+
+func run(interval time.Duration) error {
+	p, req, err := newProvider()
 	if err != nil {
 		return err
 	}
@@ -131,6 +147,32 @@ func unload(p *stapsdt.Provider) error {
 	}
 	fmt.Println("unloaded")
 	return nil
+}
+
+// runLate prints "started", waits (for after, or for a line on stdin), then
+// declares and loads provider myapp with request__start, fires it n times
+// whether or not it is enabled, printing "fired PATH N" for each, and
+// exits.
+func runLate(n int, after time.Duration, gate bool) error {
+	fmt.Printf("started pid=%d\n", os.Getpid())
+	if gate {
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // a line or EOF
+	} else {
+		time.Sleep(after)
+	}
+	p, req, err := newProvider()
+	if err != nil {
+		return err
+	}
+	if err := p.Load(); err != nil {
+		return err
+	}
+	for i := int64(1); i <= int64(n); i++ {
+		path := stapsdttest.RequestPathPrefix + strconv.FormatInt(i, 10)
+		req.Fire(path, i)
+		fmt.Printf("fired %s %d\n", path, i)
+	}
+	return p.Unload()
 }
 
 func runBench(n int, untraced bool, settle time.Duration) error {
