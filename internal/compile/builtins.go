@@ -171,6 +171,8 @@ func builtinTable() []*builtin {
 			help: "the address of a symbol of the probed binary, a pointer to an unsigned integer of its size (uint64* if not 1, 2, 4 or 8)", check: (*checker).uaddrType, emit: (*gen).uaddr},
 		{name: "offsetof", call: true, minArgs: 2, maxArgs: 2, where: inAll, result: "uint64", usage: "offsetof(struct Foo, member[.member])",
 			help: "the byte offset of a member in a struct (of a type or of an expression's type)", check: (*checker).offsetofType, emit: (*gen).constValue},
+		{name: "signal_name", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "signal_name", usage: "signal_name(sig)",
+			help: "a signal number, printed as its description (Interrupt), as main's stdlib", check: (*checker).strerrorType, emit: (*gen).firstArg},
 		{name: "strerror", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "strerror", usage: "strerror(errno)",
 			help: "an errno value, printed as its message", check: (*checker).strerrorType, emit: (*gen).firstArg},
 		{name: "buf", call: true, minArgs: 1, maxArgs: 2, where: inAll, result: "buffer", usage: "buf(ptr, len), buf(array[, len]) or buf(string[, len])",

@@ -714,8 +714,12 @@ func (k *checker) bswapType(n lang.Expr) (*Type, error) {
 }
 
 func (k *checker) strerrorType(n lang.Expr) (*Type, error) {
-	if _, err := k.scalarType(n.(*lang.Call).Args[0]); err != nil {
+	e := n.(*lang.Call)
+	if _, err := k.scalarType(e.Args[0]); err != nil {
 		return nil, err
+	}
+	if e.Name == "signal_name" {
+		return tSignal, nil
 	}
 	return tStrerror, nil
 }

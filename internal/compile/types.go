@@ -100,6 +100,7 @@ var (
 	// errno as its message.
 	tUsername = &Type{Kind: KindInt, Size: 8, Builtin: "username"}
 	tStrerror = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "strerror"}
+	tSignal   = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "signal_name"}
 )
 
 func strType(n int) *Type { return &Type{Kind: KindString, Size: n} }

@@ -244,6 +244,8 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			return output.StringValue(userName(uint32(v)), false)
 		case "strerror":
 			return output.StringValue(strerror(syscall.Errno(v)), false)
+		case "signal_name":
+			return output.StringValue(signalName(int64(v)), false)
 		case "goitab", "goetype":
 			// The word, which printf's %x prints, named by its dynamic
 			// type in text (print(args), %s), as an enum is.
@@ -501,15 +503,31 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 	}
 }
 
-// strerror is C's strerror(3) text of an errno, as bpftrace prints it:
-// glibc's messages are Go's with a capital first letter.
-func strerror(e syscall.Errno) string {
-	m := e.Error()
+// signalName is glibc's strsignal(3) text of a signal, as main's stdlib
+// signal_name gives it; N/A outside the signal numbers.
+func signalName(n int64) string {
+	switch {
+	case n < 0 || n > 64:
+		return "N/A"
+	case n == 0 || n == 32 || n == 33:
+		return fmt.Sprintf("Unknown signal %d", n)
+	case n >= 34:
+		return fmt.Sprintf("Real-time signal %d", n-34)
+	}
+	return capitalize(syscall.Signal(n).String())
+}
+
+// capitalize gives a message of Go's the capital first letter of glibc's.
+func capitalize(m string) string {
 	if m != "" && m[0] >= 'a' && m[0] <= 'z' {
 		m = string(m[0]-'a'+'A') + m[1:]
 	}
 	return m
 }
+
+// strerror is C's strerror(3) text of an errno, as bpftrace prints it:
+// glibc's messages are Go's with a capital first letter.
+func strerror(e syscall.Errno) string { return capitalize(e.Error()) }
 
 // programLabel names a program for messages: its probe, as written for
 // BEGIN and END, else the first site's probe.
