@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/uscope/uscope/internal/lang"
@@ -38,6 +39,9 @@ type Info struct {
 	strIndex map[lang.Expr]bool
 	// uaddrs holds what uaddr("sym") resolved to (uaddr.go).
 	uaddrs map[lang.Expr]uaddrRef
+	// recordOrder holds, for a record literal stored under another order
+	// of its fields, where each field goes (recordByName).
+	recordOrder map[lang.Expr][]int
 	// loops is set when the unit has a for loop: the loop's body is a
 	// callback, which finds the variables in scratch.
 	loops bool
@@ -53,7 +57,7 @@ func newInfo() *Info {
 	return &Info{
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
-		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, uaddrs: map[lang.Expr]uaddrRef{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
+		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, uaddrs: map[lang.Expr]uaddrRef{}, recordOrder: map[lang.Expr][]int{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -274,6 +278,28 @@ func (k *checker) declare(v *lang.Var, t *Type) error {
 	return nil
 }
 
+// recordByName lets a record literal with the fields of a record variable
+// in another order be assigned to it: the fields are still evaluated in
+// the order written, and each is stored under its name (main's
+// record.record evaluation order).
+func (k *checker) recordByName(rhs lang.Expr, t, old *Type) bool {
+	lit, ok := rhs.(*lang.Tuple)
+	if !ok || t.Names == nil || old.Names == nil || len(t.Names) != len(old.Names) || slices.Equal(t.Names, old.Names) {
+		return false
+	}
+	perm := make([]int, len(t.Names))
+	for i, n := range t.Names {
+		j := slices.Index(old.Names, n)
+		if j < 0 || !sameShape(t.Elems[i], old.Elems[j]) {
+			return false
+		}
+		perm[i] = j
+	}
+	k.info.Types[lit] = old
+	k.info.recordOrder[lit] = perm
+	return true
+}
+
 // forEnd names the hidden variable that holds a range loop's start, which
 // is evaluated once.
 func forEnd(s *lang.ForStmt) string { return fmt.Sprintf("for.end.%d", s.Pos.Offset) }
@@ -390,6 +416,9 @@ func (k *checker) assign(s *lang.AssignStmt) error {
 		}
 		if t.Kind == KindVoid || t.Kind == KindAgg {
 			return k.c.errorf(s.RHS, "aggregations belong in maps: @x = count()", "cannot assign %v to $%s", t, displayVar(lhs.Name))
+		}
+		if old := k.info.Vars[lhs.Name]; old != nil && k.recordByName(s.RHS, t, old) {
+			t = old
 		}
 		return k.declare(lhs, t)
 	case *lang.MapExpr:

@@ -89,7 +89,9 @@ func (m *macroExpander) expr(e lang.Expr, depth int) lang.Expr {
 	switch x := e.(type) {
 	case *lang.Call:
 		m.exprs(x.Args, depth)
-		if d, ok := m.defs[x.Name]; ok {
+		// A macro named as a builtin function overrides it when its
+		// parameters fit the call; otherwise the builtin is called.
+		if d, ok := m.defs[x.Name]; ok && (len(d.Params) == len(x.Args) || lookupBuiltin(x.Name, true) == nil && lookupBuiltin(x.Name, false) == nil) {
 			return m.expand(d, x, x.Args, depth)
 		}
 	case *lang.Ident:
@@ -161,6 +163,11 @@ func (m *macroExpander) expand(d *lang.MacroDef, call lang.Node, args []lang.Exp
 	}
 	body := b.blockExpr(d.Body)
 	body.Pos = call.Position()
+	if len(body.Stmts) == 0 && body.Value != nil {
+		// { v }: the value itself, so that a macro may give printf its
+		// format ("hi") or any other literal an argument must be.
+		return m.expr(body.Value, depth+1)
+	}
 	return m.expr(body, depth+1)
 }
 

@@ -46,6 +46,14 @@ func (g *gen) place(e lang.Expr, off int) error {
 	case *lang.Call:
 		return lookupBuiltin(e.Name, true).place(g, e, t, off)
 	case *lang.Tuple:
+		if perm := g.info.recordOrder[e]; perm != nil {
+			for i, x := range e.Elems {
+				if err := g.store(x, t.Elems[perm[i]], off+elemOffset(t, perm[i])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		pos := off
 		for _, x := range e.Elems {
 			xt := g.typ(x)
