@@ -183,6 +183,8 @@ func builtinTable() []*builtin {
 			help: "delete one element of a map; true if there was one", check: (*checker).mapKeyed, emit: (*gen).deleteCall},
 		{name: "getopt", call: true, minArgs: 1, maxArgs: 3, where: inAll, result: "bool, int64 or string", usage: `getopt("name"[, default[, "description"]])`,
 			help: "the named option --name[=value] given after the program (after --), typed by its default", check: (*checker).getoptType, lowered: true},
+		{name: "config", call: true, minArgs: 0, maxArgs: 0, where: inAll, result: "record", usage: "config().max_strlen",
+			help: "the config variables as the program runs with them (also __builtin_config.NAME)", check: (*checker).configType, lowered: true},
 		{name: "ntop", call: true, minArgs: 1, maxArgs: 2, where: inAll, result: "inet", usage: "ntop([af, ] addr)",
 			help: "an IPv4 (an integer, 4 bytes) or IPv6 (16 bytes) address, printed as text", check: (*checker).ntopType, place: (*gen).placeNtop},
 		{name: "pton", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "uint8[4] or uint8[16]", usage: `pton("127.0.0.1")`,

@@ -147,6 +147,10 @@ func (k *checker) getoptType(n lang.Expr) (*Type, error) {
 	return nil, k.c.errorf(n, `getopt("name", 10, "what it is")`, "getopt() takes a string literal name and a literal default")
 }
 
+func (k *checker) configType(n lang.Expr) (*Type, error) {
+	return nil, k.c.errorf(n, "config().max_strlen", "config() is read one variable at a time")
+}
+
 // exitType checks exit() and exit(code).
 func (k *checker) exitType(n lang.Expr) (*Type, error) {
 	if e := n.(*lang.Call); len(e.Args) == 1 {

@@ -151,3 +151,37 @@ func (c *compiler) applyConfig(items []*lang.ConfigItem) {
 		c.report(c.prog.Errorf(it, len(it.Key), hint, "unknown config variable %q", it.Key))
 	}
 }
+
+// configValues are the values config() reads (config().max_strlen, or
+// __builtin_config.max_strlen), as the session will use them: what the
+// config block and the environment set, else the defaults.
+func (c *compiler) configValues() map[string]lang.Expr {
+	str := func(s string) lang.Expr { return &lang.StrLit{Value: s} }
+	num := func(n int64) lang.Expr { return &lang.IntLit{Value: uint64(n), Text: strconv.FormatInt(n, 10)} }
+	boolean := func(b bool) lang.Expr {
+		if b {
+			return &lang.IntLit{Value: 1, Text: "true"}
+		}
+		return &lang.IntLit{Value: 0, Text: "false"}
+	}
+	or := func(s, def string) string {
+		if s == "" {
+			return def
+		}
+		return s
+	}
+	cat := c.plan.Config.MaxCatBytes
+	if cat == 0 {
+		cat = 10240
+	}
+	return map[string]lang.Expr{
+		"max_strlen":         num(int64(c.opts.StrSize - 1)),
+		"max_map_keys":       num(int64(c.opts.MapSize)),
+		"max_cat_bytes":      num(int64(cat)),
+		"stack_mode":         str(or(c.plan.Config.StackMode, "bpftrace")),
+		"missing_probes":     str(or(c.plan.Config.MissingProbes, "error")),
+		"print_maps_on_exit": boolean(!c.plan.Config.NoMapsOnExit),
+		"show_debug_info":    boolean(c.plan.Config.ShowDebugInfo),
+		"cpp_demangle":       boolean(true),
+	}
+}

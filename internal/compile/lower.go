@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -36,14 +37,17 @@ import (
 //   - a constant of a header given with --include (EPERM) becomes its
 //     value;
 //
+//   - config().NAME and __builtin_config.NAME become the config
+//     variable's value;
+//
 //   - getopt(NAME, DEFAULT) becomes the literal of the named option
 //     --NAME=VALUE given after the program, or its default.
 //
 // Lowering fails only on named options that are wrong (a value of the
 // wrong type, an option no getopt() reads); forms it does not recognize
 // are left for check to report.
-func lower(p *lang.Program, params []string, defines map[string]int64) []error {
-	l := &lowerer{prog: p, args: splitProgramArgs(params), defines: defines}
+func lower(p *lang.Program, params []string, defines map[string]int64, config map[string]lang.Expr) []error {
+	l := &lowerer{prog: p, args: splitProgramArgs(params), defines: defines, config: config}
 	l.params = l.args.positional
 	for _, pr := range p.Probes {
 		if pr.Pred != nil {
@@ -204,6 +208,8 @@ type lowerer struct {
 	errs   []error
 	// defines are the constants of --include's headers.
 	defines map[string]int64
+	// config are the values config().NAME reads (compiler.configValues).
+	config map[string]lang.Expr
 }
 
 func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
@@ -267,6 +273,9 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 		x.X = l.lowerExpr(x.X)
 	case *lang.Field:
 		x.X = l.lowerExpr(x.X)
+		if l.isConfig(x.X) {
+			return l.configField(x)
+		}
 	case *lang.Index:
 		x.X, x.Index = l.lowerExpr(x.X), l.lowerExpr(x.Index)
 	case *lang.Tuple:
@@ -280,4 +289,40 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 		}
 	}
 	return e
+}
+
+// isConfig reports whether x is config() or __builtin_config.
+func (l *lowerer) isConfig(x lang.Expr) bool {
+	switch x := x.(type) {
+	case *lang.Call:
+		return x.Name == "config" && len(x.Args) == 0
+	case *lang.Ident:
+		return x.Name == "__builtin_config"
+	}
+	return false
+}
+
+// configField lowers config().NAME to the value of config variable NAME.
+func (l *lowerer) configField(f *lang.Field) lang.Expr {
+	v, ok := l.config[f.Name]
+	if !ok {
+		names := make([]string, 0, len(l.config))
+		for n := range l.config {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		hint := "config() has " + strings.Join(names, ", ")
+		if near := nearest(f.Name, names); near != "" {
+			hint = "did you mean " + near + "?"
+		}
+		l.errs = append(l.errs, l.prog.Errorf(f, len(f.Name), hint, "config() has no variable %s", f.Name))
+		return &lang.IntLit{Pos: f.Pos, Text: "0"}
+	}
+	switch v := v.(type) {
+	case *lang.StrLit:
+		return &lang.StrLit{Pos: f.Pos, Value: v.Value}
+	case *lang.IntLit:
+		return &lang.IntLit{Pos: f.Pos, Value: v.Value, Text: v.Text}
+	}
+	return v
 }

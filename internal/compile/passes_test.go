@@ -64,7 +64,7 @@ func TestLower(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.in, err)
 		}
-		_ = lower(prog, nil, nil)
+		_ = lower(prog, nil, nil, nil)
 		if got := lang.Format(prog); !strings.Contains(got, tc.want) {
 			t.Errorf("%s lowered to\n%s\nwant %s", tc.in, got, tc.want)
 		}
