@@ -148,6 +148,8 @@ func builtinTable() []*builtin {
 		{name: "usermode", where: inAll, result: "uint8", help: "1 when the probe fired in user mode (always, for uprobes), else 0", check: fixed(intTypes["uint8"]), emit: (*gen).usermode},
 		{name: "username", where: inAll, result: "username", help: "the name of the current user, from its uid", check: fixed(tUsername),
 			emit: helperInto(asm.FnGetCurrentUidGid, lo32...)},
+		{name: "ctx", where: inAll, result: "pointer", help: "the probe's context in the kernel (pt_regs in uprobes), read through casts with probe_read_kernel", check: fixed(tCtx),
+			emit: (*gen).ctxValue},
 		{name: "sp", where: inAll, result: "uint64", help: "the stack pointer", check: fixed(tU64), emit: loadReg("sp")},
 		{name: "ip", where: inAll, result: "uint64", help: "the instruction pointer (the function's address at a moved entry)", check: fixed(tU64),
 			emit: (*gen).ipValue},

@@ -64,6 +64,11 @@ func (g *gen) mapRecord(e lang.Expr) error {
 	return g.wrap(e, g.simpleRecord(kind, m.Index, nil))
 }
 
+func (g *gen) ctxValue(lang.Expr) error {
+	g.emit(asm.Mov.Reg(asm.R0, regCtx))
+	return nil
+}
+
 func (g *gen) reg(e lang.Expr) error {
 	name := e.(*lang.Call).Args[0].(*lang.StrLit).Value
 	g.emit(asm.LoadMem(asm.R0, regCtx, ptRegs[name], asm.DWord))

@@ -708,6 +708,20 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 }
 
 func (k *checker) castType(e *lang.Cast) (*Type, error) {
+	t, err := k.castType1(e)
+	if err == nil && t.Pointee != nil {
+		// A pointer into the kernel's memory (ctx, &$x) stays one when
+		// cast to another pointer type: it is read with probe_read_kernel.
+		if xt := k.info.Types[e.X]; xt != nil && xt.Kernel && !t.Kernel {
+			kt := *t
+			kt.Kernel = true
+			t = &kt
+		}
+	}
+	return t, err
+}
+
+func (k *checker) castType1(e *lang.Cast) (*Type, error) {
 	if e.Type.Array != 0 {
 		return k.arrayCast(e)
 	}

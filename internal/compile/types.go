@@ -101,6 +101,7 @@ var (
 	tUsername = &Type{Kind: KindInt, Size: 8, Builtin: "username"}
 	tStrerror = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "strerror"}
 	tSignal   = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "signal_name"}
+	tCtx      = &Type{Kind: KindInt, Size: 8, Pointee: tU64, Kernel: true}
 )
 
 func strType(n int) *Type { return &Type{Kind: KindString, Size: n} }
