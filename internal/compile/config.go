@@ -22,6 +22,9 @@ type Config struct {
 	// ShowDebugInfo is show_debug_info (ustack.go): frames carry
 	// @file:line and inlined functions.
 	ShowDebugInfo bool
+	// FramePointersOnly is unwind = fp (cfiunwind.go): stacks are the
+	// kernel's frame-pointer walk only.
+	FramePointersOnly bool
 }
 
 // configKeys are bpftrace's config variables that apply to userspace

@@ -25,6 +25,7 @@ import (
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/resolve"
+	"github.com/uscope/uscope/internal/unwind"
 )
 
 // Config describes one tracing session.
@@ -181,6 +182,7 @@ type session struct {
 	coll     kernel
 	links    linker
 	resolver *resolve.Resolver
+	unw      *unwind.Loader // the CFI walk's tables (stack.go); nil until loaded
 	held     child
 	reader   records
 	pid      int
@@ -368,6 +370,7 @@ func (s *session) run(ctx context.Context) error {
 		// to its entry point, where its libraries are mapped (stack.go).
 		s.runToEntry()
 		s.resolver.RememberMaps(s.pid)
+		s.syncUnwind(s.pid)
 	}
 	if s.held != nil {
 		if err := s.held.Release(); err != nil {
