@@ -74,6 +74,17 @@ const (
 // order; FDEs in section order. fn returns false to stop. An object with
 // neither section has no rows (and no error).
 func (f *File) FrameRows(fn func(FrameRow) bool) error {
+	return f.frameRows([]string{".eh_frame", ".debug_frame"}, fn)
+}
+
+// EHFrameRows is FrameRows of .eh_frame alone: the rows of the code that
+// exceptions unwind through, without the .debug_frame of a toolchain that
+// describes only some registers there (Go's).
+func (f *File) EHFrameRows(fn func(FrameRow) bool) error {
+	return f.frameRows([]string{".eh_frame"}, fn)
+}
+
+func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
 	fp := uint64(6) // rbp
 	if f.Machine() == elf.EM_AARCH64 {
 		fp = 29
@@ -84,7 +95,7 @@ func (f *File) FrameRows(fn func(FrameRow) bool) error {
 	}
 	var covered [][2]uint64
 	stopped := false
-	for _, name := range []string{".eh_frame", ".debug_frame"} {
+	for _, name := range sections {
 		if stopped {
 			break
 		}

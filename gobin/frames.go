@@ -60,7 +60,12 @@ func (b *Binary) SavesFramePointer(fn Func) bool {
 	if len(code) > 64 {
 		code = code[:64]
 	}
-	return bytes.Contains(code, []byte{0x55, 0x48, 0x89, 0xe5}) ||
-		bytes.Contains(code, []byte{0x48, 0x89, 0x6c, 0x24}) ||
-		bytes.Contains(code, []byte{0x48, 0x89, 0xac, 0x24})
+	if bytes.Contains(code, []byte{0x55, 0x48, 0x89, 0xe5}) {
+		return true
+	}
+	// mov %rbp, N(%rsp) then lea N(%rsp), %rbp; a store alone is a
+	// register save (crosscall2's), not a frame.
+	store := bytes.Contains(code, []byte{0x48, 0x89, 0x6c, 0x24}) || bytes.Contains(code, []byte{0x48, 0x89, 0xac, 0x24})
+	lea := bytes.Contains(code, []byte{0x48, 0x8d, 0x6c, 0x24}) || bytes.Contains(code, []byte{0x48, 0x8d, 0xac, 0x24})
+	return store && lea
 }

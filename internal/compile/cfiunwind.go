@@ -375,7 +375,7 @@ func (g *gen) unwindStep(cb string) {
 		asm.Ja.Label(common),
 	)
 	// No row: the frame pointer, or [sp] at a frameless site's first frame.
-	chain := g.label("uwchain")
+	chain, anyCFA := g.label("uwchain"), g.label("uwany")
 	g.emit(
 		storeImm(asm.RFP, kSlot, 0, asm.DWord).WithSymbol(fpStep),
 		asm.LoadMem(asm.R7, asm.R6, uwSP, asm.DWord),
@@ -388,13 +388,17 @@ func (g *gen) unwindStep(cb string) {
 		asm.JEq.Imm(asm.R7, 0, stop),
 		asm.Add.Imm(asm.R7, 16),
 		storeImm(asm.RFP, kSlot, 2, asm.DWord),
+		asm.Ja.Label(anyCFA),
 	)
-	// R7 is the CFA: the caller's registers.
+	// R7 is the CFA: the caller's registers. A CFA from a row is above
+	// rsp (C code does not switch stacks); one from the frame-pointer
+	// chain may be on another stack (Go's asmcgocall and cgocallback
+	// switch between the goroutine's and the thread's).
 	noBP := g.label("uwnobp")
 	g.emit(
 		asm.LoadMem(asm.R1, asm.R6, uwSP, asm.DWord).WithSymbol(common),
 		asm.JLE.Reg(asm.R7, asm.R1, stop),
-		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Mov.Reg(asm.R1, asm.RFP).WithSymbol(anyCFA),
 		asm.Add.Imm(asm.R1, kRA),
 		asm.Mov.Imm(asm.R2, 8),
 		asm.Mov.Reg(asm.R3, asm.R7),

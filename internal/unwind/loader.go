@@ -1,6 +1,7 @@
 package unwind
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -169,7 +170,7 @@ func (l *Loader) build(o *proc.Object) loaded {
 		return loaded{}
 	}
 	goFP := false
-	if f.Section(".gopclntab") != nil || f.Section(".data.rel.ro.gopclntab") != nil {
+	if isGo(f) {
 		if ranges, ok := goFrameless(o.OpenPath); ok {
 			tab.AddFrameless(ranges)
 			// Go keeps frame pointers; only its C code (cgo) may not.
@@ -222,16 +223,39 @@ func goFrameless(path string) ([]FramelessRange, bool) {
 	}
 	var out []FramelessRange
 	for _, fn := range fns {
+		slot := uint8(0)
 		if b.SavesFramePointer(fn) {
-			continue
+			if !relinksFrame(b, fn) {
+				continue
+			}
+			// crosscall2 links a second frame inside its own: the
+			// chain's next "return address" would be the saved rbp.
+			// Its SP table finds the real one; rbp is at CFA-16.
+			slot = 2
 		}
 		deltas, err := b.SPDeltas(fn)
 		if err != nil {
 			continue
 		}
 		for _, d := range deltas {
-			out = append(out, FramelessRange{Start: d.Start, End: d.End, Depth: d.Delta})
+			s := uint8(0)
+			if d.Delta >= 8 {
+				s = slot
+			}
+			out = append(out, FramelessRange{Start: d.Start, End: d.End, Depth: d.Delta, RBPSlot: s})
 		}
 	}
 	return out, true
+}
+
+// relinksFrame reports whether fn, after push %rbp; mov %rsp,%rbp, points
+// rbp into its frame again (lea N(%rsp),%rbp): Go's crosscall2 does, to
+// give its register save area a frame of its own.
+func relinksFrame(b *gobin.Binary, fn gobin.Func) bool {
+	code, err := b.Code(fn)
+	if err != nil || len(code) < 4 || !bytes.HasPrefix(code, []byte{0x55, 0x48, 0x89, 0xe5}) {
+		return false
+	}
+	code = code[4:min(len(code), 64)]
+	return bytes.Contains(code, []byte{0x48, 0x8d, 0x6c, 0x24}) || bytes.Contains(code, []byte{0x48, 0x8d, 0xac, 0x24})
 }

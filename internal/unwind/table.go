@@ -132,7 +132,14 @@ func Build(f *elfx.File) (*Table, error) {
 	// one ended (rows of one FDE are contiguous).
 	fdes, byRBP := 0, 0
 	usesRBP := false
-	err := f.FrameRows(func(r elfx.FrameRow) bool {
+	rows := f.FrameRows
+	if isGo(f) {
+		// Go's .debug_frame has the CFA of Go functions but not where
+		// rbp is saved: Go functions are walked by frame pointer or SP
+		// table (AddFrameless), C code by its .eh_frame.
+		rows = f.EHFrameRows
+	}
+	err := rows(func(r elfx.FrameRow) bool {
 		if r.End > 1<<32 {
 			return true
 		}
@@ -159,6 +166,11 @@ func Build(f *elfx.File) (*Table, error) {
 	t := &Table{FDEs: fdes, FramePointers: fdes > 0 && byRBP*10 >= fdes*8}
 	t.Rows = pack(spans)
 	return t, nil
+}
+
+// isGo reports whether f is a Go binary (it has a pclntab).
+func isGo(f *elfx.File) bool {
+	return f.Section(".gopclntab") != nil || f.Section(".data.rel.ro.gopclntab") != nil
 }
 
 // pack sorts spans, fills the gaps between them with KindFP rows and
@@ -193,9 +205,9 @@ func pack(spans []span) []uint64 {
 }
 
 // AddFrameless adds rows for functions that have no call frame
-// information and keep no frame pointer (Go's leaf functions and NOFRAME
-// assembly): ranges [start, end) whose CFA is rsp plus the given stack
-// depth + 8, rbp unchanged. Ranges already covered are left alone.
+// information and that a frame-pointer walk gets wrong (Go's leaf
+// functions, NOFRAME assembly, crosscall2): ranges whose CFA is rsp plus
+// the stack depth + 8. Ranges already covered are left alone.
 func (t *Table) AddFrameless(ranges []FramelessRange) {
 	if len(ranges) == 0 {
 		return
@@ -216,14 +228,16 @@ func (t *Table) AddFrameless(ranges []FramelessRange) {
 		if r.End > 1<<32 || r.End <= r.Start || r.Depth < 0 || r.Depth+8 > 0xffff {
 			continue
 		}
-		spans = append(spans, span{r.Start, r.End, KindSP, uint16(r.Depth + 8), 0})
+		spans = append(spans, span{r.Start, r.End, KindSP, uint16(r.Depth + 8), r.RBPSlot})
 	}
 	t.Rows = pack(spans)
 }
 
-// A FramelessRange is code with no frame pointer of its own where the
-// stack pointer is Depth bytes below the return address's slot.
+// A FramelessRange is code walked by its stack depth: the stack pointer
+// is Depth bytes below the return address's slot, and rbp is saved at
+// CFA - 8*RBPSlot (0: rbp unchanged).
 type FramelessRange struct {
 	Start, End uint64
 	Depth      int64
+	RBPSlot    uint8
 }
