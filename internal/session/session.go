@@ -351,6 +351,9 @@ func (s *session) run(ctx context.Context) error {
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
+	if s.plan.HasStacks && s.pid != 0 && s.held == nil {
+		s.syncUnwind(s.pid) // -p: walk its stacks with CFI from the first hit on
+	}
 	if cfg.Attached != nil {
 		cfg.Attached(s.links.Probes())
 	} else if cfg.JSON && !cfg.Quiet {
