@@ -1,0 +1,164 @@
+package main
+
+import (
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uscope/uscope/internal/testutil"
+)
+
+// Stacks of code without frame pointers, walked from .eh_frame in the
+// kernel (internal/unwind, compile/cfiunwind.go).
+
+// checkWhole checks folded lines of a CFI walk: the walk reached the
+// program's _start (the outermost frame, whose return address .eh_frame
+// marks undefined) and named every frame on the way.
+func checkWhole(t *testing.T, out, comm string) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(l, comm+";_start;") {
+			t.Errorf("folded line %q does not start at %s;_start", l, comm)
+		}
+		if strings.Contains(l, "[unknown]") {
+			t.Errorf("folded line %q has an [unknown] frame", l)
+		}
+	}
+}
+
+// TestStackCFI: the tree built without frame pointers (every function
+// frameless at -O2 -fomit-frame-pointer), also with endbr64 first, and
+// with frame pointers everywhere but in its leaves, gives exactly the
+// known paths with their counts, through libc's start code.
+func TestStackCFI(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, flags := range [][]string{
+		{"-O2", "-fomit-frame-pointer"},
+		{"-O2", "-fomit-frame-pointer", "-fcf-protection=full"},
+		{"-O2", "-fno-omit-frame-pointer", "-momit-leaf-frame-pointer"},
+		{"-O3", "-fomit-frame-pointer", "-fno-asynchronous-unwind-tables", "-fexceptions"},
+	} {
+		t.Run(strings.Join(flags, " "), func(t *testing.T) {
+			bin := testutil.BuildC(t, "tree", treeC, flags...)
+			out := runOK(t, "stack", "-f", "-c", bin, bin+":leaf")
+			checkWhole(t, out, "tree")
+			got := foldedFromMain(t, out, "main")
+			if strings.Join(got, "\n") != strings.Join(treeWant, "\n") {
+				t.Errorf("stack -f on leaf:\n%s\nwant the paths (from main down):\n%s", out, strings.Join(treeWant, "\n"))
+			}
+		})
+	}
+}
+
+// TestStackCFICXX: the C++ tree without frame pointers.
+func TestStackCFICXX(t *testing.T) {
+	checkCXXTree(t, "-O2", "-fomit-frame-pointer")
+}
+
+// TestStackCFICgo: the cgo tree with its C side built as cgo builds it
+// by default (-O2, no frame pointers; sibling calls kept as calls so that
+// cgo's wrappers stay frames): Go calling C, C calling back into Go,
+// that Go calling C again, all whole.
+func TestStackCFICgo(t *testing.T) {
+	checkCgoTree(t, "-O2 -fomit-frame-pointer -fno-optimize-sibling-calls")
+}
+
+// gdbFrames runs gdb's backtrace (past main) at the first stop at
+// breakpoint fn, and returns the program counter of each physical frame
+// (inlined frames share their caller's pc and print none).
+func gdbFrames(t *testing.T, args ...string) []string {
+	t.Helper()
+	gdb := testutil.RequireTool(t, "gdb")
+	out, _ := exec.Command(gdb, args...).CombinedOutput()
+	re := regexp.MustCompile(`(?m)^#\d+\s+(0x[0-9a-f]+) in `)
+	var pcs []string
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		pcs = append(pcs, m[1])
+	}
+	if len(pcs) == 0 {
+		t.Fatalf("no backtrace from gdb %v:\n%s", args, out)
+	}
+	return pcs
+}
+
+// TestStackCFIQsort: a comparison function that Debian's libc (built
+// without frame pointers) calls back from qsort: the stack names every
+// frame, the program's are exactly main;sort_it;...;cmp, and it has as
+// many frames as gdb's backtrace at the same breakpoint.
+func TestStackCFIQsort(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := `#include <stdlib.h>
+#define NOINLINE __attribute__((noinline))
+volatile long sink;
+NOINLINE int cmp(const void *a, const void *b) { sink++; return *(const int *)a - *(const int *)b; }
+NOINLINE void sort_it(int *v, int n) { qsort(v, n, sizeof *v, cmp); sink++; }
+int main(void) {
+	int v[2] = {2, 1};
+	sort_it(v, 2); /* two elements: one comparison */
+	return 0;
+}
+`
+	bin := testutil.BuildC(t, "qs", src, "-O2", "-fomit-frame-pointer")
+	out := runOK(t, "stack", "-f", "-c", bin, bin+":cmp")
+	checkWhole(t, out, "qs")
+	got := foldedFromMain(t, out, "main")
+	if len(got) != 1 || !strings.HasPrefix(got[0], "main;sort_it;") || !strings.HasSuffix(got[0], ";cmp 1") {
+		t.Fatalf("stack -f on cmp:\n%s\nwant one path main;sort_it;<libc>;cmp 1", out)
+	}
+	line := strings.TrimSpace(out)
+	depth := strings.Count(strings.Fields(line)[0], ";") // frames: comm is not one
+	gdb := gdbFrames(t, "-batch", "-nx", "-ex", "set pagination off", "-ex", "set backtrace past-main on",
+		"-ex", "break cmp", "-ex", "run", "-ex", "bt", bin)
+	if depth != len(gdb) {
+		t.Errorf("%d frames (%s), gdb's backtrace has %d physical frames", depth, line, len(gdb))
+	}
+}
+
+// TestStackCFIRedisDepth: Debian's redis-server (no frame pointers) at
+// lookupKey during a GET: the walk is as deep as gdb's backtrace at the
+// same breakpoint (gdb names some static functions ?? too: they have no
+// symbol, so the depth is compared, not the names). With unwind = fp the
+// kernel's frame-pointer walk stops within a few frames.
+func TestStackCFIRedisDepth(t *testing.T) {
+	testutil.RequireRoot(t)
+	pid, cli := startRedis(t)
+	cli("set", "k", "v")
+	gdbDone := make(chan []string, 1)
+	go func() {
+		gdbDone <- gdbFrames(t, "-batch", "-nx", "-p", strconv.Itoa(pid), "-ex", "set pagination off",
+			"-ex", "set backtrace past-main on", "-ex", "break lookupKey", "-ex", "continue", "-ex", "bt")
+	}()
+	// gdb has attached and set its breakpoint when the GET stops in it;
+	// retry the GET until gdb has reported (a GET before the breakpoint
+	// is set just answers).
+	var gdb []string
+	for gdb == nil {
+		cli("get", "k") // blocks while gdb holds the breakpoint
+		select {
+		case gdb = <-gdbDone:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	depth := func(unwind string) int {
+		tr := startUscope(t, "run", "-p", strconv.Itoa(pid), "-e",
+			`config = { unwind = "`+unwind+`" } uprobe:/usr/bin/redis-server:lookupKey { @[ustack] = count(); }`)
+		cli("get", "k")
+		out := tr.stop()
+		i, j := strings.Index(out, "@["), strings.Index(out, "]: ")
+		if i < 0 || j < i {
+			t.Fatalf("no stack:\n%s", out)
+		}
+		return len(strings.Fields(out[i+2 : j]))
+	}
+	cfi, fp := depth("cfi"), depth("fp")
+	t.Logf("redis-server at lookupKey: gdb %d frames, CFI %d, frame pointers %d", len(gdb), cfi, fp)
+	if cfi != len(gdb) {
+		t.Errorf("CFI walk: %d frames, gdb's backtrace %d", cfi, len(gdb))
+	}
+	if fp >= cfi {
+		t.Errorf("frame-pointer walk %d frames, CFI %d: redis-server has frame pointers now?", fp, cfi)
+	}
+}
