@@ -1,12 +1,17 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/pprof/profile"
 
 	"github.com/uscope/uscope/internal/testutil"
 )
@@ -160,5 +165,63 @@ func TestStackCFIRedisDepth(t *testing.T) {
 	}
 	if fp >= cfi {
 		t.Errorf("frame-pointer walk %d frames, CFI %d: redis-server has frame pointers now?", fp, cfi)
+	}
+}
+
+// TestStackFiles: stack -f pprof -o FILE and -f svg -o FILE write the
+// stacks of the tree (without frame pointers) through the profile's
+// writers: the pprof profile's samples are the known paths with their
+// counts (calls/count), the flame graph's frames have the known widths.
+func TestStackFiles(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "tree", treeC, "-O2", "-fomit-frame-pointer")
+	dir := t.TempDir()
+	pb := filepath.Join(dir, "stacks.pb.gz")
+	runOK(t, "stack", "-f", "pprof", "-o", pb, "-c", bin, bin+":leaf")
+	f, err := os.Open(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.SampleType) != 1 || p.SampleType[0].Type != "calls" || p.SampleType[0].Unit != "count" {
+		t.Errorf("sample types %v, want calls/count", p.SampleType)
+	}
+	var got []string
+	for _, s := range p.Sample {
+		var names []string
+		for i := len(s.Location) - 1; i >= 0; i-- { // pprof lists the leaf first
+			names = append(names, s.Location[i].Line[0].Function.Name)
+		}
+		path := strings.Join(names, ";")
+		if i := strings.Index(path, ";main;"); i >= 0 {
+			path = path[i+1:]
+		}
+		got = append(got, path+" "+strconv.FormatInt(s.Value[0], 10))
+	}
+	sort.Strings(got)
+	if strings.Join(got, "\n") != strings.Join(treeWant, "\n") {
+		t.Errorf("pprof samples:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(treeWant, "\n"))
+	}
+
+	svg := filepath.Join(dir, "stacks.svg")
+	runOK(t, "stack", "-f", "svg", "-o", svg, "-c", bin, bin+":leaf")
+	data, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	widths := map[string][]string{}
+	for _, m := range regexp.MustCompile(`<g class="frame" data-name="([^"]*)" data-samples="(\d+)"`).FindAllStringSubmatch(string(data), -1) {
+		widths[m[1]] = append(widths[m[1]], m[2])
+	}
+	for name, want := range map[string]string{"main": "6", "a": "3", "b": "3", "c": "1", "leaf": "1 2 3"} {
+		w := widths[name]
+		sort.Strings(w)
+		if strings.Join(w, " ") != want {
+			t.Errorf("flame graph frames %s: samples %v, want %s", name, w, want)
+		}
 	}
 }
