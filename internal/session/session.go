@@ -303,6 +303,9 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return &Error{fmt.Errorf("open ring buffer: %w", err)}
 	}
+	if s.plan.HasStacks && s.pid != 0 && s.held == nil {
+		s.syncUnwind(s.pid) // -p: tables before the probes, so the first hit walks with CFI
+	}
 	s.reader = rd
 	if err := s.startTree(); err != nil {
 		return err
@@ -350,9 +353,6 @@ func (s *session) run(ctx context.Context) error {
 	s.startSnapshots()
 	if cfg.Ready != nil {
 		cfg.Ready()
-	}
-	if s.plan.HasStacks && s.pid != 0 && s.held == nil {
-		s.syncUnwind(s.pid) // -p: walk its stacks with CFI from the first hit on
 	}
 	if cfg.Attached != nil {
 		cfg.Attached(s.links.Probes())
