@@ -45,9 +45,9 @@ var StackFormats = []string{"pprof", "svg"}
 // Stack builds bcc's stackcount: the user stacks that reach the matched
 // functions, counted in the kernel in @stacks[comm, pid, ustack] (a stack
 // map holds each distinct stack once) and symbolized in userspace when
-// printed. Stacks are walked through frame pointers: code built without
-// them (-fomit-frame-pointer, the default of most distributions' -O2)
-// shows short or broken stacks.
+// printed. Stacks of the traced process are walked with its objects'
+// call frame information (compile/cfiunwind.go), so code built without
+// frame pointers gives whole stacks.
 func Stack(o StackOptions) (*Tool, error) {
 	switch o.Format {
 	case "", "folded":
