@@ -110,10 +110,12 @@ func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
 		if !eh {
 			sort.Slice(covered, func(i, j int) bool { return covered[i][0] < covered[j][0] })
 		}
+		// The ranges .eh_frame covers matter only when .debug_frame follows.
+		track := eh && len(sections) > 1 && f.ef.Section(".debug_frame") != nil
 		err = ParseFrameRows(data, addr, eh, f.order, ptr, fp, func(r FrameRow) bool {
-			if eh {
+			if track {
 				covered = append(covered, [2]uint64{r.Start, r.End})
-			} else if inRanges(covered, r.Start) {
+			} else if !eh && inRanges(covered, r.Start) {
 				return true
 			}
 			if !fn(r) {

@@ -127,7 +127,10 @@ type span struct {
 // addresses do not fit 32 bits get no rows (the walker uses frame
 // pointers there).
 func Build(f *elfx.File) (*Table, error) {
-	var spans []span
+	spans := make([]span, 0, 4096)
+	if s := f.Section(".eh_frame"); s != nil {
+		spans = make([]span, 0, s.Size/8) // about a row per 8 bytes of CFI
+	}
 	// FDEs are told apart by a row that does not start where the last
 	// one ended (rows of one FDE are contiguous).
 	fdes, byRBP := 0, 0
