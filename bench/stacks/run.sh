@@ -78,6 +78,63 @@ for target in fp nofp; do
 	done
 done
 
+
+# C: the time inside the BPF program per hit as the kernel accounts it
+# (kernel.bpf_stats_enabled: run_time_ns / run_cnt of the tool's programs,
+# read from its fdinfo while the target runs; the sysctl is global, so it
+# is on only for these runs and restored after).
+# runtime TARGET TOOL: one round's ns per run.
+runtime() {
+	local t="$work/$1" prog="uprobe:$work/$1:leaf { @[ustack] = count(); }" pid last=""
+	case $2 in
+	uscope-cfi) "$uscope" run -c "$t loop $n" -e "$prog" >/dev/null 2>&1 & ;;
+	uscope-fp) "$uscope" run -c "$t loop $n" -e "config = { unwind = \"fp\" } $prog" >/dev/null 2>&1 & ;;
+	bpftrace) bpftrace -c "$t loop $n" -e "$prog" >/dev/null 2>&1 & ;;
+	esac
+	pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		v=$(cat /proc/$pid/fdinfo/* 2>/dev/null | awk '
+			/^prog_jited:/ { prog = 1 }
+			/^pos:/ { prog = 0 }
+			prog && $1 == "run_time_ns:" { t += $2 }
+			prog && $1 == "run_cnt:" { n += $2 }
+			END { if (n > 1000) printf "%.1f\n", t / n }')
+		[ -n "$v" ] && last=$v
+		sleep 0.2
+	done
+	wait $pid 2>/dev/null
+	[ -n "$last" ] && echo "$last"
+}
+if [ -w /proc/sys/kernel/bpf_stats_enabled ]; then
+	stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
+	echo 1 >/proc/sys/kernel/bpf_stats_enabled
+	for target in fp nofp; do
+		for tool in uscope-cfi uscope-fp bpftrace; do : >"$work/rt.$target.$tool"; done
+	done
+	for i in $(seq "$runs"); do
+		echo "stacks: BPF run time round $i of $runs" >&2
+		for target in fp nofp; do
+			for tool in uscope-cfi uscope-fp bpftrace; do
+				command -v bpftrace >/dev/null || [ "$tool" != bpftrace ] || continue
+				runtime "$target" "$tool" >>"$work/rt.$target.$tool"
+			done
+		done
+	done
+	echo "$stats_old" >/proc/sys/kernel/bpf_stats_enabled
+	echo
+	echo "Time inside the BPF program per hit, as the kernel accounts it (kernel.bpf_stats_enabled,"
+	echo "run_time_ns / run_cnt of the tool's programs; $runs rounds; ns per run min | median | max):"
+	echo
+	echo "| target | tool | ns per run min | median | max |"
+	echo "|---|---|---|---|---|"
+	for target in fp nofp; do
+		for tool in uscope-cfi uscope-fp bpftrace; do
+			[ -s "$work/rt.$target.$tool" ] || continue
+			echo "| $target | $tool | $(bench_stats "$work/rt.$target.$tool") |"
+		done
+	done
+fi
+
 echo
 echo "### B. Unwind depth on redis-server at lookupKey"
 echo

@@ -225,3 +225,31 @@ func TestStackFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileRatioCFI: the 3:1 program built without frame pointers: a
+// sample in spin (frameless) keeps its caller, so nearly every sample is
+// main;hot_a;spin or main;hot_b;spin, in the 3:1 ratio, each stack whole
+// to _start.
+func TestProfileRatioCFI(t *testing.T) {
+	testutil.RequireRoot(t)
+	// noipa: no constprop clones of spin at -O2.
+	src := strings.Replace(hotC, "__attribute__((noinline))", "__attribute__((noipa))", 1)
+	bin := testutil.BuildC(t, "hot", src, "-O2", "-fomit-frame-pointer")
+	out := runOK(t, "profile", "-F", "999", "-c", bin)
+	re := regexp.MustCompile(`(?m)^hot;_start;(?:[^;\n]+;)*main;(hot_a|hot_b);spin (\d+)$`)
+	got := map[string]float64{}
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(m[2])
+		got[m[1]] += float64(n)
+	}
+	total := 0.0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		n, _ := strconv.Atoi(f[len(f)-1])
+		total += float64(n)
+	}
+	if in := got["hot_a"] + got["hot_b"]; in < 0.95*total {
+		t.Errorf("%.0f of %.0f samples are main;hot_a|hot_b;spin, want 95 %%:\n%s", in, total, out)
+	}
+	checkRatio(t, "folded", got["hot_a"], got["hot_b"])
+}
