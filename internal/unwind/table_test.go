@@ -1,6 +1,7 @@
 package unwind
 
 import (
+	"encoding/binary"
 	"os"
 	"testing"
 
@@ -119,4 +120,29 @@ func BenchmarkBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzCompile runs arbitrary call frame information through the row
+// compiler: packed tables are sorted and every row's kind is known.
+func FuzzCompile(f *testing.F) {
+	f.Add([]byte("\x14\x00\x00\x00\x00\x00\x00\x00\x01zR\x00\x01\x78\x10\x01\x1b\x0c\x07\x08\x90\x01\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var spans []span
+		_ = elfx.ParseFrameRows(b, 0, true, binary.LittleEndian, 8, 6, func(r elfx.FrameRow) bool {
+			if r.End <= 1<<32 {
+				k, off, rbp := compileRow(r)
+				spans = append(spans, span{r.Start, r.End, k, off, rbp})
+			}
+			return len(spans) < 10000
+		})
+		rows := pack(spans)
+		for i, r := range rows {
+			if RowKind(r) > KindEnd {
+				t.Fatalf("row %x: kind %d", r, RowKind(r))
+			}
+			if i > 0 && RowPC(r) <= RowPC(rows[i-1]) {
+				t.Fatalf("rows not sorted: %x after %x", r, rows[i-1])
+			}
+		}
+	})
 }
