@@ -22,6 +22,9 @@ import (
 // stores it beside the stack id and the session inserts it as the second
 // frame (session.stackRef). Because it is part of the value,
 // @[ustack] = count() still aggregates in the kernel.
+//
+// A stack the CFI walk took (cfiunwind.go) has the id CFIStackID and, in
+// word 1, the hash its frames are stored under in MapCFIStacks.
 const (
 	StackIDOffset     = 0
 	StackPIDOffset    = 4
