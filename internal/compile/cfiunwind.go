@@ -107,15 +107,6 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.LoadMem(asm.R1, asm.R0, 4, asm.Word),
 		asm.JSet.Imm(asm.R1, unwind.ProcFramePointers, fp),
 	)
-	if g.profile != nil {
-		// A sample in kernel mode has the kernel's registers: the
-		// kernel's own walk finds the user ones.
-		g.emit(
-			asm.LoadMem(asm.R1, regCtx, ptRegs["cs"], asm.DWord),
-			asm.And.Imm(asm.R1, 3),
-			asm.JNE.Imm(asm.R1, 3, fp),
-		)
-	}
 	g.emit(
 		storeImm(asm.RFP, slot+8, 0, asm.DWord),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
@@ -123,16 +114,38 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.Add.Imm(asm.R2, int32(slot+8)),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, fp),
+		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, regCtx, ptRegs["ip"], asm.DWord),
+		asm.LoadMem(asm.R2, regCtx, ptRegs["sp"], asm.DWord),
+		asm.LoadMem(asm.R3, regCtx, ptRegs["bp"], asm.DWord),
+	)
+	if g.profile != nil {
+		// A sample taken in kernel mode (an interrupt, a fault) has
+		// the kernel's registers: the user ones are the task's saved
+		// pt_regs (bpf_task_pt_regs).
+		user := g.label("uwuser")
+		g.emit(
+			asm.LoadMem(asm.R4, regCtx, ptRegs["cs"], asm.DWord),
+			asm.And.Imm(asm.R4, 3),
+			asm.JEq.Imm(asm.R4, 3, user),
+			asm.FnGetCurrentTaskBtf.Call(),
+			asm.Mov.Reg(asm.R1, asm.R0),
+			asm.FnTaskPtRegs.Call(),
+			asm.LoadMem(asm.R1, asm.R0, ptRegs["ip"], asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, ptRegs["sp"], asm.DWord),
+			asm.LoadMem(asm.R3, asm.R0, ptRegs["bp"], asm.DWord),
+		)
+		g.mark(user)
+	}
+	g.emit(
+		asm.Mov.Reg(asm.R0, asm.R8),
 		asm.StoreMem(asm.R0, uwPC, asm.R1, asm.DWord),
 		asm.StoreMem(asm.R0, uwFrames, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R0, uwSP, asm.R2, asm.DWord),
+		asm.StoreMem(asm.R0, uwBP, asm.R3, asm.DWord),
 		asm.LoadImm(asm.R2, fnvBasis, asm.DWord),
 		asm.Xor.Reg(asm.R2, asm.R1),
 		asm.StoreMem(asm.R0, uwHash, asm.R2, asm.DWord),
-		asm.LoadMem(asm.R1, regCtx, ptRegs["sp"], asm.DWord),
-		asm.StoreMem(asm.R0, uwSP, asm.R1, asm.DWord),
-		asm.LoadMem(asm.R1, regCtx, ptRegs["bp"], asm.DWord),
-		asm.StoreMem(asm.R0, uwBP, asm.R1, asm.DWord),
 		storeImm(asm.R0, uwN, 1, asm.DWord),
 		asm.LoadMem(asm.R1, asm.RFP, slot, asm.DWord),
 		asm.StoreMem(asm.R0, uwPID, asm.R1, asm.Word),

@@ -371,6 +371,7 @@ func (s *session) run(ctx context.Context) error {
 		// Know the traced process's objects before it can exit; the drain
 		// loop refreshes this as it maps more. A held command first runs
 		// to its entry point, where its libraries are mapped (stack.go).
+		s.syncUnwind(s.pid) // the program and ld.so, mapped at exec
 		s.runToEntry()
 		s.resolver.RememberMaps(s.pid)
 		s.syncUnwind(s.pid)
