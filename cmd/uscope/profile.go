@@ -28,8 +28,8 @@ command writes too: give -o FILE to keep them apart. It is bpftrace's
 
 Stacks are walked as 'uscope stack' walks them: from the call frame
 information (.eh_frame) of the traced process's objects, by frame pointer in
-Go code; a sample taken while the process was in the kernel uses the kernel's
-frame-pointer walk of its user stack.`,
+Go code; a sample taken while the process was in the kernel walks its user
+stack from the registers it left user mode with.`,
 		Example: `  uscope profile -c ./app -o app.folded
   uscope profile -p 1234 -F 999 -d 10 -f svg -o flame.svg
   uscope profile -c 'python3 x.py' -f pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz`,
