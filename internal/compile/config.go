@@ -19,12 +19,12 @@ type Config struct {
 	NoMapsOnExit bool
 	// StackMode is bpftrace's stack_mode: bpftrace (default), perf, raw.
 	StackMode string
-	// ShowDebugInfo is show_debug_info (ustack.go): frames carry
-	// @file:line and inlined functions.
-	ShowDebugInfo bool
 	// FramePointersOnly is unwind = fp (cfiunwind.go): stacks are the
 	// kernel's frame-pointer walk only.
 	FramePointersOnly bool
+	// ShowDebugInfo is show_debug_info (ustack.go): frames carry
+	// @file:line and inlined functions.
+	ShowDebugInfo bool
 }
 
 // configKeys are bpftrace's config variables that apply to userspace
