@@ -81,3 +81,22 @@ func ExampleFile_ViewAtAddr() {
 	fmt.Println(err, n == len(first) || uint64(n) == s.Size)
 	// Output: <nil> true
 }
+
+// ExampleFile_FrameRows counts the rows of libc's call frame information
+// whose CFA is the stack pointer plus an offset (code without a frame
+// pointer).
+func ExampleFile_FrameRows() {
+	f, err := elfx.Open("/lib/x86_64-linux-gnu/libc.so.6")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	bySP := 0
+	_ = f.FrameRows(func(r elfx.FrameRow) bool {
+		if r.CFA.Kind == elfx.RuleCFA && r.CFA.Reg == 7 {
+			bySP++
+		}
+		return true
+	})
+	fmt.Println(bySP > 0)
+}

@@ -100,3 +100,17 @@ func ExampleBinary_TypeName() {
 	fmt.Println(name, err)
 	// Output: map[string][]int <nil>
 }
+
+// How deep a Go function's frame is at each instruction, from pclntab's SP
+// table: a function that keeps a frame pointer pushes rbp first.
+func ExampleBinary_SPDeltas() {
+	b := open()
+	defer b.Close()
+	fn, ok := b.FuncByName("github.com/uscope/uscope/gobin.OpenFile")
+	if !ok {
+		log.Fatal("not found")
+	}
+	deltas, err := b.SPDeltas(fn)
+	fmt.Println(err == nil, len(deltas) > 1, deltas[0].Delta, b.SavesFramePointer(fn))
+	// Output: true true 0 true
+}

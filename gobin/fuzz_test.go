@@ -64,6 +64,8 @@ func inspect(b *Binary) {
 		b.FuncByName(fn.Name)
 		b.FuncAt(fn.Entry)
 		b.FileOffset(fn.Entry)
+		b.SPDeltas(fn)
+		b.SavesFramePointer(fn)
 		if code, err := b.Code(fn); err == nil {
 			PrologueEndAMD64(code, fn.Entry)
 			RetSitesAMD64(code, fn.Entry)

@@ -26,8 +26,10 @@ or -c every process is sampled. Folded stacks go to stdout, where -c's
 command writes too: give -o FILE to keep them apart. It is bpftrace's
 'profile:hz:99 { @[ustack] = count(); }' with the output people open.
 
-Stacks are walked with frame pointers (see 'uscope stack'); a sample in a
-function without a frame of its own misses that function's caller.`,
+Stacks are walked as 'uscope stack' walks them: from the call frame
+information (.eh_frame) of the traced process's objects, by frame pointer in
+Go code; a sample taken while the process was in the kernel walks its user
+stack from the registers it left user mode with.`,
 		Example: `  uscope profile -c ./app -o app.folded
   uscope profile -p 1234 -F 999 -d 10 -f svg -o flame.svg
   uscope profile -c 'python3 x.py' -f pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz`,

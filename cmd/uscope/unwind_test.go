@@ -90,6 +90,13 @@ func TestStackFramelessCaller(t *testing.T) {
 // TestStackFramelessCallerCXX: the same tree in C++ methods of a template,
 // named demangled.
 func TestStackFramelessCallerCXX(t *testing.T) {
+	checkCXXTree(t, "-O2", "-fno-omit-frame-pointer")
+}
+
+// checkCXXTree builds the C++ tree with the flags given and checks its
+// stacks.
+func checkCXXTree(t *testing.T, flags ...string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	gxx := testutil.RequireTool(t, "g++")
 	src := `
@@ -113,7 +120,7 @@ int main() {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "treecc")
-	if b, err := exec.Command(gxx, "-O2", "-fno-omit-frame-pointer", "-o", bin, filepath.Join(dir, "tree.cc")).CombinedOutput(); err != nil {
+	if b, err := exec.Command(gxx, append(flags, "-o", bin, filepath.Join(dir, "tree.cc"))...).CombinedOutput(); err != nil {
 		t.Fatalf("g++: %v\n%s", err, b)
 	}
 	w := func(s string) string {
@@ -299,6 +306,13 @@ func TestStackAtReturn(t *testing.T) {
 // crosscall2 holds a stack address the walk reads as a frame: it is left
 // out (not code).
 func TestStackCgo(t *testing.T) {
+	checkCgoTree(t, "-O0 -fno-omit-frame-pointer")
+}
+
+// checkCgoTree builds the cgo tree with the C flags given and checks its
+// stacks (TestStackCgo, TestStackCFICgo).
+func checkCgoTree(t *testing.T, cflags string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTool(t, "gcc")
 	goTool := testutil.RequireTool(t, "go")
@@ -308,7 +322,7 @@ func TestStackCgo(t *testing.T) {
 		"main.go": `package main
 
 /*
-#cgo CFLAGS: -O0 -fno-omit-frame-pointer
+#cgo CFLAGS: CFLAGS
 void c_leaf(int x);
 void c_mid(int x);
 void c_calls_go(int x);
@@ -344,6 +358,7 @@ __attribute__((noinline)) void c_calls_go(int x) { goCallback(x); csink++; }
 `,
 	}
 	for name, src := range files {
+		src = strings.Replace(src, "#cgo CFLAGS: CFLAGS", "#cgo CFLAGS: "+cflags, 1)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +366,7 @@ __attribute__((noinline)) void c_calls_go(int x) { goCallback(x); csink++; }
 	bin := filepath.Join(dir, "cgotree")
 	build := exec.Command(goTool, "build", "-o", bin, ".")
 	build.Dir = dir
-	build.Env = append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=", "GOWORK=off")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=", "GOWORK=off", "CGO_CFLAGS_ALLOW=-fno-optimize-sibling-calls")
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}

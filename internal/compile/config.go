@@ -19,6 +19,9 @@ type Config struct {
 	NoMapsOnExit bool
 	// StackMode is bpftrace's stack_mode: bpftrace (default), perf, raw.
 	StackMode string
+	// FramePointersOnly is unwind = fp (cfiunwind.go): stacks are the
+	// kernel's frame-pointer walk only.
+	FramePointersOnly bool
 	// ShowDebugInfo is show_debug_info (ustack.go): frames carry
 	// @file:line and inlined functions.
 	ShowDebugInfo bool

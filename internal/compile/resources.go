@@ -147,6 +147,7 @@ func (c *compiler) addCommonMaps(programs int) {
 	if c.plan.HasStacks {
 		m[MapStacks] = &ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4,
 			ValueSize: 8 * maxStackDeep, MaxEntries: uint32(c.opts.MapSize)}
+		c.addUnwindMaps()
 	}
 }
 

@@ -22,6 +22,9 @@ import (
 // stores it beside the stack id and the session inserts it as the second
 // frame (session.stackRef). Because it is part of the value,
 // @[ustack] = count() still aggregates in the kernel.
+//
+// A stack the CFI walk took (cfiunwind.go) has the id CFIStackID and, in
+// word 1, the hash its frames are stored under in MapCFIStacks.
 const (
 	StackIDOffset     = 0
 	StackPIDOffset    = 4
@@ -46,8 +49,27 @@ func framelessSite(kind string, s *resolve.Site) bool {
 	return s.Addr == s.FuncAddr || s.GoEntry || s.Moved != 0
 }
 
-// placeStack stores a user stack value (see StackIDOffset) at off.
+// placeStack stores a user stack value (see StackIDOffset) at off: from
+// the CFI walk where the process has unwind tables (cfiunwind.go), else
+// from the kernel's frame-pointer walk.
 func (g *gen) placeStack(off int) error {
+	if !g.c.cfiUnwind() {
+		return g.placeFPStack(off)
+	}
+	fp, done := g.label("uwfpath"), g.label("uwdone")
+	if err := g.placeCFIStack(off, fp, done); err != nil {
+		return err
+	}
+	g.mark(fp)
+	if err := g.placeFPStack(off); err != nil {
+		return err
+	}
+	g.mark(done)
+	return nil
+}
+
+// placeFPStack stores the stack value of bpf_get_stackid's walk.
+func (g *gen) placeFPStack(off int) error {
 	g.emit(
 		asm.Mov.Reg(asm.R1, regCtx),
 		asm.LoadMapPtr(asm.R2, 0).WithReference(MapStacks),
@@ -122,6 +144,19 @@ func init() {
 			return "show_debug_info is true or false"
 		}
 		c.plan.Config.ShowDebugInfo = b
+		return ""
+	}
+	// unwind = fp keeps to frame pointers (bpf_get_stackid) even where
+	// the session loaded unwind tables; cfi (the default) walks with them.
+	configKeys["unwind"] = func(c *compiler, v string) string {
+		switch v {
+		case "fp":
+			c.plan.Config.FramePointersOnly = true
+		case "cfi":
+			c.plan.Config.FramePointersOnly = false
+		default:
+			return "unwind is fp or cfi"
+		}
 		return ""
 	}
 }

@@ -19,11 +19,26 @@ type Sampled struct {
 // Frames are functions by name, one location each: the stacks carry names,
 // not addresses.
 func Pprof(w io.Writer, stacks []Sampled, periodNanos int64) error {
-	p := &profile.Profile{
+	return writePprof(w, stacks, &profile.Profile{
 		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
 		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
 		Period:     periodNanos,
-	}
+	}, periodNanos)
+}
+
+// PprofCounts writes stacks counted at a probe (uscope stack) as a pprof
+// profile with one sample value, typ/count ("calls/count").
+func PprofCounts(w io.Writer, stacks []Sampled, typ string) error {
+	return writePprof(w, stacks, &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: typ, Unit: "count"}},
+		PeriodType: &profile.ValueType{Type: typ, Unit: "count"},
+		Period:     1,
+	}, 0)
+}
+
+// writePprof fills p with the stacks: each sample's values are its count
+// and, when periodNanos is not 0, count × periodNanos.
+func writePprof(w io.Writer, stacks []Sampled, p *profile.Profile, periodNanos int64) error {
 	locs := map[string]*profile.Location{}
 	loc := func(name string) *profile.Location {
 		if l, ok := locs[name]; ok {
@@ -41,7 +56,10 @@ func Pprof(w io.Writer, stacks []Sampled, periodNanos int64) error {
 		if len(s.Frames) == 0 || s.Count == 0 {
 			continue
 		}
-		sm := &profile.Sample{Value: []int64{int64(s.Count), int64(s.Count) * periodNanos}}
+		sm := &profile.Sample{Value: []int64{int64(s.Count)}}
+		if periodNanos != 0 {
+			sm.Value = append(sm.Value, int64(s.Count)*periodNanos)
+		}
 		for i := len(s.Frames) - 1; i >= 0; i-- { // pprof: leaf first
 			sm.Location = append(sm.Location, loc(s.Frames[i]))
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/uscope/uscope/internal/lazy"
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/resolve"
+	"github.com/uscope/uscope/internal/unwind"
 )
 
 // Config describes one tracing session.
@@ -195,6 +196,7 @@ type session struct {
 	coll     kernel
 	links    linker
 	resolver *resolve.Resolver
+	unw      *unwind.Loader // the CFI walk's tables (stack.go); nil until loaded
 	held     child
 	reader   records
 	pid      int
@@ -331,6 +333,9 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return &Error{fmt.Errorf("open ring buffer: %w", err)}
 	}
+	if s.plan.HasStacks && s.pid != 0 && s.held == nil {
+		s.syncUnwind(s.pid) // -p: tables before the probes, so the first hit walks with CFI
+	}
 	s.reader = rd
 	if err := s.startTree(); err != nil {
 		return err
@@ -405,8 +410,10 @@ func (s *session) run(ctx context.Context) error {
 		// Know the traced process's objects before it can exit; the drain
 		// loop refreshes this as it maps more. A held command first runs
 		// to its entry point, where its libraries are mapped (stack.go).
+		s.syncUnwind(s.pid) // the program and ld.so, mapped at exec
 		s.runToEntry()
 		s.resolver.RememberMaps(s.pid)
+		s.syncUnwind(s.pid)
 	}
 	if s.held != nil && !s.released {
 		if err := s.held.Release(); err != nil {

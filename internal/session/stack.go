@@ -6,6 +6,7 @@ import (
 
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/unwind"
 )
 
 // stackValue is a decoded user stack value (layout: compile.StackIDOffset).
@@ -33,12 +34,20 @@ func (s *session) frames(ref stackValue) ([]output.Frame, int) {
 	if ref.id < 0 {
 		return nil, int(ref.id)
 	}
-	m := s.coll.Map(compile.MapStacks)
-	if m == nil {
-		return nil, 0
+	var raw []byte
+	if ref.id == compile.CFIStackID {
+		// The CFI walk's frames, under their hash; the walk found the
+		// caller of a frameless site itself.
+		m := s.coll.Map(compile.MapCFIStacks)
+		if m == nil {
+			return nil, 0
+		}
+		raw, _ = m.LookupBytes(ref.caller)
+		ref.caller = 0
+	} else if m := s.coll.Map(compile.MapStacks); m != nil {
+		raw, _ = m.LookupBytes(uint32(ref.id))
 	}
-	raw, err := m.LookupBytes(uint32(ref.id))
-	if err != nil || raw == nil {
+	if raw == nil {
 		return nil, 0
 	}
 	pid := ref.pid
@@ -118,14 +127,32 @@ func (c heldChild) RunToEntry() error { return c.h.RunToEntry() }
 // when they changed).
 func (s *session) rememberTreeMaps() {
 	s.resolver.RememberMaps(s.pid)
+	s.syncUnwind(s.pid)
 	if s.tree == nil {
 		return
 	}
 	for _, pid := range s.tree.Pids() {
 		if pid != s.pid {
 			s.resolver.RememberMaps(pid)
+			s.syncUnwind(pid)
 		}
 	}
+}
+
+// syncUnwind loads the unwind tables of the objects pid maps (when the
+// plan walks stacks with CFI), so that its stacks are walked without
+// frame pointers from then on. Objects mapped later (dlopen) are loaded
+// at the next drain; until then their frames use frame pointers.
+func (s *session) syncUnwind(pid int) {
+	if s.unw == nil {
+		rows, ok1 := s.coll.Map(compile.MapUnwindRows).(ebpfMap)
+		procs, ok2 := s.coll.Map(compile.MapUnwindProcs).(ebpfMap)
+		if !ok1 || !ok2 {
+			return
+		}
+		s.unw = unwind.NewLoader(rows.Map, procs.Map, s.out.warn)
+	}
+	_ = s.unw.Sync(pid) // a process that exited keeps the tables it had
 }
 
 // stackMode is the stack mode of a ustack value: ustack(MODE), else the

@@ -108,24 +108,33 @@ func reverse(s []string) []string {
 
 // write writes the samples in the chosen format to the file or Out.
 func (o *ProfileOptions) write(samples []profileSample) error {
+	title := o.Title
+	if title == "" {
+		title = "CPU flame graph"
+	}
+	return writeSamples(o.Out, o.Path, o.Format, title, samples, func(w io.Writer, st []output.Sampled) error {
+		return output.Pprof(w, st, int64(1e9/o.Hz))
+	})
+}
+
+// writeSamples writes counted stacks (root first) as folded lines, a
+// pprof profile (pprof writes it) or a flame graph SVG titled title, to
+// the file at path, or to w when path is "". Stack and profile share it.
+func writeSamples(w io.Writer, path, format, title string, samples []profileSample, pprof func(io.Writer, []output.Sampled) error) error {
 	var buf bytes.Buffer
-	switch o.Format {
+	switch format {
 	case "pprof":
 		var st []output.Sampled
 		for _, s := range samples {
 			st = append(st, s.Sampled)
 		}
-		if err := output.Pprof(&buf, st, int64(1e9/o.Hz)); err != nil {
+		if err := pprof(&buf, st); err != nil {
 			return err
 		}
 	case "svg":
 		var st []output.Sampled
 		for _, s := range samples {
 			st = append(st, output.Sampled{Frames: append([]string{s.comm}, s.Frames...), Count: s.Count})
-		}
-		title := o.Title
-		if title == "" {
-			title = "CPU flame graph"
 		}
 		if err := output.FlameGraph(&buf, title, st); err != nil {
 			return err
@@ -135,9 +144,8 @@ func (o *ProfileOptions) write(samples []profileSample) error {
 			buf.WriteString(output.FoldedLine(s.comm, reverse(s.Frames), s.Count))
 		}
 	}
-	var w io.Writer = o.Out
-	if o.Path != "" {
-		return os.WriteFile(o.Path, buf.Bytes(), 0o644)
+	if path != "" {
+		return os.WriteFile(path, buf.Bytes(), 0o644)
 	}
 	_, err := w.Write(buf.Bytes())
 	return err

@@ -2,6 +2,8 @@ package tools
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -30,15 +32,35 @@ type StackOptions struct {
 	Delimiter bool
 	// Addresses prints each frame's address before it (stackcount -v).
 	Addresses bool
+	// Format "pprof" or "svg" writes the stacks counted over the whole
+	// run to Path at the end, as a pprof profile (calls/count) or a flame
+	// graph, as 'uscope profile' writes its samples; "" or "folded"
+	// prints them.
+	Format, Path string
 }
+
+// StackFormats are the file formats of stack -f.
+var StackFormats = []string{"pprof", "svg"}
 
 // Stack builds bcc's stackcount: the user stacks that reach the matched
 // functions, counted in the kernel in @stacks[comm, pid, ustack] (a stack
 // map holds each distinct stack once) and symbolized in userspace when
-// printed. Stacks are walked through frame pointers: code built without
-// them (-fomit-frame-pointer, the default of most distributions' -O2)
-// shows short or broken stacks.
+// printed. Stacks of the traced process are walked with its objects'
+// call frame information (compile/cfiunwind.go), so code built without
+// frame pointers gives whole stacks.
 func Stack(o StackOptions) (*Tool, error) {
+	switch o.Format {
+	case "", "folded":
+	case "pprof", "svg":
+		if o.Path == "" {
+			return nil, fmt.Errorf("-f %s writes a file: give -o FILE", o.Format)
+		}
+		if o.Interval != 0 {
+			return nil, fmt.Errorf("-f %s writes one file at the end: leave out -i", o.Format)
+		}
+	default:
+		return nil, fmt.Errorf("unknown format %q; use -f folded, pprof or svg", o.Format)
+	}
 	ap, err := Pattern(o.Pattern)
 	if err != nil {
 		return nil, err
@@ -72,6 +94,12 @@ func Stack(o StackOptions) (*Tool, error) {
 			if m == nil {
 				return
 			}
+			if o.Format == "pprof" || o.Format == "svg" {
+				if final {
+					o.writeFile(m)
+				}
+				return
+			}
 			if !final || o.Interval == 0 || !empty([]*output.Map{m}) {
 				o.printf("%s", o.stacksText(m))
 			}
@@ -80,6 +108,35 @@ func Stack(o StackOptions) (*Tool, error) {
 			}
 		},
 	}, "@stacks"), nil
+}
+
+// writeFile writes the stacks as a pprof profile or a flame graph (the
+// writers of 'uscope profile'): processes of one name merged.
+func (o *StackOptions) writeFile(m *output.Map) {
+	idx := map[string]int{}
+	var samples []profileSample
+	for _, e := range m.Entries {
+		if len(e.Key) != 3 || len(e.Key[2].Frames) == 0 {
+			continue
+		}
+		comm, frames := keyText(e.Key[0]), e.Key[2].Frames
+		k := output.Folded(comm, frames)
+		if i, ok := idx[k]; ok {
+			samples[i].Count += intOf(e.Value)
+			continue
+		}
+		idx[k] = len(samples)
+		samples = append(samples, profileSample{comm: comm, Sampled: output.Sampled{Frames: reverse(frames), Count: intOf(e.Value)}})
+	}
+	slices.SortFunc(samples, func(a, b profileSample) int {
+		return strings.Compare(output.Folded(a.comm, reverse(a.Frames)), output.Folded(b.comm, reverse(b.Frames)))
+	})
+	err := writeSamples(o.Out, o.Path, o.Format, "Stacks of "+o.Pattern, samples, func(w io.Writer, st []output.Sampled) error {
+		return output.PprofCounts(w, st, "calls")
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "uscope: stack: %v\n", err)
+	}
 }
 
 // stackEntry is one counted stack.
