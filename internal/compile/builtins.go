@@ -242,7 +242,7 @@ func builtinTable() []*builtin {
 		// Aggregations: assigned to a map, @m[k] = count().
 		{name: "avg", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggAvg, result: "aggregation", usage: "@m = avg(x)", help: "the average of the values"},
 		{name: "count", call: true, minArgs: 0, maxArgs: 0, where: inAll, agg: AggCount, result: "aggregation", usage: "@m = count()", help: "how many times it ran"},
-		{name: "hist", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggHist, result: "aggregation", usage: "@m = hist(x)", help: "a power-of-two histogram of the values"},
+		{name: "hist", call: true, minArgs: 1, maxArgs: 2, where: inAll, agg: AggHist, result: "aggregation", usage: "@m = hist(x) or hist(x, k)", help: "a power-of-two histogram of the values; k (0-5) splits each power of two into 2^k buckets"},
 		{name: "tseries", call: true, minArgs: 3, maxArgs: 4, where: inAll, agg: AggTSeries, result: "aggregation", usage: `@m = tseries(x, interval, n[, "avg"|"max"|"min"|"sum"])`, help: "a time series: the last n intervals, each the last value (or their avg, max, min or sum)"},
 		{name: "lhist", call: true, minArgs: 4, maxArgs: 4, where: inAll, agg: AggLhist, result: "aggregation", usage: "@m = lhist(x, min, max, step)", help: "a linear histogram of the values"},
 		{name: "max", call: true, minArgs: 1, maxArgs: 1, where: inAll, agg: AggMax, result: "aggregation", usage: "@m = max(x)", help: "the largest value"},

@@ -475,6 +475,14 @@ func (k *checker) checkAggArgs(call *lang.Call, t *Type) error {
 	if t.Agg == AggTSeries {
 		return k.tseriesArgs(call, t)
 	}
+	if t.Agg == AggHist && len(call.Args) == 2 {
+		n, ok := constInt(call.Args[1])
+		if !ok || n < 0 || n > output.MaxHistBits {
+			return k.c.errorf(call.Args[1], "hist(x, 2): 4 buckets per power of two", "hist()'s second argument is a number from 0 to %d", output.MaxHistBits)
+		}
+		t.HistBits = int(n)
+		return nil
+	}
 	if t.Agg != AggLhist {
 		return nil
 	}

@@ -213,6 +213,11 @@ func (g *gen) aggregate(call *lang.Call, me *lang.MapExpr, m *MapDesc) error {
 		g.emit(asm.StoreMem(asm.R0, value, asm.R1, asm.DWord).WithSymbol(first))
 		g.emit(storeImm(asm.R0, set, 1, asm.DWord))
 	case AggHist:
+		if k := m.Value.HistBits; k > 0 {
+			g.fineBucket(k)
+			g.bumpBucket(output.HistBuckets(k))
+			break
+		}
 		g.log2Bucket()
 		g.bumpBucket(histBuckets)
 	case AggLhist:
@@ -268,6 +273,49 @@ func (g *gen) log2Bucket() {
 		asm.Mov.Imm(asm.R1, 0).WithSymbol(neg),
 		asm.Ja.Label(done),
 		asm.Mov.Imm(asm.R1, 1).WithSymbol(zero),
+	)
+	g.mark(done)
+}
+
+// fineBucket turns the value in R1 into its bucket of hist(v, k) in R1,
+// in output's finehist.go layout (bpftrace's log2(n, k)).
+func (g *gen) fineBucket(k int) {
+	mask := int32(1)<<k - 1
+	neg, small, done := g.label("fneg"), g.label("fsmall"), g.label("fdone")
+	g.emit(
+		asm.JSLT.Imm(asm.R1, 0, neg),
+		asm.JLE.Imm(asm.R1, mask, small),
+		asm.Mov.Reg(asm.R4, asm.R1), // n0
+		asm.Mov.Imm(asm.R3, 0),      // l: the highest bit's index
+	)
+	// Without branches, so that a loop around hist() does not multiply
+	// the verifier's paths: n >= 2^(2^i) is the sign of n - 2^(2^i),
+	// flipped (n < 2^63 here).
+	for i := 5; i >= 0; i-- {
+		g.emit(
+			asm.LoadImm(asm.R5, int64(1)<<(1<<i), asm.DWord),
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.Sub.Reg(asm.R2, asm.R5),
+			asm.RSh.Imm(asm.R2, 63),
+			asm.Xor.Imm(asm.R2, 1),
+			asm.LSh.Imm(asm.R2, int32(i)), // the shift: 2^i or 0
+			asm.RSh.Reg(asm.R1, asm.R2),
+			asm.Add.Reg(asm.R3, asm.R2),
+		)
+	}
+	g.emit(
+		asm.Sub.Imm(asm.R3, int32(k)),
+		asm.RSh.Reg(asm.R4, asm.R3),
+		asm.And.Imm(asm.R4, mask),
+		asm.Add.Imm(asm.R3, 1),
+		asm.LSh.Imm(asm.R3, int32(k)),
+		asm.Add.Reg(asm.R3, asm.R4),
+		asm.Add.Imm(asm.R3, 1),
+		asm.Mov.Reg(asm.R1, asm.R3),
+		asm.Ja.Label(done),
+		asm.Mov.Imm(asm.R1, 0).WithSymbol(neg),
+		asm.Ja.Label(done),
+		asm.Add.Imm(asm.R1, 1).WithSymbol(small),
 	)
 	g.mark(done)
 }

@@ -94,8 +94,11 @@ func (c *compiler) newMap(name string, key, val *Type) *MapDesc {
 		m.PerCPU = true
 		mt = ebpf.PerCPUHash
 		nb := 0
-		if val.Agg == AggLhist {
+		switch val.Agg {
+		case AggLhist:
 			nb = lhistBuckets(val)
+		case AggHist:
+			nb = output.HistBuckets(val.HistBits)
 		}
 		m.ValueSize = output.AggValueSize(val.Agg, nb)
 		if val.Agg == AggTSeries {

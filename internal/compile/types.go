@@ -58,6 +58,8 @@ type Type struct {
 	Agg   AggKind
 	// Lhist parameters.
 	Min, Max, Step int64
+	// HistBits is hist(n, k)'s k: 2^k buckets per power of two.
+	HistBits int
 	// Builtin names what a KindSym value identifies: "func" or "probe".
 	Builtin string
 	// Bool marks a bool (comparisons, !, &&, ||, true, false): an

@@ -210,7 +210,7 @@ func histBuckets(m *output.Map, counts []uint64) ([]float64, []uint64, uint64) {
 		cum += counts[i]
 		var le int64
 		if m.Kind == output.AggHist {
-			le = output.Log2BucketMax(i)
+			le = output.HistBucketMax(i, m.HistBits)
 		} else {
 			le = output.LinearBucketMax(i, m.LHistMin, m.LHistMax, m.LHistStep)
 		}

@@ -23,17 +23,16 @@ const (
 )
 
 // AggValueSize is the size in bytes of one CPU's value of an aggregation;
-// lhistBuckets is the number of buckets of an lhist().
-func AggValueSize(k AggKind, lhistBuckets int) int {
+// buckets is the number of buckets of a hist() or lhist()
+// (HistBuckets, LinearBuckets).
+func AggValueSize(k AggKind, buckets int) int {
 	switch k {
 	case AggCount, AggSum:
 		return 8
 	case AggMin, AggMax, AggAvg, AggStats:
 		return 16
-	case AggHist:
-		return 8 * Log2Buckets
-	case AggLHist:
-		return 8 * lhistBuckets
+	case AggHist, AggLHist:
+		return 8 * buckets
 	case AggTSeries:
 		return 24
 	}

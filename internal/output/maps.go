@@ -105,6 +105,8 @@ type Map struct {
 	Kind AggKind
 	// LHistMin, LHistMax and LHistStep are lhist()'s bounds.
 	LHistMin, LHistMax, LHistStep int64
+	// HistBits is hist(n, k)'s k (finehist.go); 0 for hist(n).
+	HistBits int
 	// TSeries are tseries()'s parameters.
 	TSeries TSeries
 	// Entries are the map's keys and values in any order.
@@ -205,7 +207,7 @@ func FormatMap(m *Map, opts PrintOptions) string {
 			}
 			sb.WriteString(m.Name + keyText(e.Key) + ":\n")
 			if m.Kind == AggHist {
-				sb.WriteString(HistText(e.Buckets, div))
+				sb.WriteString(FineHistText(e.Buckets, div, m.HistBits))
 			} else {
 				sb.WriteString(LHistText(e.Buckets, m.LHistMin, m.LHistMax, m.LHistStep))
 			}
@@ -313,7 +315,7 @@ func FormatMapJSON(m *Map, opts PrintOptions) string {
 		}
 		switch m.Kind {
 		case AggHist:
-			sb.WriteString(histJSON(e.Buckets, div))
+			sb.WriteString(fineHistJSON(e.Buckets, div, m.HistBits))
 		case AggLHist:
 			sb.WriteString(lhistJSON(e.Buckets, m.LHistMin, m.LHistMax, m.LHistStep))
 		case AggAvg:

@@ -17,6 +17,7 @@ func (s *session) readMap(md *compile.MapDesc) *output.Map {
 	if md.Value.Kind == compile.KindAgg {
 		m.Kind = md.Value.Agg
 		m.LHistMin, m.LHistMax, m.LHistStep = md.Value.Min, md.Value.Max, md.Value.Step
+		m.HistBits = md.Value.HistBits
 	}
 	bm := s.coll.Map(md.Spec)
 	if bm == nil {
