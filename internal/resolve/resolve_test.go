@@ -477,3 +477,33 @@ func TestSortByName(t *testing.T) {
 func apFor(kind, target, fn string) *lang.AttachPoint {
 	return &lang.AttachPoint{Kind: kind, Target: target, Func: fn, Raw: kind + ":" + target + ":" + fn}
 }
+
+// TestSymbolizeExitedProcess: a process whose mappings were never read
+// (it exited first) still gets names for addresses in a probed executable
+// linked at a fixed address, which are the same in every process; in a
+// PIE they stay unnamed.
+func TestSymbolizeExitedProcess(t *testing.T) {
+	src := "__attribute__((noinline)) int work(int x) { return x * 3; }\nint main(void) { return work(1) - 3; }\n"
+	for _, pie := range []bool{false, true} {
+		flags := []string{"-O1", "-no-pie", "-fno-pie"}
+		if pie {
+			flags = []string{"-O1", "-fPIE", "-pie"}
+		}
+		bin := testutil.BuildC(t, "fixed", src, flags...)
+		r := New(Options{})
+		if _, err := resolveOne(t, r, &lang.AttachPoint{Kind: lang.KindUprobe, Target: bin, Func: "work"}); err != nil {
+			t.Fatal(err)
+		}
+		work := elfFunc(t, bin, "work")
+		const gone = 1 << 30 // no such process
+		name, off, obj, ok := r.Symbolize(gone, work.Addr+1)
+		if pie {
+			if ok {
+				t.Errorf("PIE: named %s+%d", name, off)
+			}
+		} else if !ok || name != "work" || off != 1 || obj != bin {
+			t.Errorf("Symbolize(work+1) = %q+%d in %q, %v", name, off, obj, ok)
+		}
+		r.Close()
+	}
+}

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"os"
 	"time"
@@ -38,6 +39,9 @@ type symState struct {
 func (r *Resolver) Symbolize(pid int, addr uint64) (name string, off uint64, object string, ok bool) {
 	o := r.processObjectAt(pid, addr)
 	if o == nil {
+		if name, off, path, ok := r.fixedAddrName(addr); ok {
+			return name, off, path, true
+		}
 		return r.jitName(pid, addr, "")
 	}
 	obj, err := r.symObject(o)
@@ -49,6 +53,33 @@ func (r *Resolver) Symbolize(pid int, addr uint64) (name string, off uint64, obj
 		return r.jitName(pid, addr, o.Path)
 	}
 	return displayName(fn.Name, obj.goBinary() != nil), d, o.Path, true
+}
+
+// fixedAddrName names addr in a process whose mappings are not known (it
+// exited before they were read) from the executables linked at a fixed
+// address that the program probes: their addresses are the same in every
+// process that runs them.
+func (r *Resolver) fixedAddrName(addr uint64) (string, uint64, string, bool) {
+	r.mu.Lock()
+	objs := make([]*object, 0, len(r.objects))
+	for _, o := range r.objects {
+		objs = append(objs, o)
+	}
+	r.mu.Unlock()
+	for _, o := range objs {
+		if o.f.Type() != elf.ET_EXEC {
+			continue
+		}
+		for _, seg := range o.f.Loads() {
+			if !seg.Exec() || addr < seg.Vaddr || addr >= seg.Vaddr+seg.Memsz {
+				continue
+			}
+			if fn, d, found := o.funcAt(addr); found {
+				return displayName(fn.Name, o.goBinary() != nil), d, o.target.Path, true
+			}
+		}
+	}
+	return "", 0, "", false
 }
 
 // processObjectAt finds the mapped object holding addr in pid.
