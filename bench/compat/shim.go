@@ -206,8 +206,8 @@ func Translate(args []string) ([]string, error) {
 			l = append(l, "-v")
 		}
 		for i := 0; i+1 < len(out); i += 2 {
-			if out[i] == "-p" {
-				l = append(l, "-p", out[i+1])
+			if out[i] == "-p" || out[i] == "--debuginfo" {
+				l = append(l, out[i], out[i+1])
 			} else {
 				return nil, &UnsupportedError{"-l with " + out[i]}
 			}

@@ -62,8 +62,9 @@ type File struct {
 // DebugDirs are directories searched for separate debug files after the
 // standard places, as bpftrace's --debuginfo DIR: DIR/.build-id/xx/yyyy.debug,
 // DIR/NAME.debug and DIR/NAME, with NAME the object's file name or its
-// .gnu_debuglink name. A file found there must have the object's build-id.
-// The command line sets it before tracing starts.
+// .gnu_debuglink name. A relative DIR is taken from the current directory,
+// then from the object's. A file found there must have the object's
+// build-id. The command line sets it before tracing starts.
 var DebugDirs []string
 
 // searchDebugDirs opens the first debug file of ef found in DebugDirs.
@@ -73,7 +74,14 @@ func searchDebugDirs(path string, ef *elfx.File) *File {
 	if link, _, ok := ef.DebugLink(); ok {
 		names = append([]string{link}, names...)
 	}
+	var dirs []string
 	for _, dir := range DebugDirs {
+		dirs = append(dirs, dir)
+		if !filepath.IsAbs(dir) {
+			dirs = append(dirs, filepath.Join(filepath.Dir(path), dir))
+		}
+	}
+	for _, dir := range dirs {
 		var cands []string
 		if len(id) > 2 {
 			cands = append(cands, filepath.Join(dir, ".build-id", id[:2], id[2:]+".debug"))

@@ -127,7 +127,7 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 	case "interval", "i":
 		ap.Kind = KindInterval
 		p.intervalParts(ap, fields)
-	case "profile":
+	case "profile", "p":
 		ap.Kind = KindProfile
 		p.profileParts(ap, fields)
 	case "bench":

@@ -601,19 +601,29 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		end()
 	}()
-	tick := make(chan *compile.Special, 16)
+	// One ticker per period: the interval probes of one period run in
+	// the order the program gives them, as bpftrace's.
+	tick := make(chan []*compile.Special, 16)
+	byPeriod := map[uint64][]*compile.Special{}
+	var periods []uint64
 	for _, sp := range s.plan.Specials {
 		if sp.Kind != lang.KindInterval {
 			continue
 		}
-		t := time.NewTicker(time.Duration(sp.IntervalNanos))
+		if byPeriod[sp.IntervalNanos] == nil {
+			periods = append(periods, sp.IntervalNanos)
+		}
+		byPeriod[sp.IntervalNanos] = append(byPeriod[sp.IntervalNanos], sp)
+	}
+	for _, p := range periods {
+		t := time.NewTicker(time.Duration(p))
 		defer t.Stop()
-		go func(sp *compile.Special, t *time.Ticker) {
+		go func(sps []*compile.Special, t *time.Ticker) {
 			for {
 				select {
 				case <-t.C:
 					select {
-					case tick <- sp:
+					case tick <- sps:
 						_ = s.reader.Flush()
 					case <-stop:
 						return
@@ -622,7 +632,7 @@ func (s *session) loop(ctx context.Context) error {
 					return
 				}
 			}
-		}(sp, t)
+		}(byPeriod[p], t)
 	}
 	for {
 		if err := s.drainFor(drainPeriod); err != nil {
@@ -639,15 +649,17 @@ func (s *session) loop(ctx context.Context) error {
 	ticks:
 		for {
 			select {
-			case sp := <-tick:
-				s.trigger(sp.ID)
-				// Read what it sent before another tick runs: after its
-				// exit(), no probe runs again.
-				if err := s.drainFor(0); err != nil {
-					return err
-				}
-				if s.exited {
-					return s.finish()
+			case sps := <-tick:
+				for _, sp := range sps {
+					s.trigger(sp.ID)
+					// Read what it sent before another probe runs: after
+					// its exit(), no probe runs again.
+					if err := s.drainFor(0); err != nil {
+						return err
+					}
+					if s.exited {
+						return s.finish()
+					}
 				}
 			case reply := <-s.snapReq:
 				reply <- s.snapshot()
