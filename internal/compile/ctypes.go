@@ -28,6 +28,9 @@ type cType struct {
 	bits, bitOff int
 	// enum names the values of a C enum (from DWARF), printed by name.
 	enum *EnumType
+	// byteInt marks int8 and uint8 (int8_t, uint8_t): an array of them is
+	// an array of integers, not a string as an array of char is.
+	byteInt bool
 }
 
 type cKind int
@@ -171,7 +174,7 @@ func (c *compiler) memberType(ct lang.CType) (*cType, error) {
 // language, or a struct defined before (any struct behind a pointer).
 func (c *compiler) namedCType(name string, pos lang.Pos, behindPtr bool) (*cType, error) {
 	if it, ok := intTypes[name]; ok {
-		return &cType{kind: cInt, size: it.Size, align: it.Size, signed: it.Signed}, nil
+		return &cType{kind: cInt, size: it.Size, align: it.Size, signed: it.Signed, byteInt: name == "int8" || name == "uint8"}, nil
 	}
 	if st, ok := c.structs[name]; ok {
 		return &cType{kind: cStructKind, size: st.size, align: st.align, st: st}, nil
@@ -202,7 +205,7 @@ func (c *compiler) valueType(t *cType) *Type {
 		}
 		return p
 	case cArray:
-		if t.elem.kind == cInt && t.elem.size == 1 {
+		if t.elem.kind == cInt && t.elem.size == 1 && !t.elem.byteInt {
 			// char name[16] is a string, as bpftrace prints it.
 			return &Type{Kind: KindString, Size: t.n + 1, C: t}
 		}
