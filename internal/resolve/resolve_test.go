@@ -139,7 +139,7 @@ func TestResolveFunctions(t *testing.T) {
 	}
 
 	_, err = resolveOne(t, r, &lang.AttachPoint{Kind: lang.KindUprobe, Target: bin, Func: "work", Offset: work.Size, HasOffset: true})
-	if err == nil || !strings.Contains(err.Error(), "past the end of work") {
+	if err == nil || !strings.Contains(err.Error(), "Offset outside the function bounds ('work' size is") {
 		t.Errorf("offset past the end: %v", err)
 	}
 

@@ -441,7 +441,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		addr := fn.Addr + ap.Offset
 		if ap.HasOffset {
 			if fn.Size != 0 && ap.Offset >= fn.Size {
-				return nil, errorf("", nil, "%s+%d is past the end of %s (%d bytes) in %s", ap.Func, ap.Offset, fn.Name, fn.Size, t.Path)
+				return nil, errorf("give an offset inside the function", nil, "Offset outside the function bounds ('%s' size is %d): %s+%d in %s", fn.Name, fn.Size, ap.Func, ap.Offset, t.Path)
 			}
 			if decodesX86(o.f.Machine()) {
 				if err := o.checkBoundary(fn.Name, fn.Addr, ap.Offset); err != nil {
