@@ -86,9 +86,6 @@ func histRange(i, k int) string {
 
 // FineHistText is HistText for hist(n, k).
 func FineHistText(buckets []uint64, div uint64, k int) string {
-	if k == 0 {
-		return HistText(buckets, div)
-	}
 	if div == 0 {
 		div = 1
 	}
@@ -103,11 +100,10 @@ func FineHistText(buckets []uint64, div uint64, k int) string {
 	return sb.String()
 }
 
-// fineHistJSON is histJSON for hist(n, k).
-func fineHistJSON(buckets []uint64, div uint64, k int) string {
-	if k == 0 {
-		return histJSON(buckets, div)
-	}
+// histJSON returns the buckets of hist(n, k) as bpftrace's JSON: from the
+// first to the last non-zero bucket, each with its bounds and its count
+// divided by div.
+func histJSON(buckets []uint64, div uint64, k int) string {
 	if div == 0 {
 		div = 1
 	}

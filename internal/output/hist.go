@@ -54,15 +54,7 @@ func LinearBucket(v, lo, hi, step int64) int {
 // holds (see Log2Bucket): -1 for the negative bucket, 0, 1, then
 // 2^(i-1)-1; the last bucket ends at math.MaxInt64. Exporters that need
 // upper-inclusive bounds (Prometheus's le) use it.
-func Log2BucketMax(i int) int64 {
-	switch {
-	case i <= 0:
-		return -1
-	case i >= Log2Buckets-1:
-		return math.MaxInt64
-	}
-	return int64(1)<<uint(i-1) - 1
-}
+func Log2BucketMax(i int) int64 { return HistBucketMax(i, 0) }
 
 // LinearBucketMax returns the largest value bucket i of lhist(v, lo, hi,
 // step) holds (see LinearBucket): lo-1 for the bucket below lo, the end of
@@ -178,20 +170,7 @@ func histRow(sb *strings.Builder, label string, raw, shown, peak uint64) {
 // layout of buckets) from its first to its last non-zero bucket, or "" when
 // all are zero. Counts are divided by div (print's divisor; 0 means 1)
 // while the bars use the undivided counts, as bpftrace 0.17 does.
-func HistText(buckets []uint64, div uint64) string {
-	if div == 0 {
-		div = 1
-	}
-	first, last, peak := usedRange(buckets)
-	if first < 0 {
-		return ""
-	}
-	var sb strings.Builder
-	for i := first; i <= last; i++ {
-		histRow(&sb, log2Range(i), buckets[i], buckets[i]/div, peak)
-	}
-	return sb.String()
-}
+func HistText(buckets []uint64, div uint64) string { return FineHistText(buckets, div, 0) }
 
 // LHistText returns the lines of a linear histogram lhist(v, lo, hi,
 // step) (see LinearBucket for the layout of buckets) from its first to its
@@ -232,36 +211,6 @@ func histHeader(name, key string) string {
 	return name + ": \n"
 }
 
-// histJSON returns a log2 histogram as bpftrace's JSON array of
-// {"min", "max", "count"} objects. The bounds are exact 64-bit values;
-// bpftrace 0.17 overflows 32-bit ints from 2^31 on.
-func histJSON(buckets []uint64, div uint64) string {
-	if div == 0 {
-		div = 1
-	}
-	first, last, _ := usedRange(buckets)
-	if first < 0 {
-		return "[]"
-	}
-	var sb strings.Builder
-	sb.WriteByte('[')
-	for i := first; i <= last; i++ {
-		if i > first {
-			sb.WriteString(", ")
-		}
-		switch i {
-		case 0:
-			sb.WriteString(`{"max": -1, `)
-		case 1:
-			sb.WriteString(`{"min": 0, "max": 0, `)
-		default:
-			sb.WriteString(`{"min": ` + strconv.FormatInt(Log2BucketMax(i-1)+1, 10) + `, "max": ` + strconv.FormatInt(Log2BucketMax(i), 10) + `, `)
-		}
-		sb.WriteString(`"count": ` + strconv.FormatUint(buckets[i]/div, 10) + "}")
-	}
-	sb.WriteByte(']')
-	return sb.String()
-}
 
 // lhistJSON returns a linear histogram as bpftrace's JSON array.
 func lhistJSON(buckets []uint64, lo, hi, step int64) string {

@@ -315,7 +315,7 @@ func FormatMapJSON(m *Map, opts PrintOptions) string {
 		}
 		switch m.Kind {
 		case AggHist:
-			sb.WriteString(fineHistJSON(e.Buckets, div, m.HistBits))
+			sb.WriteString(histJSON(e.Buckets, div, m.HistBits))
 		case AggLHist:
 			sb.WriteString(lhistJSON(e.Buckets, m.LHistMin, m.LHistMax, m.LHistStep))
 		case AggAvg:
