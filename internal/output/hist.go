@@ -211,7 +211,6 @@ func histHeader(name, key string) string {
 	return name + ": \n"
 }
 
-
 // lhistJSON returns a linear histogram as bpftrace's JSON array.
 func lhistJSON(buckets []uint64, lo, hi, step int64) string {
 	first, last, _ := usedRange(buckets)
