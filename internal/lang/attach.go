@@ -161,7 +161,7 @@ func (p *parser) positionalAttachPoint() *AttachPoint {
 		lx.advance()
 	}
 	raw := lx.src[start.Offset:lx.off]
-	if !strings.Contains(raw, "$") {
+	if !hasPositional(raw) {
 		*lx = saved
 		return nil
 	}
@@ -198,6 +198,17 @@ func (p *parser) positionalAttachPoint() *AttachPoint {
 	}
 	ap.Pos, ap.Raw = start, text
 	return ap
+}
+
+// hasPositional reports whether s holds a positional parameter ($ and a
+// digit); an attach point without one is parsed as written.
+func hasPositional(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '$' && isDigit(s[i+1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // isWordText reports whether s is letters, digits and underscores.

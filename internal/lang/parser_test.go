@@ -477,3 +477,32 @@ func TestDeepNesting(t *testing.T) {
 	// Moderate nesting is fine.
 	mustParse(t, "BEGIN { $x = "+strings.Repeat("(", 100)+"1"+strings.Repeat(")", 100)+" }")
 }
+
+// TestPositionalAttachPoints: $N in an attach point is expanded from the
+// parameters; a '$' without a digit is parsed as written, and a parameter
+// that itself holds $N is not expanded again.
+func TestPositionalAttachPoints(t *testing.T) {
+	for _, tt := range []struct {
+		src    string
+		params []string
+		want   string // the first attach point, or the error's start
+	}{
+		{"i:ms:$1 { }", []string{"5"}, "interval:ms:5"},
+		{"BEG$1 { }", []string{"IN"}, "BEGIN"},
+		{"$1 { }", []string{"uprobe:/bin/x:f"}, "uprobe:/bin/x:f"},
+		{"uprobe:/b$x:f { }", nil, "uprobe:/b$x:f"},
+		{"$1 { }", nil, "t:1:1: ERROR: positional parameter $1 in an attach point was not given"},
+		{"$1 { }", []string{"$1"}, "t:1:1: ERROR: positional parameter $1 in an attach point was not given"},
+	} {
+		p, err := ParseParams("t", tt.src, tt.params)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = p.Probes[0].Points[0].String()
+		}
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("ParseParams(%q, %q) = %q, want %q", tt.src, tt.params, got, tt.want)
+		}
+	}
+}
