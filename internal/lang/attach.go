@@ -166,8 +166,17 @@ func (p *parser) positionalAttachPoint() *AttachPoint {
 		return nil
 	}
 	var b strings.Builder
+	quoted := false
 	for i := 0; i < len(raw); i++ {
-		if raw[i] != '$' || i+1 >= len(raw) || !isDigit(raw[i+1]) {
+		if raw[i] == '"' {
+			quoted = !quoted
+		}
+		if quoted && raw[i] == '\\' && i+1 < len(raw) {
+			b.WriteString(raw[i : i+2])
+			i++
+			continue
+		}
+		if quoted || raw[i] != '$' || i+1 >= len(raw) || !isDigit(raw[i+1]) {
 			b.WriteByte(raw[i])
 			continue
 		}
@@ -201,10 +210,17 @@ func (p *parser) positionalAttachPoint() *AttachPoint {
 }
 
 // hasPositional reports whether s holds a positional parameter ($ and a
-// digit); an attach point without one is parsed as written.
+// digit) outside double quotes; an attach point without one is parsed as
+// written ("f$1" is a function's name).
 func hasPositional(s string) bool {
+	quoted := false
 	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '$' && isDigit(s[i+1]) {
+		switch {
+		case s[i] == '\\' && quoted:
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && s[i] == '$' && isDigit(s[i+1]):
 			return true
 		}
 	}

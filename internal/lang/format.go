@@ -438,5 +438,6 @@ func quoteName(s string) string {
 	if s != "" && isDigit(s[0]) {
 		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 	}
-	return quoteField(s, `:",{}\/+`)
+	// '$': a name such as f$1 would read as a positional parameter.
+	return quoteField(s, `:",{}\/+$`)
 }
