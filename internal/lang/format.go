@@ -432,12 +432,13 @@ func quoteField(s, bad string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
-func quoteTarget(s string) string { return quoteField(s, `:",{}\`) }
+// quoteTarget and quoteName quote a '$' too: f$1 would read as a
+// positional parameter.
+func quoteTarget(s string) string { return quoteField(s, `:",{}\$`) }
 
 func quoteName(s string) string {
 	if s != "" && isDigit(s[0]) {
 		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 	}
-	// '$': a name such as f$1 would read as a positional parameter.
 	return quoteField(s, `:",{}\/+$`)
 }

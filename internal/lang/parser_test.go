@@ -490,7 +490,7 @@ func TestPositionalAttachPoints(t *testing.T) {
 		{"i:ms:$1 { }", []string{"5"}, "interval:ms:5"},
 		{"BEG$1 { }", []string{"IN"}, "BEGIN"},
 		{"$1 { }", []string{"uprobe:/bin/x:f"}, "uprobe:/bin/x:f"},
-		{"uprobe:/b$x:f { }", nil, "uprobe:/b$x:f"},
+		{"uprobe:/b$x:f { }", nil, `uprobe:"/b$x":f`},
 		{`uprobe:/bin/x:"f$1" { }`, []string{"5"}, `uprobe:/bin/x:"f$1"`},
 		{"$1 { }", nil, "t:1:1: ERROR: positional parameter $1 in an attach point was not given"},
 		{"$1 { }", []string{"$1"}, "t:1:1: ERROR: positional parameter $1 in an attach point was not given"},
