@@ -181,6 +181,8 @@ func Translate(args []string) ([]string, error) {
 			out = append(out, "--probe-filter", o.arg)
 		case "include":
 			out = append(out, "--include", o.arg)
+		case "dry-run":
+			out = append(out, "--dry-run")
 		case "verify-llvm-ir":
 			// A self-check of bpftrace's LLVM IR, added by the peer's
 			// runner; nothing to translate.
@@ -196,7 +198,7 @@ func Translate(args []string) ([]string, error) {
 	case help:
 		return []string{"run", "--help"}, nil
 	case version:
-		return []string{"version"}, nil
+		return []string{"run", "--version"}, nil
 	case listing:
 		if hasExpr {
 			return nil, &UnsupportedError{"listing the probes of a program (-l -e)"}

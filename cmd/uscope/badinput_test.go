@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--map-size", "2000000000", "-e", "BEGIN{}"}, []string{"--map-size 2000000000", "the most buckets the kernel gives a hash map"}},
 		{[]string{"run", "-p", "0", "-e", "BEGIN{}"}, []string{"--pid 0", "positive"}},
 		{[]string{"run", "-p", "-1", "-e", "BEGIN{}"}, []string{"--pid -1", "positive"}},
-		{[]string{"run", "-p", "99999999", "-e", "BEGIN{}"}, []string{"process 99999999 does not exist"}},
+		{[]string{"run", "-p", "99999999", "-e", "BEGIN{}"}, []string{"Pid out of range: 99999999"}},
 		{[]string{"run", "-p", "1", "-c", "true", "-e", "BEGIN{}"}, []string{"-p and -c cannot be used together"}},
 		{[]string{"run", "-c", "", "-e", "BEGIN{}"}, []string{`--command ""`, "the command is empty"}},
 		{[]string{"run", "-c", "   ", "-e", "BEGIN{}"}, []string{"the command is empty"}},
@@ -38,12 +39,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--duration", "0s", "-e", "BEGIN{}"}, []string{"--duration 0s", "positive duration"}},
 		{[]string{"run", "--duration", "-1s", "-e", "BEGIN{}"}, []string{"--duration -1s", "positive duration"}},
 		{[]string{"run", "--duration", "abc", "-e", "BEGIN{}"}, []string{"invalid duration"}},
-		{[]string{"run", "-f", "yaml", "-e", "BEGIN{}"}, []string{`unknown output format "yaml"`}},
+		{[]string{"run", "-f", "yaml", "-e", "BEGIN{}"}, []string{`Invalid output format "yaml"`, "HINT: use -f text or -f json"}},
 		{[]string{"run"}, []string{"no program"}},
-		{[]string{"run", "nosuchfile.bt"}, []string{"nosuchfile.bt", "no such file"}},
+		{[]string{"run", "nosuchfile.bt"}, []string{"failed to open file 'nosuchfile.bt': No such file or directory"}},
 		// Programs.
-		{[]string{"run", "-e", `uprobe:c:malloc { printf("%s\n", str(arg0, -1)); }`}, []string{"-e:1:44:", "str()'s length cannot be negative", "\n" + strings.Repeat(" ", 43) + "^"}},
-		{[]string{"run", "-e", "uprobe:c:malloc { @x = "}, []string{"unexpected end of input", "^"}},
+		{[]string{"run", "-e", `uprobe:c:malloc { printf("%s\n", str(arg0, -1)); }`}, []string{"stdin:1:44-45: ERROR: str()'s length cannot be negative", "\n" + strings.Repeat(" ", 43) + "~\n"}},
+		{[]string{"run", "-e", "uprobe:c:malloc { @x = "}, []string{"unexpected end of input", "~"}},
 		{[]string{"run", "-e", `uprobe:c:malloc { printf("%d %d\n", arg0); }`}, []string{"2 directive(s) but 1 argument(s)"}},
 		{[]string{"run", "-e", "uprobe:c:malloc { nosuchfn(); }"}, []string{"unknown function nosuchfn()"}},
 		{[]string{"run", "-e", "BEGIN { ustack(0); }"}, []string{"ustack() takes a constant number of frames"}},
@@ -93,18 +94,51 @@ func TestBadInput(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("uscope %q: stdout %q, want nothing", c.args, r.stdout)
 		}
-		if !strings.HasPrefix(r.stderr, "uscope: ") {
-			t.Errorf("uscope %q: stderr %q does not start with uscope:", c.args, r.stderr)
-		}
-		// One line, or a program error's message, source line and caret.
-		lines := strings.Count(strings.TrimRight(r.stderr, "\n"), "\n") + 1
-		if lines != 1 && !(lines == 3 && strings.Contains(r.stderr, "^")) {
-			t.Errorf("uscope %q: %d lines on stderr:\n%s", c.args, lines, r.stderr)
+		if c.args[0] == "run" {
+			// run labels its messages as bpftrace does: one ERROR line
+			// (at its place in the program, with the source line and
+			// the text underlined), what to try on a HINT line, and
+			// after a mistake in the flags the synopsis.
+			checkBpftraceMessage(t, c.args, r.stderr)
+		} else {
+			if !strings.HasPrefix(r.stderr, "uscope: ") {
+				t.Errorf("uscope %q: stderr %q does not start with uscope:", c.args, r.stderr)
+			}
+			// One line, or a program error's message, source line and caret.
+			lines := strings.Count(strings.TrimRight(r.stderr, "\n"), "\n") + 1
+			if lines != 1 && !(lines == 3 && strings.Contains(r.stderr, "^")) {
+				t.Errorf("uscope %q: %d lines on stderr:\n%s", c.args, lines, r.stderr)
+			}
 		}
 		for _, w := range c.want {
 			if !strings.Contains(r.stderr, w) {
 				t.Errorf("uscope %q: stderr lacks %q:\n%s", c.args, w, r.stderr)
 			}
 		}
+	}
+}
+
+// checkBpftraceMessage checks a mistake as run prints it: bpftrace's
+// layout, with exactly one ERROR line.
+func checkBpftraceMessage(t *testing.T, args []string, stderr string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	first := lines[0]
+	if !strings.HasPrefix(first, "ERROR: ") && !regexp.MustCompile(`^stdin:\d+:\d+-\d+: ERROR: `).MatchString(first) {
+		t.Errorf("uscope %q: first line %q is not bpftrace's ERROR line", args, first)
+	}
+	if n := strings.Count(stderr, "ERROR: "); n != 1 {
+		t.Errorf("uscope %q: %d ERROR lines:\n%s", args, n, stderr)
+	}
+	rest := lines[1:]
+	if len(rest) >= 2 && strings.Contains(rest[1], "~") && strings.Trim(rest[1], " ~") == "" {
+		rest = rest[2:] // the source line and the underline
+	}
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 1 && strings.HasPrefix(rest[0], "HINT: "):
+	case len(rest) >= 2 && rest[0] == "USAGE:" && strings.HasPrefix(strings.TrimSpace(rest[1]), "uscope run "):
+	default:
+		t.Errorf("uscope %q: stderr is not ERROR [source underline] [HINT|USAGE]:\n%s", args, stderr)
 	}
 }

@@ -265,7 +265,7 @@ too, in names that paste into programs.`,
 			return nil
 		},
 	}
-	c.Flags().IntVarP(&pid, "pid", "p", 0, "list the probes of every object process `PID` maps")
+	pidFlag(c, &pid, "list the probes of every object process `PID` maps")
 	c.Flags().StringVarP(&lib, "lib", "l", "", "list the probes of `LIB`: a path, a program on PATH or a library short name")
 	c.Flags().CountVarP(&verbose, "verbose", "v", "-v: semaphore and counts; -vv: every location and argument")
 	c.Flags().StringVarP(&format, "format", "f", "text", "output `FORMAT`: text or json (one usdt_probe object a line)")

@@ -166,7 +166,7 @@ func TestRunBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"syntax", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"x\" }"}, 1, "-e:1:"},
+		{"syntax", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"x\" }"}, 1, "stdin:1:"},
 		{"unknown builtin", []string{"run", "-e", "uprobe:" + bin + ":main { printf(\"%d\", nope); }"}, 1, "unknown identifier"},
 		{"no program", []string{"run"}, 1, "no program"},
 		{"missing file", []string{"run", "-e", "uprobe:/no/such/file:f { }"}, 1, "/no/such/file"},

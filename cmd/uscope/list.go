@@ -67,7 +67,7 @@ probe with the same facts. Functions are those with code: zero-sized symbols
 			return runList(c.OutOrStdout(), c.ErrOrStderr(), pid, verbose, jsonOut, labels, args)
 		},
 	}
-	c.Flags().IntVarP(&pid, "pid", "p", 0, "list the objects mapped in process `PID`")
+	pidFlag(c, &pid, "list the objects mapped in process `PID`")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "show addresses, sizes, offsets, semaphores and USDT arguments")
 	c.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object per probe")
 	c.Flags().StringArrayVar(&cdwarf.DebugDirs, "debuginfo", nil, "also look for separate debug files in `DIR` (for -v's signatures), as bpftrace's --debuginfo")

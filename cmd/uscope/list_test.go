@@ -192,7 +192,7 @@ func TestListErrors(t *testing.T) {
 		{[]string{text}, "uscope: " + text + " is not an ELF file; give an executable or a shared library"},
 		{[]string{trunc}, "uscope: " + trunc + ": truncated or damaged ELF file"},
 		{[]string{"sssl"}, `uscope: unknown library "sssl": not in /etc/ld.so.cache (nor a program on PATH); give a path`},
-		{[]string{"-p", "8388608"}, "uscope: process 8388608 does not exist"},
+		{[]string{"-p", "8388608"}, `uscope: invalid argument "8388608" for "-p, --pid" flag: Pid out of range: 8388608`},
 		{[]string{"-p", "-5"}, "uscope: --pid -5: a process id is a positive number"},
 		{[]string{"a", "b", "c"}, "uscope: too many arguments"},
 		{[]string{"--bogus"}, "uscope: unknown flag: --bogus"},

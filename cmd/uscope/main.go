@@ -74,6 +74,9 @@ time; no clang, LLVM or kernel headers are needed.`,
 	}
 	root.SetVersionTemplate("uscope {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c.Name() == "run" && c.Parent() == root {
+			return usageError(runFlagError(err))
+		}
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))
 	})
 	for _, mk := range commands {
@@ -89,7 +92,7 @@ func main() {
 func run(args []string) int {
 	root := newRootCommand()
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
@@ -97,13 +100,36 @@ func run(args []string) int {
 	if errors.As(err, &code) {
 		return int(code) // the program's exit(code): nothing went wrong
 	}
-	fmt.Fprintln(os.Stderr, "uscope: "+errorText(err))
+	if cmd != nil && cmd.Name() == "run" && cmd.Parent() == root {
+		fmt.Fprintln(os.Stderr, bpftraceText(err))
+	} else {
+		fmt.Fprintln(os.Stderr, "uscope: "+errorText(err))
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	return exitUsage
 }
+
+// bpftraceText renders err as bpftrace labels its messages, for run, the
+// command that takes bpftrace's command line: "ERROR: msg", a mistake in
+// the program at its place ("stdin:1:5-9: ERROR: msg") with the text
+// underlined, and what to try on a "HINT:" line.
+func bpftraceText(err error) string {
+	var b interface{ Bpftrace() string }
+	if errors.As(err, &b) {
+		return b.Bpftrace()
+	}
+	return "ERROR: " + err.Error()
+}
+
+// hintError is a mistake and what to try instead, kept apart so that run
+// can print the hint on bpftrace's "HINT:" line.
+type hintError struct{ msg, hint string }
+
+func (e *hintError) Error() string    { return e.msg + "; " + e.hint }
+func (e *hintError) Bpftrace() string { return "ERROR: " + e.msg + "\nHINT: " + e.hint }
 
 // errorText renders err for the terminal; errors that carry a source caret
 // print it on the lines after the message.

@@ -8,15 +8,18 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/cdwarf"
 	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/session"
 )
 
@@ -49,7 +52,7 @@ type sessionFlags struct {
 }
 
 func (f *sessionFlags) register(c *cobra.Command) {
-	c.Flags().IntVarP(&f.pid, "pid", "p", 0, "trace only process `PID` and its descendants; stop when it exits")
+	pidFlag(c, &f.pid, "trace only process `PID` and its descendants; stop when it exits")
 	c.Flags().StringVarP(&f.command, "command", "c", "", "run `CMD`, traced with its descendants from its first instruction; stop when it exits.\n"+
 		"If tracing ends first (Ctrl-C, SIGTERM, a duration, exit()), CMD and its descendants get SIGTERM,\n"+
 		"then SIGKILL after 2s. uscope exits with CMD's status (128+N if signal N ended it) and names\n"+
@@ -112,6 +115,7 @@ func newRunCommand() *cobra.Command {
 		debug   bool
 		// bpftrace's own flags, with its meaning.
 		quiet, unsafe, noWarnings, helperErrors bool
+		dryRun, showVersion                     bool
 		usdtFileActivation                      bool
 		probeFilter, mode                       string
 		includes                                []string
@@ -137,7 +141,12 @@ retval and args (the results) are available.`,
   uscope run trace.bt`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, src := "-e", expr
+			if showVersion {
+				fmt.Fprintln(cmd.OutOrStdout(), bpftraceVersionLine())
+				return nil
+			}
+			// A one-liner is named "stdin" in messages, as bpftrace names it.
+			file, src := "stdin", expr
 			// The words after the program are its positional parameters
 			// ($1, $2 ...), as bpftrace's: run FILE 42 foo, -e PROG -- 42.
 			params := args
@@ -154,7 +163,8 @@ retval and args (the results) are available.`,
 			case expr == "":
 				b, err := os.ReadFile(args[0])
 				if err != nil {
-					return usageError(fmt.Errorf("read program: %w", err))
+					// bpftrace's words, with C's text of the errno.
+					return usageError(fmt.Errorf("failed to open file '%s': %s", args[0], output.Strerror(err)))
 				}
 				file, src, params = args[0], string(b), args[1:]
 			}
@@ -183,12 +193,13 @@ retval and args (the results) are available.`,
 				return usageError(err)
 			}
 			cfg.Quiet, cfg.Unsafe, cfg.NoWarnings = quiet, unsafe, noWarnings
+			cfg.BpftraceLabels, cfg.DryRun = true, dryRun
 			switch format {
 			case "text":
 			case "json":
 				cfg.JSON = true
 			default:
-				return usageError(fmt.Errorf("unknown output format %q; use -f text or -f json", format))
+				return usageError(&hintError{fmt.Sprintf("Invalid output format %q", format), "use -f text or -f json"})
 			}
 			out := cmd.OutOrStdout()
 			if outFile != "" {
@@ -206,11 +217,20 @@ retval and args (the results) are available.`,
 			return runSession(cmd.Context(), cfg)
 		},
 	}
+	c.SetUsageTemplate(runUsage + `
+OPTIONS:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
+
+EXAMPLES:
+{{.Example}}
+`)
 	c.Flags().StringVarP(&expr, "expr", "e", "", "the program `PROGRAM` to run")
 	c.Flags().StringVarP(&format, "format", "f", "text", "output format: text or json (one JSON object per line)")
 	c.Flags().StringVarP(&outFile, "output", "o", "", "write output to `FILE`")
 	c.Flags().BoolVarP(&debug, "debug", "d", false, "print the program, its types and the generated BPF instructions")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print the line that says how many probes are attached")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "compile and attach the program, then stop before BEGIN runs (bpftrace's --dry-run)")
+	c.Flags().BoolVarP(&showVersion, "version", "V", false, "print the version of bpftrace's language run implements, and uscope's")
 	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands")
 	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines nor warnings about the program")
 	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "accepted for bpftrace's -k; helper errors are counted by uscope either way")
@@ -224,6 +244,30 @@ retval and args (the results) are available.`,
 	sf.register(c)
 	return c
 }
+
+// runUsage is run's synopsis, in bpftrace's layout: run takes bpftrace's
+// command line, and its help and its usage errors look like bpftrace's.
+const runUsage = `USAGE:
+    uscope run [options] FILE [ARG...]
+    uscope run [options] - [ARG...]            (the program on standard input)
+    uscope run [options] -e 'PROGRAM' [-- ARG...]
+`
+
+// runFlagError is a mistake on run's command line: a bad -p in bpftrace's
+// words, else the mistake and run's synopsis, as bpftrace prints them.
+func runFlagError(err error) error {
+	var iv *pflag.InvalidValueError
+	if errors.As(err, &iv) && iv.GetFlag().Name == "pid" {
+		return iv.Unwrap()
+	}
+	return &runUsageError{err}
+}
+
+type runUsageError struct{ err error }
+
+func (e *runUsageError) Error() string    { return e.err.Error() + "; see 'uscope run --help'" }
+func (e *runUsageError) Unwrap() error    { return e.err }
+func (e *runUsageError) Bpftrace() string { return "ERROR: " + e.err.Error() + "\n" + strings.TrimRight(runUsage, "\n") }
 
 // runSession runs a session until Ctrl-C, SIGTERM or its own end, and
 // classifies its error for the exit code.

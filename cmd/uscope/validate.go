@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -25,6 +26,40 @@ const maxMapSize = 1 << 27
 // maxStrSize is the most bytes str() reads (the compiler's bound).
 const maxStrSize = 1024
 
+// pidLimit is the kernel's PID_MAX_LIMIT on 64-bit machines: pid_max is
+// at most 2^22, so no process id is larger.
+const pidLimit = 1 << 22
+
+// pidValue is a -p PID flag, whose mistakes are told in bpftrace's words
+// (the same for every command: bpftrace's -p is where users learned them).
+type pidValue int
+
+func pidFlag(c *cobra.Command, p *int, usage string) {
+	c.Flags().VarP((*pidValue)(p), "pid", "p", usage)
+}
+
+func (p *pidValue) String() string { return strconv.Itoa(int(*p)) }
+func (p *pidValue) Type() string   { return "int" }
+
+func (p *pidValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	digits := strings.TrimPrefix(s, "-")
+	switch {
+	case err == nil:
+	case digits == "" || digits[0] < '0' || digits[0] > '9':
+		return fmt.Errorf("Failed to parse pid: invalid integer: %s", s)
+	case errors.Is(err, strconv.ErrRange):
+		return fmt.Errorf("Pid out of range: %s", s)
+	default:
+		return fmt.Errorf("Failed to parse pid: invalid trailing bytes: %s", s)
+	}
+	if n > pidLimit {
+		return fmt.Errorf("Pid out of range: %s", s)
+	}
+	*p = pidValue(n)
+	return nil
+}
+
 // flagRange is the allowed range of a numeric flag, and why.
 type flagRange struct {
 	min, max float64
@@ -34,7 +69,7 @@ type flagRange struct {
 // flagRanges lists the numeric flags by name; a flag named here is checked
 // on every command that has it.
 var flagRanges = map[string]flagRange{
-	"pid":         {1, math.MaxInt32, "a process id is a positive number; give the PID of a running process"},
+	"pid":         {1, pidLimit, "a process id is a positive number; give the PID of a running process"},
 	"tid":         {1, math.MaxInt32, "a thread id is a positive number"},
 	"str-size":    {2, maxStrSize, fmt.Sprintf("it must be 2 to %d bytes: one character and the terminating NUL at least, at most what str() reads", maxStrSize)},
 	"string-size": {2, maxStrSize, fmt.Sprintf("it must be 2 to %d bytes: one character and the terminating NUL at least, at most what str() reads", maxStrSize)},

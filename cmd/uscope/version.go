@@ -13,6 +13,7 @@ import (
 
 	"github.com/uscope/uscope/internal/attach"
 	"github.com/uscope/uscope/internal/doctor"
+	"github.com/uscope/uscope/internal/lang"
 )
 
 func init() { commands = append(commands, newVersionCommand) }
@@ -83,6 +84,12 @@ func (v buildVersion) String() string {
 	return s
 }
 
+// bpftraceVersionLine is what run --version prints: bpftrace's form
+// ("bpftrace vX.Y.Z") with the language's version, then uscope's.
+func bpftraceVersionLine() string {
+	return "bpftrace " + lang.BpftraceVersion + " (the language of uscope " + currentVersion().String() + ")"
+}
+
 // versionReport is what `uscope version` prints.
 type versionReport struct {
 	buildVersion
@@ -119,6 +126,7 @@ func newVersionReport(fs attach.FeatureSet) versionReport {
 func (r versionReport) writeText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "uscope\t%s\n", r.buildVersion)
+	fmt.Fprintf(tw, "language\tbpftrace %s\n", lang.BpftraceVersion)
 	fmt.Fprintf(tw, "go\t%s %s\n", r.Go, r.Platform)
 	fmt.Fprintf(tw, "kernel\t%s\n", r.Kernel)
 	fmt.Fprintf(tw, "features:\n")

@@ -125,7 +125,7 @@ func TestVersionText(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := buf.String()
-			head := []string{"uscope  ", "go      " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n", "kernel  ", "features:\n"}
+			head := []string{"uscope  ", "go        " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n", "kernel  ", "features:\n"}
 			for _, w := range append(head, tt.want...) {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
@@ -144,7 +144,7 @@ func TestVersionCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, w := range []string{"uscope  ", runtime.Version(), "kernel  " + release + "\n", "uprobe_multi", "ref_ctr_offset", "ringbuf", "optimized_uprobes"} {
+	for _, w := range []string{"uscope  ", runtime.Version(), "kernel    " + release + "\n", "uprobe_multi", "ref_ctr_offset", "ringbuf", "optimized_uprobes"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("version output lacks %q:\n%s", w, out)
 		}

@@ -151,7 +151,7 @@ func (c *compiler) applyConfig(items []*lang.ConfigItem) {
 		if near := nearest(key, known); near != "" {
 			hint = "did you mean " + near + "?"
 		}
-		c.report(c.prog.Errorf(it, len(it.Key), hint, "unknown config variable %q", it.Key))
+		c.report(c.prog.Errorf(it, it.Len, hint, "%s: not a known configuration option", it.Key))
 	}
 }
 

@@ -1,10 +1,12 @@
 package compile
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/resolve"
 )
 
 // unit is one BPF program to generate: a probe's sites of one shape, or a
@@ -103,14 +105,22 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 		if err != nil {
 			// config = { missing_probes = warn|ignore } skips what
 			// matches nothing, as bpftrace does.
+			e := c.prog.Errorf(ap, len(ap.Raw), "", "%v", err)
+			if errors.Is(err, resolve.ErrNoMatch) {
+				// bpftrace's words, then what uscope looked at and
+				// the near names.
+				e.Msg, e.Hint = "No matches for "+noMatchName(ap)+".", err.Error()
+			}
 			switch c.plan.Config.MissingProbes {
 			case "warn":
-				c.plan.Warnings = append(c.plan.Warnings, fmt.Sprintf("%s: skipped: %v", ap.Raw, err))
+				e.Warning = true
+				e.Msg += " Skipping."
+				c.plan.Diagnostics = append(c.plan.Diagnostics, e)
 				continue
 			case "ignore":
 				continue
 			}
-			return nil, c.prog.Errorf(ap, len(ap.Raw), "", "%v", err)
+			return nil, e
 		}
 		// The resolver's slice becomes the plan's when it is the first:
 		// a wildcard over a library has tens of thousands of sites, and a
@@ -172,4 +182,12 @@ func (c *compiler) expandSpecial(idx int, pr *lang.Probe, ap *lang.AttachPoint) 
 		Name: pname, Index: len(c.plan.Specials)}
 	c.plan.Specials = append(c.plan.Specials, sp)
 	return []*unit{{c: c, probe: pr, name: name, shape: shape{kind: ap.Kind}, special: sp}}, nil
+}
+
+// noMatchName names an attach point as bpftrace's "No matches for" does:
+// its probe type, a space, and the rest as written
+// ("uprobe ./bin:func").
+func noMatchName(ap *lang.AttachPoint) string {
+	_, rest, _ := strings.Cut(ap.Raw, ":")
+	return ap.Kind + " " + rest
 }

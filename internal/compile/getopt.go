@@ -72,8 +72,9 @@ func (l *lowerer) getopt(c *lang.Call) lang.Expr {
 		return false, false
 	}
 	bad := func(kind string) lang.Expr {
-		l.errs = append(l.errs, l.prog.Errorf(c, nodeLen(c), "give --"+name.Value+"=VALUE",
-			"program command line option --%s invalid %s (value: %s)", name.Value, kind, *val))
+		// A mistake on the command line, not in the program: no place.
+		l.errs = append(l.errs, &lang.Error{Hint: "give --" + name.Value + "=VALUE",
+			Msg: fmt.Sprintf("program command line option --%s invalid %s (value: %s)", name.Value, kind, *val)})
 		return c
 	}
 	if len(c.Args) == 1 {
@@ -147,8 +148,14 @@ func (l *lowerer) unusedOptions() {
 	sort.Strings(extra)
 	sort.Strings(want)
 	hint := "the program takes no named options"
-	if len(want) > 0 {
+	_, help := l.args.named["help"]
+	switch {
+	case len(want) > 0 && help:
+		// -- --help: the options one per line, as bpftrace lists them.
+		hint = "expected program options:\n" + strings.Join(want, "\n")
+	case len(want) > 0:
 		hint = "expected program options: " + strings.Join(want, ", ")
 	}
-	l.errs = append(l.errs, fmt.Errorf("unexpected program command line options: %s; %s", strings.Join(extra, " "), hint))
+	l.errs = append(l.errs, &lang.Error{Hint: hint,
+		Msg: "unexpected program command line options: " + strings.Join(extra, " ")})
 }

@@ -25,7 +25,7 @@ type Node interface {
 
 // Program is a parsed program: a list of probes.
 type Program struct {
-	// File names the source for messages ("-e" for a one-liner).
+	// File names the source for messages ("stdin" for a one-liner, as bpftrace names it).
 	File string
 	// Source is the whole text, kept for error carets.
 	Source string
@@ -82,6 +82,8 @@ type ConfigItem struct {
 	Pos   Pos
 	Key   string // as written: stack_mode, BPFTRACE_STACK_MODE
 	Value string // a number, a word or a string's text
+	// Len is how many bytes the item spans, from its key to its value's end.
+	Len int
 }
 
 // Probe is one probe block: attach points sharing a predicate and body.

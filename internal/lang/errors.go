@@ -131,3 +131,82 @@ func (l ErrorList) Unwrap() []error {
 	}
 	return errs
 }
+
+// Location is a place in a program as bpftrace names it in messages,
+// "file:line:col-end", where end is the column after the last byte of the
+// text (length bytes from col, at least one).
+func Location(file string, p Pos, length int) string {
+	if length < 1 {
+		length = 1
+	}
+	s := fmt.Sprintf("%d:%d-%d", p.Line, p.Col, p.Col+length)
+	if file != "" {
+		s = file + ":" + s
+	}
+	return s
+}
+
+// Underline returns line n of src and, under it, '~' beneath the length
+// bytes from column col, as bpftrace marks the text of a message (a tab
+// is four columns wide in both lines); "" when there is no such line.
+func Underline(src string, p Pos, length int) string {
+	line := sourceLine(src, p.Line)
+	if line == "" || !p.IsValid() {
+		return ""
+	}
+	if length < 1 {
+		length = 1
+	}
+	var text, marks strings.Builder
+	for i := 0; i < len(line); i++ {
+		c, w := line[i], 1
+		if c == '\t' {
+			w = 4
+		}
+		mark := byte(' ')
+		if i >= p.Col-1 && i < p.Col-1+length {
+			mark = '~'
+		}
+		if i < p.Col-1+length {
+			marks.WriteString(strings.Repeat(string(mark), w))
+		}
+		if c == '\t' {
+			text.WriteString("    ")
+		} else {
+			text.WriteByte(c)
+		}
+	}
+	return text.String() + "\n" + marks.String()
+}
+
+// Bpftrace returns the diagnostic as bpftrace labels it:
+// "file:line:col-end: ERROR: msg" (WARNING: for a warning), the source
+// line with the text underlined, and the hint on a "HINT:" line. Without
+// a position, the label starts the line.
+func (e *Error) Bpftrace() string {
+	label := "ERROR: "
+	if e.Warning {
+		label = "WARNING: "
+	}
+	var b strings.Builder
+	if e.Pos.IsValid() {
+		b.WriteString(Location(e.File, e.Pos, e.Len) + ": ")
+	}
+	b.WriteString(label + e.Msg)
+	if u := Underline(e.Source, e.Pos, e.Len); u != "" {
+		b.WriteString("\n" + u)
+	}
+	if e.Hint != "" {
+		b.WriteString("\nHINT: " + e.Hint)
+	}
+	return b.String()
+}
+
+// Bpftrace returns each mistake as bpftrace labels it.
+func (l ErrorList) Bpftrace() string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = e.Bpftrace()
+	}
+	return strings.Join(parts, "\n")
+}

@@ -32,7 +32,7 @@ const maxDepth = 1000
 // cannot be followed by an operand ends a predicate.
 
 // Parse parses a program in uscope's bpftrace-compatible language. file names
-// the source in messages ("-e" for a one-liner). The error, if any, is an
+// the source in messages ("stdin" for a one-liner, as bpftrace names it). The error, if any, is an
 // *Error for the first mistake in the text.
 func Parse(file, src string) (*Program, error) {
 	return ParseParams(file, src, nil)
@@ -1115,7 +1115,7 @@ func (p *parser) parseConfig() []*ConfigItem {
 		p.next()
 		p.expect("=", "write "+t.str+" = value")
 		v := p.next()
-		it := &ConfigItem{Pos: t.pos, Key: t.str}
+		it := &ConfigItem{Pos: t.pos, Key: t.str, Len: v.end - t.pos.Offset}
 		switch v.kind {
 		case tInt:
 			it.Value = strconv.FormatUint(v.val, 10)

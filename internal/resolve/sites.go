@@ -218,7 +218,7 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 		}
 	}
 	if len(out) == 0 {
-		if everyObject && (firstErr == nil || errors.Is(firstErr, errNoMatch)) {
+		if everyObject && (firstErr == nil || errors.Is(firstErr, ErrNoMatch)) {
 			what := ap.Func
 			if ap.Provider != "" {
 				what = ap.Provider + ":" + ap.Func
@@ -264,15 +264,15 @@ var ErrNotMapped = errors.New("not in any object mapped yet")
 // notMapped adds ErrNotMapped to the causes of a no-match error.
 func notMapped(err error) error {
 	var e *Error
-	if errors.As(err, &e) && errors.Is(err, errNoMatch) {
+	if errors.As(err, &e) && errors.Is(err, ErrNoMatch) {
 		return &Error{Msg: e.Msg, Hint: e.Hint, Err: errors.Join(e.Err, ErrNotMapped)}
 	}
 	return err
 }
 
-// errNoMatch is the cause of noMatch's error: the object was read, and
-// nothing in it matched.
-var errNoMatch = errors.New("nothing matches")
+// ErrNoMatch is the cause of the error of an attach point that matched
+// nothing: the object was read, and nothing in it matched.
+var ErrNoMatch = errors.New("nothing matches")
 
 // processObjectTargets returns every object mapped in the Resolver's process.
 func (r *Resolver) processObjectTargets() ([]Target, error) {
@@ -320,7 +320,7 @@ func noMatch(ap *lang.AttachPoint, targets []Target, names []string) error {
 	if dym := didYouMean(ap.Func, names); dym != "" {
 		hint = dym + " (" + hint + ")"
 	}
-	return errorf(hint, errNoMatch, "no %s matches %q in %s", kindWord, what, where)
+	return errorf(hint, ErrNoMatch, "no %s matches %q in %s", kindWord, what, where)
 }
 
 // shellWord quotes s for a shell command line when it needs it.

@@ -9,9 +9,8 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
-	"syscall"
-
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
 )
 
@@ -74,7 +74,7 @@ func (s *session) handle(rec []byte) error {
 		// Each warning once: a probe can hit it at every call.
 		if idx < len(s.plan.Runtime) && !s.dec.warned[idx] && !s.cfg.NoWarnings {
 			s.dec.warned[idx] = true
-			s.out.diagnostic(s.plan.Runtime[idx].Detail())
+			s.out.diagnostic(s.plan.Runtime[idx])
 		}
 	}
 	return nil
@@ -243,7 +243,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		case "username":
 			return output.StringValue(userName(uint32(v)), false)
 		case "strerror":
-			return output.StringValue(strerror(syscall.Errno(v)), false)
+			return output.StringValue(output.Strerror(syscall.Errno(v)), false)
 		case "signal_name":
 			return output.StringValue(signalName(int64(v)), false)
 		case "goitab", "goetype":
@@ -454,7 +454,8 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 	case "cat":
 		b, err := os.ReadFile(text)
 		if err != nil {
-			s.out.warn(fmt.Sprintf("cat(%q): %v", text, err))
+			// bpftrace's words, with C's text of the errno.
+			s.out.fail(fmt.Sprintf("failed to open file '%s' (%s)", text, output.Strerror(err)))
 			return
 		}
 		limit := maxCatBytes
@@ -492,11 +493,7 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 		if d.Action == "warnf" {
 			level = "WARNING"
 		}
-		file := s.plan.Source.File
-		if file == "-e" {
-			file = "stdin" // as bpftrace names a program given with -e
-		}
-		fmt.Fprintf(os.Stderr, "%s:%d:%d-%d: %s: %s\n", file, d.Pos.Line, d.Pos.Col, d.End, level, text)
+		fmt.Fprintf(os.Stderr, "%s: %s: %s\n", lang.Location(s.plan.Source.File, d.Pos, d.End-d.Pos.Col), level, text)
 	case "debugf":
 		s.out.flush()
 		fmt.Fprintf(os.Stderr, "debugf: %s\n", text)
@@ -514,20 +511,8 @@ func signalName(n int64) string {
 	case n >= 34:
 		return fmt.Sprintf("Real-time signal %d", n-34)
 	}
-	return capitalize(syscall.Signal(n).String())
+	return output.Capitalize(syscall.Signal(n).String())
 }
-
-// capitalize gives a message of Go's the capital first letter of glibc's.
-func capitalize(m string) string {
-	if m != "" && m[0] >= 'a' && m[0] <= 'z' {
-		m = string(m[0]-'a'+'A') + m[1:]
-	}
-	return m
-}
-
-// strerror is C's strerror(3) text of an errno, as bpftrace prints it:
-// glibc's messages are Go's with a capital first letter.
-func strerror(e syscall.Errno) string { return capitalize(e.Error()) }
 
 // programLabel names a program for messages: its probe, as written for
 // BEGIN and END, else the first site's probe.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
 )
 
@@ -18,6 +19,8 @@ type printer struct {
 	buf  *bufio.Writer
 	w    *output.Writer
 	json bool
+	// bpftrace labels messages as bpftrace does (Config.BpftraceLabels).
+	bpftrace bool
 	// first is the kernel time of the first trace row, for -t.
 	first uint64
 	// agg counts the rows of trace -A, in the order first seen.
@@ -38,14 +41,33 @@ func (p *printer) flush() { p.buf.Flush() }
 
 func (p *printer) warn(msg string) {
 	p.buf.Flush()
+	if p.bpftrace {
+		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
+		return
+	}
 	fmt.Fprintln(os.Stderr, "uscope: warning: "+msg)
 }
 
-// diagnostic prints a warning about the program, already labelled, with
-// its source line and caret.
-func (p *printer) diagnostic(text string) {
+// fail prints an error that does not stop the session (a cat() of a file
+// that cannot be read).
+func (p *printer) fail(msg string) {
 	p.buf.Flush()
-	fmt.Fprintln(os.Stderr, "uscope: "+text)
+	if p.bpftrace {
+		fmt.Fprintln(os.Stderr, "ERROR: "+msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "uscope: error: "+msg)
+}
+
+// diagnostic prints a warning about the program with its source line and
+// caret.
+func (p *printer) diagnostic(e *lang.Error) {
+	p.buf.Flush()
+	if p.bpftrace {
+		fmt.Fprintln(os.Stderr, e.Bpftrace())
+		return
+	}
+	fmt.Fprintln(os.Stderr, "uscope: "+e.Detail())
 }
 
 // traceRow is one row of `uscope trace` output.

@@ -44,6 +44,14 @@ type Config struct {
 	// NoWarnings drops warnf() lines and the warnings about the program
 	// (--no-warnings).
 	NoWarnings bool
+	// BpftraceLabels labels messages as bpftrace does ("ERROR: ",
+	// "WARNING: ", a located diagnostic with its text underlined and a
+	// "HINT:" line), for run, the command that takes bpftrace's command
+	// line; otherwise they start with "uscope: ".
+	BpftraceLabels bool
+	// DryRun stops right after the probes are attached, before BEGIN runs
+	// or anything is printed but the attached line (bpftrace's --dry-run).
+	DryRun bool
 	// PID limits probes to one process; the session ends when it exits.
 	PID int
 	// NoFollow traces PID or Command alone, not their descendants.
@@ -158,6 +166,7 @@ func runWith(ctx context.Context, cfg Config, be backend) (err error) {
 		cfg.Out = os.Stdout
 	}
 	s := &session{cfg: cfg, be: be, out: newPrinter(cfg.Out, cfg.JSON)}
+	s.out.bpftrace = cfg.BpftraceLabels
 	defer func() {
 		if cerr := s.close(); err == nil {
 			err = cerr
@@ -316,7 +325,7 @@ func (s *session) run(ctx context.Context) error {
 	}
 	if !cfg.NoWarnings {
 		for _, d := range plan.Diagnostics {
-			s.out.diagnostic(d.Detail())
+			s.out.diagnostic(d)
 		}
 	}
 	if cfg.Debug != nil {
@@ -361,7 +370,9 @@ func (s *session) run(ctx context.Context) error {
 			return &Error{fmt.Errorf("attach %s: %w", p.Kind, err)}
 		}
 	}
-	s.fire(lang.KindBegin)
+	if !cfg.DryRun {
+		s.fire(lang.KindBegin)
+	}
 	groups := s.siteGroups()
 	// The kernel runs the programs on one address newest first: attach
 	// them last to first, so that they run in source order, as bpftrace's do.
@@ -401,6 +412,9 @@ func (s *session) run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", n, plural(n))
 	}
 	notifyAttached()
+	if cfg.DryRun {
+		return nil // close detaches, and ends a held -c command
+	}
 	s.lateResume()
 	if plan.Trace {
 		s.out.traceHeader(cfg.Trace)
