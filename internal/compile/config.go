@@ -86,6 +86,15 @@ var configKeys = map[string]func(c *compiler, v string) string{
 		}
 		return ""
 	},
+	"license": func(c *compiler, v string) string {
+		// Every program is loaded as GPL, which the helpers uscope calls
+		// need; bpftrace accepts the kernel's GPL-compatible names.
+		switch v {
+		case "Dual MIT/GPL", "Dual BSD/GPL", "Dual MPL/GPL", "GPL and additional rights", "GPL v2", "GPL":
+			return ""
+		}
+		return fmt.Sprintf("Invalid value for license. Found: %s. Valid values: Dual MIT/GPL, Dual BSD/GPL, Dual MPL/GPL, GPL and additional rights, GPL v2, GPL", v)
+	},
 	"stack_mode": func(c *compiler, v string) string {
 		switch v {
 		case "bpftrace", "perf", "raw", "build_id":
@@ -100,7 +109,7 @@ var configKeys = map[string]func(c *compiler, v string) string{
 // effect in uscope (they tune bpftrace's own implementation or kernel
 // features).
 var configIgnored = map[string]bool{
-	"cache_user_symbols": true, "cpp_demangle": true, "lazy_symbolication": true, "license": true,
+	"cache_user_symbols": true, "cpp_demangle": true, "lazy_symbolication": true,
 	"log_size": true, "max_bpf_progs": true, "max_probes": true,
 	"on_stack_limit": true, "perf_rb_pages": true, "show_debug_info": true, "str_trunc_trailer": true,
 	"max_type_res_iterations": true, "symbol_source": true, "use_blazesym": true, "max_ast_nodes": true,
@@ -135,7 +144,10 @@ func (c *compiler) applyConfig(items []*lang.ConfigItem) {
 		key := strings.ToLower(strings.TrimPrefix(strings.ToUpper(it.Key), "BPFTRACE_"))
 		if set, ok := configKeys[key]; ok {
 			if msg := set(c, it.Value); msg != "" {
-				c.report(c.prog.Errorf(it, len(it.Key), "", "%s, not %q", msg, it.Value))
+				if !strings.Contains(msg, "Found: ") {
+					msg = fmt.Sprintf("%s, not %q", msg, it.Value)
+				}
+				c.report(c.prog.Errorf(it, it.Len, "", "%s", msg))
 			}
 			continue
 		}

@@ -79,7 +79,7 @@ func (c *compiler) structTypes(defs []*lang.StructDef) {
 }
 
 func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
-	off, bitPos := 0, 0 // bitPos: bits used in the current bit-field unit
+	bit := 0 // the next free bit from the start of the struct
 	st.align = 1
 	for _, f := range d.Fields {
 		t, err := c.memberType(f.Type)
@@ -98,29 +98,26 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 		case st.union:
 			at = 0
 		case f.Type.Bits > 0:
-			// Bit-fields pack into units of their type's size.
+			// The System V ABI's rule: a bit-field goes at the next free
+			// bit unless it would cross a boundary of a unit of its type's
+			// size (and alignment), where it starts the next unit. It is
+			// read as the unit that holds it, shifted by its place there.
 			unitBits := 8 * t.size
-			if bitPos == 0 || bitPos+f.Type.Bits > unitBits {
-				off = alignUp(off, align)
-				bitPos = 0
+			if !d.Packed && bit/unitBits != (bit+f.Type.Bits-1)/unitBits {
+				bit = alignUp(bit, unitBits)
+			}
+			unit := bit / unitBits * unitBits
+			if d.Packed {
+				unit = bit / 8 * 8
 			}
 			bf := *t
-			bf.bits, bf.bitOff = f.Type.Bits, bitPos
+			bf.bits, bf.bitOff = f.Type.Bits, bit-unit
 			t = &bf
-			at = off
-			bitPos += f.Type.Bits
-			if bitPos == unitBits {
-				off += t.size
-				bitPos = 0
-			}
+			at = unit / 8
+			bit += f.Type.Bits
 		default:
-			if bitPos > 0 {
-				off += (bitPos + 7) / 8
-				bitPos = 0
-			}
-			off = alignUp(off, align)
-			at = off
-			off += t.size
+			at = alignUp((bit+7)/8, align)
+			bit = 8 * (at + t.size)
 		}
 		st.fields = append(st.fields, cField{name: f.Name, off: at, t: t})
 		st.align = max(st.align, align)
@@ -129,10 +126,7 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 		}
 	}
 	if !st.union {
-		if bitPos > 0 {
-			off += (bitPos + 7) / 8
-		}
-		st.size = off
+		st.size = (bit + 7) / 8
 	}
 	st.size = alignUp(st.size, st.align)
 	return nil

@@ -230,7 +230,10 @@ func (g *gen) placeBuf(n lang.Expr, t *Type, off int) error {
 		g.emit(storeImm(regScratch, int16(off), int64(t.Size), asm.DWord))
 		return nil
 	}
-	mem := g.info.mem[e.Args[0]] != nil
+	// A C array in user memory is read where it lies; any other value
+	// (a char * member, an integer) is the address to read at.
+	c := g.info.mem[e.Args[0]]
+	mem := c != nil && c.kind == cArray
 	if len(e.Args) == 1 {
 		g.emit(asm.Mov.Imm(asm.R0, int32(t.Size)))
 	} else if _, err := g.expr(e.Args[1]); err != nil {

@@ -314,6 +314,11 @@ func keyText(key []Value) string {
 	if len(key) == 0 {
 		return ""
 	}
+	if len(key) == 1 && key[0].Kind == KindTuple {
+		// A key that is one tuple is a key of several parts, as bpftrace
+		// main prints it: @[$t] with $t = (1, "a") is @[1, a].
+		key = key[0].Elems
+	}
 	parts := make([]string, len(key))
 	for i, k := range key {
 		parts[i] = k.text(KeyIndent)

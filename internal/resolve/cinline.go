@@ -52,7 +52,7 @@ func (r *Resolver) cInlineOnly(o *object, ap *lang.AttachPoint, g Glob) []Site {
 	var out []Site
 	for _, name := range f.InlinedNames() {
 		if ok, _ := m.match(name); ok {
-			out = append(out, r.inlineInstances(o, ap, f, name, ProbeName(ap.Kind, o.target.Path, name))...)
+			out = append(out, r.inlineInstances(o, ap, f, name, ProbeName(ap.Kind, o.target.Name(), name))...)
 		}
 	}
 	return out

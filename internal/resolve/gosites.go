@@ -162,7 +162,7 @@ func (r *Resolver) goInlineOnly(o *object, ap *lang.AttachPoint, g Glob) []Site 
 			continue
 		}
 		s := Site{
-			Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Path, name), Target: t.Path, AttachPath: t.AttachPath,
+			Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Name(), name), Target: t.Path, AttachPath: t.AttachPath,
 			Func: name, Display: name, GoBinary: true,
 		}
 		out = append(out, r.goInlineSites(o, s, b)...)

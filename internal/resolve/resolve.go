@@ -97,6 +97,18 @@ type Target struct {
 	// AttachPath opens the object and is handed to the kernel: Path itself,
 	// or /proc/PID/root/<Path> or /proc/PID/map_files/<range> with a PID.
 	AttachPath string
+	// Written is the path as the user wrote it ("./bin/app"), which probe
+	// names carry as bpftrace's do; empty when the target was not written
+	// as a path (a library name, a program on PATH, a process's object).
+	Written string
+}
+
+// Name is the target in probe names: the path as written, else Path.
+func (t Target) Name() string {
+	if t.Written != "" {
+		return t.Written
+	}
+	return t.Path
 }
 
 // Resolver resolves targets and attach points and caches the objects it
@@ -248,7 +260,7 @@ func (r *Resolver) Targets(target string) ([]Target, error) {
 			}
 			return nil, errorf("", err, "%s: %v", target, unwrapPathError(err))
 		}
-		return []Target{{Path: p, AttachPath: p}}, nil
+		return []Target{{Path: p, AttachPath: p, Written: target}}, nil
 	}
 	return r.nameTargets(target)
 }
@@ -294,7 +306,7 @@ func (r *Resolver) globTargets(pattern string) ([]Target, error) {
 		}
 		for _, m := range matches {
 			if isELFFile(m) {
-				out = append(out, Target{Path: m, AttachPath: m})
+				out = append(out, Target{Path: m, AttachPath: m, Written: writtenLike(pattern, m)})
 			}
 		}
 	} else {
@@ -319,6 +331,26 @@ func (r *Resolver) globTargets(pattern string) ([]Target, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// writtenLike writes path, a match of pattern, as pattern is written:
+// relative to the working directory when pattern is ("./" kept).
+func writtenLike(pattern, path string) string {
+	if filepath.IsAbs(pattern) {
+		return path
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(wd, path)
+	if err != nil {
+		return path
+	}
+	if strings.HasPrefix(pattern, "./") && !strings.HasPrefix(rel, "../") {
+		rel = "./" + rel
+	}
+	return rel
 }
 
 // escapeGlob escapes the characters filepath.Match treats specially, so that
@@ -402,10 +434,21 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		}
 		return []Target{{Path: exe, AttachPath: p}}, nil
 	case IsGlob(target):
-		g := CompileGlob(target)
+		pattern := target
+		if strings.ContainsRune(target, '/') && !filepath.IsAbs(target) {
+			// Relative to the user's directory, as without a PID.
+			if abs, err := filepath.Abs(target); err == nil {
+				pattern = abs
+			}
+		}
+		g := CompileGlob(pattern)
 		for _, o := range objs {
 			if g.Match(o.Path) || (!strings.ContainsRune(target, '/') && g.Match(filepath.Base(o.Path))) {
-				out = append(out, toTarget(o))
+				t := toTarget(o)
+				if strings.ContainsRune(target, '/') {
+					t.Written = writtenLike(target, o.Path)
+				}
+				out = append(out, t)
 			}
 		}
 	case strings.ContainsRune(target, '/'):
@@ -425,7 +468,9 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		}
 		for _, o := range objs {
 			if o.Path == clean || (ino != 0 && o.Inode == ino && !o.Deleted) {
-				out = append(out, toTarget(o))
+				t := toTarget(o)
+				t.Written = target
+				out = append(out, t)
 				break
 			}
 		}
@@ -440,7 +485,7 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 				return nil, errorf(fmt.Sprintf("see what it maps: uscope list -p %d", pid), nil,
 					"%s does not exist in the file system of process %d", target, pid)
 			}
-			return []Target{{Path: clean, AttachPath: rootPath}}, nil
+			return []Target{{Path: clean, AttachPath: rootPath, Written: target}}, nil
 		}
 	default:
 		for _, o := range objs {

@@ -342,7 +342,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 		off, _ := o.f.AddrToOffset(ap.Addr)
 		s := Site{
-			Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Path, fmt.Sprintf("0x%x", ap.Addr)),
+			Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Name(), fmt.Sprintf("0x%x", ap.Addr)),
 			Target: t.Path, AttachPath: t.AttachPath, Addr: ap.Addr, Offset: off, GoBinary: isGo,
 		}
 		if fn, d, ok := o.funcAt(ap.Addr); ok {
@@ -461,7 +461,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		if d == "" {
 			d = displayName(fn.Name, isGo)
 		}
-		probe := ProbeName(ap.Kind, t.Path, fn.Name)
+		probe := ProbeName(ap.Kind, t.Name(), fn.Name)
 		if ap.HasOffset {
 			probe += fmt.Sprintf("+%d", ap.Offset)
 		}
@@ -547,7 +547,7 @@ func (r *Resolver) usdtSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 			continue
 		}
 		out = append(out, Site{
-			Kind: lang.KindUSDT, Probe: ProbeName(lang.KindUSDT, t.Path, s.Provider, s.Name),
+			Kind: lang.KindUSDT, Probe: ProbeName(lang.KindUSDT, t.Name(), s.Provider, s.Name),
 			Target: t.Path, AttachPath: t.AttachPath, Func: s.Name, Display: s.Name, Provider: s.Provider,
 			Addr: s.Addr, Offset: s.FileOffset, RefCtrOffset: s.SemaphoreOffset, USDT: s, GoBinary: isGo,
 		})

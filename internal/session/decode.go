@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -436,12 +437,22 @@ func userName(uid uint32) string {
 	return id
 }
 
-// bootTime is the wall-clock time of a CLOCK_MONOTONIC reading (nsecs).
+// bootTime is the wall-clock time of a CLOCK_MONOTONIC reading (nsecs),
+// from the wall-clock time of the clock's zero, taken once (as bpftrace
+// does) so that two readings keep their distance exactly.
 func bootTime(nsecs uint64) time.Time {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return time.Now().Add(-time.Duration(uint64(ts.Nano()) - nsecs))
+	bootOnce.Do(func() {
+		var ts unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		bootWall = time.Now().Add(-time.Duration(ts.Nano()))
+	})
+	return bootWall.Add(time.Duration(nsecs))
 }
+
+var (
+	bootOnce sync.Once
+	bootWall time.Time
+)
 
 // maxCatBytes bounds what cat() prints of a file, as bpftrace's
 // max_cat_bytes (default 10240; the config's MaxCatBytes when set).

@@ -151,7 +151,17 @@ func needsUprobes(prog *lang.Program) bool {
 // tracepoints included (each counts as one, as when it sits on the
 // trigger).
 func (s *session) probes() int {
+	// A probe is counted once however many sites it has, as bpftrace
+	// counts them: a USDT probe's locations, the return instructions of a
+	// function uretprobed there, are one probe.
 	n := s.links.Probes()
+	for _, p := range s.plan.Programs {
+		names := make(map[string]bool, len(p.Sites))
+		for _, si := range p.Sites {
+			names[s.plan.Sites[si].Probe] = true
+		}
+		n -= len(p.Sites) - len(names)
+	}
 	if s.rawSpecials {
 		for _, p := range s.plan.Programs {
 			if p.Special != nil {
