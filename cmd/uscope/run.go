@@ -265,9 +265,11 @@ func runFlagError(err error) error {
 
 type runUsageError struct{ err error }
 
-func (e *runUsageError) Error() string    { return e.err.Error() + "; see 'uscope run --help'" }
-func (e *runUsageError) Unwrap() error    { return e.err }
-func (e *runUsageError) Bpftrace() string { return "ERROR: " + e.err.Error() + "\n" + strings.TrimRight(runUsage, "\n") }
+func (e *runUsageError) Error() string { return e.err.Error() + "; see 'uscope run --help'" }
+func (e *runUsageError) Unwrap() error { return e.err }
+func (e *runUsageError) Bpftrace() string {
+	return "ERROR: " + e.err.Error() + "\n" + strings.TrimRight(runUsage, "\n")
+}
 
 // runSession runs a session until Ctrl-C, SIGTERM or its own end, and
 // classifies its error for the exit code.
