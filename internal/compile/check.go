@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"strings"
 	"slices"
 	"sort"
 
@@ -219,9 +220,25 @@ func (k *checker) let(s *lang.LetStmt) error {
 	var t *Type
 	if s.Type != nil {
 		base, ok := intTypes[s.Type.Name]
+		_, isStruct := k.c.structs[s.Type.Name]
 		switch {
-		case s.Type.Name == "string" && s.Type.Ptr == 0:
+		case s.Type.Name == "string" && s.Type.Ptr == 0 && s.Type.Array == 0:
 			t = strType(k.c.opts.StrSize)
+		case s.Type.Array != 0 || (strings.HasPrefix(s.Type.Name, "struct ") || strings.HasPrefix(s.Type.Name, "union ")) && (s.Type.Ptr == 0 || !isStruct):
+			// A C array, a struct value, or a pointer to a struct only
+			// DWARF knows: the value assigned gives the type, as the
+			// declaration says it.
+			if !isStruct && !strings.Contains(s.Type.Name, " ") {
+				if _, isInt := intTypes[s.Type.Name]; !isInt {
+					return k.c.errorf(s.Var, "use int8..int64, uint8..uint64, bool, string or a struct", "unknown type %q", s.Type.Name)
+				}
+			}
+		case isStruct:
+			pt, err := k.castType1(&lang.Cast{Pos: s.Pos, Type: *s.Type, X: &lang.IntLit{Pos: s.Pos}})
+			if err != nil {
+				return err
+			}
+			t = pt
 		case !ok:
 			return k.c.errorf(s.Var, "use int8..int64, uint8..uint64, bool or string", "unknown type %q", s.Type.Name)
 		default:
@@ -242,6 +259,9 @@ func (k *checker) let(s *lang.LetStmt) error {
 			return k.c.errorf(s.Init, "", "$%s is %v; cannot assign %v", displayVar(s.Var.Name), t, it)
 		}
 	}
+	if t == nil && s.Type != nil && s.Init == nil && !isIntOrString(s.Type) {
+		return nil // its first assignment declares it
+	}
 	if t == nil {
 		// let $x; read before it is assigned: a zero of the type its first
 		// assignment gives, an integer unless that is a string literal.
@@ -259,6 +279,13 @@ func (k *checker) let(s *lang.LetStmt) error {
 		})
 	}
 	return k.declare(s.Var, t)
+}
+
+// isIntOrString reports whether a declared type is an integer (or a
+// pointer to one) or a string.
+func isIntOrString(t *lang.TypeName) bool {
+	_, ok := intTypes[t.Name]
+	return t.Array == 0 && (ok || t.Name == "string")
 }
 
 // declare gives a variable its type at its first assignment, or checks

@@ -425,6 +425,17 @@ func (p *parser) parseLet() *LetStmt {
 	if p.peek().is(":") {
 		p.next()
 		ty := p.parseType()
+		if p.peek().is("[") {
+			// let $w: struct W[10], let $p: struct Foo *[2]: an array.
+			p.next()
+			n := p.peek()
+			if n.kind != tInt || n.val == 0 {
+				p.unexpected(n, "expected the array's length, e.g. int32[4]")
+			}
+			p.next()
+			ty.Array = int(n.val)
+			p.expect("]", "expected ']' after the array's length")
+		}
 		s.Type = &ty
 	}
 	if p.peek().is("=") {
