@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/uscope/uscope/internal/session"
 	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 )
@@ -84,6 +85,11 @@ time; no clang, LLVM or kernel headers are needed.`,
 	}
 	return root
 }
+
+// init keeps the main goroutine on the process's first thread, so that
+// BEGIN and END, run on the thread that starts them, see tid == pid as in
+// bpftrace (a single-threaded program there).
+func init() { runtime.LockOSThread() }
 
 func main() {
 	os.Exit(run(os.Args[1:]))

@@ -111,10 +111,10 @@ func init() {
 func builtinTable() []*builtin {
 	return []*builtin{
 		// Identifiers.
-		{name: "pid", where: inAll, result: "uint32", help: "process id (thread group id) of the current thread", check: fixed(tU32),
-			emit: helperInto(asm.FnGetCurrentPidTgid, asm.RSh.Imm(asm.R0, 32))},
-		{name: "tid", where: inAll, result: "uint32", help: "thread id of the current thread", check: fixed(tU32),
-			emit: helperInto(asm.FnGetCurrentPidTgid, lo32...)},
+		{name: "pid", where: inAll, result: "uint32", help: "process id (thread group id) of the current thread, in uscope's PID namespace", check: fixed(tU32),
+			emit: pidEmit(true)},
+		{name: "tid", where: inAll, result: "uint32", help: "thread id of the current thread, in uscope's PID namespace", check: fixed(tU32),
+			emit: pidEmit(false)},
 		{name: "uid", where: inAll, result: "uint32", help: "user id of the current thread", check: fixed(tU32),
 			emit: helperInto(asm.FnGetCurrentUidGid, lo32...)},
 		{name: "gid", where: inAll, result: "uint32", help: "group id of the current thread", check: fixed(tU32),
@@ -195,6 +195,10 @@ func builtinTable() []*builtin {
 			help: "6 bytes (a char[6] or a pointer) printed as a MAC address", check: (*checker).macaddrType, place: (*gen).placeMacaddr},
 		{name: "strlen", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "uint64", usage: "strlen(s)",
 			help: "the length of a string", check: (*checker).strlenType, emit: (*gen).strlen},
+		{name: "pid", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "uint32", usage: "pid(), pid(curr_ns) or pid(init)",
+			help: "process id in uscope's PID namespace (curr_ns, as pid) or in the initial one (init)", check: (*checker).pidNSType, emit: pidEmit(true)},
+		{name: "tid", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "uint32", usage: "tid(), tid(curr_ns) or tid(init)",
+			help: "thread id in uscope's PID namespace (curr_ns, as tid) or in the initial one (init)", check: (*checker).pidNSType, emit: pidEmit(false)},
 		{name: "nsecs", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "uint64", usage: "nsecs() or nsecs(monotonic|boot|tai|sw_tai)",
 			help: "nanoseconds of a clock: monotonic (nsecs), boot (with suspend), tai", check: (*checker).nsecsType, emit: (*gen).nsecsClock},
 		{name: "exit", call: true, minArgs: 0, maxArgs: 1, where: inAll, result: "void", usage: "exit() or exit(code)",

@@ -238,6 +238,44 @@ func (g *gen) secondArg(e lang.Expr) error {
 }
 
 // nsecsClock reads the clock nsecs(clock) names.
+// pidEmit emits pid (process) or tid (thread): as uscope's PID namespace
+// numbers them, unless that is the initial namespace or the call asks for
+// it (pid(init)). A thread the namespace cannot see reads 0.
+func pidEmit(process bool) func(*gen, lang.Expr) error {
+	return func(g *gen, e lang.Expr) error {
+		initNS := g.c.opts.PidNS == nil
+		if c, ok := e.(*lang.Call); ok && len(c.Args) == 1 && c.Args[0].(*lang.Ident).Name == "init" {
+			initNS = true
+		}
+		if initNS {
+			g.emit(asm.FnGetCurrentPidTgid.Call())
+			if process {
+				g.emit(asm.RSh.Imm(asm.R0, 32))
+			} else {
+				g.emit(lo32...)
+			}
+			return nil
+		}
+		// struct bpf_pidns_info { u32 pid; u32 tgid; }: the thread, then
+		// the process.
+		off, err := g.allocScratch(8)
+		if err != nil {
+			return g.wrap(e, err)
+		}
+		ns := g.c.opts.PidNS
+		g.emit(storeImm(regScratch, int16(off), 0, asm.DWord))
+		g.emit(asm.LoadImm(asm.R1, int64(ns.Dev), asm.DWord), asm.LoadImm(asm.R2, int64(ns.Ino), asm.DWord))
+		g.scratchPtr(asm.R3, off)
+		g.emit(asm.Mov.Imm(asm.R4, 8), asm.FnGetNsCurrentPidTgid.Call())
+		field := off
+		if process {
+			field += 4
+		}
+		g.emit(asm.LoadMem(asm.R0, regScratch, int16(field), asm.Word))
+		return nil
+	}
+}
+
 func (g *gen) nsecsClock(e lang.Expr) error {
 	fn := asm.FnKtimeGetNs
 	if args := e.(*lang.Call).Args; len(args) == 1 {

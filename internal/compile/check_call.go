@@ -52,6 +52,18 @@ var nsecsClocks = map[string]asm.BuiltinFunc{
 	"tai": asm.FnKtimeGetTaiNs, "sw_tai": asm.FnKtimeGetTaiNs,
 }
 
+// pidNSType types pid([curr_ns|init]) and tid([curr_ns|init]).
+func (k *checker) pidNSType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if len(e.Args) == 0 {
+		return tU32, nil
+	}
+	if id, ok := e.Args[0].(*lang.Ident); ok && (id.Name == "curr_ns" || id.Name == "init") {
+		return tU32, nil
+	}
+	return nil, k.c.errorf(e.Args[0], e.Name+"(curr_ns) or "+e.Name+"(init)", "unknown PID namespace %s", lang.FormatExpr(e.Args[0]))
+}
+
 func (k *checker) nsecsType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	if len(e.Args) == 0 {

@@ -22,6 +22,10 @@ type Resolver interface {
 // Options control compilation.
 type Options struct {
 	Resolver Resolver
+	// PidNS is the PID namespace uscope runs in, when it is not the
+	// initial one: pid and tid are then as that namespace numbers them, as
+	// bpftrace's (pid(init) and tid(init) stay the initial namespace's).
+	PidNS *PidNamespace
 	// StrSize is the capacity of strings read by str() including the NUL
 	// (default 64).
 	StrSize int
@@ -201,3 +205,7 @@ const (
 	MapScratch = "scratch" // per-CPU array[1]: room for strings and records
 	MapStacks  = "stacks"  // stack traces
 )
+
+// PidNamespace names a PID namespace by the device and inode of its
+// /proc/PID/ns/pid file, as bpf_get_ns_current_pid_tgid takes them.
+type PidNamespace struct{ Dev, Ino uint64 }

@@ -298,6 +298,7 @@ func (s *session) run(ctx context.Context) error {
 		Params:           cfg.Params,
 		Defines:          cfg.Defines,
 		DummyTSMap:       dummyTSMap(),
+		PidNS:            ownPidNS(),
 		ConfigEnv:        configEnv(),
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
@@ -477,6 +478,20 @@ func notifyAttached() {
 	if _, ok := os.LookupEnv(NotifyAttachedEnv); ok {
 		fmt.Fprintln(os.Stdout, NotifyAttachedEnv)
 	}
+}
+
+// initPidNSIno is the inode of the initial PID namespace
+// (PROC_PID_INIT_INO).
+const initPidNSIno = 0xEFFFFFFC
+
+// ownPidNS is uscope's PID namespace when it is not the initial one, so
+// that pid and tid number threads as uscope's /proc does.
+func ownPidNS() *compile.PidNamespace {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil || st.Ino == initPidNSIno {
+		return nil
+	}
+	return &compile.PidNamespace{Dev: st.Dev, Ino: st.Ino}
 }
 
 func hasProbes(p *compile.Plan) bool {
