@@ -275,26 +275,15 @@ func (g *gen) unwindStep(cb string) {
 	capped := g.label("uwcap")
 	g.emit(asm.JLE.Imm(asm.R4, unwind.MaxMappings, capped), asm.Mov.Imm(asm.R4, unwind.MaxMappings))
 	g.mark(capped)
-	for i := 0; i < 8; i++ { // 2^8 > MaxMappings
-		next, high := g.label("uwmn"), g.label("uwmh")
+	g.searchLast("uwm", 8, asm.R3, asm.R4, asm.R5, asm.R8, func() { // 2^8 > MaxMappings
 		g.emit(
-			asm.JGE.Reg(asm.R3, asm.R4, next),
-			asm.Mov.Reg(asm.R5, asm.R3),
-			asm.Add.Reg(asm.R5, asm.R4),
-			asm.RSh.Imm(asm.R5, 1),
 			asm.And.Imm(asm.R5, unwind.MaxMappings-1),
 			asm.Mov.Reg(asm.R1, asm.R5),
 			asm.LSh.Imm(asm.R1, 5), // × MappingSize
 			asm.Add.Reg(asm.R1, asm.R7),
 			asm.LoadMem(asm.R0, asm.R1, 8+unwind.MapStart, asm.DWord),
-			asm.JGT.Reg(asm.R0, asm.R8, high),
-			asm.Mov.Reg(asm.R3, asm.R5),
-			asm.Add.Imm(asm.R3, 1),
-			asm.Ja.Label(next),
-			asm.Mov.Reg(asm.R4, asm.R5).WithSymbol(high),
 		)
-		g.mark(next)
-	}
+	})
 	g.emit(
 		asm.JEq.Imm(asm.R3, 0, fpStep),
 		asm.Sub.Imm(asm.R3, 1),
@@ -317,13 +306,8 @@ func (g *gen) unwindStep(cb string) {
 	)
 	// The row: the last one whose address is at or below R8 (R7 low, R9
 	// high).
-	for i := 0; i < 21; i++ { // 2^21 > UnwindRows
-		next, high := g.label("uwrn"), g.label("uwrh")
+	g.searchLast("uwr", 21, asm.R7, asm.R9, asm.R1, asm.R8, func() { // 2^21 > UnwindRows
 		g.emit(
-			asm.JGE.Reg(asm.R7, asm.R9, next),
-			asm.Mov.Reg(asm.R1, asm.R7),
-			asm.Add.Reg(asm.R1, asm.R9),
-			asm.RSh.Imm(asm.R1, 1),
 			asm.StoreMem(asm.RFP, kMid, asm.R1, asm.DWord),
 			asm.LoadMem(asm.R2, asm.RFP, kRowStart, asm.DWord),
 			asm.Add.Reg(asm.R1, asm.R2),
@@ -335,14 +319,8 @@ func (g *gen) unwindStep(cb string) {
 			asm.JEq.Imm(asm.R0, 0, fpStep),
 			asm.LoadMem(asm.R0, asm.R0, 0, asm.Word), // the row's address
 			asm.LoadMem(asm.R1, asm.RFP, kMid, asm.DWord),
-			asm.JGT.Reg(asm.R0, asm.R8, high),
-			asm.Mov.Reg(asm.R7, asm.R1),
-			asm.Add.Imm(asm.R7, 1),
-			asm.Ja.Label(next),
-			asm.Mov.Reg(asm.R9, asm.R1).WithSymbol(high),
 		)
-		g.mark(next)
-	}
+	})
 	sp, bp, plt := g.label("uwsp"), g.label("uwbp"), g.label("uwplt")
 	g.emit(
 		asm.JEq.Imm(asm.R7, 0, fpStep),
@@ -456,4 +434,34 @@ func (g *gen) unwindStep(cb string) {
 		asm.Mov.Imm(asm.R0, 1).WithSymbol(stop),
 		asm.Return(),
 	)
+}
+
+// searchLast emits a binary search over a sorted array, unrolled to steps
+// halvings (2^steps must exceed the array's length, as the verifier wants
+// no loop): of the elements in [lo, hi), it counts those whose key is at
+// or below the value in key, and leaves that count in lo (lo-1 is then
+// the last such element, and lo is 0 when there is none). Each step puts
+// (lo+hi)/2 in mid and emits load, which must leave element mid's key in
+// R0 and the index in mid (it may mask it, or spill and reload it around
+// a helper call), and may jump away when the element cannot be read.
+// prefix+"n" and prefix+"h" name the step's labels.
+func (g *gen) searchLast(prefix string, steps int, lo, hi, mid, key asm.Register, load func()) {
+	for i := 0; i < steps; i++ {
+		next, high := g.label(prefix+"n"), g.label(prefix+"h")
+		g.emit(
+			asm.JGE.Reg(lo, hi, next),
+			asm.Mov.Reg(mid, lo),
+			asm.Add.Reg(mid, hi),
+			asm.RSh.Imm(mid, 1),
+		)
+		load()
+		g.emit(
+			asm.JGT.Reg(asm.R0, key, high),
+			asm.Mov.Reg(lo, mid),
+			asm.Add.Imm(lo, 1),
+			asm.Ja.Label(next),
+			asm.Mov.Reg(hi, mid).WithSymbol(high),
+		)
+		g.mark(next)
+	}
 }
