@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/uscope/uscope/internal/leb128"
 )
 
 // RuleKind says how an unwinder recovers a register of the caller's frame,
@@ -290,40 +292,29 @@ func (r *cfiReader) u64() uint64 {
 }
 
 func (r *cfiReader) uleb() uint64 {
-	var v uint64
-	for shift := 0; ; shift += 7 {
-		c := r.u8()
-		if r.err != nil {
-			return 0
-		}
-		if shift < 64 {
-			v |= uint64(c&0x7f) << shift
-		}
-		if c&0x80 == 0 {
-			return v
-		}
+	if !r.need(1) {
+		return 0
 	}
+	v, n := leb128.Uint(r.b[r.off:])
+	if n == 0 {
+		r.off, r.err = len(r.b), errCFIShort
+		return 0
+	}
+	r.off += n
+	return v
 }
 
 func (r *cfiReader) sleb() int64 {
-	var v int64
-	shift := 0
-	for {
-		c := r.u8()
-		if r.err != nil {
-			return 0
-		}
-		if shift < 64 {
-			v |= int64(c&0x7f) << shift
-		}
-		shift += 7
-		if c&0x80 == 0 {
-			if shift < 64 && c&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return v
-		}
+	if !r.need(1) {
+		return 0
 	}
+	v, n := leb128.Int(r.b[r.off:])
+	if n == 0 {
+		r.off, r.err = len(r.b), errCFIShort
+		return 0
+	}
+	r.off += n
+	return v
 }
 
 func (r *cfiReader) word() uint64 {
