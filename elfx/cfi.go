@@ -86,15 +86,52 @@ func (f *File) EHFrameRows(fn func(FrameRow) bool) error {
 	return f.frameRows([]string{".eh_frame"}, fn)
 }
 
-func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
-	fp := uint64(6) // rbp
+// FrameRowAt returns the row of the object's call frame information in
+// effect at the link-time address addr: .eh_frame's, else .debug_frame's.
+// It runs the instructions of the FDE that covers addr alone, so it is
+// cheap where FrameRows would read every row for one address. ok is false
+// when no FDE has a row for addr; err tells of a section that could not
+// be read, when no other gave the row.
+func (f *File) FrameRowAt(addr uint64) (row FrameRow, ok bool, err error) {
+	fp, ptr := f.frameRegs()
+	for _, name := range []string{".eh_frame", ".debug_frame"} {
+		data, secAddr, serr := f.frameSection(name)
+		if serr == nil && data != nil {
+			serr = parseFrameRows(data, secAddr, name == ".eh_frame", f.order, ptr, fp,
+				func(lo, hi uint64) bool { return lo <= addr && addr < hi },
+				func(r FrameRow) bool {
+					if r.Start <= addr && addr < r.End {
+						row, ok = r, true
+						return false
+					}
+					return true
+				})
+		}
+		if ok {
+			return row, true, nil
+		}
+		if serr != nil && err == nil {
+			err = &FormatError{Path: f.path, Msg: name + ": " + serr.Error()}
+		}
+	}
+	return FrameRow{}, false, err
+}
+
+// frameRegs gives the DWARF number of the frame pointer (FrameRow.FP) and
+// the pointer size of the object's call frame information.
+func (f *File) frameRegs() (fp uint64, ptr int) {
+	fp, ptr = 6, 8 // rbp
 	if f.Machine() == elf.EM_AARCH64 {
 		fp = 29
 	}
-	ptr := 8
 	if !f.is64 {
 		ptr = 4
 	}
+	return fp, ptr
+}
+
+func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
+	fp, ptr := f.frameRegs()
 	var covered [][2]uint64
 	stopped := false
 	for _, name := range sections {
@@ -400,6 +437,12 @@ type cie struct {
 // reported as FrameRow.FP. Malformed input ends with an error, never a
 // panic; rows already delivered stay valid.
 func ParseFrameRows(sec []byte, secAddr uint64, eh bool, order binary.ByteOrder, ptrSize int, fpReg uint64, fn func(FrameRow) bool) error {
+	return parseFrameRows(sec, secAddr, eh, order, ptrSize, fpReg, nil, fn)
+}
+
+// parseFrameRows is ParseFrameRows that runs only the FDEs whose range
+// [lo, hi) covers reports true for (all, when covers is nil).
+func parseFrameRows(sec []byte, secAddr uint64, eh bool, order binary.ByteOrder, ptrSize int, fpReg uint64, covers func(lo, hi uint64) bool, fn func(FrameRow) bool) error {
 	if ptrSize != 4 && ptrSize != 8 {
 		return errors.New("pointer size must be 4 or 8")
 	}
@@ -496,6 +539,9 @@ func ParseFrameRows(sec []byte, secAddr uint64, eh bool, order binary.ByteOrder,
 		r.off = end
 		if pcRange == 0 || pcBegin+pcRange < pcBegin {
 			continue // an empty or discarded FDE (linkers zero them)
+		}
+		if covers != nil && !covers(pcBegin, pcBegin+pcRange) {
+			continue
 		}
 		if !runCFI(c, fr.b[fr.off:end], pcBegin, pcBegin+pcRange, order, ptrSize, fpReg, fn) {
 			return nil
