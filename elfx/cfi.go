@@ -88,30 +88,51 @@ func (f *File) EHFrameRows(fn func(FrameRow) bool) error {
 
 // FrameRowAt returns the row of the object's call frame information in
 // effect at the link-time address addr: .eh_frame's, else .debug_frame's.
-// It runs the instructions of the FDE that covers addr alone, so it is
-// cheap where FrameRows would read every row for one address. ok is false
-// when no FDE has a row for addr; err tells of a section that could not
-// be read, when no other gave the row.
+// It runs the instructions of the FDE that covers addr alone and reads the
+// sections in place, so it is cheap where FrameRows would read every row
+// for one address. ok is false when no FDE has a row for addr; err tells
+// of a section that could not be read, when no other gave the row.
 func (f *File) FrameRowAt(addr uint64) (row FrameRow, ok bool, err error) {
 	fp, ptr := f.frameRegs()
+	parse := func(data []byte, secAddr uint64, eh bool) error {
+		return parseFrameRows(data, secAddr, eh, f.order, ptr, fp,
+			func(lo, hi uint64) bool { return lo <= addr && addr < hi },
+			func(r FrameRow) bool {
+				if r.Start <= addr && addr < r.End {
+					row, ok = r, true // its expressions are copies
+					return false
+				}
+				return true
+			})
+	}
 	for _, name := range []string{".eh_frame", ".debug_frame"} {
-		data, secAddr, serr := f.frameSection(name)
-		if serr == nil && data != nil {
-			serr = parseFrameRows(data, secAddr, name == ".eh_frame", f.order, ptr, fp,
-				func(lo, hi uint64) bool { return lo <= addr && addr < hi },
-				func(r FrameRow) bool {
-					if r.Start <= addr && addr < r.End {
-						row, ok = r, true
-						return false
-					}
-					return true
-				})
+		eh := name == ".eh_frame"
+		var serr error
+		if s := f.ef.Section(name); s != nil {
+			if s.Type == elf.SHT_NOBITS {
+				continue
+			}
+			serr = f.withFaults(func() error {
+				b, err := f.sectionBytes(s)
+				if err == nil {
+					err = parse(b, s.Addr, eh)
+				}
+				return err
+			})
+		} else if data, secAddr, ferr := f.frameSection(name); ferr != nil || data != nil {
+			serr = ferr
+			if ferr == nil {
+				serr = parse(data, secAddr, eh)
+			}
 		}
 		if ok {
 			return row, true, nil
 		}
 		if serr != nil && err == nil {
-			err = &FormatError{Path: f.path, Msg: name + ": " + serr.Error()}
+			err = serr
+			if _, isFormat := serr.(*FormatError); !isFormat {
+				err = &FormatError{Path: f.path, Msg: name + ": " + serr.Error()}
+			}
 		}
 	}
 	return FrameRow{}, false, err
