@@ -99,21 +99,15 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
 		asm.StoreMem(asm.RFP, slot, asm.R0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindProcs),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fp),
+	)
+	g.lookupStackKey(MapUnwindProcs, slot, fp)
+	g.emit(
 		asm.LoadMem(asm.R1, asm.R0, 4, asm.Word),
 		asm.JSet.Imm(asm.R1, unwind.ProcFramePointers, fp),
-	)
-	g.emit(
 		storeImm(asm.RFP, slot+8, 0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot+8)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fp),
+	)
+	g.lookupStackKey(MapUnwindState, slot+8, fp)
+	g.emit(
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, regCtx, ptRegs["ip"], asm.DWord),
 		asm.LoadMem(asm.R2, regCtx, ptRegs["sp"], asm.DWord),
@@ -164,13 +158,9 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.FnLoop.Call(),
 		// The state again (helpers clobber R0-R5).
 		storeImm(asm.RFP, slot+8, 0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot+8)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fp),
-		asm.StoreMem(asm.RFP, slot+8, asm.R0, asm.DWord),
 	)
+	g.lookupStackKey(MapUnwindState, slot+8, fp)
+	g.emit(asm.StoreMem(asm.RFP, slot+8, asm.R0, asm.DWord))
 	// A zero after the last frame ends the stack (the rest of the array
 	// holds an earlier walk's frames).
 	full := g.label("uwfull")
@@ -191,10 +181,9 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.LoadMem(asm.R1, asm.R0, uwHash, asm.DWord),
 		asm.StoreMem(asm.RFP, slot, asm.R1, asm.DWord),
 		asm.StoreMem(regScratch, int16(off+StackCallerOffset), asm.R1, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapCFIStacks),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot)),
-		asm.FnMapLookupElem.Call(),
+	)
+	g.lookupStackKey(MapCFIStacks, slot, "")
+	g.emit(
 		asm.JNE.Imm(asm.R0, 0, stored),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(MapCFIStacks),
 		asm.Mov.Reg(asm.R2, asm.RFP),
@@ -247,11 +236,9 @@ func (g *gen) unwindStep(cb string) {
 	stop, fpStep, common := g.label("uwstop"), g.label("uwfp"), g.label("uwcommon")
 	g.emit(
 		storeImm(asm.RFP, kKey, 0, asm.DWord).WithSymbol(cb),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, kKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, stop),
+	)
+	g.lookupStackKey(MapUnwindState, kKey, stop)
+	g.emit(
 		asm.Mov.Reg(asm.R6, asm.R0),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindProcs),
 		asm.Mov.Reg(asm.R2, asm.R6),
@@ -312,11 +299,9 @@ func (g *gen) unwindStep(cb string) {
 			asm.LoadMem(asm.R2, asm.RFP, kRowStart, asm.DWord),
 			asm.Add.Reg(asm.R1, asm.R2),
 			asm.StoreMem(asm.RFP, kKey, asm.R1, asm.Word),
-			asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindRows),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, kKey),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, fpStep),
+		)
+		g.lookupStackKey(MapUnwindRows, kKey, fpStep)
+		g.emit(
 			asm.LoadMem(asm.R0, asm.R0, 0, asm.Word), // the row's address
 			asm.LoadMem(asm.R1, asm.RFP, kMid, asm.DWord),
 		)
@@ -328,11 +313,9 @@ func (g *gen) unwindStep(cb string) {
 		asm.Add.Reg(asm.R1, asm.R7),
 		asm.Sub.Imm(asm.R1, 1),
 		asm.StoreMem(asm.RFP, kKey, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindRows),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, kKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fpStep),
+	)
+	g.lookupStackKey(MapUnwindRows, kKey, fpStep)
+	g.emit(
 		asm.LoadMem(asm.R9, asm.R0, 0, asm.DWord),
 		asm.Mov.Reg(asm.R1, asm.R9),
 		asm.RSh.Imm(asm.R1, 56),
@@ -463,5 +446,20 @@ func (g *gen) searchLast(prefix string, steps int, lo, hi, mid, key asm.Register
 			asm.Mov.Reg(hi, mid).WithSymbol(high),
 		)
 		g.mark(next)
+	}
+}
+
+// lookupStackKey emits bpf_map_lookup_elem of map m with the key at stack
+// offset key: R0 is the value, and a miss jumps to miss (with miss "", the
+// code goes on with R0 zero).
+func (g *gen) lookupStackKey(m string, key int16, miss string) {
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+	)
+	if miss != "" {
+		g.emit(asm.JEq.Imm(asm.R0, 0, miss))
 	}
 }
