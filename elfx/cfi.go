@@ -349,24 +349,17 @@ func (r *cfiReader) u64() uint64 {
 	return r.order.Uint64(r.b[r.off-8:])
 }
 
-func (r *cfiReader) uleb() uint64 {
-	if !r.need(1) {
-		return 0
-	}
-	v, n := leb128.Uint(r.b[r.off:])
-	if n == 0 {
-		r.off, r.err = len(r.b), errCFIShort
-		return 0
-	}
-	r.off += n
-	return v
-}
+func (r *cfiReader) uleb() uint64 { return readLEB(r, leb128.Uint) }
 
-func (r *cfiReader) sleb() int64 {
+func (r *cfiReader) sleb() int64 { return readLEB(r, leb128.Int) }
+
+// readLEB reads a LEB128 number at r's offset with dec (leb128.Uint or
+// leb128.Int).
+func readLEB[T uint64 | int64](r *cfiReader, dec func([]byte) (T, int)) T {
 	if !r.need(1) {
 		return 0
 	}
-	v, n := leb128.Int(r.b[r.off:])
+	v, n := dec(r.b[r.off:])
 	if n == 0 {
 		r.off, r.err = len(r.b), errCFIShort
 		return 0

@@ -36,12 +36,12 @@ type File struct {
 	d     *dwarf.Data
 	ef    *elf.File
 	code  *elf.File // the object itself, whose code a debug file lacks
-	// frames are the objects whose call frame information gives the CFA
-	// (cfa.go): the code object, then the debug file the DWARF is from.
-	frames []*elfx.File
 	close func()
 	// Path is the file the DWARF was read from (the object or its debug file).
 	Path string
+	// frames are the objects whose call frame information gives the CFA
+	// (cfa.go): the code object, then the debug file the DWARF is from.
+	frames []*elfx.File
 
 	once    sync.Once
 	index   map[string][]dwarf.Offset // name and linkage name → subprogram DIEs

@@ -164,18 +164,14 @@ func (r *reader) fixed(n int) uint64 {
 	return v
 }
 
-func (r *reader) uleb() uint64 {
-	v, n := leb128.Uint(r.b)
-	if n == 0 {
-		r.b, r.err = nil, errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *reader) uleb() uint64 { return readLEB(r, leb128.Uint) }
 
-func (r *reader) sleb() int64 {
-	v, n := leb128.Int(r.b)
+func (r *reader) sleb() int64 { return readLEB(r, leb128.Int) }
+
+// readLEB reads a LEB128 number from r with dec (leb128.Uint or
+// leb128.Int).
+func readLEB[T uint64 | int64](r *reader, dec func([]byte) (T, int)) T {
+	v, n := dec(r.b)
 	if n == 0 {
 		r.b, r.err = nil, errTruncated
 		return 0
