@@ -300,42 +300,15 @@ func TestSeparateDebugFile(t *testing.T) {
 	t.Run("debuglink in .debug", func(t *testing.T) {
 		t.Parallel()
 		bin, dbg := stripped(t, true)
-		sub := filepath.Join(filepath.Dir(bin), ".debug")
-		if err := os.Mkdir(sub, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		moved := filepath.Join(sub, filepath.Base(dbg))
-		if err := os.Rename(dbg, moved); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Open(bin, WithDebugRoot(t.TempDir()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != moved {
-			t.Errorf("debug file in .debug/ not used (found %q)", f.DebugFilePath())
-		}
+		moved := filepath.Join(filepath.Dir(bin), ".debug", filepath.Base(dbg))
+		debugFileFoundAt(t, bin, dbg, moved, t.TempDir(), "debug file in .debug/")
 	})
 	t.Run("debuglink under the debug root", func(t *testing.T) {
 		t.Parallel()
 		bin, dbg := stripped(t, true)
 		root := t.TempDir()
 		moved := filepath.Join(root, filepath.Dir(bin), filepath.Base(dbg))
-		if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(dbg, moved); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Open(bin, WithDebugRoot(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != moved {
-			t.Errorf("debug file under the root not used (found %q)", f.DebugFilePath())
-		}
+		debugFileFoundAt(t, bin, dbg, moved, root, "debug file under the root")
 	})
 	t.Run("build-id", func(t *testing.T) {
 		t.Parallel()
@@ -351,20 +324,7 @@ func TestSeparateDebugFile(t *testing.T) {
 		}
 		root := t.TempDir()
 		p := filepath.Join(root, ".build-id", id[:2], id[2:]+".debug")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(dbg, p); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Open(bin, WithDebugRoot(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != p {
-			t.Errorf("build-id debug file not used (found %q)", f.DebugFilePath())
-		}
+		debugFileFoundAt(t, bin, dbg, p, root, "build-id debug file")
 	})
 	t.Run("debuglink with a wrong CRC", func(t *testing.T) {
 		t.Parallel()
@@ -387,6 +347,26 @@ func TestSeparateDebugFile(t *testing.T) {
 			t.Errorf("a debug file with a wrong CRC was used: %s", f.DebugFilePath())
 		}
 	})
+}
+
+// debugFileFoundAt moves bin's debug file dbg to moved and checks that
+// Open, with debug root root, finds it there (what names the place).
+func debugFileFoundAt(t *testing.T, bin, dbg, moved, root, what string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dbg, moved); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(bin, WithDebugRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != moved {
+		t.Errorf("%s not used (found %q)", what, f.DebugFilePath())
+	}
 }
 
 const cxxProgram = `
