@@ -6,12 +6,33 @@ import (
 	"testing"
 )
 
+// lebCase is an encoding and the number it stands for.
+type lebCase[T uint64 | int64] struct {
+	b    []byte
+	want T
+}
+
+// checkDecoder runs dec over cases, each followed by a byte it must not
+// read, and over truncated encodings, which decode to (0, 0).
+func checkDecoder[T uint64 | int64](t *testing.T, name string, dec func([]byte) (T, int), cases []lebCase[T]) {
+	t.Helper()
+	for _, c := range cases {
+		b := append(append([]byte{}, c.b...), 0x55)
+		v, n := dec(b)
+		if v != c.want || n != len(c.b) {
+			t.Errorf("%s(% x) = %d, %d bytes; want %d, %d", name, c.b, v, n, c.want, len(c.b))
+		}
+	}
+	for _, b := range [][]byte{nil, {0x80}, {0xff, 0xff}} {
+		if v, n := dec(b); v != 0 || n != 0 {
+			t.Errorf("%s(% x) = %d, %d bytes; want a truncated number (0, 0)", name, b, v, n)
+		}
+	}
+}
+
 // The examples of DWARF 5 tables 7.6 and 7.7, and the ends of the range.
 func TestUint(t *testing.T) {
-	for _, c := range []struct {
-		b    []byte
-		want uint64
-	}{
+	checkDecoder(t, "Uint", Uint, []lebCase[uint64]{
 		{[]byte{0x02}, 2},
 		{[]byte{0x7f}, 127},
 		{[]byte{0x80, 0x01}, 128},
@@ -22,25 +43,11 @@ func TestUint(t *testing.T) {
 		{[]byte{0x80, 0x80, 0x00}, 0}, // over-long, as padding linkers write
 		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, math.MaxUint64},
 		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, math.MaxUint64}, // bits past 64 dropped
-	} {
-		b := append(append([]byte{}, c.b...), 0x55) // a byte after the number stays unread
-		v, n := Uint(b)
-		if v != c.want || n != len(c.b) {
-			t.Errorf("Uint(% x) = %d, %d bytes; want %d, %d", c.b, v, n, c.want, len(c.b))
-		}
-	}
-	for _, b := range [][]byte{nil, {0x80}, {0xff, 0xff}} {
-		if v, n := Uint(b); v != 0 || n != 0 {
-			t.Errorf("Uint(% x) = %d, %d bytes; want a truncated number (0, 0)", b, v, n)
-		}
-	}
+	})
 }
 
 func TestInt(t *testing.T) {
-	for _, c := range []struct {
-		b    []byte
-		want int64
-	}{
+	checkDecoder(t, "Int", Int, []lebCase[int64]{
 		{[]byte{0x02}, 2},
 		{[]byte{0x7e}, -2},
 		{[]byte{0xff, 0x00}, 127},
@@ -53,18 +60,7 @@ func TestInt(t *testing.T) {
 		{[]byte{0xc0, 0x00}, 64},
 		{[]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f}, math.MinInt64},
 		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00}, math.MaxInt64},
-	} {
-		b := append(append([]byte{}, c.b...), 0x55)
-		v, n := Int(b)
-		if v != c.want || n != len(c.b) {
-			t.Errorf("Int(% x) = %d, %d bytes; want %d, %d", c.b, v, n, c.want, len(c.b))
-		}
-	}
-	for _, b := range [][]byte{nil, {0x80}, {0xff, 0xff}} {
-		if v, n := Int(b); v != 0 || n != 0 {
-			t.Errorf("Int(% x) = %d, %d bytes; want a truncated number (0, 0)", b, v, n)
-		}
-	}
+	})
 }
 
 // FuzzUint checks Uint against encoding/binary's Uvarint (the same
