@@ -68,6 +68,7 @@ const (
 	maxCFIRowsPerFDE = 1 << 16
 	maxCFIStates     = 64
 	maxCFIRegs       = 128
+	maxFrameSection  = 1 << 28 // bytes of a compressed section, decompressed
 )
 
 // FrameRows calls fn with every row of the object's call frame
@@ -108,10 +109,7 @@ func (f *File) FrameRowAt(addr uint64) (row FrameRow, ok bool, err error) {
 	for _, name := range []string{".eh_frame", ".debug_frame"} {
 		eh := name == ".eh_frame"
 		var serr error
-		if s := f.ef.Section(name); s != nil {
-			if s.Type == elf.SHT_NOBITS {
-				continue
-			}
+		if s := f.ef.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Flags&elf.SHF_COMPRESSED == 0 {
 			serr = f.withFaults(func() error {
 				b, err := f.sectionBytes(s)
 				if err == nil {
@@ -192,14 +190,24 @@ func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
 }
 
 // frameSection returns the bytes and address of .eh_frame or
-// .debug_frame (nil when absent). Without section headers, .eh_frame is
-// found through PT_GNU_EH_FRAME (the .eh_frame_hdr segment), and runs to
-// the end of the loadable segment that holds it (the parser stops at its
-// zero terminator).
+// .debug_frame (nil when absent); a compressed .debug_frame (a debug file's,
+// -gz) is decompressed. Without section headers, .eh_frame is found through
+// PT_GNU_EH_FRAME (the .eh_frame_hdr segment), and runs to the end of the
+// loadable segment that holds it (the parser stops at its zero terminator).
 func (f *File) frameSection(name string) ([]byte, uint64, error) {
 	if s := f.ef.Section(name); s != nil {
 		if s.Type == elf.SHT_NOBITS {
 			return nil, 0, nil
+		}
+		if s.Flags&elf.SHF_COMPRESSED != 0 {
+			if s.Size > maxFrameSection {
+				return nil, 0, &FormatError{Path: f.path, Msg: fmt.Sprintf("%s: %d bytes decompressed, more than call frame information takes", name, s.Size)}
+			}
+			b, err := s.Data()
+			if err != nil {
+				return nil, 0, &FormatError{Path: f.path, Msg: name + ": " + err.Error()}
+			}
+			return b, s.Addr, nil
 		}
 		b, err := f.SectionData(name)
 		return b, s.Addr, err

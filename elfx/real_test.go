@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -519,5 +520,44 @@ func BenchmarkLookupLibjvm(b *testing.B) {
 			b.Fatal("unexpected symbol")
 		}
 		i++
+	}
+}
+
+// TestFrameRowsCompressedDebugFrame: a .debug_frame compressed with -gz
+// (as Debian's debug files keep it) gives the rows the uncompressed one
+// gives, through FrameRows and FrameRowAt.
+func TestFrameRowsCompressedDebugFrame(t *testing.T) {
+	t.Parallel()
+	const src = "int f(int x) { return x * 3; }\nint main(int c, char **v) { return f(c) + (v != 0); }\n"
+	flags := []string{"-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"}
+	rows := func(bin string, compressed bool) (*File, []FrameRow) {
+		f, err := Open(bin, WithoutDebugFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		s := f.Section(".debug_frame")
+		if s == nil || (s.Flags&elf.SHF_COMPRESSED != 0) != compressed {
+			t.Fatalf("%s: .debug_frame %v, want one compressed %v", bin, s, compressed)
+		}
+		var rs []FrameRow
+		if err := f.FrameRows(func(r FrameRow) bool { rs = append(rs, r); return true }); err != nil {
+			t.Fatal(err)
+		}
+		return f, rs
+	}
+	_, plain := rows(testutil.BuildC(t, "plain", src, flags...), false)
+	f, gz := rows(testutil.BuildC(t, "gz", src, append(flags, "-gz")...), true)
+	if len(gz) == 0 || len(gz) != len(plain) {
+		t.Fatalf("%d rows compressed, %d not", len(gz), len(plain))
+	}
+	for i, r := range gz {
+		p := plain[i]
+		if r.End-r.Start != p.End-p.Start || !reflect.DeepEqual(r.CFA, p.CFA) || !reflect.DeepEqual(r.RA, p.RA) {
+			t.Errorf("row %d: %+v compressed, %+v not", i, r, p)
+		}
+		if got, ok, err := f.FrameRowAt(r.Start); !ok || err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("FrameRowAt(%#x) = %+v, %v, %v; want %+v", r.Start, got, ok, err, r)
+		}
 	}
 }

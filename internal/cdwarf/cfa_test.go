@@ -14,10 +14,11 @@ import (
 // TestCFAAtPC checks cfaAtPC at every row of every FDE, and between rows,
 // against readelf's interpretation of .eh_frame (binutils), on an -O2
 // build without frame pointers (the CFA moves with each push) and an -O0
-// one (rbp-based), and .debug_frame (-fno-asynchronous-unwind-tables).
+// one (rbp-based), and .debug_frame (-fno-asynchronous-unwind-tables),
+// also compressed (-gz, as Debian's debug files have it).
 func TestCFAAtPC(t *testing.T) {
 	readelf := testutil.RequireTool(t, "readelf")
-	for _, flags := range [][]string{{"-O2", "-g", "-fomit-frame-pointer"}, {"-O0", "-g"}, {"-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"}} {
+	for _, flags := range [][]string{{"-O2", "-g", "-fomit-frame-pointer"}, {"-O0", "-g"}, {"-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"}, {"-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-gz"}} {
 		t.Run(strings.Join(flags, ""), func(t *testing.T) {
 			bin := buildParams(t, flags...)
 			out, err := exec.Command(readelf, "--debug-dump=frames-interp", bin).Output()
