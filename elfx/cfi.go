@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/uscope/uscope/internal/leb128"
 )
 
 // RuleKind says how an unwinder recovers a register of the caller's frame,
@@ -66,6 +68,7 @@ const (
 	maxCFIRowsPerFDE = 1 << 16
 	maxCFIStates     = 64
 	maxCFIRegs       = 128
+	maxFrameSection  = 1 << 28 // bytes of a compressed section, decompressed
 )
 
 // FrameRows calls fn with every row of the object's call frame
@@ -84,15 +87,70 @@ func (f *File) EHFrameRows(fn func(FrameRow) bool) error {
 	return f.frameRows([]string{".eh_frame"}, fn)
 }
 
-func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
-	fp := uint64(6) // rbp
+// FrameRowAt returns the row of the object's call frame information in
+// effect at the link-time address addr: .eh_frame's, else .debug_frame's.
+// It runs the instructions of the FDE that covers addr alone and reads the
+// sections in place, so it is cheap where FrameRows would read every row
+// for one address. ok is false when no FDE has a row for addr; err tells
+// of a section that could not be read, when no other gave the row.
+func (f *File) FrameRowAt(addr uint64) (row FrameRow, ok bool, err error) {
+	fp, ptr := f.frameRegs()
+	parse := func(data []byte, secAddr uint64, eh bool) error {
+		return parseFrameRows(data, secAddr, eh, f.order, ptr, fp,
+			func(lo, hi uint64) bool { return lo <= addr && addr < hi },
+			func(r FrameRow) bool {
+				if r.Start <= addr && addr < r.End {
+					row, ok = r, true // its expressions are copies
+					return false
+				}
+				return true
+			})
+	}
+	for _, name := range []string{".eh_frame", ".debug_frame"} {
+		eh := name == ".eh_frame"
+		var serr error
+		if s := f.ef.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Flags&elf.SHF_COMPRESSED == 0 {
+			serr = f.withFaults(func() error {
+				b, err := f.sectionBytes(s)
+				if err == nil {
+					err = parse(b, s.Addr, eh)
+				}
+				return err
+			})
+		} else if data, secAddr, ferr := f.frameSection(name); ferr != nil || data != nil {
+			serr = ferr
+			if ferr == nil {
+				serr = parse(data, secAddr, eh)
+			}
+		}
+		if ok {
+			return row, true, nil
+		}
+		if serr != nil && err == nil {
+			err = serr
+			if _, isFormat := serr.(*FormatError); !isFormat {
+				err = &FormatError{Path: f.path, Msg: name + ": " + serr.Error()}
+			}
+		}
+	}
+	return FrameRow{}, false, err
+}
+
+// frameRegs gives the DWARF number of the frame pointer (FrameRow.FP) and
+// the pointer size of the object's call frame information.
+func (f *File) frameRegs() (fp uint64, ptr int) {
+	fp, ptr = 6, 8 // rbp
 	if f.Machine() == elf.EM_AARCH64 {
 		fp = 29
 	}
-	ptr := 8
 	if !f.is64 {
 		ptr = 4
 	}
+	return fp, ptr
+}
+
+func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
+	fp, ptr := f.frameRegs()
 	var covered [][2]uint64
 	stopped := false
 	for _, name := range sections {
@@ -132,14 +190,24 @@ func (f *File) frameRows(sections []string, fn func(FrameRow) bool) error {
 }
 
 // frameSection returns the bytes and address of .eh_frame or
-// .debug_frame (nil when absent). Without section headers, .eh_frame is
-// found through PT_GNU_EH_FRAME (the .eh_frame_hdr segment), and runs to
-// the end of the loadable segment that holds it (the parser stops at its
-// zero terminator).
+// .debug_frame (nil when absent); a compressed .debug_frame (a debug file's,
+// -gz) is decompressed. Without section headers, .eh_frame is found through
+// PT_GNU_EH_FRAME (the .eh_frame_hdr segment), and runs to the end of the
+// loadable segment that holds it (the parser stops at its zero terminator).
 func (f *File) frameSection(name string) ([]byte, uint64, error) {
 	if s := f.ef.Section(name); s != nil {
 		if s.Type == elf.SHT_NOBITS {
 			return nil, 0, nil
+		}
+		if s.Flags&elf.SHF_COMPRESSED != 0 {
+			if s.Size > maxFrameSection {
+				return nil, 0, &FormatError{Path: f.path, Msg: fmt.Sprintf("%s: %d bytes decompressed, more than call frame information takes", name, s.Size)}
+			}
+			b, err := s.Data()
+			if err != nil {
+				return nil, 0, &FormatError{Path: f.path, Msg: name + ": " + err.Error()}
+			}
+			return b, s.Addr, nil
 		}
 		b, err := f.SectionData(name)
 		return b, s.Addr, err
@@ -289,41 +357,23 @@ func (r *cfiReader) u64() uint64 {
 	return r.order.Uint64(r.b[r.off-8:])
 }
 
-func (r *cfiReader) uleb() uint64 {
-	var v uint64
-	for shift := 0; ; shift += 7 {
-		c := r.u8()
-		if r.err != nil {
-			return 0
-		}
-		if shift < 64 {
-			v |= uint64(c&0x7f) << shift
-		}
-		if c&0x80 == 0 {
-			return v
-		}
-	}
-}
+func (r *cfiReader) uleb() uint64 { return readLEB(r, leb128.Uint) }
 
-func (r *cfiReader) sleb() int64 {
-	var v int64
-	shift := 0
-	for {
-		c := r.u8()
-		if r.err != nil {
-			return 0
-		}
-		if shift < 64 {
-			v |= int64(c&0x7f) << shift
-		}
-		shift += 7
-		if c&0x80 == 0 {
-			if shift < 64 && c&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return v
-		}
+func (r *cfiReader) sleb() int64 { return readLEB(r, leb128.Int) }
+
+// readLEB reads a LEB128 number at r's offset with dec (leb128.Uint or
+// leb128.Int).
+func readLEB[T uint64 | int64](r *cfiReader, dec func([]byte) (T, int)) T {
+	if !r.need(1) {
+		return 0
 	}
+	v, n := dec(r.b[r.off:])
+	if n == 0 {
+		r.off, r.err = len(r.b), errCFIShort
+		return 0
+	}
+	r.off += n
+	return v
 }
 
 func (r *cfiReader) word() uint64 {
@@ -409,6 +459,12 @@ type cie struct {
 // reported as FrameRow.FP. Malformed input ends with an error, never a
 // panic; rows already delivered stay valid.
 func ParseFrameRows(sec []byte, secAddr uint64, eh bool, order binary.ByteOrder, ptrSize int, fpReg uint64, fn func(FrameRow) bool) error {
+	return parseFrameRows(sec, secAddr, eh, order, ptrSize, fpReg, nil, fn)
+}
+
+// parseFrameRows is ParseFrameRows that runs only the FDEs whose range
+// [lo, hi) covers reports true for (all, when covers is nil).
+func parseFrameRows(sec []byte, secAddr uint64, eh bool, order binary.ByteOrder, ptrSize int, fpReg uint64, covers func(lo, hi uint64) bool, fn func(FrameRow) bool) error {
 	if ptrSize != 4 && ptrSize != 8 {
 		return errors.New("pointer size must be 4 or 8")
 	}
@@ -505,6 +561,9 @@ func ParseFrameRows(sec []byte, secAddr uint64, eh bool, order binary.ByteOrder,
 		r.off = end
 		if pcRange == 0 || pcBegin+pcRange < pcBegin {
 			continue // an empty or discarded FDE (linkers zero them)
+		}
+		if covers != nil && !covers(pcBegin, pcBegin+pcRange) {
+			continue
 		}
 		if !runCFI(c, fr.b[fr.off:end], pcBegin, pcBegin+pcRange, order, ptrSize, fpReg, fn) {
 			return nil

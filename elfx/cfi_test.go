@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,13 +157,71 @@ func FuzzParseFrameRows(f *testing.F) {
 	f.Add([]byte{}, false)
 	f.Fuzz(func(t *testing.T, b []byte, eh bool) {
 		n := 0
+		var first *FrameRow
 		_ = ParseFrameRows(b, 0x1000, eh, binary.LittleEndian, 8, 6, func(r FrameRow) bool {
 			if r.End <= r.Start {
 				t.Fatalf("empty row %+v", r)
 			}
+			if first == nil {
+				first = &r
+			}
 			n++
 			return n < 10000
 		})
+		if first != nil {
+			// FrameRowAt's search, which runs the covering FDEs alone,
+			// finds the first row again.
+			addr := first.Start
+			var got *FrameRow
+			_ = parseFrameRows(b, 0x1000, eh, binary.LittleEndian, 8, 6,
+				func(lo, hi uint64) bool { return lo <= addr && addr < hi },
+				func(r FrameRow) bool {
+					if r.Start <= addr && addr < r.End {
+						got = &r
+						return false
+					}
+					return true
+				})
+			if got == nil || !reflect.DeepEqual(*got, *first) {
+				t.Fatalf("the row at %#x: %+v, want %+v", addr, got, first)
+			}
+		}
 		_, _ = ParseEHFrameHdr(b, 0x1000, binary.LittleEndian)
 	})
+}
+
+// TestFrameRowAt checks FrameRowAt against FrameRows at the start, middle
+// and end of rows of a few objects, and at an address no FDE covers.
+func TestFrameRowAt(t *testing.T) {
+	checked := 0
+	for _, path := range []string{"/lib/x86_64-linux-gnu/libc.so.6", "/bin/ls"} {
+		f, err := Open(path)
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		var rows []FrameRow
+		if err := f.FrameRows(func(r FrameRow) bool { rows = append(rows, r); return true }); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(rows); i += 37 {
+			r := rows[i]
+			for _, pc := range []uint64{r.Start, (r.Start + r.End) / 2, r.End - 1} {
+				got, ok, err := f.FrameRowAt(pc)
+				if err != nil || !ok {
+					t.Fatalf("%s: FrameRowAt(%#x) = %v, %v; FrameRows has %+v", path, pc, ok, err, r)
+				}
+				if !reflect.DeepEqual(got, r) {
+					t.Errorf("%s: FrameRowAt(%#x) = %+v, FrameRows %+v", path, pc, got, r)
+				}
+				checked++
+			}
+		}
+		if _, ok, err := f.FrameRowAt(1); ok || err != nil {
+			t.Errorf("%s: FrameRowAt(1) = %v, %v; want no row, no error", path, ok, err)
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d addresses checked", checked)
+	}
 }

@@ -100,3 +100,24 @@ func ExampleFile_FrameRows() {
 	})
 	fmt.Println(bySP > 0)
 }
+
+// Find where a function's caller frame is at its first instruction: the
+// CFA is the stack pointer (DWARF register 7 on x86-64) plus 8, the
+// return address is saved at CFA-8.
+func ExampleFile_FrameRowAt() {
+	f, err := elfx.Open(libc(), elfx.WithoutDebugFile())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s, ok := f.Lookup("getpid")
+	if !ok {
+		log.Fatal("no getpid")
+	}
+	r, ok, err := f.FrameRowAt(s.Addr)
+	if err != nil || !ok {
+		log.Fatal("no call frame information for getpid: ", err)
+	}
+	fmt.Println(r.CFA.Kind == elfx.RuleCFA, r.CFA.Reg, r.CFA.Offset, r.RA.Kind == elfx.RuleOffset, r.RA.Offset)
+	// Output: true 7 8 true -8
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,42 +301,15 @@ func TestSeparateDebugFile(t *testing.T) {
 	t.Run("debuglink in .debug", func(t *testing.T) {
 		t.Parallel()
 		bin, dbg := stripped(t, true)
-		sub := filepath.Join(filepath.Dir(bin), ".debug")
-		if err := os.Mkdir(sub, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		moved := filepath.Join(sub, filepath.Base(dbg))
-		if err := os.Rename(dbg, moved); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Open(bin, WithDebugRoot(t.TempDir()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != moved {
-			t.Errorf("debug file in .debug/ not used (found %q)", f.DebugFilePath())
-		}
+		moved := filepath.Join(filepath.Dir(bin), ".debug", filepath.Base(dbg))
+		debugFileFoundAt(t, bin, dbg, moved, t.TempDir(), "debug file in .debug/")
 	})
 	t.Run("debuglink under the debug root", func(t *testing.T) {
 		t.Parallel()
 		bin, dbg := stripped(t, true)
 		root := t.TempDir()
 		moved := filepath.Join(root, filepath.Dir(bin), filepath.Base(dbg))
-		if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(dbg, moved); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Open(bin, WithDebugRoot(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != moved {
-			t.Errorf("debug file under the root not used (found %q)", f.DebugFilePath())
-		}
+		debugFileFoundAt(t, bin, dbg, moved, root, "debug file under the root")
 	})
 	t.Run("build-id", func(t *testing.T) {
 		t.Parallel()
@@ -351,20 +325,7 @@ func TestSeparateDebugFile(t *testing.T) {
 		}
 		root := t.TempDir()
 		p := filepath.Join(root, ".build-id", id[:2], id[2:]+".debug")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(dbg, p); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Open(bin, WithDebugRoot(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != p {
-			t.Errorf("build-id debug file not used (found %q)", f.DebugFilePath())
-		}
+		debugFileFoundAt(t, bin, dbg, p, root, "build-id debug file")
 	})
 	t.Run("debuglink with a wrong CRC", func(t *testing.T) {
 		t.Parallel()
@@ -387,6 +348,26 @@ func TestSeparateDebugFile(t *testing.T) {
 			t.Errorf("a debug file with a wrong CRC was used: %s", f.DebugFilePath())
 		}
 	})
+}
+
+// debugFileFoundAt moves bin's debug file dbg to moved and checks that
+// Open, with debug root root, finds it there (what names the place).
+func debugFileFoundAt(t *testing.T, bin, dbg, moved, root, what string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dbg, moved); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(bin, WithDebugRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := hasFunc(t, f, "secret_static_helper"); !ok || f.DebugFilePath() != moved {
+		t.Errorf("%s not used (found %q)", what, f.DebugFilePath())
+	}
 }
 
 const cxxProgram = `
@@ -539,5 +520,44 @@ func BenchmarkLookupLibjvm(b *testing.B) {
 			b.Fatal("unexpected symbol")
 		}
 		i++
+	}
+}
+
+// TestFrameRowsCompressedDebugFrame: a .debug_frame compressed with -gz
+// (as Debian's debug files keep it) gives the rows the uncompressed one
+// gives, through FrameRows and FrameRowAt.
+func TestFrameRowsCompressedDebugFrame(t *testing.T) {
+	t.Parallel()
+	const src = "int f(int x) { return x * 3; }\nint main(int c, char **v) { return f(c) + (v != 0); }\n"
+	flags := []string{"-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"}
+	rows := func(bin string, compressed bool) (*File, []FrameRow) {
+		f, err := Open(bin, WithoutDebugFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		s := f.Section(".debug_frame")
+		if s == nil || (s.Flags&elf.SHF_COMPRESSED != 0) != compressed {
+			t.Fatalf("%s: .debug_frame %v, want one compressed %v", bin, s, compressed)
+		}
+		var rs []FrameRow
+		if err := f.FrameRows(func(r FrameRow) bool { rs = append(rs, r); return true }); err != nil {
+			t.Fatal(err)
+		}
+		return f, rs
+	}
+	_, plain := rows(testutil.BuildC(t, "plain", src, flags...), false)
+	f, gz := rows(testutil.BuildC(t, "gz", src, append(flags, "-gz")...), true)
+	if len(gz) == 0 || len(gz) != len(plain) {
+		t.Fatalf("%d rows compressed, %d not", len(gz), len(plain))
+	}
+	for i, r := range gz {
+		p := plain[i]
+		if r.End-r.Start != p.End-p.Start || !reflect.DeepEqual(r.CFA, p.CFA) || !reflect.DeepEqual(r.RA, p.RA) {
+			t.Errorf("row %d: %+v compressed, %+v not", i, r, p)
+		}
+		if got, ok, err := f.FrameRowAt(r.Start); !ok || err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("FrameRowAt(%#x) = %+v, %v, %v; want %+v", r.Start, got, ok, err, r)
+		}
 	}
 }

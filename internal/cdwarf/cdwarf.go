@@ -39,6 +39,9 @@ type File struct {
 	close func()
 	// Path is the file the DWARF was read from (the object or its debug file).
 	Path string
+	// frames are the objects whose call frame information gives the CFA
+	// (cfa.go): the code object, then the debug file the DWARF is from.
+	frames []*elfx.File
 
 	once    sync.Once
 	index   map[string][]dwarf.Offset // name and linkage name → subprogram DIEs
@@ -132,7 +135,7 @@ func Open(path string) (*File, error) {
 			return nil, fmt.Errorf("%s: %w (%s)", path, ErrNoDWARF, hint)
 		}
 	}
-	f, err := Load(src.ELF())
+	f, err := Load(src)
 	if err != nil {
 		ef.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -141,6 +144,7 @@ func Open(path string) (*File, error) {
 	f.code = ef.ELF()
 	if src != ef {
 		f.Path = ef.DebugFilePath()
+		f.frames = []*elfx.File{ef, src}
 	}
 	f.close = func() { ef.Close() }
 	if err := f.loadSplits(path); err != nil {
@@ -160,19 +164,20 @@ func openDebug(dp string, ef *elfx.File) (*File, error) {
 		d.Close()
 		return nil, errors.New("its build-id does not match")
 	}
-	f, err := Load(d.ELF())
+	f, err := Load(d)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	f.Path, f.code = dp, ef.ELF()
+	f.Path, f.code, f.frames = dp, ef.ELF(), []*elfx.File{ef, d}
 	f.close = func() { d.Close(); ef.Close() }
 	return f, nil
 }
 
 // Load reads the DWARF of an ELF file already open; the file must stay
 // open while the File is used.
-func Load(ef *elf.File) (*File, error) {
+func Load(x *elfx.File) (*File, error) {
+	ef := x.ELF()
 	if ef.Section(".debug_info") == nil && ef.Section(".zdebug_info") == nil {
 		return nil, ErrNoDWARF
 	}
@@ -180,7 +185,7 @@ func Load(ef *elf.File) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading DWARF: %w", err)
 	}
-	return &File{d: d, ef: ef, code: ef}, nil
+	return &File{d: d, ef: ef, code: ef, frames: []*elfx.File{x}}, nil
 }
 
 // Close releases the file (for a File from Open).

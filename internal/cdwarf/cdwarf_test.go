@@ -1,8 +1,6 @@
 package cdwarf
 
 import (
-	"bytes"
-	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/uscope/uscope/arch"
+	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/internal/testutil"
 )
 
@@ -169,10 +168,11 @@ func FuzzFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tm := time.AfterFunc(10*time.Second, func() { panic("FuzzFile: one input took over 10s") })
 		defer tm.Stop()
-		ef, err := elf.NewFile(bytes.NewReader(b))
+		ef, err := elfx.OpenBytes("fuzz", b, elfx.WithoutDebugFile())
 		if err != nil {
 			return
 		}
+		defer ef.Close()
 		file, err := Load(ef)
 		if err != nil {
 			return

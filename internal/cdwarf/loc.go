@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/uscope/uscope/arch"
+	"github.com/uscope/uscope/internal/leb128"
 )
 
 // ErrOptimizedOut says that DWARF gives a value no location at an address.
@@ -163,45 +164,20 @@ func (r *reader) fixed(n int) uint64 {
 	return v
 }
 
-func (r *reader) uleb() uint64 {
-	var v uint64
-	for shift := uint(0); ; shift += 7 {
-		if len(r.b) == 0 {
-			r.err = errTruncated
-			return 0
-		}
-		c := r.b[0]
-		r.b = r.b[1:]
-		if shift < 64 {
-			v |= uint64(c&0x7f) << shift
-		}
-		if c&0x80 == 0 {
-			return v
-		}
-	}
-}
+func (r *reader) uleb() uint64 { return readLEB(r, leb128.Uint) }
 
-func (r *reader) sleb() int64 {
-	var v int64
-	var shift uint
-	for {
-		if len(r.b) == 0 {
-			r.err = errTruncated
-			return 0
-		}
-		c := r.b[0]
-		r.b = r.b[1:]
-		if shift < 64 {
-			v |= int64(c&0x7f) << shift
-		}
-		shift += 7
-		if c&0x80 == 0 {
-			if shift < 64 && c&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return v
-		}
+func (r *reader) sleb() int64 { return readLEB(r, leb128.Int) }
+
+// readLEB reads a LEB128 number from r with dec (leb128.Uint or
+// leb128.Int).
+func readLEB[T uint64 | int64](r *reader, dec func([]byte) (T, int)) T {
+	v, n := dec(r.b)
+	if n == 0 {
+		r.b, r.err = nil, errTruncated
+		return 0
 	}
+	r.b = r.b[n:]
+	return v
 }
 
 var errTruncated = errors.New("truncated DWARF expression")

@@ -167,7 +167,7 @@ func (f *File) splitFile(sec func(name string) []byte, skel *dwarf.Entry, path s
 	_ = d.AddSection(".debug_addr", from(f.addr, uint64(addrBase)))
 	_ = d.AddSection(".debug_str_offsets", from(sec(".debug_str_offsets.dwo"), strOffsetsHeader))
 	_ = d.AddSection(".debug_rnglists", from(sec(".debug_rnglists.dwo"), listsHeader))
-	s := &File{d: d, code: f.code, skel: skel, skelData: f.d, Path: path}
+	s := &File{d: d, code: f.code, frames: f.frames[:min(len(f.frames), 1)], skel: skel, skelData: f.d, Path: path}
 	s.secOnce.Do(func() {})
 	s.loclists, s.addr = sec(".debug_loclists.dwo"), f.addr
 	return s, nil

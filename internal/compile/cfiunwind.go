@@ -99,21 +99,15 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
 		asm.StoreMem(asm.RFP, slot, asm.R0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindProcs),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fp),
+	)
+	g.lookupStackKey(MapUnwindProcs, slot, fp)
+	g.emit(
 		asm.LoadMem(asm.R1, asm.R0, 4, asm.Word),
 		asm.JSet.Imm(asm.R1, unwind.ProcFramePointers, fp),
-	)
-	g.emit(
 		storeImm(asm.RFP, slot+8, 0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot+8)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fp),
+	)
+	g.lookupStackKey(MapUnwindState, slot+8, fp)
+	g.emit(
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, regCtx, ptRegs["ip"], asm.DWord),
 		asm.LoadMem(asm.R2, regCtx, ptRegs["sp"], asm.DWord),
@@ -164,13 +158,9 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.FnLoop.Call(),
 		// The state again (helpers clobber R0-R5).
 		storeImm(asm.RFP, slot+8, 0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot+8)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fp),
-		asm.StoreMem(asm.RFP, slot+8, asm.R0, asm.DWord),
 	)
+	g.lookupStackKey(MapUnwindState, slot+8, fp)
+	g.emit(asm.StoreMem(asm.RFP, slot+8, asm.R0, asm.DWord))
 	// A zero after the last frame ends the stack (the rest of the array
 	// holds an earlier walk's frames).
 	full := g.label("uwfull")
@@ -191,10 +181,9 @@ func (g *gen) placeCFIStack(off int, fp, done string) error {
 		asm.LoadMem(asm.R1, asm.R0, uwHash, asm.DWord),
 		asm.StoreMem(asm.RFP, slot, asm.R1, asm.DWord),
 		asm.StoreMem(regScratch, int16(off+StackCallerOffset), asm.R1, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapCFIStacks),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(slot)),
-		asm.FnMapLookupElem.Call(),
+	)
+	g.lookupStackKey(MapCFIStacks, slot, "")
+	g.emit(
 		asm.JNE.Imm(asm.R0, 0, stored),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(MapCFIStacks),
 		asm.Mov.Reg(asm.R2, asm.RFP),
@@ -247,11 +236,9 @@ func (g *gen) unwindStep(cb string) {
 	stop, fpStep, common := g.label("uwstop"), g.label("uwfp"), g.label("uwcommon")
 	g.emit(
 		storeImm(asm.RFP, kKey, 0, asm.DWord).WithSymbol(cb),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindState),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, kKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, stop),
+	)
+	g.lookupStackKey(MapUnwindState, kKey, stop)
+	g.emit(
 		asm.Mov.Reg(asm.R6, asm.R0),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindProcs),
 		asm.Mov.Reg(asm.R2, asm.R6),
@@ -275,26 +262,15 @@ func (g *gen) unwindStep(cb string) {
 	capped := g.label("uwcap")
 	g.emit(asm.JLE.Imm(asm.R4, unwind.MaxMappings, capped), asm.Mov.Imm(asm.R4, unwind.MaxMappings))
 	g.mark(capped)
-	for i := 0; i < 8; i++ { // 2^8 > MaxMappings
-		next, high := g.label("uwmn"), g.label("uwmh")
+	g.searchLast("uwm", 8, asm.R3, asm.R4, asm.R5, asm.R8, func() { // 2^8 > MaxMappings
 		g.emit(
-			asm.JGE.Reg(asm.R3, asm.R4, next),
-			asm.Mov.Reg(asm.R5, asm.R3),
-			asm.Add.Reg(asm.R5, asm.R4),
-			asm.RSh.Imm(asm.R5, 1),
 			asm.And.Imm(asm.R5, unwind.MaxMappings-1),
 			asm.Mov.Reg(asm.R1, asm.R5),
 			asm.LSh.Imm(asm.R1, 5), // × MappingSize
 			asm.Add.Reg(asm.R1, asm.R7),
 			asm.LoadMem(asm.R0, asm.R1, 8+unwind.MapStart, asm.DWord),
-			asm.JGT.Reg(asm.R0, asm.R8, high),
-			asm.Mov.Reg(asm.R3, asm.R5),
-			asm.Add.Imm(asm.R3, 1),
-			asm.Ja.Label(next),
-			asm.Mov.Reg(asm.R4, asm.R5).WithSymbol(high),
 		)
-		g.mark(next)
-	}
+	})
 	g.emit(
 		asm.JEq.Imm(asm.R3, 0, fpStep),
 		asm.Sub.Imm(asm.R3, 1),
@@ -317,32 +293,19 @@ func (g *gen) unwindStep(cb string) {
 	)
 	// The row: the last one whose address is at or below R8 (R7 low, R9
 	// high).
-	for i := 0; i < 21; i++ { // 2^21 > UnwindRows
-		next, high := g.label("uwrn"), g.label("uwrh")
+	g.searchLast("uwr", 21, asm.R7, asm.R9, asm.R1, asm.R8, func() { // 2^21 > UnwindRows
 		g.emit(
-			asm.JGE.Reg(asm.R7, asm.R9, next),
-			asm.Mov.Reg(asm.R1, asm.R7),
-			asm.Add.Reg(asm.R1, asm.R9),
-			asm.RSh.Imm(asm.R1, 1),
 			asm.StoreMem(asm.RFP, kMid, asm.R1, asm.DWord),
 			asm.LoadMem(asm.R2, asm.RFP, kRowStart, asm.DWord),
 			asm.Add.Reg(asm.R1, asm.R2),
 			asm.StoreMem(asm.RFP, kKey, asm.R1, asm.Word),
-			asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindRows),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, kKey),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, fpStep),
+		)
+		g.lookupStackKey(MapUnwindRows, kKey, fpStep)
+		g.emit(
 			asm.LoadMem(asm.R0, asm.R0, 0, asm.Word), // the row's address
 			asm.LoadMem(asm.R1, asm.RFP, kMid, asm.DWord),
-			asm.JGT.Reg(asm.R0, asm.R8, high),
-			asm.Mov.Reg(asm.R7, asm.R1),
-			asm.Add.Imm(asm.R7, 1),
-			asm.Ja.Label(next),
-			asm.Mov.Reg(asm.R9, asm.R1).WithSymbol(high),
 		)
-		g.mark(next)
-	}
+	})
 	sp, bp, plt := g.label("uwsp"), g.label("uwbp"), g.label("uwplt")
 	g.emit(
 		asm.JEq.Imm(asm.R7, 0, fpStep),
@@ -350,11 +313,9 @@ func (g *gen) unwindStep(cb string) {
 		asm.Add.Reg(asm.R1, asm.R7),
 		asm.Sub.Imm(asm.R1, 1),
 		asm.StoreMem(asm.RFP, kKey, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapUnwindRows),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, kKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, fpStep),
+	)
+	g.lookupStackKey(MapUnwindRows, kKey, fpStep)
+	g.emit(
 		asm.LoadMem(asm.R9, asm.R0, 0, asm.DWord),
 		asm.Mov.Reg(asm.R1, asm.R9),
 		asm.RSh.Imm(asm.R1, 56),
@@ -456,4 +417,49 @@ func (g *gen) unwindStep(cb string) {
 		asm.Mov.Imm(asm.R0, 1).WithSymbol(stop),
 		asm.Return(),
 	)
+}
+
+// searchLast emits a binary search over a sorted array, unrolled to steps
+// halvings (2^steps must exceed the array's length, as the verifier wants
+// no loop): of the elements in [lo, hi), it counts those whose key is at
+// or below the value in key, and leaves that count in lo (lo-1 is then
+// the last such element, and lo is 0 when there is none). Each step puts
+// (lo+hi)/2 in mid and emits load, which must leave element mid's key in
+// R0 and the index in mid (it may mask it, or spill and reload it around
+// a helper call), and may jump away when the element cannot be read.
+// prefix+"n" and prefix+"h" name the step's labels.
+func (g *gen) searchLast(prefix string, steps int, lo, hi, mid, key asm.Register, load func()) {
+	for i := 0; i < steps; i++ {
+		next, high := g.label(prefix+"n"), g.label(prefix+"h")
+		g.emit(
+			asm.JGE.Reg(lo, hi, next),
+			asm.Mov.Reg(mid, lo),
+			asm.Add.Reg(mid, hi),
+			asm.RSh.Imm(mid, 1),
+		)
+		load()
+		g.emit(
+			asm.JGT.Reg(asm.R0, key, high),
+			asm.Mov.Reg(lo, mid),
+			asm.Add.Imm(lo, 1),
+			asm.Ja.Label(next),
+			asm.Mov.Reg(hi, mid).WithSymbol(high),
+		)
+		g.mark(next)
+	}
+}
+
+// lookupStackKey emits bpf_map_lookup_elem of map m with the key at stack
+// offset key: R0 is the value, and a miss jumps to miss (with miss "", the
+// code goes on with R0 zero).
+func (g *gen) lookupStackKey(m string, key int16, miss string) {
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+	)
+	if miss != "" {
+		g.emit(asm.JEq.Imm(asm.R0, 0, miss))
+	}
 }
