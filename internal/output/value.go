@@ -314,7 +314,7 @@ func keyText(key []Value) string {
 	if len(key) == 0 {
 		return ""
 	}
-	if len(key) == 1 && key[0].Kind == KindTuple {
+	if len(key) == 1 && key[0].Kind == KindTuple && !key[0].Array && key[0].Names == nil {
 		// A key that is one tuple is a key of several parts, as bpftrace
 		// main prints it: @[$t] with $t = (1, "a") is @[1, a].
 		key = key[0].Elems

@@ -442,13 +442,31 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 			}
 		}
 		g := CompileGlob(pattern)
+		seen := map[string]bool{}
 		for _, o := range objs {
 			if g.Match(o.Path) || (!strings.ContainsRune(target, '/') && g.Match(filepath.Base(o.Path))) {
 				t := toTarget(o)
 				if strings.ContainsRune(target, '/') {
 					t.Written = writtenLike(target, o.Path)
 				}
+				seen[o.Path] = true
 				out = append(out, t)
+			}
+		}
+		if strings.ContainsRune(target, '/') {
+			// A path pattern also names the files not mapped (yet), in
+			// the process's file system, as bpftrace expands it.
+			fsTargets, _ := r.globTargets(target)
+			for _, t := range fsTargets {
+				if seen[t.Path] {
+					continue
+				}
+				if rp, err := proc.RootPath(pid, t.Path); err == nil {
+					if _, err := os.Stat(rp); err == nil {
+						t.AttachPath = rp
+						out = append(out, t)
+					}
+				}
 			}
 		}
 	case strings.ContainsRune(target, '/'):
