@@ -72,7 +72,7 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	if err := c.errList(); err != nil {
 		return nil, err
 	}
-	for _, err := range lower(p, opts.Params, opts.Defines, c.configValues()) {
+	for _, err := range lower(p, opts.Params, c.directiveDefines(opts.Defines), c.configValues()) {
 		c.report(err)
 	}
 	if err := c.errList(); err != nil {

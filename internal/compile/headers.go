@@ -59,3 +59,31 @@ func IncludeDefines(headers []string) (map[string]int64, error) {
 	}
 	return all, nil
 }
+
+// directiveDefines adds to the constants of --include those of the
+// program's own #include and #define lines.
+func (c *compiler) directiveDefines(given map[string]int64) map[string]int64 {
+	if len(c.prog.Directives) == 0 {
+		return given
+	}
+	all := make(map[string]int64, len(given))
+	for k, v := range given {
+		all[k] = v
+	}
+	for _, d := range c.prog.Directives {
+		if d.Include == "" {
+			all[d.Name] = d.Value
+			continue
+		}
+		h, err := headerDefines(d.Include)
+		if err != nil {
+			_, why, _ := strings.Cut(err.Error(), ": ")
+			c.report(c.prog.Errorf(d, len("#include ")+len(d.Include), why, "'%s' file not found", strings.Trim(d.Include, `<>"`)))
+			continue
+		}
+		for k, v := range h {
+			all[k] = v
+		}
+	}
+	return all
+}

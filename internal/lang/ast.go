@@ -40,6 +40,20 @@ type Program struct {
 	MapDecls []*MapDecl
 	// Macros are the macros the program defines, expanded where called.
 	Macros []*MacroDef
+	// Directives are its #define and #include lines, in order (uscope
+	// has no C preprocessor: a #define gives an integer constant, an
+	// #include the constants of a system header uscope knows).
+	Directives []*Directive
+}
+
+// Directive is a line #define NAME VALUE or #include <HEADER>.
+type Directive struct {
+	Pos Pos
+	// Include is the header of an #include, as written (<errno.h>).
+	Include string
+	// Name and Value are a #define's; Value is an integer.
+	Name  string
+	Value int64
 }
 
 // MacroDef is macro NAME(PARAMS) { BODY }. A parameter is an expression
@@ -73,6 +87,7 @@ type MapDecl struct {
 
 // Position implements Node.
 func (d *MapDecl) Position() Pos { return d.Pos }
+func (d *Directive) Position() Pos { return d.Pos }
 
 // Position implements Node.
 func (c *ConfigItem) Position() Pos { return c.Pos }

@@ -15,6 +15,13 @@ func Format(p *Program) string {
 		return ""
 	}
 	var b strings.Builder
+	for _, d := range p.Directives {
+		if d.Include != "" {
+			fmt.Fprintf(&b, "#include %s\n", d.Include)
+		} else {
+			fmt.Fprintf(&b, "#define %s %d\n", d.Name, d.Value)
+		}
+	}
 	for i, pr := range p.Probes {
 		if i > 0 {
 			b.WriteByte('\n')

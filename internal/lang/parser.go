@@ -64,6 +64,12 @@ func ParseParams(file, src string, params []string) (*Program, error) {
 				prog.Macros = append(prog.Macros, p.parseMacro())
 				continue
 			}
+			if p.lx.at(0) == '#' {
+				if d := p.parseDirective(); d != nil {
+					prog.Directives = append(prog.Directives, d)
+					continue
+				}
+			}
 			if p.atEnumDef() {
 				prog.Enums = append(prog.Enums, p.parseEnumDef())
 				if p.peek().is(";") {
@@ -443,6 +449,41 @@ func (p *parser) parseLet() *LetStmt {
 		s.Init = p.parseExpr()
 	}
 	return s
+}
+
+// parseDirective parses a #define NAME INTEGER or #include <HEADER> line,
+// or returns nil for another line starting with '#' (the attach point
+// parser says what is wrong with it).
+func (p *parser) parseDirective() *Directive {
+	start := p.lx.pos()
+	rest := p.lx.src[p.lx.off:p.lx.end]
+	line := rest
+	if i := strings.IndexByte(rest, '\n'); i >= 0 {
+		line = rest[:i]
+	}
+	words := strings.Fields(strings.TrimPrefix(line, "#"))
+	if len(words) == 0 {
+		return nil
+	}
+	d := &Directive{Pos: start}
+	switch {
+	case words[0] == "include" && len(words) == 2:
+		d.Include = words[1]
+	case words[0] == "define" && len(words) >= 2:
+		d.Name = words[1]
+		text := strings.TrimSpace(strings.Join(words[2:], " "))
+		v, err := strconv.ParseInt(strings.TrimRight(strings.Trim(text, "()"), "uUlL"), 0, 64)
+		if err != nil || !isWordText(d.Name) {
+			p.errAt(start, len(line), "uscope has no C preprocessor: #define gives integer constants only, e.g. #define N 16", "cannot #define %s as %q", d.Name, text)
+		}
+		d.Value = v
+	default:
+		return nil
+	}
+	for i := 0; i < len(line); i++ {
+		p.lx.advance()
+	}
+	return d
 }
 
 // parseFor parses for ($v : lo..hi) { } and for ($kv : @map) { }; the

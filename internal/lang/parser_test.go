@@ -433,7 +433,7 @@ func TestErrors(t *testing.T) {
 		{"interval:5 { }", `t:1:10: ERROR: malformed interval probe; write interval:s:N, interval:ms:N, interval:us:N, interval:ns:N or interval:hz:N`},
 		{"{ }", `t:1:1: ERROR: expected an attach point; a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1`},
 		{"123 { }", `t:1:1: ERROR: expected an attach point; a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1`},
-		{"#include <stdio.h>\nBEGIN { }", `t:1:1: ERROR: preprocessor lines such as #include are not supported; uscope needs no C headers; remove the line`},
+		{"#pragma once\nBEGIN { }", `t:1:1: ERROR: preprocessor lines such as #include are not supported; uscope needs no C headers; remove the line`},
 		{"", `t:1:1: ERROR: program has no probes; write a probe such as: uprobe:libc:malloc { @bytes = hist(arg0); }`},
 		{"// only a comment\n", `t:2:1: ERROR: program has no probes; write a probe such as: uprobe:libc:malloc { @bytes = hist(arg0); }`},
 		{"BEGIN { } }", `t:1:11: ERROR: expected an attach point; a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1`},
