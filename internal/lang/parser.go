@@ -471,6 +471,9 @@ func (p *parser) parseDirective() *Directive {
 		d.Include = words[1]
 	case words[0] == "define" && len(words) >= 2:
 		d.Name = words[1]
+		if name, _, ok := strings.Cut(d.Name, "("); ok {
+			p.errAt(start, len(line), "use a macro: macro "+name+"(a, b) { ... }", "uscope has no C preprocessor: cannot #define the function-like macro %s", name)
+		}
 		text := strings.TrimSpace(strings.Join(words[2:], " "))
 		v, err := strconv.ParseInt(strings.TrimRight(strings.Trim(text, "()"), "uUlL"), 0, 64)
 		if err != nil || !isWordText(d.Name) {
