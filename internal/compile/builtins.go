@@ -183,6 +183,8 @@ func builtinTable() []*builtin {
 			help: "delete every element of a map", check: (*checker).wholeMap, emit: (*gen).mapRecord},
 		{name: "delete", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "bool", usage: "delete(@m[key]), delete(@m, key) or delete(@scalar)",
 			help: "delete one element of a map; true if there was one", check: (*checker).mapKeyed, emit: (*gen).deleteCall},
+		{name: "container_of", call: true, minArgs: 3, maxArgs: 3, where: inAll, result: "pointer", usage: "container_of(ptr, typeof(struct Foo), member)",
+			help: "the struct that holds the member ptr points to: ptr less the member's offset, as main's stdlib macro", check: (*checker).containerOfType, lowered: true},
 		{name: "getopt", call: true, minArgs: 1, maxArgs: 3, where: inAll, result: "bool, int64 or string", usage: `getopt("name"[, default[, "description"]])`,
 			help: "the named option --name[=value] given after the program (after --), typed by its default", check: (*checker).getoptType, lowered: true},
 		{name: "config", call: true, minArgs: 0, maxArgs: 0, where: inAll, result: "record", usage: "config().max_strlen",

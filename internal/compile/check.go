@@ -218,7 +218,17 @@ func (k *checker) stmt(s lang.Stmt) error {
 // first assignment gives its type).
 func (k *checker) let(s *lang.LetStmt) error {
 	var t *Type
-	if s.Type != nil {
+	if s.Type != nil && s.Type.Typeof != nil {
+		// let $y: typeof(x): x's type, with the pointers written.
+		xt, err := k.typeOf(s.Type.Typeof)
+		if err != nil {
+			return err
+		}
+		t = xt
+		for i := 0; i < s.Type.Ptr; i++ {
+			t = &Type{Kind: KindInt, Size: 8, Pointee: t}
+		}
+	} else if s.Type != nil {
 		base, ok := intTypes[s.Type.Name]
 		_, isStruct := k.c.structs[s.Type.Name]
 		switch {
@@ -259,7 +269,7 @@ func (k *checker) let(s *lang.LetStmt) error {
 			return k.c.errorf(s.Init, "", "$%s is %v; cannot assign %v", displayVar(s.Var.Name), t, it)
 		}
 	}
-	if t == nil && s.Type != nil && s.Init == nil && !isIntOrString(s.Type) {
+	if t == nil && s.Type != nil && s.Type.Typeof == nil && s.Init == nil && !isIntOrString(s.Type) {
 		return nil // its first assignment declares it
 	}
 	if t == nil {

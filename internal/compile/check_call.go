@@ -159,6 +159,12 @@ func (k *checker) getoptType(n lang.Expr) (*Type, error) {
 	return nil, k.c.errorf(n, `getopt("name", 10, "what it is")`, "getopt() takes a string literal name and a literal default")
 }
 
+// containerOfType is reached only by a container_of() the lower pass left
+// alone: one whose type is not typeof(TYPE) or whose member is no name.
+func (k *checker) containerOfType(n lang.Expr) (*Type, error) {
+	return nil, k.c.errorf(n, "container_of($p, typeof(struct Foo), member)", "container_of() takes a pointer, typeof(a struct type) and a member name")
+}
+
 func (k *checker) configType(n lang.Expr) (*Type, error) {
 	return nil, k.c.errorf(n, "config().max_strlen", "config() is read one variable at a time")
 }

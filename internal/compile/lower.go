@@ -247,6 +247,9 @@ func (l *lowerer) lowerExpr(e lang.Expr) lang.Expr {
 		if x.Name == "getopt" && len(x.Args) > 0 {
 			return l.getopt(x)
 		}
+		if c := containerOf(x); c != nil {
+			return c
+		}
 		if len(x.Args) == 0 && lookupBuiltin(x.Name, true) == nil && lookupBuiltin(x.Name, false) != nil {
 			// pid(), comm(): the function form of a builtin identifier.
 			return &lang.Ident{Pos: x.Pos, Name: x.Name}
@@ -325,4 +328,26 @@ func (l *lowerer) configField(f *lang.Field) lang.Expr {
 		return &lang.IntLit{Pos: f.Pos, Value: v.Value, Text: v.Text}
 	}
 	return v
+}
+
+// containerOf lowers container_of(ptr, typeof(struct Foo), member) to
+// (struct Foo *)((uint64)ptr - offsetof(struct Foo, member)), as main's
+// stdlib macro; nil when the call is not of that form.
+func containerOf(x *lang.Call) lang.Expr {
+	if x.Name != "container_of" || len(x.Args) != 3 {
+		return nil
+	}
+	ty, ok := x.Args[1].(*lang.Call)
+	if !ok || ty.Name != "typeof" || len(ty.Args) != 1 {
+		return nil
+	}
+	name, ok := ty.Args[0].(*lang.Ident)
+	member, ok2 := x.Args[2].(*lang.Ident)
+	if !ok || !ok2 {
+		return nil
+	}
+	addr := &lang.Cast{Pos: x.Pos, Type: lang.TypeName{Pos: x.Pos, Name: "uint64"}, X: x.Args[0]}
+	off := &lang.Call{Pos: x.Pos, Name: "offsetof", Args: []lang.Expr{name, member}}
+	return &lang.Cast{Pos: x.Pos, Type: lang.TypeName{Pos: x.Pos, Name: name.Name, Ptr: 1},
+		X: &lang.Binary{Pos: x.Pos, Op: "-", X: addr, Y: off}}
 }

@@ -221,6 +221,11 @@ func (b *binding) stmt(s lang.Stmt) lang.Stmt {
 		return &lang.UnrollStmt{Pos: s.Pos, Count: b.expr(s.Count), Body: b.block(s.Body)}
 	case *lang.LetStmt:
 		out := &lang.LetStmt{Pos: s.Pos, Var: b.expr(s.Var).(*lang.Var), Type: s.Type}
+		if s.Type != nil && s.Type.Typeof != nil {
+			ty := *s.Type
+			ty.Typeof = b.expr(ty.Typeof) // typeof(x) of a parameter x
+			out.Type = &ty
+		}
 		if s.Init != nil {
 			out.Init = b.expr(s.Init)
 		}

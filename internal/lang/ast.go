@@ -407,6 +407,9 @@ type TypeName struct {
 	// Array is the length of an array cast, (int8[8])x; -1 for (int8[])x,
 	// whose length comes from the value's size; 0 otherwise.
 	Array int
+	// Typeof is the expression of typeof(EXPR), whose type this is (with
+	// Ptr more pointers); Name is empty then.
+	Typeof Expr
 }
 
 // Cast is (type)expr.

@@ -357,6 +357,9 @@ func QuoteString(s string) string {
 
 // String returns the type as written in a cast: "uint8 *", "struct foo **".
 func (t TypeName) String() string {
+	if t.Typeof != nil {
+		return "typeof(" + FormatExpr(t.Typeof) + ")" + strings.Repeat("*", t.Ptr)
+	}
 	switch {
 	case t.Array > 0:
 		return t.Name + "[" + strconv.Itoa(t.Array) + "]"

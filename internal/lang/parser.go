@@ -886,6 +886,17 @@ func (p *parser) parseType() TypeName {
 	}
 	t := p.peek()
 	switch {
+	case t.kind == tIdent && t.str == "typeof" && p.peekN(1).is("("):
+		// typeof(TYPE) is TYPE; typeof(EXPR) the type of EXPR.
+		p.next()
+		if p.typeAhead() {
+			p.next()
+			ty = p.parseType()
+		} else {
+			p.next()
+			ty.Typeof = p.parseExpr()
+		}
+		p.expect(")", "expected ')' after typeof's type or expression")
 	case t.kind != tIdent || keywords[t.str] && t.str != "struct" && t.str != "union" && t.str != "enum":
 		p.unexpected(t, "expected a type name")
 	case t.str == "struct" || t.str == "union" || t.str == "enum":
@@ -1035,8 +1046,9 @@ func (p *parser) parsePrimary() Expr {
 			p.unexpected(t, "expected an expression")
 		}
 		p.next()
-		if t.str == "sizeof" && p.peek().is("(") && p.typeAhead() {
-			// sizeof(TYPE): the type travels as an identifier "struct Foo *".
+		if (t.str == "sizeof" || t.str == "typeof") && p.peek().is("(") && p.typeAhead() {
+			// sizeof(TYPE), typeof(TYPE): the type travels as an
+			// identifier "struct Foo *".
 			p.next()
 			ty := p.parseType()
 			p.expect(")", "expected ')' after the type")
