@@ -48,7 +48,10 @@ func attachError(err error) error {
 // itself from an init function, so files stay independent.
 var commands []func() *cobra.Command
 
-func newRootCommand() *cobra.Command {
+func newRootCommand() *cobra.Command { return newRootCommandWith(commands) }
+
+// newRootCommandWith is the root command with the subcommands of mks.
+func newRootCommandWith(mks []func() *cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "uscope",
 		Short: "Trace userspace programs with eBPF: uprobes, uretprobes and USDT",
@@ -76,7 +79,7 @@ time; no clang, LLVM or kernel headers are needed.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))
 	})
-	for _, mk := range commands {
+	for _, mk := range mks {
 		root.AddCommand(mk())
 	}
 	return root
@@ -87,7 +90,7 @@ func main() {
 }
 
 func run(args []string) int {
-	root := newRootCommand()
+	root := rootFor(args)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
