@@ -10,15 +10,21 @@ import "github.com/uscope/uscope/internal/compile"
 // give the same value, or a map keyed by probe would count each call site
 // under a key of its own.
 func siteCookies(plan *compile.Plan) []uint64 {
-	type names struct{ probe, fn string }
-	first := make(map[names]uint64, len(plan.Sites))
+	// Sites of one probe name are compared by Site.SameName, which
+	// demangles only when the fields do not already tell.
+	first := make(map[string][]uint64, len(plan.Sites)) // probe → first site of each name
 	out := make([]uint64, len(plan.Sites))
-	for i, s := range plan.Sites {
-		k := names{s.Probe, s.Name()}
-		c, ok := first[k]
-		if !ok {
-			c = uint64(i)
-			first[k] = c
+	for i := range plan.Sites {
+		s := &plan.Sites[i]
+		c, found := uint64(i), false
+		for _, f := range first[s.Probe] {
+			if plan.Sites[f].SameName(s) {
+				c, found = f, true
+				break
+			}
+		}
+		if !found {
+			first[s.Probe] = append(first[s.Probe], c)
 		}
 		out[i] = c
 	}
