@@ -11,22 +11,36 @@ import "github.com/uscope/uscope/internal/compile"
 // under a key of its own.
 func siteCookies(plan *compile.Plan) []uint64 {
 	// Sites of one probe name are compared by Site.SameName, which
-	// demangles only when the fields do not already tell.
-	first := make(map[string][]uint64, len(plan.Sites)) // probe → first site of each name
+	// demangles only when the fields do not already tell. first holds the
+	// first site of each probe name, more the first sites of its other
+	// function names (rare: a probe name nearly always has one).
+	first := make(map[string]uint64, len(plan.Sites))
+	var more map[string][]uint64
 	out := make([]uint64, len(plan.Sites))
 	for i := range plan.Sites {
 		s := &plan.Sites[i]
-		c, found := uint64(i), false
-		for _, f := range first[s.Probe] {
-			if plan.Sites[f].SameName(s) {
-				c, found = f, true
-				break
+		f, ok := first[s.Probe]
+		switch {
+		case !ok:
+			first[s.Probe] = uint64(i)
+			f = uint64(i)
+		case !plan.Sites[f].SameName(s):
+			found := false
+			for _, g := range more[s.Probe] {
+				if plan.Sites[g].SameName(s) {
+					f, found = g, true
+					break
+				}
+			}
+			if !found {
+				if more == nil {
+					more = map[string][]uint64{}
+				}
+				more[s.Probe] = append(more[s.Probe], uint64(i))
+				f = uint64(i)
 			}
 		}
-		if !found {
-			first[s.Probe] = append(first[s.Probe], c)
-		}
-		out[i] = c
+		out[i] = f
 	}
 	return out
 }
