@@ -199,6 +199,14 @@ func classify(code []byte, k Kernel) (string, int, bool) {
 	if i < len(code) && code[i] == 0x90 {
 		return "nop", i + 1, true
 	}
+	// push %r64 and push %r8..%r15 (half the functions of a C++ library
+	// start with one) without the decoder: what its case below returns.
+	if len(code) >= 1 && code[0] >= 0x50 && code[0] <= 0x57 {
+		return "push", 1, true
+	}
+	if len(code) >= 2 && code[0] == 0x41 && code[1] >= 0x50 && code[1] <= 0x57 {
+		return "push", 2, true
+	}
 	inst, err := x86asm.Decode(code, 64)
 	if err != nil || inst.Len == 0 {
 		return "", 0, false
