@@ -29,3 +29,14 @@ func TestSiteNameLazy(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeNamePrefix: funcSites' prefix + quoted function is ProbeName.
+func TestProbeNamePrefix(t *testing.T) {
+	for _, fn := range []string{"main", "_ZN2ns1C1fEi", "a:b", "with space", "x+1", "a/b", `q"uote`, ""} {
+		for _, path := range []string{"/usr/lib/libjvm.so", "/a b/c:d"} {
+			if got, want := ProbeName("uprobe", path)+":"+quoteField(fn, false), ProbeName("uprobe", path, fn); got != want {
+				t.Errorf("%q %q: %q, want %q", path, fn, got, want)
+			}
+		}
+	}
+}

@@ -464,6 +464,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	o.f.ReleasePages() // the symbol tables, read
 	defer o.f.ReleasePages()
 	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
+	probePrefix := ProbeName(ap.Kind, t.Path) + ":"
 	out := make([]Site, 0, len(hits))
 	for hi, h := range hits {
 		if hi%4096 == 4095 {
@@ -497,7 +498,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		} else if d == "" {
 			d = fn.Name // displayName of a name that is not mangled
 		}
-		probe := ProbeName(ap.Kind, t.Path, fn.Name)
+		probe := probePrefix + quoteField(fn.Name, false) // ProbeName(ap.Kind, t.Path, fn.Name), one allocation
 		if ap.HasOffset {
 			probe += fmt.Sprintf("+%d", ap.Offset)
 		}
