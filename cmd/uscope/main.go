@@ -49,7 +49,10 @@ func attachError(err error) error {
 // itself from an init function, so files stay independent.
 var commands []func() *cobra.Command
 
-func newRootCommand() *cobra.Command {
+func newRootCommand() *cobra.Command { return newRootCommandWith(commands) }
+
+// newRootCommandWith is the root command with the subcommands of mks.
+func newRootCommandWith(mks []func() *cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "uscope",
 		Short: "Trace userspace programs with eBPF: uprobes, uretprobes and USDT",
@@ -80,7 +83,7 @@ time; no clang, LLVM or kernel headers are needed.`,
 		}
 		return usageError(fmt.Errorf("%w; see 'uscope %s --help'", err, c.Name()))
 	})
-	for _, mk := range commands {
+	for _, mk := range mks {
 		root.AddCommand(mk())
 	}
 	return root
@@ -96,7 +99,7 @@ func main() {
 }
 
 func run(args []string) int {
-	root := newRootCommand()
+	root := rootFor(args)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	if err == nil {

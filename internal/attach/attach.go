@@ -250,6 +250,12 @@ func checkSites(sites []Site, multi bool) ([]group, error) {
 	objs := map[string]*object{}
 	index := map[string]int{}
 	var groups []group
+	// Each group's slice at its final size: a wildcard puts tens of
+	// thousands of sites in one (appending moved them again and again).
+	count := map[string]int{}
+	for i := range sites {
+		count[sites[i].Path]++
+	}
 	for _, st := range sites {
 		obj, ok := objs[st.Path]
 		if !ok {
@@ -259,7 +265,7 @@ func checkSites(sites []Site, multi bool) ([]group, error) {
 			}
 			objs[st.Path] = obj
 			index[st.Path] = len(groups)
-			groups = append(groups, group{path: st.Path})
+			groups = append(groups, group{path: st.Path, sites: make([]Site, 0, count[st.Path])})
 		}
 		if err := checkSite(st, obj, multi); err != nil {
 			return nil, err

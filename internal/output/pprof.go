@@ -1,9 +1,10 @@
 package output
 
 import (
+	"compress/gzip"
 	"io"
 
-	"github.com/google/pprof/profile"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Sampled is one counted stack of a profile: frames root first (as in a
@@ -19,54 +20,124 @@ type Sampled struct {
 // Frames are functions by name, one location each: the stacks carry names,
 // not addresses.
 func Pprof(w io.Writer, stacks []Sampled, periodNanos int64) error {
-	return writePprof(w, stacks, &profile.Profile{
-		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
-		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
-		Period:     periodNanos,
-	}, periodNanos)
+	return writePprof(w, stacks, [][2]string{{"samples", "count"}, {"cpu", "nanoseconds"}}, [2]string{"cpu", "nanoseconds"}, periodNanos, periodNanos)
 }
 
 // PprofCounts writes stacks counted at a probe (uscope stack) as a pprof
 // profile with one sample value, typ/count ("calls/count").
 func PprofCounts(w io.Writer, stacks []Sampled, typ string) error {
-	return writePprof(w, stacks, &profile.Profile{
-		SampleType: []*profile.ValueType{{Type: typ, Unit: "count"}},
-		PeriodType: &profile.ValueType{Type: typ, Unit: "count"},
-		Period:     1,
-	}, 0)
+	return writePprof(w, stacks, [][2]string{{typ, "count"}}, [2]string{typ, "count"}, 1, 0)
 }
 
-// writePprof fills p with the stacks: each sample's values are its count
-// and, when periodNanos is not 0, count × periodNanos.
-func writePprof(w io.Writer, stacks []Sampled, p *profile.Profile, periodNanos int64) error {
-	locs := map[string]*profile.Location{}
-	loc := func(name string) *profile.Location {
-		if l, ok := locs[name]; ok {
-			return l
+// Field numbers of perftools.profiles.Profile (pprof's profile.proto) and
+// of the messages in it. The encoder is written here, with protowire,
+// rather than taken from github.com/google/pprof/profile: that package's
+// init compiles regular expressions on every start of uscope (issue 22).
+const (
+	pfSampleType  = 1
+	pfSample      = 2
+	pfLocation    = 4
+	pfFunction    = 5
+	pfStringTable = 6
+	pfPeriodType  = 11
+	pfPeriod      = 12
+
+	pfValueTypeType, pfValueTypeUnit = 1, 2
+	pfSampleLocation, pfSampleValue  = 1, 2
+	pfLocationID, pfLocationLine     = 1, 4
+	pfLineFunction                   = 1
+	pfFunctionID, pfFunctionName     = 1, 2
+	pfFunctionSystemName             = 3
+)
+
+// writePprof writes the profile: each sample's values are its count and,
+// when periodNanos is not 0, count × periodNanos; function i+1 and
+// location i+1 are the i-th distinct frame name.
+func writePprof(w io.Writer, stacks []Sampled, sampleTypes [][2]string, periodType [2]string, period, periodNanos int64) error {
+	strs := []string{""} // string_table[0] is ""
+	strIdx := map[string]uint64{"": 0}
+	str := func(s string) uint64 {
+		if i, ok := strIdx[s]; ok {
+			return i
 		}
-		id := uint64(len(p.Function) + 1)
-		fn := &profile.Function{ID: id, Name: name, SystemName: name}
-		l := &profile.Location{ID: id, Line: []profile.Line{{Function: fn}}}
-		p.Function = append(p.Function, fn)
-		p.Location = append(p.Location, l)
-		locs[name] = l
-		return l
+		i := uint64(len(strs))
+		strs = append(strs, s)
+		strIdx[s] = i
+		return i
 	}
+	valueType := func(typ, unit string) []byte {
+		b := protowire.AppendTag(nil, pfValueTypeType, protowire.VarintType)
+		b = protowire.AppendVarint(b, str(typ))
+		b = protowire.AppendTag(b, pfValueTypeUnit, protowire.VarintType)
+		return protowire.AppendVarint(b, str(unit))
+	}
+	var out []byte
+	msg := func(num protowire.Number, m []byte) {
+		out = protowire.AppendTag(out, num, protowire.BytesType)
+		out = protowire.AppendBytes(out, m)
+	}
+	for _, st := range sampleTypes {
+		msg(pfSampleType, valueType(st[0], st[1]))
+	}
+	var funcs []string // function and location i+1
+	ids := map[string]uint64{}
+	var locs, vals, m []byte
 	for _, s := range stacks {
 		if len(s.Frames) == 0 || s.Count == 0 {
 			continue
 		}
-		sm := &profile.Sample{Value: []int64{int64(s.Count)}}
-		if periodNanos != 0 {
-			sm.Value = append(sm.Value, int64(s.Count)*periodNanos)
-		}
+		locs = locs[:0]
 		for i := len(s.Frames) - 1; i >= 0; i-- { // pprof: leaf first
-			sm.Location = append(sm.Location, loc(s.Frames[i]))
+			id, ok := ids[s.Frames[i]]
+			if !ok {
+				funcs = append(funcs, s.Frames[i])
+				id = uint64(len(funcs))
+				ids[s.Frames[i]] = id
+			}
+			locs = protowire.AppendVarint(locs, id)
 		}
-		p.Sample = append(p.Sample, sm)
+		vals = protowire.AppendVarint(vals[:0], s.Count)
+		if periodNanos != 0 {
+			vals = protowire.AppendVarint(vals, uint64(int64(s.Count)*periodNanos))
+		}
+		m = protowire.AppendTag(m[:0], pfSampleLocation, protowire.BytesType)
+		m = protowire.AppendBytes(m, locs)
+		m = protowire.AppendTag(m, pfSampleValue, protowire.BytesType)
+		m = protowire.AppendBytes(m, vals)
+		msg(pfSample, m)
 	}
-	if err := p.CheckValid(); err != nil {
+	var line []byte
+	for i := range funcs {
+		id := uint64(i + 1)
+		line = protowire.AppendTag(line[:0], pfLineFunction, protowire.VarintType)
+		line = protowire.AppendVarint(line, id)
+		m = protowire.AppendTag(m[:0], pfLocationID, protowire.VarintType)
+		m = protowire.AppendVarint(m, id)
+		m = protowire.AppendTag(m, pfLocationLine, protowire.BytesType)
+		m = protowire.AppendBytes(m, line)
+		msg(pfLocation, m)
+	}
+	for i, name := range funcs {
+		n := str(name)
+		m = protowire.AppendTag(m[:0], pfFunctionID, protowire.VarintType)
+		m = protowire.AppendVarint(m, uint64(i+1))
+		m = protowire.AppendTag(m, pfFunctionName, protowire.VarintType)
+		m = protowire.AppendVarint(m, n)
+		m = protowire.AppendTag(m, pfFunctionSystemName, protowire.VarintType)
+		m = protowire.AppendVarint(m, n)
+		msg(pfFunction, m)
+	}
+	msg(pfPeriodType, valueType(periodType[0], periodType[1]))
+	out = protowire.AppendTag(out, pfPeriod, protowire.VarintType)
+	out = protowire.AppendVarint(out, uint64(period))
+	for _, s := range strs { // last: every string is known by now
+		out = protowire.AppendTag(out, pfStringTable, protowire.BytesType)
+		out = protowire.AppendString(out, s)
+	}
+	zw := gzip.NewWriter(w)
+	if _, err := zw.Write(out); err != nil {
+		zw.Close()
 		return err
 	}
-	return p.Write(w)
+	return zw.Close()
 }

@@ -258,7 +258,7 @@ func (r *Resolver) cxxReturns(o *object, ap *lang.AttachPoint, sites []Site) ([]
 		rets, err := o.cxxReturnSites(s.Func, s.FuncAddr, s.Size)
 		if err != nil {
 			return nil, errorf("or use --kernel-uretprobe, which an exception thrown through it turns into std::terminate", nil,
-				"uretprobe on C++ function %s in %s: %v", s.Display, t.Path, err)
+				"uretprobe on C++ function %s in %s: %v", s.Name(), t.Path, err)
 		}
 		if leaf(rets) {
 			// No call and no tail call: no exception can unwind through
@@ -274,14 +274,14 @@ func (r *Resolver) cxxReturns(o *object, ap *lang.AttachPoint, sites []Site) ([]
 			}
 			if r.opts.ReadsRetval && rs.how == "tail call" {
 				return nil, errorf("leave retval out, or use --kernel-uretprobe", nil,
-					"uretprobe on C++ function %s in %s: it returns through a tail call at 0x%x, where its return value is not known yet", s.Display, t.Path, rs.addr)
+					"uretprobe on C++ function %s in %s: it returns through a tail call at 0x%x, where its return value is not known yet", s.Name(), t.Path, rs.addr)
 			}
 			if r.opts.ReadsRetval && rs.how == "unwind" {
 				continue
 			}
 			off, err := o.f.AddrToOffset(rs.addr)
 			if err != nil {
-				return nil, errorf("", err, "exit of %s in %s at 0x%x is outside the executable segments", s.Display, t.Path, rs.addr)
+				return nil, errorf("", err, "exit of %s in %s at 0x%x is outside the executable segments", s.Name(), t.Path, rs.addr)
 			}
 			e := s
 			e.Addr, e.Offset, e.AtReturn, e.Moved, e.Placement = rs.addr, off, true, 0, "at "+rs.how
@@ -289,7 +289,7 @@ func (r *Resolver) cxxReturns(o *object, ap *lang.AttachPoint, sites []Site) ([]
 			n++
 		}
 		if n == 0 {
-			noExit = append(noExit, s.Display)
+			noExit = append(noExit, s.Name())
 		}
 	}
 	if len(out) == 0 && len(noExit) > 0 {

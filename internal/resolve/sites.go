@@ -4,12 +4,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/gobin"
@@ -26,7 +24,7 @@ type Site struct {
 	Target     string // canonical object path (display)
 	AttachPath string // path handed to the kernel
 	Func       string // symbol (mangled) name, or USDT probe name
-	Display    string // demangled name shown by `func`
+	Display    string // demangled name shown by `func` ("" for a mangled name Name demangles on first use)
 	Provider   string // USDT provider
 	// FuncAddr is the link-time address of the function start (0 for a raw
 	// address and for USDT).
@@ -63,6 +61,19 @@ type Site struct {
 	// Inlined is, for a copy of Func inlined into another Go function
 	// (Options.ProbeInline), the name of that function; "" otherwise.
 	Inlined string
+	// demangled, when Display is "", is where Name demangles Func the
+	// first time it is asked (see lazyName).
+	demangled *lazyName
+}
+
+// lazyName is a C++ or Rust site's demangled name, computed on first use:
+// a wildcard over a C++ library resolves tens of thousands of sites, and a
+// program prints the names of the few it hits, if any (issue 22: demangling
+// every function of libjvm.so was a quarter of its attach CPU). Copies of a
+// Site share it.
+type lazyName struct {
+	once sync.Once
+	name string
 }
 
 // Name is what func prints for the site: the demangled function name, or
@@ -71,7 +82,20 @@ func (s *Site) Name() string {
 	if s.Display != "" {
 		return s.Display
 	}
+	if d := s.demangled; d != nil {
+		d.once.Do(func() { d.name = elfx.Demangle(s.Func) })
+		return d.name
+	}
 	return s.Func
+}
+
+// SameName reports whether s and o have the same Name, without
+// demangling when their fields already say so.
+func (s *Site) SameName(o *Site) bool {
+	if s.Func == o.Func && s.Display == o.Display && (s.Display != "" || (s.demangled == nil) == (o.demangled == nil)) {
+		return true
+	}
+	return s.Name() == o.Name()
 }
 
 // GoBinary is what the compiler asks of a Go binary; *gobin.Binary
@@ -424,14 +448,23 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 		return cmp.Compare(a.i, b.i)
 	})
+	// Names not demangled to match are demangled when printed (Name).
+	var lazy []lazyName
 	if !isGo {
-		demangleAll(len(hits), func(i int) *string { return &hits[i].demangled }, func(i int) string { return funcs[hits[i].i].Name })
+		n := 0
+		for _, h := range hits {
+			if h.demangled == "" && elfx.IsMangled(funcs[h.i].Name) {
+				n++
+			}
+		}
+		lazy = make([]lazyName, 0, n)
 	}
 	// Placement decodes code where it is mapped: give its pages back as it
 	// goes, so that a library's text is never resident all at once.
 	o.f.ReleasePages() // the symbol tables, read
 	defer o.f.ReleasePages()
 	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
+	probePrefix := ProbeName(ap.Kind, t.Name()) + ":"
 	out := make([]Site, 0, len(hits))
 	for hi, h := range hits {
 		if hi%4096 == 4095 {
@@ -458,16 +491,21 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 		seen[addr] = true
 		d := h.demangled
-		if d == "" {
-			d = displayName(fn.Name, isGo)
+		var ld *lazyName
+		if d == "" && !isGo && elfx.IsMangled(fn.Name) {
+			lazy = append(lazy, lazyName{})
+			ld = &lazy[len(lazy)-1]
+		} else if d == "" {
+			d = fn.Name // displayName of a name that is not mangled
 		}
-		probe := ProbeName(ap.Kind, t.Name(), fn.Name)
+		probe := probePrefix + quoteField(fn.Name, false) // ProbeName(ap.Kind, t.Name(), fn.Name), one allocation
 		if ap.HasOffset {
 			probe += fmt.Sprintf("+%d", ap.Offset)
 		}
 		s := Site{
 			Kind: ap.Kind, Probe: probe, Target: t.Path, AttachPath: t.AttachPath,
 			Func: fn.Name, Display: d, FuncAddr: fn.Addr, Addr: addr, Size: fn.Size, Offset: off, GoBinary: isGo,
+			demangled: ld,
 		}
 		if !ap.HasOffset {
 			r.placeEntry(o, &s)
@@ -479,40 +517,6 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	}
 	sites, err := r.cxxReturns(o, ap, out)
 	return r.cInlineSites(o, ap, sites, err)
-}
-
-// demangleAll sets *dst(i) = displayName(name(i)) for every i < n whose
-// *dst(i) is empty, on every CPU when there are many: a wildcard over a C++
-// library demangles tens of thousands of names.
-func demangleAll(n int, dst func(int) *string, name func(int) string) {
-	const chunk = 1024
-	workers := min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk)
-	if workers <= 1 {
-		for i := range n {
-			if d := dst(i); *d == "" {
-				*d = elfx.Demangle(name(i))
-			}
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= n {
-					return
-				}
-				for i := lo; i < min(lo+chunk, n); i++ {
-					if d := dst(i); *d == "" {
-						*d = elfx.Demangle(name(i))
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // displayName is the name `func` prints: demangled for C++ and Rust.
