@@ -63,7 +63,7 @@ func (c *compiler) expand() ([]*unit, error) {
 func allSpecial(aps []*lang.AttachPoint) bool {
 	for _, ap := range aps {
 		switch ap.Kind {
-		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindBench:
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindBench, lang.KindSelf:
 		default:
 			return false
 		}
@@ -90,7 +90,7 @@ func (c *compiler) expandProbe(idx int, pr *lang.Probe) ([]*unit, error) {
 	var order []shape
 	for _, ap := range pr.Points {
 		switch ap.Kind {
-		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindBench:
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindBench, lang.KindSelf:
 			if len(pr.Points) > 1 {
 				return nil, c.errorf(ap, "give it a block of its own", "%s cannot share a block with other attach points", ap.Kind)
 			}

@@ -135,6 +135,9 @@ const (
 	KindProfile   = "profile" // profile:hz:N, profile:us:N (profile.go)
 	// KindBench is bench:NAME, run in a loop and timed by --mode bench.
 	KindBench = "bench"
+	// KindSelf is self:signal:SIGUSR1, run when uscope gets the signal
+	// (Func holds the signal's name).
+	KindSelf = "self"
 )
 
 // AttachPoint is one attach point of a probe, already split into its parts.

@@ -25,7 +25,7 @@ func (f apField) length() int {
 	return 1
 }
 
-const kindsHint = "use uprobe, uretprobe, usdt, BEGIN, END or interval"
+const kindsHint = "use uprobe, uretprobe, usdt, BEGIN, END, interval, profile or self:signal:SIGUSR1"
 
 const attachHint = "a probe starts with an attach point such as uprobe:TARGET:FUNC, uretprobe:TARGET:FUNC, usdt:TARGET:NAME, BEGIN, END or interval:s:1"
 
@@ -136,6 +136,12 @@ func (p *parser) parseAttachPoint() *AttachPoint {
 			p.errAt(start, len(ap.Raw), "write bench:NAME", "a bench probe is bench:NAME")
 		}
 		ap.Func = fields[1].text
+	case KindSelf:
+		ap.Kind = KindSelf
+		if len(fields) != 3 || fields[1].text != "signal" || fields[2].text != "SIGUSR1" {
+			p.errAt(start, len(ap.Raw), "write self:signal:SIGUSR1", "the self probe is self:signal:SIGUSR1")
+		}
+		ap.Func = "SIGUSR1"
 	case "import":
 		p.errAt(start, kf.length(), "write the code in place", "%s is not supported yet", kind)
 	case "struct", "union", "enum", "typedef":

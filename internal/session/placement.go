@@ -63,7 +63,7 @@ func ringBufSizeFor(prog *lang.Program, user int) int {
 func onlySpecial(pr *lang.Probe) bool {
 	for _, ap := range pr.Points {
 		switch ap.Kind {
-		case lang.KindBegin, lang.KindEnd, lang.KindInterval:
+		case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindSelf:
 		default:
 			return false
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -461,7 +462,7 @@ func (s *session) restoreMemLimit() {
 // onlySpecials reports whether a plan has no probe but begin and end.
 func onlySpecials(p *compile.Plan) bool {
 	for _, pr := range p.Programs {
-		if pr.Special == nil || pr.Special.Kind == lang.KindInterval {
+		if pr.Special == nil || pr.Special.Kind == lang.KindInterval || pr.Special.Kind == lang.KindSelf {
 			return false
 		}
 	}
@@ -644,6 +645,20 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		byPeriod[sp.IntervalNanos] = append(byPeriod[sp.IntervalNanos], sp)
 	}
+	// self:signal:SIGUSR1 probes run, in program order, when uscope gets
+	// the signal.
+	var selfSignal chan os.Signal
+	var onSignal []*compile.Special
+	for _, sp := range s.plan.Specials {
+		if sp.Kind == lang.KindSelf {
+			onSignal = append(onSignal, sp)
+		}
+	}
+	if len(onSignal) > 0 {
+		selfSignal = make(chan os.Signal, 4)
+		signal.Notify(selfSignal, unix.SIGUSR1)
+		defer signal.Stop(selfSignal)
+	}
 	for _, p := range periods {
 		t := time.NewTicker(time.Duration(p))
 		defer t.Stop()
@@ -678,6 +693,16 @@ func (s *session) loop(ctx context.Context) error {
 	ticks:
 		for {
 			select {
+			case <-selfSignal:
+				for _, sp := range onSignal {
+					s.trigger(sp.ID)
+					if err := s.drainFor(0); err != nil {
+						return err
+					}
+					if s.exited {
+						return s.finish()
+					}
+				}
 			case sps := <-tick:
 				for _, sp := range sps {
 					s.trigger(sp.ID)

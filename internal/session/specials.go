@@ -138,7 +138,7 @@ func needsUprobes(prog *lang.Program) bool {
 	for _, pr := range prog.Probes {
 		for _, ap := range pr.Points {
 			switch ap.Kind {
-			case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindProfile:
+			case lang.KindBegin, lang.KindEnd, lang.KindInterval, lang.KindProfile, lang.KindSelf:
 			default:
 				return true
 			}
