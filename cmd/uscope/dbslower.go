@@ -21,6 +21,7 @@ type dbFlags struct {
 	rf             runtimeFlags
 	pids           []int
 	format, output string
+	top            int // dbstat --top N
 }
 
 func (d *dbFlags) register(c *cobra.Command) {
@@ -32,7 +33,7 @@ func (d *dbFlags) register(c *cobra.Command) {
 
 // start finds the server and the options; the caller closes the file.
 func (d *dbFlags) start(cmd *cobra.Command, db string, interval seconds) (*tools.DBServer, tools.Options, *os.File, error) {
-	f := toolFlags{format: d.format, output: d.output, showProgram: d.rf.showProgram, interval: interval}
+	f := toolFlags{format: d.format, output: d.output, showProgram: d.rf.showProgram, interval: interval, top: d.top}
 	o, err := f.options(cmd)
 	if err != nil {
 		return nil, o, nil, err
@@ -102,14 +103,18 @@ func newDBStatCommand() *cobra.Command {
 		micro, timestamp bool
 	)
 	c := &cobra.Command{
-		Use:   "dbstat [-m MS] [-u] [-i SEC] [-T] (postgres|mysql) [-p PID...]",
+		Use:   "dbstat [-m MS] [-u] [-i SEC] [-T] [--top N] (postgres|mysql) [-p PID...]",
 		Short: "Histogram of the query latencies of PostgreSQL or MySQL (bcc's dbstat)",
 		Long: `Dbstat times every query from the server's query__start to its
 query__done probe and prints bcc's log2 histogram "query latency (ms)"
 (-u microseconds), at Ctrl-C or every -i seconds (then starting again).
--m leaves out queries faster than MS milliseconds.`,
+-m leaves out queries faster than MS milliseconds. --top N shows instead,
+every interval (-i, default 1s), the N queries that took the most time,
+with their count, total and average latency, redrawn in place on a
+terminal (plain intervals when piped).`,
 		Example: `  uscope dbstat postgres
-  uscope dbstat -i 5 -u mysql`,
+  uscope dbstat -i 5 -u mysql
+  uscope dbstat --top 10 postgres`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, o, file, err := d.start(cmd, args[0], interval)
@@ -129,5 +134,6 @@ query__done probe and prints bcc's log2 histogram "query latency (ms)"
 	c.Flags().VarP(&interval, "interval", "i", "print every `SEC` seconds and start again")
 	c.Flags().BoolVarP(&micro, "microseconds", "u", false, "the histogram in microseconds")
 	c.Flags().BoolVarP(&timestamp, "timestamp", "T", false, "print the time before each histogram")
+	c.Flags().IntVar(&d.top, "top", 0, "show the `N` queries with the most time each interval (-i, default 1s), redrawn in place on a terminal")
 	return c
 }

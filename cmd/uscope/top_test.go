@@ -94,3 +94,129 @@ func TestTopPiped(t *testing.T) {
 		t.Errorf("no malloc row:\n%s", out)
 	}
 }
+
+// topTables splits piped --top output into its tables (the rows under
+// each header line), each row as fields.
+func topTables(out, header string) [][][]string {
+	var tables [][][]string
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.Join(strings.Fields(l), " ") == header:
+			tables = append(tables, nil)
+			in = true
+		case strings.TrimSpace(l) == "":
+			in = false
+		case in:
+			tables[len(tables)-1] = append(tables[len(tables)-1], strings.Fields(l))
+		}
+	}
+	return tables
+}
+
+// TestDBStatTop: dbstat --top N, piped, prints every interval the N
+// queries with the most time, most first, with their count, total and
+// average latency; -f json -o FILE writes them as run -f json's stats
+// line, and dbstat's and dbslower's own -f json -o FILE are NDJSON too.
+func TestDBStatTop(t *testing.T) {
+	testutil.RequireRoot(t)
+	pg := startPostgres(t)
+	dir := t.TempDir()
+	top := startUscope(t, "dbstat", "--top", "2", "-i", "0.5", "postgres")
+	top.waitLine("Tracing database queries")
+	topFile := dir + "/top.json"
+	topJSON := startUscopeFile(t, topFile, "dbstat", "--top", "2", "-f", "json", "-o", topFile, "postgres")
+	histFile := dir + "/hist.json"
+	hist := startUscopeFile(t, histFile, "dbstat", "-f", "json", "-o", histFile, "postgres")
+	slowFile := dir + "/slow.json"
+	slow := startUscopeFile(t, slowFile, "dbslower", "-m", "50", "-f", "json", "-o", slowFile, "postgres")
+	if _, err := pg.psql("SELECT pg_sleep(0.1)", "SELECT 42", "SELECT pg_sleep(0.1)", "SELECT 43", "SELECT 44"); err != nil {
+		t.Fatal(err)
+	}
+	top.waitLine("pg_sleep")
+	out := top.stop()
+	for _, tr := range []*tracer{topJSON, hist, slow} {
+		if o := tr.stop(); strings.Contains(o, "{") {
+			t.Errorf("-o FILE: JSON on standard output:\n%s", o)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("piped --top has terminal escapes:\n%q", out)
+	}
+	sleeps := 0
+	for _, tab := range topTables(out, "COUNT TOTAL(ms) AVG(ms) QUERY") {
+		if len(tab) > 2 {
+			t.Errorf("--top 2: a table of %d rows\n%s", len(tab), out)
+		}
+		for i, r := range tab {
+			if len(r) < 4 || strings.Join(r[3:], " ") != "SELECT pg_sleep(0.1)" {
+				continue
+			}
+			n, _ := strconv.Atoi(r[0])
+			total, _ := strconv.ParseFloat(r[1], 64)
+			avg, _ := strconv.ParseFloat(r[2], 64)
+			if i != 0 || total < 100*float64(n) || avg < 100 {
+				t.Errorf("pg_sleep(0.1) row %d: %v; want the first row, at least 100 ms a query\n%s", i, r, out)
+			}
+			sleeps += n
+		}
+	}
+	if sleeps != 2 {
+		t.Errorf("--top counted %d pg_sleep(0.1) queries, want 2\n%s", sleeps, out)
+	}
+
+	// --top -f json: the stats() map of run -f json.
+	lines := jsonLines(t, topFile)
+	if lines[0]["type"] != "attached_probes" {
+		t.Errorf("dbstat --top -f json: first line %v", lines[0])
+	}
+	jsonSleeps := 0.0
+	for _, l := range lines {
+		if l["type"] != "stats" {
+			continue
+		}
+		data, _ := l["data"].(map[string]any)
+		q, _ := data["@queries"].(map[string]any)
+		if s, ok := q["SELECT pg_sleep(0.1)"].(map[string]any); ok {
+			n, _ := s["count"].(float64)
+			total, _ := s["total"].(float64)
+			if total < n*100e6 {
+				t.Errorf("stats %v: under 100 ms a query", s)
+			}
+			jsonSleeps += n
+		}
+	}
+	if jsonSleeps != 2 {
+		t.Errorf("dbstat --top -f json: %v pg_sleep(0.1) queries in @queries, want 2\n%v", jsonSleeps, lines)
+	}
+
+	// dbstat -f json -o FILE: the hist line of @latency; five queries.
+	lines = jsonLines(t, histFile)
+	queries := 0.0
+	for _, l := range lines {
+		data, _ := l["data"].(map[string]any)
+		buckets, _ := data["@latency"].([]any)
+		for _, b := range buckets {
+			if m, ok := b.(map[string]any); ok && l["type"] == "hist" {
+				c, _ := m["count"].(float64)
+				queries += c
+			}
+		}
+	}
+	if lines[0]["type"] != "attached_probes" || queries < 5 {
+		t.Errorf("dbstat -f json -o: %v queries in @latency hist lines, want psql's 5 at least\n%v", queries, lines)
+	}
+
+	// dbslower -m 50 -f json -o FILE: a printf line per slow query.
+	lines = jsonLines(t, slowFile)
+	rows := 0
+	for _, l := range lines[1:] {
+		if d, _ := l["data"].(string); l["type"] != "printf" || !strings.HasSuffix(d, "SELECT pg_sleep(0.1)\n") {
+			t.Errorf("dbslower -f json: line %v, want a printf row of pg_sleep(0.1)", l)
+		}
+		rows++
+	}
+	if lines[0]["type"] != "attached_probes" || rows != 2 {
+		t.Errorf("dbslower -f json -o: %d rows, want 2\n%v", rows, lines)
+	}
+}

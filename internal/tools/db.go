@@ -119,11 +119,7 @@ type DBSlowerOptions struct {
 // gives run -f json's printf lines.
 func DBSlower(o DBSlowerOptions) (*Tool, error) {
 	s := o.Server
-	query := s.Done.Args["query"]
-	save := ""
-	if query == "" { // mysql's query__done has no text
-		save, query = "\t@query[tid] = "+s.Start.Args["query"]+";\n", "@query[tid]"
-	}
+	save, query := s.query()
 	src := fmt.Sprintf(`%s%s {
 	@qstart[tid] = nsecs;
 %s}
@@ -157,6 +153,16 @@ func DBSlower(o DBSlowerOptions) (*Tool, error) {
 	return t, nil
 }
 
+// query returns the statement that keeps a query's text at its start
+// (or "") and the expression of the text at its end: mysql's query__done
+// has no text, so it is kept by thread from query__start.
+func (s *DBServer) query() (save, query string) {
+	if q := s.Done.Args["query"]; q != "" {
+		return "", q
+	}
+	return "\t@query[tid] = " + s.Start.Args["query"] + ";\n", "@query[tid]"
+}
+
 // DBStatOptions configure dbstat.
 type DBStatOptions struct {
 	Options
@@ -173,6 +179,9 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 	div, unit := 1000000, "ms"
 	if o.Micro {
 		div, unit = 1000, "us"
+	}
+	if o.Top > 0 {
+		return dbTop(o, unit, div)
 	}
 	src := fmt.Sprintf(`%s%s {
 	@qstart[tid] = nsecs;
@@ -211,6 +220,53 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 			o.printf("\n%s", output.BCCLog2Hist(buckets, "query latency ("+unit+")"))
 		},
 	}, "@latency"), nil
+}
+
+// dbTop is dbstat --top: per query text, how many ran and their total
+// and average latency (a stats() map kept in the kernel), the Top with
+// the most time first, each interval: redrawn in place on a terminal.
+func dbTop(o DBStatOptions, unit string, div int) (*Tool, error) {
+	s := o.Server
+	save, query := s.query()
+	src := fmt.Sprintf(`%s%s {
+	@qstart[tid] = nsecs;
+%s}
+
+%s%s {
+	$start = @qstart[tid];
+	if ($start > 0 && nsecs - $start >= %d) {
+		@queries[%s] = stats(nsecs - $start);
+	}
+	delete(@qstart[tid]);
+}
+`, s.Start.Point(s.Exe), s.Filter, save, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), query)
+	var b strings.Builder
+	if err := programs().ExecuteTemplate(&b, "interval", o.data("queries")); err != nil {
+		return nil, err
+	}
+	prog, err := parseTool("dbstat", src+b.String())
+	if err != nil {
+		return nil, err
+	}
+	per := float64(div)
+	return o.jsonTool(&Tool{
+		Program: prog,
+		Attached: func(int) {
+			o.printf("Tracing database queries for application %s... Hit Ctrl+C to end.\n", s.Exe)
+		},
+		Report: o.topReport("@queries", func(rows []statsRow) string {
+			var sb strings.Builder
+			fmt.Fprintf(&sb, "%8s %14s %12s  %s\n", "COUNT", "TOTAL("+unit+")", "AVG("+unit+")", "QUERY")
+			for _, r := range rows {
+				avg := 0.0
+				if r.count > 0 {
+					avg = float64(r.sum) / float64(r.count) / per
+				}
+				fmt.Fprintf(&sb, "%8d %14.3f %12.3f  %s\n", r.count, float64(r.sum)/per, avg, strings.Join(r.key, ", "))
+			}
+			return sb.String()
+		}, nil),
+	}, "@queries"), nil
 }
 
 // parseTool parses a program a tool made.
