@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -218,5 +220,92 @@ func TestDBStatTop(t *testing.T) {
 	}
 	if lines[0]["type"] != "attached_probes" || rows != 2 {
 		t.Errorf("dbslower -f json -o: %d rows, want 2\n%v", rows, lines)
+	}
+}
+
+// TestTLSTop: tls --top N, piped, prints every interval the processes
+// and functions with the most bytes; over the intervals they add up to
+// the calls and bytes tls's own records show for the same curl command.
+// -f json -o FILE writes the summary as run -f json's stats lines.
+func TestTLSTop(t *testing.T) {
+	testutil.RequireRoot(t)
+	curl := testutil.RequireTool(t, "curl")
+	port, body := startTLSServer(t)
+	get := fmt.Sprintf("%s -sk --http1.1 -o /dev/null https://127.0.0.1:%d/index.html", curl, port)
+	type sums struct{ calls, bytes map[string]int }
+	add := func(s sums, fn string, calls, bytes int) {
+		dir := "read"
+		if strings.Contains(strings.ToLower(fn), "write") {
+			dir = "write"
+		}
+		s.calls[dir] += calls
+		s.bytes[dir] += bytes
+	}
+	// The records of one run.
+	file := t.TempDir() + "/tls.json"
+	runOK(t, "tls", "-f", "json", "-o", file, "-c", get)
+	want := sums{map[string]int{}, map[string]int{}}
+	for _, l := range jsonLines(t, file) {
+		if l["comm"] == "curl" {
+			n, _ := l["len"].(float64)
+			add(want, l["func"].(string), 1, int(n))
+		}
+	}
+	if want.bytes["read"] < len(body) || want.calls["write"] == 0 {
+		t.Fatalf("tls records: %v; want curl's request and the page", want)
+	}
+
+	out := runOK(t, "tls", "--top", "3", "-i", "0.2", "-c", get)
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("piped --top has terminal escapes:\n%q", out)
+	}
+	got := sums{map[string]int{}, map[string]int{}}
+	tables := topTables(out, "COMM PID FUNC CALLS BYTES")
+	if len(tables) == 0 {
+		t.Fatalf("no COMM PID FUNC CALLS BYTES table:\n%s", out)
+	}
+	for _, tab := range tables {
+		if len(tab) > 3 {
+			t.Errorf("--top 3: a table of %d rows\n%s", len(tab), out)
+		}
+		for _, r := range tab {
+			if len(r) != 5 || r[0] != "curl" {
+				t.Errorf("row %q: want curl's COMM PID FUNC CALLS BYTES", r)
+				continue
+			}
+			calls, _ := strconv.Atoi(r[3])
+			bytes, _ := strconv.Atoi(r[4])
+			add(got, r[2], calls, bytes)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("--top: calls %v bytes %v, want %v %v as the records\n%s", got.calls, got.bytes, want.calls, want.bytes, out)
+	}
+
+	// --top -f json -o FILE: stats lines of @tls keyed "curl,PID,FUNC".
+	runOK(t, "tls", "--top", "3", "-f", "json", "-o", file, "-c", get)
+	got = sums{map[string]int{}, map[string]int{}}
+	lines := jsonLines(t, file)
+	if lines[0]["type"] != "attached_probes" {
+		t.Errorf("tls --top -f json: first line %v", lines[0])
+	}
+	for _, l := range lines[1:] {
+		data, _ := l["data"].(map[string]any)
+		m, ok := data["@tls"].(map[string]any)
+		if l["type"] != "stats" || !ok {
+			t.Errorf("tls --top -f json: line %v, want a stats line of @tls", l)
+		}
+		for k, v := range m {
+			parts := strings.Split(k, ",")
+			s, _ := v.(map[string]any)
+			n, _ := s["count"].(float64)
+			total, _ := s["total"].(float64)
+			if len(parts) == 3 && parts[0] == "curl" {
+				add(got, parts[2], int(n), int(total))
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("--top -f json: calls %v bytes %v, want %v %v\n%v", got.calls, got.bytes, want.calls, want.bytes, lines)
 	}
 }
