@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -75,6 +76,14 @@ each once at the end, most frequent first, as "-->COUNT N".`,
 				return err
 			}
 			cfg.Out = cmd.OutOrStdout()
+			if b.output != "" {
+				file, err := os.Create(b.output)
+				if err != nil {
+					return usageError(fmt.Errorf("-o: %w", err))
+				}
+				defer file.Close()
+				cfg.Out = file
+			}
 			cfg.JSON = asJSON
 			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack,
 				UnixTimestamp: b.unix, Address: b.addresses, MsgFilter: b.msgFilter, CPU: b.cpu, Aggregate: b.aggregate}

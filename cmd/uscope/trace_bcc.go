@@ -16,6 +16,7 @@ import (
 // with bcc's meaning (toolStyle's rule: bcc's short options, --cmd CMD).
 type traceBCCFlags struct {
 	cgroup, comm, msgFilter, format string
+	output                          string // -o FILE
 	uid                             int
 	unix, addresses, self           bool
 	// cpu is -C (a CPU column), aggregate -A (identical rows counted).
@@ -50,6 +51,7 @@ func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
 	fs.BoolVarP(&b.self, "include-self", "S", false, "also trace uscope itself (a static Go binary: no libc calls of its own to see)")
 	fs.IntVarP(&b.bufferPages, "buffer-pages", "b", 0, "event buffer of `N` pages per CPU (bcc's perf buffer; a power of two)")
 	fs.StringVar(&b.format, "format", "text", "output `FORMAT`: text or json (NDJSON, as --json)")
+	fs.StringVarP(&b.output, "output", "o", "", "write the output to `FILE` instead of standard output")
 	fs.BoolVarP(&b.kernelStack, "kernel-stack", "K", false, "kernel stacks (refused: uscope traces userspace)")
 	fs.BoolVarP(&b.cpu, "print_cpu", "C", false, "print CPU id")
 	fs.BoolVarP(&b.aggregate, "aggregate", "A", false, "aggregate amount of each trace: identical rows printed once at the end with -->COUNT N (needs -M)")
