@@ -279,20 +279,7 @@ to pthread_create.`,
 			if err != nil {
 				return err
 			}
-			th := tools.Threads{W: out, Symbolize: func(addr uint64) string {
-				name, off, obj, ok := r.Symbolize(p.PID, addr)
-				if !ok {
-					return fmt.Sprintf("%#x", addr)
-				}
-				if off != 0 {
-					name = fmt.Sprintf("%s+%#x", name, off)
-				}
-				mod := obj
-				if i := strings.LastIndexByte(mod, '/'); i >= 0 {
-					mod = mod[i+1:]
-				}
-				return name + " [" + mod + "]"
-			}}
+			th := tools.Threads{W: out, Symbolize: tools.ModuleSymbolizer(r, p.PID)}
 			hooks := session.Config{
 				Printf: th.Printf,
 				Report: func([]*output.Map, bool) {},

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 // traceBCCFlags are bcc trace's flags that uscope's trace did not have,
@@ -60,8 +61,9 @@ func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
 	fs.StringSliceVarP(&b.symFiles, "sym_file_list", "s", nil, "build-id stacks from these `FILES` (refused)")
 }
 
-// apply adds the filters to prog's probes and checks the refused flags.
-func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags) error {
+// apply adds the filters to prog's probes (-L TID, -n, --uid) and checks
+// the refused flags.
+func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags, tid int) error {
 	switch {
 	case b.kernelStack:
 		return errors.New("-K: kernel stacks are not traced; uscope traces userspace (-U prints the user stack)")
@@ -80,28 +82,6 @@ func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags) error {
 		// uscope has one ring buffer for every CPU, of a power of two.
 		sf.ringBufSize = fmt.Sprint(uint64(1) << bits.Len64(size-1))
 	}
-	if b.comm != "" {
-		addPredicate(prog, func(pos lang.Pos) lang.Expr {
-			return &lang.Call{Pos: pos, Name: "strcontains", Args: []lang.Expr{
-				&lang.Ident{Pos: pos, Name: "comm"}, &lang.StrLit{Pos: pos, Value: b.comm}}}
-		})
-	}
-	if b.uid >= 0 {
-		addPredicate(prog, func(pos lang.Pos) lang.Expr {
-			return &lang.Binary{Pos: pos, Op: "==", X: &lang.Ident{Pos: pos, Name: "uid"}, Y: &lang.IntLit{Pos: pos, Value: uint64(b.uid)}}
-		})
-	}
+	tools.TraceFilter{TID: tid, Comm: b.comm, UID: b.uid}.Apply(prog)
 	return nil
-}
-
-// addPredicate puts cond before every probe's predicate.
-func addPredicate(p *lang.Program, cond func(lang.Pos) lang.Expr) {
-	for _, pr := range p.Probes {
-		c := cond(pr.Pos)
-		if pr.Pred == nil {
-			pr.Pred = c
-		} else {
-			pr.Pred = &lang.Binary{Pos: pr.Pos, Op: "&&", X: c, Y: pr.Pred}
-		}
-	}
 }
