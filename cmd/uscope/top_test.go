@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,5 +309,141 @@ func TestTLSTop(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("--top -f json: calls %v bytes %v, want %v %v\n%v", got.calls, got.bytes, want.calls, want.bytes, lines)
+	}
+}
+
+// dbslowerRow is bcc dbslower's row: "%-14.6f %-7d %8.3f %s".
+var dbslowerRow = regexp.MustCompile(`^(\d+\.\d{6}) +(\d+) +(\d+\.\d{3}) (.*)$`)
+
+// dbslowerRows returns the rows of dbslower's output, after checking its
+// two header lines are bcc's.
+func dbslowerRows(t *testing.T, out string, minMS string) [][]string {
+	t.Helper()
+	lines := stdoutLines(out)
+	head := regexp.MustCompile(`^Tracing database queries for pids \d+(, \d+)* slower than ` + minMS + ` ms\.\.\.$`)
+	if len(lines) < 2 || !head.MatchString(lines[0]) || lines[1] != fmt.Sprintf("%-14s %-7s %8s %s", "TIME(s)", "PID", "MS", "QUERY") {
+		t.Errorf("dbslower: not bcc's header lines for %s ms\n%s", minMS, out)
+		return nil
+	}
+	var rows [][]string
+	for _, l := range lines[2:] {
+		if m := dbslowerRow.FindStringSubmatch(l); m != nil {
+			rows = append(rows, m[1:])
+		} else if l != "" {
+			t.Errorf("dbslower: row %q is not TIME(s) PID MS QUERY", l)
+		}
+	}
+	return rows
+}
+
+// TestBCCDBExamples runs the lines of bcc's dbslower_example.txt and
+// dbstat_example.txt on PostgreSQL (MySQL 8, the one Debian ships, has no
+// query probes; bcc's tools take postgres the same way): the header lines,
+// the row and histogram layout, and which queries each threshold and -p
+// keep. pg_sleep gives queries of known least durations.
+func TestBCCDBExamples(t *testing.T) {
+	testutil.RequireRoot(t)
+	pg := startPostgres(t)
+	// A session whose backend stays: its pid is -p's.
+	sess := startChild(t, filepath.Join(pgBin, "psql"), "-X", "-q", "-A", "-t", "-h", pg.dir, "-p", strconv.Itoa(pg.port), "-U", "postgres", "-d", "postgres")
+	fmt.Fprintln(sess.stdin, "SELECT pg_backend_pid();")
+	backend := sess.next()
+	if _, err := strconv.Atoi(backend); err != nil {
+		t.Fatalf("pg_backend_pid: %q", backend)
+	}
+	inSession := func(q string) {
+		fmt.Fprintln(sess.stdin, q+"; SELECT 'ok';")
+		for sess.next() != "ok" {
+		}
+	}
+	slow := startUscope(t, "dbslower", "postgres")                            // dbslower mysql
+	slow1000 := startUscope(t, "dbslower", "postgres", "-m", "1000")          // dbslower mysql -m 1000
+	slowPID := startUscope(t, "dbslower", "postgres", "-p", backend)          // dbslower mysql -p $(pidof mysql)
+	all := startUscope(t, "dbslower", "postgres", "-m", "0")                  // dbslower mysql -m 0
+	stat := startUscope(t, "dbstat", "postgres")                              // dbstat mysql
+	stat1000 := startUscope(t, "dbstat", "postgres", "-m", "1000")            // dbstat mysql -m 1000
+	statPID := startUscope(t, "dbstat", "postgres", "-p", backend, "-i", "1") // dbstat mysql -p $(pidof mysql) -i 3
+	if _, err := pg.psql("SELECT pg_sleep(0.2)", "SELECT 42", "SELECT pg_sleep(1.05)"); err != nil {
+		t.Fatal(err)
+	}
+	inSession("SELECT pg_sleep(0.3)")
+	inSession("SELECT 43")
+	all.waitLine("SELECT 43")
+	statPID.waitLine("[")
+	sess.stdin.Close()
+
+	queries := func(rows [][]string) []string {
+		var qs []string
+		for _, r := range rows {
+			qs = append(qs, strings.TrimSuffix(r[3], ";")) // psql sends the session's with it
+		}
+		return qs
+	}
+	atLeast := func(tool string, rows [][]string, q string, ms float64) {
+		t.Helper()
+		for _, r := range rows {
+			if got, _ := strconv.ParseFloat(r[2], 64); strings.TrimSuffix(r[3], ";") == q && got < ms {
+				t.Errorf("%s: %s took %s ms, want at least %g", tool, q, r[2], ms)
+			}
+		}
+	}
+	// dbslower mysql: the default threshold of 1 ms keeps the sleeps.
+	rows := dbslowerRows(t, slow.stop(), "1")
+	for _, q := range []string{"SELECT pg_sleep(0.2)", "SELECT pg_sleep(1.05)", "SELECT pg_sleep(0.3)"} {
+		if !slices.Contains(queries(rows), q) {
+			t.Errorf("dbslower: no row of %s: %q", q, queries(rows))
+		}
+	}
+	atLeast("dbslower", rows, "SELECT pg_sleep(0.2)", 200)
+	// -m 1000: only the query of a second.
+	rows = dbslowerRows(t, slow1000.stop(), "1000")
+	if got := queries(rows); !slices.Equal(got, []string{"SELECT pg_sleep(1.05)"}) {
+		t.Errorf("dbslower -m 1000: rows %q, want pg_sleep(1.05) only", got)
+	}
+	atLeast("dbslower -m 1000", rows, "SELECT pg_sleep(1.05)", 1050)
+	// -p: the session's backend only, in the PID column.
+	rows = dbslowerRows(t, slowPID.stop(), "1")
+	if got := queries(rows); !slices.Equal(got, []string{"SELECT pg_sleep(0.3)"}) || rows[0][1] != backend {
+		t.Errorf("dbslower -p %s: rows %q, want the session's pg_sleep(0.3) by pid %s", backend, rows, backend)
+	}
+	// -m 0: every query, the fast ones too.
+	rows = dbslowerRows(t, all.stop(), "0")
+	for _, q := range []string{"SELECT 42", "SELECT 43", "SELECT pg_sleep(0.2)"} {
+		if !slices.Contains(queries(rows), q) {
+			t.Errorf("dbslower -m 0: no row of %s: %q", q, queries(rows))
+		}
+	}
+
+	// dbstat: bcc's header, then [HH:MM:SS] and the histogram.
+	histOf := func(tool, out, minMS string) map[uint64]int {
+		t.Helper()
+		head := regexp.MustCompile(`(?m)^Tracing database queries for pids \d+(, \d+)* slower than ` + minMS + ` ms\.\.\.$`)
+		block := regexp.MustCompile(`(?m)^\[\d\d:\d\d:\d\d\]\n     query latency \(ms\) +: count     distribution\n`)
+		if !head.MatchString(out) || !block.MatchString(out) {
+			t.Errorf("%s: not bcc's header, [HH:MM:SS] and 'query latency (ms)' lines\n%s", tool, out)
+		}
+		return bccHist(t, out)
+	}
+	h := histOf("dbstat", stat.stop(), "0")
+	if h[128] < 1 || h[256] < 1 || h[1024] != 1 {
+		t.Errorf("dbstat: buckets %v, want pg_sleep(0.2) in 128, (0.3) in 256, (1.05) in 1024", h)
+	}
+	h = histOf("dbstat -m 1000", stat1000.stop(), "1000")
+	total := 0
+	for _, n := range h {
+		total += n
+	}
+	if h[1024] != 1 || total != 1 {
+		t.Errorf("dbstat -m 1000: buckets %v, want pg_sleep(1.05) alone in 1024 -> 2047", h)
+	}
+	out := statPID.stop()
+	histOf("dbstat -p -i 1", out, "0")
+	// Each second the time, and the histogram when queries came (bcc's
+	// print_log2_hist prints nothing for none).
+	if n := strings.Count(out, "query latency (ms)"); n < 1 || strings.Count(out, "\n[") < n {
+		t.Errorf("dbstat -i 1: %d histograms, want one a second, each after its [HH:MM:SS]\n%s", n, out)
+	}
+	if h := bccHist(t, out); h[256] != 1 || h[128] != 0 || h[1024] != 0 {
+		t.Errorf("dbstat -p %s: buckets %v, want the session's pg_sleep(0.3) in 256 -> 511 and nothing of psql -c's", backend, h)
 	}
 }
