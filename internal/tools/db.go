@@ -236,7 +236,7 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 		return nil, err
 	}
 	return o.jsonTool(&Tool{
-		Program: prog,
+		Program:  prog,
 		Attached: func(int) { o.printf("%s", s.header(o.MinMS)) },
 		Report: func(maps []*output.Map, final bool) {
 			m := find(maps, "@latency")
@@ -278,7 +278,7 @@ func dbTop(o DBStatOptions, unit string, div int) (*Tool, error) {
 	}
 	per := float64(div)
 	return o.jsonTool(&Tool{
-		Program: prog,
+		Program:  prog,
 		Attached: func(int) { o.printf("%s", s.header(o.MinMS)) },
 		Report: o.topReport("@queries", func(rows []statsRow) string {
 			var sb strings.Builder
