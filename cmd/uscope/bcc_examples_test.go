@@ -560,6 +560,10 @@ func TestBCCTraceExamples(t *testing.T) {
 					t.Errorf("want 10 'allocated = HEX' rows, got %q", got)
 				}
 			}},
+		// Failed calls: the cast makes the comparison signed.
+		{`trace 'r:c:read ((int)retval < 0) "read failed: %d", retval' 'r:c:write ((int)retval < 0) "write failed: %d", retval' -T`, "we",
+			[]string{"trace", `r:c:read ((int)retval < 0) "read failed: %d", retval`, `r:c:write ((int)retval < 0) "write failed: %d", retval`, "-T"},
+			wantRows(`TIME +`, hms, "read failed: -1", "read failed: -1", "write failed: -1")},
 		// bcc trace's filters: -n on the command name, -f on the message,
 		// --uid; -t -u prints Unix seconds.
 		{`trace -n bcce -f 100 'p:c:write "fd %d n %d", arg1, arg3'`, "w",
@@ -607,6 +611,25 @@ func TestBCCTraceExamples(t *testing.T) {
 				}
 			}},
 	})
+}
+
+// TestBCCTraceReadline: trace_example.txt's "trace 'r:bash:readline "%s",
+// retval'": the lines an interactive bash reads, named by its command
+// (bash) and the function.
+func TestBCCTraceReadline(t *testing.T) {
+	testutil.RequireRoot(t)
+	bash := testutil.RequireTool(t, "bash")
+	out := runWithStdin(t, []string{"trace", `r:bash:readline "%s", retval`, "--cmd", bash + " --norc -i"}, "echo hi!\nexit\n").stdout
+	row := regexp.MustCompile(`^\d+ +\d+ +bash +readline +(.*)$`)
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		if m := row.FindStringSubmatch(l); m != nil {
+			got = append(got, m[1])
+		}
+	}
+	if !slices.Equal(got, []string{"echo hi!", "exit"}) || !strings.HasPrefix(out, "PID") {
+		t.Errorf("readline rows %q, want 'echo hi!' and 'exit' under bcc's header\n%s", got, out)
+	}
 }
 
 func TestBCCTraceRefusals(t *testing.T) {

@@ -11,6 +11,7 @@
 //   s  path_a 7 times, path_b 3 times (each calls leaf)
 //   l  nest(3): nested calls of 4.5, 3 and 1.5 ms
 //   L  malloc and free every millisecond, until killed (the --top tests)
+//   e  failing calls: read(-1) twice, write(-1) once (both -1, EBADF)
 //   n  nanosleep: tv_nsec 1000 three times, 300000 twice (and the two
 //      usleep(200000) every run makes, glibc nanosleeps of 200000000 ns)
 // Standard output and error go to /dev/null, so the tracer's output is
@@ -90,6 +91,12 @@ int main(int argc, char **argv) {
 		for (int i = 0; i < 2; i++)
 			sink += read(z, buf, 64);
 		close(z);
+	}
+	if (strchr(what, 'e')) {
+		char buf[8];
+		for (int i = 0; i < 2; i++)
+			sink += read(-1, buf, sizeof buf);
+		sink += write(-1, buf, sizeof buf);
 	}
 	if (strchr(what, 'p')) {
 		for (int i = 0; i < 3; i++)
