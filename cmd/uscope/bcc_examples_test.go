@@ -672,3 +672,48 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestBCCDoneWithPID runs the two lines of issue 21 as bcc's users type
+// them, with -p of a running process (bccex L: malloc(32) every
+// millisecond): argdist -c counts cumulatively from interval to interval
+// (bcc's -c), and stackcount -P -d -p prints the delimiter before the
+// user stack and, with -p, no process line (bcc prints "comm [pid]" only
+// without -p).
+func TestBCCDoneWithPID(t *testing.T) {
+	testutil.RequireRoot(t)
+	pid := strconv.Itoa(startLooper(t))
+	spec := "p:c:malloc(size_t size):size_t:size"
+	out := runOK(t, "argdist", "-c", "-C", spec, "-p", pid, "-i", "0.3", "-n", "3")
+	blocks := hmsLine.Split(out, -1)[1:]
+	if len(blocks) != 3 {
+		t.Fatalf("argdist -i 0.3 -n 3: %d [HH:MM:SS] blocks, want 3\n%s", len(blocks), out)
+	}
+	prev := 0
+	for i, b := range blocks {
+		n := argdistCounts(t, b, spec)["size = 32"]
+		if n <= prev {
+			t.Errorf("argdist -c: interval %d counts %d malloc(32) calls after %d; cumulative counts only grow\n%s", i+1, n, prev, out)
+		}
+		prev = n
+	}
+	// Without -c each interval starts again: the last is no sum of all.
+	out = runOK(t, "argdist", "-C", spec, "-p", pid, "-i", "0.3", "-n", "3")
+	var each []int
+	for _, b := range hmsLine.Split(out, -1)[1:] {
+		each = append(each, argdistCounts(t, b, spec)["size = 32"])
+	}
+	if len(each) != 3 || each[2] >= each[0]+each[1]+each[2] || each[2] == 0 {
+		t.Errorf("argdist without -c: counts %v, want three intervals of their own calls\n%s", each, out)
+	}
+
+	out = runOK(t, "stackcount", "-P", "-d", "-p", pid, "-D", "1", "c:malloc")
+	if !regexp.MustCompile(`(?m)^    --\n  malloc\n(  \S.*\n)*  main\n(  \S.*\n)*    \d+\n\n`).MatchString(out) {
+		t.Errorf("stackcount -P -d -p: want '    --', then the malloc stack through main, then its count\n%s", out)
+	}
+	if commLine.MatchString(out) {
+		t.Errorf("stackcount -P -p: bcc prints no 'comm [pid]' line with -p\n%s", out)
+	}
+	if !regexp.MustCompile(`^Tracing \d+ functions for "c:malloc"\.\.\. Hit Ctrl-C to end\.\n`).MatchString(out) || !strings.HasSuffix(out, "Detaching...\n") {
+		t.Errorf("stackcount: not bcc's header and Detaching...\n%s", out)
+	}
+}
