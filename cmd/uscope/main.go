@@ -97,6 +97,7 @@ func run(args []string) int {
 	if errors.As(err, &code) {
 		return int(code) // the program's exit(code): nothing went wrong
 	}
+	err = unknownCommand(root, args, err)
 	fmt.Fprintln(os.Stderr, "uscope: "+errorText(err))
 	var ee *exitError
 	if errors.As(err, &ee) {

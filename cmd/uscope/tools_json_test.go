@@ -317,3 +317,14 @@ func TestSslsniffJSONFile(t *testing.T) {
 		t.Errorf("written %q, read %q; want curl's request and the page", written, read)
 	}
 }
+
+// TestUnknownToolOneLine: a mistyped tool name is one line (exit 1) with
+// the nearest names, bcc's among them.
+func TestUnknownToolOneLine(t *testing.T) {
+	for name, want := range map[string]string{"funcount": "did you mean funccount?", "stackcont": "did you mean stackcount?", "zzzzzz": "see 'uscope --help'"} {
+		r := runUscope(t, name, "c:malloc")
+		if msg := strings.TrimSpace(r.stderr); r.code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, `unknown command "`+name+`"`) || !strings.Contains(msg, want) {
+			t.Errorf("uscope %s: exit %d, stderr %q; want exit 1 and one line with %q", name, r.code, r.stderr, want)
+		}
+	}
+}
