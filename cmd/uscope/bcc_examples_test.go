@@ -649,6 +649,24 @@ func TestCompleteToolArgs(t *testing.T) {
 	if !strings.Contains(out, bin+":path_a\n") || !strings.Contains(out, bin+":path_b\n") || strings.Contains(out, ":leaf") {
 		t.Errorf("pattern completion of %s:pa:\n%s", bin, out)
 	}
+	// USDT probe names of the binary after u:BIN:, as many as tplist lists.
+	usdt := testutil.BuildC(t, "usdtargs", mustRead(t, "testdata/usdtargs.c"), "-O0")
+	out = runOK(t, "__complete", "funccount", "u:"+usdt+":")
+	probes := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "u:"+usdt+":") {
+			probes++
+		}
+	}
+	names := map[string]bool{} // tplist's "PATH provider:name" lines, by name
+	for _, l := range strings.Fields(runOK(t, "tplist", "-l", usdt)) {
+		if _, name, ok := strings.Cut(l, ":"); ok {
+			names[name] = true
+		}
+	}
+	if probes != len(names) || probes == 0 {
+		t.Errorf("u:%s: completion: %d probe names, want the %d names tplist lists\n%s", usdt, probes, len(names), out)
+	}
 	out = runOK(t, "__complete", "fun")
 	if !strings.Contains(out, "funccount\t") || !strings.Contains(out, "funclatency\t") {
 		t.Errorf("tool names: \n%s", out)
