@@ -447,3 +447,36 @@ func TestBCCDBExamples(t *testing.T) {
 		t.Errorf("dbstat -p %s: buckets %v, want the session's pg_sleep(0.3) in 256 -> 511 and nothing of psql -c's", backend, h)
 	}
 }
+
+// TestStatTop: stat --top N, piped, prints at most N processes an
+// interval, the busiest first; here two Python processes work and --top 1
+// keeps one row a table.
+func TestStatTop(t *testing.T) {
+	c1, _ := startPythonWork(t, 20)
+	c2, _ := startPythonWork(t, 20)
+	tr := startUscope(t, "stat", "--top", "1", "-l", "python", "0.3")
+	goPython(t, c1)
+	goPython(t, c2)
+	pids := map[string]bool{strconv.Itoa(c1.pid()): true, strconv.Itoa(c2.pid()): true}
+	tr.waitFor(func(l string) bool { f := strings.Fields(l); return len(f) > 0 && pids[f[0]] }, "a row of a workload")
+	out := tr.stop()
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("piped --top has terminal escapes:\n%q", out)
+	}
+	rows, tables := 0, 0
+	for _, l := range stdoutLines(out) {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[0] == "PID":
+			tables++
+			rows = 0
+		case len(f) > 0 && tables > 0 && regexp.MustCompile(`^\d+$`).MatchString(f[0]):
+			if rows++; rows > 1 {
+				t.Errorf("stat --top 1: a table with %d rows\n%s", rows, out)
+			}
+		}
+	}
+	if tables == 0 {
+		t.Errorf("stat --top 1: no table\n%s", out)
+	}
+}
