@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -102,22 +101,11 @@ and processes are found as uscope tls finds them (its help says how).`,
 			if !cmd.Flags().Changed("uid") {
 				uid = -1
 			}
-			out := cmd.OutOrStdout()
-			switch f.format {
-			case "text", "":
-			case "json":
-				f.json = true
-			default:
-				return usageError(fmt.Errorf("--format %q: give text or json", f.format))
+			out, closeOut, err := f.outputs(cmd)
+			if err != nil {
+				return err
 			}
-			if f.output != "" {
-				file, err := os.Create(f.output)
-				if err != nil {
-					return usageError(fmt.Errorf("--output: %w", err))
-				}
-				defer file.Close()
-				out = file
-			}
+			defer closeOut()
 			p := &tools.TLSPrinter{Out: out, JSON: f.json, Comm: f.comm, UID: uid, Hex: hexdump, Latency: f.latency,
 				BCC: true, Extra: extra, Handshake: handshake, MaxBuffer: maxBuffer, Start: monotonicNow(), Wall: time.Now()}
 			cfg.Printf = p.Printf

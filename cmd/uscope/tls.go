@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -121,22 +122,11 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 	if f.duration.set {
 		cfg.Duration = max(f.duration.d, time.Nanosecond)
 	}
-	switch f.format {
-	case "text", "":
-	case "json":
-		f.json = true
-	default:
-		return usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	out, closeOut, err := f.outputs(cmd)
+	if err != nil {
+		return err
 	}
-	out := cmd.OutOrStdout()
-	if f.output != "" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return usageError(fmt.Errorf("-o: %w", err))
-		}
-		defer file.Close()
-		out = file
-	}
+	defer closeOut()
 	stderr := cmd.ErrOrStderr()
 	p := &tools.TLSPrinter{Out: out, Comm: f.comm, Hex: f.hex, Latency: f.latency, JSON: f.json, Start: monotonicNow(), Wall: time.Now()}
 	cfg.Printf = p.Printf
@@ -147,6 +137,26 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 	cfg.Report = func([]*output.Map, bool) {}
 	err = runSession(cmd.Context(), cfg)
 	return plainToolError(err, tools.ProgramFile("tls"))
+}
+
+// outputs reads -f (setting json) and opens -o's file: where tls and
+// sslsniff write, and how to close it.
+func (f *tlsFlags) outputs(cmd *cobra.Command) (io.Writer, func(), error) {
+	switch f.format {
+	case "text", "":
+	case "json":
+		f.json = true
+	default:
+		return nil, nil, usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	}
+	if f.output == "" {
+		return cmd.OutOrStdout(), func() {}, nil
+	}
+	file, err := os.Create(f.output)
+	if err != nil {
+		return nil, nil, usageError(fmt.Errorf("--output: %w", err))
+	}
+	return file, func() { file.Close() }, nil
 }
 
 // runTLSTop runs tls --top N: the summary tools.TLS keeps with Top set,

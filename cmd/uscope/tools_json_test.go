@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -299,23 +298,7 @@ func TestSslsniffJSONFile(t *testing.T) {
 	port, body := startTLSServer(t)
 	f := filepath.Join(t.TempDir(), "sslsniff.json")
 	runOK(t, "sslsniff", "-f", "json", "--output", f, "--cmd", fmt.Sprintf("%s -sk --http1.1 -o /dev/null https://127.0.0.1:%d/index.html", curl, port))
-	var written, read string
-	for _, l := range jsonLines(t, f) {
-		var e struct{ Comm, Direction, Data string }
-		b, _ := json.Marshal(l)
-		if err := json.Unmarshal(b, &e); err != nil || e.Comm != "curl" {
-			t.Errorf("entry %v: want a TLS entry of curl", l)
-		}
-		switch e.Direction {
-		case "write":
-			written += e.Data
-		case "read":
-			read += e.Data
-		}
-	}
-	if !strings.HasPrefix(written, "GET /index.html HTTP/1.1\r\n") || !strings.HasSuffix(read, body) {
-		t.Errorf("written %q, read %q; want curl's request and the page", written, read)
-	}
+	wantCurlTLS(t, f, body)
 }
 
 // TestUnknownToolOneLine: a mistyped tool name is one line (exit 1) with

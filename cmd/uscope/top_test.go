@@ -99,25 +99,6 @@ func TestTopPiped(t *testing.T) {
 	}
 }
 
-// topTables splits piped --top output into its tables (the rows under
-// each header line), each row as fields.
-func topTables(out, header string) [][][]string {
-	var tables [][][]string
-	in := false
-	for _, l := range strings.Split(out, "\n") {
-		switch {
-		case strings.Join(strings.Fields(l), " ") == header:
-			tables = append(tables, nil)
-			in = true
-		case strings.TrimSpace(l) == "":
-			in = false
-		case in:
-			tables[len(tables)-1] = append(tables[len(tables)-1], strings.Fields(l))
-		}
-	}
-	return tables
-}
-
 // TestDBStatTop: dbstat --top N, piped, prints every interval the N
 // queries with the most time, most first, with their count, total and
 // average latency; -f json -o FILE writes them as run -f json's stats
@@ -148,7 +129,7 @@ func TestDBStatTop(t *testing.T) {
 		t.Errorf("piped --top has terminal escapes:\n%q", out)
 	}
 	sleeps := 0
-	for _, tab := range topTables(out, "COUNT TOTAL(ms) AVG(ms) QUERY") {
+	for _, tab := range tableRows(out, fmt.Sprintf("%8s %14s %12s  %s", "COUNT", "TOTAL(ms)", "AVG(ms)", "QUERY")) {
 		if len(tab) > 2 {
 			t.Errorf("--top 2: a table of %d rows\n%s", len(tab), out)
 		}
@@ -262,7 +243,7 @@ func TestTLSTop(t *testing.T) {
 		t.Errorf("piped --top has terminal escapes:\n%q", out)
 	}
 	got := sums{map[string]int{}, map[string]int{}}
-	tables := topTables(out, "COMM PID FUNC CALLS BYTES")
+	tables := tableRows(out, fmt.Sprintf("%-16s %-8s %-20s %8s %12s", "COMM", "PID", "FUNC", "CALLS", "BYTES"))
 	if len(tables) == 0 {
 		t.Fatalf("no COMM PID FUNC CALLS BYTES table:\n%s", out)
 	}

@@ -152,19 +152,9 @@ type DBSlowerOptions struct {
 // json's printf lines of them).
 func DBSlower(o DBSlowerOptions) (*Tool, error) {
 	s := o.Server
-	save, query := s.query()
-	src := fmt.Sprintf(`%s%s {
-	@qstart[tid] = nsecs;
-%s}
-
-%s%s {
-	$start = @qstart[tid];
-	if ($start > 0 && nsecs - $start >= %d) {
-		printf("%%llu %%d %%llu %%s\n", elapsed, pid, nsecs - $start, %s);
-	}
-	delete(@qstart[tid]);
-}
-`, s.Start.Point(s.Exe), s.Filter, save, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), query)
+	src := s.program(o.MinMS, func(query string) string {
+		return `printf("%llu %d %llu %s\n", elapsed, pid, $ns, ` + query + `);`
+	})
 	prog, err := parseTool("dbslower", src)
 	if err != nil {
 		return nil, err
@@ -195,6 +185,27 @@ func (s *DBServer) query() (save, query string) {
 	return "\t@query[tid] = " + s.Start.Args["query"] + ";\n", "@query[tid]"
 }
 
+// program is the program of dbslower and dbstat: each query timed from
+// query__start to query__done by thread, and, for those of at least
+// minMS, the statement done(QUERY) makes, with $ns the query's time and
+// QUERY the expression of its text.
+func (s *DBServer) program(minMS float64, done func(query string) string) string {
+	save, query := s.query()
+	return fmt.Sprintf(`%s%s {
+	@qstart[tid] = nsecs;
+%s}
+
+%s%s {
+	$start = @qstart[tid];
+	if ($start > 0 && nsecs - $start >= %d) {
+		$ns = nsecs - $start;
+		%s
+	}
+	delete(@qstart[tid]);
+}
+`, s.Start.Point(s.Exe), s.Filter, save, s.Done.Point(s.Exe), s.Filter, int64(minMS*1e6), done(query))
+}
+
 // DBStatOptions configure dbstat.
 type DBStatOptions struct {
 	Options
@@ -215,18 +226,7 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 	if o.Top > 0 {
 		return dbTop(o, unit, div)
 	}
-	src := fmt.Sprintf(`%s%s {
-	@qstart[tid] = nsecs;
-}
-
-%s%s {
-	$start = @qstart[tid];
-	if ($start > 0 && nsecs - $start >= %d) {
-		@latency = hist((nsecs - $start) / %d);
-	}
-	delete(@qstart[tid]);
-}
-`, s.Start.Point(s.Exe), s.Filter, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), div)
+	src := s.program(o.MinMS, func(string) string { return fmt.Sprintf("@latency = hist($ns / %d);", div) })
 	var b strings.Builder
 	if err := programs().ExecuteTemplate(&b, "interval", o.data("latency")); err != nil {
 		return nil, err
@@ -255,19 +255,7 @@ func DBStat(o DBStatOptions) (*Tool, error) {
 // the most time first, each interval: redrawn in place on a terminal.
 func dbTop(o DBStatOptions, unit string, div int) (*Tool, error) {
 	s := o.Server
-	save, query := s.query()
-	src := fmt.Sprintf(`%s%s {
-	@qstart[tid] = nsecs;
-%s}
-
-%s%s {
-	$start = @qstart[tid];
-	if ($start > 0 && nsecs - $start >= %d) {
-		@queries[%s] = stats(nsecs - $start);
-	}
-	delete(@qstart[tid]);
-}
-`, s.Start.Point(s.Exe), s.Filter, save, s.Done.Point(s.Exe), s.Filter, int64(o.MinMS*1e6), query)
+	src := s.program(o.MinMS, func(query string) string { return "@queries[" + query + "] = stats($ns);" })
 	var b strings.Builder
 	if err := programs().ExecuteTemplate(&b, "interval", o.data("queries")); err != nil {
 		return nil, err
