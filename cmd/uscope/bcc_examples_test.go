@@ -735,3 +735,33 @@ func TestBCCDoneWithPID(t *testing.T) {
 		t.Errorf("stackcount: not bcc's header and Detaching...\n%s", out)
 	}
 }
+
+// TestBCCPthreadUSDT: the example lines that use glibc's USDT probes
+// (funccount u:pthread:*mutex* -p PID, stackcount -P -p PID
+// u:pthread:pthread_create, trace 'u:pthread:pthread_create ...'). pthread
+// resolves to libc (glibc 2.34 and later hold libpthread's functions);
+// Debian builds glibc without SystemTap probes, so there each line is one
+// clear error naming the library it looked in, as bcc finds no probe there
+// either.
+func TestBCCPthreadUSDT(t *testing.T) {
+	testutil.RequireRoot(t)
+	if out := runOK(t, "tplist", "-l", "c"); out != "" {
+		t.Skip("this libc has USDT probes; the example lines run")
+	}
+	pid := strconv.Itoa(startLooper(t))
+	for _, args := range [][]string{
+		{"funccount", "u:pthread:*mutex*", "-p", pid},
+		{"stackcount", "-P", "-p", pid, "u:pthread:pthread_create"},
+		{"trace", "-p", pid, `u:pthread:pthread_create "%U", arg3`, "-T", "-C"},
+	} {
+		r := runUscope(t, args...)
+		msg := strings.TrimSpace(r.stderr)
+		if args[0] == "trace" {
+			// The spec the user wrote is shown under the line, with a caret.
+			msg, _, _ = strings.Cut(msg, "\n")
+		}
+		if r.code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, "no USDT probe matches") || !strings.Contains(msg, "libc.so.6") {
+			t.Errorf("%q: exit %d, stderr %q; want one line saying libc has no such USDT probe", args, r.code, r.stderr)
+		}
+	}
+}
