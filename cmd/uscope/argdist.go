@@ -77,9 +77,7 @@ runs it) prints it.`,
 			if err != nil {
 				return toolError(cmd, err)
 			}
-			if tid != 0 {
-				filterThread(tool.Program, tid)
-			}
+			tools.TraceFilter{TID: tid, UID: -1}.Apply(tool.Program)
 			if verbose && !f.showProgram {
 				fmt.Fprint(cmd.ErrOrStderr(), lang.Format(tool.Program))
 			}

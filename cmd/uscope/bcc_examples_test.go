@@ -130,6 +130,9 @@ func TestBCCArgdistExamples(t *testing.T) {
 		{"argdist -i 10 -n 1 -C 'p:c:puts(char *str):char*:str'", "p",
 			[]string{"argdist", "-i", "10", "-n", "1", "-C", "p:c:puts(char *str):char*:str"},
 			wantCounts("p:c:puts(char *str):char*:str", map[string]int{"str = hello": 3, "str = world": 1})},
+		{"argdist -i 10 -n 1 -C 'r:c:gets():char*:(char*)$retval:$retval!=0'", "g",
+			[]string{"argdist", "-i", "10", "-n", "1", "-C", "r:c:gets():char*:(char*)$retval:$retval!=0"},
+			wantCounts("r:c:gets():char*:(char*)$retval:$retval!=0", map[string]int{"(char*)$retval = ab": 2, "(char*)$retval = cd": 1})},
 		{"argdist -i 10 -c -H 'r:c:read()'", "r",
 			[]string{"argdist", "-i", "10", "-c", "-H", "r:c:read()"},
 			wantHist("retval", map[uint64]int{8: 3, 64: 2})},
@@ -560,6 +563,10 @@ func TestBCCTraceExamples(t *testing.T) {
 					t.Errorf("want 10 'allocated = HEX' rows, got %q", got)
 				}
 			}},
+		// Failed calls: the cast makes the comparison signed.
+		{`trace 'r:c:read ((int)retval < 0) "read failed: %d", retval' 'r:c:write ((int)retval < 0) "write failed: %d", retval' -T`, "we",
+			[]string{"trace", `r:c:read ((int)retval < 0) "read failed: %d", retval`, `r:c:write ((int)retval < 0) "write failed: %d", retval`, "-T"},
+			wantRows(`TIME +`, hms, "read failed: -1", "read failed: -1", "write failed: -1")},
 		// bcc trace's filters: -n on the command name, -f on the message,
 		// --uid; -t -u prints Unix seconds.
 		{`trace -n bcce -f 100 'p:c:write "fd %d n %d", arg1, arg3'`, "w",
@@ -609,6 +616,25 @@ func TestBCCTraceExamples(t *testing.T) {
 	})
 }
 
+// TestBCCTraceReadline: trace_example.txt's "trace 'r:bash:readline "%s",
+// retval'": the lines an interactive bash reads, named by its command
+// (bash) and the function.
+func TestBCCTraceReadline(t *testing.T) {
+	testutil.RequireRoot(t)
+	bash := testutil.RequireTool(t, "bash")
+	out := runWithStdin(t, []string{"trace", `r:bash:readline "%s", retval`, "--cmd", bash + " --norc -i"}, "echo hi!\nexit\n").stdout
+	row := regexp.MustCompile(`^\d+ +\d+ +bash +readline +(.*)$`)
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		if m := row.FindStringSubmatch(l); m != nil {
+			got = append(got, m[1])
+		}
+	}
+	if !slices.Equal(got, []string{"echo hi!", "exit"}) || !strings.HasPrefix(out, "PID") {
+		t.Errorf("readline rows %q, want 'echo hi!' and 'exit' under bcc's header\n%s", got, out)
+	}
+}
+
 func TestBCCTraceRefusals(t *testing.T) {
 	for _, flag := range []string{"-K", "-A", "-B", "-I=x.h", "-s=/bin/ls"} {
 		r := runUscope(t, "trace", flag, "c:malloc")
@@ -625,6 +651,24 @@ func TestCompleteToolArgs(t *testing.T) {
 	out := runOK(t, "__complete", "funccount", bin+":pa")
 	if !strings.Contains(out, bin+":path_a\n") || !strings.Contains(out, bin+":path_b\n") || strings.Contains(out, ":leaf") {
 		t.Errorf("pattern completion of %s:pa:\n%s", bin, out)
+	}
+	// USDT probe names of the binary after u:BIN:, as many as tplist lists.
+	usdt := testutil.BuildC(t, "usdtargs", mustRead(t, "testdata/usdtargs.c"), "-O0")
+	out = runOK(t, "__complete", "funccount", "u:"+usdt+":")
+	probes := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "u:"+usdt+":") {
+			probes++
+		}
+	}
+	names := map[string]bool{} // tplist's "PATH provider:name" lines, by name
+	for _, l := range strings.Fields(runOK(t, "tplist", "-l", usdt)) {
+		if _, name, ok := strings.Cut(l, ":"); ok {
+			names[name] = true
+		}
+	}
+	if probes != len(names) || probes == 0 {
+		t.Errorf("u:%s: completion: %d probe names, want the %d names tplist lists\n%s", usdt, probes, len(names), out)
 	}
 	out = runOK(t, "__complete", "fun")
 	if !strings.Contains(out, "funccount\t") || !strings.Contains(out, "funclatency\t") {
@@ -648,4 +692,79 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestBCCDoneWithPID runs the two lines of issue 21 as bcc's users type
+// them, with -p of a running process (bccex L: malloc(32) every
+// millisecond): argdist -c counts cumulatively from interval to interval
+// (bcc's -c), and stackcount -P -d -p prints the delimiter before the
+// user stack and, with -p, no process line (bcc prints "comm [pid]" only
+// without -p).
+func TestBCCDoneWithPID(t *testing.T) {
+	testutil.RequireRoot(t)
+	pid := strconv.Itoa(startLooper(t))
+	spec := "p:c:malloc(size_t size):size_t:size"
+	out := runOK(t, "argdist", "-c", "-C", spec, "-p", pid, "-i", "0.3", "-n", "3")
+	blocks := hmsLine.Split(out, -1)[1:]
+	if len(blocks) != 3 {
+		t.Fatalf("argdist -i 0.3 -n 3: %d [HH:MM:SS] blocks, want 3\n%s", len(blocks), out)
+	}
+	prev := 0
+	for i, b := range blocks {
+		n := argdistCounts(t, b, spec)["size = 32"]
+		if n <= prev {
+			t.Errorf("argdist -c: interval %d counts %d malloc(32) calls after %d; cumulative counts only grow\n%s", i+1, n, prev, out)
+		}
+		prev = n
+	}
+	// Without -c each interval starts again: the last is no sum of all.
+	out = runOK(t, "argdist", "-C", spec, "-p", pid, "-i", "0.3", "-n", "3")
+	var each []int
+	for _, b := range hmsLine.Split(out, -1)[1:] {
+		each = append(each, argdistCounts(t, b, spec)["size = 32"])
+	}
+	if len(each) != 3 || each[2] >= each[0]+each[1]+each[2] || each[2] == 0 {
+		t.Errorf("argdist without -c: counts %v, want three intervals of their own calls\n%s", each, out)
+	}
+
+	out = runOK(t, "stackcount", "-P", "-d", "-p", pid, "-D", "1", "c:malloc")
+	if !regexp.MustCompile(`(?m)^    --\n  malloc\n(  \S.*\n)*  main\n(  \S.*\n)*    \d+\n\n`).MatchString(out) {
+		t.Errorf("stackcount -P -d -p: want '    --', then the malloc stack through main, then its count\n%s", out)
+	}
+	if commLine.MatchString(out) {
+		t.Errorf("stackcount -P -p: bcc prints no 'comm [pid]' line with -p\n%s", out)
+	}
+	if !regexp.MustCompile(`^Tracing \d+ functions for "c:malloc"\.\.\. Hit Ctrl-C to end\.\n`).MatchString(out) || !strings.HasSuffix(out, "Detaching...\n") {
+		t.Errorf("stackcount: not bcc's header and Detaching...\n%s", out)
+	}
+}
+
+// TestBCCPthreadUSDT: the example lines that use glibc's USDT probes
+// (funccount u:pthread:*mutex* -p PID, stackcount -P -p PID
+// u:pthread:pthread_create, trace 'u:pthread:pthread_create ...'). pthread
+// resolves to libc (glibc 2.34 and later hold libpthread's functions);
+// Debian builds glibc without SystemTap probes, so there each line is one
+// clear error naming the library it looked in, as bcc finds no probe there
+// either.
+func TestBCCPthreadUSDT(t *testing.T) {
+	testutil.RequireRoot(t)
+	if out := runOK(t, "tplist", "-l", "c"); out != "" {
+		t.Skip("this libc has USDT probes; the example lines run")
+	}
+	pid := strconv.Itoa(startLooper(t))
+	for _, args := range [][]string{
+		{"funccount", "u:pthread:*mutex*", "-p", pid},
+		{"stackcount", "-P", "-p", pid, "u:pthread:pthread_create"},
+		{"trace", "-p", pid, `u:pthread:pthread_create "%U", arg3`, "-T", "-C"},
+	} {
+		r := runUscope(t, args...)
+		msg := strings.TrimSpace(r.stderr)
+		if args[0] == "trace" {
+			// The spec the user wrote is shown under the line, with a caret.
+			msg, _, _ = strings.Cut(msg, "\n")
+		}
+		if r.code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, "no USDT probe matches") || !strings.Contains(msg, "libc.so.6") {
+			t.Errorf("%q: exit %d, stderr %q; want one line saying libc has no such USDT probe", args, r.code, r.stderr)
+		}
+	}
 }

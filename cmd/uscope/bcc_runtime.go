@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ func bccRuntimeFlags(c *cobra.Command, f *runtimeFlags, verbose *bool, langs str
 	c.Flags().BoolVarP(verbose, "verbose", "v", false, "print the program (in uscope's language) on standard error before tracing")
 	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	f.fleet.register(c)
+	f.registerOutput(c, false)
 }
 
 // bccVerbose prints src on standard error (bcc's -v prints its BPF text).
@@ -41,20 +43,36 @@ func bccVerbose(cmd *cobra.Command, f *runtimeFlags, on bool, src string) {
 	}
 }
 
-// bccPID is the pid argument of bcc's u* tools.
-func bccPID(cmd *cobra.Command, arg string) error {
-	if pid, err := strconv.Atoi(arg); err != nil || pid <= 0 {
-		return toolError(cmd, fmt.Errorf("%q is not a process id", arg))
+// bccPIDInterval checks the arguments PID [interval] of bcc's ucalls and
+// uobjnew and returns the interval in milliseconds (0 when absent).
+func bccPIDInterval(cmd *cobra.Command, args []string) (int64, error) {
+	if pid, err := strconv.Atoi(args[0]); err != nil || pid <= 0 {
+		return 0, toolError(cmd, fmt.Errorf("%q is not a process id", args[0]))
 	}
-	return nil
+	return intervalArg(cmd, args)
 }
 
-// bccInterval is the optional interval argument (whole seconds in bcc).
-func bccInterval(cmd *cobra.Command, args []string, i int) (int64, error) {
-	if len(args) <= i {
-		return 0, nil
+// bccSummary runs ucalls or uobjnew: bcc's header ("Tracing WHAT in
+// process PID (language: LANG)... Ctrl-C to quit.", then note), and the
+// tool's two maps, first and (when paired) second, laid out by write each
+// interval and at the end; -f json prints them as run -f json's maps.
+func bccSummary(cmd *cobra.Command, f *runtimeFlags, name, what, note string, p *runtimes.Process, src string,
+	first, second string, paired bool, interval int64, write func(w io.Writer, a, b *output.Map)) error {
+	out, err := f.rows(cmd)
+	if err != nil {
+		return err
 	}
-	return intervalArg(cmd, args[i-1:])
+	hooks := session.Config{
+		Attached: func(int) {
+			fmt.Fprintf(out, "Tracing %s in process %d (language: %s)... Ctrl-C to quit.\n", what, p.PID, p.Lang)
+			if note != "" {
+				fmt.Fprintln(out, note)
+			}
+		},
+		Report: tools.PairReport(first, second, paired, interval > 0, func(a, b *output.Map) { write(out, a, b) }),
+	}
+	f.outputs(&hooks, interval > 0, first, second)
+	return runRuntimeTool(cmd, f, name, p, src, hooks)
 }
 
 func newUcallsCommand() *cobra.Command {
@@ -83,10 +101,7 @@ calls it does not inline, so calls are counted at their return there.`,
 			if syscalls || f.lang == "none" {
 				return usageError(errors.New("ucalls -S and -l none trace system calls, which are kernel tracepoints; uscope traces userspace (for a process's libc calls: uscope funccount -p PID 'c:*')"))
 			}
-			if err := bccPID(cmd, args[0]); err != nil {
-				return err
-			}
-			interval, err := bccInterval(cmd, args, 2)
+			interval, err := bccPIDInterval(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -96,19 +111,12 @@ calls it does not inline, so calls are counted at their return there.`,
 			}
 			src := runtimes.CallsProgram(p, probes, runtimes.CallsOptions{Latency: latency, IntervalMS: interval})
 			bccVerbose(cmd, &f, verbos, src)
-			out := cmd.OutOrStdout()
+			note := ""
+			if p.Lang == "java" {
+				note = "If you do not see any results, make sure you ran java with option -XX:+ExtendedDTraceProbes"
+			}
 			w := tools.Calls{Lang: p.Lang, Top: top, Millis: millis, BCC: true}
-			return runRuntimeTool(cmd, &f, "ucalls", p, src, session.Config{
-				Attached: func(int) {
-					fmt.Fprintf(out, "Tracing calls in process %d (language: %s)... Ctrl-C to quit.\n", p.PID, p.Lang)
-					if p.Lang == "java" {
-						fmt.Fprintln(out, "If you do not see any results, make sure you ran java with option -XX:+ExtendedDTraceProbes")
-					}
-				},
-				Report: tools.PairReport("@calls", "@times", latency, interval > 0, func(calls, times *output.Map) {
-					w.Write(out, calls, times)
-				}),
-			})
+			return bccSummary(cmd, &f, "ucalls", "calls", note, p, src, "@calls", "@times", latency, interval, w.Write)
 		},
 	}
 	bccRuntimeFlags(c, &f, &verbos, "java, perl, php, python, ruby, tcl")
@@ -176,12 +184,18 @@ milliseconds, -F those whose description contains FILTER.`,
 			}
 			src := runtimes.GCFieldsProgram(p, probes, int64(minMS)*1e6, tools.GCPrefix)
 			bccVerbose(cmd, &f, verbose, src)
-			g := tools.GC{W: cmd.OutOrStdout(), Millis: millis, Filter: filter}
-			return runRuntimeTool(cmd, &f, "ugc", p, src, session.Config{
+			out, err := f.rows(cmd)
+			if err != nil {
+				return err
+			}
+			g := tools.GC{W: out, Millis: millis, Filter: filter}
+			hooks := session.Config{
 				Printf:   g.Printf,
 				Report:   func([]*output.Map, bool) {},
 				Attached: func(int) { g.Header(p.Lang, p.PID) },
-			})
+			}
+			f.outputs(&hooks, false)
+			return runRuntimeTool(cmd, &f, "ugc", p, src, hooks)
 		},
 	}
 	bccRuntimeFlags(c, &f, &verbose, "java, python, ruby, node")
@@ -210,10 +224,7 @@ at the end or every interval seconds, ascending by bytes (-C: by count);
   uscope uobjnew -l ruby 6712 -S 10  # top 10 Ruby types by total size`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := bccPID(cmd, args[0]); err != nil {
-				return err
-			}
-			interval, err := bccInterval(cmd, args, 2)
+			interval, err := bccPIDInterval(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -223,16 +234,8 @@ at the end or every interval seconds, ascending by bytes (-C: by count);
 			}
 			src := runtimes.ObjNewProgram(p, probes, interval)
 			bccVerbose(cmd, &f, verbose, src)
-			out := cmd.OutOrStdout()
 			w := tools.ObjNew{Lang: p.Lang, TopCount: topCount, TopBytes: topBytes, BCC: true}
-			return runRuntimeTool(cmd, &f, "uobjnew", p, src, session.Config{
-				Attached: func(int) {
-					fmt.Fprintf(out, "Tracing allocations in process %d (language: %s)... Ctrl-C to quit.\n", p.PID, p.Lang)
-				},
-				Report: tools.PairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
-					w.Write(out, objs, bytes)
-				}),
-			})
+			return bccSummary(cmd, &f, "uobjnew", "allocations", "", p, src, "@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval, w.Write)
 		},
 	}
 	bccRuntimeFlags(c, &f, &verbose, "c, java, ruby, tcl")
@@ -272,21 +275,12 @@ to pthread_create.`,
 			bccVerbose(cmd, &f, verbose, src)
 			r := resolve.New(resolve.Options{PID: p.PID})
 			defer r.Close()
-			th := tools.Threads{W: cmd.OutOrStdout(), Symbolize: func(addr uint64) string {
-				name, off, obj, ok := r.Symbolize(p.PID, addr)
-				if !ok {
-					return fmt.Sprintf("%#x", addr)
-				}
-				if off != 0 {
-					name = fmt.Sprintf("%s+%#x", name, off)
-				}
-				mod := obj
-				if i := strings.LastIndexByte(mod, '/'); i >= 0 {
-					mod = mod[i+1:]
-				}
-				return name + " [" + mod + "]"
-			}}
-			return runRuntimeTool(cmd, &f, "uthreads", p, src, session.Config{
+			out, err := f.rows(cmd)
+			if err != nil {
+				return err
+			}
+			th := tools.Threads{W: out, Symbolize: tools.ModuleSymbolizer(r, p.PID)}
+			hooks := session.Config{
 				Printf: th.Printf,
 				Report: func([]*output.Map, bool) {},
 				Attached: func(int) {
@@ -295,7 +289,9 @@ to pthread_create.`,
 					}
 					th.Header(shown, p.PID)
 				},
-			})
+			}
+			f.outputs(&hooks, false)
+			return runRuntimeTool(cmd, &f, "uthreads", p, src, hooks)
 		},
 	}
 	bccRuntimeFlags(c, &f, &verbose, "c, java, none")
@@ -361,17 +357,26 @@ field (descending; default by PID), -r prints at most MAXROWS processes,
 				return usageError(err)
 			}
 			bccVerbose(cmd, &f, debug, st.Src)
-			out := cmd.OutOrStdout()
+			out, err := f.rows(cmd)
+			if err != nil {
+				return err
+			}
 			file, isFile := out.(*os.File)
 			w := tools.Stat{W: out, Columns: st.Cols, Interval: float64(interval), SortIdx: sortIdx, Rows: rows, BCC: true, Cmdlines: st.Cmdlines,
 				Clear: !noClear && isFile && term.IsTerminal(int(file.Fd()))}
-			err = runRuntimeTool(cmd, &f, "ustat", &runtimes.Process{Lang: f.lang}, st.Src, session.Config{
+			hooks := session.Config{
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing... Output every %d secs. Hit Ctrl-C to end\n", interval)
 				},
 				Report: st.Report(w.Write),
-			})
-			if !f.showProgram {
+			}
+			var maps []string
+			for _, m := range st.Maps {
+				maps = append(maps, "@"+m)
+			}
+			f.outputs(&hooks, true, maps...)
+			err = runRuntimeTool(cmd, &f, "ustat", &runtimes.Process{Lang: f.lang}, st.Src, hooks)
+			if !f.showProgram && !f.json {
 				fmt.Fprintln(out, "Detaching...")
 			}
 			return err
@@ -384,5 +389,6 @@ field (descending; default by PID), -r prints at most MAXROWS processes,
 	c.Flags().BoolVarP(&debug, "debug", "d", false, "print the program (in uscope's language) on standard error")
 	c.Flags().BoolVar(&f.showProgram, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	f.fleet.register(c)
+	f.registerOutput(c, false)
 	return c
 }

@@ -562,6 +562,13 @@ func TestTLSJSONFile(t *testing.T) {
 	if res.code != 0 || strings.Contains(res.stdout, "{") {
 		t.Fatalf("exit %d, standard output %q", res.code, res.stdout)
 	}
+	wantCurlTLS(t, file, body)
+}
+
+// wantCurlTLS checks a file of tls -f json's entries: curl's, its writes
+// the request for /index.html, its reads ending with the page body.
+func wantCurlTLS(t *testing.T, file, body string) {
+	t.Helper()
 	var written, read string
 	for _, l := range jsonLines(t, file) {
 		var e tools.TLSEntry

@@ -101,7 +101,12 @@ and processes are found as uscope tls finds them (its help says how).`,
 			if !cmd.Flags().Changed("uid") {
 				uid = -1
 			}
-			p := &tools.TLSPrinter{Out: cmd.OutOrStdout(), Comm: f.comm, UID: uid, Hex: hexdump, Latency: f.latency,
+			out, closeOut, err := f.outputs(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeOut()
+			p := &tools.TLSPrinter{Out: out, JSON: f.json, Comm: f.comm, UID: uid, Hex: hexdump, Latency: f.latency,
 				BCC: true, Extra: extra, Handshake: handshake, MaxBuffer: maxBuffer, Start: monotonicNow(), Wall: time.Now()}
 			cfg.Printf = p.Printf
 			cfg.Attached = func(int) { p.Header() }
@@ -123,5 +128,8 @@ and processes are found as uscope tls finds them (its help says how).`,
 	c.Flags().BoolVar(&handshake, "handshake", false, "show SSL handshake latency, enabled only if latency option is on")
 	c.Flags().StringArrayVar(&extraLibs, "extra-lib", nil, "intercept calls from extra library (format: `lib_type:lib_path`)")
 	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
+	// -o is bcc's --no-openssl here: the output file is --output only.
+	c.Flags().StringVarP(&f.format, "format", "f", "text", "output `FORMAT`: text (bcc's layout), or json (one JSON object per read or write, as uscope tls -f json)")
+	c.Flags().StringVar(&f.output, "output", "", "write the output to `FILE` instead of standard output (-o is bcc's --no-openssl)")
 	return c
 }

@@ -34,6 +34,7 @@ the eval loop), so those show only their return.`,
 		},
 	}
 	f.register(c)
+	f.registerOutput(c, false)
 	c.Flags().StringVarP(&class, "class", "C", "", "trace only the methods of classes (Python: files) that start with `CLASS`")
 	c.Flags().StringVarP(&method, "method", "M", "", "trace only the methods whose name starts with `METHOD`")
 	return c
@@ -48,10 +49,16 @@ func runFlow(cmd *cobra.Command, f *runtimeFlags, name, pid string, o runtimes.F
 	}
 	src := runtimes.FlowProgram(p, probes, o)
 	bccVerbose(cmd, f, verbose, src)
-	fl := tools.Flow{W: cmd.OutOrStdout(), Lang: p.Lang, BCC: bcc}
-	return runRuntimeTool(cmd, f, name, p, src, session.Config{
+	out, err := f.rows(cmd)
+	if err != nil {
+		return err
+	}
+	fl := tools.Flow{W: out, Lang: p.Lang, BCC: bcc}
+	hooks := session.Config{
 		Printf:   fl.Printf,
 		Report:   func([]*output.Map, bool) {},
 		Attached: func(int) { fl.Header(p.Lang, p.PID) },
-	})
+	}
+	f.outputs(&hooks, false)
+	return runRuntimeTool(cmd, f, name, p, src, hooks)
 }

@@ -109,6 +109,7 @@ func run(args []string) int {
 	if errors.As(err, &code) {
 		return int(code) // the program's exit(code): nothing went wrong
 	}
+	err = unknownCommand(root, args, err)
 	if cmd != nil && cmd.Name() == "run" && cmd.Parent() == root {
 		fmt.Fprintln(os.Stderr, bpftraceText(err))
 	} else {

@@ -52,6 +52,6 @@ stack from the registers it left user mode with.`,
 	}
 	f.register(c, toolStyle{})
 	c.Flags().IntVarP(&o.Hz, "frequency", "F", 99, "samples per second on each CPU")
-	c.Flags().Lookup("format").Usage = "output `FORMAT`: folded (text, the default), pprof or svg (both need -o FILE)"
+	c.Flags().Lookup("format").Usage = "output `FORMAT`: folded (text, the default), json (run -f json's NDJSON), pprof or svg (both need -o FILE)"
 	return c
 }

@@ -34,6 +34,9 @@ type runtimeFlags struct {
 	format, output string
 	top            int
 	file           *os.File // -o's file while the tool runs
+	// dest is where the tool writes (set by out), json whether -f json.
+	dest io.Writer
+	json bool
 }
 
 // registerOutput registers -f/--format and -o/--output, and --top N when
@@ -72,7 +75,38 @@ func (f *runtimeFlags) out(cmd *cobra.Command) (w io.Writer, json, live bool, er
 		file, ok := w.(*os.File)
 		live = ok && term.IsTerminal(int(file.Fd()))
 	}
+	f.dest, f.json = w, json
 	return w, json, live, nil
+}
+
+// rows returns where a tool writes its text (see out); under -f json
+// each line of it becomes run -f json's printf line.
+func (f *runtimeFlags) rows(cmd *cobra.Command) (io.Writer, error) {
+	w, json, _, err := f.out(cmd)
+	if err != nil || !json {
+		return w, err
+	}
+	return tools.JSONRows(w), nil
+}
+
+// outputs points a tool's hooks at -o's file, and under -f json turns
+// them into run -f json's: attached_probes for the header, the named maps
+// (if any) as map lines each interval and at the end, the program's own
+// printf rows as printf lines.
+func (f *runtimeFlags) outputs(h *session.Config, intervals bool, maps ...string) {
+	if f.dest == nil {
+		return
+	}
+	h.Out = f.dest
+	if !f.json {
+		return
+	}
+	h.JSON = true
+	attached, report := tools.JSONHooks(f.dest, intervals, maps...)
+	h.Attached = attached
+	if len(maps) > 0 {
+		h.Report = report
+	}
 }
 
 func (f *runtimeFlags) register(c *cobra.Command) {
@@ -186,14 +220,20 @@ libraries it maps); -l overrides it. A runtime built without probes says so.`,
 			if millis {
 				unit = "ms"
 			}
-			out := cmd.OutOrStdout()
-			return runRuntimeTool(cmd, &f, "gc", p, src, session.Config{Report: func([]*output.Map, bool) {}, Attached: func(int) {
+			out, err := f.rows(cmd)
+			if err != nil {
+				return err
+			}
+			hooks := session.Config{Report: func([]*output.Map, bool) {}, Attached: func(int) {
 				fmt.Fprintf(out, "Tracing garbage collections in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				fmt.Fprintf(out, "%-8s %-12s %s\n", "START", "TIME ("+unit+")", "DESCRIPTION")
-			}})
+			}}
+			f.outputs(&hooks, false)
+			return runRuntimeTool(cmd, &f, "gc", p, src, hooks)
 		},
 	}
 	f.register(c)
+	f.registerOutput(c, false)
 	c.Flags().BoolVarP(&millis, "milliseconds", "m", false, "print durations in milliseconds (default microseconds)")
 	c.Flags().Float64VarP(&minMS, "minimum", "M", 0, "print only collections that took at least `MSEC` milliseconds")
 	return c
@@ -279,17 +319,23 @@ name.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			return runRuntimeTool(cmd, &f, "threads", p, runtimes.ThreadsProgram(p, probes), session.Config{
+			out, err := f.rows(cmd)
+			if err != nil {
+				return err
+			}
+			hooks := session.Config{
 				Report: func([]*output.Map, bool) {},
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing thread events in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 					fmt.Fprintf(out, "%-10s %-8s %s\n", "TID", "TYPE", "DESCRIPTION")
 				},
-			})
+			}
+			f.outputs(&hooks, false)
+			return runRuntimeTool(cmd, &f, "threads", p, runtimes.ThreadsProgram(p, probes), hooks)
 		},
 	}
 	f.register(c)
+	f.registerOutput(c, false)
 	return c
 }
 
@@ -318,18 +364,24 @@ argument is unreliable), by requested size of malloc for C (-l c). It prints at 
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			return runRuntimeTool(cmd, &f, "objnew", p, runtimes.ObjNewProgram(p, probes, interval), session.Config{
+			out, err := f.rows(cmd)
+			if err != nil {
+				return err
+			}
+			hooks := session.Config{
 				Attached: func(int) {
 					fmt.Fprintf(out, "Tracing allocations in %s process %d... Ctrl-C to quit.\n", p.Lang, p.PID)
 				},
 				Report: tools.PairReport("@objs", "@bytes", runtimes.ObjNewBytes(p, probes), interval > 0, func(objs, bytes *output.Map) {
 					tools.ObjNew{Lang: p.Lang, TopCount: topCount, TopBytes: topBytes}.Write(out, objs, bytes)
 				}),
-			})
+			}
+			f.outputs(&hooks, interval > 0, "@objs", "@bytes")
+			return runRuntimeTool(cmd, &f, "objnew", p, runtimes.ObjNewProgram(p, probes, interval), hooks)
 		},
 	}
 	f.register(c)
+	f.registerOutput(c, false)
 	c.Flags().IntVarP(&topCount, "top-count", "C", 0, "print only the `TOP` types with the most allocations")
 	c.Flags().IntVarP(&topBytes, "top-size", "S", 0, "print only the `TOP` types with the most bytes")
 	return c

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ type tlsFlags struct {
 	// format is -f/--format (text, json: --json), output -o.
 	format, output string
 	duration       seconds
+	// top is --top N (a summary every interval -i) instead of records.
+	top      int
+	interval seconds
 }
 
 func newTLSCommand() *cobra.Command {
@@ -87,6 +91,8 @@ shows them) and one --lib.`,
 	c.Flags().StringVarP(&f.output, "output", "o", "", "write the output to `FILE` instead of standard output")
 	c.Flags().BoolVar(&f.program, "program", false, "print the program in uscope's language that the tool runs, and exit")
 	c.Flags().VarP(&f.duration, "duration", "d", "stop after `SEC` seconds (or a duration: 1m)")
+	c.Flags().IntVar(&f.top, "top", 0, "instead of each call, show the `N` processes and functions with the most bytes each interval (-i, default 1s), redrawn in place on a terminal")
+	c.Flags().VarP(&f.interval, "interval", "i", "with --top: print every `SEC` seconds (or a duration: 500ms)")
 	return c
 }
 
@@ -97,6 +103,9 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 	targets, err := tools.FindTLSTargets(f.find())
 	if err != nil {
 		return toolError(cmd, err)
+	}
+	if f.top != 0 {
+		return runTLSTop(cmd, f, targets)
 	}
 	tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Latency: f.latency, Has: tools.TLSHas})
 	if err != nil {
@@ -113,36 +122,74 @@ func runTLS(cmd *cobra.Command, f *tlsFlags) error {
 	if f.duration.set {
 		cfg.Duration = max(f.duration.d, time.Nanosecond)
 	}
-	switch f.format {
-	case "text", "":
-	case "json":
-		f.json = true
-	default:
-		return usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	out, closeOut, err := f.outputs(cmd)
+	if err != nil {
+		return err
 	}
-	out := cmd.OutOrStdout()
-	if f.output != "" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return usageError(fmt.Errorf("-o: %w", err))
-		}
-		defer file.Close()
-		out = file
-	}
+	defer closeOut()
 	stderr := cmd.ErrOrStderr()
 	p := &tools.TLSPrinter{Out: out, Comm: f.comm, Hex: f.hex, Latency: f.latency, JSON: f.json, Start: monotonicNow(), Wall: time.Now()}
 	cfg.Printf = p.Printf
 	cfg.Attached = func(probes int) {
-		var names []string
-		for _, t := range targets {
-			names = append(names, fmt.Sprintf("%s (%s)", t.Path, t.Library))
-		}
-		fmt.Fprintf(stderr, "Attached %d probes: TLS in %s. Ctrl-C to end.\n", probes, strings.Join(names, ", "))
+		fmt.Fprintf(stderr, "Attached %d probes: TLS in %s. Ctrl-C to end.\n", probes, tlsTargetNames(targets))
 		p.Header()
 	}
 	cfg.Report = func([]*output.Map, bool) {}
 	err = runSession(cmd.Context(), cfg)
 	return plainToolError(err, tools.ProgramFile("tls"))
+}
+
+// outputs reads -f (setting json) and opens -o's file: where tls and
+// sslsniff write, and how to close it.
+func (f *tlsFlags) outputs(cmd *cobra.Command) (io.Writer, func(), error) {
+	switch f.format {
+	case "text", "":
+	case "json":
+		f.json = true
+	default:
+		return nil, nil, usageError(fmt.Errorf("--format %q: give text or json", f.format))
+	}
+	if f.output == "" {
+		return cmd.OutOrStdout(), func() {}, nil
+	}
+	file, err := os.Create(f.output)
+	if err != nil {
+		return nil, nil, usageError(fmt.Errorf("--output: %w", err))
+	}
+	return file, func() { file.Close() }, nil
+}
+
+// runTLSTop runs tls --top N: the summary tools.TLS keeps with Top set,
+// through the flags and the running of the other tools.
+func runTLSTop(cmd *cobra.Command, f *tlsFlags, targets []tools.TLSTarget) error {
+	tf := &toolFlags{sf: f.sf, interval: f.interval, duration: f.duration, showProgram: f.program,
+		format: f.format, output: f.output, top: f.top}
+	if f.json {
+		tf.format = "json"
+	}
+	o, err := tf.options(cmd)
+	if err != nil {
+		return err
+	}
+	tool, err := tools.TLS(tools.TLSOptions{Targets: targets, Has: tools.TLSHas, Options: o})
+	if err != nil {
+		return toolError(cmd, err)
+	}
+	attached, stderr := tool.Attached, cmd.ErrOrStderr()
+	tool.Attached = func(probes int) {
+		fmt.Fprintf(stderr, "Attached %d probes: TLS in %s. Ctrl-C to end.\n", probes, tlsTargetNames(targets))
+		attached(probes)
+	}
+	return runTool(cmd, "tls", tf, tool)
+}
+
+// tlsTargetNames lists the traced objects with their library.
+func tlsTargetNames(targets []tools.TLSTarget) string {
+	var names []string
+	for _, t := range targets {
+		names = append(names, fmt.Sprintf("%s (%s)", t.Path, t.Library))
+	}
+	return strings.Join(names, ", ")
 }
 
 func monotonicNow() uint64 {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -57,10 +58,7 @@ each once at the end, most frequent first, as "-->COUNT N".`,
 			if err != nil {
 				return usageError(err)
 			}
-			if tid != 0 {
-				filterThread(prog, tid)
-			}
-			if err := b.apply(prog, &sf); err != nil {
+			if err := b.apply(prog, &sf, tid); err != nil {
 				return toolError(cmd, err)
 			}
 			switch b.format {
@@ -75,6 +73,14 @@ each once at the end, most frequent first, as "-->COUNT N".`,
 				return err
 			}
 			cfg.Out = cmd.OutOrStdout()
+			if b.output != "" {
+				file, err := os.Create(b.output)
+				if err != nil {
+					return usageError(fmt.Errorf("-o: %w", err))
+				}
+				defer file.Close()
+				cfg.Out = file
+			}
 			cfg.JSON = asJSON
 			cfg.Trace = session.TraceOptions{Timestamp: ts, Time: clock, MaxEvents: maxEv, UserStack: ustack,
 				UnixTimestamp: b.unix, Address: b.addresses, MsgFilter: b.msgFilter, CPU: b.cpu, Aggregate: b.aggregate}
@@ -98,11 +104,4 @@ each once at the end, most frequent first, as "-->COUNT N".`,
 	c.Flags().IntVarP(&sf.strSize, "string-size", "Z", 80, "bytes read for %s arguments")
 	c.Flags().DurationVarP(&sf.duration, "duration", "d", 0, "stop after `DURATION`")
 	return c
-}
-
-// filterThread adds `tid == TID` to every probe's predicate (-L).
-func filterThread(p *lang.Program, tid int) {
-	addPredicate(p, func(pos lang.Pos) lang.Expr {
-		return &lang.Binary{Pos: pos, Op: "==", X: &lang.Ident{Pos: pos, Name: "tid"}, Y: &lang.IntLit{Pos: pos, Value: uint64(tid)}}
-	})
 }

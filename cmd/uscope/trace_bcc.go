@@ -10,12 +10,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/uscope/uscope/internal/lang"
+	"github.com/uscope/uscope/internal/tools"
 )
 
 // traceBCCFlags are bcc trace's flags that uscope's trace did not have,
 // with bcc's meaning (toolStyle's rule: bcc's short options, --cmd CMD).
 type traceBCCFlags struct {
 	cgroup, comm, msgFilter, format string
+	output                          string // -o FILE
 	uid                             int
 	unix, addresses, self           bool
 	// cpu is -C (a CPU column), aggregate -A (identical rows counted).
@@ -50,6 +52,7 @@ func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
 	fs.BoolVarP(&b.self, "include-self", "S", false, "also trace uscope itself (a static Go binary: no libc calls of its own to see)")
 	fs.IntVarP(&b.bufferPages, "buffer-pages", "b", 0, "event buffer of `N` pages per CPU (bcc's perf buffer; a power of two)")
 	fs.StringVar(&b.format, "format", "text", "output `FORMAT`: text or json (NDJSON, as --json)")
+	fs.StringVarP(&b.output, "output", "o", "", "write the output to `FILE` instead of standard output")
 	fs.BoolVarP(&b.kernelStack, "kernel-stack", "K", false, "kernel stacks (refused: uscope traces userspace)")
 	fs.BoolVarP(&b.cpu, "print_cpu", "C", false, "print CPU id")
 	fs.BoolVarP(&b.aggregate, "aggregate", "A", false, "aggregate amount of each trace: identical rows printed once at the end with -->COUNT N (needs -M)")
@@ -58,8 +61,9 @@ func (b *traceBCCFlags) register(c *cobra.Command, sf *sessionFlags) {
 	fs.StringSliceVarP(&b.symFiles, "sym_file_list", "s", nil, "build-id stacks from these `FILES` (refused)")
 }
 
-// apply adds the filters to prog's probes and checks the refused flags.
-func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags) error {
+// apply adds the filters to prog's probes (-L TID, -n, --uid) and checks
+// the refused flags.
+func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags, tid int) error {
 	switch {
 	case b.kernelStack:
 		return errors.New("-K: kernel stacks are not traced; uscope traces userspace (-U prints the user stack)")
@@ -78,28 +82,6 @@ func (b *traceBCCFlags) apply(prog *lang.Program, sf *sessionFlags) error {
 		// uscope has one ring buffer for every CPU, of a power of two.
 		sf.ringBufSize = fmt.Sprint(uint64(1) << bits.Len64(size-1))
 	}
-	if b.comm != "" {
-		addPredicate(prog, func(pos lang.Pos) lang.Expr {
-			return &lang.Call{Pos: pos, Name: "strcontains", Args: []lang.Expr{
-				&lang.Ident{Pos: pos, Name: "comm"}, &lang.StrLit{Pos: pos, Value: b.comm}}}
-		})
-	}
-	if b.uid >= 0 {
-		addPredicate(prog, func(pos lang.Pos) lang.Expr {
-			return &lang.Binary{Pos: pos, Op: "==", X: &lang.Ident{Pos: pos, Name: "uid"}, Y: &lang.IntLit{Pos: pos, Value: uint64(b.uid)}}
-		})
-	}
+	tools.TraceFilter{TID: tid, Comm: b.comm, UID: b.uid}.Apply(prog)
 	return nil
-}
-
-// addPredicate puts cond before every probe's predicate.
-func addPredicate(p *lang.Program, cond func(lang.Pos) lang.Expr) {
-	for _, pr := range p.Probes {
-		c := cond(pr.Pos)
-		if pr.Pred == nil {
-			pr.Pred = c
-		} else {
-			pr.Pred = &lang.Binary{Pos: pr.Pos, Op: "&&", X: c, Y: pr.Pred}
-		}
-	}
 }

@@ -2,9 +2,9 @@ package compile
 
 import (
 	"fmt"
-	"strings"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/uscope/uscope/internal/lang"
 )

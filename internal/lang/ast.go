@@ -86,7 +86,7 @@ type MapDecl struct {
 }
 
 // Position implements Node.
-func (d *MapDecl) Position() Pos { return d.Pos }
+func (d *MapDecl) Position() Pos   { return d.Pos }
 func (d *Directive) Position() Pos { return d.Pos }
 
 // Position implements Node.

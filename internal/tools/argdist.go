@@ -95,9 +95,13 @@ func Argdist(o ArgdistOptions) (*Tool, error) {
 	if err != nil {
 		return nil, err
 	}
+	intervals := 0 // printed so far
 	return o.jsonTool(&Tool{
 		Program: prog,
 		Report: func(got []*output.Map, final bool) {
+			if final && o.Ticks > 0 && intervals >= o.Ticks {
+				return // -n's last interval was the end, as in bcc
+			}
 			var block []*output.Map
 			for _, pr := range probes {
 				block = append(block, find(got, "@"+pr.name))
@@ -109,6 +113,7 @@ func Argdist(o ArgdistOptions) (*Tool, error) {
 				for i, pr := range probes {
 					if m.Name == "@"+pr.name {
 						if i == 0 {
+							intervals++
 							o.printf("[%s]\n", o.now().Format("15:04:05"))
 						}
 						o.printf("%s", o.argdistText(pr, m))

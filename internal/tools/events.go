@@ -1,8 +1,10 @@
 package tools
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/uscope/uscope/internal/output"
 )
@@ -90,4 +92,30 @@ func (o *Options) eventTool(t *Tool) *Tool {
 		}
 	}
 	return t
+}
+
+// JSONRows returns a writer that turns each line of a tool's text (its
+// rows, laid out by a Printf hook) into the printf line of `run -f json`
+// ({"type": "printf", "data": LINE}) on w; a line is written when its
+// newline comes.
+func JSONRows(w io.Writer) io.Writer { return &jsonRows{w: w} }
+
+type jsonRows struct {
+	w       io.Writer
+	pending []byte
+}
+
+func (j *jsonRows) Write(p []byte) (int, error) {
+	j.pending = append(j.pending, p...)
+	for {
+		i := bytes.IndexByte(j.pending, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		b, _ := json.Marshal(string(j.pending[:i+1]))
+		j.pending = j.pending[i+1:]
+		if _, err := fmt.Fprintf(j.w, "{\"type\": \"printf\", \"data\": %s}\n", b); err != nil {
+			return len(p), err
+		}
+	}
 }

@@ -36,18 +36,20 @@ func Profile(o ProfileOptions) (*Tool, error) {
 	}
 	switch o.Format {
 	case "", "folded":
+	case "json":
+		o.JSON = true
 	case "pprof", "svg":
 		if o.Path == "" {
 			return nil, fmt.Errorf("-f %s writes a file: give -o FILE", o.Format)
 		}
 	default:
-		return nil, fmt.Errorf("unknown format %q; use -f folded, pprof or svg", o.Format)
+		return nil, fmt.Errorf("unknown format %q; use -f folded, json, pprof or svg", o.Format)
 	}
 	prog, err := render("profile", struct{ Hz int }{o.Hz})
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{
+	return o.jsonTool(&Tool{
 		Program: prog,
 		Frame:   func(f output.Frame) string { return output.BCCFrame(f, false) },
 		Report: func(maps []*output.Map, final bool) {
@@ -58,7 +60,7 @@ func Profile(o ProfileOptions) (*Tool, error) {
 				fmt.Fprintf(os.Stderr, "uscope: profile: %v\n", err)
 			}
 		},
-	}, nil
+	}, "@stacks"), nil
 }
 
 // profileSample is one counted stack with its process name.
@@ -69,28 +71,30 @@ type profileSample struct {
 
 // profileSamples merges the stacks of processes of one name (as flame
 // graphs do), in folded-line order.
-func profileSamples(m *output.Map) []profileSample {
+func profileSamples(m *output.Map) []profileSample { return mergeSamples(m, 1) }
+
+// mergeSamples turns a map of counted stacks keyed [comm, ..., ustack]
+// (the stack at index stack, the last part) into samples, root first,
+// those of processes of one name merged, in folded-line order. Profile
+// and stack share it.
+func mergeSamples(m *output.Map, stack int) []profileSample {
 	if m == nil {
 		return nil
 	}
 	idx := map[string]int{}
 	var out []profileSample
 	for _, e := range m.Entries {
-		if len(e.Key) != 2 || len(e.Key[1].Frames) == 0 {
+		if len(e.Key) != stack+1 || len(e.Key[stack].Frames) == 0 {
 			continue
 		}
-		comm, frames := keyText(e.Key[0]), e.Key[1].Frames
+		comm, frames := keyText(e.Key[0]), e.Key[stack].Frames
 		k := output.Folded(comm, frames)
 		if i, ok := idx[k]; ok {
 			out[i].Count += intOf(e.Value)
 			continue
 		}
-		root := make([]string, len(frames)) // root first
-		for i, f := range frames {
-			root[len(frames)-1-i] = f
-		}
 		idx[k] = len(out)
-		out = append(out, profileSample{comm: comm, Sampled: output.Sampled{Frames: root, Count: intOf(e.Value)}})
+		out = append(out, profileSample{comm: comm, Sampled: output.Sampled{Frames: reverse(frames), Count: intOf(e.Value)}})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return output.Folded(out[i].comm, reverse(out[i].Frames)) < output.Folded(out[j].comm, reverse(out[j].Frames))

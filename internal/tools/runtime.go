@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/resolve"
 )
 
 // The report writers of the language-runtime tools — calls (bcc's ucalls),
@@ -338,6 +339,22 @@ type Threads struct {
 	W io.Writer
 	// Symbolize names a pthread start routine: "name [module]".
 	Symbolize func(addr uint64) string
+}
+
+// ModuleSymbolizer names addresses of process pid as uthreads prints a
+// start routine: "name [module]" ("name+0xOFF [module]" inside a
+// function), or the address in hex when no symbol holds it.
+func ModuleSymbolizer(r *resolve.Resolver, pid int) func(addr uint64) string {
+	return func(addr uint64) string {
+		name, off, obj, ok := r.Symbolize(pid, addr)
+		if !ok {
+			return fmt.Sprintf("%#x", addr)
+		}
+		if off != 0 {
+			name = fmt.Sprintf("%s+%#x", name, off)
+		}
+		return name + " [" + obj[strings.LastIndexByte(obj, '/')+1:] + "]"
+	}
 }
 
 // Header prints uthreads' first lines.

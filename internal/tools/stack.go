@@ -113,24 +113,7 @@ func Stack(o StackOptions) (*Tool, error) {
 // writeFile writes the stacks as a pprof profile or a flame graph (the
 // writers of 'uscope profile'): processes of one name merged.
 func (o *StackOptions) writeFile(m *output.Map) {
-	idx := map[string]int{}
-	var samples []profileSample
-	for _, e := range m.Entries {
-		if len(e.Key) != 3 || len(e.Key[2].Frames) == 0 {
-			continue
-		}
-		comm, frames := keyText(e.Key[0]), e.Key[2].Frames
-		k := output.Folded(comm, frames)
-		if i, ok := idx[k]; ok {
-			samples[i].Count += intOf(e.Value)
-			continue
-		}
-		idx[k] = len(samples)
-		samples = append(samples, profileSample{comm: comm, Sampled: output.Sampled{Frames: reverse(frames), Count: intOf(e.Value)}})
-	}
-	slices.SortFunc(samples, func(a, b profileSample) int {
-		return strings.Compare(output.Folded(a.comm, reverse(a.Frames)), output.Folded(b.comm, reverse(b.Frames)))
-	})
+	samples := mergeSamples(m, 2)
 	err := writeSamples(o.Out, o.Path, o.Format, "Stacks of "+o.Pattern, samples, func(w io.Writer, st []output.Sampled) error {
 		return output.PprofCounts(w, st, "calls")
 	})

@@ -3,6 +3,7 @@ package tools
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // TLSLibrary names the TLS implementations `uscope tls` knows.
@@ -133,6 +134,10 @@ type TLSOptions struct {
 	// Has reports whether a target defines a function; functions it lacks
 	// (SSL_read_ex in OpenSSL 1.1.0) are left out. Nil: all are traced.
 	Has func(t TLSTarget, name string) bool
+	// Options: with Top set (--top N), the tool keeps, instead of
+	// records, a summary in the kernel (calls and bytes by process and
+	// function) and prints its Top rows each Interval.
+	Options
 }
 
 // TLS builds the program of `uscope tls`: one printf per read or write
@@ -169,14 +174,33 @@ func TLS(o TLSOptions) (*Tool, error) {
 		return nil, fmt.Errorf("no TLS functions to trace")
 	}
 	prog, err := render("tls", struct {
-		Tag     string
-		Latency bool
-		Funcs   []tlsFunc
-	}{TLSTag, o.Latency, funcs})
+		Tag      string
+		Latency  bool
+		Funcs    []tlsFunc
+		Summary  bool
+		Interval intervalData
+	}{TLSTag, o.Latency, funcs, o.Top > 0, o.data("tls")})
 	if err != nil {
 		return nil, err
 	}
-	return &Tool{Program: prog}, nil
+	if o.Top == 0 {
+		return &Tool{Program: prog}, nil
+	}
+	return o.jsonTool(&Tool{
+		Program:  prog,
+		Attached: func(int) {},
+		Report: o.topReport("@tls", func(rows []statsRow) string {
+			var sb strings.Builder
+			fmt.Fprintf(&sb, "%-16s %-8s %-20s %8s %12s\n", "COMM", "PID", "FUNC", "CALLS", "BYTES")
+			for _, r := range rows {
+				if len(r.key) != 3 {
+					continue
+				}
+				fmt.Fprintf(&sb, "%-16s %-8s %-20s %8d %12d\n", r.key[0], r.key[1], r.key[2], r.count, r.sum)
+			}
+			return sb.String()
+		}, nil),
+	}, "@tls"), nil
 }
 
 // TLSRecord is one read or write of plaintext.

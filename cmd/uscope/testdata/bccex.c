@@ -11,6 +11,8 @@
 //   s  path_a 7 times, path_b 3 times (each calls leaf)
 //   l  nest(3): nested calls of 4.5, 3 and 1.5 ms
 //   L  malloc and free every millisecond, until killed (the --top tests)
+//   g  gets: the lines "ab", "cd", "ab" from a pipe on stdin, then NULL
+//   e  failing calls: read(-1) twice, write(-1) once (both -1, EBADF)
 //   n  nanosleep: tv_nsec 1000 three times, 300000 twice (and the two
 //      usleep(200000) every run makes, glibc nanosleeps of 200000000 ns)
 // Standard output and error go to /dev/null, so the tracer's output is
@@ -25,6 +27,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+char *gets(char *); /* gone from C11's stdio.h; glibc still exports it */
 
 #define NOINLINE __attribute__((noinline))
 
@@ -90,6 +94,22 @@ int main(int argc, char **argv) {
 		for (int i = 0; i < 2; i++)
 			sink += read(z, buf, 64);
 		close(z);
+	}
+	if (strchr(what, 'g')) {
+		int p[2];
+		char line[64];
+		if (pipe(p) == 0 && write(p[1], "ab\ncd\nab\n", 9) == 9) {
+			close(p[1]);
+			dup2(p[0], 0);
+			while (gets(line))
+				sink++;
+		}
+	}
+	if (strchr(what, 'e')) {
+		char buf[8];
+		for (int i = 0; i < 2; i++)
+			sink += read(-1, buf, sizeof buf);
+		sink += write(-1, buf, sizeof buf);
 	}
 	if (strchr(what, 'p')) {
 		for (int i = 0; i < 3; i++)
