@@ -402,7 +402,7 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		}
 		return []Target{{Path: exe, AttachPath: p}}, nil
 	case IsGlob(target):
-		g := CompileGlob(target)
+		g := CompileGlob(absGlob(target))
 		for _, o := range objs {
 			if g.Match(o.Path) || (!strings.ContainsRune(target, '/') && g.Match(filepath.Base(o.Path))) {
 				out = append(out, toTarget(o))
