@@ -408,6 +408,9 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 				out = append(out, toTarget(o))
 			}
 		}
+		if strings.ContainsRune(target, '/') {
+			out = append(out, unmappedGlobTargets(pid, target, out)...) // relglob.go
+		}
 	case strings.ContainsRune(target, '/'):
 		clean := filepath.Clean(target)
 		if !filepath.IsAbs(clean) {
