@@ -325,6 +325,20 @@ func tableMain(uscopeDir, bpftraceDir string, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | `%s` | `%s` |\n", md(strings.TrimSuffix(id, "#1")), r.differs, md(why), md(r.oldExpect), md(r.mainExpect))
 	}
+	var elsewhere []string
+	for id := range changedElsewhere {
+		if u, ok := us[id+"#1"]; ok && (u.status == string(Fail) || u.status == string(Timeout)) {
+			elsewhere = append(elsewhere, id)
+		}
+	}
+	if len(elsewhere) > 0 {
+		sort.Strings(elsewhere)
+		fmt.Fprintln(w, "\nFailures main changed under another name or dropped (not superseded by the rule; counted as failures above):")
+		fmt.Fprintln(w)
+		for _, id := range elsewhere {
+			fmt.Fprintf(w, "- %s: %s.\n", id, changedElsewhere[id])
+		}
+	}
 	return nil
 }
 

@@ -166,6 +166,22 @@ func shortExpect(t *Test, testsDir string, n int) string {
 	return s
 }
 
+// changedElsewhere are v0.17.0 tests that main changed under another
+// name or file, or dropped with the behaviour they test. They are not
+// superseded by the rule (no same-named test of main passes) and stay
+// counted as failures; the table lists them, when they fail, with why.
+var changedElsewhere = map[string]string{
+	"basic.delete count-map": "main moved it to stdlib.delete count-map, which expects the opposite: " +
+		"a count map emptied by delete() prints nothing (EXPECT_NONE @: 0); 0.17 prints @: 0",
+	"signals.print all maps on sigusr1": "main removed the default SIGUSR1 handler that printed every map " +
+		"(docs/migration_guide.md, bpftrace PR 3522): SIGUSR1 runs self:signal:SIGUSR1 probes instead",
+	"other.runtime_error_check_delete": "main has no such test: -k warns of failed probe_read and map lookups " +
+		"(man page), delete() returns whether it deleted, and main words helper warnings differently " +
+		"(other.runtime_error_check_lookup)",
+	`usdt."usdt probes - attach to probe on multiple files by wildcard"`: "commented out in main's suite; " +
+		"it expects 0.17's \"Attaching 48 probes...\" line, which main prints as \"Attached N probes\"",
+}
+
 // supersededFile is the name of the classification in a v0.17 run's
 // directory, beside results.tsv.
 const supersededFile = "superseded.tsv"
