@@ -1,7 +1,6 @@
 package compile
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
@@ -19,11 +18,7 @@ func sargIndex(name string) (int, bool) {
 	if !strings.HasPrefix(name, "sarg") {
 		return 0, false
 	}
-	n, err := strconv.Atoi(name[4:])
-	if err != nil || n < 0 || n > 31 || name[4:] != strconv.Itoa(n) {
-		return 0, false
-	}
-	return n, true
+	return argIndex(name[1:]) // sargN as argN
 }
 
 // sargType types sargN: a uprobe at a C function's entry.

@@ -15,7 +15,7 @@ func TestSarg(t *testing.T) {
 			t.Errorf("%s not a builtin", n)
 		}
 	}
-	for _, n := range []string{"sargN", "sarg", "sarg32", "sarg01", "sarg-1"} {
+	for _, n := range []string{"sargN", "sarg", "sarg32", "sarg-1", "sargx"} {
 		if lookupBuiltin(n, false) != nil {
 			t.Errorf("%s is a builtin", n)
 		}
