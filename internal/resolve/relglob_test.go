@@ -9,7 +9,11 @@ import (
 )
 
 // A relative wildcarded path matches the objects of a process by their
-// absolute paths, from the user's directory.
+// absolute paths, from the user's directory, and names the files it
+// matches that the process has not mapped (bpftrace's
+// usdt:./testprogs/usdt_test*::* with -c expects both usdt_test files).
+// The implementation is main's (commit 40671ed); this branch's own copy
+// was dropped for the merge, so this test passes once merged.
 func TestProcessTargetsRelativeGlob(t *testing.T) {
 	pid, _, bin := startProbeProgram(t)
 	r := New(Options{PID: pid})
@@ -36,8 +40,5 @@ func TestProcessTargetsRelativeGlob(t *testing.T) {
 	got, err = r.Targets(pat)
 	if err != nil || len(got) != 2 || got[0].Path != bin || got[1].Path != bin+"-copy" || got[1].AttachPath != proc.Root(pid)+bin+"-copy" {
 		t.Errorf("Targets(%q) with an unmapped copy = %+v, %v", pat, got, err)
-	}
-	if absGlob("lib*") != "lib*" || absGlob("/a/b*") != "/a/b*" {
-		t.Error("absGlob changed a name or an absolute pattern")
 	}
 }

@@ -402,14 +402,11 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 		}
 		return []Target{{Path: exe, AttachPath: p}}, nil
 	case IsGlob(target):
-		g := CompileGlob(absGlob(target))
+		g := CompileGlob(target)
 		for _, o := range objs {
 			if g.Match(o.Path) || (!strings.ContainsRune(target, '/') && g.Match(filepath.Base(o.Path))) {
 				out = append(out, toTarget(o))
 			}
-		}
-		if strings.ContainsRune(target, '/') {
-			out = append(out, unmappedGlobTargets(pid, target, out)...) // relglob.go
 		}
 	case strings.ContainsRune(target, '/'):
 		clean := filepath.Clean(target)
