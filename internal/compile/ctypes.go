@@ -79,7 +79,7 @@ func (c *compiler) structTypes(defs []*lang.StructDef) {
 }
 
 func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
-	pos := 0 // bits used so far (bit-fields share bytes)
+	off, bitPos := 0, 0 // bitPos: bits used in the current bit-field unit
 	st.align = 1
 	for _, f := range d.Fields {
 		t, err := c.memberType(f.Type)
@@ -98,19 +98,29 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 		case st.union:
 			at = 0
 		case f.Type.Bits > 0:
-			// SysV (as gcc and clang lay out C): a bit-field takes the
-			// next bits unless they would straddle a unit of its type's
-			// size and alignment, then it starts the next unit; it is
-			// read as that unit.
-			var read int
-			at, pos, read = bitFieldAt(pos, f.Type.Bits, t.size, d.Packed)
+			// Bit-fields pack into units of their type's size.
+			unitBits := 8 * t.size
+			if bitPos == 0 || bitPos+f.Type.Bits > unitBits {
+				off = alignUp(off, align)
+				bitPos = 0
+			}
 			bf := *t
-			bf.bits, bf.bitOff, bf.size = f.Type.Bits, pos-8*at, read
+			bf.bits, bf.bitOff = f.Type.Bits, bitPos
 			t = &bf
-			pos += f.Type.Bits
+			at = off
+			bitPos += f.Type.Bits
+			if bitPos == unitBits {
+				off += t.size
+				bitPos = 0
+			}
 		default:
-			at = alignUp((pos+7)/8, align)
-			pos = 8 * (at + t.size)
+			if bitPos > 0 {
+				off += (bitPos + 7) / 8
+				bitPos = 0
+			}
+			off = alignUp(off, align)
+			at = off
+			off += t.size
 		}
 		st.fields = append(st.fields, cField{name: f.Name, off: at, t: t})
 		st.align = max(st.align, align)
@@ -119,31 +129,13 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 		}
 	}
 	if !st.union {
-		st.size = (pos + 7) / 8
+		if bitPos > 0 {
+			off += (bitPos + 7) / 8
+		}
+		st.size = off
 	}
 	st.size = alignUp(st.size, st.align)
 	return nil
-}
-
-// bitFieldAt places a bit-field of width bits and a type of size bytes at
-// bit pos: the byte offset of the unit it is read from, its first bit
-// (pos itself, or the start of the next unit when the field would
-// straddle one) and the unit's size. A member of a packed struct is not
-// moved: it is read from the byte it starts in, in as many bytes (1, 2, 4
-// or 8) as its bits need.
-func bitFieldAt(pos, bits, size int, packed bool) (at, start, read int) {
-	unit := 8 * size
-	if packed {
-		at, read = pos/8, size
-		for pos-8*at+bits > 8*read && read < 8 {
-			read *= 2
-		}
-		return at, pos, read
-	}
-	if pos/unit != (pos+bits-1)/unit {
-		pos = alignUp(pos, unit)
-	}
-	return pos / unit * size, pos, size
 }
 
 func alignUp(n, a int) int {
