@@ -11,6 +11,18 @@
 //	go run ./bench/compat -bpftrace-src /work/peers/bpftrace-main -tool uscope -uscope /tmp/uscope -out /tmp/compat-main
 //	go run ./bench/compat -bpftrace-src /work/peers/bpftrace-main -tool bpftrace -out /tmp/compat-main-bt
 //
+// A failed test of the v0.17.0 suite is "superseded by main" when main's
+// suite has a test of the same file and name (v0.17's quotes around a name
+// dropped) whose program or expectations differ and uscope passes main's:
+// main wins where the two differ (issue 16). Either give the v0.17 run
+// -superseded-by MAIN_SRC -superseded-results MAIN_RUN/results.tsv, or
+// classify two finished runs with
+//
+//	compat -supersede V017_SRC V017_RUN MAIN_SRC MAIN_RUN
+//
+// which writes V017_RUN/superseded.tsv; -table then reports the rate
+// without them and lists them with both expectations.
+//
 // For uscope, {{BPFTRACE}} and PROG run a script named bpftrace that calls
 // this program's shim (-shim), which translates bpftrace's options to
 // `uscope run` / `uscope list` / `uscope version`; an option uscope lacks
@@ -44,6 +56,14 @@ func main() {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) == 6 && os.Args[1] == "-supersede" {
+		// compat -supersede V017_SRC V017_RUN MAIN_SRC MAIN_RUN: write
+		// V017_RUN/superseded.tsv from the two uscope runs.
+		if err := supersedeMain(os.Args[2], os.Args[3], os.Args[4], os.Args[5]); err != nil {
+			os.Exit(fatal(err))
+		}
+		os.Exit(0)
+	}
 	os.Exit(run())
 }
 
@@ -61,6 +81,8 @@ func run() int {
 		all     = flag.Bool("all", false, "also run the kernel-only tests")
 		listOnl = flag.Bool("list", false, "print the classification of the tests and run nothing")
 		retries = flag.Int("retries", 0, "run a test that timed out again, up to `N` more times (a loaded machine slows start-up past the runner's attach timeout)")
+		supBy   = flag.String("superseded-by", "", "`DIR` of bpftrace main's checkout: a failed test whose same-named test in main differs and passed (-superseded-results) is superseded")
+		supRes  = flag.String("superseded-results", "", "`FILE`: results.tsv of uscope's run of main's suite (with -superseded-by)")
 		rewrite = flag.Bool("rewrite-begin", false, "with -tool uscope: write lowercase begin/end probes as BEGIN/END (to see the next blocker; not a result)")
 	)
 	flag.Parse()
@@ -248,6 +270,11 @@ func run() int {
 	rep := &Report{Tool: *tool, Src: absSrc, Format: f, Commit: gitCommit(absSrc), Date: time.Now().UTC(),
 		Command: strings.Join(os.Args, " "), Tests: tests, Classes: classes, Results: rs,
 		Retries: *retries, OtherArch: otherArch, BuildFailed: buildFailed, Selected: sel != nil, All: *all, Rewrite: *rewrite}
+	if *supBy != "" {
+		if err := rep.supersede(*supBy, *supRes, out); err != nil {
+			return fatal(err)
+		}
+	}
 	if err := rep.Write(out); err != nil {
 		return fatal(err)
 	}

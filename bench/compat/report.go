@@ -22,6 +22,8 @@ type Report struct {
 	OtherArch, Retries         int
 	BuildFailed                map[string]string
 	Selected, All, Rewrite     bool
+	Superseded                 map[*Test]*Superseded // with -superseded-by
+	MainSrc                    string                // its checkout
 }
 
 type counts struct{ tests, run, pass, fail, timeout, skip int }
@@ -185,6 +187,16 @@ func (rep *Report) summary(w io.Writer) {
 	}
 	if ran := in.run - in.skip; ran > 0 {
 		fmt.Fprintf(w, "in-scope pass rate: %d/%d run (%.1f %%), %d skipped\n", in.pass, ran, 100*float64(in.pass)/float64(ran), in.skip)
+		if rep.Superseded != nil {
+			n := 0
+			for t := range rep.Superseded {
+				if rep.Classes[t].Scope.InScope() {
+					n++
+				}
+			}
+			fmt.Fprintf(w, "superseded by main: %d of the in-scope failures (main's same-named test differs and uscope passes it; %s)\n", n, supersededFile)
+			fmt.Fprintf(w, "in-scope pass rate without them: %d/%d (%.1f %%)\n", in.pass, ran-n, pct(in.pass, ran-n))
+		}
 	}
 	fmt.Fprintln(w)
 	sort.Strings(names)
@@ -216,6 +228,14 @@ func (rep *Report) summary(w io.Writer) {
 		fmt.Fprintln(w, "\nskipped in-scope tests:")
 		for _, r := range skips {
 			fmt.Fprintf(w, "  %s: %s\n", r.Test.ID(), r.Reason)
+		}
+	}
+	if len(rep.Superseded) > 0 {
+		fmt.Fprintln(w, "\nsuperseded by main (v0.17 expects / main expects):")
+		for _, t := range supersededTests(rep.Superseded) {
+			s := rep.Superseded[t]
+			fmt.Fprintf(w, "  %s (differs: %s; main: %s)\n    0.17: %s\n    main: %s\n", t.ID(), s.Differs, s.MainKey,
+				shortExpect(t, filepath.Join(rep.Src, "tests"), 100), shortExpect(s.Main, filepath.Join(rep.MainSrc, "tests"), 100))
 		}
 	}
 	if len(rep.BuildFailed) > 0 {
@@ -279,6 +299,46 @@ func tableMain(uscopeDir, bpftraceDir string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "| **total** | **%d** | **%d (%.1f %%)** | **%d** | **%d of %d (%.1f %%)** |\n", total.tests, total.us,
 		pct(total.us, total.tests), total.bt, total.both, total.bt, pct(total.both, total.bt))
+	sup, order, err := readSuperseded(filepath.Join(uscopeDir, supersededFile))
+	if err != nil || sup == nil {
+		return err
+	}
+	// Superseded tests among those bpftrace passes leave the denominator.
+	n := 0
+	for _, id := range order {
+		if bt[id].status == string(Pass) {
+			n++
+		}
+	}
+	fmt.Fprintf(w, "\nSuperseded by main: %d of uscope's failures (%d of them on tests bpftrace 0.17 passes) are tests whose\n", len(order), n)
+	fmt.Fprintln(w, "same-named test in bpftrace main's suite (same file, name without v0.17's quotes) has a different program or")
+	fmt.Fprintln(w, "different expectations, and uscope passes main's version (main wins where the two cannot coexist).")
+	fmt.Fprintf(w, "Over the tests bpftrace 0.17 passes minus those: **uscope passes %d of %d (%.1f %%)**.\n\n", total.both, total.bt-n, pct(total.both, total.bt-n))
+	fmt.Fprintln(w, "| v0.17 test | differs | uscope's failure on v0.17 | v0.17 expects | main expects |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	md := func(s string) string { return strings.NewReplacer("|", `\|`, "`", "'").Replace(s) }
+	for _, id := range order {
+		r := sup[id]
+		why := us[id].reason
+		if rs := []rune(why); len(rs) > 60 {
+			why = string(rs[:60]) + "…"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | `%s` | `%s` |\n", md(strings.TrimSuffix(id, "#1")), r.differs, md(why), md(r.oldExpect), md(r.mainExpect))
+	}
+	var elsewhere []string
+	for id := range changedElsewhere {
+		if u, ok := us[id+"#1"]; ok && (u.status == string(Fail) || u.status == string(Timeout)) {
+			elsewhere = append(elsewhere, id)
+		}
+	}
+	if len(elsewhere) > 0 {
+		sort.Strings(elsewhere)
+		fmt.Fprintln(w, "\nFailures main changed under another name or dropped (not superseded by the rule; counted as failures above):")
+		fmt.Fprintln(w)
+		for _, id := range elsewhere {
+			fmt.Fprintf(w, "- %s: %s.\n", id, changedElsewhere[id])
+		}
+	}
 	return nil
 }
 
@@ -289,7 +349,7 @@ func pct(a, b int) float64 {
 	return 100 * float64(a) / float64(b)
 }
 
-type resultRow struct{ suite, scope, status string }
+type resultRow struct{ suite, scope, status, reason string }
 
 func readResults(path string) (map[string]resultRow, error) {
 	f, err := os.Open(path)
@@ -312,7 +372,11 @@ func readResults(path string) (map[string]resultRow, error) {
 		p := strings.Split(sc.Text(), "\t")
 		if len(p) >= 4 {
 			seen[p[0]]++
-			m[fmt.Sprintf("%s#%d", p[0], seen[p[0]])] = resultRow{p[1], p[2], p[3]}
+			r := resultRow{p[1], p[2], p[3], ""}
+			if len(p) >= 5 {
+				r.reason = p[4]
+			}
+			m[fmt.Sprintf("%s#%d", p[0], seen[p[0]])] = r
 		}
 	}
 	return m, sc.Err()

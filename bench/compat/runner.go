@@ -17,6 +17,17 @@ import (
 
 const notice = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
+// noticeValue is the value the notice variable is given: bpftrace only
+// looks for the variable; uscope prints the notice on standard error for
+// "stderr", as bpftrace 0.17 did (its suite pipes standard output into JSON
+// checkers), and on standard output, as bpftrace main does, otherwise.
+func noticeValue(f Format) string {
+	if f == FormatV017 {
+		return "stderr"
+	}
+	return "1"
+}
+
 // causeAttachedTimeout: the tool attached, then neither exited nor printed
 // what the test expects within its TIMEOUT.
 const causeAttachedTimeout = "timeout after the probes were attached"
@@ -158,7 +169,7 @@ func RunTest(ctx context.Context, e *Env, t *Test) (r *Result) {
 	}
 	r.Cmd = call
 
-	env := []string{"test=" + t.Name, notice + "=1", "__BPFTRACE_NOTIFY_AOT_PORTABILITY_DISABLED=1",
+	env := []string{"test=" + t.Name, notice + "=" + noticeValue(t.Format), "__BPFTRACE_NOTIFY_AOT_PORTABILITY_DISABLED=1",
 		"PATH=" + filepath.Dir(e.Bin) + ":" + os.Getenv("PATH")}
 	if t.Format == FormatV017 {
 		env = append(env, "BPFTRACE_VERIFY_LLVM_IR=1")

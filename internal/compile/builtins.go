@@ -155,6 +155,8 @@ func builtinTable() []*builtin {
 			emit: (*gen).ipValue},
 		{name: "argN", where: inTraced, result: "uint64",
 			help: "the N-th argument (C calling convention, Go's register ABI, or the USDT argument)", check: (*checker).argType, emit: (*gen).argValue},
+		{name: "sargN", where: inTraced, result: "uint64",
+			help: "the N-th 64-bit stack argument at a C function's entry (bpftrace 0.17; main removed it)", check: (*checker).sargType, emit: (*gen).sargValue},
 		{name: "args", where: inTraced, result: "record", ext: true,
 			help: "the parameters by name (args.NAME) from DWARF: of a C or C++ function (at its entry, an offset, a line, an inlined instance), of a Go function (results at a return)", check: (*checker).argsType,
 			emit: (*gen).goScalarExpr, place: (*gen).placeGoExpr},
@@ -266,6 +268,12 @@ func lookupBuiltin(name string, call bool) *builtin {
 		}
 		if _, ok := argIndex(name); ok {
 			name = "argN"
+		}
+		if name == "sargN" {
+			return nil
+		}
+		if _, ok := sargIndex(name); ok {
+			name = "sargN"
 		}
 	}
 	return builtinIndex[fmt.Sprint(call, name)]

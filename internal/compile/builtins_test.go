@@ -46,7 +46,7 @@ func TestBuiltinsTable(t *testing.T) {
 				t.Errorf("%s: in the hint of %v: %v, valid there: %v", key, w, got, want)
 			}
 		}
-		if lookupBuiltin(b.name, b.call) != b && b.name != "argN" {
+		if lookupBuiltin(b.name, b.call) != b && b.name != "argN" && b.name != "sargN" {
 			t.Errorf("%s: lookup finds another row", key)
 		}
 	}

@@ -132,8 +132,8 @@ func configBool(v string) (bool, bool) {
 func (c *compiler) applyConfig(items []*lang.ConfigItem) {
 	defer func() {
 		for k, v := range c.opts.ConfigEnv {
-			key := strings.ToLower(strings.TrimPrefix(k, "BPFTRACE_"))
-			if set, ok := configKeys[key]; ok {
+			key, skip := envConfigKey(c.opts.ConfigEnv, k)
+			if set, ok := configKeys[key]; ok && !skip {
 				if msg := set(c, v); msg != "" {
 					c.report(fmt.Errorf("environment variable %s: %s, not %q", k, msg, v))
 				}

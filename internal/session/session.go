@@ -476,8 +476,8 @@ func onlySpecials(p *compile.Plan) bool {
 const NotifyAttachedEnv = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
 func notifyAttached() {
-	if _, ok := os.LookupEnv(NotifyAttachedEnv); ok {
-		fmt.Fprintln(os.Stdout, NotifyAttachedEnv)
+	if v, ok := os.LookupEnv(NotifyAttachedEnv); ok {
+		fmt.Fprintln(notifyStream(v), NotifyAttachedEnv) // notify_v017.go
 	}
 }
 
