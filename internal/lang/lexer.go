@@ -471,8 +471,10 @@ func (lx *lexer) quoted(start Pos) (string, *Error) {
 	lx.advance()
 	var b strings.Builder
 	for {
-		if lx.eof() || lx.at(0) == '\n' {
-			return "", lx.errorf(start, 1, `close it with '"' on the same line`, "unterminated string")
+		// A string may span lines, as in bpftrace (echo '"a\n"' in a
+		// shell that expands \n gives one).
+		if lx.eof() {
+			return "", lx.errorf(start, 1, `close it with '"'`, "unterminated string")
 		}
 		c := lx.at(0)
 		if c == '"' {

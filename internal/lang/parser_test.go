@@ -357,16 +357,16 @@ func TestErrors(t *testing.T) {
 		src  string
 		want string // Error()
 	}{
-		{"kprobe:do_sys_open { }", `t:1:1: ERROR: unknown probe type "kprobe": uscope traces userspace; use uprobe, uretprobe, usdt, BEGIN, END or interval`},
-		{"tracepoint:syscalls:sys_enter_open { }", `t:1:1: ERROR: unknown probe type "tracepoint": uscope traces userspace; use uprobe, uretprobe, usdt, BEGIN, END or interval`},
-		{"BEGIN { }\nt:syscalls:x { }", `t:2:1: ERROR: unknown probe type "t": uscope traces userspace; use uprobe, uretprobe, usdt, BEGIN, END or interval`},
+		{"kprobe:do_sys_open { }", `t:1:1: ERROR: unknown probe type "kprobe": uscope traces userspace; use uprobe, uretprobe, usdt, BEGIN, END, interval, profile or self:signal:SIGUSR1`},
+		{"tracepoint:syscalls:sys_enter_open { }", `t:1:1: ERROR: unknown probe type "tracepoint": uscope traces userspace; use uprobe, uretprobe, usdt, BEGIN, END, interval, profile or self:signal:SIGUSR1`},
+		{"BEGIN { }\nt:syscalls:x { }", `t:2:1: ERROR: unknown probe type "t": uscope traces userspace; use uprobe, uretprobe, usdt, BEGIN, END, interval, profile or self:signal:SIGUSR1`},
 		{"uprobe:libc:malloc printf(\"x\") }", `t:1:20: ERROR: missing '{' after attach point; expected '{', ',' or a /predicate/, found identifier "printf"`},
 		{"uprobe:libc:malloc", `t:1:19: ERROR: missing '{' after attach point; expected '{', ',' or a /predicate/, found end of input`},
 		{"uprobe:libc:malloc /pid/ printf()", `t:1:34: ERROR: unexpected end of input; expected '/' to end the predicate`},
 		{"uprobe:libc:malloc /pid/ ;", `t:1:26: ERROR: missing '{' after predicate; expected '{' after the predicate`},
 		{"uprobe:libc:malloc, { }", `t:1:19: ERROR: expected an attach point after ','; remove the ',' or add another attach point`},
 		{"BEGIN { $x = 1 $y = 2 }", `t:1:16: ERROR: unexpected variable $y; expected ';' or '}' after statement`},
-		{"BEGIN { printf(\"hello) }", `t:1:16: ERROR: unterminated string; close it with '"' on the same line`},
+		{"BEGIN { printf(\"hello) }", `t:1:16: ERROR: unterminated string; close it with '"'`},
 		{"BEGIN { printf(\"a\\qb\") }", `t:1:18: ERROR: unknown escape sequence \q; valid escapes are \n \t \r \\ \" \' \0, \xHH and \NNN (octal)`},
 		{"BEGIN { /* open", `t:1:9: ERROR: unterminated comment; close it with '*/'`},
 		{"BEGIN { $x = 1;", `t:1:16: ERROR: unexpected end of input; expected '}' to close the block opened at 1:7`},

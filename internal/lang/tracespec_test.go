@@ -222,7 +222,7 @@ func TestParseTraceSpecErrors(t *testing.T) {
 		{`p:c:open (STRCMP("x"))`, `trace:1:11: ERROR: STRCMP takes a string literal and an expression; write STRCMP("literal", expr)`},
 		{`p:c:open "%d", arg1,`, `trace:1:21: ERROR: unexpected end of input; expected an expression`},
 		{`p:c:open "%d", arg1 arg2`, `trace:1:21: ERROR: unexpected identifier "arg2"; expected ',' between arguments`},
-		{`p:c:open "%d`, `trace:1:10: ERROR: unterminated string; close it with '"' on the same line`},
+		{`p:c:open "%d`, `trace:1:10: ERROR: unterminated string; close it with '"'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
