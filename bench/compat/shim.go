@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -263,7 +264,9 @@ func shimMain(args []string) int {
 	if os.Getenv(rewriteEnv) == "1" {
 		tr = rewriteBeginEnd(tr)
 	}
-	argv := append([]string{"uscope"}, tr...)
+	// argv[0] is the link's name, bpftrace, as comm is: tests find the
+	// tracer with pidof bpftrace.
+	argv := append([]string{filepath.Base(uscope)}, tr...)
 	err = syscall.Exec(uscope, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "compat -shim: exec %s: %v\n", uscope, err)
 	return 2

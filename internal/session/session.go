@@ -198,6 +198,8 @@ type ExitCode int
 func (e ExitCode) Error() string { return fmt.Sprintf("the program called exit(%d)", int(e)) }
 
 type session struct {
+	// selfSignal receives SIGUSR1 for self:signal:SIGUSR1 probes.
+	selfSignal chan os.Signal
 	cfg      Config
 	be       backend
 	out      *printer
@@ -413,6 +415,7 @@ func (s *session) run(ctx context.Context) error {
 		n := s.probes()
 		fmt.Fprintf(os.Stderr, "Attached %d probe%s\n", n, plural(n))
 	}
+	s.notifySelfSignal()
 	notifyAttached()
 	if cfg.DryRun {
 		return nil // close detaches, and ends a held -c command
@@ -478,6 +481,18 @@ const NotifyAttachedEnv = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 func notifyAttached() {
 	if v, ok := os.LookupEnv(NotifyAttachedEnv); ok {
 		fmt.Fprintln(notifyStream(v), NotifyAttachedEnv) // notify_v017.go
+	}
+}
+
+// notifySelfSignal catches SIGUSR1 for the plan's self:signal:SIGUSR1
+// probes, before anyone is told the probes are attached; close stops it.
+func (s *session) notifySelfSignal() {
+	for _, sp := range s.plan.Specials {
+		if sp.Kind == lang.KindSelf {
+			s.selfSignal = make(chan os.Signal, 4)
+			signal.Notify(s.selfSignal, unix.SIGUSR1)
+			return
+		}
 	}
 }
 
@@ -646,18 +661,13 @@ func (s *session) loop(ctx context.Context) error {
 		byPeriod[sp.IntervalNanos] = append(byPeriod[sp.IntervalNanos], sp)
 	}
 	// self:signal:SIGUSR1 probes run, in program order, when uscope gets
-	// the signal.
-	var selfSignal chan os.Signal
+	// the signal (caught from before the attached line: notifySelfSignal).
+	selfSignal := s.selfSignal
 	var onSignal []*compile.Special
 	for _, sp := range s.plan.Specials {
 		if sp.Kind == lang.KindSelf {
 			onSignal = append(onSignal, sp)
 		}
-	}
-	if len(onSignal) > 0 {
-		selfSignal = make(chan os.Signal, 4)
-		signal.Notify(selfSignal, unix.SIGUSR1)
-		defer signal.Stop(selfSignal)
 	}
 	for _, p := range periods {
 		t := time.NewTicker(time.Duration(p))
@@ -818,6 +828,9 @@ func (s *session) fire(kind string) {
 // never let run (also when releasing it failed: it must not stay stopped).
 func (s *session) close() error {
 	s.endSnapshots()
+	if s.selfSignal != nil {
+		signal.Stop(s.selfSignal)
+	}
 	errs := []error{s.endCommand()}
 	if s.links != nil {
 		errs = append(errs, s.links.Close())
