@@ -279,7 +279,9 @@ func TestEventToolsJSONFiles(t *testing.T) {
 
 	// profile: the map line of @stacks, bccex's spinning in it.
 	f = filepath.Join(dir, "profile.json")
-	runOK(t, "profile", "-f", "json", "-o", f, "-c", bin+" l")
+	// nest(3) runs 4.5 ms: at 4999 Hz some 20 samples land in it (at the
+	// default 99 Hz, often none).
+	runOK(t, "profile", "-F", "4999", "-f", "json", "-o", f, "-c", bin+" l")
 	stacks := mapSums(t, "profile", f, "@stacks")
 	found := false
 	for k := range stacks {

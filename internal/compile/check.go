@@ -813,6 +813,19 @@ func (k *checker) arrayCast(e *lang.Cast) (*Type, error) {
 	if !ok || e.Type.Name == "void" {
 		return nil, k.c.errorf(e, "e.g. (uint8[8])x", "an array cast needs an integer element type, not %q", e.Type.Name)
 	}
+	if lit, isLit := e.X.(*lang.StrLit); isLit {
+		// (int8[])"hello": the literal's bytes and its NUL, one element
+		// each, as bpftrace's.
+		n := len(lit.Value) + 1
+		if et.Size != 1 || e.Type.Array > 0 && e.Type.Array != n {
+			return nil, k.c.errorf(e, fmt.Sprintf("use (%s[])", e.Type.Name), "cannot cast a string of %d bytes to %s[%d]; a string is an array of 1-byte integers", n, e.Type.Name, e.Type.Array)
+		}
+		t := &Type{Kind: KindTuple, Array: true}
+		for i := 0; i < n; i++ {
+			t.Elems = append(t.Elems, et)
+		}
+		return t, nil
+	}
 	xt, err := k.scalarType(e.X)
 	if err != nil {
 		return nil, err

@@ -77,6 +77,18 @@ func (g *gen) place(e lang.Expr, off int) error {
 			return nil
 		}
 	case *lang.Cast:
+		if lit, ok := e.X.(*lang.StrLit); ok {
+			// (int8[])"hello": each byte and the NUL, as constants.
+			b := append([]byte(lit.Value), 0)
+			for i, el := range t.Elems {
+				v := int64(b[i])
+				if el.Signed {
+					v = int64(int8(b[i]))
+				}
+				g.emit(storeImm(regScratch, int16(off+8*i), v, asm.DWord))
+			}
+			return nil
+		}
 		// (T[N])x: each element from x's bytes, the first the lowest.
 		if _, err := g.expr(e.X); err != nil {
 			return err
