@@ -34,6 +34,9 @@ type compiler struct {
 	enums       map[string]*Type
 	enumerators map[string]enumerator
 	errs        []error
+	// expandedFrom holds, for a call copied out of a macro's body, the
+	// calls of the macros it was expanded from, innermost first.
+	expandedFrom map[*lang.Call][]*lang.Call
 }
 
 // Compile runs the passes over a parsed program: lower (desugaring),

@@ -142,7 +142,12 @@ func (m *macroExpander) expand(d *lang.MacroDef, call lang.Node, args []lang.Exp
 		return fail("macro "+d.Name+"("+strings.Join(d.Params, ", ")+")", "macro %s takes %d argument(s), got %d", d.Name, len(d.Params), len(args))
 	}
 	m.count++
-	b := &binding{exprs: map[string]lang.Expr{}, vars: map[string]string{}, maps: map[string]string{}, suffix: fmt.Sprintf("__m%d", m.count)}
+	b := &binding{exprs: map[string]lang.Expr{}, vars: map[string]string{}, maps: map[string]string{}, suffix: fmt.Sprintf("__m%d", m.count), c: m.c}
+	if mc, ok := call.(*lang.Call); ok {
+		b.from = mc
+	} else if id, ok := call.(*lang.Ident); ok {
+		b.from = &lang.Call{Pos: id.Pos, Name: id.Name}
+	}
 	for i, p := range d.Params {
 		switch {
 		case strings.HasPrefix(p, "$"):
@@ -177,6 +182,10 @@ type binding struct {
 	vars   map[string]string // parameter $a -> the caller's variable
 	maps   map[string]string // parameter @b -> the caller's map
 	suffix string            // renames the body's own variables
+	// from is the macro's call, noted for the calls copied out of its
+	// body (compiler.expandedFrom: errorf's "expanded from").
+	from *lang.Call
+	c    *compiler
 }
 
 func (b *binding) blockExpr(x *lang.BlockExpr) *lang.BlockExpr {
@@ -288,7 +297,14 @@ func (b *binding) expr(e lang.Expr) lang.Expr {
 		c := *x
 		return &c
 	case *lang.Call:
-		return &lang.Call{Pos: x.Pos, Name: x.Name, Args: b.list(x.Args)}
+		out := &lang.Call{Pos: x.Pos, Name: x.Name, Args: b.list(x.Args)}
+		if b.from != nil && b.c != nil {
+			if b.c.expandedFrom == nil {
+				b.c.expandedFrom = map[*lang.Call][]*lang.Call{}
+			}
+			b.c.expandedFrom[out] = append(append([]*lang.Call(nil), b.c.expandedFrom[x]...), b.from)
+		}
+		return out
 	case *lang.Unary:
 		return &lang.Unary{Pos: x.Pos, Op: x.Op, X: b.expr(x.X)}
 	case *lang.IncDec:

@@ -158,6 +158,9 @@ type PrintfDesc struct {
 	Action string
 	// End is the column just past the call, for errorf's and warnf's place.
 	End int
+	// ExpandedFrom are the macro calls the call was expanded from,
+	// innermost first, which errorf and warnf name after their message.
+	ExpandedFrom []MacroCall
 }
 
 // Field is one value in a record or a map key: its type and byte offset.
@@ -209,3 +212,10 @@ const (
 // PidNamespace names a PID namespace by the device and inode of its
 // /proc/PID/ns/pid file, as bpf_get_ns_current_pid_tgid takes them.
 type PidNamespace struct{ Dev, Ino uint64 }
+
+// MacroCall is the place of a macro's call: its position and the column
+// just past it.
+type MacroCall struct {
+	Pos lang.Pos
+	End int
+}

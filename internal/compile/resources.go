@@ -63,6 +63,9 @@ func (c *compiler) resources(units []*unit) {
 // size.
 func (c *compiler) printfLayout(u *unit, e *lang.Call) *PrintfDesc {
 	desc := &PrintfDesc{Format: e.Args[0].(*lang.StrLit).Value, Pos: e.Pos, Action: e.Name, End: callEnd(c.prog.Source, e)}
+	for _, m := range c.expandedFrom[e] {
+		desc.ExpandedFrom = append(desc.ExpandedFrom, MacroCall{Pos: m.Pos, End: callEnd(c.prog.Source, m)})
+	}
 	size := 8
 	if c.plan.EventHeader {
 		size += c.traceHeaderSize()

@@ -505,6 +505,13 @@ func (s *session) action(d *compile.PrintfDesc, text string) {
 			level = "WARNING"
 		}
 		fmt.Fprintf(os.Stderr, "%s: %s: %s\n", lang.Location(s.plan.Source.File, d.Pos, d.End-d.Pos.Col), level, text)
+		for _, m := range d.ExpandedFrom {
+			// As bpftrace: each macro call the message came through.
+			fmt.Fprintf(os.Stderr, "%s: %s: expanded from\n", lang.Location(s.plan.Source.File, m.Pos, m.End-m.Pos.Col), level)
+			if u := lang.Underline(s.plan.Source.Source, m.Pos, m.End-m.Pos.Col); u != "" {
+				fmt.Fprintln(os.Stderr, u)
+			}
+		}
 	case "debugf":
 		s.out.flush()
 		fmt.Fprintf(os.Stderr, "debugf: %s\n", text)
