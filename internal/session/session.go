@@ -200,20 +200,20 @@ func (e ExitCode) Error() string { return fmt.Sprintf("the program called exit(%
 type session struct {
 	// selfSignal receives SIGUSR1 for self:signal:SIGUSR1 probes.
 	selfSignal chan os.Signal
-	cfg      Config
-	be       backend
-	out      *printer
-	plan     *compile.Plan
-	dec      *decoder
-	coll     kernel
-	links    linker
-	resolver *resolve.Resolver
-	unw      *unwind.Loader // the CFI walk's tables (stack.go); nil until loaded
-	held     child
-	reader   records
-	pid      int
-	events   int
-	exited   bool
+	cfg        Config
+	be         backend
+	out        *printer
+	plan       *compile.Plan
+	dec        *decoder
+	coll       kernel
+	links      linker
+	resolver   *resolve.Resolver
+	unw        *unwind.Loader // the CFI walk's tables (stack.go); nil until loaded
+	held       child
+	reader     records
+	pid        int
+	events     int
+	exited     bool
 	// exitCalled is set when the program called exit(); exitCode is its code.
 	exitCalled bool
 	exitCode   int
