@@ -177,6 +177,8 @@ func builtinTable() []*builtin {
 			help: "the byte offset of a member in a struct (of a type or of an expression's type)", check: (*checker).offsetofType, emit: (*gen).constValue},
 		{name: "signal_name", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "signal_name", usage: "signal_name(sig)",
 			help: "a signal number, printed as its description (Interrupt), as main's stdlib", check: (*checker).strerrorType, emit: (*gen).firstArg},
+		{name: "cgroup_path", call: true, minArgs: 1, maxArgs: 2, where: inAll, result: "cgroup_path", usage: `cgroup_path(cgroup[, "unified"])`,
+			help: "a cgroup v2 id, printed as its path: unified:/system.slice/x.service", check: (*checker).cgroupPathType, emit: (*gen).firstArg},
 		{name: "strerror", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "strerror", usage: "strerror(errno)",
 			help: "an errno value, printed as its message", check: (*checker).strerrorType, emit: (*gen).firstArg},
 		{name: "buf", call: true, minArgs: 1, maxArgs: 2, where: inAll, result: "buffer", usage: "buf(ptr, len), buf(array[, len]) or buf(string[, len])",

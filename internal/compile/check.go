@@ -889,7 +889,7 @@ func (k *checker) identType(e *lang.Ident) (*Type, error) {
 // does not trace.
 var kernelOnly = map[string]bool{
 	"kstack": true, "curtask": true, "kptr": true, "kaddr": true, "ksym": true, "pcomm": true,
-	"cgroup_path": true, "path": true, "skboutput": true, "socket_cookie": true,
+	"path": true, "skboutput": true, "socket_cookie": true,
 	"percpu_kaddr": true, "kfunc": true, "kprobe": true, "tracepoint": true,
 }
 

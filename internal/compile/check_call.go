@@ -743,6 +743,21 @@ func (k *checker) bswapType(n lang.Expr) (*Type, error) {
 	return &Type{Kind: KindInt, Size: t.Size}, nil
 }
 
+// cgroupPathType types cgroup_path(id) and cgroup_path(id, "unified"):
+// uscope reads cgroup v2, bpftrace's "unified" hierarchy.
+func (k *checker) cgroupPathType(n lang.Expr) (*Type, error) {
+	e := n.(*lang.Call)
+	if _, err := k.scalarType(e.Args[0]); err != nil {
+		return nil, err
+	}
+	if len(e.Args) == 2 {
+		if s, ok := e.Args[1].(*lang.StrLit); !ok || s.Value != "unified" {
+			return nil, k.c.errorf(e.Args[1], `cgroup_path(cgroup, "unified")`, "uscope reads cgroup v2 only: its filter is \"unified\"")
+		}
+	}
+	return tCgroupPath, nil
+}
+
 func (k *checker) strerrorType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	if _, err := k.scalarType(e.Args[0]); err != nil {

@@ -103,6 +103,8 @@ var (
 	tUsername = &Type{Kind: KindInt, Size: 8, Builtin: "username"}
 	tStrerror = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "strerror"}
 	tSignal   = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "signal_name"}
+	// A cgroup id, printed as the cgroup's path (cgroup_path).
+	tCgroupPath = &Type{Kind: KindInt, Size: 8, Builtin: "cgroup_path"}
 	tCtx      = &Type{Kind: KindInt, Size: 8, Pointee: tU64, Kernel: true}
 )
 

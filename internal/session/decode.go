@@ -247,6 +247,8 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 			return output.StringValue(output.Strerror(syscall.Errno(v)), false)
 		case "signal_name":
 			return output.StringValue(signalName(int64(v)), false)
+		case "cgroup_path":
+			return output.StringValue(cgroupPath(v), false)
 		case "goitab", "goetype":
 			// The word, which printf's %x prints, named by its dynamic
 			// type in text (print(args), %s), as an enum is.
