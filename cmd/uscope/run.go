@@ -193,7 +193,7 @@ retval and args (the results) are available.`,
 				return usageError(err)
 			}
 			cfg.Quiet, cfg.Unsafe, cfg.NoWarnings = quiet, unsafe, noWarnings
-			cfg.BpftraceLabels, cfg.DryRun = true, dryRun
+			cfg.BpftraceLabels, cfg.DryRun, cfg.HelperErrors = true, dryRun, helperErrors
 			switch format {
 			case "text":
 			case "json":
@@ -233,7 +233,7 @@ EXAMPLES:
 	c.Flags().BoolVarP(&showVersion, "version", "V", false, "print the version of bpftrace's language run implements, and uscope's")
 	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands")
 	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines nor warnings about the program")
-	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "accepted for bpftrace's -k; helper errors are counted by uscope either way")
+	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "warn (once, at its place) where a map is read at a key it does not hold, as bpftrace's -k")
 	c.Flags().BoolVar(&usdtFileActivation, "usdt-file-activation", false, "accepted for bpftrace's flag: uscope always enables a USDT probe's semaphore in every process\n"+
 		"that maps the file, through the kernel's reference counter")
 	c.Flags().StringVar(&mode, "mode", "run", "run the program, or bench: time each bench:NAME probe in a loop, as bpftrace's --mode bench")

@@ -53,3 +53,27 @@ int main(void) { struct A a = {{1, 2, 3, 4}}; for (int i = 0; i < 200; i++) { ar
 		t.Errorf("--no-warnings: exit %d\n%s", q.code, q.stderr)
 	}
 }
+
+// TestHelperErrorsLookup: with -k, a read of a key the map does not hold
+// warns once at its place, in bpftrace's words (runtime test
+// other.runtime_error_check_lookup); without -k it reads 0 silently.
+func TestHelperErrorsLookup(t *testing.T) {
+	testutil.RequireRoot(t)
+	prog := `BEGIN { @[1] = 1; $i = 0; while ($i < 3) { printf("%d\n", @[2]); $i++; } exit(); }`
+	r := runUscope(t, "run", "-k", "-e", prog)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "0\n0\n0\n") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, w := range []string{
+		"stdin:1:59-63: WARNING: Can't lookup map element because it does not exist.\n",
+		"\nAdditional Info - helper: map_lookup_elem, retcode: 0\n",
+		"\n" + prog + "\n" + strings.Repeat(" ", 58) + "~~~~\n",
+	} {
+		if n := strings.Count(r.stderr, w); n != 1 {
+			t.Errorf("stderr has %q %d times, want once\n%s", w, n, r.stderr)
+		}
+	}
+	if r := runUscope(t, "run", "-e", prog); r.code != 0 || strings.Contains(r.stderr, "WARNING") {
+		t.Errorf("without -k: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -41,7 +41,11 @@ func (g *gen) runtimeWarning(n lang.Node, msg string) error {
 		}
 	}
 	if idx < 0 {
-		w := g.c.prog.Errorf(n, nodeLen(n), "", "%s", msg)
+		length := nodeLen(n)
+		if me, ok := n.(*lang.MapExpr); ok && me.Keys != nil {
+			length = bracketLen(g.c.prog.Source, me.Pos.Offset) // @m[key] whole
+		}
+		w := g.c.prog.Errorf(n, length, "", "%s", msg)
 		w.Warning = true
 		idx = len(g.c.plan.Runtime)
 		g.c.plan.Runtime = append(g.c.plan.Runtime, w)

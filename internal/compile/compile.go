@@ -100,6 +100,23 @@ func (c *compiler) errorf(n lang.Node, hint, format string, args ...any) error {
 	return c.prog.Errorf(n, nodeLen(n), hint, format, args...)
 }
 
+// bracketLen is how many bytes from off, through the first '[' and its
+// matching ']', the source spans (1 when it has none).
+func bracketLen(src string, off int) int {
+	depth := 0
+	for i := off; i < len(src); i++ {
+		switch src[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth--; depth == 0 {
+				return i + 1 - off
+			}
+		}
+	}
+	return 1
+}
+
 // nodeLen estimates how much source text a node spans, for the caret.
 func nodeLen(n lang.Node) int {
 	switch e := n.(type) {

@@ -357,9 +357,24 @@ func (g *gen) mapRead(me *lang.MapExpr, off int) error {
 	missing, done := g.label("miss"), g.label("mread")
 	g.lookup(m, keyOff)
 	g.emit(asm.JEq.Imm(asm.R0, 0, missing))
+	warnMiss := func() error {
+		if !g.c.opts.HelperErrors {
+			return nil
+		}
+		// bpftrace's words for -k, its helper and return code below.
+		return g.runtimeWarning(me, "Can't lookup map element because it does not exist.\nAdditional Info - helper: map_lookup_elem, retcode: 0")
+	}
 	if off < 0 {
 		g.emit(asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord), asm.Ja.Label(done))
-		g.emit(asm.Mov.Imm(asm.R0, 0).WithSymbol(missing))
+		if g.c.opts.HelperErrors {
+			g.mark(missing)
+			if err := warnMiss(); err != nil {
+				return err
+			}
+			g.emit(asm.Mov.Imm(asm.R0, 0))
+		} else {
+			g.emit(asm.Mov.Imm(asm.R0, 0).WithSymbol(missing))
+		}
 		g.mark(done)
 		return nil
 	}
@@ -373,6 +388,9 @@ func (g *gen) mapRead(me *lang.MapExpr, off int) error {
 	}
 	g.emit(asm.Ja.Label(done))
 	g.mark(missing)
+	if err := warnMiss(); err != nil {
+		return err
+	}
 	g.zeroScratch(off, n)
 	g.mark(done)
 	return nil

@@ -26,6 +26,9 @@ type Options struct {
 	// initial one: pid and tid are then as that namespace numbers them, as
 	// bpftrace's (pid(init) and tid(init) stay the initial namespace's).
 	PidNS *PidNamespace
+	// HelperErrors is bpftrace's -k: a read of a key a map does not hold
+	// warns (once, at its place), as bpftrace's map_lookup_elem check.
+	HelperErrors bool
 	// StrSize is the capacity of strings read by str() including the NUL
 	// (default 64).
 	StrSize int

@@ -105,7 +105,7 @@ var (
 	tSignal   = &Type{Kind: KindInt, Size: 8, Signed: true, Builtin: "signal_name"}
 	// A cgroup id, printed as the cgroup's path (cgroup_path).
 	tCgroupPath = &Type{Kind: KindInt, Size: 8, Builtin: "cgroup_path"}
-	tCtx      = &Type{Kind: KindInt, Size: 8, Pointee: tU64, Kernel: true}
+	tCtx        = &Type{Kind: KindInt, Size: 8, Pointee: tU64, Kernel: true}
 )
 
 func strType(n int) *Type { return &Type{Kind: KindString, Size: n} }

@@ -50,6 +50,8 @@ type Config struct {
 	// "HINT:" line), for run, the command that takes bpftrace's command
 	// line; otherwise they start with "uscope: ".
 	BpftraceLabels bool
+	// HelperErrors is bpftrace's -k (compile.Options.HelperErrors).
+	HelperErrors bool
 	// DryRun stops right after the probes are attached, before BEGIN runs
 	// or anything is printed but the attached line (bpftrace's --dry-run).
 	DryRun bool
@@ -302,6 +304,7 @@ func (s *session) run(ctx context.Context) error {
 		Defines:          cfg.Defines,
 		DummyTSMap:       dummyTSMap(),
 		PidNS:            ownPidNS(),
+		HelperErrors:     cfg.HelperErrors,
 		ConfigEnv:        configEnv(),
 		Unsafe:           cfg.Unsafe,
 		FilterTree:       s.follows(),
