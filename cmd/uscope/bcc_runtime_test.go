@@ -572,8 +572,8 @@ func wantCurlTLS(t *testing.T, file, body string) {
 	var written, read string
 	for _, l := range jsonLines(t, file) {
 		var e tools.TLSEntry
-		b, _ := json.Marshal(l)
-		if err := json.Unmarshal(b, &e); err != nil || e.Comm != "curl" || e.Func == "" {
+		b, _ := json.Marshal(l["data"])
+		if err := json.Unmarshal(b, &e); err != nil || l["type"] != "tls" || e.Comm != "curl" || e.Func == "" {
 			t.Errorf("entry %v: want a TLS entry of curl", l)
 		}
 		switch e.Direction {

@@ -21,9 +21,12 @@ import (
 func tlsEntries(out string) []tools.TLSEntry {
 	var es []tools.TLSEntry
 	for _, l := range strings.Split(out, "\n") {
-		var e tools.TLSEntry
-		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &e) == nil {
-			es = append(es, e)
+		var obj struct {
+			Type string
+			Data tools.TLSEntry
+		}
+		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &obj) == nil && obj.Type == "tls" {
+			es = append(es, obj.Data)
 		}
 	}
 	return es

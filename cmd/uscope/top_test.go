@@ -228,8 +228,9 @@ func TestTLSTop(t *testing.T) {
 	file := t.TempDir() + "/tls.json"
 	runOK(t, "tls", "-f", "json", "-o", file, "-c", get)
 	want := sums{map[string]int{}, map[string]int{}}
-	for _, l := range jsonLines(t, file) {
-		if l["comm"] == "curl" {
+	for _, o := range jsonLines(t, file) {
+		l, _ := o["data"].(map[string]any)
+		if o["type"] == "tls" && l["comm"] == "curl" {
 			n, _ := l["len"].(float64)
 			add(want, l["func"].(string), 1, int(n))
 		}

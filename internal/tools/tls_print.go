@@ -109,7 +109,8 @@ func (p *TLSPrinter) Header() {
 	fmt.Fprintf(p.Out, "%-12s %-18s %-16s %7s %7s %7s%s\n", "TIME(s)", "FUNC", "COMM", "PID", "TID", "LEN", lat)
 }
 
-// TLSEntry is one object of tls --json.
+// TLSEntry is the data of one object of tls --json, {"type": "tls",
+// "data": ENTRY}.
 type TLSEntry struct {
 	Time      string `json:"time"`
 	Func      string `json:"func"`
@@ -180,8 +181,9 @@ func (p *TLSPrinter) json(r TLSRecord) {
 	if p.Hex {
 		j.Hex = hex.EncodeToString(r.Data)
 	}
+	// run -f json's shape: {"type": KIND, "data": ...}.
 	b, _ := json.Marshal(j)
-	fmt.Fprintf(p.Out, "%s\n", b)
+	fmt.Fprintf(p.Out, "{\"type\": \"tls\", \"data\": %s}\n", b)
 }
 
 func (p *TLSPrinter) text(r TLSRecord) {
