@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,17 @@ func TestReadmeExamples(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", ex.script)
+			// The block and what it starts in the background are one
+			// process group: a timeout, or the end of the block, kills
+			// them all, so that none holds the output pipe open.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			cmd.WaitDelay = 5 * time.Second
+			defer func() {
+				if cmd.Process != nil {
+					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
+			}()
 			src, _ := filepath.Abs("../..")
 			cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "USCOPE_SRC="+src, "OTELCOL="+otelcol)
 			cmd.Dir = t.TempDir()
