@@ -109,11 +109,11 @@ func TestTLSPrinter(t *testing.T) {
 		{"partial write", &TLSPrinter{}, fmtWrite, write(2, 5, "ab"),
 			"1.000000     SSL_write          node                  10      11       2\n    ab\n    [partial: 2 of 5 bytes written]\n"},
 		{"failed write json", &TLSPrinter{JSON: true}, fmtFailed, failed,
-			`{"time":"2000-01-01T00:00:01Z","func":"SSL_write","direction":"write","pid":10,"tid":11,"comm":"node","len":-1,"asked":124,"failed":true,"truncated":false,"data":""}` + "\n"},
+			`{"type": "tls", "data": {"time":"2000-01-01T00:00:01Z","func":"SSL_write","direction":"write","pid":10,"tid":11,"comm":"node","len":-1,"asked":124,"failed":true,"truncated":false,"data":""}}` + "\n"},
 		{"comm filtered", &TLSPrinter{Comm: "wget"}, fmtRead, read(1, 1, 0, "z"), ""},
 		{"other printfs pass", &TLSPrinter{}, "warning: %s\n", []output.Value{str("something")}, "warning: something\n"},
 		{"json", &TLSPrinter{JSON: true}, fmtRead, read(1_000_000_000, 5, 7, "hi"),
-			`{"time":"2000-01-01T00:00:01Z","func":"SSL_read","direction":"read","pid":10,"tid":11,"comm":"curl","len":5,"latency_ns":7,"truncated":true,"data":"hi"}` + "\n"},
+			`{"type": "tls", "data": {"time":"2000-01-01T00:00:01Z","func":"SSL_read","direction":"read","pid":10,"tid":11,"comm":"curl","len":5,"latency_ns":7,"truncated":true,"data":"hi"}}` + "\n"},
 		// bcc's sslsniff, as sslsniff_example.txt shows it.
 		{"sslsniff", &TLSPrinter{BCC: true, UID: -1}, fmtWrite, write(3, 3, "GET"),
 			"WRITE/SEND   0.000000000        node             10      3     \n----- DATA -----\nGET\n----- END DATA -----\n\n"},
