@@ -200,8 +200,10 @@ type ExitCode int
 func (e ExitCode) Error() string { return fmt.Sprintf("the program called exit(%d)", int(e)) }
 
 type session struct {
-	// selfSignal receives SIGUSR1 for self:signal:SIGUSR1 probes.
+	// selfSignal receives SIGUSR1 for the self:signal:SIGUSR1 probes
+	// onSignal, in program order.
 	selfSignal chan os.Signal
+	onSignal   []*compile.Special
 	cfg        Config
 	be         backend
 	out        *printer
@@ -492,10 +494,12 @@ func notifyAttached() {
 func (s *session) notifySelfSignal() {
 	for _, sp := range s.plan.Specials {
 		if sp.Kind == lang.KindSelf {
-			s.selfSignal = make(chan os.Signal, 4)
-			signal.Notify(s.selfSignal, unix.SIGUSR1)
-			return
+			s.onSignal = append(s.onSignal, sp)
 		}
+	}
+	if len(s.onSignal) > 0 {
+		s.selfSignal = make(chan os.Signal, 4)
+		signal.Notify(s.selfSignal, unix.SIGUSR1)
 	}
 }
 
@@ -663,15 +667,9 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		byPeriod[sp.IntervalNanos] = append(byPeriod[sp.IntervalNanos], sp)
 	}
-	// self:signal:SIGUSR1 probes run, in program order, when uscope gets
-	// the signal (caught from before the attached line: notifySelfSignal).
-	selfSignal := s.selfSignal
-	var onSignal []*compile.Special
-	for _, sp := range s.plan.Specials {
-		if sp.Kind == lang.KindSelf {
-			onSignal = append(onSignal, sp)
-		}
-	}
+	// self:signal:SIGUSR1 probes run when uscope gets the signal (caught
+	// from before the attached line: notifySelfSignal).
+	selfSignal, onSignal := s.selfSignal, s.onSignal
 	for _, p := range periods {
 		t := time.NewTicker(time.Duration(p))
 		defer t.Stop()
