@@ -117,8 +117,13 @@ type Choice struct {
 // "+4 (jcc, emulated; skipped cmp)", "+0 (push, emulated)",
 // "+0 (test, single-stepped; kept: je at +0x1a jumps to +0x3)".
 func (c Choice) String() string {
-	// Without fmt: this runs once per site of a wildcard (43,713 on libjvm.so).
-	b := make([]byte, 0, 40+len(c.Insn)+len(c.Why))
+	return string(c.Append(make([]byte, 0, 40+len(c.Insn)+len(c.Why))))
+}
+
+// Append appends String's text to b: a wildcard renders the choice of each
+// of its sites (43,713 on libjvm.so), and most of them are the same few
+// texts, which a caller can look up without allocating.
+func (c Choice) Append(b []byte) []byte {
 	b = append(b, '+')
 	b = strconv.AppendUint(b, c.Offset, 10)
 	b = append(b, " ("...)
@@ -129,16 +134,19 @@ func (c Choice) String() string {
 	} else {
 		b = append(b, "single-stepped"...)
 	}
-	if len(c.Skipped) > 0 {
-		b = append(b, "; skipped "...)
-		b = append(b, strings.Join(c.Skipped, ", ")...)
+	for i, m := range c.Skipped {
+		if i == 0 {
+			b = append(b, "; skipped "...)
+		} else {
+			b = append(b, ", "...)
+		}
+		b = append(b, m...)
 	}
 	if c.Why != "" {
 		b = append(b, "; kept: "...)
 		b = append(b, c.Why...)
 	}
-	b = append(b, ')')
-	return string(b)
+	return append(b, ')')
 }
 
 // maxSkip bounds how many instructions may be skipped.

@@ -1,8 +1,10 @@
 package resolve
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/uscope/uscope/arch"
@@ -55,6 +57,38 @@ func (r *Resolver) chooseEntry(o *object, s *Site) (placement.Choice, bool) {
 	return c, true
 }
 
+// placeEntries places the entry sites of sites (placeEntry) in address
+// order, so that decoding reads the object's text front to back and touches
+// each of its pages once: in name order a wildcard over a large library
+// faulted every page in again and again, a trap each (a quarter of the CPU
+// of attaching all of libjvm.so). The pages read are given back every
+// releaseEvery bytes of text, so that a library's text is never resident
+// all at once.
+func (r *Resolver) placeEntries(o *object, sites []Site) {
+	if r.opts.ExactEntry || len(sites) == 0 {
+		return
+	}
+	order := make([]int32, len(sites))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(sites[a].FuncAddr, sites[b].FuncAddr) })
+	defer o.f.ReleasePages()
+	from := sites[order[0]].FuncAddr
+	for _, i := range order {
+		s := &sites[i]
+		if s.FuncAddr-from >= releaseEvery {
+			o.f.ReleasePages()
+			from = s.FuncAddr
+		}
+		r.placeEntry(o, s)
+	}
+}
+
+// releaseEvery is how much text placeEntries decodes between releases of
+// the pages it read.
+const releaseEvery = 4 << 20
+
 // placeEntry moves the entry site s of a C or C++ function to the
 // instruction chooseEntry picks, unless Options.ExactEntry is set, and
 // records the choice in s.Placement and s.Moved.
@@ -73,23 +107,26 @@ func (r *Resolver) placeEntry(o *object, s *Site) {
 		}
 		s.Addr, s.Offset, s.Moved = s.FuncAddr+c.Offset, off, c.Offset
 	}
-	s.Placement = r.intern(c.String())
+	s.Placement = r.internChoice(c)
 }
 
-// intern returns the one copy of s the resolver keeps: most of a
-// library's functions share a handful of placements ("+0 (push,
-// emulated)"), and a wildcard keeps one per site.
-func (r *Resolver) intern(s string) string {
+// internChoice returns the one copy of c's text the resolver keeps: most
+// of a library's functions share a handful of placements ("+0 (push,
+// emulated)"), and a wildcard keeps one per site. The text is rendered
+// into a buffer the resolver reuses, so a known one costs no allocation.
+func (r *Resolver) internChoice(c placement.Choice) string {
 	r.internMu.Lock()
 	defer r.internMu.Unlock()
-	if v, ok := r.interned[s]; ok {
+	r.internBuf = c.Append(r.internBuf[:0])
+	if v, ok := r.interned[string(r.internBuf)]; ok {
 		return v
 	}
 	if r.interned == nil {
 		r.interned = map[string]string{}
 	}
-	r.interned[s] = s
-	return s
+	v := string(r.internBuf)
+	r.interned[v] = v
+	return v
 }
 
 // describeEntry records in s.Placement where placeEntry would put the

@@ -130,9 +130,11 @@ type Resolver struct {
 	// keep: the registers entry placement keeps (keepRegs).
 	keepOnce sync.Once
 	keep     placement.RegSet
-	// interned: one copy of each placement description (intern).
-	internMu sync.Mutex
-	interned map[string]string
+	// interned: one copy of each placement description (internChoice),
+	// and the buffer it renders them in.
+	internMu  sync.Mutex
+	interned  map[string]string
+	internBuf []byte
 }
 
 // New returns a Resolver.

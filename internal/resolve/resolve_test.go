@@ -507,3 +507,38 @@ func TestSymbolizeExitedProcess(t *testing.T) {
 		r.Close()
 	}
 }
+
+// TestWildcardPlacementInAddressOrder checks that a wildcard, which places
+// its entry probes in address order and gives the text's pages back as it
+// goes (placeEntries), places every site where resolving its function
+// alone places it: on JVM_* of libjvm.so, a few hundred C++ functions.
+func TestWildcardPlacementInAddressOrder(t *testing.T) {
+	testutil.RequireFile(t, libjvmPath)
+	r := New(Options{})
+	defer r.Close()
+	all, err := r.Resolve(apFor("uprobe", libjvmPath, "JVM_*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 100 {
+		t.Fatalf("JVM_*: %d sites, want hundreds", len(all))
+	}
+	moved := 0
+	for _, s := range all {
+		one := New(Options{})
+		sites, err := one.Resolve(apFor("uprobe", libjvmPath, s.Func))
+		one.Close()
+		if err != nil || len(sites) != 1 {
+			t.Fatalf("%s alone: %d sites, %v", s.Func, len(sites), err)
+		}
+		if got := sites[0]; got.Addr != s.Addr || got.Placement != s.Placement {
+			t.Errorf("%s: wildcard placed it at 0x%x %q, alone at 0x%x %q", s.Func, s.Addr, s.Placement, got.Addr, got.Placement)
+		}
+		if s.Moved != 0 {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Errorf("no JVM_* entry probe moved: placement did not run")
+	}
+}

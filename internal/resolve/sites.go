@@ -393,6 +393,9 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		demangled string
 	}
 	var hits []hit
+	if ap.Func == "*" {
+		hits = make([]hit, 0, len(funcs)) // not grown 16 times
+	}
 	for i := range funcs {
 		fn := &funcs[i]
 		if g.Literal() {
@@ -459,17 +462,12 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 		}
 		lazy = make([]lazyName, 0, n)
 	}
-	// Placement decodes code where it is mapped: give its pages back as it
-	// goes, so that a library's text is never resident all at once.
-	o.f.ReleasePages() // the symbol tables, read
-	defer o.f.ReleasePages()
+	// The symbol tables are read: give their pages back.
+	o.f.ReleasePages()
 	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
 	probePrefix := ProbeName(ap.Kind, t.Name()) + ":"
 	out := make([]Site, 0, len(hits))
-	for hi, h := range hits {
-		if hi%4096 == 4095 {
-			o.f.ReleasePages()
-		}
+	for _, h := range hits {
 		fn := &funcs[h.i]
 		addr := fn.Addr + ap.Offset
 		if ap.HasOffset {
@@ -507,10 +505,10 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 			Func: fn.Name, Display: d, FuncAddr: fn.Addr, Addr: addr, Size: fn.Size, Offset: off, GoBinary: isGo,
 			demangled: ld,
 		}
-		if !ap.HasOffset {
-			r.placeEntry(o, &s)
-		}
 		out = append(out, s)
+	}
+	if !ap.HasOffset {
+		r.placeEntries(o, out)
 	}
 	if isGo {
 		return r.goSites(o, ap, out)
