@@ -21,7 +21,7 @@ func TestGoInlined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"", "go1.27.4"} {
+	for _, v := range []string{"", newestToolchain} {
 		for _, b := range matrixBuilds[:2] {
 			name := v
 			if name == "" {

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uscope/uscope/gobin"
 	"github.com/uscope/uscope/internal/testutil"
@@ -19,6 +23,80 @@ import (
 // find it.
 var matrixToolchains = []string{
 	"go1.21.13", "go1.22.12", "go1.23.12", "go1.24.13", "go1.25.14", "go1.26.11", "go1.27.4", "",
+}
+
+// newestToolchain is the newest release of matrixToolchains.
+var newestToolchain = matrixToolchains[len(matrixToolchains)-2]
+
+// TestMatrixToolchainsAreCurrent checks matrixToolchains against the
+// toolchains the module proxy serves today (go list -m -versions
+// golang.org/toolchain): the newest patch release of every minor version
+// from go1.21, so that a new Go release fails this test until the matrix
+// builds with it.
+func TestMatrixToolchainsAreCurrent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-versions", "golang.org/toolchain")
+	cmd.Dir = t.TempDir() // outside the module: no go.mod to resolve
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if testutil.InCI() {
+			t.Fatalf("go list -m -versions golang.org/toolchain: %v\n%s", err, out)
+		}
+		t.Skipf("module proxy unreachable: %v", err)
+	}
+	newest := map[[2]int][3]int{} // (major, minor) → newest (major, minor, patch)
+	for _, v := range strings.Fields(string(out)) {
+		rel, ok := strings.CutPrefix(v, "v0.0.1-go")
+		if !ok {
+			continue
+		}
+		rel, ok = strings.CutSuffix(rel, ".linux-amd64")
+		if !ok {
+			continue
+		}
+		var n [3]int
+		parts := strings.Split(rel, ".")
+		if len(parts) != 3 {
+			continue // a release candidate (go1.27rc1) or a .0 without patch (go1.20)
+		}
+		bad := false
+		for i, p := range parts {
+			if n[i], err = strconv.Atoi(p); err != nil {
+				bad = true
+			}
+		}
+		if bad || n[0] != 1 || n[1] < 21 {
+			continue
+		}
+		k := [2]int{n[0], n[1]}
+		if cur, ok := newest[k]; !ok || n[2] > cur[2] {
+			newest[k] = n
+		}
+	}
+	var want []string
+	for _, n := range newest {
+		want = append(want, fmt.Sprintf("go%d.%d.%d", n[0], n[1], n[2]))
+	}
+	slices.SortFunc(want, func(a, b string) int { return gobinVersionCompare(a, b) })
+	got := matrixToolchains[:len(matrixToolchains)-1]
+	if !slices.Equal(got, want) {
+		t.Errorf("matrixToolchains = %v;\nthe proxy serves %v (the newest patch of each minor from go1.21): update matrixToolchains", got, want)
+	}
+}
+
+// gobinVersionCompare orders "go1.M.P" names by (M, P).
+func gobinVersionCompare(a, b string) int {
+	parse := func(s string) (m, p int) {
+		fmt.Sscanf(s, "go1.%d.%d", &m, &p)
+		return
+	}
+	am, ap := parse(a)
+	bm, bp := parse(b)
+	if am != bm {
+		return am - bm
+	}
+	return ap - bp
 }
 
 // matrixBuilds are the ways each toolchain builds testdata/gomatrix.go.txt.
