@@ -3,32 +3,36 @@ package arch
 import (
 	"debug/elf"
 	"fmt"
+	"sync"
 )
 
 // AMD64 is the x86-64 table. The context is the kernel's struct pt_regs
 // (arch/x86/include/asm/ptrace.h), which 32-bit x86 programs share on a
 // 64-bit kernel; DWARF numbers follow the System V AMD64 psABI.
-var AMD64 = func() *Arch {
-	a := &Arch{
-		Name:        "amd64",
-		Machine:     elf.EM_X86_64,
-		PtrSize:     8,
-		Context:     "struct pt_regs",
-		ContextSize: 21 * 8,
-		CArgs:       []string{"rdi", "rsi", "rdx", "rcx", "r8", "r9"},
-		CStackArgs:  8,
-		CReturn:     "rax",
-		GoIntArgs:   []string{"rax", "rbx", "rcx", "rdi", "rsi", "r8", "r9", "r10", "r11"},
-		GoFloatArgs: numbered("xmm", 0, 15),
-		GoRegABI:    [2]int{1, 17},
-		GoG:         "r14",
-		SP:          "rsp",
-		PC:          "rip",
-		FP:          "rbp",
-		Decoder:     DecoderX86,
-		MaxInsnLen:  15,
-		Unprobeable: amd64Unprobeable,
-	}
+var AMD64 = &Arch{
+	Name:        "amd64",
+	Machine:     elf.EM_X86_64,
+	PtrSize:     8,
+	Context:     "struct pt_regs",
+	ContextSize: 21 * 8,
+	CArgs:       []string{"rdi", "rsi", "rdx", "rcx", "r8", "r9"},
+	CStackArgs:  8,
+	CReturn:     "rax",
+	GoIntArgs:   []string{"rax", "rbx", "rcx", "rdi", "rsi", "r8", "r9", "r10", "r11"},
+	GoFloatArgs: numbered("xmm", 0, 15),
+	GoRegABI:    [2]int{1, 17},
+	GoG:         "r14",
+	SP:          "rsp",
+	PC:          "rip",
+	FP:          "rbp",
+	Decoder:     DecoderX86,
+	MaxInsnLen:  15,
+	Unprobeable: amd64Unprobeable,
+	tables:      sync.OnceValue(amd64Tables),
+}
+
+// amd64Tables builds AMD64's register tables.
+func amd64Tables() *regTables {
 	// struct pt_regs, in order: field name, canonical name, DWARF number.
 	slots := []struct {
 		field, name string
@@ -87,8 +91,8 @@ var AMD64 = func() *Arch {
 	}
 	ops["rip"] = Operand{Reg: reg("rip"), Width: 8}
 	ops["eip"] = Operand{Reg: reg("rip"), Width: 4}
-	return a.build(regs, aliases, ops)
-}()
+	return newRegTables(regs, aliases, ops)
+}
 
 // amd64Unprobeable refuses EVEX-encoded (AVX-512) instructions: opcode byte
 // 62 after legacy prefixes, which in 64-bit mode is nothing else. Linux

@@ -125,6 +125,13 @@ type Arch struct {
 	// against it). nil means nothing is known for the architecture.
 	Unprobeable func(code []byte) string
 
+	// tables builds the register tables on first use (a sync.OnceValue):
+	// every uscope command links both architectures, most never ask.
+	tables func() *regTables
+}
+
+// regTables are an architecture's register tables.
+type regTables struct {
 	regs     []Reg
 	names    map[string]int     // canonical and context field names → index in regs
 	operands map[string]Operand // assembler names
@@ -133,18 +140,19 @@ type Arch struct {
 
 // Regs returns every register of the table: first the slots of the uprobe
 // context in their order, then the registers the context lacks.
-func (a *Arch) Regs() []Reg { return append([]Reg(nil), a.regs...) }
+func (a *Arch) Regs() []Reg { return append([]Reg(nil), a.tables().regs...) }
 
 // Reg returns the register named name: a canonical name ("rax", "x3"), a
 // field name of the kernel's context ("ax", "ip", "orig_ax" on amd64) or a
 // documented alias ("pc" for rip, "fp"/"lr" for x29/x30). Assembler names of
 // part of a register ("eax", "w3") are not registers; see [Arch.Operand].
 func (a *Arch) Reg(name string) (Reg, bool) {
-	i, ok := a.names[name]
+	t := a.tables()
+	i, ok := t.names[name]
 	if !ok {
 		return Reg{}, false
 	}
-	return a.regs[i], true
+	return t.regs[i], true
 }
 
 // Offset returns the context offset of the register named name (as [Arch.Reg]
@@ -160,9 +168,10 @@ func (a *Arch) Offset(name string) (off int, ok bool) {
 // Offsets returns every name [Arch.Reg] accepts for a register in the
 // context, with its offset: the table a program generator indexes.
 func (a *Arch) Offsets() map[string]int {
-	m := make(map[string]int, len(a.names))
-	for n, i := range a.names {
-		if r := a.regs[i]; r.InContext() {
+	t := a.tables()
+	m := make(map[string]int, len(t.names))
+	for n, i := range t.names {
+		if r := t.regs[i]; r.InContext() {
 			m[n] = r.Offset
 		}
 	}
@@ -173,7 +182,7 @@ func (a *Arch) Offsets() map[string]int {
 // "rax", "eax", "ax", "al", "ah", "r8d", "rip" on amd64; "x3", "w3", "sp",
 // "wsp", "xzr", "fp", "lr" on arm64.
 func (a *Arch) Operand(name string) (Operand, bool) {
-	o, ok := a.operands[name]
+	o, ok := a.tables().operands[name]
 	return o, ok
 }
 
@@ -182,7 +191,7 @@ func (a *Arch) Operand(name string) (Operand, bool) {
 // ("r8", 2) is "r8w", ("x3", 4) is "w3".
 func (a *Arch) OperandName(reg string, width int) (string, bool) {
 	best := ""
-	for n, o := range a.operands {
+	for n, o := range a.tables().operands {
 		if o.Reg.Name == reg && o.Width == width && !o.HighByte && !o.Zero {
 			// Prefer the name GCC prints: the shortest, then the
 			// lexically first (r8b over r8l).
@@ -196,11 +205,12 @@ func (a *Arch) OperandName(reg string, width int) (string, bool) {
 
 // DWARFReg returns the register with DWARF number n.
 func (a *Arch) DWARFReg(n int) (Reg, bool) {
-	i, ok := a.dwarf[n]
+	t := a.tables()
+	i, ok := t.dwarf[n]
 	if !ok {
 		return Reg{}, false
 	}
-	return a.regs[i], true
+	return t.regs[i], true
 }
 
 // CArg returns integer argument i (from 0) of the C calling convention;
@@ -252,22 +262,19 @@ func Host() *Arch {
 	return a
 }
 
-// build indexes a table: regs are the registers, aliases extra names of
-// registers (alias → canonical name), operands the assembler names.
-func (a *Arch) build(regs []Reg, aliases map[string]string, operands map[string]Operand) *Arch {
-	a.regs = regs
-	// Sized up front: every uscope command builds the tables at start-up.
-	a.names = make(map[string]int, len(regs)+len(aliases))
-	a.dwarf = make(map[int]int, len(regs))
+// newRegTables indexes regs (context slots first, in order) by name,
+// alias and DWARF number.
+func newRegTables(regs []Reg, aliases map[string]string, operands map[string]Operand) *regTables {
+	t := &regTables{regs: regs, operands: operands,
+		names: make(map[string]int, len(regs)+len(aliases)), dwarf: make(map[int]int, len(regs))}
 	for i, r := range regs {
-		a.names[r.Name] = i
+		t.names[r.Name] = i
 		if r.DWARF >= 0 {
-			a.dwarf[r.DWARF] = i
+			t.dwarf[r.DWARF] = i
 		}
 	}
 	for alias, name := range aliases {
-		a.names[alias] = a.names[name]
+		t.names[alias] = t.names[name]
 	}
-	a.operands = operands
-	return a
+	return t
 }

@@ -3,33 +3,37 @@ package arch
 import (
 	"debug/elf"
 	"fmt"
+	"sync"
 )
 
 // ARM64 is the AArch64 table. The context is the kernel's struct
 // user_pt_regs (arch/arm64/include/uapi/asm/ptrace.h: regs[31], sp, pc,
 // pstate); DWARF numbers follow the AArch64 DWARF ABI (x0-x30 are 0-30, sp
 // 31, v0-v31 64-95).
-var ARM64 = func() *Arch {
-	a := &Arch{
-		Name:        "arm64",
-		Machine:     elf.EM_AARCH64,
-		PtrSize:     8,
-		Context:     "struct user_pt_regs",
-		ContextSize: 34 * 8,
-		CArgs:       numbered("x", 0, 8),
-		CStackArgs:  0,
-		CReturn:     "x0",
-		GoIntArgs:   numbered("x", 0, 16),
-		GoFloatArgs: numbered("f", 0, 16),
-		GoRegABI:    [2]int{1, 18},
-		GoG:         "x28",
-		SP:          "sp",
-		PC:          "pc",
-		FP:          "x29",
-		LR:          "x30",
-		Decoder:     DecoderARM64,
-		MaxInsnLen:  4,
-	}
+var ARM64 = &Arch{
+	Name:        "arm64",
+	Machine:     elf.EM_AARCH64,
+	PtrSize:     8,
+	Context:     "struct user_pt_regs",
+	ContextSize: 34 * 8,
+	CArgs:       numbered("x", 0, 8),
+	CStackArgs:  0,
+	CReturn:     "x0",
+	GoIntArgs:   numbered("x", 0, 16),
+	GoFloatArgs: numbered("f", 0, 16),
+	GoRegABI:    [2]int{1, 18},
+	GoG:         "x28",
+	SP:          "sp",
+	PC:          "pc",
+	FP:          "x29",
+	LR:          "x30",
+	Decoder:     DecoderARM64,
+	MaxInsnLen:  4,
+	tables:      sync.OnceValue(arm64Tables),
+}
+
+// arm64Tables builds ARM64's register tables.
+func arm64Tables() *regTables {
 	var regs []Reg
 	ops := map[string]Operand{}
 	for n := 0; n <= 30; n++ {
@@ -51,5 +55,5 @@ var ARM64 = func() *Arch {
 	ops["lr"] = Operand{Reg: regs[30], Width: 8}
 	ops["xzr"] = Operand{Width: 8, Zero: true}
 	ops["wzr"] = Operand{Width: 4, Zero: true}
-	return a.build(regs, map[string]string{"fp": "x29", "lr": "x30"}, ops)
-}()
+	return newRegTables(regs, map[string]string{"fp": "x29", "lr": "x30"}, ops)
+}

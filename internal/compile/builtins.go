@@ -1,7 +1,6 @@
 package compile
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -99,12 +98,18 @@ var lo32 = []asm.Instruction{asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32)}
 var builtins []*builtin
 
 // builtinIndex finds a row by kind and name.
-var builtinIndex = map[string]*builtin{}
+var builtinIndex = map[builtinKey]*builtin{}
+
+// builtinKey is a row's key in builtinIndex.
+type builtinKey struct {
+	call bool
+	name string
+}
 
 func init() {
 	builtins = builtinTable()
 	for _, b := range builtins {
-		builtinIndex[fmt.Sprint(b.call, b.name)] = b
+		builtinIndex[builtinKey{b.call, b.name}] = b
 	}
 }
 
@@ -278,7 +283,7 @@ func lookupBuiltin(name string, call bool) *builtin {
 			name = "sargN"
 		}
 	}
-	return builtinIndex[fmt.Sprint(call, name)]
+	return builtinIndex[builtinKey{call, name}]
 }
 
 // builtinNames lists the identifiers or the functions of the table.

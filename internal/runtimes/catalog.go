@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Event is something a language tool observes.
@@ -144,9 +145,11 @@ func py(name string) Probe {
 
 func jstr(p, l int) string { return fmt.Sprintf("str(arg%d, arg%d)", p, l) }
 
-var pythonGC = map[Event]Probe{
-	GCStart: {Provider: "python", Name: "gc__start", Args: map[string]string{"gen": "arg0"}},
-	GCDone:  {Provider: "python", Name: "gc__done", Args: map[string]string{"collected": "arg0"}},
+func pythonGC() map[Event]Probe {
+	return map[Event]Probe{
+		GCStart: {Provider: "python", Name: "gc__start", Args: map[string]string{"gen": "arg0"}},
+		GCDone:  {Provider: "python", Name: "gc__done", Args: map[string]string{"collected": "arg0"}},
+	}
 }
 
 func with(base map[Event]Probe, more map[Event]Probe) map[Event]Probe {
@@ -184,139 +187,145 @@ func javaProbes(methodFlag, allocFlag string) map[Event]Probe {
 	}
 }
 
-// Catalog is every runtime uscope knows, newest rules last within a
-// language; Find picks the entry whose versions contain the process's.
-var Catalog = []*Runtime{
-	{
-		Lang: "java", Name: "HotSpot JVM", Until: Version{20, 0}, Object: "libjvm.so",
-		Probes:  javaProbes(javaMethodFlag, javaMethodFlag),
-		Missing: map[Event]string{Exception: "HotSpot has no probe for Java exceptions (hotspot_jni:ExceptionOccurred is a JNI call, not a throw)"},
-		Build:   "a JDK built with DTrace support (Debian's openjdk is)",
-	},
-	{
-		Lang: "java", Name: "HotSpot JVM", From: Version{20, 0}, Object: "libjvm.so",
-		Probes:  javaProbes(javaMethodNew, javaAllocNew),
-		Missing: map[Event]string{Exception: "HotSpot has no probe for Java exceptions (hotspot_jni:ExceptionOccurred is a JNI call, not a throw)"},
-		Build:   "a JDK built with DTrace support (Debian's openjdk is)",
-	},
-	{
-		Lang: "python", Name: "CPython", Until: Version{3, 11},
-		Probes: with(pythonGC, map[Event]Probe{MethodEntry: py("function__entry"), MethodReturn: py("function__return")}),
-		Build:  pythonBuild,
-	},
-	{
-		Lang: "python", Name: "CPython", From: Version{3, 11}, Until: Version{3, 12},
-		Probes: with(pythonGC, map[Event]Probe{
-			MethodEntry: func() Probe {
-				p := py("function__entry")
-				p.Note = "CPython 3.11 fires function__entry only for calls that do not stay in the eval loop: Python-to-Python calls (inlined) have no entry, only a return"
-				return p
-			}(),
-			MethodReturn: py("function__return"),
-		}),
-		Build: pythonBuild,
-	},
-	{
-		Lang: "python", Name: "CPython", From: Version{3, 12}, Until: Version{3, 15},
-		Probes: pythonGC,
-		Missing: map[Event]string{
-			MethodEntry:  "CPython 3.12–3.14 removed the function__entry/return probes (PEP 669); only gc__start/gc__done remain",
-			MethodReturn: "CPython 3.12–3.14 removed the function__entry/return probes (PEP 669); only gc__start/gc__done remain",
+// Catalog returns every runtime uscope knows, newest rules last within a
+// language; Find picks the entry whose versions contain the process's. It
+// is built on first use: most commands never ask, and every command would
+// pay for its maps at start-up (issue 22).
+var Catalog = sync.OnceValue(catalog)
+
+func catalog() []*Runtime {
+	return []*Runtime{
+		{
+			Lang: "java", Name: "HotSpot JVM", Until: Version{20, 0}, Object: "libjvm.so",
+			Probes:  javaProbes(javaMethodFlag, javaMethodFlag),
+			Missing: map[Event]string{Exception: "HotSpot has no probe for Java exceptions (hotspot_jni:ExceptionOccurred is a JNI call, not a throw)"},
+			Build:   "a JDK built with DTrace support (Debian's openjdk is)",
 		},
-		Build: pythonBuild,
-	},
-	{
-		Lang: "python", Name: "CPython", From: Version{3, 15},
-		Probes: with(pythonGC, map[Event]Probe{MethodEntry: py("function__entry"), MethodReturn: py("function__return")}),
-		Build:  pythonBuild,
-	},
-	{
-		Lang: "ruby", Name: "Ruby", Object: "libruby",
-		Probes: map[Event]Probe{
-			MethodEntry:  {Provider: "ruby", Name: "method__entry", Args: map[string]string{"class": "str(arg0)", "method": "str(arg1)", "file": "str(arg2)", "line": "arg3"}},
-			MethodReturn: {Provider: "ruby", Name: "method__return", Args: map[string]string{"class": "str(arg0)", "method": "str(arg1)", "file": "str(arg2)", "line": "arg3"}},
-			GCStart:      {Provider: "ruby", Name: "gc__mark__begin", Args: map[string]string{}},
-			GCDone:       {Provider: "ruby", Name: "gc__sweep__end", Args: map[string]string{}},
-			ObjNew:       {Provider: "ruby", Name: "object__create", Args: map[string]string{"class": "str(arg0)"}},
-			Exception:    {Provider: "ruby", Name: "raise", Args: map[string]string{"class": "str(arg0)"}},
-			ClassLoad:    {Provider: "ruby", Name: "require__entry", Args: map[string]string{"name": "str(arg0)"}},
+		{
+			Lang: "java", Name: "HotSpot JVM", From: Version{20, 0}, Object: "libjvm.so",
+			Probes:  javaProbes(javaMethodNew, javaAllocNew),
+			Missing: map[Event]string{Exception: "HotSpot has no probe for Java exceptions (hotspot_jni:ExceptionOccurred is a JNI call, not a throw)"},
+			Build:   "a JDK built with DTrace support (Debian's openjdk is)",
 		},
-		Build: "Ruby configured with --enable-dtrace (Debian's ruby is not)",
-	},
-	{
-		Lang: "node", Name: "Node.js", Until: Version{19, 0},
-		Probes: map[Event]Probe{
-			GCStart: {Provider: "node", Name: "gc__start", Args: map[string]string{"type": "arg0", "flags": "arg1"}},
-			GCDone:  {Provider: "node", Name: "gc__done", Args: map[string]string{"type": "arg0", "flags": "arg1"}},
+		{
+			Lang: "python", Name: "CPython", Until: Version{3, 11},
+			Probes: with(pythonGC(), map[Event]Probe{MethodEntry: py("function__entry"), MethodReturn: py("function__return")}),
+			Build:  pythonBuild,
 		},
-		Missing: map[Event]string{MethodEntry: "Node.js has no method probes", MethodReturn: "Node.js has no method probes"},
-		Build:   "Node.js 18 or older configured with --with-dtrace",
-	},
-	{
-		Lang: "node", Name: "Node.js", From: Version{19, 0},
-		Missing: map[Event]string{
-			GCStart: "Node.js 19 removed its USDT probes (nodejs/node#43651)", GCDone: "Node.js 19 removed its USDT probes (nodejs/node#43651)",
-			MethodEntry: "Node.js 19 removed its USDT probes (nodejs/node#43651)", MethodReturn: "Node.js 19 removed its USDT probes (nodejs/node#43651)",
+		{
+			Lang: "python", Name: "CPython", From: Version{3, 11}, Until: Version{3, 12},
+			Probes: with(pythonGC(), map[Event]Probe{
+				MethodEntry: func() Probe {
+					p := py("function__entry")
+					p.Note = "CPython 3.11 fires function__entry only for calls that do not stay in the eval loop: Python-to-Python calls (inlined) have no entry, only a return"
+					return p
+				}(),
+				MethodReturn: py("function__return"),
+			}),
+			Build: pythonBuild,
 		},
-		Build: "Node.js 18 or older configured with --with-dtrace; Node.js 19 and later have no USDT probes",
-	},
-	{
-		Lang: "php", Name: "PHP",
-		Probes: map[Event]Probe{
-			MethodEntry:  {Provider: "php", Name: "function__entry", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}, Needs: "the environment variable USE_ZEND_DTRACE=1"},
-			MethodReturn: {Provider: "php", Name: "function__return", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}, Needs: "the environment variable USE_ZEND_DTRACE=1"},
-			Exception:    {Provider: "php", Name: "exception__thrown", Args: map[string]string{"class": "str(arg0)"}},
-			ClassLoad:    {Provider: "php", Name: "compile__file__entry", Args: map[string]string{"name": "str(arg0)"}},
+		{
+			Lang: "python", Name: "CPython", From: Version{3, 12}, Until: Version{3, 15},
+			Probes: pythonGC(),
+			Missing: map[Event]string{
+				MethodEntry:  "CPython 3.12–3.14 removed the function__entry/return probes (PEP 669); only gc__start/gc__done remain",
+				MethodReturn: "CPython 3.12–3.14 removed the function__entry/return probes (PEP 669); only gc__start/gc__done remain",
+			},
+			Build: pythonBuild,
 		},
-		Build: "PHP configured with --enable-dtrace",
-	},
-	{
-		Lang: "perl", Name: "Perl",
-		Probes: map[Event]Probe{
-			MethodEntry:  {Provider: "perl", Name: "sub__entry", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}},
-			MethodReturn: {Provider: "perl", Name: "sub__return", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}},
+		{
+			Lang: "python", Name: "CPython", From: Version{3, 15},
+			Probes: with(pythonGC(), map[Event]Probe{MethodEntry: py("function__entry"), MethodReturn: py("function__return")}),
+			Build:  pythonBuild,
 		},
-		Build: "Perl configured with -Dusedtrace (Debian's perl is not)",
-	},
-	{
-		Lang: "tcl", Name: "Tcl", Object: "libtcl",
-		Probes: map[Event]Probe{
-			MethodEntry:  {Provider: "tcl", Name: "proc__entry", Args: map[string]string{"method": "str(arg0)"}},
-			MethodReturn: {Provider: "tcl", Name: "proc__return", Args: map[string]string{"method": "str(arg0)"}},
-			ObjNew:       {Provider: "tcl", Name: "obj__create", Args: map[string]string{}},
+		{
+			Lang: "ruby", Name: "Ruby", Object: "libruby",
+			Probes: map[Event]Probe{
+				MethodEntry:  {Provider: "ruby", Name: "method__entry", Args: map[string]string{"class": "str(arg0)", "method": "str(arg1)", "file": "str(arg2)", "line": "arg3"}},
+				MethodReturn: {Provider: "ruby", Name: "method__return", Args: map[string]string{"class": "str(arg0)", "method": "str(arg1)", "file": "str(arg2)", "line": "arg3"}},
+				GCStart:      {Provider: "ruby", Name: "gc__mark__begin", Args: map[string]string{}},
+				GCDone:       {Provider: "ruby", Name: "gc__sweep__end", Args: map[string]string{}},
+				ObjNew:       {Provider: "ruby", Name: "object__create", Args: map[string]string{"class": "str(arg0)"}},
+				Exception:    {Provider: "ruby", Name: "raise", Args: map[string]string{"class": "str(arg0)"}},
+				ClassLoad:    {Provider: "ruby", Name: "require__entry", Args: map[string]string{"name": "str(arg0)"}},
+			},
+			Build: "Ruby configured with --enable-dtrace (Debian's ruby is not)",
 		},
-		Build: "Tcl configured with --enable-dtrace (Debian's tcl is not)",
-	},
-	{
-		Lang: "postgres", Name: "PostgreSQL",
-		Probes: map[Event]Probe{
-			QueryStart: {Provider: "postgresql", Name: "query__start", Args: map[string]string{"query": "str(arg0)"}},
-			QueryDone:  {Provider: "postgresql", Name: "query__done", Args: map[string]string{"query": "str(arg0)"}},
+		{
+			Lang: "node", Name: "Node.js", Until: Version{19, 0},
+			Probes: map[Event]Probe{
+				GCStart: {Provider: "node", Name: "gc__start", Args: map[string]string{"type": "arg0", "flags": "arg1"}},
+				GCDone:  {Provider: "node", Name: "gc__done", Args: map[string]string{"type": "arg0", "flags": "arg1"}},
+			},
+			Missing: map[Event]string{MethodEntry: "Node.js has no method probes", MethodReturn: "Node.js has no method probes"},
+			Build:   "Node.js 18 or older configured with --with-dtrace",
 		},
-		Build: "PostgreSQL configured with --enable-dtrace (Debian's is)",
-	},
-	{
-		Lang: "mysql", Name: "MySQL", Until: Version{8, 0},
-		Probes: map[Event]Probe{
-			QueryStart: {Provider: "mysql", Name: "query__start", Args: map[string]string{"query": "str(arg0)"}},
-			QueryDone:  {Provider: "mysql", Name: "query__done", Args: map[string]string{}},
+		{
+			Lang: "node", Name: "Node.js", From: Version{19, 0},
+			Missing: map[Event]string{
+				GCStart: "Node.js 19 removed its USDT probes (nodejs/node#43651)", GCDone: "Node.js 19 removed its USDT probes (nodejs/node#43651)",
+				MethodEntry: "Node.js 19 removed its USDT probes (nodejs/node#43651)", MethodReturn: "Node.js 19 removed its USDT probes (nodejs/node#43651)",
+			},
+			Build: "Node.js 18 or older configured with --with-dtrace; Node.js 19 and later have no USDT probes",
 		},
-		Build: "MySQL 5.7 or older, or MariaDB, configured with -DENABLE_DTRACE=1",
-	},
-	{
-		Lang: "mysql", Name: "MySQL", From: Version{8, 0},
-		Missing: map[Event]string{
-			QueryStart: "MySQL 8.0 removed its USDT probes (WL#9581)", QueryDone: "MySQL 8.0 removed its USDT probes (WL#9581)",
+		{
+			Lang: "php", Name: "PHP",
+			Probes: map[Event]Probe{
+				MethodEntry:  {Provider: "php", Name: "function__entry", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}, Needs: "the environment variable USE_ZEND_DTRACE=1"},
+				MethodReturn: {Provider: "php", Name: "function__return", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}, Needs: "the environment variable USE_ZEND_DTRACE=1"},
+				Exception:    {Provider: "php", Name: "exception__thrown", Args: map[string]string{"class": "str(arg0)"}},
+				ClassLoad:    {Provider: "php", Name: "compile__file__entry", Args: map[string]string{"name": "str(arg0)"}},
+			},
+			Build: "PHP configured with --enable-dtrace",
 		},
-		Build: "MySQL 5.7 or older, or MariaDB, configured with -DENABLE_DTRACE=1",
-	},
+		{
+			Lang: "perl", Name: "Perl",
+			Probes: map[Event]Probe{
+				MethodEntry:  {Provider: "perl", Name: "sub__entry", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}},
+				MethodReturn: {Provider: "perl", Name: "sub__return", Args: map[string]string{"method": "str(arg0)", "file": "str(arg1)", "line": "arg2", "class": "str(arg3)"}},
+			},
+			Build: "Perl configured with -Dusedtrace (Debian's perl is not)",
+		},
+		{
+			Lang: "tcl", Name: "Tcl", Object: "libtcl",
+			Probes: map[Event]Probe{
+				MethodEntry:  {Provider: "tcl", Name: "proc__entry", Args: map[string]string{"method": "str(arg0)"}},
+				MethodReturn: {Provider: "tcl", Name: "proc__return", Args: map[string]string{"method": "str(arg0)"}},
+				ObjNew:       {Provider: "tcl", Name: "obj__create", Args: map[string]string{}},
+			},
+			Build: "Tcl configured with --enable-dtrace (Debian's tcl is not)",
+		},
+		{
+			Lang: "postgres", Name: "PostgreSQL",
+			Probes: map[Event]Probe{
+				QueryStart: {Provider: "postgresql", Name: "query__start", Args: map[string]string{"query": "str(arg0)"}},
+				QueryDone:  {Provider: "postgresql", Name: "query__done", Args: map[string]string{"query": "str(arg0)"}},
+			},
+			Build: "PostgreSQL configured with --enable-dtrace (Debian's is)",
+		},
+		{
+			Lang: "mysql", Name: "MySQL", Until: Version{8, 0},
+			Probes: map[Event]Probe{
+				QueryStart: {Provider: "mysql", Name: "query__start", Args: map[string]string{"query": "str(arg0)"}},
+				QueryDone:  {Provider: "mysql", Name: "query__done", Args: map[string]string{}},
+			},
+			Build: "MySQL 5.7 or older, or MariaDB, configured with -DENABLE_DTRACE=1",
+		},
+		{
+			Lang: "mysql", Name: "MySQL", From: Version{8, 0},
+			Missing: map[Event]string{
+				QueryStart: "MySQL 8.0 removed its USDT probes (WL#9581)", QueryDone: "MySQL 8.0 removed its USDT probes (WL#9581)",
+			},
+			Build: "MySQL 5.7 or older, or MariaDB, configured with -DENABLE_DTRACE=1",
+		},
+	}
 }
 
 // Find returns the catalog entry of a language at a version (unknown:
 // the newest entry).
 func Find(lang string, v Version) (*Runtime, error) {
 	var found *Runtime
-	for _, r := range Catalog {
+	for _, r := range Catalog() {
 		if r.Lang != lang {
 			continue
 		}

@@ -158,7 +158,7 @@ func TestParseVersion(t *testing.T) {
 // TestCatalogProbes checks that every probe's arguments are expressions
 // for the names the tools read.
 func TestCatalogProbes(t *testing.T) {
-	for _, rt := range Catalog {
+	for _, rt := range Catalog() {
 		for ev, p := range rt.Probes {
 			if p.Provider == "" || p.Name == "" || p.Args == nil {
 				t.Errorf("%s %v: %s incomplete: %+v", rt.Lang, rt.From, ev, p)
