@@ -306,9 +306,10 @@ func (r *Resolver) globTargets(pattern string) ([]Target, error) {
 		if err != nil {
 			return nil, errorf("", err, "bad target pattern %q: %v", pattern, err)
 		}
+		written := writtenLike(pattern)
 		for _, m := range matches {
 			if isELFFile(m) {
-				out = append(out, Target{Path: m, AttachPath: m, Written: writtenLike(pattern, m)})
+				out = append(out, Target{Path: m, AttachPath: m, Written: written(m)})
 			}
 		}
 	} else {
@@ -335,24 +336,27 @@ func (r *Resolver) globTargets(pattern string) ([]Target, error) {
 	return out, nil
 }
 
-// writtenLike writes path, a match of pattern, as pattern is written:
-// relative to the working directory when pattern is ("./" kept).
-func writtenLike(pattern, path string) string {
+// writtenLike returns a function that writes a path, a match of pattern,
+// as pattern is written: absolute, or relative to the working directory
+// (read once, not per match), "./" kept.
+func writtenLike(pattern string) func(path string) string {
 	if filepath.IsAbs(pattern) {
-		return path
+		return func(path string) string { return path }
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return path
+	wd, wdErr := os.Getwd()
+	return func(path string) string {
+		if wdErr != nil {
+			return path
+		}
+		rel, err := filepath.Rel(wd, path)
+		if err != nil {
+			return path
+		}
+		if strings.HasPrefix(pattern, "./") && !strings.HasPrefix(rel, "../") {
+			rel = "./" + rel
+		}
+		return rel
 	}
-	rel, err := filepath.Rel(wd, path)
-	if err != nil {
-		return path
-	}
-	if strings.HasPrefix(pattern, "./") && !strings.HasPrefix(rel, "../") {
-		rel = "./" + rel
-	}
-	return rel
 }
 
 // escapeGlob escapes the characters filepath.Match treats specially, so that
@@ -444,12 +448,13 @@ func (r *Resolver) processTargets(target string) ([]Target, error) {
 			}
 		}
 		g := CompileGlob(pattern)
+		written := writtenLike(target)
 		seen := map[string]bool{}
 		for _, o := range objs {
 			if g.Match(o.Path) || (!strings.ContainsRune(target, '/') && g.Match(filepath.Base(o.Path))) {
 				t := toTarget(o)
 				if strings.ContainsRune(target, '/') {
-					t.Written = writtenLike(target, o.Path)
+					t.Written = written(o.Path)
 				}
 				seen[o.Path] = true
 				out = append(out, t)
