@@ -594,17 +594,7 @@ func (p *parser) parseIfExpr() Expr {
 	if !p.peek().isWord("else") {
 		p.unexpected(p.peek(), "an if that gives a value needs an else: if (c) { a } else { b }")
 	}
-	p.next()
-	if p.peek().isWord("if") {
-		p.enter()
-		x.Else = p.parseIfExpr()
-		p.leave()
-	} else {
-		if t := p.peek(); !t.is("{") {
-			p.unexpected(t, "expected '{' or 'if' after else")
-		}
-		x.Else = p.parseBlockExpr()
-	}
+	x.Else = parseElse(p, p.parseIfExpr, func() Expr { return p.parseBlockExpr() })
 	return x
 }
 
@@ -613,19 +603,25 @@ func (p *parser) parseIf() *IfStmt {
 	cond := p.parseCond("if")
 	s := &IfStmt{Pos: kw.pos, Cond: cond, Then: p.parseBlock()}
 	if p.peek().isWord("else") {
-		p.next()
-		if p.peek().isWord("if") {
-			p.enter()
-			s.Else = p.parseIf()
-			p.leave()
-		} else {
-			if t := p.peek(); !t.is("{") {
-				p.unexpected(t, "expected '{' or 'if' after else")
-			}
-			s.Else = p.parseBlock()
-		}
+		s.Else = parseElse(p, func() Stmt { return p.parseIf() }, func() Stmt { return p.parseBlock() })
 	}
 	return s
+}
+
+// parseElse parses an else and what follows it, for if statements and if
+// expressions alike: another if (elseIf, one nesting level deeper) or a
+// block.
+func parseElse[T any](p *parser, elseIf, block func() T) T {
+	p.next() // else
+	if p.peek().isWord("if") {
+		p.enter()
+		defer p.leave()
+		return elseIf()
+	}
+	if t := p.peek(); !t.is("{") {
+		p.unexpected(t, "expected '{' or 'if' after else")
+	}
+	return block()
 }
 
 // parseExpr parses a full expression (a ternary).
