@@ -218,6 +218,7 @@ func (k *checker) stmt(s lang.Stmt) error {
 // first assignment gives its type).
 func (k *checker) let(s *lang.LetStmt) error {
 	var t *Type
+	fromValue := false // the declared type is completed by the value assigned
 	if s.Type != nil && s.Type.Typeof != nil {
 		// let $y: typeof(x): x's type, with the pointers written.
 		xt, err := k.typeOf(s.Type.Typeof)
@@ -229,27 +230,23 @@ func (k *checker) let(s *lang.LetStmt) error {
 			t = &Type{Kind: KindInt, Size: 8, Pointee: t}
 		}
 	} else if s.Type != nil {
-		base, ok := intTypes[s.Type.Name]
+		base, isInt := intTypes[s.Type.Name]
 		_, isStruct := k.c.structs[s.Type.Name]
 		switch {
 		case s.Type.Name == "string" && s.Type.Ptr == 0 && s.Type.Array == 0:
 			t = strType(k.c.opts.StrSize)
-		case s.Type.Array != 0 || (strings.HasPrefix(s.Type.Name, "struct ") || strings.HasPrefix(s.Type.Name, "union ")) && (s.Type.Ptr == 0 || !isStruct):
-			// A C array, a struct value, or a pointer to a struct only
-			// DWARF knows: the value assigned gives the type, as the
-			// declaration says it.
-			if !isStruct && !strings.Contains(s.Type.Name, " ") {
-				if _, isInt := intTypes[s.Type.Name]; !isInt {
-					return k.c.errorf(s.Var, "use int8..int64, uint8..uint64, bool, string or a struct", "unknown type %q", s.Type.Name)
-				}
+		case completedByValue(s.Type, isStruct):
+			if !isStruct && !isInt && !strings.Contains(s.Type.Name, " ") {
+				return k.c.errorf(s.Var, "use int8..int64, uint8..uint64, bool, string or a struct", "unknown type %q", s.Type.Name)
 			}
+			fromValue = true
 		case isStruct:
 			pt, err := k.castType1(&lang.Cast{Pos: s.Pos, Type: *s.Type, X: &lang.IntLit{Pos: s.Pos}})
 			if err != nil {
 				return err
 			}
 			t = pt
-		case !ok:
+		case !isInt:
 			return k.c.errorf(s.Var, "use int8..int64, uint8..uint64, bool or string", "unknown type %q", s.Type.Name)
 		default:
 			t = base
@@ -269,7 +266,7 @@ func (k *checker) let(s *lang.LetStmt) error {
 			return k.c.errorf(s.Init, "", "$%s is %v; cannot assign %v", displayVar(s.Var.Name), t, it)
 		}
 	}
-	if t == nil && s.Type != nil && s.Type.Typeof == nil && s.Init == nil && !isIntOrString(s.Type) {
+	if fromValue && s.Init == nil {
 		return nil // its first assignment declares it
 	}
 	if t == nil {
@@ -291,11 +288,16 @@ func (k *checker) let(s *lang.LetStmt) error {
 	return k.declare(s.Var, t)
 }
 
-// isIntOrString reports whether a declared type is an integer (or a
-// pointer to one) or a string.
-func isIntOrString(t *lang.TypeName) bool {
-	_, ok := intTypes[t.Name]
-	return t.Array == 0 && (ok || t.Name == "string")
+// completedByValue reports whether a let's declared type is one the value
+// assigned completes, as the declaration says it: a C array, a struct or
+// union value, or a pointer to a struct only DWARF knows (isStruct: the
+// program defines it).
+func completedByValue(t *lang.TypeName, isStruct bool) bool {
+	if t.Array != 0 {
+		return true
+	}
+	record := strings.HasPrefix(t.Name, "struct ") || strings.HasPrefix(t.Name, "union ")
+	return record && (t.Ptr == 0 || !isStruct)
 }
 
 // declare gives a variable its type at its first assignment, or checks
