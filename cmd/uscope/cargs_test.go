@@ -397,3 +397,35 @@ func buildIDOf(t *testing.T, path string) string {
 	}
 	return f.BuildID()
 }
+
+// TestPackedBitFieldAcrossByte reads bit-fields of packed structs that
+// cross the byte of their char unit, or the unit of their short, both
+// from a struct the program defines and from DWARF: each is read as the
+// bytes that hold it (gcc puts y in bits 5-9 of struct P).
+func TestPackedBitFieldAcrossByte(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "packedbf", `
+struct P { char x:5, y:5; } __attribute__((packed));
+struct Q { unsigned short a:3; unsigned int b:20; } __attribute__((packed));
+__attribute__((noinline)) void f(struct P *p, struct Q *q) { __asm__ volatile("" :: "r"(p), "r"(q) : "memory"); }
+int main(void) {
+	struct P p = {0}; struct Q q = {0};
+	p.x = 3; p.y = 13; q.a = 5; q.b = 700001;
+	f(&p, &q);
+	return 0;
+}
+`, "-g", "-O1", "-Wno-packed-bitfield-compat")
+	for _, c := range []struct{ name, prog, want string }{
+		{"program struct", `struct P { char x:5, y:5; } __attribute__((packed))
+uprobe:` + bin + `:f { $p = (struct P *)arg0; printf("%d %d\n", $p->x, $p->y); }`, "3 13"},
+		{"DWARF", `uprobe:` + bin + `:f { printf("%d %d %d %d\n", args.p->x, args.p->y, args.q->a, args.q->b); }`, "3 13 5 700001"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runUscope(t, "run", "-c", bin, "-e", c.prog)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			wantLines(t, r.stdout, c.want)
+		})
+	}
+}

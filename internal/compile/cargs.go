@@ -554,6 +554,7 @@ func (c *compiler) dwarfFields(st *cStruct, x *dwarf.StructType, base, depth int
 			bitPos += base * 8
 			off = bitPos / (8 * unit) * unit
 			bf.bits, bf.bitOff = int(f.BitSize), bitPos-off*8
+			bf.size = bitFieldRead(bf.bitOff, bf.bits, bf.size)
 			ft = &bf
 		}
 		st.fields = append(st.fields, cField{name: f.Name, off: off, t: ft})

@@ -112,6 +112,7 @@ func (c *compiler) layout(st *cStruct, d *lang.StructDef) error {
 			}
 			bf := *t
 			bf.bits, bf.bitOff = f.Type.Bits, bit-unit
+			bf.size = bitFieldRead(bf.bitOff, bf.bits, bf.size)
 			t = &bf
 			at = unit / 8
 			bit += f.Type.Bits
@@ -216,4 +217,17 @@ func (c *compiler) valueType(t *cType) *Type {
 		r.Elems = append(r.Elems, c.valueType(f.t))
 	}
 	return r
+}
+
+// bitFieldRead returns how many bytes a read of a bit-field takes from the
+// start of its unit: the unit's size, or, when the field crosses it (a
+// packed struct's bit-field that straddles a byte of its char unit), the
+// smallest power of two that holds the field's last bit. Bit-fields are
+// read as little-endian units, shifted by bitOff and masked.
+func bitFieldRead(bitOff, bits, size int) int {
+	need := (bitOff + bits + 7) / 8
+	for size < need && size < 8 {
+		size *= 2
+	}
+	return size
 }

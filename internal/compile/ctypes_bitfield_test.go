@@ -29,20 +29,21 @@ uprobe:/bin/true:f { $b = (struct Bar *)arg0; $c = (struct C *)arg0; $p = (struc
 	if len(c.errs) > 0 {
 		t.Fatal(c.errs)
 	}
-	type at struct{ off, bitOff, bits int }
+	type at struct{ off, bitOff, bits, read int }
 	for name, want := range map[string]struct {
 		size   int
 		fields map[string]at
 	}{
 		// e shares the first int with the shorts' 16 bits; f (15 bits
 		// from bit 25) would straddle it, so the second int starts.
-		"struct Bar": {8, map[string]at{"a": {0, 0, 4}, "b": {0, 4, 8}, "c": {0, 12, 3}, "d": {0, 15, 1},
-			"e": {0, 16, 9}, "f": {4, 0, 15}, "g": {4, 15, 1}, "h": {4, 16, 2}, "i": {4, 18, 5}}},
+		"struct Bar": {8, map[string]at{"a": {0, 0, 4, 2}, "b": {0, 4, 8, 2}, "c": {0, 12, 3, 2}, "d": {0, 15, 1, 2},
+			"e": {0, 16, 9, 4}, "f": {4, 0, 15, 4}, "g": {4, 15, 1, 4}, "h": {4, 16, 2, 4}, "i": {4, 18, 5, 4}}},
 		// A char bit-field that would straddle a byte starts the next
 		// one (gcc: y = 31 sets byte 1 to 0x1f).
-		"struct C": {8, map[string]at{"x": {0, 0, 5}, "y": {1, 0, 5}}},
-		// Packed, y takes bits 5-9 (gcc: y = 31 sets bytes e0 03).
-		"struct P": {2, map[string]at{"x": {0, 0, 5}, "y": {0, 5, 5}}},
+		"struct C": {8, map[string]at{"x": {0, 0, 5, 1}, "y": {1, 0, 5, 1}}},
+		// Packed, y takes bits 5-9 (gcc: y = 31 sets bytes e0 03): it
+		// crosses its char, so it is read as the two bytes that hold it.
+		"struct P": {2, map[string]at{"x": {0, 0, 5, 1}, "y": {0, 5, 5, 2}}},
 	} {
 		st := c.structs[name]
 		if st == nil {
@@ -56,7 +57,7 @@ uprobe:/bin/true:f { $b = (struct Bar *)arg0; $c = (struct C *)arg0; $p = (struc
 			if !ok {
 				continue
 			}
-			if got := (at{f.off, f.t.bitOff, f.t.bits}); got != w {
+			if got := (at{f.off, f.t.bitOff, f.t.bits, f.t.size}); got != w {
 				t.Errorf("%s.%s: %+v, want %+v", name, f.name, got, w)
 			}
 		}
