@@ -44,6 +44,12 @@ uscope=$(bench_uscope) || { echo "cannot build uscope" >&2; exit 1; }
 bt=$(bench_bpftrace_version)
 gcc -O2 -o "$work/target" "$here/target.c" || exit 1
 gcc -O2 -o "$work/timeit" "$here/timeit.c" || exit 1
+gcc -O2 -o "$work/pagefault" "$here/pagefault.c" || exit 1
+# The floor of any Go program here: a static hello world.
+mkdir -p "$work/hello" &&
+	printf 'package main\n\nimport "os"\n\nfunc main() { os.Stdout.WriteString("hi\\n") }\n' >"$work/hello/main.go" &&
+	printf 'module hello\n\ngo 1.21\n' >"$work/hello/go.mod" &&
+	(cd "$work/hello" && CGO_ENABLED=0 go build -o "$work/gohello" .) || exit 1
 cd "$work" || exit 1
 
 has() { [[ ",$parts," == *",$1,"* ]]; }
@@ -145,6 +151,7 @@ time_ms() {
 	awk '{ print $1 }' time.out >>"$name.ms"
 	awk '{ print $2 }' time.out >>"$name.cpu"
 	awk '{ printf "%.1f\n", $3 / 1024 }' time.out >>"$name.mb"
+	awk '{ print $4 }' time.out >>"$name.flt"
 }
 
 if has startup; then
@@ -153,6 +160,7 @@ if has startup; then
 	hit='uprobe:./target:f_nop { printf("hit\n"); }'
 	for ((i = 1; i <= startup_runs; i++)); do
 		time_ms floor ./target 0
+		time_ms gofloor ./gohello
 		time_ms us_begin "$uscope" run -e "$begin"
 		time_ms us_c "$uscope" run -c ./target -e "$hit"
 		if [ -n "$bt" ]; then
@@ -162,13 +170,16 @@ if has startup; then
 	done
 	echo "### B. Start-up: answers before cleanup"
 	echo
-	echo "| one-liner | tool | runs | wall ms min | median | max | CPU ms min | median | max |"
-	echo "|---|---|---|---|---|---|---|---|---|"
-	echo "| floor: \`./target 0\` (a C program that exits) | — | $(bench_count floor.ms) | $(bench_stats floor.ms 1) | $(bench_stats floor.cpu 1) |"
-	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 1) | $(bench_stats us_begin.cpu 1) |"
-	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 1) | $(bench_stats bt_begin.cpu 1) |"
-	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 1) | $(bench_stats us_c.cpu 1) |"
-	echo "| \`-c ./target '$hit'\` | ${bt:-bpftrace} | $(bench_count bt_c.ms) | $(bench_stats bt_c.ms 1) | $(bench_stats bt_c.cpu 1) |"
+	echo "| one-liner | tool | runs | wall ms min | median | max | CPU ms min | median | max | minor faults min | median | max |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| floor: \`./target 0\` (a C program that exits) | — | $(bench_count floor.ms) | $(bench_stats floor.ms 1) | $(bench_stats floor.cpu 1) | $(bench_stats floor.flt 0) |"
+	echo "| floor: a static Go hello world | — | $(bench_count gofloor.ms) | $(bench_stats gofloor.ms 1) | $(bench_stats gofloor.cpu 1) | $(bench_stats gofloor.flt 0) |"
+	echo "| \`$begin\` | uscope | $(bench_count us_begin.ms) | $(bench_stats us_begin.ms 1) | $(bench_stats us_begin.cpu 1) | $(bench_stats us_begin.flt 0) |"
+	echo "| \`$begin\` | ${bt:-bpftrace} | $(bench_count bt_begin.ms) | $(bench_stats bt_begin.ms 1) | $(bench_stats bt_begin.cpu 1) | $(bench_stats bt_begin.flt 0) |"
+	echo "| \`-c ./target '$hit'\` | uscope | $(bench_count us_c.ms) | $(bench_stats us_c.ms 1) | $(bench_stats us_c.cpu 1) | $(bench_stats us_c.flt 0) |"
+	echo "| \`-c ./target '$hit'\` | ${bt:-bpftrace} | $(bench_count bt_c.ms) | $(bench_stats bt_c.ms 1) | $(bench_stats bt_c.cpu 1) | $(bench_stats bt_c.flt 0) |"
+	echo
+	echo "A minor page fault costs $(./pagefault) µs on this machine (bench/pipeline/pagefault.c: first touches of fresh anonymous pages, median of 5 rounds)."
 	echo
 	echo "uscope / bpftrace, BEGIN: $(bench_ratio "$(bench_median us_begin.ms)" "$(bench_median bt_begin.ms)");" \
 		"\`-c\`: $(bench_ratio "$(bench_median us_c.ms)" "$(bench_median bt_c.ms)")."
