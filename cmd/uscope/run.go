@@ -279,6 +279,7 @@ func runSession(ctx context.Context, cfg session.Config) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cfg.DetachOnExit = true // uscope exits when the session ends
 	err := session.Run(ctx, cfg)
 	if err == nil {
 		return nil

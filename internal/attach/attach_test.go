@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -462,5 +464,104 @@ func TestAttachOverlapping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCloseOnExit hands the links of a Set to a child and checks that
+// the probes count until the kernel has detached them in that child's
+// exit, and never after: each round of the target adds its calls while
+// attached, then nothing, within a few seconds.
+func TestCloseOnExit(t *testing.T) {
+	testutil.RequireRoot(t)
+	if !UsesUprobeMulti(Options{}) {
+		if testutil.InCI() {
+			t.Fatal("kernel has no uprobe_multi")
+		}
+		t.Skip("kernel has no uprobe_multi")
+	}
+	const n = 40
+	bi := buildTarget(t, n)
+	c := newCounter(t, Options{}, n)
+	traced := startTarget(t, bi.path)
+	s := newSet(t)
+	if err := s.Attach(c.prog, bi.sites(t, n), Options{PID: traced.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	total := func() uint64 {
+		var sum uint64
+		for i := range n {
+			sum += c.get(t, uint32(i))
+		}
+		return sum
+	}
+	var perRound uint64
+	for i := range n {
+		perRound += callsOf(i)
+	}
+	traced.round()
+	if got := total(); got != perRound {
+		t.Fatalf("attached: a round counted %d calls, want %d", got, perRound)
+	}
+	if err := s.CloseOnExit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Probes(); got != 0 {
+		t.Errorf("Probes() after CloseOnExit = %d, want 0", got)
+	}
+	// Rounds until one adds nothing: the child has exited and the kernel
+	// has detached the probes.
+	prev := total()
+	detached := false
+	for range 200 {
+		traced.round()
+		cur := total()
+		if cur == prev {
+			detached = true
+			break
+		}
+		prev = cur
+		time.Sleep(25 * time.Millisecond)
+	}
+	if !detached {
+		t.Fatal("the probes still fire 5 s after CloseOnExit")
+	}
+	for range 3 {
+		traced.round()
+	}
+	if got := total(); got != prev {
+		t.Errorf("counted %d more calls after the probes were detached", got-prev)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after CloseOnExit: %v", err)
+	}
+}
+
+// TestHandOff checks that the child CloseOnExit hands the links to starts
+// and exits cleanly, holding one descriptor per uprobe_multi link.
+func TestHandOff(t *testing.T) {
+	testutil.RequireRoot(t)
+	if !UsesUprobeMulti(Options{}) {
+		if testutil.InCI() {
+			t.Fatal("kernel has no uprobe_multi")
+		}
+		t.Skip("kernel has no uprobe_multi")
+	}
+	bi := buildTarget(t, 4)
+	c := newCounter(t, Options{}, 4)
+	s := newSet(t)
+	if err := s.Attach(c.prog, bi.sites(t, 4), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pid, ok := handOff(s.links)
+	if !ok {
+		t.Fatalf("%s did not start", handOffProgram)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Errorf("%s ended with %v", handOffProgram, ws)
 	}
 }

@@ -366,6 +366,17 @@ func (l *fakeLinks) Probes() int {
 
 func (l *fakeLinks) Refused() []attach.Refused { return nil }
 
+// CloseOnExit logs a hand-off, then detaches as Close does (the log
+// line that says detach follows, so that the order checks of Close hold).
+func (l *fakeLinks) CloseOnExit() error {
+	l.mu.Lock()
+	if l.attached > 0 {
+		l.log.add("hand off %d links", l.attached)
+	}
+	l.mu.Unlock()
+	return l.Close()
+}
+
 func (l *fakeLinks) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

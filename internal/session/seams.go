@@ -64,6 +64,8 @@ type linker interface {
 	Probes() int
 	Refused() []attach.Refused
 	Close() error
+	// CloseOnExit detaches in a child process (Config.DetachOnExit).
+	CloseOnExit() error
 }
 
 // child is the -c command, held before its first instruction: *attach.Held.

@@ -83,6 +83,13 @@ type Config struct {
 	// (SIGSTOP) until the reader has drained it and sends SIGCONT. It
 	// needs PID or Command (the process to resume).
 	Block bool
+	// DetachOnExit is for a caller that exits once Run returns, as the
+	// uscope command does: the probes are handed to a child process that
+	// detaches them as it exits (attach.Set.CloseOnExit), so that the
+	// kernel's grace periods (~10 ms a uprobe_multi link) do not delay the
+	// caller's exit after the answer is printed. Ignored with Block, where a
+	// probe left firing could stop the traced process.
+	DetachOnExit bool
 	// Trace configures bcc trace rows.
 	Trace TraceOptions
 	// ForcePerfEvent attaches perf-event uprobes instead of uprobe_multi.
@@ -809,10 +816,19 @@ func (s *session) finish() error {
 	if s.cfg.Final != nil {
 		s.cfg.Final(s.snapshot())
 	}
-	if s.links != nil {
-		return s.links.Close()
+	return s.detach()
+}
+
+// detach removes every probe: in a child process with
+// Config.DetachOnExit (not with Block), else here.
+func (s *session) detach() error {
+	switch {
+	case s.links == nil:
+		return nil
+	case s.cfg.DetachOnExit && !s.cfg.Block:
+		return s.links.CloseOnExit()
 	}
-	return nil
+	return s.links.Close()
 }
 
 // fire runs every special of a kind (BEGIN or END).
@@ -833,9 +849,7 @@ func (s *session) close() error {
 		signal.Stop(s.selfSignal)
 	}
 	errs := []error{s.endCommand()}
-	if s.links != nil {
-		errs = append(errs, s.links.Close())
-	}
+	errs = append(errs, s.detach())
 	s.lateClose()
 	// Detached, no probe can stop the process any more: resume it.
 	s.resumeBlocked(true)

@@ -332,6 +332,34 @@ func TestSessionBlockResumesTarget(t *testing.T) {
 	h.child.exitNow()
 }
 
+// TestSessionDetachOnExit: with Config.DetachOnExit the probes are handed
+// to a child to detach (attach.Set.CloseOnExit), after the answer is
+// printed; with Block as well they are detached here, since a probe left
+// firing could stop the traced process.
+func TestSessionDetachOnExit(t *testing.T) {
+	lib := libc(t)
+	for _, block := range []bool{false, true} {
+		h := newHarness(t)
+		h.child.onRelease = func() {
+			h.printf("hit %d\n", 1)
+			h.child.exitNow()
+		}
+		src := `uprobe:` + lib + `:getpid { printf("hit %d\n", arg0); }`
+		if err := h.run(context.Background(), src, Config{Command: []string{"./prog"}, DetachOnExit: true, Block: block}); err != nil {
+			t.Fatal(err)
+		}
+		handed := h.log.index("hand off") >= 0
+		if handed == block {
+			t.Errorf("block=%v: handed off %v; events: %q", block, handed, h.log.events())
+		}
+		before(t, h, "output", "detach")
+		if !block {
+			before(t, h, "output", "hand off")
+		}
+		h.cleanedUp()
+	}
+}
+
 func TestSessionBlockAfterExitDoesNotSignal(t *testing.T) {
 	lib := libc(t)
 	h := newHarness(t)
