@@ -67,15 +67,12 @@ func writePprof(w io.Writer, stacks []Sampled, sampleTypes [][2]string, periodTy
 		return i
 	}
 	valueType := func(typ, unit string) []byte {
-		b := pbwire.AppendTag(nil, pfValueTypeType, pbwire.VarintType)
-		b = pbwire.AppendVarint(b, str(typ))
-		b = pbwire.AppendTag(b, pfValueTypeUnit, pbwire.VarintType)
-		return pbwire.AppendVarint(b, str(unit))
+		b := pbwire.Varint(nil, pfValueTypeType, str(typ))
+		return pbwire.Varint(b, pfValueTypeUnit, str(unit))
 	}
 	var out []byte
 	msg := func(num pbwire.Number, m []byte) {
-		out = pbwire.AppendTag(out, num, pbwire.BytesType)
-		out = pbwire.AppendBytes(out, m)
+		out = pbwire.Bytes(out, num, m)
 	}
 	for _, st := range sampleTypes {
 		msg(pfSampleType, valueType(st[0], st[1]))
@@ -101,39 +98,29 @@ func writePprof(w io.Writer, stacks []Sampled, sampleTypes [][2]string, periodTy
 		if periodNanos != 0 {
 			vals = pbwire.AppendVarint(vals, uint64(int64(s.Count)*periodNanos))
 		}
-		m = pbwire.AppendTag(m[:0], pfSampleLocation, pbwire.BytesType)
-		m = pbwire.AppendBytes(m, locs)
-		m = pbwire.AppendTag(m, pfSampleValue, pbwire.BytesType)
-		m = pbwire.AppendBytes(m, vals)
+		m = pbwire.Bytes(m[:0], pfSampleLocation, locs)
+		m = pbwire.Bytes(m, pfSampleValue, vals)
 		msg(pfSample, m)
 	}
 	var line []byte
 	for i := range funcs {
 		id := uint64(i + 1)
-		line = pbwire.AppendTag(line[:0], pfLineFunction, pbwire.VarintType)
-		line = pbwire.AppendVarint(line, id)
-		m = pbwire.AppendTag(m[:0], pfLocationID, pbwire.VarintType)
-		m = pbwire.AppendVarint(m, id)
-		m = pbwire.AppendTag(m, pfLocationLine, pbwire.BytesType)
-		m = pbwire.AppendBytes(m, line)
+		line = pbwire.Varint(line[:0], pfLineFunction, id)
+		m = pbwire.Varint(m[:0], pfLocationID, id)
+		m = pbwire.Bytes(m, pfLocationLine, line)
 		msg(pfLocation, m)
 	}
 	for i, name := range funcs {
 		n := str(name)
-		m = pbwire.AppendTag(m[:0], pfFunctionID, pbwire.VarintType)
-		m = pbwire.AppendVarint(m, uint64(i+1))
-		m = pbwire.AppendTag(m, pfFunctionName, pbwire.VarintType)
-		m = pbwire.AppendVarint(m, n)
-		m = pbwire.AppendTag(m, pfFunctionSystemName, pbwire.VarintType)
-		m = pbwire.AppendVarint(m, n)
+		m = pbwire.Varint(m[:0], pfFunctionID, uint64(i+1))
+		m = pbwire.Varint(m, pfFunctionName, n)
+		m = pbwire.Varint(m, pfFunctionSystemName, n)
 		msg(pfFunction, m)
 	}
 	msg(pfPeriodType, valueType(periodType[0], periodType[1]))
-	out = pbwire.AppendTag(out, pfPeriod, pbwire.VarintType)
-	out = pbwire.AppendVarint(out, uint64(period))
+	out = pbwire.Varint(out, pfPeriod, uint64(period))
 	for _, s := range strs { // last: every string is known by now
-		out = pbwire.AppendTag(out, pfStringTable, pbwire.BytesType)
-		out = pbwire.AppendString(out, s)
+		out = pbwire.String(out, pfStringTable, s)
 	}
 	zw := gzip.NewWriter(w)
 	if _, err := zw.Write(out); err != nil {
