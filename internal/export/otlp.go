@@ -47,6 +47,10 @@ type OTLP struct {
 	stop        chan struct{}
 	stopOnce    sync.Once
 	shutdownCtx context.Context // set before stop is closed
+	// ticks is the context of the periodic metric exports, cancelled by
+	// Shutdown: its export carries the same cumulative values, and later.
+	ticks       context.Context
+	cancelTicks context.CancelFunc
 	wg          sync.WaitGroup
 	lastErr     [2]error // of the last metrics export and of the logs' flush, at Shutdown
 
@@ -93,6 +97,7 @@ func StartOTLP(rawURL string, exp *Exporter, o OTLPOptions) (*OTLP, error) {
 		t.onError = func(err error) { log.Print(err) }
 	}
 	t.logs.buf = make([]logRecord, logQueueSize)
+	t.ticks, t.cancelTicks = context.WithCancel(context.Background())
 	t.wg.Add(2)
 	go t.metricsLoop()
 	go t.logsLoop()
@@ -150,6 +155,7 @@ func (t *OTLP) Shutdown(ctx context.Context) error {
 	t.stopOnce.Do(func() {
 		first = true
 		t.shutdownCtx = ctx
+		t.cancelTicks()
 		close(t.stop)
 	})
 	if !first {
@@ -182,7 +188,7 @@ func (t *OTLP) metricsLoop() {
 	for {
 		select {
 		case <-tick.C:
-			if err := t.exportMetrics(context.Background()); err != nil {
+			if err := t.exportMetrics(t.ticks); err != nil && t.ticks.Err() == nil {
 				t.onError(err)
 			}
 		case <-t.stop:
