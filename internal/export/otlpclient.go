@@ -116,21 +116,20 @@ func (c *otlpClient) send(ctx context.Context, sig otlpSignal, msg []byte) error
 		} else {
 			a = c.sendHTTP(ctx, sig, msg)
 		}
-		err, retry, after := a.err, a.retry, a.after
-		if err == nil || !retry {
-			return err
+		if a.err == nil || !a.retry {
+			return a.err
 		}
 		w := wait
-		if after > 0 {
-			w = after
+		if a.after > 0 {
+			w = a.after
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < w {
-			return err
+			return a.err
 		}
 		select {
 		case <-time.After(w):
 		case <-ctx.Done():
-			return err
+			return a.err
 		}
 		wait = min(wait*3/2, 30*time.Second)
 	}
@@ -161,7 +160,12 @@ func (c *otlpClient) sendHTTP(ctx context.Context, sig otlpSignal, msg []byte) a
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var ne net.Error
-		return attempt{fmt.Errorf("failed to send %s to %s: %w", sig.name, target, err), errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil, 0}
+		retry := errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is said once
+		}
+		return attempt{fmt.Errorf("failed to send %s to %s: %w", sig.name, target, err), retry, 0}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -243,10 +247,14 @@ func (c *otlpClient) sendGRPC(ctx context.Context, sig otlpSignal, msg []byte) a
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		// No answer: grpc-go calls that Unavailable, or the deadline's.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // not the POST and the URL: the method is known
+		}
 		if ctx.Err() != nil {
 			return attempt{err: fail(&grpcError{4, err.Error()})}
 		}
-		return attempt{err: fail(&grpcError{14, err.Error()}), retry: true}
+		return attempt{err: fail(&grpcError{14, "connection error: " + err.Error()}), retry: true}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+5))
