@@ -323,15 +323,15 @@ func partialSuccess(sig otlpSignal, resp []byte) error {
 	var msg string
 	r := pbwire.NewReader(resp)
 	for r.Next() {
-		if r.Num != 1 || r.Type != pbwire.BytesType {
+		if r.Num != partialSuccessField || r.Type != pbwire.BytesType {
 			continue
 		}
 		ps := pbwire.NewReader(r.Data)
 		for ps.Next() {
 			switch {
-			case ps.Num == 1 && ps.Type == pbwire.VarintType:
+			case ps.Num == rejectedField && ps.Type == pbwire.VarintType:
 				n = int64(ps.Uint)
-			case ps.Num == 2 && ps.Type == pbwire.BytesType:
+			case ps.Num == messageField && ps.Type == pbwire.BytesType:
 				msg = string(ps.Data)
 			}
 		}

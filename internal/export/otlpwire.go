@@ -62,16 +62,18 @@ func attrSet(kv []otlpAttr) []otlpAttr {
 	return out
 }
 
-// Field numbers of common.v1 and resource.v1.
+// Field numbers of common.v1, resource.v1 and the messages that frame
+// metrics and log records.
 const (
 	kvKey, kvValue              = 1, 2 // KeyValue
 	anyString, anyInt           = 1, 3 // AnyValue
 	scopeName, scopeVersion     = 1, 2 // InstrumentationScope
 	resourceAttributes          = 1    // Resource
-	resourceField, scopesField  = 1, 2 // ResourceMetrics, ResourceLogs
-	scopeField, scopeItemsField = 1, 2 // ScopeMetrics.metrics, ScopeLogs.log_records
-	requestResourceField        = 1    // Export{Metrics,Logs}ServiceRequest
-	partialSuccessField         = 1    // Export*ServiceResponse
+	resourceField, scopesField  = 1, 2 // ResourceMetrics/ResourceLogs: resource, scope_metrics/scope_logs
+	scopeField, scopeItemsField = 1, 2 // ScopeMetrics/ScopeLogs: scope, metrics/log_records
+	requestResourceField        = 1    // Export{Metrics,Logs}ServiceRequest: resource_metrics/resource_logs
+	partialSuccessField         = 1    // Export*ServiceResponse: partial_success
+	rejectedField, messageField = 1, 2 // Export*PartialSuccess: rejected_*, error_message
 )
 
 // appendKeyValue appends a as the KeyValue field num.
@@ -179,9 +181,8 @@ func encodeMetrics(points []Point, res []otlpAttr, start, now time.Time) []byte 
 		if first.Help != "" {
 			b = pbwire.String(b, metricDescription, first.Help)
 		}
-		kind := map[PointKind]pbwire.Number{Counter: metricSum, Gauge: metricGauge, Histogram: metricHistogram, Summary: metricSummary}[first.Kind]
 		dm := len(b)
-		b = pbwire.Open(b, kind)
+		b = pbwire.Open(b, metricData(first.Kind))
 		for _, i := range idx {
 			p := &points[i]
 			if p.Kind != first.Kind {
@@ -236,6 +237,19 @@ func encodeMetrics(points []Point, res []otlpAttr, start, now time.Time) []byte 
 	}
 	b = pbwire.Close(b, sm)
 	return pbwire.Close(b, 0)
+}
+
+// metricData is the field of Metric's data oneof that a kind fills.
+func metricData(k PointKind) pbwire.Number {
+	switch k {
+	case Counter:
+		return metricSum
+	case Histogram:
+		return metricHistogram
+	case Summary:
+		return metricSummary
+	}
+	return metricGauge
 }
 
 // histCounts appends a histogram point's per-bucket counts: one per bound
