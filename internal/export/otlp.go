@@ -166,12 +166,13 @@ func (t *OTLP) Shutdown(ctx context.Context) error {
 		t.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
+		err = errors.Join(t.lastErr[0], t.lastErr[1])
 	case <-ctx.Done():
-		return fmt.Errorf("OTLP shutdown: %w", ctx.Err())
+		err = fmt.Errorf("OTLP shutdown: %w", ctx.Err())
 	}
-	err := errors.Join(t.lastErr[0], t.lastErr[1])
 	if n := t.logs.droppedCount(); n > 0 {
 		err = errors.Join(err, fmt.Errorf("%d log records dropped: more than %d events were waiting to be exported", n, logQueueSize))
 	}
