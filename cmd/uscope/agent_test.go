@@ -69,6 +69,8 @@ func startAgent(t *testing.T, cfgFile string) (*exec.Cmd, *bytes.Buffer) {
 	ag := exec.Command(uscopeBin, "agent", "--config", cfgFile)
 	var logs bytes.Buffer
 	ag.Stdout, ag.Stderr = &logs, &logs
+	// A test binary killed before its cleanups leaves no agent behind.
+	ag.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := ag.Start(); err != nil {
 		t.Fatal(err)
 	}

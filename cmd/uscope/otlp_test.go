@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/uscope/uscope/internal/cgroup"
@@ -128,6 +129,8 @@ service:
 	}
 	cmd := exec.Command(bin, append([]string{"--config", cfgFile}, args...)...)
 	cmd.Stdout, cmd.Stderr = &c.log, &c.log
+	// A test binary killed before its cleanups leaves no collector behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

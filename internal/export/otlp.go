@@ -4,45 +4,55 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"strings"
+	"log"
 	"sync"
 	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	otellog "go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/uscope/uscope/internal/session"
 )
 
 // OTLP pushes an Exporter's points as OTLP metrics and a session's events
-// as OTLP log records to an OpenTelemetry endpoint, with the
-// OpenTelemetry Go SDK. The mapping from maps to metrics is Points', the
-// one Prometheus gets: counters are cumulative monotonic sums (named
-// without Prometheus's _total), gauges gauges, hist()/lhist() explicit
-// bucket histograms with the same bounds, stats() summaries.
+// as OTLP log records to an OpenTelemetry endpoint. uscope encodes and
+// sends them itself (otlpwire.go, otlpclient.go) rather than with the
+// OpenTelemetry Go SDK, gRPC and the protobuf runtime, whose package
+// inits cost every start of uscope several milliseconds (issue 22); what
+// it sends is what the SDK sent.
+//
+// The mapping from maps to metrics is Points', the one Prometheus gets:
+// counters are cumulative monotonic sums (named without Prometheus's
+// _total), gauges gauges, hist()/lhist() explicit bucket histograms with
+// the same bounds, stats() summaries.
 //
 // Resource attributes say where the telemetry comes from: service.name
-// "uscope", host.name, and those of Resource's attrs (container.id,
+// "uscope", host.name, and those of OTLPOptions.Attrs (container.id,
 // k8s.*); each log record carries what varies per event: process.pid,
 // thread.id, process.executable.name (the comm), uscope.probe,
 // code.function.name and container.id of the event's process.
+//
+// Metrics are exported every OTLPOptions.Interval and once more at
+// Shutdown; log records are queued (at most 2048, the oldest dropped
+// beyond that and counted) and exported in batches of up to 512, every
+// second or as soon as a batch is full, and what is left at Shutdown.
 type OTLP struct {
-	exp    *Exporter
-	mp     *sdkmetric.MeterProvider
-	lp     *sdklog.LoggerProvider
-	logger otellog.Logger
-	start  time.Time
+	exp      *Exporter
+	client   *otlpClient
+	res      []otlpAttr
+	start    time.Time
+	interval time.Duration
+	onError  func(error)
+
+	logs logQueue
+	kick chan struct{} // a full batch is queued
+
+	stop        chan struct{}
+	stopOnce    sync.Once
+	shutdownCtx context.Context // set before stop is closed
+	// ticks is the context of the periodic metric exports, cancelled by
+	// Shutdown: its export carries the same cumulative values, and later.
+	ticks       context.Context
+	cancelTicks context.CancelFunc
+	wg          sync.WaitGroup
+	lastErr     [2]error // of the last metrics export and of the logs' flush, at Shutdown
 
 	mu         sync.Mutex
 	containers map[int]string // pid → container id, for log records
@@ -55,101 +65,65 @@ type OTLPOptions struct {
 	Interval time.Duration
 	// Attrs are resource attributes added to service.name and host.name.
 	Attrs map[string]string
+	// Errors, if set, is given the error of each periodic export that
+	// failed (and partial successes); by default they are printed on
+	// standard error with the standard logger, as the SDK's default error
+	// handler printed them. The errors of Shutdown's exports are its own.
+	Errors func(error)
 }
+
+// The batching of log records: the SDK's batch processor's defaults.
+const (
+	logQueueSize   = 2048
+	logBatchSize   = 512
+	logExportEvery = time.Second
+)
 
 // StartOTLP starts exporting exp's points and the events given to Event to
 // rawURL: grpc://HOST[:PORT] (plaintext gRPC, port 4317), grpcs:// (gRPC
 // over TLS), http://HOST[:PORT][/PREFIX] (HTTP/protobuf to
 // PREFIX/v1/metrics and PREFIX/v1/logs, port 4318) or https://.
 func StartOTLP(rawURL string, exp *Exporter, o OTLPOptions) (*OTLP, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--otlp %q: not a URL; give grpc://HOST:4317 or http://HOST:4318", rawURL)
-	}
-	ctx := context.Background()
-	host := u.Host
-	var mexp sdkmetric.Exporter
-	var lexp sdklog.Exporter
-	switch u.Scheme {
-	case "grpc", "grpcs":
-		if u.Port() == "" {
-			host += ":4317"
-		}
-		mo := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(host)}
-		lo := []otlploggrpc.Option{otlploggrpc.WithEndpoint(host)}
-		if u.Scheme == "grpc" {
-			mo, lo = append(mo, otlpmetricgrpc.WithInsecure()), append(lo, otlploggrpc.WithInsecure())
-		}
-		if mexp, err = otlpmetricgrpc.New(ctx, mo...); err == nil {
-			lexp, err = otlploggrpc.New(ctx, lo...)
-		}
-	case "http", "https":
-		if u.Port() == "" {
-			host += ":4318"
-		}
-		prefix := strings.TrimSuffix(u.Path, "/")
-		mo := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(host), otlpmetrichttp.WithURLPath(prefix + "/v1/metrics")}
-		lo := []otlploghttp.Option{otlploghttp.WithEndpoint(host), otlploghttp.WithURLPath(prefix + "/v1/logs")}
-		if u.Scheme == "http" {
-			mo, lo = append(mo, otlpmetrichttp.WithInsecure()), append(lo, otlploghttp.WithInsecure())
-		}
-		if mexp, err = otlpmetrichttp.New(ctx, mo...); err == nil {
-			lexp, err = otlploghttp.New(ctx, lo...)
-		}
-	default:
-		return nil, fmt.Errorf("--otlp %q: unknown scheme %q; give grpc://HOST:4317 (gRPC) or http://HOST:4318 (HTTP/protobuf)", rawURL, u.Scheme)
-	}
+	c, err := newOTLPClient(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("--otlp %s: %w", rawURL, err)
+		return nil, err
 	}
-	res := Resource(o.Attrs)
-	interval := o.Interval
-	if interval <= 0 {
-		interval = 10 * time.Second
+	t := &OTLP{exp: exp, client: c, res: resourceAttrs(o.Attrs), start: time.Now(), interval: o.Interval,
+		onError: o.Errors, kick: make(chan struct{}, 1), stop: make(chan struct{}), containers: map[int]string{}}
+	if t.interval <= 0 {
+		t.interval = 10 * time.Second
 	}
-	t := &OTLP{exp: exp, start: time.Now(), containers: map[int]string{}}
-	reader := sdkmetric.NewPeriodicReader(mexp, sdkmetric.WithInterval(interval), sdkmetric.WithProducer(producer{t}))
-	t.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
-	t.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(sdklog.NewBatchProcessor(lexp, sdklog.WithExportInterval(time.Second))))
-	t.logger = t.lp.Logger(scope.Name, otellog.WithInstrumentationVersion(scope.Version))
+	if t.onError == nil {
+		t.onError = func(err error) { log.Print(err) }
+	}
+	t.logs.buf = make([]logRecord, logQueueSize)
+	t.ticks, t.cancelTicks = context.WithCancel(context.Background())
+	t.wg.Add(2)
+	go t.metricsLoop()
+	go t.logsLoop()
 	return t, nil
 }
 
-// scope is the instrumentation scope of uscope's metrics and logs.
-var scope = instrumentation.Scope{Name: "github.com/uscope/uscope"}
-
-// Resource returns the resource of uscope's telemetry: service.name,
-// host.name and attrs.
-func Resource(attrs map[string]string) *resource.Resource {
-	kv := []attribute.KeyValue{attribute.String("service.name", "uscope")}
-	if h, err := os.Hostname(); err == nil {
-		kv = append(kv, attribute.String("host.name", h))
-	}
-	for k, v := range attrs {
-		kv = append(kv, attribute.String(k, v))
-	}
-	return resource.NewSchemaless(kv...)
-}
-
-// Event sends one event as a log record (session.Config.Events).
+// Event queues one event as a log record (session.Config.Events); it never
+// blocks on the network.
 func (t *OTLP) Event(ev session.Event) {
-	var r otellog.Record
-	r.SetTimestamp(ev.Time)
-	r.SetObservedTimestamp(time.Now())
-	r.SetSeverity(otellog.SeverityInfo)
-	r.SetSeverityText("INFO")
-	r.SetBody(attribute.StringValue(ev.Text))
+	r := logRecord{time: ev.Time, observed: time.Now(), body: ev.Text}
 	if ev.PID != 0 {
-		r.AddAttributes(attribute.Int("process.pid", ev.PID), attribute.Int("thread.id", ev.TID),
-			attribute.String("process.executable.name", ev.Comm))
+		r.attrs = append(r.attrs, intAttr("process.pid", ev.PID), intAttr("thread.id", ev.TID),
+			strAttr("process.executable.name", ev.Comm))
 		if id := t.container(ev.PID); id != "" {
-			r.AddAttributes(attribute.String("container.id", id))
+			r.attrs = append(r.attrs, strAttr("container.id", id))
 		}
 	}
 	if ev.Probe != "" {
-		r.AddAttributes(attribute.String("uscope.probe", ev.Probe), attribute.String("code.function.name", ev.Func))
+		r.attrs = append(r.attrs, strAttr("uscope.probe", ev.Probe), strAttr("code.function.name", ev.Func))
 	}
-	t.logger.Emit(context.Background(), r)
+	if t.logs.push(r) >= logBatchSize {
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // container returns the container id of a process (from its cgroup
@@ -173,68 +147,147 @@ const maxContainerCache = 4096
 
 // Shutdown exports what is left (the last metrics, as Exporter.Freeze
 // left them, and the queued log records) and stops, waiting at most
-// until ctx ends.
+// until ctx ends. Its error is those exports', and says how many log
+// records were dropped because the queue was full. Later calls return
+// nil.
 func (t *OTLP) Shutdown(ctx context.Context) error {
-	return errors.Join(t.mp.Shutdown(ctx), t.lp.Shutdown(ctx))
+	first := false
+	t.stopOnce.Do(func() {
+		first = true
+		t.shutdownCtx = ctx
+		t.cancelTicks()
+		close(t.stop)
+	})
+	if !first {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+		err = errors.Join(t.lastErr[0], t.lastErr[1])
+	case <-ctx.Done():
+		err = fmt.Errorf("OTLP shutdown: %w", ctx.Err())
+	}
+	if n := t.logs.droppedCount(); n > 0 {
+		err = errors.Join(err, fmt.Errorf("%d log records dropped: more than %d events were waiting to be exported", n, logQueueSize))
+	}
+	t.client.close()
+	return err
 }
 
-// producer hands the exporter's points to the SDK's periodic reader.
-type producer struct{ t *OTLP }
-
-func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
-	return []metricdata.ScopeMetrics{{Scope: scope, Metrics: otlpMetrics(p.t.exp.Points(), p.t.start, time.Now())}}, nil
-}
-
-// otlpMetrics renders points as OTLP metrics, one per name, cumulative
-// since start.
-func otlpMetrics(points []Point, start, now time.Time) []metricdata.Metrics {
-	var out []metricdata.Metrics
-	index := map[string]int{}
-	for _, p := range points {
-		kv := make([]attribute.KeyValue, len(p.Labels))
-		for i, l := range p.Labels {
-			kv[i] = attribute.String(l, p.Values[i])
-		}
-		attrs := attribute.NewSet(kv...)
-		i, ok := index[p.Name]
-		if !ok {
-			i = len(out)
-			index[p.Name] = i
-			m := metricdata.Metrics{Name: p.Name, Description: p.Help}
-			switch p.Kind {
-			case Counter:
-				m.Data = metricdata.Sum[float64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true}
-			case Gauge:
-				m.Data = metricdata.Gauge[float64]{}
-			case Histogram:
-				m.Data = metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality}
-			case Summary:
-				m.Data = metricdata.Summary{}
+// metricsLoop exports the metrics every interval, and once more at
+// Shutdown.
+func (t *OTLP) metricsLoop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(t.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if err := t.exportMetrics(t.ticks); err != nil && t.ticks.Err() == nil {
+				t.onError(err)
 			}
-			out = append(out, m)
-		}
-		m := &out[i]
-		switch d := m.Data.(type) {
-		case metricdata.Sum[float64]:
-			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[float64]{Attributes: attrs, StartTime: start, Time: now, Value: p.Value})
-			m.Data = d
-		case metricdata.Gauge[float64]:
-			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[float64]{Attributes: attrs, Time: now, Value: p.Value})
-			m.Data = d
-		case metricdata.Histogram[float64]:
-			counts := make([]uint64, len(p.Bounds)+1)
-			var prev uint64
-			for j, c := range p.Cumulative {
-				counts[j], prev = c-prev, c
-			}
-			counts[len(p.Bounds)] = p.Count - prev
-			d.DataPoints = append(d.DataPoints, metricdata.HistogramDataPoint[float64]{Attributes: attrs, StartTime: start, Time: now,
-				Count: p.Count, Bounds: p.Bounds, BucketCounts: counts, Sum: p.Sum})
-			m.Data = d
-		case metricdata.Summary:
-			d.DataPoints = append(d.DataPoints, metricdata.SummaryDataPoint{Attributes: attrs, StartTime: start, Time: now, Count: p.Count, Sum: p.Sum})
-			m.Data = d
+		case <-t.stop:
+			t.lastErr[0] = t.exportMetrics(t.shutdownCtx)
+			return
 		}
 	}
+}
+
+func (t *OTLP) exportMetrics(ctx context.Context) error {
+	req := encodeMetrics(t.exp.Points(), t.res, t.start, time.Now())
+	return t.client.send(ctx, metricsSignal, req)
+}
+
+// logsLoop exports the queued log records every second, full batches as
+// soon as they are, and all of them at Shutdown.
+func (t *OTLP) logsLoop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(logExportEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if err := t.exportLogs(context.Background(), 1); err != nil {
+				t.onError(err)
+			}
+		case <-t.kick:
+			if err := t.exportLogs(context.Background(), logBatchSize); err != nil {
+				t.onError(err)
+			}
+		case <-t.stop:
+			t.lastErr[1] = t.exportLogs(t.shutdownCtx, 1)
+			return
+		}
+	}
+}
+
+// exportLogs exports the queue in batches while at least min records are
+// queued; it returns the first error (the records of a failed batch are
+// lost, as with the SDK).
+func (t *OTLP) exportLogs(ctx context.Context, min int) error {
+	var first error
+	batch := make([]logRecord, 0, logBatchSize)
+	for ctx.Err() == nil {
+		batch = t.logs.take(batch[:0], logBatchSize, min)
+		if len(batch) == 0 {
+			break
+		}
+		if err := t.client.send(ctx, logsSignal, encodeLogs(batch, t.res)); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// logQueue is a ring of at most len(buf) records: when full, a new
+// record replaces the oldest, which is counted as dropped.
+type logQueue struct {
+	mu      sync.Mutex
+	buf     []logRecord
+	head, n int
+	dropped uint64
+}
+
+// push queues r and returns how many records are queued.
+func (q *logQueue) push(r logRecord) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == len(q.buf) {
+		q.buf[q.head] = r
+		q.head = (q.head + 1) % len(q.buf)
+		q.dropped++
+		return q.n
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = r
+	q.n++
+	return q.n
+}
+
+// take appends up to max of the oldest records to out and removes them
+// from the queue, if at least min are queued.
+func (q *logQueue) take(out []logRecord, max, min int) []logRecord {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n < min || q.n == 0 {
+		return out
+	}
+	for ; max > 0 && q.n > 0; max-- {
+		out = append(out, q.buf[q.head])
+		q.buf[q.head] = logRecord{}
+		q.head = (q.head + 1) % len(q.buf)
+		q.n--
+	}
 	return out
+}
+
+func (q *logQueue) droppedCount() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
 }

@@ -1,23 +1,15 @@
 package export
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/uscope/uscope/internal/output"
+	"github.com/uscope/uscope/internal/pbwire"
 	"github.com/uscope/uscope/internal/session"
 )
 
@@ -26,8 +18,9 @@ import (
 // (go.opentelemetry.io/proto/slim/otlp/profiles/v1development) cannot be
 // linked beside go.opentelemetry.io/proto/otlp, which the SDK's exporters
 // use: both register the same protobuf files (common.proto,
-// resource.proto) and the protobuf runtime panics at start. So the
-// request is encoded here with protowire, field by field, after
+// resource.proto) and the protobuf runtime panics at start; and uscope
+// links no protobuf runtime at all, for start-up's sake (issue 22). So the
+// request is encoded here with internal/pbwire, field by field, after
 // opentelemetry/proto/profiles/v1development/profiles.proto as the
 // Collector v0.161 (proto v0.4.0) reads it: a dictionary of strings,
 // functions, locations, stacks and attributes (index 0 of each the zero
@@ -194,22 +187,16 @@ func EncodeProfiles(profiles []Profile, attrs map[string]string) []byte {
 		profs = append(profs, encodeProfile(d, p))
 	}
 	var scope []byte
-	scope = protowire.AppendTag(scope, 1, protowire.BytesType)
-	scope = protowire.AppendBytes(scope, scopeMsg())
+	scope = pbwire.Bytes(scope, 1, scopeMsg())
 	for _, p := range profs {
-		scope = protowire.AppendTag(scope, 2, protowire.BytesType)
-		scope = protowire.AppendBytes(scope, p)
+		scope = pbwire.Bytes(scope, 2, p)
 	}
 	var rp []byte
-	rp = protowire.AppendTag(rp, 1, protowire.BytesType)
-	rp = protowire.AppendBytes(rp, resourceMsg(attrs))
-	rp = protowire.AppendTag(rp, 2, protowire.BytesType)
-	rp = protowire.AppendBytes(rp, scope)
+	rp = pbwire.Bytes(rp, 1, resourceMsg(attrs))
+	rp = pbwire.Bytes(rp, 2, scope)
 	var req []byte
-	req = protowire.AppendTag(req, 1, protowire.BytesType)
-	req = protowire.AppendBytes(req, rp)
-	req = protowire.AppendTag(req, 2, protowire.BytesType)
-	req = protowire.AppendBytes(req, d.encode())
+	req = pbwire.Bytes(req, 1, rp)
+	req = pbwire.Bytes(req, 2, d.encode())
 	return req
 }
 
@@ -218,8 +205,7 @@ func encodeProfile(d *dict, p Profile) []byte {
 	b = appendMsg(b, 1, valueType(d.str(p.Name), d.str(p.Unit)))
 	for _, s := range p.Samples {
 		var sm []byte
-		sm = protowire.AppendTag(sm, 1, protowire.VarintType)
-		sm = protowire.AppendVarint(sm, uint64(d.stack(s.Frames)))
+		sm = pbwire.Varint(sm, 1, uint64(d.stack(s.Frames)))
 		if len(s.Attrs) > 0 {
 			keys := make([]string, 0, len(s.Attrs))
 			for k := range s.Attrs {
@@ -236,22 +222,18 @@ func encodeProfile(d *dict, p Profile) []byte {
 		b = appendMsg(b, 2, sm)
 	}
 	if !p.Start.IsZero() {
-		b = protowire.AppendTag(b, 3, protowire.Fixed64Type)
-		b = protowire.AppendFixed64(b, uint64(p.Start.UnixNano()))
+		b = pbwire.Fixed64(b, 3, uint64(p.Start.UnixNano()))
 		if p.End.After(p.Start) {
-			b = protowire.AppendTag(b, 4, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(p.End.Sub(p.Start).Nanoseconds()))
+			b = pbwire.Varint(b, 4, uint64(p.End.Sub(p.Start).Nanoseconds()))
 		}
 	}
 	if p.PeriodNanos > 0 {
 		b = appendMsg(b, 5, valueType(d.str("cpu"), d.str("nanoseconds")))
-		b = protowire.AppendTag(b, 6, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(p.PeriodNanos))
+		b = pbwire.Varint(b, 6, uint64(p.PeriodNanos))
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	b = protowire.AppendTag(b, 7, protowire.BytesType)
-	b = protowire.AppendBytes(b, id)
+	b = pbwire.Bytes(b, 7, id)
 	return b
 }
 
@@ -262,29 +244,23 @@ func (d *dict) encode() []byte {
 	b = appendMsg(b, 2, nil) // location_table[0]
 	for i := int32(1); i <= d.locations; i++ {
 		var line []byte
-		line = protowire.AppendTag(line, 1, protowire.VarintType)
-		line = protowire.AppendVarint(line, uint64(i))
+		line = pbwire.Varint(line, 1, uint64(i))
 		b = appendMsg(b, 2, appendMsg(nil, 3, line))
 	}
 	b = appendMsg(b, 3, nil) // function_table[0]
 	for _, n := range d.funcName {
 		var fn []byte
-		fn = protowire.AppendTag(fn, 1, protowire.VarintType)
-		fn = protowire.AppendVarint(fn, uint64(n))
-		fn = protowire.AppendTag(fn, 2, protowire.VarintType)
-		fn = protowire.AppendVarint(fn, uint64(n))
+		fn = pbwire.Varint(fn, 1, uint64(n))
+		fn = pbwire.Varint(fn, 2, uint64(n))
 		b = appendMsg(b, 3, fn)
 	}
 	// link_table[0]: trace id of 16 and span id of 8 zero bytes.
 	var link []byte
-	link = protowire.AppendTag(link, 1, protowire.BytesType)
-	link = protowire.AppendBytes(link, make([]byte, 16))
-	link = protowire.AppendTag(link, 2, protowire.BytesType)
-	link = protowire.AppendBytes(link, make([]byte, 8))
+	link = pbwire.Bytes(link, 1, make([]byte, 16))
+	link = pbwire.Bytes(link, 2, make([]byte, 8))
 	b = appendMsg(b, 4, link)
 	for _, s := range d.strs {
-		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendString(b, s)
+		b = pbwire.String(b, 5, s)
 	}
 	for i, kv := range d.attrs {
 		if i == 0 {
@@ -292,9 +268,8 @@ func (d *dict) encode() []byte {
 			continue
 		}
 		var a []byte
-		a = protowire.AppendTag(a, 1, protowire.VarintType)
-		a = protowire.AppendVarint(a, uint64(kv[0]))
-		a = appendMsg(a, 2, anyString(d.strs[kv[1]]))
+		a = pbwire.Varint(a, 1, uint64(kv[0]))
+		a = appendMsg(a, 2, anyValue(d.strs[kv[1]]))
 		b = appendMsg(b, 6, a)
 	}
 	for i, locs := range d.stacks {
@@ -312,54 +287,45 @@ func (d *dict) encode() []byte {
 }
 
 func valueType(typ, unit int32) []byte {
-	var b []byte
-	b = protowire.AppendTag(b, 1, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(typ))
-	b = protowire.AppendTag(b, 2, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(unit))
+	b := pbwire.Varint(nil, 1, uint64(typ))
+	return pbwire.Varint(b, 2, uint64(unit))
 }
 
-// anyString is a common.v1.AnyValue holding s.
-func anyString(s string) []byte {
-	b := protowire.AppendTag(nil, 1, protowire.BytesType)
-	return protowire.AppendString(b, s)
+// anyValue is a common.v1.AnyValue holding s.
+func anyValue(s string) []byte {
+	return pbwire.String(nil, anyString, s)
 }
 
-// resourceMsg is a resource.v1.Resource with the attributes of Resource.
+// resourceMsg is a resource.v1.Resource with the attributes of
+// resourceAttrs.
 func resourceMsg(attrs map[string]string) []byte {
 	var b []byte
-	for _, kv := range Resource(attrs).Attributes() {
-		var e []byte
-		e = protowire.AppendTag(e, 1, protowire.BytesType)
-		e = protowire.AppendString(e, string(kv.Key))
-		e = appendMsg(e, 2, anyString(kv.Value.Emit()))
-		b = appendMsg(b, 1, e)
+	for _, a := range resourceAttrs(attrs) {
+		b = appendKeyValue(b, resourceAttributes, a)
 	}
 	return b
 }
 
 // scopeMsg is uscope's common.v1.InstrumentationScope.
 func scopeMsg() []byte {
-	b := protowire.AppendTag(nil, 1, protowire.BytesType)
-	b = protowire.AppendString(b, scope.Name)
+	b := pbwire.String(nil, scopeName, scope.Name)
 	if scope.Version != "" {
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendString(b, scope.Version)
+		b = pbwire.String(b, scopeVersion, scope.Version)
 	}
 	return b
 }
 
-func appendMsg(b []byte, num protowire.Number, msg []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, msg)
+func appendMsg(b []byte, num pbwire.Number, msg []byte) []byte {
+	return pbwire.Bytes(b, num, msg)
 }
 
-func appendPacked(b []byte, num protowire.Number, vs []uint64) []byte {
-	var p []byte
+func appendPacked(b []byte, num pbwire.Number, vs []uint64) []byte {
+	m := len(b)
+	b = pbwire.Open(b, num)
 	for _, v := range vs {
-		p = protowire.AppendVarint(p, v)
+		b = pbwire.AppendVarint(b, v)
 	}
-	return appendMsg(b, num, p)
+	return pbwire.Close(b, m)
 }
 
 func sortStrings(s []string) {
@@ -370,79 +336,15 @@ func sortStrings(s []string) {
 	}
 }
 
-// profilesMethod is the gRPC method of the profiles service.
-const profilesMethod = "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"
-
 // SendProfiles sends an encoded request (EncodeProfiles) to rawURL, as
-// StartOTLP's URLs: gRPC to the profiles service, or HTTP/protobuf to
-// PREFIX/v1development/profiles.
+// StartOTLP's URLs: gRPC to the profiles service
+// (opentelemetry.proto.collector.profiles.v1development.ProfilesService),
+// or HTTP/protobuf to PREFIX/v1development/profiles.
 func SendProfiles(ctx context.Context, rawURL string, req []byte) error {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("--otlp %q: not a URL; give grpc://HOST:4317 or http://HOST:4318", rawURL)
+	c, err := newOTLPClient(rawURL)
+	if err != nil {
+		return err
 	}
-	host := u.Host
-	switch u.Scheme {
-	case "grpc", "grpcs":
-		if u.Port() == "" {
-			host += ":4317"
-		}
-		creds := insecure.NewCredentials()
-		if u.Scheme == "grpcs" {
-			creds = credentials.NewClientTLSFromCert(nil, "")
-		}
-		conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(creds))
-		if err != nil {
-			return fmt.Errorf("profiles to %s: %w", rawURL, err)
-		}
-		defer conn.Close()
-		var resp rawMessage
-		if err := conn.Invoke(ctx, profilesMethod, rawMessage(req), &resp, grpc.ForceCodec(rawCodec{})); err != nil {
-			return fmt.Errorf("profiles to %s: %w", rawURL, err)
-		}
-		return nil
-	case "http", "https":
-		if u.Port() == "" {
-			host += ":4318"
-		}
-		target := u.Scheme + "://" + host + strings.TrimSuffix(u.Path, "/") + "/v1development/profiles"
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(req))
-		if err != nil {
-			return err
-		}
-		hr.Header.Set("Content-Type", "application/x-protobuf")
-		resp, err := http.DefaultClient.Do(hr)
-		if err != nil {
-			return fmt.Errorf("profiles to %s: %w", rawURL, err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("profiles to %s: %s: %s", target, resp.Status, strings.TrimSpace(string(body)))
-		}
-		return nil
-	}
-	return fmt.Errorf("--otlp %q: unknown scheme %q; give grpc://HOST:4317 (gRPC) or http://HOST:4318 (HTTP/protobuf)", rawURL, u.Scheme)
+	defer c.close()
+	return c.send(ctx, profilesSignal, req)
 }
-
-// rawMessage is a message already encoded; rawCodec passes it as is.
-type rawMessage []byte
-
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) ([]byte, error) {
-	if m, ok := v.(rawMessage); ok {
-		return m, nil
-	}
-	return nil, fmt.Errorf("rawCodec: cannot marshal %T", v)
-}
-
-func (rawCodec) Unmarshal(data []byte, v any) error {
-	if m, ok := v.(*rawMessage); ok {
-		*m = append((*m)[:0], data...)
-		return nil
-	}
-	return fmt.Errorf("rawCodec: cannot unmarshal into %T", v)
-}
-
-func (rawCodec) Name() string { return "proto" }

@@ -4,7 +4,7 @@ import (
 	"compress/gzip"
 	"io"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/uscope/uscope/internal/pbwire"
 )
 
 // Sampled is one counted stack of a profile: frames root first (as in a
@@ -30,9 +30,10 @@ func PprofCounts(w io.Writer, stacks []Sampled, typ string) error {
 }
 
 // Field numbers of perftools.profiles.Profile (pprof's profile.proto) and
-// of the messages in it. The encoder is written here, with protowire,
+// of the messages in it. The encoder is written here, with internal/pbwire,
 // rather than taken from github.com/google/pprof/profile: that package's
-// init compiles regular expressions on every start of uscope (issue 22).
+// init compiles regular expressions on every start of uscope, and
+// google.golang.org/protobuf's opens the executable (issue 22).
 const (
 	pfSampleType  = 1
 	pfSample      = 2
@@ -66,15 +67,12 @@ func writePprof(w io.Writer, stacks []Sampled, sampleTypes [][2]string, periodTy
 		return i
 	}
 	valueType := func(typ, unit string) []byte {
-		b := protowire.AppendTag(nil, pfValueTypeType, protowire.VarintType)
-		b = protowire.AppendVarint(b, str(typ))
-		b = protowire.AppendTag(b, pfValueTypeUnit, protowire.VarintType)
-		return protowire.AppendVarint(b, str(unit))
+		b := pbwire.Varint(nil, pfValueTypeType, str(typ))
+		return pbwire.Varint(b, pfValueTypeUnit, str(unit))
 	}
 	var out []byte
-	msg := func(num protowire.Number, m []byte) {
-		out = protowire.AppendTag(out, num, protowire.BytesType)
-		out = protowire.AppendBytes(out, m)
+	msg := func(num pbwire.Number, m []byte) {
+		out = pbwire.Bytes(out, num, m)
 	}
 	for _, st := range sampleTypes {
 		msg(pfSampleType, valueType(st[0], st[1]))
@@ -94,45 +92,35 @@ func writePprof(w io.Writer, stacks []Sampled, sampleTypes [][2]string, periodTy
 				id = uint64(len(funcs))
 				ids[s.Frames[i]] = id
 			}
-			locs = protowire.AppendVarint(locs, id)
+			locs = pbwire.AppendVarint(locs, id)
 		}
-		vals = protowire.AppendVarint(vals[:0], s.Count)
+		vals = pbwire.AppendVarint(vals[:0], s.Count)
 		if periodNanos != 0 {
-			vals = protowire.AppendVarint(vals, uint64(int64(s.Count)*periodNanos))
+			vals = pbwire.AppendVarint(vals, uint64(int64(s.Count)*periodNanos))
 		}
-		m = protowire.AppendTag(m[:0], pfSampleLocation, protowire.BytesType)
-		m = protowire.AppendBytes(m, locs)
-		m = protowire.AppendTag(m, pfSampleValue, protowire.BytesType)
-		m = protowire.AppendBytes(m, vals)
+		m = pbwire.Bytes(m[:0], pfSampleLocation, locs)
+		m = pbwire.Bytes(m, pfSampleValue, vals)
 		msg(pfSample, m)
 	}
 	var line []byte
 	for i := range funcs {
 		id := uint64(i + 1)
-		line = protowire.AppendTag(line[:0], pfLineFunction, protowire.VarintType)
-		line = protowire.AppendVarint(line, id)
-		m = protowire.AppendTag(m[:0], pfLocationID, protowire.VarintType)
-		m = protowire.AppendVarint(m, id)
-		m = protowire.AppendTag(m, pfLocationLine, protowire.BytesType)
-		m = protowire.AppendBytes(m, line)
+		line = pbwire.Varint(line[:0], pfLineFunction, id)
+		m = pbwire.Varint(m[:0], pfLocationID, id)
+		m = pbwire.Bytes(m, pfLocationLine, line)
 		msg(pfLocation, m)
 	}
 	for i, name := range funcs {
 		n := str(name)
-		m = protowire.AppendTag(m[:0], pfFunctionID, protowire.VarintType)
-		m = protowire.AppendVarint(m, uint64(i+1))
-		m = protowire.AppendTag(m, pfFunctionName, protowire.VarintType)
-		m = protowire.AppendVarint(m, n)
-		m = protowire.AppendTag(m, pfFunctionSystemName, protowire.VarintType)
-		m = protowire.AppendVarint(m, n)
+		m = pbwire.Varint(m[:0], pfFunctionID, uint64(i+1))
+		m = pbwire.Varint(m, pfFunctionName, n)
+		m = pbwire.Varint(m, pfFunctionSystemName, n)
 		msg(pfFunction, m)
 	}
 	msg(pfPeriodType, valueType(periodType[0], periodType[1]))
-	out = protowire.AppendTag(out, pfPeriod, protowire.VarintType)
-	out = protowire.AppendVarint(out, uint64(period))
+	out = pbwire.Varint(out, pfPeriod, uint64(period))
 	for _, s := range strs { // last: every string is known by now
-		out = protowire.AppendTag(out, pfStringTable, protowire.BytesType)
-		out = protowire.AppendString(out, s)
+		out = pbwire.String(out, pfStringTable, s)
 	}
 	zw := gzip.NewWriter(w)
 	if _, err := zw.Write(out); err != nil {
