@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/agent"
@@ -72,9 +71,7 @@ Logs (and the programs' printf output) are JSON lines on standard error.
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			exp := export.New(cfg.MaxSeries)
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(exp)
-			srv, err := export.Listen(cfg.Listen, reg)
+			srv, err := export.Listen(cfg.Listen, exp)
 			if err != nil {
 				return usageError(err)
 			}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/uscope/uscope/internal/cgroup"
@@ -76,9 +75,7 @@ func (f *fleetFlags) start(cfg *session.Config) error {
 		return nil
 	}
 	exp := export.New(f.maxSeries)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(exp)
-	if _, err := export.Listen(f.prometheus, reg); err != nil {
+	if _, err := export.Listen(f.prometheus, exp); err != nil {
 		return usageError(err)
 	}
 	prog, prev := cfg.Program, cfg.Snapshots

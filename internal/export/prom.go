@@ -6,9 +6,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/session"
 )
@@ -26,8 +23,9 @@ import (
 // without a name (@), are named uscope_map.
 const prefix = "uscope_"
 
-// Exporter is a prometheus.Collector over the maps of one or more
-// running sessions ("sources", one per agent program).
+// Exporter serves the maps of one or more running sessions ("sources",
+// one per agent program) as Prometheus metrics: an http.Handler of their
+// exposition (exposition.go).
 type Exporter struct {
 	// MaxSeries bounds the series of all maps together (0: no bound). A
 	// series exported at one scrape stays exported while its key exists;
@@ -81,32 +79,6 @@ func (e *Exporter) Remove(name string) {
 	}
 }
 
-// Describe sends nothing: the metrics depend on the programs, so the
-// exporter is an unchecked collector.
-func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
-
-// Collect sends the metrics of Points.
-func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	for _, p := range e.Points() {
-		desc := prometheus.NewDesc(p.Name, p.Help, p.Labels, nil)
-		switch p.Kind {
-		case Counter:
-			desc = prometheus.NewDesc(p.Name+"_total", p.Help, p.Labels, nil)
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, p.Value, p.Values...)
-		case Gauge:
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, p.Value, p.Values...)
-		case Summary:
-			ch <- prometheus.MustNewConstSummary(desc, p.Count, p.Sum, nil, p.Values...)
-		case Histogram:
-			buckets := make(map[float64]uint64, len(p.Bounds))
-			for i, b := range p.Bounds {
-				buckets[b] = p.Cumulative[i]
-			}
-			ch <- prometheus.MustNewConstHistogram(desc, p.Count, p.Sum, buckets, p.Values...)
-		}
-	}
-}
-
 // Server serves an exporter's /metrics (OpenMetrics or Prometheus text,
 // as the scraper asks) and /healthz.
 type Server struct {
@@ -117,16 +89,15 @@ type Server struct {
 }
 
 // Listen binds addr at once (so that a busy port is an error before
-// anything is attached) and serves reg on it.
-func Listen(addr string, reg *prometheus.Registry) (*Server, error) {
+// anything is attached) and serves exp's metrics on it.
+func Listen(addr string, exp *Exporter) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--prometheus %s: %w", addr, err)
 	}
 	s := &Server{ln: ln}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("/metrics", exp)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Health != nil {
 			if err := s.Health(); err != nil {

@@ -4,9 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
-
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
 	"github.com/uscope/uscope/internal/session"
@@ -27,20 +24,11 @@ func reader(sn session.Snapshot) session.Reader {
 
 func str(s string) output.Value { return output.StringValue(s, false) }
 
-// gather returns the exposition (Prometheus text format) of reg.
-func gather(t *testing.T, reg *prometheus.Registry) string {
+// gather returns the exposition of e in the text format.
+func gather(t *testing.T, e *Exporter) string {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&sb, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return sb.String()
+	fams, _ := families(e.Points())
+	return string(writeExposition(fams, false))
 }
 
 func TestKeyNames(t *testing.T) {
@@ -85,9 +73,7 @@ func TestPrometheusMapping(t *testing.T) {
 	}
 	e := New(0)
 	e.Add("", p, reader(sn), nil)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e)
-	text := gather(t, reg)
+	text := gather(t, e)
 	for _, want := range []string{
 		`uscope_calls_total{comm="app",func="work"} 42`,
 		`uscope_lost_events_total 7`,
@@ -131,9 +117,7 @@ func TestMaxSeries(t *testing.T) {
 	sn := session.Snapshot{Maps: []*output.Map{{Name: "@c", Kind: output.AggCount, Entries: entries(5, 3, 4)}}}
 	e := New(2)
 	e.Add("prog", p, func() (session.Snapshot, bool) { return sn, true }, map[string]string{"container": "abc"})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e)
-	text := gather(t, reg)
+	text := gather(t, e)
 	for _, want := range []string{`uscope_c_total{container="abc",pid="3",program="prog"} 1`, `uscope_c_total{container="abc",pid="4",program="prog"} 1`,
 		`uscope_series_dropped{map="c",program="prog"} 1`} {
 		if !strings.Contains(text, want+"\n") {
@@ -145,13 +129,13 @@ func TestMaxSeries(t *testing.T) {
 	}
 	// A series already exported stays; a new, smaller key does not push it out.
 	sn.Maps[0].Entries = entries(1, 3, 4)
-	text = gather(t, reg)
+	text = gather(t, e)
 	if !strings.Contains(text, `pid="3"`) || !strings.Contains(text, `pid="4"`) || strings.Contains(text, `pid="1"`) {
 		t.Errorf("admitted series were not kept:\n%s", text)
 	}
 	// When one goes away, the new key gets its place.
 	sn.Maps[0].Entries = entries(1, 4)
-	text = gather(t, reg)
+	text = gather(t, e)
 	if !strings.Contains(text, `pid="1"`) || !strings.Contains(text, `series_dropped{map="c",program="prog"} 0`) {
 		t.Errorf("a freed place was not reused:\n%s", text)
 	}
