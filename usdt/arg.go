@@ -374,11 +374,11 @@ func (a *Arg) parseX86(op string, m elf.Machine, sized bool) error {
 		if err != nil {
 			return err
 		}
-		if b.reg == regRIP {
+		if b.reg == regRIP() {
 			if len(parts) > 1 {
 				return fmt.Errorf("%w: %%rip with an index in %q", ErrSyntax, op)
 			}
-			a.Kind, a.Reg = ArgRIP, regRIP
+			a.Kind, a.Reg = ArgRIP, regRIP()
 			if sym == "" {
 				return fmt.Errorf("%w: RIP-relative operand without a symbol", ErrUnsupported)
 			}
@@ -403,7 +403,7 @@ func (a *Arg) parseX86(op string, m elf.Machine, sized bool) error {
 	if err != nil {
 		return err
 	}
-	if ix.reg == regRIP || ix.reg == regRSP {
+	if ix.reg == regRIP() || ix.reg == regRSP() {
 		return fmt.Errorf("%w: %s cannot be an index", ErrSyntax, parts[1])
 	}
 	if ix.width != addrWidth {

@@ -54,8 +54,8 @@ func TestParseArg(t *testing.T) {
 		{"4@%edi", x64, Arg{Size: 4, Kind: ArgReg, Reg: regRDI}, nil},
 		{"1@%bpl", x64, Arg{Size: 1, Kind: ArgReg, Reg: regRBP}, nil},
 		{"4@%ebp", x64, Arg{Size: 4, Kind: ArgReg, Reg: regRBP}, nil},
-		{"1@%spl", x64, Arg{Size: 1, Kind: ArgReg, Reg: regRSP}, nil},
-		{"8@%rsp", x64, Arg{Size: 8, Kind: ArgReg, Reg: regRSP}, nil},
+		{"1@%spl", x64, Arg{Size: 1, Kind: ArgReg, Reg: regRSP()}, nil},
+		{"8@%rsp", x64, Arg{Size: 8, Kind: ArgReg, Reg: regRSP()}, nil},
 		{"8@%r8", x64, Arg{Size: 8, Kind: ArgReg, Reg: regR8}, nil},
 		{"-4@%r9d", x64, Arg{Size: 4, Signed: true, Kind: ArgReg, Reg: regR9}, nil},
 		{"2@%r10w", x64, Arg{Size: 2, Kind: ArgReg, Reg: regR10}, nil},
@@ -72,10 +72,10 @@ func TestParseArg(t *testing.T) {
 		{"-8(%rbp)", x64, Arg{Size: 8, Kind: ArgMem, Reg: regRBP, Offset: -8}, nil},
 		// Memory.
 		{"-4@-20(%rbp)", x64, Arg{Size: 4, Signed: true, Kind: ArgMem, Reg: regRBP, Offset: -20}, nil},
-		{"8@(%rsp)", x64, Arg{Size: 8, Kind: ArgMem, Reg: regRSP}, nil},
+		{"8@(%rsp)", x64, Arg{Size: 8, Kind: ArgMem, Reg: regRSP()}, nil},
 		{"8@0x10(%rdi)", x64, Arg{Size: 8, Kind: ArgMem, Reg: regRDI, Offset: 16}, nil},
 		{"8@-80(%rbx)", x64, Arg{Size: 8, Kind: ArgMem, Reg: regRBX, Offset: -80}, nil},
-		{"-4@112(%rsp)", x64, Arg{Size: 4, Signed: true, Kind: ArgMem, Reg: regRSP, Offset: 112}, nil},
+		{"-4@112(%rsp)", x64, Arg{Size: 4, Signed: true, Kind: ArgMem, Reg: regRSP(), Offset: 112}, nil},
 		{"-2@4(%r12)", x64, Arg{Size: 2, Signed: true, Kind: ArgMem, Reg: regR12, Offset: 4}, nil},
 		{"1@-96(%rbp,%rax,8)", x64, Arg{Size: 1, Kind: ArgMemIndex, Reg: regRBP, Index: regRAX, Scale: 8, Offset: -96}, nil},
 		{"8@(%rax,%rdx,8)", x64, Arg{Size: 8, Kind: ArgMemIndex, Reg: regRAX, Index: regRDX, Scale: 8}, nil},
@@ -84,12 +84,12 @@ func TestParseArg(t *testing.T) {
 		{"-4@arr(,%rax,4)", x64, Arg{Size: 4, Signed: true, Kind: ArgMemIndex, Index: regRAX, Scale: 4, Symbol: "arr"}, nil},
 		{"-4@arr+8(%rbx,%rax,4)", x64, Arg{Size: 4, Signed: true, Kind: ArgMemIndex, Reg: regRBX, Index: regRAX, Scale: 4, Symbol: "arr", Offset: 8}, nil},
 		// RIP-relative and absolute.
-		{"-4@global_max(%rip)", x64, Arg{Size: 4, Signed: true, Kind: ArgRIP, Reg: regRIP, Symbol: "global_max"}, nil},
-		{"8@24+mp_(%rip)", x64, Arg{Size: 8, Kind: ArgRIP, Reg: regRIP, Symbol: "mp_", Offset: 24}, nil},
-		{"-4@CheckpointStats+40(%rip)", x64, Arg{Size: 4, Signed: true, Kind: ArgRIP, Reg: regRIP, Symbol: "CheckpointStats", Offset: 40}, nil},
-		{"4@glob-2(%rip)", x64, Arg{Size: 4, Kind: ArgRIP, Reg: regRIP, Symbol: "glob", Offset: -2}, nil},
-		{"4@counter.1+4(%rip)", x64, Arg{Size: 4, Kind: ArgRIP, Reg: regRIP, Symbol: "counter.1", Offset: 4}, nil},
-		{"4@16(%rip)", x64, Arg{Size: 4, Kind: ArgRIP, Reg: regRIP, Offset: 16}, ErrUnsupported},
+		{"-4@global_max(%rip)", x64, Arg{Size: 4, Signed: true, Kind: ArgRIP, Reg: regRIP(), Symbol: "global_max"}, nil},
+		{"8@24+mp_(%rip)", x64, Arg{Size: 8, Kind: ArgRIP, Reg: regRIP(), Symbol: "mp_", Offset: 24}, nil},
+		{"-4@CheckpointStats+40(%rip)", x64, Arg{Size: 4, Signed: true, Kind: ArgRIP, Reg: regRIP(), Symbol: "CheckpointStats", Offset: 40}, nil},
+		{"4@glob-2(%rip)", x64, Arg{Size: 4, Kind: ArgRIP, Reg: regRIP(), Symbol: "glob", Offset: -2}, nil},
+		{"4@counter.1+4(%rip)", x64, Arg{Size: 4, Kind: ArgRIP, Reg: regRIP(), Symbol: "counter.1", Offset: 4}, nil},
+		{"4@16(%rip)", x64, Arg{Size: 4, Kind: ArgRIP, Reg: regRIP(), Offset: 16}, ErrUnsupported},
 		{"4@glob", x64, Arg{Size: 4, Kind: ArgRIP, Symbol: "glob"}, nil},
 		{"4@0x601040", x64, Arg{Size: 4, Kind: ArgRIP, Offset: 0x601040, SymbolAddr: 0x601040, Resolved: true}, nil},
 		// Floats.
@@ -102,7 +102,7 @@ func TestParseArg(t *testing.T) {
 		{"1@%ah", x64, Arg{Size: 1}, ErrUnsupported},
 		{"-1@%dh", x64, Arg{Size: 1, Signed: true}, ErrUnsupported},
 		{"16@%rax", x64, Arg{Size: 16, Kind: ArgReg, Reg: regRAX}, ErrUnsupported},
-		{"24@8(%rsp)", x64, Arg{Size: 24, Kind: ArgMem, Reg: regRSP, Offset: 8}, ErrUnsupported},
+		{"24@8(%rsp)", x64, Arg{Size: 24, Kind: ArgMem, Reg: regRSP(), Offset: 8}, ErrUnsupported},
 		{"4@(%eax)", x64, Arg{Size: 4}, ErrUnsupported},
 		{"4@(%rax,%ecx,4)", x64, Arg{Size: 4, Reg: regRAX}, ErrUnsupported},
 		{"8@%fs:40", x64, Arg{Size: 8}, ErrUnsupported},
@@ -289,8 +289,8 @@ func TestRegTables(t *testing.T) {
 			t.Errorf("%s maps to %s", name, a.reg.Name)
 		}
 	}
-	if regRIP != (Reg{"rip", 128}) || regRSP != (Reg{"rsp", 152}) {
-		t.Errorf("rip %+v rsp %+v", regRIP, regRSP)
+	if regRIP() != (Reg{"rip", 128}) || regRSP() != (Reg{"rsp", 152}) {
+		t.Errorf("rip %+v rsp %+v", regRIP(), regRSP())
 	}
 	for n := 0; n <= 30; n++ {
 		for _, p := range []string{"x", "w"} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/uscope/uscope/arch"
 )
@@ -32,10 +33,11 @@ func (r Reg) String() string { return r.Name }
 func ctxReg(r arch.Reg) Reg { return Reg{Name: r.Name, PtRegsOffset: r.Offset} }
 
 // x86 registers that the grammar treats specially (rip-relative operands,
-// rsp as an index).
+// rsp as an index), looked up when first parsed: at init they would build
+// arch's tables for every uscope command.
 var (
-	regRIP = x86Named("rip")
-	regRSP = x86Named("rsp")
+	regRIP = sync.OnceValue(func() Reg { return x86Named("rip") })
+	regRSP = sync.OnceValue(func() Reg { return x86Named("rsp") })
 )
 
 func x86Named(name string) Reg {
