@@ -1,13 +1,47 @@
 package export
 
+// uscope writes the Prometheus exposition itself. Until issue 22 it
+// used github.com/prometheus/client_golang (a Collector, a Registry and
+// promhttp.HandlerFor with EnableOpenMetrics and ContinueOnError), but
+// that library, with procfs, client_model, expfmt, runtime/metrics and
+// expvar, cost 4-6 ms of package init in every uscope command, even
+// `uscope run -e 'BEGIN { exit(); }'`, whose budget is 15 ms. The writer
+// here answers scrapes with the bytes promhttp answered with (the
+// equivalence test in exposition_test.go serves the same points through
+// both and compares them):
+//
+//   - OpenMetrics 1.0.0 and 0.0.1 (application/openmetrics-text, ending
+//     in "# EOF"), the Prometheus text format 0.0.4 (text/plain) and
+//     delimited protobuf MetricFamily messages (what Prometheus asks for
+//     with native histograms on), negotiated from the Accept header as
+//     expfmt.NegotiateAccept does, with its "; escaping=..." parameter on
+//     the Content-Type;
+//   - gzip when Accept-Encoding prefers it to identity, as promhttp
+//     negotiates it, and the same Vary headers;
+//   - families sorted by name, series by label values, the checks a
+//     Registry makes when it gathers (same name with another help or
+//     kind, a series collected twice, _count/_sum/_bucket collisions):
+//     the offending series is left out and the rest is served, and a
+//     scrape where nothing is left is a 500, as ContinueOnError did.
+//
+// What it does not do: protobuf's text and compact-text encodings (whose
+// spacing protobuf randomises; a scraper that asks for them first gets
+// the next format it accepts, or text 0.0.4) and names that are not
+// legacy Prometheus names (uscope never makes them: map names are
+// identifiers and KeyNames validates label names). A malformed point (label names and values of
+// different lengths, an invalid name or label name, a label value that
+// is not UTF-8, a NaN or missing bucket) is left out with an error: the
+// Collector panicked on those.
+
 import (
-	"bytes"
+	"bufio"
 	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"math"
-	"mime"
 	"net/http"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,417 +49,657 @@ import (
 	"github.com/uscope/uscope/internal/pbwire"
 )
 
-// The Prometheus exposition of Points, written by uscope rather than by the
-// Prometheus client library, whose packages' inits (the client, procfs,
-// runtime/metrics, the protobuf runtime) cost every uscope command ~5 ms of
-// start-up (issue 22). It is what the library's promhttp handler served
-// for the same points, byte for byte (TestExpositionSameAsPromhttp):
-//
-//   - OpenMetrics 1.0.0 (or 0.0.1) when the Accept header asks for it, as
-//     Prometheus does by default: "# TYPE x counter", x_total samples,
-//     floats with a decimal point, "# EOF" at the end;
-//   - else the text format 0.0.4 (also for the protobuf text formats,
-//     which nothing scrapes with);
-//   - gzip when Accept-Encoding allows it;
-//   - delimited protobuf when asked for first (Prometheus's
-//     PrometheusProto scrape protocol);
-//   - families sorted by name, series by label values; a point that
-//     conflicts with one already written (another kind or help under the
-//     same name, the same labels twice, a label value that is not UTF-8)
-//     is left out, as the library's ContinueOnError did, and when nothing
-//     is left the answer is a 500, as it was.
-
-// The formats, as their Content-Type starts; the name escaping scheme the
-// scraper asked for (else underscores: uscope's names are legacy-valid
-// either way) follows, as the Prometheus libraries append it.
+// Exposition formats, as Content-Type values without the escaping
+// parameter.
 const (
-	formatText          = "text/plain; version=0.0.4; charset=utf-8"
-	formatOpenMetrics   = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-	formatOpenMetrics01 = "application/openmetrics-text; version=0.0.1; charset=utf-8"
-	formatProtoDelim    = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+	// FormatText is the Prometheus text format 0.0.4.
+	FormatText = "text/plain; version=0.0.4; charset=utf-8"
+	// FormatOpenMetrics is OpenMetrics 1.0.0, the format Prometheus asks
+	// for first.
+	FormatOpenMetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+	// FormatOpenMetrics001 is OpenMetrics 0.0.1: the same text as 1.0.0.
+	FormatOpenMetrics001 = "application/openmetrics-text; version=0.0.1; charset=utf-8"
 )
 
-// ServeHTTP serves the exporter's metrics (GET /metrics).
-func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serveExposition(w, r, e.Points())
-}
-
-// serveExposition answers a scrape with points.
-func serveExposition(w http.ResponseWriter, r *http.Request, points []Point) {
-	format, escaping := negotiate(r.Header.Get("Accept"))
-	fams, dropped := families(points)
-	if len(fams) == 0 && dropped > 0 {
-		http.Error(w, fmt.Sprintf("uscope: none of the %d series can be exposed (a label value is not UTF-8, or series conflict)", dropped),
-			http.StatusInternalServerError)
-		return
-	}
-	var body []byte
-	switch format {
-	case formatProtoDelim:
-		body = writeProtoDelimited(fams)
-	default:
-		body = writeExposition(fams, format != formatText)
-	}
-	h := w.Header()
-	h.Set("Content-Type", format+"; escaping="+escaping)
-	if gzipAccepted(r.Header.Get("Accept-Encoding")) {
-		h.Set("Content-Encoding", "gzip")
-		zw := gzip.NewWriter(w)
-		zw.Write(body)
-		zw.Close()
-		return
-	}
-	w.Write(body)
-}
-
-// negotiate returns the format to serve for an Accept header, and the
-// name escaping scheme: the first of its media ranges, by quality then
-// order, that names a format uscope writes (OpenMetrics 1.0.0 or 0.0.1,
-// delimited protobuf, text 0.0.4), else the text format; the escaping is
-// the last one asked for up to that range.
-func negotiate(accept string) (format, escaping string) {
-	type rng struct {
-		typ    string
-		params map[string]string
-		q      float64
-	}
-	var ranges []rng
-	for _, part := range strings.Split(accept, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		q := 1.0
-		if s, ok := params["q"]; ok {
-			if v, err := strconv.ParseFloat(s, 64); err == nil {
-				q = v
-			}
-		}
-		ranges = append(ranges, rng{mt, params, q})
-	}
-	slices.SortStableFunc(ranges, func(a, b rng) int {
-		switch {
-		case a.q > b.q:
-			return -1
-		case a.q < b.q:
-			return 1
-		}
-		return 0
-	})
-	escaping = "underscores"
-	for _, r := range ranges {
-		switch e := r.params["escaping"]; e {
-		case "allow-utf-8", "underscores", "dots", "values":
-			escaping = e
-		}
-		v := r.params["version"]
-		switch {
-		case r.typ == "application/openmetrics-text" && (v == "" || v == "1.0.0"):
-			return formatOpenMetrics, escaping
-		case r.typ == "application/openmetrics-text" && v == "0.0.1":
-			return formatOpenMetrics01, escaping
-		case r.typ == "application/vnd.google.protobuf" && r.params["proto"] == "io.prometheus.client.MetricFamily" && r.params["encoding"] == "delimited":
-			return formatProtoDelim, escaping
-		case r.typ == "text/plain" && (v == "" || v == "0.0.4"):
-			return formatText, escaping
-		}
-	}
-	return formatText, escaping
-}
-
-// gzipAccepted reports whether an Accept-Encoding header allows gzip.
-func gzipAccepted(h string) bool {
-	for _, part := range strings.Split(h, ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(enc) != "gzip" {
-			continue
-		}
-		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// family is the points of one exposed name.
+// family is one metric family of an exposition: the points of one
+// exposed name (a counter's with _total), all of one kind and help.
 type family struct {
-	name, help string
-	kind       PointKind
-	points     []*Point
-	labels     [][]labelPair // each point's labels, sorted by name
+	name    string // as exposed: NAME_total for a counter
+	help    string
+	kind    PointKind
+	samples []*sample
+}
+
+// sample is one point of a family with its labels sorted by name.
+type sample struct {
+	p      *Point
+	labels []labelPair
+	// histograms: buckets sorted by bound, one per distinct bound
+	buckets []bucket
 }
 
 type labelPair struct{ name, value string }
 
-// families groups points by exposed name (a counter's gets _total), drops
-// the ones that conflict, and sorts families by name and series by label
-// values.
-func families(points []Point) (out []*family, dropped int) {
+type bucket struct {
+	le  float64
+	cum uint64
+}
+
+// Gather groups points into families as a Prometheus Registry does:
+// families sorted by name, their series by label values (compared in
+// label-name order). A point that is malformed or inconsistent with
+// the points before it (same exposed name with another help or kind, the
+// same labels again, a summary with a quantile label, a name that
+// collides with a histogram's or a summary's _count, _sum or _bucket) is
+// left out and reported in the returned error.
+func gather(points []Point) ([]*family, error) {
 	byName := map[string]*family{}
 	seen := map[string]bool{}
+	var errs []error
 	for i := range points {
 		p := &points[i]
 		name := p.Name
 		if p.Kind == Counter {
 			name += "_total"
 		}
-		labels := make([]labelPair, len(p.Labels))
-		valid := len(p.Labels) == len(p.Values)
-		for j := range labels {
-			if !valid {
-				break
-			}
-			labels[j] = labelPair{p.Labels[j], p.Values[j]}
-			valid = utf8.ValidString(p.Values[j])
-		}
-		if !valid {
-			dropped++
+		s, err := newSample(name, p)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		slices.SortFunc(labels, func(a, b labelPair) int { return strings.Compare(a.name, b.name) })
-		f := byName[name]
-		if f == nil {
+		f, ok := byName[name]
+		if ok {
+			if f.help != p.Help {
+				errs = append(errs, fmt.Errorf("metric %s%s has help %q but should have %q", name, s, p.Help, f.help))
+				continue
+			}
+			if f.kind != p.Kind {
+				errs = append(errs, fmt.Errorf("metric %s%s should be a %s", name, s, kindName(f.kind)))
+				continue
+			}
+		} else {
 			f = &family{name: name, help: p.Help, kind: p.Kind}
+			if err := suffixCollision(f, byName); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			byName[name] = f
-		} else if f.kind != p.Kind || f.help != p.Help {
-			dropped++
+		}
+		if p.Kind == Summary && s.has("quantile") {
+			errs = append(errs, fmt.Errorf("metric %s%s must not have a quantile label", name, s))
 			continue
 		}
-		var key strings.Builder
-		key.WriteString(name)
-		for _, l := range labels {
-			key.WriteString("\xff" + l.name + "\xfe" + l.value)
-		}
-		if seen[key.String()] {
-			dropped++
+		id := s.id(name)
+		if seen[id] {
+			errs = append(errs, fmt.Errorf("metric %s%s was collected before with the same name and label values", name, s))
 			continue
 		}
-		seen[key.String()] = true
-		f.points = append(f.points, p)
-		f.labels = append(f.labels, labels)
+		seen[id] = true
+		f.samples = append(f.samples, s)
 	}
-	out = make([]*family, 0, len(byName))
-	for _, f := range byName {
-		idx := make([]int, len(f.points))
-		for i := range idx {
-			idx[i] = i
+	var names []string
+	for name, f := range byName {
+		if len(f.samples) > 0 {
+			names = append(names, name)
 		}
-		slices.SortStableFunc(idx, func(a, b int) int {
-			la, lb := f.labels[a], f.labels[b]
-			if len(la) != len(lb) {
-				return len(la) - len(lb)
-			}
-			for n := range la {
-				if c := strings.Compare(la[n].value, lb[n].value); c != 0 {
-					return c
-				}
-			}
-			return 0
-		})
-		pts, lbs := make([]*Point, len(idx)), make([][]labelPair, len(idx))
-		for i, j := range idx {
-			pts[i], lbs[i] = f.points[j], f.labels[j]
-		}
-		f.points, f.labels = pts, lbs
-		out = append(out, f)
 	}
-	slices.SortFunc(out, func(a, b *family) int { return strings.Compare(a.name, b.name) })
-	return out, dropped
+	sort.Strings(names)
+	fams := make([]*family, len(names))
+	for i, name := range names {
+		fams[i] = byName[name]
+		// sort.Sort, not a stable sort: series of different label
+		// names but equal values compare equal, and the Registry left
+		// them in sort.Sort's order.
+		sort.Sort(bySeries(fams[i].samples))
+	}
+	return fams, errors.Join(errs...)
 }
 
-// writeExposition renders points in the text format, or in OpenMetrics.
-func writeExposition(fams []*family, openMetrics bool) []byte {
-	var b bytes.Buffer
-	for _, f := range fams {
-		name := f.name
-		if openMetrics && f.kind == Counter {
-			name = strings.TrimSuffix(name, "_total")
+// newSample checks p and returns it with its labels sorted.
+func newSample(name string, p *Point) (*sample, error) {
+	if !validMetricName(name) {
+		return nil, fmt.Errorf("%q is not a valid metric name", name)
+	}
+	if len(p.Labels) != len(p.Values) {
+		return nil, fmt.Errorf("metric %s: %d label names but %d values", name, len(p.Labels), len(p.Values))
+	}
+	s := &sample{p: p, labels: make([]labelPair, len(p.Labels))}
+	names := map[string]bool{}
+	for i, l := range p.Labels {
+		if !validLabelName(l) || strings.HasPrefix(l, "__") {
+			return nil, fmt.Errorf("%q is not a valid label name for metric %q", l, name)
 		}
-		b.WriteString("# HELP " + name + " ")
-		writeEscaped(&b, f.help, openMetrics)
-		b.WriteString("\n# TYPE " + name + " " + typeName(f.kind) + "\n")
-		for i, p := range f.points {
-			labels := f.labels[i]
-			switch f.kind {
-			case Counter:
-				sample(&b, f.name, labels, "", 0, p.Value, openMetrics) // x_total in both
-			case Gauge:
-				sample(&b, name, labels, "", 0, p.Value, openMetrics)
-			case Summary:
-				sample(&b, name+"_sum", labels, "", 0, p.Sum, openMetrics)
-				sample(&b, name+"_count", labels, "", 0, float64(p.Count), openMetrics)
-			case Histogram:
-				inf := false
-				for j, bound := range p.Bounds {
-					sample(&b, name+"_bucket", labels, "le", bound, float64(p.Cumulative[j]), openMetrics)
-					inf = inf || math.IsInf(bound, 1)
-				}
-				if !inf {
-					sample(&b, name+"_bucket", labels, "le", math.Inf(1), float64(p.Count), openMetrics)
-				}
-				sample(&b, name+"_sum", labels, "", 0, p.Sum, openMetrics)
-				sample(&b, name+"_count", labels, "", 0, float64(p.Count), openMetrics)
+		if names[l] {
+			return nil, fmt.Errorf("duplicate label name %q for metric %q", l, name)
+		}
+		names[l] = true
+		if !utf8.ValidString(p.Values[i]) {
+			return nil, fmt.Errorf("label value %q of metric %q is not valid UTF-8", p.Values[i], name)
+		}
+		s.labels[i] = labelPair{l, p.Values[i]}
+	}
+	sort.Slice(s.labels, func(i, j int) bool { return s.labels[i].name < s.labels[j].name })
+	if p.Kind == Histogram {
+		if len(p.Cumulative) < len(p.Bounds) {
+			return nil, fmt.Errorf("metric %s: %d bucket bounds but %d counts", name, len(p.Bounds), len(p.Cumulative))
+		}
+		// One bucket per bound, the last count of a bound given twice
+		// (the Collector went through a map).
+		at := map[float64]int{}
+		for i, b := range p.Bounds {
+			if math.IsNaN(b) {
+				return nil, fmt.Errorf("metric %s: NaN bucket bound", name)
 			}
+			if j, ok := at[b]; ok {
+				s.buckets[j].cum = p.Cumulative[i]
+				continue
+			}
+			at[b] = len(s.buckets)
+			s.buckets = append(s.buckets, bucket{b, p.Cumulative[i]})
 		}
+		sort.Slice(s.buckets, func(i, j int) bool { return s.buckets[i].le < s.buckets[j].le })
 	}
-	if openMetrics {
-		b.WriteString("# EOF\n")
-	}
-	return b.Bytes()
+	return s, nil
 }
 
-func typeName(k PointKind) string {
+func (s *sample) has(label string) bool {
+	for _, l := range s.labels {
+		if l.name == label {
+			return true
+		}
+	}
+	return false
+}
+
+// id identifies a series: its name and sorted labels.
+func (s *sample) id(name string) string {
+	var sb strings.Builder
+	sb.WriteString(name)
+	for _, l := range s.labels {
+		sb.WriteString("\xff" + l.name + "\xff" + l.value)
+	}
+	return sb.String()
+}
+
+// String is the series' labels, for errors.
+func (s *sample) String() string {
+	var sb strings.Builder
+	writeLabels(&sb, s.labels, "", "")
+	return sb.String()
+}
+
+func kindName(k PointKind) string {
 	switch k {
 	case Counter:
 		return "counter"
 	case Gauge:
 		return "gauge"
-	case Summary:
-		return "summary"
+	case Histogram:
+		return "histogram"
 	}
-	return "histogram"
+	return "summary"
 }
 
-// sample writes one line: name{labels[,extra="v"]} value.
-func sample(b *bytes.Buffer, name string, labels []labelPair, extra string, extraValue, value float64, openMetrics bool) {
-	b.WriteString(name)
-	if len(labels) > 0 || extra != "" {
-		b.WriteByte('{')
-		for i, l := range labels {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(l.name + `="`)
-			writeEscaped(b, l.value, true)
-			b.WriteByte('"')
+// suffixCollision reports a new family whose samples would be read as a
+// histogram's or a summary's, or the reverse, as a Registry does.
+func suffixCollision(f *family, byName map[string]*family) error {
+	for _, suffix := range []string{"_count", "_sum", "_bucket"} {
+		base, ok := strings.CutSuffix(f.name, suffix)
+		if !ok {
+			continue
 		}
-		if extra != "" {
-			if len(labels) > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(extra + `="`)
-			b.WriteString(formatFloat(extraValue, openMetrics))
-			b.WriteByte('"')
+		if g, ok := byName[base]; ok && (g.kind == Histogram || g.kind == Summary && suffix != "_bucket") {
+			return fmt.Errorf("metric named %q collides with %s named %q", f.name, kindName(g.kind), base)
 		}
-		b.WriteByte('}')
+		break
 	}
-	b.WriteByte(' ')
-	if openMetrics && isCount(name) {
-		b.WriteString(strconv.FormatUint(uint64(value), 10))
-	} else {
-		b.WriteString(formatFloat(value, openMetrics))
+	if f.kind != Histogram && f.kind != Summary {
+		return nil
 	}
-	b.WriteByte('\n')
+	suffixes := []string{"_count", "_sum"}
+	if f.kind == Histogram {
+		suffixes = append(suffixes, "_bucket")
+	}
+	for _, suffix := range suffixes {
+		if _, ok := byName[f.name+suffix]; ok {
+			return fmt.Errorf("%s named %q collides with metric named %q", kindName(f.kind), f.name, f.name+suffix)
+		}
+	}
+	return nil
 }
 
-// isCount reports whether a sample is a count, which OpenMetrics writes as
-// an integer: a histogram's buckets and a histogram's or summary's _count.
-func isCount(name string) bool {
-	return strings.HasSuffix(name, "_bucket") || strings.HasSuffix(name, "_count")
+// bySeries orders the series of a family as client_golang's
+// MetricSorter: by label count, then label values in label-name order.
+type bySeries []*sample
+
+func (s bySeries) Len() int      { return len(s) }
+func (s bySeries) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
+func (s bySeries) Less(i, j int) bool {
+	a, b := s[i].labels, s[j].labels
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	for n := range a {
+		if a[n].value != b[n].value {
+			return a[n].value < b[n].value
+		}
+	}
+	return false
 }
 
-// writeEscaped escapes a HELP text (backslash and newline) or, with quote,
-// a label value (and the double quote); OpenMetrics escapes the double
-// quote in HELP too.
-func writeEscaped(b *bytes.Buffer, s string, quote bool) {
+// validMetricName reports a legacy Prometheus metric name,
+// [a-zA-Z_:][a-zA-Z0-9_:]*.
+func validMetricName(s string) bool {
+	if s == "" {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '"':
-			if quote {
-				b.WriteString(`\"`)
-			} else {
-				b.WriteByte(c)
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || c >= '0' && c <= '9' && i > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validLabelName reports a legacy Prometheus label name,
+// [a-zA-Z_][a-zA-Z0-9_]*.
+func validLabelName(s string) bool {
+	return s != "" && !strings.Contains(s, ":") && validMetricName(s)
+}
+
+// textWriter writes samples in one of the text formats.
+type textWriter struct {
+	w  *bufio.Writer
+	om bool // OpenMetrics, else Prometheus text 0.0.4
+}
+
+// family writes one family: HELP, TYPE and its samples.
+func (t *textWriter) family(f *family) {
+	name := f.name
+	if t.om && f.kind == Counter {
+		name = strings.TrimSuffix(name, "_total") // OpenMetrics names the counter, not its sample
+	}
+	t.w.WriteString("# HELP " + name + " ")
+	if t.om {
+		escapeQuoted(t.w, f.help)
+	} else {
+		escapeHelp(t.w, f.help)
+	}
+	t.w.WriteString("\n# TYPE " + name + " " + kindName(f.kind) + "\n")
+	for _, s := range f.samples {
+		p := s.p
+		switch f.kind {
+		case Counter, Gauge:
+			t.sample(f.name, "", s, "", 0, t.float(p.Value))
+		case Summary:
+			t.sample(f.name, "_sum", s, "", 0, t.float(p.Sum))
+			t.sample(f.name, "_count", s, "", 0, t.count(p.Count))
+		case Histogram:
+			inf := false
+			for _, b := range s.buckets {
+				t.sample(f.name, "_bucket", s, "le", b.le, t.count(b.cum))
+				inf = inf || math.IsInf(b.le, 1)
 			}
-		default:
-			b.WriteByte(c)
+			if !inf {
+				t.sample(f.name, "_bucket", s, "le", math.Inf(1), t.count(p.Count))
+			}
+			t.sample(f.name, "_sum", s, "", 0, t.float(p.Sum))
+			t.sample(f.name, "_count", s, "", 0, t.count(p.Count))
 		}
 	}
 }
 
-// formatFloat writes a value as the formats do: +Inf, -Inf, NaN, 0 for
-// either zero, else the shortest representation; OpenMetrics gives an
-// integral value a ".0".
-func formatFloat(f float64, openMetrics bool) string {
+// sample writes one line: name, labels (and le), value.
+func (t *textWriter) sample(name, suffix string, s *sample, extra string, extraValue float64, value string) {
+	t.w.WriteString(name + suffix)
+	le := ""
+	if extra != "" {
+		le = t.float(extraValue)
+	}
+	writeLabels(t.w, s.labels, extra, le)
+	t.w.WriteByte(' ')
+	t.w.WriteString(value)
+	t.w.WriteByte('\n')
+}
+
+// writeLabels writes {a="x",b="y"} (nothing without labels), with an
+// extra label (le) last.
+func writeLabels(w io.StringWriter, labels []labelPair, extra, extraValue string) {
+	if len(labels) == 0 && extra == "" {
+		return
+	}
+	sep := "{"
+	for _, l := range labels {
+		w.WriteString(sep + l.name + `="`)
+		escapeQuoted(w, l.value)
+		w.WriteString(`"`)
+		sep = ","
+	}
+	if extra != "" {
+		w.WriteString(sep + extra + `="` + extraValue + `"`)
+	}
+	w.WriteString("}")
+}
+
+var (
+	helpEscaper   = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	quotedEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+// escapeHelp escapes a text-format HELP: backslash and newline.
+func escapeHelp(w io.StringWriter, s string) { w.WriteString(helpEscaper.Replace(s)) }
+
+// escapeQuoted escapes a label value or an OpenMetrics HELP: backslash,
+// newline and double quote.
+func escapeQuoted(w io.StringWriter, s string) { w.WriteString(quotedEscaper.Replace(s)) }
+
+// float formats a value: the shortest 'g' form; NaN, +Inf, -Inf; in
+// OpenMetrics with a ".0" on integers that have neither '.' nor an
+// exponent. -0 is 0.
+func (t *textWriter) float(f float64) string {
+	var s string
 	switch {
-	case f == 0 && openMetrics:
-		return "0.0"
 	case f == 0:
-		return "0"
+		s = "0"
+	case math.IsNaN(f):
+		return "NaN"
 	case math.IsInf(f, 1):
 		return "+Inf"
 	case math.IsInf(f, -1):
 		return "-Inf"
-	case math.IsNaN(f):
-		return "NaN"
+	default:
+		s = strconv.FormatFloat(f, 'g', -1, 64)
 	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if openMetrics && f == math.Trunc(f) && !strings.ContainsAny(s, "e.") {
+	if t.om && !strings.ContainsAny(s, ".e") {
 		s += ".0"
 	}
 	return s
 }
 
-// writeProtoDelimited renders points as length-delimited
-// io.prometheus.client.MetricFamily messages (client_model's metrics.proto,
-// proto2: every field set is written, zeros included), as Prometheus asks
-// for with the PrometheusProto scrape protocol.
-func writeProtoDelimited(fams []*family) []byte {
-	var out, b []byte
-	for _, f := range fams {
-		b = pbwire.String(b[:0], 1, f.name)
-		b = pbwire.String(b, 2, f.help)
-		b = pbwire.Varint(b, 3, uint64(protoType(f.kind)))
-		for i, p := range f.points {
-			m := len(b)
-			b = pbwire.Open(b, 4)
-			for _, l := range f.labels[i] {
-				at := len(b)
-				b = pbwire.Open(b, 1)
-				b = pbwire.String(b, 1, l.name)
-				b = pbwire.String(b, 2, l.value)
-				b = pbwire.Close(b, at)
+// count formats a count: an integer in OpenMetrics, a float64 in text
+// 0.0.4 (so 2^64-1 is 1.8446744073709552e+19 there).
+func (t *textWriter) count(n uint64) string {
+	if t.om {
+		return strconv.FormatUint(n, 10)
+	}
+	return t.float(float64(n))
+}
+
+// negotiate picks the format and the escaping parameter of a scrape
+// from its first Accept header, as expfmt.NegotiateAccept does with
+// promhttp's OpenMetrics-enabled offers (less protobuf text and
+// compact-text): the
+// clauses by descending q, the first that matches an offer wins; none
+// gives text 0.0.4. An escaping parameter (allow-utf-8, underscores,
+// dots, values) on a clause seen before or at the match is echoed on the
+// Content-Type; the default is underscores. Names uscope exposes never
+// need escaping, so the parameter changes no sample.
+func negotiate(accept string) (format, escaping string) {
+	escaping = "underscores"
+	offers := []struct{ format, subtype, version string }{
+		{FormatOpenMetrics, "openmetrics-text", "1.0.0"},
+		{FormatOpenMetrics001, "openmetrics-text", "0.0.1"},
+		{FormatProtobuf, "vnd.google.protobuf", ""},
+		{FormatText, "plain", "0.0.4"},
+	}
+	for _, c := range parseAccept(accept) {
+		switch e := c.params["escaping"]; e {
+		case "allow-utf-8", "underscores", "dots", "values":
+			escaping = e
+		}
+		for _, o := range offers {
+			typ := "application"
+			if o.subtype == "plain" {
+				typ = "text"
 			}
-			at := len(b)
-			switch f.kind {
-			case Gauge:
-				b = pbwire.Open(b, 2)
-				b = pbwire.Double(b, 1, p.Value)
-			case Counter:
-				b = pbwire.Open(b, 3)
-				b = pbwire.Double(b, 1, p.Value)
-			case Summary:
-				b = pbwire.Open(b, 4)
-				b = pbwire.Varint(b, 1, p.Count)
-				b = pbwire.Double(b, 2, p.Sum)
-			case Histogram:
-				b = pbwire.Open(b, 7)
-				b = pbwire.Varint(b, 1, p.Count)
-				b = pbwire.Double(b, 2, p.Sum)
-				for j, bound := range p.Bounds {
-					bt := len(b)
-					b = pbwire.Open(b, 3)
-					b = pbwire.Varint(b, 1, p.Cumulative[j])
-					b = pbwire.Double(b, 2, bound)
-					b = pbwire.Close(b, bt)
+			if c.typ != "*" && c.typ != typ || c.subtype != "*" && c.subtype != o.subtype {
+				continue
+			}
+			if o.format == FormatProtobuf {
+				if c.params["proto"] == "io.prometheus.client.MetricFamily" && c.params["encoding"] == "delimited" {
+					return o.format, escaping
+				}
+				continue
+			}
+			v := c.params["version"]
+			if v == "" && c.typ == "application" && c.subtype == "openmetrics-text" {
+				v = "0.0.1"
+			}
+			if v == "" && c.typ == "text" && c.subtype == "plain" {
+				v = "0.0.4"
+			}
+			if v == o.version {
+				return o.format, escaping
+			}
+		}
+	}
+	return FormatText, escaping
+}
+
+// acceptClause is one media range of an Accept header.
+type acceptClause struct {
+	typ, subtype string
+	q            float64
+	params       map[string]string
+}
+
+// byQ orders Accept clauses as goautoneg does (expfmt's parser): higher
+// q first, then concrete types and subtypes before wildcards. Its Less
+// is not a strict order; sort.Sort with it reproduces goautoneg's
+// permutation exactly.
+type byQ []acceptClause
+
+func (s byQ) Len() int      { return len(s) }
+func (s byQ) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
+func (s byQ) Less(i, j int) bool {
+	a, b := s[i], s[j]
+	return a.q > b.q || a.typ != "*" && b.typ == "*" || a.subtype != "*" && b.subtype == "*"
+}
+
+// parseAccept splits an Accept header into clauses: "type/subtype" with
+// ";k=v" parameters, q among them (parsed as a float32; unparsable is 0).
+// A clause without a '/' (other than "*") or with two is skipped, so are
+// parameters without exactly one '='. Only spaces are trimmed.
+func parseAccept(h string) []acceptClause {
+	trim := func(s string) string { return strings.Trim(s, " ") }
+	var out []acceptClause
+	for h != "" {
+		var part string
+		part, h, _ = strings.Cut(h, ",")
+		part = trim(part)
+		c := acceptClause{q: 1}
+		mt, params, _ := strings.Cut(part, ";")
+		typ, sub, _ := strings.Cut(mt, "/")
+		c.typ = trim(typ)
+		sub, extra, _ := strings.Cut(sub, "/")
+		switch {
+		case extra != "":
+			continue // a/b/c
+		case sub == "":
+			if c.typ != "*" {
+				continue // "text", "text/"
+			}
+			c.subtype = "*"
+		default:
+			c.subtype = trim(sub)
+		}
+		if params != "" {
+			c.params = map[string]string{}
+		}
+		for params != "" {
+			var kv string
+			kv, params, _ = strings.Cut(params, ";")
+			k, v, _ := strings.Cut(kv, "=")
+			v, rest, _ := strings.Cut(v, "=")
+			if v == "" && rest == "" && !strings.HasSuffix(kv, "==") || rest != "" {
+				continue // "k", "k=", "k=v=w"; "k=v=" and "k==" count
+			}
+			if k = trim(k); k == "q" {
+				q, _ := strconv.ParseFloat(v, 32)
+				c.q = q
+			} else {
+				c.params[k] = trim(v)
+			}
+		}
+		out = append(out, c)
+	}
+	sort.Sort(byQ(out))
+	return out
+}
+
+// gzipPreferred reports whether a scrape gets gzip, negotiated from its
+// Accept-Encoding headers as promhttp does between its offers identity
+// and gzip: the first offer with the highest q among the clauses that
+// name it or "*" wins, so "gzip" and "gzip, *;q=0.5" get gzip but "*"
+// or "identity, gzip" get identity, and no header is identity.
+func gzipPreferred(h http.Header) bool {
+	best, bestQ := "identity", -1.0
+	for _, offer := range []string{"identity", "gzip"} {
+		for _, c := range parseCodings(h.Values("Accept-Encoding")) {
+			if c.q > bestQ && (c.value == "*" || c.value == offer) {
+				best, bestQ = offer, c.q
+			}
+		}
+	}
+	return best == "gzip" && bestQ != 0
+}
+
+type coding struct {
+	value string
+	q     float64
+}
+
+// parseCodings parses Accept-Encoding values: tokens, each with an
+// optional ";q=" of the form 0[.ddd] or 1[.ddd]; a header value stops at
+// the first thing that does not parse.
+func parseCodings(values []string) []coding {
+	var out []coding
+	space := func(s string) string { return strings.TrimLeft(s, " \t\r\n") }
+	for _, s := range values {
+		for {
+			i := 0
+			for i < len(s) && (isToken(s[i]) || s[i] == '/') {
+				i++
+			}
+			c := coding{value: s[:i], q: 1}
+			if c.value == "" {
+				break
+			}
+			s = space(s[i:])
+			if strings.HasPrefix(s, ";") {
+				s = space(s[1:])
+				if !strings.HasPrefix(s, "q=") {
+					break
+				}
+				c.q, s = quality(s[2:])
+				if c.q < 0 {
+					break
 				}
 			}
-			b = pbwire.Close(b, at)
-			b = pbwire.Close(b, m)
+			out = append(out, c)
+			s = space(s)
+			if !strings.HasPrefix(s, ",") {
+				break
+			}
+			s = space(s[1:])
 		}
-		out = pbwire.AppendBytes(out, b)
 	}
 	return out
 }
 
-// protoType is a kind's client_model MetricType.
-func protoType(k PointKind) int {
+// quality parses a q value, 0 or 1 then an optional '.' and digits (not
+// bounded: "1.5" is 1.5); -1 if it does not start with 0 or 1.
+func quality(s string) (float64, string) {
+	if s == "" || s[0] != '0' && s[0] != '1' {
+		return -1, ""
+	}
+	q := float64(s[0] - '0')
+	s = s[1:]
+	if !strings.HasPrefix(s, ".") {
+		return q, s
+	}
+	s = s[1:]
+	n, d, i := 0, 1, 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n, d = n*10+int(s[i]-'0'), d*10
+	}
+	return q + float64(n)/float64(d), s[i:]
+}
+
+// isToken reports an HTTP token character.
+func isToken(c byte) bool {
+	return c > 31 && c < 127 && !strings.ContainsRune(" \t\"(),/:;<=>?@[]\\{}", rune(c))
+}
+
+// Handler serves the exposition of the points that points returns, read
+// at each request, as promhttp.HandlerFor served a Registry of them with
+// EnableOpenMetrics and ContinueOnError: the format from Accept, gzip
+// from Accept-Encoding, only the families named by name[] query
+// parameters if there are any.
+func Handler(points func() []Point) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fams, err := gather(points())
+		if err != nil && len(fams) == 0 {
+			w.Header().Del("Content-Encoding")
+			http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		format, escaping := negotiate(r.Header.Get("Accept"))
+		w.Header().Add("Vary", "Accept")
+		w.Header().Add("Vary", "Accept-Encoding")
+		w.Header().Set("Content-Type", format+"; escaping="+escaping)
+		var out io.Writer = w
+		if gzipPreferred(r.Header) {
+			w.Header().Set("Content-Encoding", "gzip")
+			gz := gzip.NewWriter(w)
+			defer gz.Close()
+			out = gz
+		}
+		var only map[string]bool
+		if names := r.URL.Query()["name[]"]; len(names) > 0 {
+			only = map[string]bool{}
+			for _, n := range names {
+				only[n] = true
+			}
+		}
+		t := &textWriter{w: bufio.NewWriter(out), om: format == FormatOpenMetrics || format == FormatOpenMetrics001}
+		for _, f := range fams {
+			if only != nil && !only[f.name] {
+				continue
+			}
+			if format == FormatProtobuf {
+				t.w.Write(appendProto(nil, f))
+				continue
+			}
+			t.family(f)
+		}
+		if t.om && format != FormatProtobuf {
+			t.w.WriteString("# EOF\n")
+		}
+		t.w.Flush()
+	})
+}
+
+// FormatProtobuf is the delimited protobuf format of
+// io.prometheus.client.MetricFamily, which Prometheus asks for first when
+// native histograms are on.
+const FormatProtobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+
+// Field numbers of io.prometheus.client's MetricFamily and its parts
+// (client_model's metrics.proto).
+const (
+	pbFamilyName, pbFamilyHelp, pbFamilyType, pbFamilyMetric = 1, 2, 3, 4
+	pbMetricLabel, pbMetricGauge, pbMetricCounter            = 1, 2, 3
+	pbMetricSummary, pbMetricHistogram                       = 4, 7
+	pbLabelName, pbLabelValue                                = 1, 2
+	pbValue                                                  = 1 // Gauge, Counter
+	pbSampleCount, pbSampleSum, pbBucket                     = 1, 2, 3
+	pbBucketCount, pbBucketBound                             = 1, 2
+)
+
+// protoType is a kind's MetricType.
+func protoType(k PointKind) uint64 {
 	switch k {
 	case Counter:
 		return 0
@@ -435,4 +709,70 @@ func protoType(k PointKind) int {
 		return 2
 	}
 	return 4 // HISTOGRAM
+}
+
+// appendProto appends f as a length-delimited MetricFamily, its fields in
+// field-number order and every field the Collector set present, zeros
+// included, as proto.Marshal writes it.
+func appendProto(b []byte, f *family) []byte {
+	var m []byte
+	m = pbwire.AppendTag(m, pbFamilyName, pbwire.BytesType)
+	m = pbwire.AppendString(m, f.name)
+	m = pbwire.AppendTag(m, pbFamilyHelp, pbwire.BytesType)
+	m = pbwire.AppendString(m, f.help)
+	m = pbwire.AppendTag(m, pbFamilyType, pbwire.VarintType)
+	m = pbwire.AppendVarint(m, protoType(f.kind))
+	for _, s := range f.samples {
+		m = pbwire.AppendTag(m, pbFamilyMetric, pbwire.BytesType)
+		m = pbwire.AppendBytes(m, protoMetric(f.kind, s))
+	}
+	b = pbwire.AppendVarint(b, uint64(len(m)))
+	return append(b, m...)
+}
+
+func protoMetric(k PointKind, s *sample) []byte {
+	var m []byte
+	for _, l := range s.labels {
+		var lp []byte
+		lp = pbwire.AppendTag(lp, pbLabelName, pbwire.BytesType)
+		lp = pbwire.AppendString(lp, l.name)
+		lp = pbwire.AppendTag(lp, pbLabelValue, pbwire.BytesType)
+		lp = pbwire.AppendString(lp, l.value)
+		m = pbwire.AppendTag(m, pbMetricLabel, pbwire.BytesType)
+		m = pbwire.AppendBytes(m, lp)
+	}
+	double := func(b []byte, num pbwire.Number, v float64) []byte {
+		b = pbwire.AppendTag(b, num, pbwire.Fixed64Type)
+		return pbwire.AppendFixed64(b, math.Float64bits(v))
+	}
+	varint := func(b []byte, num pbwire.Number, v uint64) []byte {
+		b = pbwire.AppendTag(b, num, pbwire.VarintType)
+		return pbwire.AppendVarint(b, v)
+	}
+	var v []byte
+	field := pbwire.Number(pbMetricGauge)
+	switch k {
+	case Counter, Gauge:
+		if k == Counter {
+			field = pbMetricCounter
+		}
+		v = double(v, pbValue, s.p.Value)
+	case Summary:
+		field = pbMetricSummary
+		v = varint(v, pbSampleCount, s.p.Count)
+		v = double(v, pbSampleSum, s.p.Sum)
+	case Histogram:
+		field = pbMetricHistogram
+		v = varint(v, pbSampleCount, s.p.Count)
+		v = double(v, pbSampleSum, s.p.Sum)
+		for _, bk := range s.buckets {
+			var bb []byte
+			bb = varint(bb, pbBucketCount, bk.cum)
+			bb = double(bb, pbBucketBound, bk.le)
+			v = pbwire.AppendTag(v, pbBucket, pbwire.BytesType)
+			v = pbwire.AppendBytes(v, bb)
+		}
+	}
+	m = pbwire.AppendTag(m, field, pbwire.BytesType)
+	return pbwire.AppendBytes(m, v)
 }

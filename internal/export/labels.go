@@ -1,7 +1,8 @@
 // Package export publishes a running session's maps to monitoring
-// systems: Prometheus (OpenMetrics on /metrics, with client_golang) and
-// OpenTelemetry. It reads maps only through session.Reader, the session's
-// snapshot seam, so that it never touches BPF objects itself.
+// systems: Prometheus (OpenMetrics or text on /metrics, written by
+// exposition.go without the Prometheus client library) and
+// OpenTelemetry. It reads maps only through session.Reader, the
+// session's snapshot seam, so that it never touches BPF objects itself.
 package export
 
 import (

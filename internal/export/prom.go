@@ -23,9 +23,9 @@ import (
 // without a name (@), are named uscope_map.
 const prefix = "uscope_"
 
-// Exporter serves the maps of one or more running sessions ("sources",
-// one per agent program) as Prometheus metrics: an http.Handler of their
-// exposition (exposition.go).
+// Exporter publishes the maps of one or more running sessions
+// ("sources", one per agent program) as metrics: Points for the OTLP
+// exporter, Handler(e.Points) and Listen for Prometheus.
 type Exporter struct {
 	// MaxSeries bounds the series of all maps together (0: no bound). A
 	// series exported at one scrape stays exported while its key exists;
@@ -80,7 +80,7 @@ func (e *Exporter) Remove(name string) {
 }
 
 // Server serves an exporter's /metrics (OpenMetrics or Prometheus text,
-// as the scraper asks) and /healthz.
+// as the scraper asks; see Handler) and /healthz.
 type Server struct {
 	ln  net.Listener
 	srv *http.Server
@@ -89,7 +89,8 @@ type Server struct {
 }
 
 // Listen binds addr at once (so that a busy port is an error before
-// anything is attached) and serves exp's metrics on it.
+// anything is attached) and serves exp's Points on it: /metrics with
+// Handler, /healthz with Health.
 func Listen(addr string, exp *Exporter) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -97,7 +98,7 @@ func Listen(addr string, exp *Exporter) (*Server, error) {
 	}
 	s := &Server{ln: ln}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", exp)
+	mux.Handle("/metrics", Handler(exp.Points))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.Health != nil {
 			if err := s.Health(); err != nil {

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bufio"
 	"strings"
 	"testing"
 
@@ -24,11 +25,21 @@ func reader(sn session.Snapshot) session.Reader {
 
 func str(s string) output.Value { return output.StringValue(s, false) }
 
-// gather returns the exposition of e in the text format.
-func gather(t *testing.T, e *Exporter) string {
+// expose returns the exposition (Prometheus text format) of e, as
+// /metrics serves it.
+func expose(t *testing.T, e *Exporter) string {
 	t.Helper()
-	fams, _ := families(e.Points())
-	return string(writeExposition(fams, false))
+	var sb strings.Builder
+	fams, err := gather(e.Points())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := &textWriter{w: bufio.NewWriter(&sb)}
+	for _, f := range fams {
+		tw.family(f)
+	}
+	tw.w.Flush()
+	return sb.String()
 }
 
 func TestKeyNames(t *testing.T) {
@@ -73,7 +84,7 @@ func TestPrometheusMapping(t *testing.T) {
 	}
 	e := New(0)
 	e.Add("", p, reader(sn), nil)
-	text := gather(t, e)
+	text := expose(t, e)
 	for _, want := range []string{
 		`uscope_calls_total{comm="app",func="work"} 42`,
 		`uscope_lost_events_total 7`,
@@ -117,7 +128,7 @@ func TestMaxSeries(t *testing.T) {
 	sn := session.Snapshot{Maps: []*output.Map{{Name: "@c", Kind: output.AggCount, Entries: entries(5, 3, 4)}}}
 	e := New(2)
 	e.Add("prog", p, func() (session.Snapshot, bool) { return sn, true }, map[string]string{"container": "abc"})
-	text := gather(t, e)
+	text := expose(t, e)
 	for _, want := range []string{`uscope_c_total{container="abc",pid="3",program="prog"} 1`, `uscope_c_total{container="abc",pid="4",program="prog"} 1`,
 		`uscope_series_dropped{map="c",program="prog"} 1`} {
 		if !strings.Contains(text, want+"\n") {
@@ -129,13 +140,13 @@ func TestMaxSeries(t *testing.T) {
 	}
 	// A series already exported stays; a new, smaller key does not push it out.
 	sn.Maps[0].Entries = entries(1, 3, 4)
-	text = gather(t, e)
+	text = expose(t, e)
 	if !strings.Contains(text, `pid="3"`) || !strings.Contains(text, `pid="4"`) || strings.Contains(text, `pid="1"`) {
 		t.Errorf("admitted series were not kept:\n%s", text)
 	}
 	// When one goes away, the new key gets its place.
 	sn.Maps[0].Entries = entries(1, 4)
-	text = gather(t, e)
+	text = expose(t, e)
 	if !strings.Contains(text, `pid="1"`) || !strings.Contains(text, `series_dropped{map="c",program="prog"} 0`) {
 		t.Errorf("a freed place was not reused:\n%s", text)
 	}
