@@ -472,13 +472,7 @@ func TestAttachOverlapping(t *testing.T) {
 // exit, and never after: each round of the target adds its calls while
 // attached, then nothing, within a few seconds.
 func TestCloseOnExit(t *testing.T) {
-	testutil.RequireRoot(t)
-	if !UsesUprobeMulti(Options{}) {
-		if testutil.InCI() {
-			t.Fatal("kernel has no uprobe_multi")
-		}
-		t.Skip("kernel has no uprobe_multi")
-	}
+	requireUprobeMulti(t)
 	const n = 40
 	bi := buildTarget(t, n)
 	c := newCounter(t, Options{}, n)
@@ -539,13 +533,7 @@ func TestCloseOnExit(t *testing.T) {
 // TestHandOff checks that the child CloseOnExit hands the links to starts
 // and exits cleanly, holding one descriptor per uprobe_multi link.
 func TestHandOff(t *testing.T) {
-	testutil.RequireRoot(t)
-	if !UsesUprobeMulti(Options{}) {
-		if testutil.InCI() {
-			t.Fatal("kernel has no uprobe_multi")
-		}
-		t.Skip("kernel has no uprobe_multi")
-	}
+	requireUprobeMulti(t)
 	bi := buildTarget(t, 4)
 	c := newCounter(t, Options{}, 4)
 	s := newSet(t)
@@ -563,5 +551,17 @@ func TestHandOff(t *testing.T) {
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
 		t.Errorf("%s ended with %v", handOffProgram, ws)
+	}
+}
+
+// requireUprobeMulti skips (fails in CI) without root or uprobe_multi.
+func requireUprobeMulti(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	if !UsesUprobeMulti(Options{}) {
+		if testutil.InCI() {
+			t.Fatal("kernel has no uprobe_multi")
+		}
+		t.Skip("kernel has no uprobe_multi")
 	}
 }

@@ -716,38 +716,23 @@ func protoType(k PointKind) uint64 {
 // included, as proto.Marshal writes it.
 func appendProto(b []byte, f *family) []byte {
 	var m []byte
-	m = pbwire.AppendTag(m, pbFamilyName, pbwire.BytesType)
-	m = pbwire.AppendString(m, f.name)
-	m = pbwire.AppendTag(m, pbFamilyHelp, pbwire.BytesType)
-	m = pbwire.AppendString(m, f.help)
-	m = pbwire.AppendTag(m, pbFamilyType, pbwire.VarintType)
-	m = pbwire.AppendVarint(m, protoType(f.kind))
+	m = pbwire.String(m, pbFamilyName, f.name)
+	m = pbwire.String(m, pbFamilyHelp, f.help)
+	m = pbwire.Varint(m, pbFamilyType, protoType(f.kind))
 	for _, s := range f.samples {
-		m = pbwire.AppendTag(m, pbFamilyMetric, pbwire.BytesType)
-		m = pbwire.AppendBytes(m, protoMetric(f.kind, s))
+		m = pbwire.Bytes(m, pbFamilyMetric, protoMetric(f.kind, s))
 	}
-	b = pbwire.AppendVarint(b, uint64(len(m)))
-	return append(b, m...)
+	return pbwire.AppendBytes(b, m)
 }
 
 func protoMetric(k PointKind, s *sample) []byte {
 	var m []byte
 	for _, l := range s.labels {
-		var lp []byte
-		lp = pbwire.AppendTag(lp, pbLabelName, pbwire.BytesType)
-		lp = pbwire.AppendString(lp, l.name)
-		lp = pbwire.AppendTag(lp, pbLabelValue, pbwire.BytesType)
-		lp = pbwire.AppendString(lp, l.value)
-		m = pbwire.AppendTag(m, pbMetricLabel, pbwire.BytesType)
-		m = pbwire.AppendBytes(m, lp)
-	}
-	double := func(b []byte, num pbwire.Number, v float64) []byte {
-		b = pbwire.AppendTag(b, num, pbwire.Fixed64Type)
-		return pbwire.AppendFixed64(b, math.Float64bits(v))
-	}
-	varint := func(b []byte, num pbwire.Number, v uint64) []byte {
-		b = pbwire.AppendTag(b, num, pbwire.VarintType)
-		return pbwire.AppendVarint(b, v)
+		at := len(m)
+		m = pbwire.Open(m, pbMetricLabel)
+		m = pbwire.String(m, pbLabelName, l.name)
+		m = pbwire.String(m, pbLabelValue, l.value)
+		m = pbwire.Close(m, at)
 	}
 	var v []byte
 	field := pbwire.Number(pbMetricGauge)
@@ -756,23 +741,22 @@ func protoMetric(k PointKind, s *sample) []byte {
 		if k == Counter {
 			field = pbMetricCounter
 		}
-		v = double(v, pbValue, s.p.Value)
+		v = pbwire.Double(v, pbValue, s.p.Value)
 	case Summary:
 		field = pbMetricSummary
-		v = varint(v, pbSampleCount, s.p.Count)
-		v = double(v, pbSampleSum, s.p.Sum)
+		v = pbwire.Varint(v, pbSampleCount, s.p.Count)
+		v = pbwire.Double(v, pbSampleSum, s.p.Sum)
 	case Histogram:
 		field = pbMetricHistogram
-		v = varint(v, pbSampleCount, s.p.Count)
-		v = double(v, pbSampleSum, s.p.Sum)
+		v = pbwire.Varint(v, pbSampleCount, s.p.Count)
+		v = pbwire.Double(v, pbSampleSum, s.p.Sum)
 		for _, bk := range s.buckets {
-			var bb []byte
-			bb = varint(bb, pbBucketCount, bk.cum)
-			bb = double(bb, pbBucketBound, bk.le)
-			v = pbwire.AppendTag(v, pbBucket, pbwire.BytesType)
-			v = pbwire.AppendBytes(v, bb)
+			at := len(v)
+			v = pbwire.Open(v, pbBucket)
+			v = pbwire.Varint(v, pbBucketCount, bk.cum)
+			v = pbwire.Double(v, pbBucketBound, bk.le)
+			v = pbwire.Close(v, at)
 		}
 	}
-	m = pbwire.AppendTag(m, field, pbwire.BytesType)
-	return pbwire.AppendBytes(m, v)
+	return pbwire.Bytes(m, field, v)
 }
