@@ -35,6 +35,7 @@ type Agent struct {
 
 	mu      sync.Mutex
 	running map[string]*running
+	applied bool // a configuration was applied: until then, not healthy
 }
 
 // running is one program and its supervising goroutine.
@@ -144,6 +145,7 @@ func (a *Agent) Apply(cfg *Config) error {
 		}
 		a.start(p.Name, wants[p.Name])
 	}
+	a.applied = true
 	return nil
 }
 
@@ -226,6 +228,9 @@ func (a *Agent) sessionConfig(name string, w Want, r *running) session.Config {
 func (a *Agent) Health() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !a.applied {
+		return errors.New("not attached: no configuration applied yet")
+	}
 	var bad []string
 	for name, r := range a.running {
 		r.mu.Lock()

@@ -57,3 +57,20 @@ func TestEventLog(t *testing.T) {
 }
 
 func newTestLogger(w *strings.Builder) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// TestHealthBeforeApply: an agent is not healthy before its first
+// configuration is applied, so that /healthz does not answer before any
+// program is attached; an applied empty configuration is healthy.
+func TestHealthBeforeApply(t *testing.T) {
+	var log strings.Builder
+	a := New(nil, newTestLogger(&log))
+	if err := a.Health(); err == nil {
+		t.Fatal("healthy before Apply")
+	}
+	if err := a.Apply(&Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Health(); err != nil {
+		t.Errorf("an applied empty configuration: %v", err)
+	}
+}

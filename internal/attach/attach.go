@@ -88,6 +88,9 @@ type Set struct {
 	links   []link.Link
 	probes  int
 	refused []Refused
+	// semaphores are the links that hold a USDT semaphore up: CloseOnExit
+	// detaches them itself, so that no semaphore outlives uscope.
+	semaphores map[link.Link]bool
 }
 
 // Refused returns the sites left out because the kernel refused them, with
@@ -167,6 +170,14 @@ func (s *Set) Attach(prog *ebpf.Program, sites []Site, opts Options) error {
 	}
 
 	s.mu.Lock()
+	if slices.ContainsFunc(sites, func(st Site) bool { return st.RefCtrOffset != 0 }) {
+		if s.semaphores == nil {
+			s.semaphores = map[link.Link]bool{}
+		}
+		for _, l := range links {
+			s.semaphores[l] = true
+		}
+	}
 	s.links = append(s.links, links...)
 	s.probes += all - len(refused)
 	s.refused = append(s.refused, refused...)
@@ -180,7 +191,7 @@ func (s *Set) Attach(prog *ebpf.Program, sites []Site, opts Options) error {
 func (s *Set) Close() error {
 	s.mu.Lock()
 	links := s.links
-	s.links, s.probes = nil, 0
+	s.links, s.probes, s.semaphores = nil, 0, nil
 	s.mu.Unlock()
 	if err := closeLinks(links); err != nil {
 		return &Error{Msg: "detaching uprobes failed; some may stay until uscope exits", Err: err}

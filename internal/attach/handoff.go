@@ -26,18 +26,26 @@ const maxHandOff = 256
 //
 // Until the child is gone the probes still fire, into maps and buffers
 // nobody reads: callers must not use it when a probe can stop or slow a
-// traced process (session.Config.Block). Links whose descriptor cannot be
+// traced process (session.Config.Block). Links that hold USDT semaphores
+// up are detached here, as Close does, so that a traced program's
+// semaphores are off when the caller exits. Links whose descriptor cannot be
 // handed over, and every link when the child cannot start, are closed here
 // as [Set.Close] closes them. The child is reaped in the background.
 func (s *Set) CloseOnExit() error {
 	s.mu.Lock()
-	links := s.links
-	s.links, s.probes = nil, 0
+	links, sems := s.links, s.semaphores
+	s.links, s.probes, s.semaphores = nil, 0, nil
 	s.mu.Unlock()
 	if len(links) == 0 {
 		return nil
 	}
-	if pid, ok := handOff(links); ok {
+	var give []link.Link
+	for _, l := range links {
+		if !sems[l] {
+			give = append(give, l)
+		}
+	}
+	if pid, ok := handOff(give); ok {
 		go func() {
 			var ws syscall.WaitStatus
 			for {
