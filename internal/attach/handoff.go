@@ -1,7 +1,6 @@
 package attach
 
 import (
-	"os"
 	"syscall"
 
 	"github.com/cilium/ebpf/link"
@@ -77,9 +76,6 @@ func handOff(links []link.Link) (int, bool) {
 		}
 	}
 	if len(fds) == 3 {
-		return 0, false
-	}
-	if _, err := os.Stat(handOffProgram); err != nil {
 		return 0, false
 	}
 	pid, err := syscall.ForkExec(handOffProgram, []string{"true"}, &syscall.ProcAttr{
