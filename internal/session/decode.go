@@ -37,6 +37,17 @@ func (s *session) handle(rec []byte) error {
 	if s.discard {
 		return nil
 	}
+	if p := s.dec.pending; p != nil {
+		s.dec.pending = nil
+		if kind == compile.RecClear && idx < len(s.plan.Maps) && s.plan.Maps[idx] == p.md {
+			// print(@m); clear(@m): each key is read and deleted at once,
+			// so that an update between the two is printed next time
+			// instead of being lost.
+			s.printMap(p.md, p.top, p.div, true)
+			return nil
+		}
+		s.printMap(p.md, p.top, p.div, false)
+	}
 	switch kind {
 	case compile.RecPrintf:
 		if idx >= len(s.dec.printfs) {
@@ -45,8 +56,9 @@ func (s *session) handle(rec []byte) error {
 		s.printf(idx, rec)
 	case compile.RecPrint:
 		if idx < len(s.plan.Maps) && len(rec) >= 16 {
+			// Held until the next record says whether clear() follows.
 			packed := le.Uint64(rec[8:])
-			s.printMap(s.plan.Maps[idx], int(packed>>32), int(uint32(packed)))
+			s.dec.pending = &pendingPrint{s.plan.Maps[idx], int(packed >> 32), int(uint32(packed))}
 		}
 	case compile.RecClear:
 		if idx < len(s.plan.Maps) {
@@ -90,6 +102,23 @@ type decoder struct {
 	printfs []preparedPrintf
 	// warned holds the runtime warnings already printed.
 	warned []bool
+	// pending is a print(@m) record read, not yet done (see handle).
+	pending *pendingPrint
+}
+
+// pendingPrint is print(@m, top, div).
+type pendingPrint struct {
+	md       *compile.MapDesc
+	top, div int
+}
+
+// flushPrint does the print(@m) held for the record after it, at the end
+// of the records read for now.
+func (s *session) flushPrint() {
+	if p := s.dec.pending; p != nil {
+		s.dec.pending = nil
+		s.printMap(p.md, p.top, p.div, false)
+	}
 }
 
 type preparedPrintf struct {

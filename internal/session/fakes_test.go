@@ -177,6 +177,22 @@ type fakeMap struct {
 	keys   [][]byte
 	values map[string][][]byte
 	perCPU bool
+	// lookupAndDeletes counts the keys read and deleted at once.
+	lookupAndDeletes int
+	// afterRead, when set, runs once after the session first reads a
+	// key's value: a probe that fires just then.
+	afterRead func(key []byte)
+}
+
+// readDone runs afterRead once.
+func (m *fakeMap) readDone(key []byte) {
+	m.mu.Lock()
+	f := m.afterRead
+	m.afterRead = nil
+	m.mu.Unlock()
+	if f != nil {
+		f(key)
+	}
 }
 
 func newFakeMap(perCPU bool) *fakeMap { return &fakeMap{values: map[string][][]byte{}, perCPU: perCPU} }
@@ -294,15 +310,38 @@ func (it *fakeIter) Next(keyOut, valueOut any) bool {
 	it.m.mu.Lock()
 	v := it.m.values[string(k)]
 	it.m.mu.Unlock()
+	copyValue(v, valueOut)
+	it.m.readDone(k)
+	return true
+}
+
+// copyValue copies a fake map's value into a map or iterator's valueOut.
+func copyValue(v [][]byte, valueOut any) {
 	switch out := valueOut.(type) {
 	case *[]byte:
 		*out = append([]byte(nil), v[0]...)
 	case *[][]byte:
 		*out = v
 	default:
-		panic(fmt.Sprintf("fake iterator: value of type %T", valueOut))
+		panic(fmt.Sprintf("fake map: value of type %T", valueOut))
 	}
-	return true
+}
+
+// LookupAndDelete reads and deletes a key, as hash maps do.
+func (m *fakeMap) LookupAndDelete(key, valueOut any) error {
+	m.mu.Lock()
+	v, ok := m.values[string(keyBytes(key))]
+	m.mu.Unlock()
+	if !ok {
+		return ebpf.ErrKeyNotExist
+	}
+	copyValue(v, valueOut)
+	m.lookupAndDeletes++
+	if err := m.Delete(key); err != nil {
+		return err
+	}
+	m.readDone(keyBytes(key))
+	return nil
 }
 
 // fakeKernel is a loaded collection: maps, a ring, and programs that run
@@ -554,6 +593,15 @@ func (h *harness) printf(format string, args ...uint64) {
 		return
 	}
 	h.t.Errorf("no printf with format %q in the plan", format)
+}
+
+// printRecord is print(@m) of the plan's map i; clearRecord is clear(@m).
+func printRecord(i int) []byte {
+	return binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, compile.RecPrint<<32|uint64(i)), 0)
+}
+
+func clearRecord(i int) []byte {
+	return binary.LittleEndian.AppendUint64(nil, compile.RecClear<<32|uint64(i))
 }
 
 // exit writes the record of exit().

@@ -1,7 +1,10 @@
 package session
 
 import (
+	"errors"
 	"os"
+
+	"github.com/cilium/ebpf"
 	"strings"
 	"time"
 
@@ -11,8 +14,75 @@ import (
 	"github.com/uscope/uscope/internal/output"
 )
 
-// readMap reads a map from the kernel, merging per-CPU values.
-func (s *session) readMap(md *compile.MapDesc) *output.Map {
+// readMap reads a map from the kernel, merging per-CPU values; take also
+// clears it, each key deleted as it is read where the map type can
+// (hash maps), so that no update between the read and the clear is lost.
+func (s *session) readMap(md *compile.MapDesc, take bool) *output.Map {
+	if !take {
+		return s.readMapNow(md, nil)
+	}
+	if bm := s.coll.Map(md.Spec); bm != nil && md.Value.Agg != compile.AggTSeries && s.takeable(md) {
+		limit := 2 * int(s.plan.Spec.Maps[md.Spec].MaxEntries)
+		return s.readMapNow(md, &takeIterator{m: bm, next: make([]byte, md.KeySize), limit: limit})
+	}
+	m := s.readMapNow(md, nil)
+	s.clearMap(md, false)
+	return m
+}
+
+// takeable says whether md's map type has BPF_MAP_LOOKUP_AND_DELETE_ELEM.
+func (s *session) takeable(md *compile.MapDesc) bool {
+	spec := s.plan.Spec.Maps[md.Spec]
+	if spec == nil {
+		return false
+	}
+	switch spec.Type {
+	case ebpf.Hash, ebpf.PerCPUHash, ebpf.LRUHash, ebpf.LRUCPUHash:
+		return true
+	}
+	return false
+}
+
+// takeIterator reads and deletes each key a hash map holds when the
+// iteration starts; keys added after that stay for the next read.
+type takeIterator struct {
+	m       bpfMap
+	next    []byte
+	keys    [][]byte
+	limit   int // at most this many keys (a restarted walk repeats some)
+	started bool
+}
+
+func (t *takeIterator) Next(keyOut, valueOut any) bool {
+	if !t.started {
+		t.started = true
+		var prev any // nil: the first key
+		for t.m.NextKey(prev, t.next) == nil && len(t.keys) < t.limit {
+			k := append([]byte(nil), t.next...)
+			t.keys = append(t.keys, k)
+			prev = k
+		}
+	}
+	key := keyOut.(*[]byte)
+	for len(t.keys) > 0 {
+		*key, t.keys = t.keys[0], t.keys[1:]
+		err := t.m.LookupAndDelete(*key, valueOut)
+		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			// A kernel before 5.14 has no lookup-and-delete for hash
+			// maps: read, then delete.
+			if err = t.m.Lookup(*key, valueOut); err == nil {
+				_ = t.m.Delete(*key)
+			}
+		}
+		if err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// readMapNow reads a map from it (the map's own iterator when nil).
+func (s *session) readMapNow(md *compile.MapDesc, it mapIterator) *output.Map {
 	m := &output.Map{Name: "@" + md.Name, Kind: output.AggValue}
 	if md.Value.Kind == compile.KindAgg {
 		m.Kind = md.Value.Agg
@@ -24,7 +94,9 @@ func (s *session) readMap(md *compile.MapDesc) *output.Map {
 		return m
 	}
 	key := make([]byte, md.KeySize)
-	it := bm.Iterate()
+	if it == nil {
+		it = bm.Iterate()
+	}
 	if !md.PerCPU {
 		var val []byte
 		for it.Next(&key, &val) {
@@ -101,8 +173,8 @@ func (s *session) decodeKey(md *compile.MapDesc, key []byte) []output.Value {
 // printMap prints one map now, for print(@m, top, div). A map without
 // keys that holds nothing yet prints its type's zero value, as bpftrace
 // main does (@: 0).
-func (s *session) printMap(md *compile.MapDesc, top, div int) {
-	m := s.readMap(md)
+func (s *session) printMap(md *compile.MapDesc, top, div int, clear bool) {
+	m := s.readMap(md, clear)
 	if md.Key == nil && len(m.Entries) == 0 && md.Value.Agg != compile.AggTSeries {
 		e := output.Entry{}
 		if md.PerCPU {
@@ -128,7 +200,7 @@ func (s *session) printAllMaps() {
 	var maps []*output.Map
 	if !s.plan.Config.NoMapsOnExit {
 		for _, md := range s.plan.Maps {
-			maps = append(maps, s.readMap(md))
+			maps = append(maps, s.readMap(md, false))
 		}
 	}
 	if s.cfg.Report != nil {

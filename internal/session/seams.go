@@ -36,6 +36,8 @@ type bpfMap interface {
 	LookupBytes(key any) ([]byte, error)
 	Put(key, value any) error
 	Delete(key any) error
+	// LookupAndDelete reads a key and deletes it at once (hash maps).
+	LookupAndDelete(key, valueOut any) error
 	NextKey(key, nextKeyOut any) error
 	Iterate() mapIterator
 }
@@ -180,4 +182,7 @@ func (m ebpfMap) LookupBytes(key any) ([]byte, error) { return m.Map.LookupBytes
 func (m ebpfMap) Put(key, value any) error            { return m.Map.Put(key, value) }
 func (m ebpfMap) Delete(key any) error                { return m.Map.Delete(key) }
 func (m ebpfMap) NextKey(key, nextKeyOut any) error   { return m.Map.NextKey(key, nextKeyOut) }
-func (m ebpfMap) Iterate() mapIterator                { return m.Map.Iterate() }
+func (m ebpfMap) LookupAndDelete(key, valueOut any) error {
+	return m.Map.LookupAndDelete(key, valueOut)
+}
+func (m ebpfMap) Iterate() mapIterator { return m.Map.Iterate() }

@@ -758,6 +758,7 @@ func (s *session) drain() error {
 // until the reader is flushed.
 func (s *session) drainFor(d time.Duration) error {
 	defer s.out.flush()
+	defer s.flushPrint()
 	s.reader.SetDeadline(time.Now().Add(d))
 	rec := &s.dec.rec
 	for n := 1; !s.exited || s.final; n++ {

@@ -69,6 +69,46 @@ func TestSessionEndAndMapsBeforeDetach(t *testing.T) {
 	h.cleanedUp()
 }
 
+// TestSessionPrintThenClear: print(@m); clear(@m) reads and deletes each
+// key at once, so that an update made after the read (a probe firing
+// then) is printed by the next print, not deleted unseen; a print that no
+// clear follows leaves the map as it is.
+func TestSessionPrintThenClear(t *testing.T) {
+	h := newHarness(t)
+	h.onTrigger["BEGIN"] = func(h *harness) {
+		md := h.kern.plan.Maps[0]
+		m := h.kern.maps[md.Spec]
+		key := binary.LittleEndian.AppendUint64(nil, 1)
+		m.set(key, binary.LittleEndian.AppendUint64(nil, 3))
+		m.afterRead = func(k []byte) { // @n[1]++ once the first read is done
+			var v uint64
+			if err := m.Lookup(k, &v); err != nil {
+				v = 0
+			}
+			m.set(append([]byte(nil), k...), binary.LittleEndian.AppendUint64(nil, v+1))
+		}
+		for _, rec := range [][]byte{printRecord(0), clearRecord(0), printRecord(0)} {
+			h.kern.ring.push(rec)
+		}
+		h.printf("end\n")
+		h.exit()
+	}
+	src := `BEGIN { @n[1] = 3; print(@n); clear(@n); print(@n); printf("end\n"); exit(); }`
+	if err := h.run(context.Background(), src, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	// 3, then the 1 added after the read; the second print, followed by
+	// printf, clears nothing, so the map is printed once more at exit.
+	want := "@n[1]: 3\n@n[1]: 1\nend\n\n\n@n[1]: 1\n"
+	if got := h.out.String(); got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	if n := h.kern.maps[h.kern.plan.Maps[0].Spec].lookupAndDeletes; n != 1 {
+		t.Errorf("%d keys read and deleted at once, want 1", n)
+	}
+	h.cleanedUp()
+}
+
 func TestSessionHeldChildLifecycle(t *testing.T) {
 	lib := libc(t)
 	h := newHarness(t)
@@ -301,17 +341,22 @@ func TestRingBufSizeFor(t *testing.T) {
 func TestSessionBlockResumesTarget(t *testing.T) {
 	lib := libc(t)
 	h := newHarness(t)
+	pushed := make(chan struct{})
 	h.child.onRelease = func() {
 		for i := range 600 {
 			h.printf("hit %d\n", uint64(i))
 		}
 		h.kern.ring.push(nil) // (an empty record is skipped)
+		close(pushed)
 	}
 	src := `uprobe:` + lib + `:getpid { printf("hit %d\n", arg0); }`
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		// End once the records are read and the reader went idle once.
-		for h.log.index("resume") < 0 || h.kern == nil || h.kern.ring.AvailableBytes() > 0 {
+		// End once every record is written and read, and the reader went
+		// idle once (the reader can catch up with the writer before the
+		// last record, so an empty ring alone does not say it is done).
+		<-pushed
+		for h.log.index("resume") < 0 || h.kern.ring.AvailableBytes() > 0 {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()

@@ -60,7 +60,7 @@ func (s *session) endSnapshots() {
 func (s *session) snapshot() Snapshot {
 	sn := Snapshot{Full: map[string]uint64{}}
 	for _, md := range s.plan.Maps {
-		sn.Maps = append(sn.Maps, s.readMap(md))
+		sn.Maps = append(sn.Maps, s.readMap(md, false))
 	}
 	if m := s.coll.Map(compile.MapLost); m != nil {
 		for i := range s.plan.Programs {
