@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/uscope/uscope/internal/compile"
+	"github.com/uscope/uscope/internal/testutil"
 )
 
 // TestLanguageReference checks that every builtin of the compiler's table
@@ -53,5 +54,28 @@ func TestLanguageReference(t *testing.T) {
 	}
 	if _, _, code := inProcess(t, "language", "nosuch"); code != 1 {
 		t.Errorf("uscope language nosuch: exit %d, want 1", code)
+	}
+}
+
+// TestProbeAndFuncAsStrings: bpftrace's func and probe are strings, so a
+// program compares and searches them in the kernel (bpftrace main's
+// probe_builtin_string_compare); uscope reads them from a table of the
+// attached sites' names.
+func TestProbeAndFuncAsStrings(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := toolsProgram(t)
+	out := runOK(t, "run", "-c", bin, "-e", `uprobe:`+bin+`:path_* { if (strcontains(probe, "path_b")) { print(probe); exit(); } }`)
+	if first, _, _ := strings.Cut(out, "\n"); first != "uprobe:"+bin+":path_b" {
+		t.Errorf("print(probe) after strcontains(probe, \"path_b\"): %q, want uprobe:%s:path_b\n%s", first, bin, out)
+	}
+	out = runOK(t, "run", "-c", bin, "-e", `uprobe:`+bin+`:path_*, uprobe:`+bin+`:leaf /func == "path_b" || strncmp(func, "lea", 3) == 0/ { @[func] = count(); }
+		END { printf("%s %d\n", probe, probe == "end"); }`)
+	for _, want := range []string{"@[path_b]: 3\n", "@[leaf]: 10\n", "end 1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "path_a") {
+		t.Errorf("path_a counted, though func == \"path_b\" is false there:\n%s", out)
 	}
 }

@@ -48,6 +48,9 @@ type Info struct {
 	loops bool
 	// cargs are the C values read through args and retval (cargs.go).
 	cargs map[lang.Expr]*cArg
+	// symNames holds the func and probe builtins used as strings, whose
+	// names are read from their table (symnames.go).
+	symNames map[lang.Expr]string
 
 	// Record indexes (into Plan.Printfs, Plan.Times, Plan.Values) of the
 	// calls that send records, set by resources.
@@ -59,6 +62,7 @@ func newInfo() *Info {
 		Types: map[lang.Expr]*Type{}, Vars: map[string]*Type{},
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
 		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, uaddrs: map[lang.Expr]uaddrRef{}, recordOrder: map[lang.Expr][]int{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
+		symNames: map[lang.Expr]string{},
 		records: map[*lang.Call]int{},
 	}
 }
@@ -91,6 +95,7 @@ func (c *compiler) check(units []*unit) error {
 	for round := 0; ; round++ {
 		before := len(c.mapOrder)
 		c.errs = nil
+		c.symNames = map[string]bool{}
 		for _, u := range units {
 			u.info = newInfo()
 			k := &checker{unit: u}
@@ -717,6 +722,9 @@ func (k *checker) binaryType(e *lang.Binary) (*Type, error) {
 	}
 	switch e.Op {
 	case "==", "!=":
+		if a.Kind == KindString || b.Kind == KindString {
+			a, b = k.asString(e.X, a), k.asString(e.Y, b)
+		}
 		if a.Kind == KindString && b.Kind == KindString {
 			return tBool, nil
 		}

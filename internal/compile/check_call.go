@@ -294,14 +294,18 @@ func (k *checker) regType(n lang.Expr) (*Type, error) {
 	return tU64, nil
 }
 
-// firstTwo types a call's first two arguments.
+// firstTwo types a call's first two arguments, strings: a func or
+// probe is typed as its name (asString).
 func (k *checker) firstTwo(e *lang.Call) (*Type, *Type, error) {
 	a, err := k.typeOf(e.Args[0])
 	if err != nil {
 		return nil, nil, err
 	}
 	b, err := k.typeOf(e.Args[1])
-	return a, b, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.asString(e.Args[0], a), k.asString(e.Args[1], b), nil
 }
 
 func (k *checker) strncmpType(n lang.Expr) (*Type, error) {

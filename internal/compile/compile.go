@@ -37,6 +37,10 @@ type compiler struct {
 	// expandedFrom holds, for a call copied out of a macro's body, the
 	// calls of the macros it was expanded from, innermost first.
 	expandedFrom map[*lang.Call][]*lang.Call
+	// symNames are the builtins (func, probe) the program uses as
+	// strings: their names tables are made (symnames.go).
+	symNames map[string]bool
+	symSizes map[string]int // their string sizes (symNameSize)
 }
 
 // Compile runs the passes over a parsed program: lower (desugaring),

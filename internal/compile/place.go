@@ -42,6 +42,9 @@ func (g *gen) place(e lang.Expr, off int) error {
 		g.copyScratch(off, g.varOff[e.Name], t.StorageSize())
 		return nil
 	case *lang.Ident:
+		if _, ok := g.info.symNames[e]; ok {
+			return g.placeSymName(e, t, off)
+		}
 		return lookupBuiltin(e.Name, false).place(g, e, t, off)
 	case *lang.Call:
 		return lookupBuiltin(e.Name, true).place(g, e, t, off)

@@ -56,6 +56,7 @@ func (c *compiler) resources(units []*unit) {
 		c.plan.HasStacks = true
 	}
 	c.addCommonMaps(len(units))
+	c.addSymNames()
 }
 
 // printfLayout places a printf's arguments in its record: the id, the

@@ -319,19 +319,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		}
 		return output.BufferValue(append([]byte(nil), b[8:8+n]...), false)
 	case compile.KindSym:
-		id := le.Uint64(b)
-		if id >= uint64(len(s.plan.Sites)) {
-			// BEGIN, END and interval probes are numbered past the sites.
-			if sp := id - uint64(len(s.plan.Sites)); sp < uint64(len(s.plan.Specials)) {
-				return output.StringValue(s.plan.Specials[sp].Name, false)
-			}
-			return output.StringValue(t.Builtin, false)
-		}
-		st := s.plan.Sites[id]
-		if t.Builtin == "probe" {
-			return output.StringValue(st.Probe, false)
-		}
-		return output.StringValue(st.Name(), false)
+		return output.StringValue(s.plan.SymName(t.Builtin, le.Uint64(b)), false)
 	case compile.KindUsym:
 		return output.StringValue(s.symbolize(pid, le.Uint64(b)), false)
 	case compile.KindStack:
