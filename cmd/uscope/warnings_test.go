@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,38 @@ func TestHelperErrorsLookup(t *testing.T) {
 		}
 	}
 	if r := runUscope(t, "run", "-e", prog); r.code != 0 || strings.Contains(r.stderr, "WARNING") {
+		t.Errorf("without -k: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestHelperErrorsRead: with -k, a read of user memory that fails warns
+// once at the pointer read through, with the helper and its return code:
+// bpftrace main's json-output.helper_error, whose object this is, and its
+// text form; without -k the read gives 0 silently.
+func TestHelperErrorsRead(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "helper_error_test", `#include <stdio.h>
+struct foo { int a; };
+void test_helper_error(struct foo *ptr) { printf("test %llu\n", (long long unsigned)ptr); }
+int main() { test_helper_error(NULL); return 0; }
+`, "-O0")
+	prog := `struct foo {int a;}; uprobe:` + bin + `:test_helper_error { $tmp = ((struct foo*) arg0).a; exit(); }`
+	col := strings.Index(prog, "(struct foo*)") + 1
+	r := runUscope(t, "run", "-k", "-q", "-f", "json", "-c", bin, "-e", prog)
+	want := fmt.Sprintf(`{"type": "helper_error", "msg": "Bad address", "helper": "probe_read_user", "retcode": -14, "filename": "stdin", "line": 1, "col": %d}`, col)
+	if r.code != 0 || strings.Count(r.stdout, want+"\n") != 1 {
+		t.Errorf("exit %d, want one line %s in stdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = runUscope(t, "run", "-k", "-c", bin, "-e", prog)
+	for _, w := range []string{
+		fmt.Sprintf("stdin:1:%d-%d: WARNING: Bad address\n", col, col+1),
+		"\nAdditional Info - helper: probe_read_user, retcode: -14\n",
+	} {
+		if n := strings.Count(r.stderr, w); r.code != 0 || n != 1 {
+			t.Errorf("exit %d: stderr has %q %d times, want once\n%s", r.code, w, n, r.stderr)
+		}
+	}
+	if r := runUscope(t, "run", "-c", bin, "-e", prog); r.code != 0 || strings.Contains(r.stderr, "WARNING") {
 		t.Errorf("without -k: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -34,23 +34,48 @@ func (g *gen) exit(e lang.Expr) error {
 // runtimeWarning sends a warning about node n, found while the probe
 // runs; userspace prints it once, with its caret. It clobbers R0-R5.
 func (g *gen) runtimeWarning(n lang.Node, msg string) error {
-	idx := -1
+	return g.wrap(n, g.simpleRecord(RecRuntime, g.runtimeIndex(n, msg, ""), nil))
+}
+
+// runtimeIndex is the index in Plan.Runtime of the warning msg (or of
+// helper's failure) at n, added the first time.
+func (g *gen) runtimeIndex(n lang.Node, msg, helper string) int {
 	for i, w := range g.c.plan.Runtime {
-		if w.Pos == n.Position() && w.Msg == msg {
-			idx = i
+		if w.Pos == n.Position() && w.Msg == msg && w.Helper == helper {
+			return i
 		}
 	}
-	if idx < 0 {
-		length := nodeLen(n)
-		if me, ok := n.(*lang.MapExpr); ok && me.Keys != nil {
-			length = bracketLen(g.c.prog.Source, me.Pos.Offset) // @m[key] whole
-		}
-		w := g.c.prog.Errorf(n, length, "", "%s", msg)
-		w.Warning = true
-		idx = len(g.c.plan.Runtime)
-		g.c.plan.Runtime = append(g.c.plan.Runtime, w)
+	length := nodeLen(n)
+	if me, ok := n.(*lang.MapExpr); ok && me.Keys != nil {
+		length = bracketLen(g.c.prog.Source, me.Pos.Offset) // @m[key] whole
 	}
-	return g.wrap(n, g.simpleRecord(RecRuntime, idx, nil))
+	w := g.c.prog.Errorf(n, length, "", "%s", msg)
+	w.Warning = true
+	g.c.plan.Runtime = append(g.c.plan.Runtime, &RuntimeWarning{Error: w, Helper: helper})
+	return len(g.c.plan.Runtime) - 1
+}
+
+// helperFailed, after a call of helper, sends -k's warning at n when the
+// call returned an error (R0 < 0), with the return code; otherwise, and
+// without -k, it emits nothing. It clobbers R0-R5.
+func (g *gen) helperFailed(n lang.Node, helper string) error {
+	if !g.c.opts.HelperErrors || n == nil {
+		return nil
+	}
+	ok := g.label("helperok")
+	off, err := g.allocScratch(16)
+	if err != nil {
+		return g.wrap(n, err)
+	}
+	g.emit(
+		asm.JSGE.Imm(asm.R0, 0, ok),
+		asm.StoreMem(regScratch, int16(off+8), asm.R0, asm.DWord),
+		asm.LoadImm(asm.R1, int64(RecRuntime<<32|uint64(g.runtimeIndex(n, "", helper))), asm.DWord),
+		asm.StoreMem(regScratch, int16(off), asm.R1, asm.DWord),
+	)
+	g.emitRecordFlags(off, 16, rbNoWakeup)
+	g.mark(ok)
+	return nil
 }
 
 func (g *gen) time(e lang.Expr) error {

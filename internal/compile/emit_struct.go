@@ -106,7 +106,7 @@ func (g *gen) memScalar(e lang.Expr) error {
 	if g.inKernel(e) {
 		read = g.readKernel
 	}
-	if err := read(t); err != nil {
+	if err := read(t, readPlace(e)); err != nil {
 		return g.wrap(e, err)
 	}
 	if c.bits > 0 {
@@ -139,9 +139,21 @@ func (g *gen) memPlace(e lang.Expr, t *Type, off int) error {
 		g.emit(asm.FnProbeReadKernel.Call())
 	} else {
 		g.emit(asm.FnProbeReadUser.Call())
+		if err := g.helperFailed(readPlace(e), "probe_read_user"); err != nil {
+			return err
+		}
 	}
 	g.unpack(raw, c, off, t)
 	return nil
+}
+
+// readPlace is where -k places a failed read of e: a member's struct (the
+// pointer that was bad), as bpftrace does, else e.
+func readPlace(e lang.Expr) lang.Node {
+	if f, ok := e.(*lang.Field); ok {
+		return f.X
+	}
+	return e
 }
 
 // inKernel reports whether a memory expression is reached through a

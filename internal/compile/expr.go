@@ -107,7 +107,7 @@ func (g *gen) expr(e lang.Expr) (*Type, error) {
 		if err := g.pointerPlus(e.X, e.Index, "+"); err != nil {
 			return nil, err
 		}
-		return t, g.wrap(e, g.readUser(t))
+		return t, g.wrap(e, g.readUser(t, e))
 	default:
 		return nil, fmt.Errorf("compile: %T is not a number", e)
 	}
@@ -235,9 +235,9 @@ func (g *gen) unary(e *lang.Unary, t *Type) error {
 			return err
 		}
 		if g.typ(e.X).Kernel {
-			return g.wrap(e, g.readKernel(t))
+			return g.wrap(e, g.readKernel(t, e))
 		}
-		return g.wrap(e, g.readUser(t))
+		return g.wrap(e, g.readUser(t, e))
 	case "&": // &$x: its place in scratch
 		g.scratchPtr(asm.R0, g.varOff[e.X.(*lang.Var).Name])
 		return nil
@@ -264,9 +264,21 @@ func (g *gen) unary(e *lang.Unary, t *Type) error {
 }
 
 // readUser reads a value of type t from the user address in R0 into R0,
-// with exactly t's width, sign-extending signed types. A failed read gives 0.
-func (g *gen) readUser(t *Type) error {
-	size := t.Size
+// with exactly t's width, sign-extending signed types. A failed read gives
+// 0; with -k it also warns at the read's place, at (nil: a read of
+// uscope's own, such as a Go argument's spill slot, that never warns).
+func (g *gen) readUser(t *Type, at lang.Node) error {
+	return g.readWith(t, at, asm.FnProbeReadUser, "probe_read_user")
+}
+
+// readKernel is readUser for uscope's own memory (&$x).
+func (g *gen) readKernel(t *Type, at lang.Node) error {
+	return g.readWith(t, at, asm.FnProbeReadKernel, "probe_read_kernel")
+}
+
+// readWith emits the read USDT arguments use (usdtbpf.ReadUser) through
+// helper fn.
+func (g *gen) readWith(t *Type, at lang.Node, fn asm.BuiltinFunc, name string) error {
 	if t.Kind != KindInt {
 		return fmt.Errorf("cannot read a %v from memory as a number", t)
 	}
@@ -274,24 +286,16 @@ func (g *gen) readUser(t *Type) error {
 	if err != nil {
 		return err
 	}
-	// The same read USDT arguments use (usdtbpf.ReadUser).
-	g.emit(usdtbpf.ReadUser(size, t.Signed, slot)...)
-	g.popStack(8)
-	return nil
-}
-
-// readKernel is readUser for uscope's own memory (&$x).
-func (g *gen) readKernel(t *Type) error {
-	slot, err := g.pushStack(8)
-	if err != nil {
-		return err
-	}
 	defer g.popStack(8)
 	for _, ins := range usdtbpf.ReadUser(t.Size, t.Signed, slot) {
-		if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnProbeReadUser) {
-			ins = asm.FnProbeReadKernel.Call()
+		if !ins.IsBuiltinCall() || ins.Constant != int64(asm.FnProbeReadUser) {
+			g.emit(ins)
+			continue
 		}
-		g.emit(ins)
+		g.emit(fn.Call())
+		if err := g.helperFailed(at, name); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -317,7 +321,7 @@ func (g *gen) arrayToInt(e *lang.Cast, t *Type) error {
 		if err := g.memAddr(e.X); err != nil {
 			return err
 		}
-		return g.wrap(e, g.readUser(t))
+		return g.wrap(e, g.readUser(t, e))
 	}
 	xt := g.typ(e.X)
 	off, err := g.placed(e.X, e)
@@ -600,5 +604,5 @@ func (g *gen) sysvArg(n int) error {
 		asm.LoadMem(asm.R0, regCtx, ptRegs["sp"], asm.DWord),
 		asm.Add.Imm(asm.R0, int32(8*(n-len(sysvArgs)+1))),
 	)
-	return g.readUser(tU64)
+	return g.readUser(tU64, nil)
 }

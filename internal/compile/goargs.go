@@ -278,7 +278,7 @@ func (g *gen) goAddr(r *goRef) error {
 	for _, op := range r.ops {
 		switch {
 		case op.deref:
-			if err := g.readUser(tU64); err != nil {
+			if err := g.readUser(tU64, nil); err != nil {
 				return err
 			}
 		case op.index != nil:
@@ -321,7 +321,7 @@ func (g *gen) goLoad(n lang.Node, r *goRef, t *Type) error {
 	if err := g.goAddr(r); err != nil {
 		return g.wrap(n, err)
 	}
-	return g.wrap(n, g.readUser(&Type{Kind: KindInt, Size: r.t.Size, Signed: t.Signed}))
+	return g.wrap(n, g.readUser(&Type{Kind: KindInt, Size: r.t.Size, Signed: t.Signed}, n))
 }
 
 // goScalar generates a scalar args expression into R0.
@@ -431,7 +431,7 @@ func (g *gen) goid(e lang.Expr) error {
 		asm.LoadMem(asm.R0, regCtx, ptRegs[arch.AMD64.GoG], asm.DWord),
 		asm.Add.Imm(asm.R0, int32(off)),
 	)
-	return g.wrap(e, g.readUser(tU64))
+	return g.wrap(e, g.readUser(tU64, e))
 }
 
 // goarg generates goarg(N).

@@ -361,8 +361,9 @@ func (g *gen) mapRead(me *lang.MapExpr, off int) error {
 		if !g.c.opts.HelperErrors {
 			return nil
 		}
-		// bpftrace's words for -k, its helper and return code below.
-		return g.runtimeWarning(me, "Can't lookup map element because it does not exist.\nAdditional Info - helper: map_lookup_elem, retcode: 0")
+		// bpftrace's -k: a lookup that finds nothing is a failure of
+		// map_lookup_elem with return code 0.
+		return g.wrap(me, g.simpleRecord(RecRuntime, g.runtimeIndex(me, "", "map_lookup_elem"), nil))
 	}
 	if off < 0 {
 		g.emit(asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord), asm.Ja.Label(done))

@@ -120,7 +120,18 @@ type Plan struct {
 	Diagnostics []*lang.Error
 	// Runtime are the warnings a probe may send while it runs (RecRuntime),
 	// each at its place in the program.
-	Runtime []*lang.Error
+	Runtime []*RuntimeWarning
+}
+
+// RuntimeWarning is a warning a probe sends while it runs, at its place in
+// the program: a fixed message, or with -k (Options.HelperErrors) the
+// failure of a BPF helper, whose record carries the helper's return code
+// (RecRuntime's second u64).
+type RuntimeWarning struct {
+	*lang.Error
+	// Helper is the helper that failed, in bpftrace's words
+	// ("map_lookup_elem", "probe_read_user"); "" for a fixed message.
+	Helper string
 }
 
 // Program is one generated BPF program and where it attaches.

@@ -43,5 +43,5 @@ func (g *gen) sargValue(e lang.Expr) error {
 		asm.LoadMem(asm.R0, regCtx, ptRegs["sp"], asm.DWord),
 		asm.Add.Imm(asm.R0, int32(arch.AMD64.CStackArgs+8*n)),
 	)
-	return g.readUser(tU64)
+	return g.readUser(tU64, nil)
 }

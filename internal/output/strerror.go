@@ -16,6 +16,14 @@ func Strerror(err error) string {
 	return err.Error()
 }
 
+// ErrnoText is C's strerror of e: "Success" for 0.
+func ErrnoText(e syscall.Errno) string {
+	if e == 0 {
+		return "Success"
+	}
+	return Capitalize(e.Error())
+}
+
 // Capitalize gives a message of Go's the capital first letter of C's.
 func Capitalize(m string) string {
 	if m != "" && m[0] >= 'a' && m[0] <= 'z' {

@@ -193,6 +193,15 @@ func (o *Writer) Lost(n uint64) error {
 	return o.write("Lost " + strconv.FormatUint(n, 10) + " events\n")
 }
 
+// HelperError writes bpftrace's JSON report of a BPF helper that failed
+// (-k): {"type": "helper_error", "msg": ..., "helper": ..., "retcode": N,
+// "filename": ..., "line": N, "col": N}, msg the text of the errno.
+func (o *Writer) HelperError(msg, helper string, retcode int64, file string, line, col int) error {
+	return o.write(`{"type": "helper_error", "msg": ` + jsonString(msg) + `, "helper": ` + jsonString(helper) +
+		`, "retcode": ` + strconv.FormatInt(retcode, 10) + `, "filename": ` + jsonString(file) +
+		`, "line": ` + strconv.Itoa(line) + `, "col": ` + strconv.Itoa(col) + "}\n")
+}
+
 // AttachedProbes writes "Attaching N probes..." ("1 probe...") or, as
 // bpftrace main does, {"type": "attached_probes", "count": N, "data":
 // {"probes": N}}.

@@ -87,7 +87,11 @@ func (s *session) handle(rec []byte) error {
 		// Each warning once: a probe can hit it at every call.
 		if idx < len(s.plan.Runtime) && !s.dec.warned[idx] && !s.cfg.NoWarnings {
 			s.dec.warned[idx] = true
-			s.out.diagnostic(s.plan.Runtime[idx])
+			var ret int64
+			if len(rec) >= 16 {
+				ret = int64(le.Uint64(rec[8:]))
+			}
+			s.out.runtimeWarning(s.plan.Runtime[idx], ret)
 		}
 	}
 	return nil

@@ -7,8 +7,10 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/lang"
 	"github.com/uscope/uscope/internal/output"
 )
@@ -68,6 +70,28 @@ func (p *printer) diagnostic(e *lang.Error) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "uscope: "+e.Detail())
+}
+
+// runtimeWarning prints a warning a probe sent, once: a helper's failure
+// (-k) in bpftrace's words, with the return code ret, and in JSON as
+// bpftrace's helper_error object on stdout.
+func (p *printer) runtimeWarning(w *compile.RuntimeWarning, ret int64) {
+	if w.Helper == "" {
+		p.diagnostic(w.Error)
+		return
+	}
+	msg := output.ErrnoText(syscall.Errno(-ret))
+	if w.Helper == "map_lookup_elem" {
+		msg = "Can't lookup map element because it does not exist."
+	}
+	if p.json {
+		p.w.HelperError(output.ErrnoText(syscall.Errno(-ret)), w.Helper, ret, w.File, w.Pos.Line, w.Pos.Col)
+		p.buf.Flush()
+		return
+	}
+	e := *w.Error
+	e.Msg = fmt.Sprintf("%s\nAdditional Info - helper: %s, retcode: %d", msg, w.Helper, ret)
+	p.diagnostic(&e)
 }
 
 // traceRow is one row of `uscope trace` output.
