@@ -63,7 +63,7 @@ func newInfo() *Info {
 		goRefs: map[lang.Expr]*goRef{}, goLayouts: map[lang.Expr]*goLayout{}, consts: map[lang.Expr]int64{},
 		mem: map[lang.Expr]*cType{}, elems: map[lang.Expr]int{}, strIndex: map[lang.Expr]bool{}, uaddrs: map[lang.Expr]uaddrRef{}, recordOrder: map[lang.Expr][]int{}, arrayInts: map[lang.Expr]bool{}, addrTaken: map[string]bool{}, cargs: map[lang.Expr]*cArg{},
 		symNames: map[lang.Expr]string{},
-		records: map[*lang.Call]int{},
+		records:  map[*lang.Call]int{},
 	}
 }
 
