@@ -470,4 +470,25 @@ int main(void) {
 			t.Errorf("frame %d = %q, want %s", i, frames[i], w)
 		}
 	}
+
+	// ustack(N) counts addresses, not the lines inlined functions add
+	// (bpftrace's stdlib.md): ustack(2) is ext, then outer with the two
+	// functions inlined in it.
+	out = runOK(t, "run", "-c", bin, "-e", `config = { show_debug_info = 1 } uprobe:`+bin+`:ext { printf("%s", ustack(2)); }`)
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			got = append(got, l)
+		}
+	}
+	if len(got) != 4 || !regexp.MustCompile("^"+want[3]+"$").MatchString(got[3]) {
+		t.Errorf("ustack(2): %q, want the lines of two addresses, ext's and outer's with its 2 inlined functions", got)
+	}
+	// In perf mode, an inlined function is "addr name (inlined)", without
+	// file:line, before the frame (bpftrace's usyms.cpp).
+	out = runOK(t, "run", "-c", bin, "-e", `config = { show_debug_info = 1 } uprobe:`+bin+`:ext { printf("%s", ustack(perf, 2)); }`)
+	re := regexp.MustCompile(`(?m)^\s+[0-9a-f]+ ext\+0 \(\S+/inl\)\n\s+([0-9a-f]+) inner \(inlined\)\n\s+([0-9a-f]+) middle \(inlined\)\n\s+([0-9a-f]+) outer\+\d+ \(\S+/inl\)\n`)
+	if m := re.FindStringSubmatch(out); m == nil || m[1] != m[2] || m[2] != m[3] {
+		t.Errorf("ustack(perf, 2) with show_debug_info:\n%s", out)
+	}
 }

@@ -328,11 +328,7 @@ func (s *session) decode(t *compile.Type, b []byte, pid int) output.Value {
 		return output.StringValue(s.symbolize(pid, le.Uint64(b)), false)
 	case compile.KindStack:
 		mode := s.stackMode(t)
-		frames := s.stack(stackRef(b), mode)
-		if t.Max > 0 && int64(len(frames)) > t.Max {
-			frames = frames[:t.Max] // ustack(N)
-		}
-		v := output.StackValue(frames)
+		v := output.StackValue(s.stack(stackRef(b), mode, int(t.Max)))
 		v.StackMode = mode
 		return v
 	case compile.KindTuple:
@@ -363,18 +359,27 @@ func (s *session) symbolize(pid int, addr uint64) string {
 	return fmt.Sprintf("0x%x", addr)
 }
 
-// stack reads a user stack and formats its frames: as bpftrace does, or
-// with Config.Frame when set.
-func (s *session) stack(ref stackValue, mode string) []string {
+// stack reads a user stack and formats its frames, at most max of them
+// (ustack(N); 0: all): as bpftrace does, or with Config.Frame when set.
+// The limit counts addresses, as bpftrace's does: with show_debug_info
+// an address prints a line for each function inlined there too.
+func (s *session) stack(ref stackValue, mode string, max int) []string {
 	frames, errno := s.frames(ref)
 	if errno != 0 {
 		return []string{fmt.Sprintf("[unknown: stack not captured: error %d]", errno)}
 	}
+	if max > 0 && len(frames) > max {
+		frames = frames[:max]
+	}
+	debug := s.plan.Config.ShowDebugInfo && s.cfg.Frame == nil
 	out := make([]string, 0, len(frames))
 	for i, f := range frames {
-		if s.plan.Config.ShowDebugInfo && mode == "" && s.cfg.Frame == nil {
+		switch {
+		case debug && mode == "":
 			out = append(out, s.sourceFrames(f, ref.pid, i > 0)...)
 			continue
+		case debug && mode == "perf":
+			out = append(out, s.inlinedPerf(f, ref.pid, i > 0)...)
 		}
 		out = append(out, s.formatFrame(f, ref.pid, mode))
 	}

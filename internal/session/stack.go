@@ -192,6 +192,23 @@ func (s *session) formatFrame(f output.Frame, pid int, mode string) string {
 	return f.Bpftrace()
 }
 
+// inlinedPerf is, in perf's stack mode with show_debug_info, a line
+// "addr name (inlined)" for each function inlined at the frame's address,
+// innermost first, as bpftrace prints them before the frame (perf's mode
+// has no file:line).
+func (s *session) inlinedPerf(f output.Frame, pid int, ret bool) []string {
+	if pid == 0 {
+		pid = s.pid
+	}
+	var out []string
+	for _, sf := range s.resolver.Source(pid, f.Addr, ret) {
+		if sf.Inlined {
+			out = append(out, fmt.Sprintf("%x %s (inlined)", f.Addr, sf.Func))
+		}
+	}
+	return out
+}
+
 // sourceFrames formats a frame as bpftrace does with show_debug_info: each
 // function inlined at the address as "[inlined] name@file:line", innermost
 // first, then "sym+off@file:line"; the plain frame without DWARF.
