@@ -769,6 +769,22 @@ func (k *checker) castType(e *lang.Cast) (*Type, error) {
 }
 
 func (k *checker) castType1(e *lang.Cast) (*Type, error) {
+	if e.Type.Typeof != nil {
+		// (typeof(x))v, a macro's (t)v with t = typeof(x): x's integer
+		// type, written as its name.
+		xt, err := k.typeOf(e.Type.Typeof)
+		if err != nil {
+			return nil, err
+		}
+		if xt.Kind != KindInt || xt.Pointee != nil || xt.Bool || xt.Size < 1 || xt.Size > 8 {
+			return nil, k.c.errorf(e, "cast to an integer type: (uint32)x", "cannot cast to typeof(%s), a %v", lang.FormatExpr(e.Type.Typeof), xt)
+		}
+		name := fmt.Sprintf("int%d", 8*xt.Size)
+		if !xt.Signed {
+			name = "u" + name
+		}
+		e.Type = lang.TypeName{Pos: e.Type.Pos, Name: name, Ptr: e.Type.Ptr}
+	}
 	if e.Type.Array != 0 {
 		return k.arrayCast(e)
 	}

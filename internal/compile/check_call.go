@@ -775,25 +775,56 @@ func (k *checker) strerrorType(n lang.Expr) (*Type, error) {
 
 // sizeofType types sizeof(T) and sizeof(expr): a constant, kept in the
 // Info for emission.
+// typeNameSize is the size of the type sizeof(TYPE) names (the parser's
+// type string, lang.ParseTypeString): an integer, a struct, a string, a
+// pointer, or an array of one of them; ok is false for another name.
+func (k *checker) typeNameSize(name string) (int, bool) {
+	ty, ok := lang.ParseTypeString(name)
+	if !ok {
+		if st, ok := k.c.structs[name]; ok { // a struct typedef'd as a plain name
+			return st.size, true
+		}
+		return 0, false
+	}
+	n := max(ty.Array, 1)
+	switch {
+	case ty.Ptr > 0:
+		return 8 * n, true
+	case intTypes[ty.Name] != nil:
+		return intTypes[ty.Name].Size * n, true
+	case k.c.structs[ty.Name] != nil:
+		return k.c.structs[ty.Name].size * n, true
+	case ty.Name == "string":
+		return k.c.opts.StrSize * n, true
+	}
+	return 0, false
+}
+
 func (k *checker) sizeofType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	size := 0
-	switch a := e.Args[0].(type) {
+	arg := e.Args[0]
+	if ty, ok := lang.TypeArg(arg); ok {
+		// sizeof(typeof(x)): a macro's type argument.
+		if ty.Typeof != nil && ty.Ptr == 0 {
+			arg = ty.Typeof
+		} else {
+			arg = &lang.Ident{Pos: ty.Pos, Name: ty.String()}
+		}
+	}
+	if ix, ok := arg.(*lang.Index); ok {
+		// sizeof(t[N]) of a type argument t: an array type.
+		ty, isType := lang.TypeArg(ix.X)
+		n, isLen := ix.Index.(*lang.IntLit)
+		if isType && isLen && ty.Array == 0 && ty.Typeof == nil {
+			ty.Array = int(n.Value)
+			arg = &lang.Ident{Pos: ty.Pos, Name: ty.String()}
+		}
+	}
+	switch a := arg.(type) {
 	case *lang.Ident:
-		if t, ok := intTypes[a.Name]; ok {
-			size = t.Size
-			break
-		}
-		if st, ok := k.c.structs[a.Name]; ok {
-			size = st.size
-			break
-		}
-		if strings.HasSuffix(a.Name, "*") {
-			size = 8
-			break
-		}
-		if a.Name == "string" {
-			size = k.c.opts.StrSize
+		if n, ok := k.typeNameSize(a.Name); ok {
+			size = n
 			break
 		}
 		t, err := k.typeOf(a)

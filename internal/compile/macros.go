@@ -257,6 +257,32 @@ func (b *binding) stmt(s lang.Stmt) lang.Stmt {
 	return s
 }
 
+// typeParam substitutes a macro parameter used as a type, t or t * where
+// the argument is typeof(TYPE) or typeof(EXPR): the argument's type with
+// ty's pointers and array length added.
+func (b *binding) typeParam(ty lang.TypeName) (lang.TypeName, bool) {
+	if ty.Typeof != nil {
+		return ty, false
+	}
+	a, ok := b.exprs[ty.Name]
+	if !ok {
+		return ty, false
+	}
+	at, ok := lang.TypeArg(a)
+	if !ok || at.Typeof != nil && ty.Array != 0 {
+		return ty, false
+	}
+	at.Pos = ty.Pos
+	at.Ptr += ty.Ptr
+	if ty.Array != 0 {
+		at.Array = ty.Array
+	}
+	if at.Typeof != nil {
+		at.Typeof = cloneExpr(at.Typeof)
+	}
+	return at, true
+}
+
 func (b *binding) list(es []lang.Expr) []lang.Expr {
 	if es == nil {
 		return nil
@@ -298,6 +324,16 @@ func (b *binding) expr(e lang.Expr) lang.Expr {
 		return &c
 	case *lang.Call:
 		out := &lang.Call{Pos: x.Pos, Name: x.Name, Args: b.list(x.Args)}
+		if (x.Name == "sizeof" || x.Name == "typeof") && len(x.Args) == 1 {
+			if id, ok := x.Args[0].(*lang.Ident); ok {
+				// sizeof(t *) of a type parameter t, written as a type.
+				if ty, ok := lang.ParseTypeString(id.Name); ok {
+					if ty, ok := b.typeParam(ty); ok {
+						out.Args[0] = &lang.Ident{Pos: id.Pos, Name: ty.String()}
+					}
+				}
+			}
+		}
 		if b.from != nil && b.c != nil {
 			if b.c.expandedFrom == nil {
 				b.c.expandedFrom = map[*lang.Call][]*lang.Call{}
@@ -318,7 +354,13 @@ func (b *binding) expr(e lang.Expr) lang.Expr {
 		}
 		return out
 	case *lang.Cast:
-		return &lang.Cast{Pos: x.Pos, Type: x.Type, X: b.expr(x.X)}
+		ty := x.Type
+		if t, ok := b.typeParam(ty); ok {
+			ty = t // (t *)x of a type parameter t
+		} else if ty.Typeof != nil {
+			ty.Typeof = b.expr(ty.Typeof)
+		}
+		return &lang.Cast{Pos: x.Pos, Type: ty, X: b.expr(x.X)}
 	case *lang.Field:
 		return &lang.Field{Pos: x.Pos, X: b.expr(x.X), Name: x.Name, Arrow: x.Arrow}
 	case *lang.Index:
