@@ -240,3 +240,14 @@ func TestProfileProbeName(t *testing.T) {
 		t.Errorf("samples of other processes than the command's: %q\n%s", comms, out)
 	}
 }
+
+// TestProfileOrder: two profile probes of one rate fire in source order
+// on each CPU, the first's timer being opened first (bpftrace main's
+// probe.profile_order, whose script this is).
+func TestProfileOrder(t *testing.T) {
+	testutil.RequireRoot(t)
+	out := runOK(t, "run", "-e", `profile:ms:100 { printf("first"); } profile:ms:100 { printf(" second\n"); exit(); }`)
+	if !regexp.MustCompile(`^(first)+ second\n`).MatchString(out) {
+		t.Errorf("want (first)+ second:\n%q", out)
+	}
+}

@@ -390,17 +390,20 @@ func (s *session) run(ctx context.Context) error {
 		s.fire(lang.KindBegin)
 	}
 	groups := s.siteGroups()
+	// Profile probes in source order: of two at one rate, the timer
+	// opened first fires first, as in bpftrace (probe.profile_order).
+	for _, p := range plan.Programs {
+		if p.Special == nil && p.Profile != nil {
+			if err := s.attachProfile(p); err != nil {
+				return err
+			}
+		}
+	}
 	// The kernel runs the programs on one address newest first: attach
 	// them last to first, so that they run in source order, as bpftrace's do.
 	for pi := len(plan.Programs) - 1; pi >= 0; pi-- {
 		p := plan.Programs[pi]
-		if p.Special != nil {
-			continue
-		}
-		if p.Profile != nil {
-			if err := s.attachProfile(p); err != nil {
-				return err
-			}
+		if p.Special != nil || p.Profile != nil {
 			continue
 		}
 		sites := groups[pi]
