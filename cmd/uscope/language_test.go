@@ -79,3 +79,29 @@ func TestProbeAndFuncAsStrings(t *testing.T) {
 		t.Errorf("path_a counted, though func == \"path_b\" is false there:\n%s", out)
 	}
 }
+
+// TestFloatMembers: a struct may hold float and double members (laid out
+// with C's sizes); printed, they have no value, null in JSON, as
+// bpftrace's "none" type (main's json-output.none type, whose program this
+// is); read alone they are an error that says so.
+func TestFloatMembers(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "struct_with_union", `union N { int i; float f; };
+struct Foo { int m; union N n; };
+void func(struct Foo *foo) { (void)foo; }
+int main(void) { struct Foo f = { .m = 2, .n = { .i = 5 } }; func(&f); return 0; }
+`, "-O0")
+	prog := `union N { int i; float f; }; struct Foo { int m; union N n; }; uprobe:` + bin + `:func { print(*((struct Foo *) arg0)); exit(); }`
+	r := runUscope(t, "run", "-q", "-f", "json", "-c", bin, "-e", prog)
+	if want := `{"type": "value", "data": {"m": 2, "n": {"i": 5, "f": null}}}` + "\n"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, want %s in:\n%s\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = runUscope(t, "run", "-e", `struct S { char c; double d; float f; }; BEGIN { print(sizeof(struct S)); exit(); }`)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "24\n") {
+		t.Errorf("sizeof(struct { char; double; float; }): exit %d, %q, want 24", r.code, r.stdout)
+	}
+	r = runUscope(t, "run", "-c", bin, "-e", `union N { int i; float f; }; uprobe:`+bin+`:func { $x = ((union N *) arg0)->f; }`)
+	if r.code != 1 || !strings.Contains(r.stderr, "union N.f is floating-point, which uscope does not read") {
+		t.Errorf("reading a float member: exit %d\n%s", r.code, r.stderr)
+	}
+}

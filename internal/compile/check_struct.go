@@ -19,6 +19,9 @@ func (k *checker) fieldType(e *lang.Field) (*Type, error) {
 	if st != nil {
 		for _, f := range st.fields {
 			if f.name == e.Name {
+				if f.t.kind == cFloat {
+					return nil, k.c.errorf(e, "print the whole struct, or read the bits: *(uint32 *)&(...)."+e.Name, "%s.%s is floating-point, which uscope does not read", st.name, e.Name)
+				}
 				k.info.mem[e] = f.t
 				return k.c.valueType(f.t), nil
 			}

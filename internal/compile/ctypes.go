@@ -40,6 +40,9 @@ const (
 	cPtr
 	cArray
 	cStructKind
+	// cFloat is float or double: laid out, never read. A member of this
+	// type prints as nothing (null in JSON), as bpftrace's "none" type.
+	cFloat
 )
 
 // cStruct is a struct or union with its members laid out.
@@ -171,6 +174,9 @@ func (c *compiler) namedCType(name string, pos lang.Pos, behindPtr bool) (*cType
 	if it, ok := intTypes[name]; ok {
 		return &cType{kind: cInt, size: it.Size, align: it.Size, signed: it.Signed, byteInt: name == "int8" || name == "uint8"}, nil
 	}
+	if n, ok := floatSizes[name]; ok {
+		return &cType{kind: cFloat, size: n, align: n}, nil
+	}
 	if st, ok := c.structs[name]; ok {
 		return &cType{kind: cStructKind, size: st.size, align: st.align, st: st}, nil
 	}
@@ -182,9 +188,15 @@ func (c *compiler) namedCType(name string, pos lang.Pos, behindPtr bool) (*cType
 		Hint: "define it in the program: struct Foo { int a; }", File: c.prog.File, Source: c.prog.Source}
 }
 
+// floatSizes are the sizes of C's floating-point types on x86-64 and
+// arm64.
+var floatSizes = map[string]int{"float": 4, "double": 8}
+
 // valueType is the language type of a C value read from memory.
 func (c *compiler) valueType(t *cType) *Type {
 	switch t.kind {
+	case cFloat:
+		return &Type{Kind: KindVoid, C: t} // no storage; decoded as no value
 	case cInt:
 		if t.bits > 0 {
 			return &Type{Kind: KindInt, Size: 8, Signed: false, C: t}

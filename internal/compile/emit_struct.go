@@ -186,6 +186,8 @@ func (g *gen) inKernel(e lang.Expr) bool {
 // dst.
 func (g *gen) unpack(raw int, c *cType, dst int, t *Type) {
 	switch {
+	case c.kind == cFloat:
+		// Not kept: it has no storage.
 	case c.kind == cInt || c.kind == cPtr:
 		size := c.size
 		g.emit(asm.LoadMem(asm.R1, regScratch, int16(raw), sizeOf(size)))
