@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -103,5 +105,42 @@ int main(void) { struct Foo f = { .m = 2, .n = { .i = 5 } }; func(&f); return 0;
 	r = runUscope(t, "run", "-c", bin, "-e", `union N { int i; float f; }; uprobe:`+bin+`:func { $x = ((union N *) arg0)->f; }`)
 	if r.code != 1 || !strings.Contains(r.stderr, "union N.f is floating-point, which uscope does not read") {
 		t.Errorf("reading a float member: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestUprobeFlatBinary: with --unsafe, a uprobe at an address of a file
+// that is not ELF (code a process maps and runs) attaches at that file
+// offset, 0 included (bpftrace main's probe.uprobe_flat_binary); without
+// --unsafe it is refused in one line saying so.
+func TestUprobeFlatBinary(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	code := map[string][]byte{
+		"amd64": {0xb8, 0x2a, 0, 0, 0, 0xc3},                      // mov $42, %eax; ret
+		"arm64": {0x40, 0x05, 0x80, 0x52, 0xc0, 0x03, 0x5f, 0xd6}, // mov w0, #42; ret
+	}[runtime.GOARCH]
+	flat := filepath.Join(dir, "flat.bin")
+	if err := os.WriteFile(flat, code, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runner := testutil.BuildC(t, "mmap_exec", `#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	int fd = open(argv[1], O_RDONLY);
+	int (*fn)(void) = (int (*)(void))mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	if (fd < 0 || fn == MAP_FAILED) return 1;
+	usleep(300000); /* the tracer attaches in the meantime */
+	return fn() == 42 ? 0 : 2;
+}
+`, "-O0")
+	prog := `uprobe:` + flat + `:0x0 { printf("SUCCESS %d\n", pid); exit(); }`
+	r := runUscope(t, "run", "--unsafe", "-c", runner+" "+flat, "-e", prog)
+	if r.code != 0 || !regexp.MustCompile(`(?m)^SUCCESS \d+$`).MatchString(r.stdout) {
+		t.Errorf("--unsafe: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runUscope(t, "run", "-c", runner+" "+flat, "-e", prog)
+	if r.code != 1 || !strings.Contains(r.stderr, "is not an ELF file; with --unsafe, 0x0 is taken as a file offset in it") {
+		t.Errorf("without --unsafe: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -330,7 +330,7 @@ func inspect(path string) (*object, error) {
 func checkSite(st Site, obj *object, multi bool) error {
 	where := fmt.Sprintf("%s+%#x", st.Path, st.Offset)
 	switch {
-	case st.Offset == 0:
+	case st.Offset == 0 && obj.exec != nil: // (a file that is not ELF may start with code)
 		return &Error{Path: st.Path, Msg: fmt.Sprintf("cannot attach a uprobe at %s: offset 0 is the ELF header, not code (internal error: the probe's address was not resolved)", where)}
 	case st.Offset >= uint64(obj.size):
 		return &Error{Path: st.Path, Offset: st.Offset, Msg: fmt.Sprintf("cannot attach a uprobe at %s: the offset is past the end of the file (%d bytes); was the file replaced since it was inspected?", where, obj.size)}
@@ -390,6 +390,10 @@ func (m multiAttacher) attach(sites []Site) (link.Link, error) {
 }
 
 func attachMulti(prog *ebpf.Program, path string, sites []Site, opts Options) (link.Link, []Refused, error) {
+	if atZero(sites) {
+		l, err := rawUprobeMulti(prog, path, sites, opts)
+		return l, nil, err
+	}
 	ex, err := link.OpenExecutable(path)
 	if err != nil {
 		return nil, nil, explain(err, path, nil, opts)
@@ -470,6 +474,9 @@ func attachPerf(prog *ebpf.Program, sites []Site, opts Options) ([]link.Link, []
 	fail := func(err error, path string, st *Site) ([]link.Link, []Refused, error) {
 		_ = closeLinks(links)
 		return nil, nil, explain(err, path, st, opts)
+	}
+	if atZero(sites) {
+		return nil, nil, &Error{Path: sites[0].Path, Msg: "a probe at offset 0 of a file that is not ELF needs uprobe_multi links (Linux 6.6+), not perf-event uprobes"}
 	}
 	for i := range sites {
 		st := &sites[i]

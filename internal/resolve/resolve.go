@@ -63,6 +63,10 @@ type Options struct {
 	// key, off by default as in bpftrace. Uretprobes are not affected:
 	// an inlined copy has no return.
 	ProbeInline bool
+	// Unsafe (--unsafe) lets a uprobe at an address attach to a file that
+	// is not ELF (flat code a process maps and runs): the address is the
+	// file offset, and nothing checks that an instruction starts there.
+	Unsafe bool
 }
 
 // Error is a target or attach point that cannot be resolved for a reason the

@@ -209,6 +209,13 @@ func (r *Resolver) Resolve(ap *lang.AttachPoint) ([]Site, error) {
 	var firstErr error
 	for _, t := range targets {
 		o, err := r.object(t)
+		if err != nil && errors.Is(err, elfx.ErrNotELF) && ap.HasAddr && ap.Kind != lang.KindUSDT {
+			if r.opts.Unsafe {
+				out = append(out, flatSite(t, ap))
+				continue
+			}
+			err = errorf(fmt.Sprintf("with --unsafe, 0x%x is taken as a file offset in it", ap.Addr), err, "%s is not an ELF file", t.Path)
+		}
 		if err != nil {
 			if len(targets) == 1 {
 				return nil, err
@@ -354,6 +361,14 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// flatSite is a uprobe at file offset ap.Addr of a file that is not ELF
+// (Options.Unsafe).
+func flatSite(t Target, ap *lang.AttachPoint) Site {
+	addr := fmt.Sprintf("0x%x", ap.Addr)
+	return Site{Kind: ap.Kind, Probe: ProbeName(ap.Kind, t.Name(), addr), Target: t.Path, AttachPath: t.AttachPath,
+		Addr: ap.Addr, Offset: ap.Addr, Display: addr}
 }
 
 // funcSites resolves a uprobe or uretprobe in one object.

@@ -294,7 +294,7 @@ func (s *session) run(ctx context.Context) error {
 	s.resolver = resolve.New(resolve.Options{PID: s.pid, AtExec: s.held != nil,
 		ExactEntry: cfg.ExactEntry, ReadRegs: programRegs(cfg.Program),
 		KernelUretprobe: cfg.KernelUretprobe, ReadsRetval: readsRetval(cfg.Program),
-		ProbeInline: cfg.ProbeInline})
+		ProbeInline: cfg.ProbeInline, Unsafe: cfg.Unsafe})
 	// Only programs with uprobes ask the kernel about uprobe_multi.
 	multi := needsUprobes(cfg.Program) && s.be.multi(attach.Options{ForcePerfEvent: cfg.ForcePerfEvent})
 	var ts unix.Timespec
