@@ -18,7 +18,7 @@ import (
 // linkCreateUprobeMulti is bpf_attr's link_create for uprobe_multi
 // (include/uapi/linux/bpf.h, Linux 6.6).
 type linkCreateUprobeMulti struct {
-	progFD, targetFD, attachType, flags uint32
+	progFD, targetFD, attachType, flags   uint32
 	path, offsets, refCtrOffsets, cookies uint64
 	cnt, multiFlags, pid                  uint32
 	_                                     uint32
