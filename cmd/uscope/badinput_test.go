@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,13 +18,13 @@ func TestBadInput(t *testing.T) {
 		want []string // substrings of stderr
 	}{
 		// Flags of every tracing command.
-		{[]string{"run", "--str-size", "0", "-e", "BEGIN{}"}, []string{"--str-size 0", "2 to 1024 bytes"}},
+		{[]string{"run", "--str-size", "0", "-e", "BEGIN{}"}, []string{"--str-size 0", fmt.Sprintf("2 to %d bytes", maxStrSize)}},
 		{[]string{"run", "--otlp", "foo:bar", "-e", "BEGIN{}"}, []string{`--otlp "foo:bar"`, "grpc://HOST:4317"}},
 		{[]string{"run", "--otlp", "ftp://x:1", "-e", "BEGIN{}"}, []string{`unknown scheme "ftp"`, "http://HOST:4318"}},
 		{[]string{"run", "--otlp", "grpc://127.0.0.1:1", "--otlp-interval", "0", "-e", "BEGIN{}"}, []string{"--otlp-interval 0s", "positive duration"}},
-		{[]string{"run", "--str-size", "-1", "-e", "BEGIN{}"}, []string{"--str-size -1", "2 to 1024"}},
+		{[]string{"run", "--str-size", "-1", "-e", "BEGIN{}"}, []string{"--str-size -1", fmt.Sprintf("2 to %d", maxStrSize)}},
 		{[]string{"run", "--str-size", "1", "-e", "BEGIN{}"}, []string{"--str-size 1", "terminating NUL"}},
-		{[]string{"run", "--str-size", "5000", "-e", "BEGIN{}"}, []string{"--str-size 5000", "at most what str() reads"}},
+		{[]string{"run", "--str-size", "20000", "-e", "BEGIN{}"}, []string{"--str-size 20000", "at most what str() reads"}},
 		{[]string{"run", "--str-size", "abc", "-e", "BEGIN{}"}, []string{`invalid argument "abc"`, "--str-size"}},
 		{[]string{"run", "--map-size", "0", "-e", "BEGIN{}"}, []string{"--map-size 0", "1 to 134217728 keys"}},
 		{[]string{"run", "--map-size", "-5", "-e", "BEGIN{}"}, []string{"--map-size -5", "134217728"}},
@@ -72,7 +73,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"stack", "-p", "-4", "c:malloc"}, []string{"--pid -4"}},
 		{[]string{"trace", "-M", "0", "c:malloc"}, []string{"--max-events 0", "at least 1"}},
 		{[]string{"trace", "-M", "-3", "c:malloc"}, []string{"--max-events -3"}},
-		{[]string{"trace", "-Z", "0", "c:malloc"}, []string{"--string-size 0", "2 to 1024"}},
+		{[]string{"trace", "-Z", "0", "c:malloc"}, []string{"--string-size 0", fmt.Sprintf("2 to %d", maxStrSize)}},
 		{[]string{"trace", "-L", "0", "c:malloc"}, []string{"--tid 0", "positive"}},
 		{[]string{"argdist", "-n", "0", "-C", malloc}, []string{"--number 0", "at least 1"}},
 		{[]string{"argdist", "-T", "0", "-C", malloc}, []string{"--top 0"}},

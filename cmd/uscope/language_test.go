@@ -144,3 +144,22 @@ int main(int argc, char **argv) {
 		t.Errorf("without --unsafe: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestLongStrings: max_strlen goes past 1024 (bpftrace main's
+// call.str_big_read sets 9999): a 5000-byte user string is read whole.
+func TestLongStrings(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.BuildC(t, "longstr", `#include <string.h>
+__attribute__((noinline)) void take(const char *s) { __asm__ volatile("" :: "r"(s)); }
+int main(void) { static char s[5001]; memset(s, 'x', 5000); take(s); return 0; }
+`, "-O0")
+	t.Setenv("BPFTRACE_MAX_STRLEN", "9999")
+	out := runOK(t, "run", "-e", `begin { @s = str(0); @ss = @s; print("success!"); exit() }`)
+	if !strings.HasPrefix(out, "success!\n") {
+		t.Errorf("str_big_read: %q", out)
+	}
+	out = runOK(t, "run", "-c", bin, "-e", `uprobe:`+bin+`:take { $s = str(arg0); printf("%d %s\n", strlen($s), $s); }`)
+	if want := "5000 " + strings.Repeat("x", 5000) + "\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("a 5000-byte string with max_strlen 9999: %.80q...", out)
+	}
+}

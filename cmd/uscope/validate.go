@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/uscope/uscope/internal/compile"
 	"github.com/uscope/uscope/internal/tools"
 )
 
@@ -23,8 +24,9 @@ import (
 // bucket must stay under 4 GiB) and refuses more with E2BIG.
 const maxMapSize = 1 << 27
 
-// maxStrSize is the most bytes str() reads (the compiler's bound).
-const maxStrSize = 1024
+// maxStrSize is the most bytes str() reads with its NUL (the compiler's
+// bound).
+const maxStrSize = compile.MaxStrLen + 1
 
 // pidLimit is the kernel's PID_MAX_LIMIT on 64-bit machines: pid_max is
 // at most 2^22, so no process id is larger.

@@ -12,7 +12,12 @@ import (
 
 // Limits of generated programs.
 const (
-	scratchSize  = 16 * 1024 // per-CPU scratch area
+	// scratchSize is the per-CPU scratch area; instructions address it
+	// with 16-bit offsets, so it stays under 32 KiB.
+	scratchSize = 32*1024 - 8
+	// MaxStrLen bounds max_strlen (and --str-size, less the NUL): a string
+	// of it and a copy fit in the scratch area.
+	MaxStrLen    = 12 * 1024
 	stackLimit   = 480       // bytes of the 512-byte BPF stack we use
 	maxStackDeep = 127
 )
@@ -50,8 +55,8 @@ func Compile(p *lang.Program, opts Options) (*Plan, error) {
 	if opts.StrSize <= 0 {
 		opts.StrSize = 64
 	}
-	if opts.StrSize > 1025 {
-		return nil, fmt.Errorf("string size %d is too large (at most 1024)", opts.StrSize)
+	if opts.StrSize > MaxStrLen+1 {
+		return nil, fmt.Errorf("string size %d is too large (at most %d)", opts.StrSize, MaxStrLen)
 	}
 	if opts.MapSize <= 0 {
 		opts.MapSize = 4096

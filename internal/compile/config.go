@@ -37,8 +37,8 @@ type Config struct {
 var configKeys = map[string]func(c *compiler, v string) string{
 	"max_strlen": func(c *compiler, v string) string {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1024 {
-			return "max_strlen takes a number from 1 to 1024"
+		if err != nil || n < 1 || n > MaxStrLen {
+			return fmt.Sprintf("max_strlen takes a number from 1 to %d", MaxStrLen)
 		}
 		c.opts.StrSize = n + 1
 		return ""

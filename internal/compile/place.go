@@ -544,9 +544,27 @@ func (g *gen) packBytes(e lang.Expr, t *Type, off int) error {
 func (g *gen) strlen(n lang.Expr) error {
 	a := n.(*lang.Call).Args[0]
 	t := g.typ(a)
-	off, err := g.placed(a, n)
-	if err != nil {
-		return err
+	var off int
+	if v, ok := a.(*lang.Var); ok && g.info.Types[a] != nil {
+		off = g.varOff[v.Name] // a $variable is measured where it is
+	} else {
+		var err error
+		if off, err = g.placed(a, n); err != nil {
+			return err
+		}
+	}
+	if t.Size > maxStrlenLoop {
+		// A long string: bpf_probe_read_kernel_str copies it onto itself
+		// and returns its length with the NUL, where a loop over its
+		// bytes would outgrow what the verifier walks.
+		done := g.label("slend")
+		g.scratchPtr(asm.R1, off)
+		g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)), asm.Mov.Reg(asm.R3, asm.R1), asm.FnProbeReadKernelStr.Call(),
+			asm.Sub.Imm(asm.R0, 1),
+			asm.JSGE.Imm(asm.R0, 0, done),
+			asm.Mov.Imm(asm.R0, 0))
+		g.mark(done)
+		return nil
 	}
 	top, done := g.label("slen"), g.label("slend")
 	g.emit(asm.Mov.Imm(asm.R0, 0))
@@ -563,6 +581,9 @@ func (g *gen) strlen(n lang.Expr) error {
 	g.mark(done)
 	return nil
 }
+
+// maxStrlenLoop is the longest string strlen() measures with a loop.
+const maxStrlenLoop = 1025
 
 // placed places e in a new scratch region of its size and returns the
 // region; n is the node errors point at.
