@@ -43,7 +43,7 @@ type Info struct {
 	// recordOrder holds, for a record literal stored under another order
 	// of its fields, where each field goes (recordByName).
 	recordOrder map[lang.Expr][]int
-	// loops is set when the unit has a for loop: the loop's body is a
+	// loops is set when the unit has a for or while loop: the body is a
 	// callback, which finds the variables in scratch.
 	loops bool
 	// cargs are the C values read through args and retval (cargs.go).
@@ -191,6 +191,7 @@ func (k *checker) stmt(s lang.Stmt) error {
 		if err := k.cond(s.Cond, "loop condition"); err != nil {
 			k.c.report(err)
 		}
+		k.info.loops = true // a callback (gen.whileLoop): scalars in scratch
 		k.loops++
 		k.block(s.Body)
 		k.loops--

@@ -24,9 +24,9 @@ import (
 // forMap emits for ($kv : @m).
 func (g *gen) forMap(s *lang.ForStmt) error {
 	m := g.c.maps[s.Map.Name]
-	return g.loopCall(s, asm.FnForEachMapElem, func() {
+	return g.loopCall(s, s.Body, asm.FnForEachMapElem, func() {
 		g.emit(asm.LoadMapPtr(asm.R1, 0).WithReference(m.Spec))
-	}, asm.R4, func() error {
+	}, asm.R4, func(string) error {
 		// R2 = the key, R3 = the value. $kv = (key, value): the key as
 		// the map keeps it, which is the layout of the key tuple; the
 		// value copied, or an aggregation's total.
@@ -72,9 +72,9 @@ func (g *gen) forRange(s *lang.ForStmt) error {
 		asm.JSLE.Reg(asm.R0, asm.R1, skip),
 		asm.Sub.Reg(asm.R0, asm.R1),
 	)
-	if err := g.loopCall(s, asm.FnLoop, func() {
+	if err := g.loopCall(s, s.Body, asm.FnLoop, func() {
 		g.emit(asm.Mov.Reg(asm.R1, asm.R0))
-	}, asm.R2, func() error {
+	}, asm.R2, func(string) error {
 		// R1 = the iteration.
 		g.loadVar(asm.R2, start)
 		g.emit(asm.Add.Reg(asm.R1, asm.R2))
@@ -87,20 +87,40 @@ func (g *gen) forRange(s *lang.ForStmt) error {
 	return nil
 }
 
+// whileLoop emits while (cond) { body } as bpf_loop's callback, which
+// checks cond first: the verifier walks the body once, not once per
+// iteration (bpftrace's json-output.histogram-finegrain loops 1024 times
+// over a hist()). A loop stops after bpf_loop's most iterations, 1<<23.
+func (g *gen) whileLoop(s *lang.WhileStmt) error {
+	return g.loopCall(s, s.Body, asm.FnLoop, func() {
+		g.emit(asm.Mov.Imm(asm.R1, maxLoops))
+	}, asm.R2, func(brk string) error {
+		if _, err := g.expr(s.Cond); err != nil {
+			return err
+		}
+		g.emit(asm.JEq.Imm(asm.R0, 0, brk))
+		return nil
+	})
+}
+
+// maxLoops is BPF_MAX_LOOPS, the most iterations bpf_loop runs.
+const maxLoops = 1 << 23
+
 // loopCall emits the call of a looping helper: args sets its first
 // argument (R1), the callback goes in R2, the callback context in R3,
-// flags 0 in R4. The callback receives the context in ctxReg; enter binds
-// the loop's variable from the helper's other arguments.
-func (g *gen) loopCall(s *lang.ForStmt, helper asm.BuiltinFunc, args func(), ctxReg asm.Register, enter func() error) error {
+// flags 0 in R4; n is the loop, for errors, and body its body. The
+// callback receives the context in ctxReg; enter binds the loop's
+// variable from the helper's other arguments, or jumps to brk to stop.
+func (g *gen) loopCall(n lang.Node, body *lang.Block, helper asm.BuiltinFunc, args func(), ctxReg asm.Register, enter func(brk string) error) error {
 	cb := g.label("forcb")
 	g.callbacks = append(g.callbacks, cb)
 	stopped, err := g.allocScratch(8)
 	if err != nil {
-		return g.wrap(s, err)
+		return g.wrap(n, err)
 	}
 	ctxOff, err := g.pushStack(16)
 	if err != nil {
-		return g.wrap(s, err)
+		return g.wrap(n, err)
 	}
 	g.emit(
 		storeImm(regScratch, int16(stopped), 0, asm.DWord),
@@ -134,10 +154,10 @@ func (g *gen) loopCall(s *lang.ForStmt, helper asm.BuiltinFunc, args func(), ctx
 		asm.LoadMem(regScratch, ctxReg, 8, asm.DWord),
 		asm.Mov.Imm(asm.R0, 0), // labels are marked by mov r0, r0
 	)
-	if err := enter(); err != nil {
+	if err := enter(brk); err != nil {
 		return err
 	}
-	if err := g.loopBody(s.Body, loopLabels{brk: brk, cont: cont}); err != nil {
+	if err := g.loopBody(body, loopLabels{brk: brk, cont: cont}); err != nil {
 		return err
 	}
 	g.emit(

@@ -276,18 +276,7 @@ func (g *gen) stmt(s lang.Stmt) error {
 	case *lang.IfStmt:
 		return g.ifStmt(s)
 	case *lang.WhileStmt:
-		top, end := g.label("while"), g.label("wend")
-		g.mark(top)
-		if _, err := g.expr(s.Cond); err != nil {
-			return err
-		}
-		g.emit(asm.JEq.Imm(asm.R0, 0, end))
-		if err := g.loopBody(s.Body, loopLabels{brk: end, cont: top}); err != nil {
-			return err
-		}
-		g.emit(asm.Ja.Label(top))
-		g.mark(end)
-		return nil
+		return g.whileLoop(s)
 	case *lang.ForStmt:
 		if s.Map != nil {
 			return g.forMap(s)
