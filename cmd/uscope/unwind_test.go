@@ -492,3 +492,28 @@ int main(void) {
 		t.Errorf("ustack(perf, 2) with show_debug_info:\n%s", out)
 	}
 }
+
+// TestUstackLen: len(ustack) is the number of frames ustack prints, at
+// most ustack(N)'s N (bpftrace main's call."ustack len"), with either walk
+// and at a site before the function's frame is set up (where the caller
+// is the walk's second frame).
+func TestUstackLen(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := toolsProgram(t)
+	for _, unwind := range []string{"cfi", "fp"} {
+		for _, site := range []string{"leaf", "path_a+4"} {
+			out := runOK(t, "run", "-c", bin, "-e", `config = { unwind = `+unwind+` } uprobe:`+bin+`:`+site+` {
+				$x = ustack(3); @a = len($x); @b = len(ustack); @c = len(ustack(1)); print(ustack); exit(); }`)
+			frames := 0
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, "        ") && strings.TrimSpace(l) != "" {
+					frames++
+				}
+			}
+			want := fmt.Sprintf("@a: 3\n@b: %d\n@c: 1\n", frames)
+			if frames < 3 || !strings.Contains(out, want) {
+				t.Errorf("unwind = %s, at %s: want %q (%d frames printed) in:\n%s", unwind, site, want, frames, out)
+			}
+		}
+	}
+}

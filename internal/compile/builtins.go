@@ -219,7 +219,7 @@ func builtinTable() []*builtin {
 		{name: "has_key", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "bool", usage: "has_key(@m, key) or has_key(@m[key])",
 			help: "whether a map has an element", check: (*checker).mapKeyed, emit: (*gen).hasKey},
 		{name: "len", call: true, minArgs: 1, maxArgs: 1, where: inAll, result: "uint64", usage: "len(@m)",
-			help: "the number of elements of a map (printable), or the length of a Go string, slice or array", check: (*checker).lenType,
+			help: "the number of elements of a map (printable), of the frames of a ustack, or the length of a Go string, slice or array", check: (*checker).lenType,
 			emit: (*gen).length},
 		{name: "cat", call: true, minArgs: 1, maxArgs: -1, where: inAll, result: "void", usage: `cat("/proc/%d/status", pid)`,
 			help: "print a file's contents (the path formatted as printf)", check: (*checker).printfType, emit: (*gen).printf},

@@ -371,6 +371,11 @@ func (k *checker) lenType(n lang.Expr) (*Type, error) {
 	if ok, err := k.goLenCall(e); ok {
 		return tS64, err
 	}
+	if _, isMap := e.Args[0].(*lang.MapExpr); !isMap {
+		if t, err := k.typeOf(e.Args[0]); err == nil && t.Kind == KindStack {
+			return tS64, nil // len(ustack): its frames (ustack.go)
+		}
+	}
 	m, err := k.mapArg(e)
 	if err != nil {
 		return nil, err

@@ -411,6 +411,9 @@ func (g *gen) length(n lang.Expr) error {
 	if g.goArgs(n.(*lang.Call).Args[0]) {
 		return g.goLen(n)
 	}
+	if g.typ(n.(*lang.Call).Args[0]).Kind == KindStack {
+		return g.stackLen(n)
+	}
 	return g.mapLen(n)
 }
 

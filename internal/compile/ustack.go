@@ -160,3 +160,82 @@ func init() {
 		return ""
 	}
 }
+
+// stackLen emits len(s) of a stack value s into R0: the frames ustack
+// prints for it, at most ustack(N)'s N. A stack of the CFI walk counts its
+// frames in MapCFIStacks; one of the frame-pointer walk counts
+// bpf_get_stack's (the walk bpf_get_stackid took, in this same firing),
+// and the return address a frameless site adds (word 1).
+func (g *gen) stackLen(n lang.Expr) error {
+	a := n.(*lang.Call).Args[0]
+	t := g.typ(a)
+	var off int
+	if v, ok := a.(*lang.Var); ok {
+		off = g.varOff[v.Name]
+	} else {
+		var err error
+		if off, err = g.placed(a, n); err != nil {
+			return err
+		}
+	}
+	buf, err := g.allocScratch(8 * maxStackDeep)
+	if err != nil {
+		return g.wrap(n, err)
+	}
+	cfi, zero, add, limit, done := g.label("slcfi"), g.label("slzero"), g.label("sladd"), g.label("slcap"), g.label("sldone")
+	g.emit(
+		asm.LoadMem(asm.R1, regScratch, int16(off+StackIDOffset), asm.Word),
+		asm.JEq.Imm(asm.R1, CFIStackID, cfi),
+		asm.JGE.Imm(asm.R1, 0x7fffffff, zero), // a failed walk: a negative id
+		asm.Mov.Reg(asm.R1, regCtx),
+	)
+	g.scratchPtr(asm.R2, buf)
+	g.emit(
+		asm.Mov.Imm(asm.R3, 8*maxStackDeep),
+		asm.Mov.Imm(asm.R4, 1<<8), // BPF_F_USER_STACK
+		asm.FnGetStack.Call(),
+		asm.JSLE.Imm(asm.R0, 0, zero),
+		asm.RSh.Imm(asm.R0, 3),
+		// The caller is inserted as the second frame unless the kernel
+		// has it there already (session.frames).
+		asm.LoadMem(asm.R1, regScratch, int16(off+StackCallerOffset), asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, limit),
+		asm.JLT.Imm(asm.R0, 2, add),
+		asm.LoadMem(asm.R2, regScratch, int16(buf+8), asm.DWord),
+		asm.JEq.Reg(asm.R2, asm.R1, limit),
+		asm.Add.Imm(asm.R0, 1).WithSymbol(add),
+		asm.Ja.Label(limit),
+	)
+	g.mark(cfi)
+	if g.c.cfiUnwind() { // (else MapCFIStacks does not exist, nor such ids)
+		g.scratchPtr(asm.R2, off+StackCallerOffset) // the hash: the frames' key
+		g.emit(
+			asm.LoadMapPtr(asm.R1, 0).WithReference(MapCFIStacks),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, zero),
+			asm.Mov.Reg(asm.R2, asm.R0),
+			asm.Mov.Imm(asm.R0, 0),
+		)
+		top := g.label("slnext")
+		g.mark(top)
+		g.emit(
+			asm.JGE.Imm(asm.R0, maxStackDeep, limit),
+			asm.Mov.Reg(asm.R1, asm.R0),
+			asm.LSh.Imm(asm.R1, 3),
+			asm.Mov.Reg(asm.R3, asm.R2),
+			asm.Add.Reg(asm.R3, asm.R1),
+			asm.LoadMem(asm.R4, asm.R3, 0, asm.DWord),
+			asm.JEq.Imm(asm.R4, 0, limit),
+			asm.Add.Imm(asm.R0, 1),
+			asm.Ja.Label(top),
+		)
+	}
+	g.mark(zero)
+	g.emit(asm.Mov.Imm(asm.R0, 0))
+	g.mark(limit)
+	if t.Max > 0 && t.Max < maxStackDeep {
+		g.emit(asm.JLE.Imm(asm.R0, int32(t.Max), done), asm.Mov.Imm(asm.R0, int32(t.Max)))
+	}
+	g.mark(done)
+	return nil
+}
