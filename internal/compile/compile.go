@@ -18,7 +18,7 @@ const (
 	// MaxStrLen bounds max_strlen (and --str-size, less the NUL): a string
 	// of it and a copy fit in the scratch area.
 	MaxStrLen    = 12 * 1024
-	stackLimit   = 480       // bytes of the 512-byte BPF stack we use
+	stackLimit   = 480 // bytes of the 512-byte BPF stack we use
 	maxStackDeep = 127
 )
 
