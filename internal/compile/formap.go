@@ -32,12 +32,7 @@ func (g *gen) forMap(s *lang.ForStmt) error {
 		// value copied, or an aggregation's total.
 		kv := g.varOff[s.Var.Name]
 		g.emit(asm.Mov.Reg(asm.R8, asm.R2), asm.Mov.Reg(asm.R9, asm.R3))
-		for i := 0; i < m.KeySize; i += 8 {
-			g.emit(
-				asm.LoadMem(asm.R1, asm.R8, int16(i), asm.DWord),
-				asm.StoreMem(regScratch, int16(kv+i), asm.R1, asm.DWord),
-			)
-		}
+		g.copyFrom(asm.R8, 0, kv, m.KeySize)
 		if m.Value.Kind == KindAgg {
 			if err := g.aggTotal(m, kv); err != nil {
 				return g.wrap(s, err)
@@ -45,12 +40,7 @@ func (g *gen) forMap(s *lang.ForStmt) error {
 			g.emit(asm.StoreMem(regScratch, int16(kv+m.KeySize), asm.R0, asm.DWord))
 			return nil
 		}
-		for i := 0; i < m.Value.StorageSize(); i += 8 {
-			g.emit(
-				asm.LoadMem(asm.R1, asm.R9, int16(i), asm.DWord),
-				asm.StoreMem(regScratch, int16(kv+m.KeySize+i), asm.R1, asm.DWord),
-			)
-		}
+		g.copyFrom(asm.R9, 0, kv+m.KeySize, m.Value.StorageSize())
 		return nil
 	})
 }

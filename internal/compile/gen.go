@@ -393,10 +393,14 @@ func (g *gen) assign(s *lang.AssignStmt) error {
 }
 
 // copyScratch copies n bytes (multiple of 8) within the scratch area.
-func (g *gen) copyScratch(dst, src, n int) {
+func (g *gen) copyScratch(dst, src, n int) { g.copyFrom(regScratch, src, dst, n) }
+
+// copyFrom copies n bytes (a multiple of 8) from base+src (a map value, a
+// pointer the verifier knows) to the scratch area at dst, through R1.
+func (g *gen) copyFrom(base asm.Register, src, dst, n int) {
 	for i := 0; i < n; i += 8 {
 		g.emit(
-			asm.LoadMem(asm.R1, regScratch, int16(src+i), asm.DWord),
+			asm.LoadMem(asm.R1, base, int16(src+i), asm.DWord),
 			asm.StoreMem(regScratch, int16(dst+i), asm.R1, asm.DWord),
 		)
 	}

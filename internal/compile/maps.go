@@ -380,13 +380,7 @@ func (g *gen) mapRead(me *lang.MapExpr, off int) error {
 		return nil
 	}
 	n := m.Value.StorageSize()
-	g.emit(asm.Mov.Reg(asm.R3, asm.R0))
-	for i := 0; i < n; i += 8 {
-		g.emit(
-			asm.LoadMem(asm.R1, asm.R3, int16(i), asm.DWord),
-			asm.StoreMem(regScratch, int16(off+i), asm.R1, asm.DWord),
-		)
-	}
+	g.copyFrom(asm.R0, 0, off, n)
 	g.emit(asm.Ja.Label(done))
 	g.mark(missing)
 	if err := warnMiss(); err != nil {

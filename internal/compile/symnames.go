@@ -120,12 +120,7 @@ func (g *gen) placeSymName(e *lang.Ident, t *Type, off int) error {
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, missing),
 	)
-	for i := 0; i < size; i += 8 {
-		g.emit(
-			asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
-			asm.StoreMem(regScratch, int16(off+i), asm.R1, asm.DWord),
-		)
-	}
+	g.copyFrom(asm.R0, 0, off, size)
 	g.emit(asm.Ja.Label(end))
 	g.mark(missing)
 	g.zeroScratch(off, size)
