@@ -3,11 +3,10 @@ package session
 import (
 	"errors"
 	"os"
-
-	"github.com/cilium/ebpf"
 	"strings"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/uscope/uscope/internal/compile"
