@@ -411,7 +411,7 @@ func (g *gen) length(n lang.Expr) error {
 	if g.goArgs(n.(*lang.Call).Args[0]) {
 		return g.goLen(n)
 	}
-	if g.typ(n.(*lang.Call).Args[0]).Kind == KindStack {
+	if _, isMap := n.(*lang.Call).Args[0].(*lang.MapExpr); !isMap && g.typ(n.(*lang.Call).Args[0]).Kind == KindStack {
 		return g.stackLen(n)
 	}
 	return g.mapLen(n)

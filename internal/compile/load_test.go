@@ -41,7 +41,7 @@ var loadCases = []string{
 	`uprobe:/bin/app:main.f { printf("%d %s %d %d %s %d\n", args.a, args.s, len(args.sl), args.sl[arg0 & 3], args.p.Next.B, args.arr[1]); print(args); print(*args.p); @g[goid] = count(); }`,
 	`uretprobe:/bin/app:main.f { printf("%d %s %d %d\n", args.n, str(args.msg), retval, goarg(1)); @m[args.msg] = count(); }`,
 	`BEGIN { printf("hello\n"); } interval:ms:100 { print(@c); clear(@c); } uprobe:/bin/true:f { @c[tid] = count(); } END { time(); }`,
-	`uprobe:/bin/true:f { $x = ustack(3); printf("%d %d\n", len($x), len(ustack)); }`,
+	`uprobe:/bin/true:f { $x = ustack(3); printf("%d %d\n", len($x), len(ustack)); @m[1] = 1; if (len(@m) > 0) { exit(); } }`,
 	`uprobe:/bin/true:f /strcontains(probe, "f") || func == "f"/ { printf("%d\n", strncmp(probe, "uprobe", 6)); } BEGIN { if (probe != "begin") { exit(); } }`,
 }
 
