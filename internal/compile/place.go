@@ -39,6 +39,9 @@ func (g *gen) place(e lang.Expr, off int) error {
 		}
 		return g.place(e.Value, off)
 	case *lang.Var:
+		if _, ok := g.info.symNames[e]; ok {
+			return g.placeSymName(e, t, off)
+		}
 		g.copyScratch(off, g.varOff[e.Name], t.StorageSize())
 		return nil
 	case *lang.Ident:

@@ -39,17 +39,22 @@ func (p *Plan) SymName(builtin string, id uint64) string {
 func symNamesMap(builtin string) string { return "names_" + builtin }
 
 // asString types e, of type t, as a string where a string is needed: a
-// func or probe builtin becomes the name of its site (read from the names
-// table); any other t is returned as is, for the caller to check.
+// func or probe builtin, or a $variable holding one, becomes the name of
+// its site (read from the names table); any other t is returned as is,
+// for the caller to check.
 func (k *checker) asString(e lang.Expr, t *Type) *Type {
-	id, ok := e.(*lang.Ident)
-	if !ok || t.Kind != KindSym {
+	if t.Kind != KindSym || (t.Builtin != "func" && t.Builtin != "probe") {
 		return t
 	}
-	s := strType(k.c.symNameSize(id.Name))
+	switch e.(type) {
+	case *lang.Ident, *lang.Var:
+	default:
+		return t
+	}
+	s := strType(k.c.symNameSize(t.Builtin))
 	k.info.Types[e] = s
-	k.info.symNames[e] = id.Name
-	k.c.symNames[id.Name] = true
+	k.info.symNames[e] = t.Builtin
+	k.c.symNames[t.Builtin] = true
 	return s
 }
 
@@ -95,15 +100,22 @@ func (c *compiler) addSymNames() {
 	}
 }
 
-// placeSymName writes the name of the func or probe e into the scratch
-// area at off: the site id, then its entry of the names table.
-func (g *gen) placeSymName(e *lang.Ident, t *Type, off int) error {
-	b := lookupBuiltin(e.Name, false)
-	if b == nil || b.emit == nil {
-		return fmt.Errorf("compile: %s has no site id", e.Name)
-	}
-	if err := b.emit(g, e); err != nil {
-		return err
+// placeSymName writes the name of the func or probe e (the builtin, or a
+// $variable holding it) into the scratch area at off: the site id, then
+// its entry of the names table.
+func (g *gen) placeSymName(e lang.Expr, t *Type, off int) error {
+	builtin := g.info.symNames[e]
+	switch x := e.(type) {
+	case *lang.Var:
+		g.loadVar(asm.R0, x.Name)
+	case *lang.Ident:
+		b := lookupBuiltin(x.Name, false)
+		if b == nil || b.emit == nil {
+			return fmt.Errorf("compile: %s has no site id", x.Name)
+		}
+		if err := b.emit(g, e); err != nil {
+			return err
+		}
 	}
 	size := t.StorageSize()
 	key, err := g.pushStack(8)
@@ -114,7 +126,7 @@ func (g *gen) placeSymName(e *lang.Ident, t *Type, off int) error {
 	missing, end := g.label("noname"), g.label("name")
 	g.emit(
 		asm.StoreMem(asm.RFP, key, asm.R0, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(symNamesMap(e.Name)),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(symNamesMap(builtin)),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, int32(key)),
 		asm.FnMapLookupElem.Call(),
