@@ -163,3 +163,15 @@ int main(void) { static char s[5001]; memset(s, 'x', 5000); take(s); return 0; }
 		t.Errorf("a 5000-byte string with max_strlen 9999: %.80q...", out)
 	}
 }
+
+// TestAssert: assert(cond, msg) is main's stdlib macro: when cond is false,
+// errorf("assert failed: %s", msg) and exit(1) (stdlib.assert_macro; its
+// message names the call's place in the program, where bpftrace's names
+// the macro's line in its stdlib file).
+func TestAssert(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := runUscope(t, "run", "-e", `BEGIN { assert(false, "My error message"); }`)
+	if r.code != 1 || !strings.Contains(r.stderr, "stdin:1:9-42: ERROR: assert failed: My error message\n") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}

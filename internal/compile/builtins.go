@@ -196,6 +196,8 @@ func builtinTable() []*builtin {
 			help: "the struct that holds the member ptr points to: ptr less the member's offset, as main's stdlib macro", check: (*checker).containerOfType, lowered: true},
 		{name: "getopt", call: true, minArgs: 1, maxArgs: 3, where: inAll, result: "bool, int64 or string", usage: `getopt("name"[, default[, "description"]])`,
 			help: "the named option --name[=value] given after the program (after --), typed by its default", check: (*checker).getoptType, lowered: true},
+		{name: "assert", call: true, minArgs: 2, maxArgs: 2, where: inAll, result: "void", usage: `assert(cond, "message")`,
+			help: `when cond is false: the error "assert failed: message" and exit(1) (bpftrace main's stdlib)`, check: (*checker).assertType, lowered: true},
 		{name: "config", call: true, minArgs: 0, maxArgs: 0, where: inAll, result: "record", usage: "config().max_strlen",
 			help: "the config variables as the program runs with them (also __builtin_config.NAME)", check: (*checker).configType, lowered: true},
 		{name: "ntop", call: true, minArgs: 1, maxArgs: 2, where: inAll, result: "inet", usage: "ntop([af, ] addr)",

@@ -165,6 +165,12 @@ func (k *checker) containerOfType(n lang.Expr) (*Type, error) {
 	return nil, k.c.errorf(n, "container_of($p, typeof(struct Foo), member)", "container_of() takes a pointer, typeof(a struct type) and a member name")
 }
 
+// assertType is reached only by an assert() used as a value: the lower
+// pass rewrites the statement assert(cond, msg).
+func (k *checker) assertType(n lang.Expr) (*Type, error) {
+	return nil, k.c.errorf(n, `assert($x > 0, "x is positive");`, "assert() is a statement, not a value")
+}
+
 func (k *checker) configType(n lang.Expr) (*Type, error) {
 	return nil, k.c.errorf(n, "config().max_strlen", "config() is read one variable at a time")
 }

@@ -41,7 +41,11 @@ import (
 //     variable's value;
 //
 //   - getopt(NAME, DEFAULT) becomes the literal of the named option
-//     --NAME=VALUE given after the program, or its default.
+//     --NAME=VALUE given after the program, or its default;
+//
+//   - the statement assert(COND, MSG) becomes
+//     if (!(COND)) { errorf("assert failed: %s", MSG); exit(1); }, as
+//     bpftrace main's stdlib macro is.
 //
 // Lowering fails only on named options that are wrong (a value of the
 // wrong type, an option no getopt() reads); forms it does not recognize
@@ -85,6 +89,14 @@ func (l *lowerer) lowerStmt(s lang.Stmt) lang.Stmt {
 			// { stmts; v } whose value is unused: a block that ends with v.
 			stmts := append(append([]lang.Stmt(nil), b.Stmts...), &lang.ExprStmt{X: b.Value})
 			return l.lowerStmt(&lang.Block{Pos: b.Pos, Stmts: stmts})
+		}
+		if c, ok := s.X.(*lang.Call); ok && c.Name == "assert" && len(c.Args) == 2 {
+			p := c.Pos
+			fail := &lang.Block{Pos: p, Stmts: []lang.Stmt{
+				&lang.ExprStmt{X: &lang.Call{Pos: p, Name: "errorf", Args: []lang.Expr{&lang.StrLit{Pos: p, Value: "assert failed: %s"}, c.Args[1]}}},
+				&lang.ExprStmt{X: &lang.Call{Pos: p, Name: "exit", Args: []lang.Expr{&lang.IntLit{Pos: p, Value: 1, Text: "1"}}}},
+			}}
+			return l.lowerStmt(&lang.IfStmt{Pos: p, Cond: &lang.Unary{Pos: p, Op: "!", X: c.Args[0]}, Then: fail})
 		}
 		if t, ok := s.X.(*lang.Ternary); ok && t.Then != nil {
 			// c ? a : b whose value is unused is if (c) { a } else { b },
