@@ -231,7 +231,7 @@ EXAMPLES:
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print the line that says how many probes are attached")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "compile and attach the program, then stop before BEGIN runs (bpftrace's --dry-run)")
 	c.Flags().BoolVarP(&showVersion, "version", "V", false, "print the version of bpftrace's language run implements, and uscope's")
-	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands")
+	c.Flags().BoolVar(&unsafe, "unsafe", false, "allow system(), which runs commands, and uprobes at an address of a file that is not ELF")
 	c.Flags().BoolVar(&noWarnings, "no-warnings", false, "do not print warnf() lines nor warnings about the program")
 	c.Flags().BoolVarP(&helperErrors, "helper-errors", "k", false, "warn (once, at its place) where a map is read at a key it does not hold, as bpftrace's -k")
 	c.Flags().BoolVar(&usdtFileActivation, "usdt-file-activation", false, "accepted for bpftrace's flag: uscope always enables a USDT probe's semaphore in every process\n"+

@@ -40,7 +40,8 @@ type Config struct {
 	Bench bool
 	// Quiet leaves out the "Attached N probes" line (-q).
 	Quiet bool
-	// Unsafe allows system() (--unsafe).
+	// Unsafe allows system() and uprobes in files that are not ELF
+	// (--unsafe; resolve.Options.Unsafe).
 	Unsafe bool
 	// NoWarnings drops warnf() lines and the warnings about the program
 	// (--no-warnings).
