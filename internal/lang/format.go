@@ -360,15 +360,17 @@ func (t TypeName) String() string {
 	if t.Typeof != nil {
 		return "typeof(" + FormatExpr(t.Typeof) + ")" + strings.Repeat("*", t.Ptr)
 	}
+	base := t.Name
+	if t.Ptr > 0 {
+		base += " " + strings.Repeat("*", t.Ptr)
+	}
 	switch {
 	case t.Array > 0:
-		return t.Name + "[" + strconv.Itoa(t.Array) + "]"
+		return base + "[" + strconv.Itoa(t.Array) + "]"
 	case t.Array < 0:
-		return t.Name + "[]"
-	case t.Ptr == 0:
-		return t.Name
+		return base + "[]"
 	}
-	return t.Name + " " + strings.Repeat("*", t.Ptr)
+	return base
 }
 
 // String returns the attach point in canonical form: the long kind, parts

@@ -75,3 +75,21 @@ func FuzzParseTraceSpec(f *testing.F) {
 		checkRoundTrip(t, prog)
 	})
 }
+
+// FuzzParseTypeString: any string either reads as a type whose String
+// form reads back the same, or is refused; nothing panics.
+func FuzzParseTypeString(f *testing.F) {
+	for _, s := range []string{"uint64", "uint64 *", "struct Foo **", "int8[4]", "int8[]", "b *", "pid", "x[", "[1]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ty, ok := ParseTypeString(s)
+		if !ok {
+			return
+		}
+		back, ok := ParseTypeString(ty.String())
+		if !ok || back != ty {
+			t.Errorf("ParseTypeString(%q) = %+v; its String %q reads back as %+v, %v", s, ty, ty.String(), back, ok)
+		}
+	})
+}
