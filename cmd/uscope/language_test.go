@@ -175,3 +175,23 @@ func TestAssert(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestUprobeZeroSize: a uprobe on a symbol of size 0 (_init), which may not
+// be code, is refused without --unsafe, as bpftrace refuses it
+// (probe.uprobe_zero_size); with --unsafe it attaches
+// (probe.uprobe_zero_size_unsafe); a wildcard takes such symbols.
+func TestUprobeZeroSize(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := toolsProgram(t)
+	prog := `uprobe:` + bin + `:_init { printf("arg0: %d\n", arg0); exit(); }`
+	r := runUscope(t, "run", "-c", bin, "-e", prog)
+	if r.code != 1 || !strings.Contains(r.stderr, "ERROR: Could not determine boundary for _init (symbol has size 0); use --unsafe") {
+		t.Errorf("without --unsafe: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := runOK(t, "run", "--unsafe", "-c", bin, "-e", prog); !regexp.MustCompile(`(?m)^arg0: \d+$`).MatchString(out) {
+		t.Errorf("--unsafe: %q", out)
+	}
+	if out := runOK(t, "run", "-c", bin, "-e", `uprobe:`+bin+`:_ini* { printf("%s\n", func); exit(); }`); !strings.HasPrefix(out, "_init\n") {
+		t.Errorf("wildcard: %q", out)
+	}
+}

@@ -487,6 +487,13 @@ func (r *Resolver) funcSites(o *object, ap *lang.AttachPoint) ([]Site, error) {
 	for _, h := range hits {
 		fn := &funcs[h.i]
 		addr := fn.Addr + ap.Offset
+		if fn.Size == 0 && !ap.HasOffset && g.Literal() && !r.opts.Unsafe {
+			// A symbol of size 0 (_init, an assembly label) may not be
+			// code at all: bpftrace's check, and its words. Wildcards
+			// take such symbols, as bpftrace's uprobe_multi does.
+			return nil, errorf("use --unsafe to attach anyway: a probe that is not on an instruction corrupts the target process", nil,
+				"Could not determine boundary for %s (symbol has size 0)", fn.Name)
+		}
 		if ap.HasOffset {
 			if fn.Size != 0 && ap.Offset >= fn.Size {
 				return nil, errorf("give an offset inside the function", nil, "Offset outside the function bounds ('%s' size is %d): %s+%d in %s", fn.Name, fn.Size, ap.Func, ap.Offset, t.Path)
