@@ -786,17 +786,10 @@ func (k *checker) strerrorType(n lang.Expr) (*Type, error) {
 
 // sizeofType types sizeof(T) and sizeof(expr): a constant, kept in the
 // Info for emission.
-// typeNameSize is the size of the type sizeof(TYPE) names (the parser's
-// type string, lang.ParseTypeString): an integer, a struct, a string, a
-// pointer, or an array of one of them; ok is false for another name.
-func (k *checker) typeNameSize(name string) (int, bool) {
-	ty, ok := lang.ParseTypeString(name)
-	if !ok {
-		if st, ok := k.c.structs[name]; ok { // a struct typedef'd as a plain name
-			return st.size, true
-		}
-		return 0, false
-	}
+// typeNameSize is the size of a type sizeof names: an integer, a struct,
+// a string, a pointer, or an array of one of them; ok is false for
+// another type.
+func (k *checker) typeNameSize(ty lang.TypeName) (int, bool) {
 	n := max(ty.Array, 1)
 	switch {
 	case ty.Ptr > 0:
@@ -815,29 +808,30 @@ func (k *checker) sizeofType(n lang.Expr) (*Type, error) {
 	e := n.(*lang.Call)
 	size := 0
 	arg := e.Args[0]
-	if ty, ok := lang.TypeArg(arg); ok {
-		// sizeof(typeof(x)): a macro's type argument.
-		if ty.Typeof != nil && ty.Ptr == 0 {
-			arg = ty.Typeof
-		} else {
-			arg = &lang.Ident{Pos: ty.Pos, Name: ty.String()}
+	// The type sizeof names: a type argument of a macro, typeof(TYPE)
+	// (typeof(x) is x's size), t[N] of one, or the parser's type string.
+	ty, isType := lang.TypeArg(arg)
+	if isType && ty.Typeof != nil && ty.Ptr == 0 {
+		arg, isType = ty.Typeof, false
+	}
+	if ix, ok := arg.(*lang.Index); ok && !isType {
+		t, ok := lang.TypeArg(ix.X)
+		if n, isLen := ix.Index.(*lang.IntLit); ok && isLen && t.Array == 0 && t.Typeof == nil {
+			t.Array = int(n.Value)
+			ty, isType = t, true
 		}
 	}
-	if ix, ok := arg.(*lang.Index); ok {
-		// sizeof(t[N]) of a type argument t: an array type.
-		ty, isType := lang.TypeArg(ix.X)
-		n, isLen := ix.Index.(*lang.IntLit)
-		if isType && isLen && ty.Array == 0 && ty.Typeof == nil {
-			ty.Array = int(n.Value)
-			arg = &lang.Ident{Pos: ty.Pos, Name: ty.String()}
+	if id, ok := arg.(*lang.Ident); ok && !isType {
+		if ty, isType = lang.ParseTypeString(id.Name); !isType {
+			ty, isType = lang.TypeName{Name: id.Name}, k.c.structs[id.Name] != nil // a struct typedef'd as a plain name
 		}
+	}
+	if n, ok := k.typeNameSize(ty); isType && ok {
+		k.info.consts[e] = int64(n)
+		return tU64, nil
 	}
 	switch a := arg.(type) {
 	case *lang.Ident:
-		if n, ok := k.typeNameSize(a.Name); ok {
-			size = n
-			break
-		}
 		t, err := k.typeOf(a)
 		if err != nil {
 			return nil, err

@@ -44,8 +44,8 @@ type compiler struct {
 	expandedFrom map[*lang.Call][]*lang.Call
 	// symNames are the builtins (func, probe) the program uses as
 	// strings: their names tables are made (symnames.go).
-	symNames map[string]bool
-	symSizes map[string]int // their string sizes (symNameSize)
+	symNames  map[string]bool
+	symTables map[string]symTable // their names and string sizes (symNameTable)
 }
 
 // Compile runs the passes over a parsed program: lower (desugaring),

@@ -547,14 +547,9 @@ func (g *gen) packBytes(e lang.Expr, t *Type, off int) error {
 func (g *gen) strlen(n lang.Expr) error {
 	a := n.(*lang.Call).Args[0]
 	t := g.typ(a)
-	var off int
-	if v, ok := a.(*lang.Var); ok && g.info.Types[a] != nil {
-		off = g.varOff[v.Name] // a $variable is measured where it is
-	} else {
-		var err error
-		if off, err = g.placed(a, n); err != nil {
-			return err
-		}
+	off, err := g.inScratch(a, n)
+	if err != nil {
+		return err
 	}
 	if t.Size > maxStrlenLoop {
 		// A long string: bpf_probe_read_kernel_str copies it onto itself
@@ -587,6 +582,15 @@ func (g *gen) strlen(n lang.Expr) error {
 
 // maxStrlenLoop is the longest string strlen() measures with a loop.
 const maxStrlenLoop = 1025
+
+// inScratch returns where non-scalar e is in the scratch area: a
+// $variable where it lives, anything else placed (placed).
+func (g *gen) inScratch(e lang.Expr, n lang.Node) (int, error) {
+	if v, ok := e.(*lang.Var); ok {
+		return g.varOff[v.Name], nil
+	}
+	return g.placed(e, n)
+}
 
 // placed places e in a new scratch region of its size and returns the
 // region; n is the node errors point at.

@@ -51,7 +51,8 @@ func (k *checker) asString(e lang.Expr, t *Type) *Type {
 	default:
 		return t
 	}
-	s := strType(k.c.symNameSize(t.Builtin))
+	_, size := k.c.symNameTable(t.Builtin)
+	s := strType(size)
 	k.info.Types[e] = s
 	k.info.symNames[e] = t.Builtin
 	k.c.symNames[t.Builtin] = true
@@ -62,38 +63,51 @@ func (k *checker) asString(e lang.Expr, t *Type) *Type {
 // names can be long, and the program copies the whole entry.
 const maxSymName = 1024
 
-// symNameSize is the size of builtin's names as strings: the longest and
-// its NUL, at least the string size, at most maxSymName.
-func (c *compiler) symNameSize(builtin string) int {
-	if n, ok := c.symSizes[builtin]; ok {
-		return n
+// symNameTable is builtin's name of every id (Plan.SymName), made once
+// (a C++ site's name is demangled to make it), with the size of the names
+// as strings: the longest and its NUL, at least the string size, at most
+// maxSymName.
+func (c *compiler) symNameTable(builtin string) ([]string, int) {
+	if t, ok := c.symTables[builtin]; ok {
+		return t.names, t.size
 	}
-	n := c.opts.StrSize
-	for i := range len(c.plan.Sites) + len(c.plan.Specials) {
-		n = max(n, len(c.plan.SymName(builtin, uint64(i)))+1)
+	names := make([]string, len(c.plan.Sites)+len(c.plan.Specials))
+	size := c.opts.StrSize
+	for i := range names {
+		names[i] = c.plan.SymName(builtin, uint64(i))
+		size = max(size, len(names[i])+1)
 	}
-	n = min(n, maxSymName)
-	if c.symSizes == nil {
-		c.symSizes = map[string]int{}
+	size = min(size, maxSymName)
+	if c.symTables == nil {
+		c.symTables = map[string]symTable{}
 	}
-	c.symSizes[builtin] = n
-	return n
+	c.symTables[builtin] = symTable{names, size}
+	return names, size
+}
+
+// symTable is what symNameTable returns.
+type symTable struct {
+	names []string
+	size  int
 }
 
 // addSymNames makes the names tables the program reads: key u32 id,
 // value the name, NUL-padded to the names' string size.
 func (c *compiler) addSymNames() {
-	n := len(c.plan.Sites) + len(c.plan.Specials)
 	for _, b := range []string{"func", "probe"} {
-		if !c.symNames[b] || n == 0 {
+		if !c.symNames[b] {
 			continue
 		}
-		size := align8(c.symNameSize(b))
+		names, strSize := c.symNameTable(b)
+		if len(names) == 0 {
+			continue
+		}
+		size := align8(strSize)
 		spec := &ebpf.MapSpec{Name: symNamesMap(b), Type: ebpf.Array, KeySize: 4, ValueSize: uint32(size),
-			MaxEntries: uint32(n)}
-		for i := range n {
+			MaxEntries: uint32(len(names))}
+		for i, name := range names {
 			v := make([]byte, size)
-			copy(v[:size-1], c.plan.SymName(b, uint64(i)))
+			copy(v[:size-1], name)
 			spec.Contents = append(spec.Contents, ebpf.MapKV{Key: binary.LittleEndian.AppendUint32(nil, uint32(i)), Value: v})
 		}
 		c.plan.Spec.Maps[spec.Name] = spec

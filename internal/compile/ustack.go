@@ -169,14 +169,9 @@ func init() {
 func (g *gen) stackLen(n lang.Expr) error {
 	a := n.(*lang.Call).Args[0]
 	t := g.typ(a)
-	var off int
-	if v, ok := a.(*lang.Var); ok {
-		off = g.varOff[v.Name]
-	} else {
-		var err error
-		if off, err = g.placed(a, n); err != nil {
-			return err
-		}
+	off, err := g.inScratch(a, n)
+	if err != nil {
+		return err
 	}
 	buf, err := g.allocScratch(8 * maxStackDeep)
 	if err != nil {
